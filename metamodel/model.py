@@ -1,0 +1,251 @@
+"""Typed, read-only objects built from a validated app document.
+
+The document (plain dicts, as in YAML) stays the source of truth; these
+objects give the runtime typed access and a few derived facts, such as how
+each field is stored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field
+from functools import cached_property
+
+from .expressions import Expression
+
+# Columns every entity table has; a field may not take these names.
+SYSTEM_COLUMNS = ("id", "number", "status", "created_at", "created_by", "updated_at", "updated_by",
+                  "row_version", "meta_version", "deleted_at")
+SCALAR_TYPES = ("string", "text", "integer", "decimal", "money", "boolean", "date", "datetime",
+                "choice", "link", "user", "group", "email", "phone", "computed")
+TEXT_TYPES = ("string", "text", "email", "phone", "choice")
+DEFAULT_STRING_LENGTH = 255
+BUILTIN_ROLES = ("admin", "user")
+
+
+def title_text(title, lang: str = "ru") -> str:
+    """Pick the text of a ``{ru, en}`` title (or a plain string) for ``lang``."""
+    if title is None:
+        return ""
+    if isinstance(title, str):
+        return title
+    return title.get(lang) or title.get("ru") or title.get("en") or next(iter(title.values()), "")
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    title: object = None
+
+
+@dataclass(frozen=True, eq=False)
+class Field:
+    name: str
+    type: str
+    spec: dict
+    entity: "Entity" = dc_field(repr=False, default=None)
+
+    @property
+    def title(self):
+        return self.spec.get("title", self.name)
+
+    def title_text(self, lang="ru"):
+        return title_text(self.title, lang)
+
+    @property
+    def required(self) -> bool:
+        return bool(self.spec.get("required"))
+
+    @property
+    def storage(self) -> str:
+        """``column``, ``child`` (table rows), ``assoc`` (multi-link) or ``attachments``."""
+        return {"table": "child", "multilink": "assoc", "file": "attachments"}.get(self.type, "column")
+
+    @property
+    def value_type(self) -> str:
+        """The type a stored value has: a computed field's result type, a dictionary choice is a link."""
+        if self.type == "computed":
+            return self.spec.get("result", "decimal")
+        if self.type == "choice" and self.spec.get("dictionary"):
+            return "link"
+        return self.type
+
+    @property
+    def target(self) -> str | None:
+        """The linked entity reference (``name`` or ``app.name``) of link-like fields."""
+        if self.type in ("link", "multilink"):
+            return self.spec["entity"]
+        if self.type == "choice":
+            return self.spec.get("dictionary")
+        return None
+
+    @cached_property
+    def choices(self) -> tuple[Choice, ...]:
+        out = []
+        for item in self.spec.get("choices", ()):
+            out.append(Choice(item) if isinstance(item, str) else Choice(item["value"], item.get("title")))
+        return tuple(out)
+
+    @property
+    def max_length(self) -> int | None:
+        if self.value_type in ("string", "email", "phone"):
+            return self.spec.get("max_length", DEFAULT_STRING_LENGTH)
+        if self.value_type == "choice":
+            return max([64] + [len(c.value) for c in self.choices])
+        return self.spec.get("max_length")
+
+    @property
+    def scale(self) -> int:
+        return self.spec.get("scale", 2)
+
+    @property
+    def precision(self) -> int:
+        return self.spec.get("precision", 18)
+
+    @cached_property
+    def expression(self) -> Expression | None:
+        from .expressions import parse
+        return parse(self.spec["expression"]) if self.type == "computed" else None
+
+    @cached_property
+    def children(self) -> dict[str, "Field"]:
+        """Columns of a table field's child rows."""
+        return {name: Field(name, spec["type"], spec, self.entity) for name, spec in self.spec.get("fields", {}).items()}
+
+    def storage_signature(self) -> tuple:
+        """What the column looks like; two fields with equal signatures need no migration."""
+        return (self.value_type, self.max_length if self.value_type in ("string", "email", "phone", "choice", "text") else None,
+                (self.precision, self.scale) if self.value_type in ("decimal", "money") else None,
+                self.target if self.value_type in ("link", "multilink") else None)
+
+
+@dataclass(frozen=True, eq=False)
+class Entity:
+    app: str
+    name: str
+    spec: dict
+
+    @property
+    def ref(self) -> str:
+        return f"{self.app}.{self.name}"
+
+    @property
+    def title(self):
+        return self.spec.get("title", self.name)
+
+    @property
+    def plural(self):
+        return self.spec.get("plural", self.title)
+
+    @cached_property
+    def fields(self) -> dict[str, Field]:
+        return {name: Field(name, spec["type"], spec, self) for name, spec in self.spec.get("fields", {}).items()}
+
+    @property
+    def number_pattern(self) -> str:
+        return self.spec.get("number") or f"{self.name[:3].upper()}-{{000000}}"
+
+    @property
+    def title_field(self) -> str:
+        if self.spec.get("title_field"):
+            return self.spec["title_field"]
+        for f in self.fields.values():
+            if f.value_type in ("string",):
+                return f.name
+        return "number"
+
+    @property
+    def statuses(self) -> list[dict]:
+        return self.spec.get("statuses", [])
+
+    @property
+    def initial_status(self) -> str | None:
+        for status in self.statuses:
+            if status.get("initial"):
+                return status["name"]
+        return self.statuses[0]["name"] if self.statuses else None
+
+    @property
+    def search_fields(self) -> list[str]:
+        return list(self.spec.get("search", []))
+
+    @property
+    def indexes(self) -> list[tuple[tuple[str, ...], bool]]:
+        """Declared indexes as ``(columns, unique)``, plus one per ``index``/``unique`` field."""
+        out = []
+        for item in self.spec.get("indexes", []):
+            if isinstance(item, list):
+                out.append((tuple(item), False))
+            else:
+                out.append((tuple(item["fields"]), bool(item.get("unique"))))
+        for f in self.fields.values():
+            if f.storage == "column" and (f.spec.get("unique") or f.spec.get("index")):
+                out.append(((f.name,), bool(f.spec.get("unique"))))
+        return out
+
+    @cached_property
+    def computed_order(self) -> list[Field]:
+        """Computed fields in an order where each comes after the computed fields it reads."""
+        pending = [f for f in self.fields.values() if f.type == "computed"]
+        done, order = set(), []
+        while pending:
+            progressed = False
+            for f in list(pending):
+                deps = {n for n in f.expression.names if n in self.fields and self.fields[n].type == "computed"}
+                if deps <= done:
+                    order.append(f)
+                    done.add(f.name)
+                    pending.remove(f)
+                    progressed = True
+            if not progressed:  # cycles are reported by validation; keep going deterministically
+                order.extend(pending)
+                break
+        return order
+
+    def view(self, name: str | None = None) -> dict:
+        views = self.spec.get("views") or []
+        if name:
+            for v in views:
+                if v["name"] == name:
+                    return v
+            raise KeyError(name)
+        for v in views:
+            if v.get("default"):
+                return v
+        return views[0] if views else {"name": "all", "columns": ["number", self.title_field]}
+
+
+@dataclass(frozen=True, eq=False)
+class App:
+    """A loaded app: its document and typed entities."""
+
+    document: dict
+
+    @property
+    def name(self) -> str:
+        return self.document["app"]["name"]
+
+    @property
+    def title(self):
+        return self.document["app"].get("title", self.name)
+
+    @property
+    def depends_on(self) -> list[str]:
+        return list(self.document["app"].get("depends_on", []))
+
+    @property
+    def roles(self) -> list[str]:
+        return [r["name"] for r in self.document["app"].get("roles", [])]
+
+    @cached_property
+    def entities(self) -> dict[str, Entity]:
+        return {name: Entity(self.name, name, spec) for name, spec in self.document.get("entities", {}).items()}
+
+    @property
+    def scripts(self) -> dict[str, str]:
+        return self.document.get("scripts", {})
+
+    @property
+    def fixtures(self) -> dict[str, list]:
+        return self.document.get("fixtures", {})
+
+    def section(self, kind: str) -> dict:
+        return self.document.get(kind) or {}

@@ -1,0 +1,398 @@
+"""Validation of an app document: JSON Schema first, then cross-references.
+
+Every problem is collected (not just the first) and points at a file, a
+line when the document came from text, and a path inside the file.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+from .document import SourceMap, file_of, normalize, read_folder
+from .errors import MetadataError, Problem, dotted
+from .expressions import ExpressionError, parse
+from .model import BUILTIN_ROLES, SYSTEM_COLUMNS, App, Entity, Field
+from .schemas import validator
+
+_SECTION_KIND = {"routing": "routing", "sla": "sla", "schedules": "schedules", "portal": "portal",
+                 "reports": "reports"}
+FIELD_TYPES = validator("entity").schema["$defs"]["field"]["properties"]["type"]["enum"]
+
+
+class _Collector:
+    def __init__(self, source: SourceMap | None):
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def add(self, path: tuple, message: str) -> None:
+        filename, inner = file_of(tuple(path))
+        line = self.source.line(filename, inner) if self.source else None
+        self.problems.append(Problem(filename, dotted(inner), message, line))
+
+
+def load_app(folder: str | Path, external: dict[str, App] | None = None) -> App:
+    """Read and validate an app folder; raise :class:`MetadataError` listing every problem."""
+    doc, source = read_folder(folder)
+    return validate_document(doc, source, external)
+
+
+def validate_document(doc: dict, source: SourceMap | None = None,
+                      external: dict[str, App] | None = None) -> App:
+    """Validate ``doc`` and return the typed :class:`App`.
+
+    ``external`` holds the apps this one may link to (its ``depends_on``);
+    a link to an app missing there is reported.
+    """
+    doc = normalize(doc)
+    out = _Collector(source)
+    _check_schemas(doc, out)
+    if not out.problems:
+        app = App(doc)
+        _CrossCheck(app, external or {}, out).run()
+    if out.problems:
+        raise MetadataError(out.problems)
+    return app
+
+
+def _check_schemas(doc: dict, out: _Collector) -> None:
+    def check(kind: str, data, prefix: tuple):
+        for err in sorted(validator(kind).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+            out.add(prefix + tuple(err.absolute_path), _explain(err))
+
+    if not isinstance(doc.get("app"), dict):
+        out.add(("app",), "app.yaml must be a mapping with at least name and title")
+        return
+    check("app", doc["app"], ("app",))
+    for name, spec in doc["entities"].items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
+            out.add(("entities", name), f"entity file name {name!r} must be lower_snake_case")
+        check("entity", spec, ("entities", name))
+        if isinstance(spec, dict) and spec.get("name", name) != name:
+            out.add(("entities", name, "name"), f"name {spec['name']!r} differs from the file name {name!r}")
+    for kind in _SECTION_KIND:
+        if kind in doc:
+            check(kind, doc[kind], (kind,))
+    for name, records in doc["fixtures"].items():
+        check("fixture", records, ("fixtures", name))
+
+
+def _explain(err) -> str:
+    """Turn a jsonschema error into a sentence an analyst can act on."""
+    if err.validator == "enum":
+        close = difflib.get_close_matches(str(err.instance), [str(v) for v in err.validator_value], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}{hint}"
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+        hints = []
+        for key in extra:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        return f"unknown key {', '.join(hints)}; allowed: {', '.join(allowed)}"
+    if err.validator == "required":
+        return err.message.replace("is a required property", "is required")
+    if err.validator == "pattern":
+        desc = err.schema.get("description")
+        return f"{err.instance!r} does not fit" + (f": {desc}" if desc else f" the pattern {err.validator_value}")
+    if err.validator == "oneOf" and err.schema.get("description"):
+        return f"{err.instance!r} is not valid: expected {err.schema['description']}"
+    return err.message
+
+
+class _CrossCheck:
+    """References between parts of an app: every name must point at something real."""
+
+    def __init__(self, app: App, external: dict[str, App], out: _Collector):
+        self.app, self.external, self.out = app, external, out
+        self.roles = set(app.roles) | set(BUILTIN_ROLES)
+
+    def run(self) -> None:
+        for dep in self.app.depends_on:
+            if dep not in self.external and dep != self.app.name:
+                self.out.add(("app", "depends_on"), f"depends on app {dep!r}, which is not installed")
+        for entity in self.app.entities.values():
+            self.entity(entity)
+        self.navigation()
+        self.sections()
+        self.fixtures()
+
+    def resolve(self, ref: str) -> Entity | None:
+        if "." in ref:
+            app_name, name = ref.split(".", 1)
+            if app_name == self.app.name:
+                return self.app.entities.get(name)
+            other = self.external.get(app_name)
+            return other.entities.get(name) if other else None
+        return self.app.entities.get(ref)
+
+    def entity(self, entity: Entity) -> None:
+        base = ("entities", entity.name)
+        names = set(entity.fields)
+        for f in entity.fields.values():
+            self.field(f, base + ("fields", f.name), names)
+            for old in f.spec.get("previous_names", []):
+                if old in names:
+                    self.out.add(base + ("fields", f.name, "previous_names"),
+                                 f"{old!r} is still the name of another field")
+        self._computed_cycles(entity, base)
+        if entity.spec.get("title_field") and entity.spec["title_field"] not in names:
+            self.out.add(base + ("title_field",), self._unknown("field", entity.spec["title_field"], names))
+        for i, name in enumerate(entity.search_fields):
+            f = entity.fields.get(name)
+            if f is None:
+                self.out.add(base + ("search", i), self._unknown("field", name, names))
+            elif f.value_type not in ("string", "text", "email", "phone"):
+                self.out.add(base + ("search", i), f"full-text search needs a text field; {name!r} is {f.type}")
+        for i, item in enumerate(entity.spec.get("indexes", [])):
+            cols = item if isinstance(item, list) else item["fields"]
+            for col in cols:
+                f = entity.fields.get(col)
+                if f is None and col not in SYSTEM_COLUMNS:
+                    self.out.add(base + ("indexes", i), self._unknown("field", col, names | set(SYSTEM_COLUMNS)))
+                elif f is not None and f.storage != "column":
+                    self.out.add(base + ("indexes", i), f"{col!r} is a {f.type} field and has no column to index")
+        self.form(entity, base)
+        self.views(entity, base)
+        self.workflow(entity, base)
+        self.permissions(entity, base)
+        self.hooks(entity, base)
+
+    def field(self, f: Field, path: tuple, names: set, in_table: bool = False) -> None:
+        spec = f.spec
+        if f.name in SYSTEM_COLUMNS:
+            self.out.add(path, f"{f.name!r} is a system column name; choose another field name")
+        if f.target is not None and self.resolve(f.target) is None:
+            where = "dictionary" if f.type == "choice" else "entity"
+            if "." in f.target and f.target.split(".")[0] not in self.app.depends_on + [self.app.name]:
+                msg = f"links to app {f.target.split('.')[0]!r}; add it to depends_on in app.yaml"
+            else:
+                msg = self._unknown("entity", f.target, set(self.app.entities))
+            self.out.add(path + (where,), msg)
+        if in_table and f.type in ("table", "multilink", "file"):
+            self.out.add(path + ("type",), f"a table row cannot hold a {f.type} field")
+        if f.type == "table":
+            for child in f.children.values():
+                self.field(child, path + ("fields", child.name), set(f.children), in_table=True)
+        if "pattern" in spec:
+            try:
+                re.compile(spec["pattern"])
+            except re.error as exc:
+                self.out.add(path + ("pattern",), f"not a valid regular expression: {exc}")
+        if f.type == "computed":
+            try:
+                expr = parse(spec["expression"])
+            except ExpressionError as exc:
+                self.out.add(path + ("expression",), str(exc))
+            else:
+                for name in sorted(expr.names - names):
+                    self.out.add(path + ("expression",), self._unknown("field", name, names))
+        if "min" in spec and "max" in spec:
+            try:
+                if float(spec["min"]) > float(spec["max"]):
+                    self.out.add(path, f"min {spec['min']} is greater than max {spec['max']}")
+            except (TypeError, ValueError):
+                pass
+        if spec.get("min_length", 0) > spec.get("max_length", 10**9):
+            self.out.add(path, "min_length is greater than max_length")
+        if "default" in spec and f.type == "choice" and f.choices:
+            if spec["default"] not in [c.value for c in f.choices]:
+                self.out.add(path + ("default",), f"default {spec['default']!r} is not one of the choices")
+        if f.type == "choice" and len({c.value for c in f.choices}) != len(f.choices):
+            self.out.add(path + ("choices",), "choice values must be unique")
+        option_types = {"choices": ("choice",), "dictionary": ("choice",), "entity": ("link", "multilink"),
+                        "fields": ("table",), "expression": ("computed",), "result": ("computed",),
+                        "scale": ("decimal", "money", "computed"), "precision": ("decimal", "money", "computed"),
+                        "currency": ("money",), "max_size_mb": ("file",), "accept": ("file",),
+                        "multiple": ("file",)}
+        for option, types in option_types.items():
+            if option in spec and f.type not in types:
+                self.out.add(path + (option,), f"{option!r} does not apply to a {f.type} field "
+                                               f"(only to {', '.join(types)})")
+
+    def _computed_cycles(self, entity: Entity, base: tuple) -> None:
+        graph = {f.name: {n for n in (f.expression.names if self._parses(f) else ())
+                          if n in entity.fields and entity.fields[n].type == "computed"}
+                 for f in entity.fields.values() if f.type == "computed"}
+        seen, stack = set(), set()
+
+        def visit(name):
+            if name in stack:
+                self.out.add(base + ("fields", name, "expression"), "computed fields depend on each other in a cycle")
+                return
+            if name in seen:
+                return
+            seen.add(name)
+            stack.add(name)
+            for dep in graph.get(name, ()):
+                visit(dep)
+            stack.discard(name)
+
+        for name in graph:
+            visit(name)
+
+    @staticmethod
+    def _parses(f: Field) -> bool:
+        try:
+            f.expression
+            return True
+        except ExpressionError:
+            return False
+
+    def form(self, entity: Entity, base: tuple) -> None:
+        form = entity.spec.get("form") or {}
+        names = set(entity.fields)
+        placed: dict[str, tuple] = {}
+        sections = [(("form", "sections", i), s) for i, s in enumerate(form.get("sections", []))]
+        for t, tab in enumerate(form.get("tabs", [])):
+            sections += [(("form", "tabs", t, "sections", i), s) for i, s in enumerate(tab["sections"])]
+        for path, section in sections:
+            for j, name in enumerate(section["fields"]):
+                if name not in names:
+                    self.out.add(base + path + ("fields", j), self._unknown("field", name, names))
+                elif name in placed:
+                    self.out.add(base + path + ("fields", j), f"{name!r} is already placed on the form")
+                placed[name] = path
+            if "visible_if" in section:
+                self._expression(section["visible_if"], base + path + ("visible_if",), names)
+        for i, rule in enumerate(form.get("rules", [])):
+            if rule["field"] not in names:
+                self.out.add(base + ("form", "rules", i, "field"), self._unknown("field", rule["field"], names))
+            for key in ("visible_if", "required_if", "readonly_if"):
+                if key in rule:
+                    self._expression(rule[key], base + ("form", "rules", i, key), names)
+
+    def views(self, entity: Entity, base: tuple) -> None:
+        names = set(entity.fields) | set(SYSTEM_COLUMNS)
+        seen = set()
+        for i, view in enumerate(entity.spec.get("views", [])):
+            path = base + ("views", i)
+            if view["name"] in seen:
+                self.out.add(path + ("name",), f"view {view['name']!r} is defined twice")
+            seen.add(view["name"])
+            for j, col in enumerate(view.get("columns", [])):
+                self._path_field(entity, col, path + ("columns", j), names)
+            for j, col in enumerate(view.get("sort", [])):
+                self._path_field(entity, col.lstrip("-"), path + ("sort", j), names)
+            for j, flt in enumerate(view.get("filters", [])):
+                self._path_field(entity, flt["field"], path + ("filters", j, "field"), names)
+
+    def _path_field(self, entity: Entity, dotted_name: str, path: tuple, names: set) -> None:
+        head, _, rest = dotted_name.partition(".")
+        if head not in names:
+            self.out.add(path, self._unknown("field", head, names))
+            return
+        if rest:
+            f = entity.fields.get(head)
+            target = self.resolve(f.target) if f is not None and f.target else None
+            if target is None:
+                self.out.add(path, f"{head!r} is not a link, so {dotted_name!r} cannot follow it")
+            elif rest not in target.fields and rest not in SYSTEM_COLUMNS:
+                self.out.add(path, self._unknown(f"field of {target.name}", rest, set(target.fields)))
+
+    def workflow(self, entity: Entity, base: tuple) -> None:
+        statuses = [s["name"] for s in entity.statuses]
+        for name in {n for n in statuses if statuses.count(n) > 1}:
+            self.out.add(base + ("statuses",), f"status {name!r} is defined twice")
+        if sum(1 for s in entity.statuses if s.get("initial")) > 1:
+            self.out.add(base + ("statuses",), "only one status may be initial")
+        known, names, seen = set(statuses), set(entity.fields), set()
+        for i, tr in enumerate(entity.spec.get("transitions", [])):
+            path = base + ("transitions", i)
+            if not statuses:
+                self.out.add(path, "transitions need statuses; add a statuses list")
+                return
+            if tr["name"] in seen:
+                self.out.add(path + ("name",), f"transition {tr['name']!r} is defined twice")
+            seen.add(tr["name"])
+            sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
+            for j, s in enumerate(sources):
+                if s != "*" and s not in known:
+                    self.out.add(path + ("from",), self._unknown("status", s, known))
+            if tr["to"] not in known:
+                self.out.add(path + ("to",), self._unknown("status", tr["to"], known))
+            for j, name in enumerate(tr.get("required", [])):
+                if name not in names:
+                    self.out.add(path + ("required", j), self._unknown("field", name, names))
+            for name, expr in tr.get("set", {}).items():
+                if name not in names:
+                    self.out.add(path + ("set", name), self._unknown("field", name, names))
+                self._expression(expr, path + ("set", name), names | {"user", "now", "today"})
+            if "condition" in tr:
+                self._expression(tr["condition"], path + ("condition",), names | {"status", "user"})
+            for j, role in enumerate(tr.get("roles", [])):
+                if role not in self.roles:
+                    self.out.add(path + ("roles", j), self._unknown("role", role, self.roles))
+            if "hook" in tr:
+                self._script(tr["hook"], path + ("hook",))
+
+    def permissions(self, entity: Entity, base: tuple) -> None:
+        perms = entity.spec.get("permissions") or {}
+        for op in ("read", "create", "update", "delete"):
+            for j, role in enumerate(perms.get(op, [])):
+                if role not in self.roles:
+                    self.out.add(base + ("permissions", op, j), self._unknown("role", role, self.roles))
+        for name, rule in (perms.get("fields") or {}).items():
+            if name not in entity.fields:
+                self.out.add(base + ("permissions", "fields", name), self._unknown("field", name, set(entity.fields)))
+
+    def hooks(self, entity: Entity, base: tuple) -> None:
+        for key, ref in (entity.spec.get("hooks") or {}).items():
+            if key == "actions":
+                for i, action in enumerate(ref):
+                    self._script(action["script"], base + ("hooks", "actions", i, "script"))
+            else:
+                self._script(ref, base + ("hooks", key))
+
+    def _script(self, ref: str, path: tuple) -> None:
+        filename = ref.split(":")[0]
+        filename = filename if filename.endswith(".py") else filename + ".py"
+        if filename not in self.app.scripts:
+            self.out.add(path, f"no script scripts/{filename}" +
+                         (f"; scripts are: {', '.join(sorted(self.app.scripts))}" if self.app.scripts else ""))
+
+    def _expression(self, source: str, path: tuple, names: set) -> None:
+        try:
+            expr = parse(source)
+        except ExpressionError as exc:
+            self.out.add(path, str(exc))
+            return
+        for name in sorted(expr.names - names - set(SYSTEM_COLUMNS)):
+            self.out.add(path, self._unknown("field", name, names))
+
+    def navigation(self) -> None:
+        for i, item in enumerate(self.app.document["app"].get("navigation", [])):
+            entries = [(("app", "navigation", i), item)] + [
+                (("app", "navigation", i, "items", j), sub) for j, sub in enumerate(item.get("items", []))]
+            for path, entry in entries:
+                if "entity" in entry and entry["entity"] not in self.app.entities:
+                    self.out.add(path + ("entity",), self._unknown("entity", entry["entity"], set(self.app.entities)))
+
+    def sections(self) -> None:
+        doc = self.app.document
+        for kind, key in (("routing", "rules"), ("sla", "policies"), ("schedules", "schedules"),
+                          ("portal", "pages"), ("reports", "reports")):
+            for i, item in enumerate((doc.get(kind) or {}).get(key, [])):
+                ref = item.get("entity")
+                if ref and self.resolve(ref) is None:
+                    self.out.add((kind, key, i, "entity"), self._unknown("entity", ref, set(self.app.entities)))
+                if item.get("script"):
+                    self._script(item["script"], (kind, key, i, "script"))
+
+    def fixtures(self) -> None:
+        for name, records in self.app.fixtures.items():
+            entity = self.app.entities.get(name)
+            if entity is None:
+                self.out.add(("fixtures", name), self._unknown("entity", name, set(self.app.entities)))
+                continue
+            allowed = set(entity.fields) | {"number", "status", "id"}
+            for i, record in enumerate(records):
+                for key in record:
+                    if key not in allowed:
+                        self.out.add(("fixtures", name, i, key), self._unknown("field", key, set(entity.fields)))
+
+    @staticmethod
+    def _unknown(kind: str, name: str, known: set) -> str:
+        close = difflib.get_close_matches(str(name), sorted(map(str, known)), n=1)
+        return f"unknown {kind} {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")

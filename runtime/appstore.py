@@ -1,0 +1,153 @@
+"""Apps in the database: drafts, immutable published versions, publish, rollback, export.
+
+A published version is never changed: it has a number, the content hash
+of its document, author, time, comment, the diff against the version it
+replaced and the storage plan that was applied. Rollback publishes an old
+document again as a new version, so history only grows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, insert, select, update
+
+from metamodel import App, MetadataError, Problem, content_hash, normalize, read_folder, validate_document, write_folder
+from metamodel.diff import diff
+from metamodel.migration import plan as make_plan
+
+from . import tables as platform
+from .errors import Conflict, NotFound
+from .migrate import MigrationRefused, Migrator
+from .storage import utcnow
+
+
+@dataclass
+class Published:
+    app: str
+    number: int
+    hash: str
+    changes: list
+    plan: list[str]
+    unchanged: bool = False
+
+
+class AppStore:
+    def __init__(self, loom):
+        self.loom = loom
+
+    # ------------------------------------------------------------------ reading
+    def list(self) -> list[dict]:
+        a, v = platform.app, platform.app_version
+        with self.loom.engine.connect() as c:
+            rows = c.execute(select(a.c.name, a.c.current_version, a.c.draft_revision,
+                                    (a.c.draft.is_not(None)).label("has_draft"))
+                             .order_by(a.c.name)).mappings().all()
+            out = []
+            for r in rows:
+                ver = c.execute(select(v.c.hash, v.c.created_at, v.c.author)
+                                .where(v.c.app == r["name"], v.c.number == r["current_version"])).first()
+                out.append({"name": r["name"], "version": r["current_version"], "hash": ver.hash if ver else None,
+                            "published_at": ver.created_at if ver else None, "draft_revision": r["draft_revision"]})
+            return out
+
+    def versions(self, name: str) -> list[dict]:
+        v = platform.app_version
+        with self.loom.engine.connect() as c:
+            rows = c.execute(select(v.c.number, v.c.hash, v.c.author, v.c.created_at, v.c.comment, v.c.rollback_of,
+                                    v.c.plan).where(v.c.app == name).order_by(v.c.number)).mappings().all()
+        if not rows:
+            raise NotFound(f"app {name!r} is not installed")
+        return [dict(r) for r in rows]
+
+    def document(self, name: str, number: int | None = None, conn=None) -> dict:
+        v, a = platform.app_version, platform.app
+        def read(c):
+            num = number
+            if num is None:
+                num = c.execute(select(a.c.current_version).where(a.c.name == name)).scalar()
+            doc = c.execute(select(v.c.document).where(v.c.app == name, v.c.number == num)).scalar()
+            if doc is None:
+                raise NotFound(f"app {name!r} has no version {num}")
+            return doc
+        if conn is not None:
+            return read(conn)
+        with self.loom.engine.connect() as c:
+            return read(c)
+
+    def export(self, name: str, folder: str | Path, number: int | None = None) -> list[Path]:
+        return write_folder(self.document(name, number), folder)
+
+    # ------------------------------------------------------------------ validating
+    def validate(self, doc: dict, source=None) -> App:
+        """Validate against the apps this one depends on, as they are live now."""
+        external = {n: live.app for n, live in self.loom.live.items()}
+        return validate_document(doc, source, external)
+
+    def compare(self, doc: dict, source=None) -> tuple[App, list, object]:
+        """(validated app, diff, storage plan) of ``doc`` against the live version."""
+        app = self.validate(doc, source)
+        live = self.loom.live.get(app.name)
+        old_doc = live.app.document if live else None
+        return app, diff(old_doc, app.document), make_plan(live.app if live else None, app)
+
+    # ------------------------------------------------------------------ writing
+    def install(self, folder: str | Path, author: str = "system", comment: str | None = None) -> Published:
+        """Validate a folder and publish it (a first version, or the next one)."""
+        doc, source = read_folder(folder)
+        self.validate(doc, source)  # errors name files and lines
+        return self.publish(doc, author=author, comment=comment or f"installed from {Path(folder).name}")
+
+    def save_draft(self, name: str, doc: dict, author: str, revision: int) -> int:
+        """Store a draft if nobody saved since ``revision``; return the new revision."""
+        a = platform.app
+        with self.loom.engine.begin() as c:
+            result = c.execute(update(a).where(a.c.name == name, a.c.draft_revision == revision).values(
+                draft=normalize(doc), draft_revision=revision + 1, draft_updated_at=utcnow(),
+                draft_updated_by=author))
+            if result.rowcount != 1:
+                row = c.execute(select(a.c.draft_revision, a.c.draft_updated_by).where(a.c.name == name)).first()
+                if row is None:
+                    raise NotFound(f"app {name!r} is not installed")
+                raise Conflict(f"the draft of {name} was saved by {row.draft_updated_by} (revision "
+                               f"{row.draft_revision}) after you opened revision {revision}; reload it")
+        return revision + 1
+
+    def publish(self, doc: dict, author: str, comment: str | None = None, rollback_of: int | None = None) -> Published:
+        """Validate ``doc``, migrate storage and record a new version, all in one transaction."""
+        app, changes, plan = self.compare(doc)
+        digest = content_hash(app.document)
+        a, v = platform.app, platform.app_version
+        with self.loom.engine.begin() as c:
+            current = c.execute(select(a.c.current_version).where(a.c.name == app.name)
+                                .with_for_update()).first()
+            if current is not None and current.current_version is not None:
+                live_hash = c.execute(select(v.c.hash).where(v.c.app == app.name,
+                                                             v.c.number == current.current_version)).scalar()
+                if live_hash == digest and rollback_of is None:
+                    return Published(app.name, current.current_version, digest, [], [], unchanged=True)
+            if current is None:
+                c.execute(insert(a).values(name=app.name, current_version=None, draft=None, draft_revision=0,
+                                           installed_at=utcnow()))
+            number = (c.execute(select(func.max(v.c.number)).where(v.c.app == app.name)).scalar() or 0) + 1
+            old = self.loom.live.get(app.name)
+            try:
+                Migrator(c, old.app if old else None, app, number).apply(plan)
+            except MigrationRefused as exc:
+                raise MetadataError([Problem(f"{app.name}", "", reason) for reason in exc.reasons]) from None
+            c.execute(insert(v).values(app=app.name, number=number, hash=digest, document=app.document,
+                                       author=author, created_at=utcnow(), comment=comment,
+                                       diff=[ch.as_dict() for ch in changes], plan=plan.describe(),
+                                       rollback_of=rollback_of))
+            c.execute(update(a).where(a.c.name == app.name).values(current_version=number))
+            self.loom.audit.record(c, None, "publish", None, None, None,
+                                   {"app": app.name, "version": number, "hash": digest, "author": author,
+                                    "comment": comment}, username=author)
+            self.loom.activate(app, number, conn=c)
+        return Published(app.name, number, digest, changes, plan.describe())
+
+    def rollback(self, name: str, to_version: int, author: str, comment: str | None = None) -> Published:
+        """Publish version ``to_version`` again, as a new version."""
+        doc = self.document(name, to_version)
+        return self.publish(doc, author=author, comment=comment or f"rollback to version {to_version}",
+                            rollback_of=to_version)

@@ -1,0 +1,304 @@
+"""The ``loom`` command: run the platform, manage apps, import data."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from metamodel import MetadataError, load_app
+
+from .config import Settings
+
+DEMO_APPS = Path(__file__).resolve().parent.parent / "apps_config"
+
+
+def _loom(settings: Settings | None = None):
+    from .core import Loom
+    settings = settings or Settings.from_env()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    loom = Loom(settings.database_url, files_dir=settings.files_dir)
+    loom.upgrade_db()
+    loom.load()
+    return loom
+
+
+def _fail(exc: Exception) -> None:
+    if isinstance(exc, MetadataError):
+        for p in exc.problems:
+            click.echo(f"error: {p}", err=True)
+        click.echo(f"{len(exc.problems)} problem(s); nothing was changed", err=True)
+    else:
+        click.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def main():
+    """Loom: business apps as versioned metadata."""
+
+
+@main.command()
+def init():
+    """Create the instance folder and database, and an admin with a generated password."""
+    loom = _loom()
+    _ensure_admin(loom)
+
+
+def _ensure_admin(loom) -> str | None:
+    from .accounts import generate_password
+    if loom.accounts.exists("admin"):
+        return None
+    password = generate_password()
+    loom.accounts.create_user("admin", password, full_name="Администратор", is_admin=True)
+    click.echo(f"Created user admin with password: {password}")
+    click.echo("(shown once; change it with: loom users password admin)")
+    return password
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--demo/--no-demo", default=True, show_default=True, help="install the shipped apps with demo data")
+def run(host, port, demo):
+    """Serve the web UI and API (embedded SQLite and in-process jobs by default)."""
+    from .web import create_app
+    settings = Settings.from_env()
+    loom = _loom(settings)
+    _ensure_admin(loom)
+    if demo:
+        _install_demo(loom)
+    app = create_app(settings, loom)
+    click.echo(f"Loom is running at http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs/)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+def _install_demo(loom) -> None:
+    from .fixtures import load_fixtures
+    for folder in sorted(p for p in DEMO_APPS.iterdir() if (p / "app.yaml").is_file()):
+        name = folder.name
+        if name in loom.live:
+            continue
+        try:
+            published = loom.store.install(folder, author="demo")
+        except MetadataError as exc:
+            _fail(exc)
+        count = load_fixtures(loom, published.app)
+        click.echo(f"Installed demo app {published.app} (version {published.number}, {count} records)")
+
+
+@main.group()
+def db():
+    """The platform's own tables."""
+
+
+@db.command("upgrade")
+def db_upgrade():
+    """Apply the platform's Alembic revisions."""
+    _loom()
+    click.echo("database is up to date")
+
+
+@main.group()
+def apps():
+    """Validate, install, publish, diff, export and roll back apps."""
+
+
+@apps.command("validate")
+@click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+def apps_validate(folders):
+    """Check app folders; print every problem with file, line and path."""
+    failed = False
+    for folder in folders:
+        try:
+            app = load_app(folder)
+            click.echo(f"{folder}: ok ({app.name}, {len(app.entities)} entities)")
+        except MetadataError as exc:
+            failed = True
+            for p in exc.problems:
+                click.echo(f"{Path(folder) / p.file}:{p.line or ''} {p.path}: {p.message}", err=True)
+    sys.exit(1 if failed else 0)
+
+
+@apps.command("install")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--fixtures", is_flag=True, help="also load the app's fixtures")
+@click.option("--author", default="cli")
+@click.option("--comment")
+def apps_install(folder, fixtures, author, comment):
+    """Install (or publish a new version of) an app from a folder."""
+    loom = _loom()
+    try:
+        published = loom.store.install(folder, author=author, comment=comment)
+    except Exception as exc:  # noqa: BLE001 - every failure is reported the same way
+        _fail(exc)
+    _report(published)
+    if fixtures:
+        from .fixtures import load_fixtures
+        click.echo(f"loaded {load_fixtures(loom, published.app)} fixture records")
+
+
+@apps.command("publish")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--author", default="cli")
+@click.option("--comment", required=True)
+def apps_publish(folder, author, comment):
+    """Publish a folder as the next version of its app."""
+    loom = _loom()
+    try:
+        _report(loom.store.install(folder, author=author, comment=comment))
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+
+
+def _report(published) -> None:
+    if published.unchanged:
+        click.echo(f"{published.app}: unchanged, still version {published.number}")
+        return
+    click.echo(f"{published.app}: published version {published.number} ({published.hash[:12]})")
+    for line in published.plan:
+        click.echo(f"  storage: {line}")
+
+
+@apps.command("diff")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def apps_diff(folder):
+    """Show what publishing FOLDER would change, and the storage plan."""
+    from metamodel import read_folder
+    loom = _loom()
+    try:
+        doc, source = read_folder(folder)
+        app, changes, plan = loom.store.compare(doc, source)
+    except MetadataError as exc:
+        _fail(exc)
+    for change in changes:
+        click.echo(str(change))
+    for line in plan.describe():
+        click.echo(f"storage: {line}")
+    if not changes:
+        click.echo("no changes")
+
+
+@apps.command("export")
+@click.argument("name")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--version", "number", type=int, help="default: the live version")
+def apps_export(name, folder, number):
+    """Write a published version back to a folder of YAML."""
+    loom = _loom()
+    try:
+        files = loom.store.export(name, folder, number)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    click.echo(f"wrote {len(files)} files to {folder}")
+
+
+@apps.command("rollback")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--author", default="cli")
+def apps_rollback(name, version, author):
+    """Publish an earlier version again (as a new version)."""
+    loom = _loom()
+    try:
+        _report(loom.store.rollback(name, version, author))
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+
+
+@apps.command("list")
+def apps_list():
+    """Installed apps and their live versions."""
+    for app in _loom().store.list():
+        click.echo(f"{app['name']:20} version {app['version']}  {(app['hash'] or '')[:12]}  {app['published_at']}")
+
+
+@apps.command("versions")
+@click.argument("name")
+def apps_versions(name):
+    """The version history of an app."""
+    try:
+        rows = _loom().store.versions(name)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    for v in rows:
+        note = f" (rollback of {v['rollback_of']})" if v["rollback_of"] else ""
+        click.echo(f"{v['number']:4}  {v['hash'][:12]}  {v['created_at']}  {v['author']}: {v['comment'] or ''}{note}")
+
+
+@apps.command("purge")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def apps_purge(name, yes):
+    """Delete the retired columns and tables of an app for good."""
+    from .purge import purge, retired
+    loom = _loom()
+    items = retired(loom, name)
+    if not items:
+        click.echo("nothing is retired")
+        return
+    for item in items:
+        click.echo(f"  {item}")
+    if not yes:
+        click.confirm(f"Delete these {len(items)} retired columns/tables and their data for good?", abort=True)
+    click.echo(f"purged {purge(loom, name)} items")
+
+
+@main.command("import")
+@click.argument("target", metavar="APP.ENTITY")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--batch", default=5000, show_default=True)
+@click.option("--skip", default=0, help="data rows to skip (resume after a failed import)")
+def import_(target, path, batch, skip):
+    """Import records from a CSV file whose header names the fields."""
+    from .importer import import_csv, open_csv
+    app, _, entity = target.partition(".")
+    loom = _loom()
+    with open_csv(path) as stream, click.progressbar(length=0, label=f"importing {target}",
+                                                     show_pos=True) as bar:
+        def progress(done):
+            bar.update(done - bar.pos)
+        try:
+            result = import_csv(loom, app, entity, stream, batch=batch, skip=skip, progress=progress)
+        except Exception as exc:  # noqa: BLE001
+            _fail(exc)
+    click.echo(f"imported {result.rows} rows in {result.batches} batches")
+
+
+@main.group()
+def users():
+    """Platform users and API tokens."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True)
+@click.option("--admin", is_flag=True)
+def users_create(username, roles, admin):
+    from .accounts import generate_password
+    password = generate_password()
+    _loom().accounts.create_user(username, password, roles=roles, is_admin=admin)
+    click.echo(f"created {username} with password: {password}")
+
+
+@users.command("password")
+@click.argument("username")
+@click.password_option()
+def users_password(username, password):
+    _loom().accounts.set_password(username, password)
+    click.echo("password changed")
+
+
+@users.command("token")
+@click.argument("username")
+@click.option("--name", default="cli")
+def users_token(username, name):
+    """Issue an API token for USERNAME."""
+    from sqlalchemy import select
+    from . import tables as platform
+    loom = _loom()
+    with loom.engine.connect() as c:
+        user_id = c.execute(select(platform.user.c.id).where(platform.user.c.username == username)).scalar()
+    if user_id is None:
+        _fail(Exception(f"no user {username}"))
+    click.echo(loom.accounts.issue_token(user_id, name))

@@ -1,0 +1,406 @@
+"""The record service: every create, read, update and delete of app data.
+
+One change is one transaction: the row, its child rows and links, its
+audit entry and its number are written together or not at all. Rules come
+from metadata (required, types, lengths, ranges, patterns, choices, link
+existence, uniqueness, defaults, computed fields); optimistic locking uses
+``row_version``.
+"""
+from __future__ import annotations
+
+import contextlib
+import decimal
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from metamodel import Entity, Field
+
+from . import tables as platform
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .storage import EntityTables, utcnow
+from .values import FieldError, check, coerce, to_json
+
+SYSTEM_READONLY = {"id", "number", "created_at", "created_by", "updated_at", "updated_by", "row_version",
+                   "meta_version", "deleted_at"}
+
+
+@dataclass
+class Actor:
+    """Who makes a change: a user id and name, roles, and the client address for the audit log."""
+
+    id: int | None
+    username: str = "system"
+    roles: tuple = ()
+    is_admin: bool = False
+    ip: str | None = None
+    system: bool = False  # trusted platform code (fixtures, import): may set status and numbers
+
+
+SYSTEM = Actor(None, "system", is_admin=True, system=True)
+
+
+def compute_all(entity: Entity, values: dict, only: str | None = None):
+    """Evaluate computed fields into ``values``; with ``only``, return that one field's value."""
+    for f in entity.computed_order:
+        result = f.expression.evaluate(values)
+        if result is not None:
+            try:
+                result = coerce(_result_field(f), result)
+            except FieldError:
+                result = _round(f, result)
+        values[f.name] = result
+        if only == f.name:
+            return result
+    return values
+
+
+def _result_field(f: Field) -> Field:
+    return Field(f.name, f.value_type, {**f.spec, "type": f.value_type}, f.entity)
+
+
+def _round(f: Field, value):
+    if f.value_type in ("decimal", "money", "integer"):
+        try:
+            q = decimal.Decimal(1).scaleb(-f.scale) if f.value_type != "integer" else decimal.Decimal(1)
+            d = decimal.Decimal(str(value)).quantize(q, rounding=decimal.ROUND_HALF_UP)
+            return int(d) if f.value_type == "integer" else d
+        except (decimal.InvalidOperation, ValueError):
+            return None
+    return None
+
+
+class RecordService:
+    """CRUD over live entity tables. ``loom`` is the :class:`runtime.core.Loom` it serves."""
+
+    def __init__(self, loom):
+        self.loom = loom
+
+    # ------------------------------------------------------------------ transactions
+    @contextlib.contextmanager
+    def _tx(self, conn=None):
+        if conn is not None:
+            yield conn
+        else:
+            with self.loom.engine.begin() as conn:
+                yield conn
+
+    # ------------------------------------------------------------------ read
+    def get(self, app: str, entity: str, record_id: int, actor: Actor = SYSTEM, conn=None,
+            include_deleted: bool = False) -> dict:
+        et = self.loom.entity_tables(app, entity)
+        self.loom.permissions.require(actor, et.entity, "read")
+        with self._tx(conn) as c:
+            row = self._fetch(c, et, record_id, include_deleted)
+            return self.to_json(c, et, row, actor)
+
+    def _fetch(self, conn, et: EntityTables, record_id: int, include_deleted: bool = False):
+        t = et.main
+        query = select(t).where(t.c.id == record_id)
+        if not include_deleted:
+            query = query.where(t.c.deleted_at.is_(None))
+        query = self.loom.permissions.restrict(query, et, None)
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise NotFound(f"{et.entity.name} {record_id} does not exist")
+        return row
+
+    def to_json(self, conn, et: EntityTables, row, actor: Actor | None = None, related: bool = True) -> dict:
+        out = {k: to_json(v) for k, v in row.items() if not k.startswith("_")}
+        if related:
+            rid = row["id"]
+            for name, child in et.children.items():
+                rows = conn.execute(select(child).where(child.c.parent_id == rid).order_by(child.c.position)).mappings()
+                out[name] = [{k: to_json(v) for k, v in r.items() if k not in ("parent_id", "position")} for r in rows]
+            for name, assoc in et.assoc.items():
+                out[name] = list(conn.execute(select(assoc.c.target_id).where(assoc.c.parent_id == rid)
+                                              .order_by(assoc.c.position)).scalars())
+            files = [f for f in et.entity.fields.values() if f.storage == "attachments"]
+            if files:
+                a = platform.attachment
+                rows = conn.execute(select(a.c.id, a.c.field, a.c.filename, a.c.size, a.c.content_type)
+                                    .where(a.c.app == et.entity.app, a.c.entity == et.entity.name,
+                                           a.c.record_id == rid, a.c.deleted_at.is_(None)).order_by(a.c.id)).all()
+                for f in files:
+                    out[f.name] = [{"id": r.id, "filename": r.filename, "size": r.size, "content_type": r.content_type}
+                                   for r in rows if r.field == f.name]
+        if actor is not None:
+            self.loom.permissions.mask(out, et.entity, actor)
+        return out
+
+    # ------------------------------------------------------------------ create
+    def create(self, app: str, entity: str, data: dict, actor: Actor = SYSTEM, conn=None) -> dict:
+        et = self.loom.entity_tables(app, entity)
+        self.loom.permissions.require(actor, et.entity, "create")
+        with self._tx(conn) as c:
+            row_id = self._insert(c, et, data, actor)
+            return self.to_json(c, et, self._fetch(c, et, row_id), actor)
+
+    def _insert(self, c, et: EntityTables, data: dict, actor: Actor) -> int:
+        entity = et.entity
+        values, related = self._prepare(c, et, data, actor, existing=None)
+        now = utcnow()
+        status = data.get("status") if actor.system and data.get("status") else entity.initial_status
+        number = data.get("number") if actor.system and data.get("number") else self.next_number(c, entity)
+        values.update(number=number, status=status, created_at=now, created_by=actor.id, updated_at=now,
+                      updated_by=actor.id, row_version=1, meta_version=self.loom.live_version(entity.app))
+        try:
+            row_id = c.execute(insert(et.main).values(values).returning(et.main.c.id)).scalar_one()
+        except IntegrityError as exc:
+            raise self._integrity(et, exc) from None
+        self._write_related(c, et, row_id, related)
+        self.loom.audit.record(c, actor, "create", entity, row_id, None, self._audit_view(values, related))
+        return row_id
+
+    def next_number(self, conn, entity: Entity, count: int = 1) -> str | list[str]:
+        """Reserve ``count`` human numbers (``REQ-000123``) from the entity's counter."""
+        key = entity.ref
+        c = platform.counter
+        last = conn.execute(update(c).where(c.c.key == key).values(value=c.c.value + count)
+                            .returning(c.c.value)).scalar()
+        if last is None:
+            start = conn.execute(select(func.count()).select_from(self.loom.entity_tables(entity.app, entity.name).main)
+                                 ).scalar_one()
+            last = start + count
+            conn.execute(insert(c).values(key=key, value=last))
+        numbers = [format_number(entity.number_pattern, n) for n in range(last - count + 1, last + 1)]
+        return numbers[0] if count == 1 else numbers
+
+    # ------------------------------------------------------------------ update
+    def update(self, app: str, entity: str, record_id: int, data: dict, row_version: int | None,
+               actor: Actor = SYSTEM, conn=None) -> dict:
+        et = self.loom.entity_tables(app, entity)
+        self.loom.permissions.require(actor, et.entity, "update")
+        if row_version is None:
+            raise ValidationFailed([FieldError("row_version", "send the row_version you edited "
+                                                              "(or an If-Match header) so no change is overwritten")])
+        with self._tx(conn) as c:
+            current = self._fetch(c, et, record_id)
+            if current["row_version"] != row_version:
+                raise self._conflict(c, et, current, data, row_version, actor)
+            values, related = self._prepare(c, et, data, actor, existing=current)
+            before = {k: to_json(current[k]) for k in values if k in current}
+            values.update(updated_at=utcnow(), updated_by=actor.id, row_version=row_version + 1,
+                          meta_version=self.loom.live_version(et.entity.app))
+            t = et.main
+            try:
+                result = c.execute(update(t).where(t.c.id == record_id, t.c.row_version == row_version,
+                                                   t.c.deleted_at.is_(None)).values(values))
+            except IntegrityError as exc:
+                raise self._integrity(et, exc) from None
+            if result.rowcount != 1:  # someone committed in between our read and write
+                raise self._conflict(c, et, self._fetch(c, et, record_id), data, row_version, actor)
+            self._write_related(c, et, record_id, related, replace=True)
+            after = self._audit_view({k: v for k, v in values.items() if k in before or k in data}, related)
+            self.loom.audit.record(c, actor, "update", et.entity, record_id, before, after)
+            return self.to_json(c, et, self._fetch(c, et, record_id), actor)
+
+    def _conflict(self, c, et, current, data, row_version, actor) -> Conflict:
+        return Conflict(
+            f"{et.entity.name} {current['id']} was changed by someone else (you edited version {row_version}, "
+            f"it is now at version {current['row_version']}); reload and apply your change again",
+            yours={"row_version": row_version, "changes": data},
+            current=self.to_json(c, et, current, actor))
+
+    # ------------------------------------------------------------------ delete / restore
+    def delete(self, app: str, entity: str, record_id: int, actor: Actor = SYSTEM, conn=None) -> dict:
+        return self._set_deleted(app, entity, record_id, actor, conn, deleted=True)
+
+    def restore(self, app: str, entity: str, record_id: int, actor: Actor = SYSTEM, conn=None) -> dict:
+        return self._set_deleted(app, entity, record_id, actor, conn, deleted=False)
+
+    def _set_deleted(self, app, entity, record_id, actor, conn, deleted: bool) -> dict:
+        et = self.loom.entity_tables(app, entity)
+        self.loom.permissions.require(actor, et.entity, "delete")
+        t = et.main
+        with self._tx(conn) as c:
+            row = self._fetch(c, et, record_id, include_deleted=True)
+            if (row["deleted_at"] is not None) == deleted:
+                raise Conflict(f"{et.entity.name} {record_id} is {'already' if deleted else 'not'} deleted")
+            c.execute(update(t).where(t.c.id == record_id).values(
+                deleted_at=utcnow() if deleted else None, updated_at=utcnow(), updated_by=actor.id,
+                row_version=t.c.row_version + 1))
+            self.loom.audit.record(c, actor, "delete" if deleted else "restore", et.entity, record_id, None, None)
+            return self.to_json(c, et, self._fetch(c, et, record_id, include_deleted=True), actor)
+
+    # ------------------------------------------------------------------ validation
+    def _prepare(self, c, et: EntityTables, data: dict, actor: Actor, existing) -> tuple[dict, dict]:
+        """Coerce and check ``data``; return column values and related rows (children, links).
+
+        Collects every field error before failing, so a form shows them all at once.
+        """
+        entity = et.entity
+        errors: list[FieldError] = []
+        allowed_system = {"status", "number"} if actor.system else set()
+        for key in data:
+            if key not in entity.fields and key not in SYSTEM_READONLY and key not in allowed_system \
+                    and key != "status":
+                errors.append(FieldError(key, f"unknown field of {entity.name}"))
+            elif key == "status" and not actor.system and existing is None and data[key] not in (None, entity.initial_status):
+                errors.append(FieldError("status", "a new record starts in its initial status; "
+                                                   "use a transition to change it"))
+            elif key == "status" and not actor.system and existing is not None and data[key] != existing["status"]:
+                errors.append(FieldError("status", "status changes through transitions, not by editing"))
+        values: dict = {}
+        related: dict = {}
+        merged = dict(existing) if existing is not None else {}
+        for f in entity.fields.values():
+            if f.type == "computed" or f.storage == "attachments":
+                continue
+            if f.name in data:
+                raw = data[f.name]
+                if f.spec.get("readonly") and not actor.system and existing is not None:
+                    errors.append(FieldError(f.name, "is read-only"))
+                    continue
+            elif existing is None and "default" in f.spec:
+                raw = f.spec["default"]
+            else:
+                continue
+            try:
+                if f.storage == "child":
+                    related[f.name] = self._child_rows(f, raw)
+                elif f.storage == "assoc":
+                    related[f.name] = self._link_list(c, et, f, raw)
+                else:
+                    value = coerce(f, raw)
+                    if value is not None:
+                        check(f, value)
+                        if f.value_type in ("link", "user", "group"):
+                            self._link_exists(c, et, f, value)
+                    values[f.name] = value
+                    merged[f.name] = value
+            except FieldError as exc:
+                errors.append(exc)
+            except ValueError as exc:
+                errors.append(FieldError(f.name, str(exc)))
+        failed = {e.field for e in errors}
+        for f in entity.fields.values():
+            if not f.required or f.type == "computed" or f.name in failed:
+                continue
+            if f.storage == "column" and merged.get(f.name) in (None, ""):
+                if f.name in data or existing is None:
+                    errors.append(FieldError(f.name, "is required"))
+            elif f.storage in ("child", "assoc") and f.name in related and not related[f.name]:
+                errors.append(FieldError(f.name, "needs at least one row"))
+            elif f.storage in ("child", "assoc") and existing is None and f.name not in related:
+                errors.append(FieldError(f.name, "is required"))
+        if not errors:
+            errors.extend(self._unique_errors(c, et, values, existing))
+        if errors:
+            raise ValidationFailed(errors)
+        if entity.computed_order:
+            computed = compute_all(entity, merged)
+            for f in entity.computed_order:
+                values[f.name] = computed[f.name]
+        return values, related
+
+    def _child_rows(self, f: Field, raw) -> list[dict]:
+        if not isinstance(raw, list):
+            raise FieldError(f.name, "expected a list of rows")
+        rows = []
+        for i, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise FieldError(f"{f.name}[{i}]", "expected a row (an object)")
+            row = {}
+            for key in item:
+                if key not in f.children and key != "id":
+                    raise FieldError(f"{f.name}[{i}].{key}", f"unknown column of {f.name}")
+            for child in f.children.values():
+                value = coerce(child, item.get(child.name, child.spec.get("default")))
+                if value is None and child.required:
+                    raise FieldError(f"{f.name}[{i}].{child.name}", "is required")
+                if value is not None:
+                    try:
+                        check(child, value)
+                    except FieldError as exc:
+                        raise FieldError(f"{f.name}[{i}].{child.name}", exc.message) from None
+                row[child.name] = value
+            rows.append(row)
+        return rows
+
+    def _link_list(self, c, et: EntityTables, f: Field, raw) -> list[int]:
+        if not isinstance(raw, list):
+            raise FieldError(f.name, "expected a list of record ids")
+        ids = []
+        for item in raw:
+            value = coerce(Field(f.name, "link", {"type": "link", "entity": f.target}), item)
+            if value not in ids:
+                ids.append(value)
+        if ids:
+            target = self._target_table(et, f)
+            found = set(c.execute(select(target.c.id).where(target.c.id.in_(ids))).scalars())
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise FieldError(f.name, f"no {f.target} record with id {', '.join(map(str, missing))}")
+        return ids
+
+    def _target_table(self, et: EntityTables, f: Field):
+        if f.value_type == "user":
+            return platform.user
+        if f.value_type == "group":
+            return platform.group
+        app, _, name = f.target.rpartition(".")
+        return self.loom.entity_tables(app or et.entity.app, name).main
+
+    def _link_exists(self, c, et: EntityTables, f: Field, value: int) -> None:
+        target = self._target_table(et, f)
+        query = select(target.c.id).where(target.c.id == value)
+        if "deleted_at" in target.c:
+            query = query.where(target.c.deleted_at.is_(None))
+        if c.execute(query).first() is None:
+            raise FieldError(f.name, f"no {f.target or f.value_type} with id {value}")
+
+    def _unique_errors(self, c, et: EntityTables, values: dict, existing) -> list[FieldError]:
+        errors = []
+        t = et.main
+        for cols, unique in et.entity.indexes:
+            if not unique or not any(col in values for col in cols):
+                continue
+            key = {col: values.get(col, existing[col] if existing is not None else None) for col in cols}
+            if any(v is None for v in key.values()):
+                continue
+            query = select(t.c.number).where(and_(*[t.c[col] == v for col, v in key.items()]))
+            if existing is not None:
+                query = query.where(t.c.id != existing["id"])
+            clash = c.execute(query.limit(1)).scalar()
+            if clash:
+                errors.append(FieldError(cols[0], f"{', '.join(map(str, key.values()))} is already used by {clash}"))
+        return errors
+
+    def _integrity(self, et: EntityTables, exc: IntegrityError) -> ValidationFailed:
+        message = str(exc.orig).lower()
+        for cols, unique in et.entity.indexes:
+            if unique and any(col in message for col in cols):
+                return ValidationFailed([FieldError(cols[0], "this value is already used by another record")])
+        return ValidationFailed([FieldError("record", f"the database refused the change: {exc.orig}")])
+
+    def _write_related(self, c, et: EntityTables, row_id: int, related: dict, replace: bool = False) -> None:
+        for name, rows in related.items():
+            if name in et.children:
+                table = et.children[name]
+                if replace:
+                    c.execute(delete(table).where(table.c.parent_id == row_id))
+                if rows:
+                    c.execute(insert(table), [{**r, "parent_id": row_id, "position": i} for i, r in enumerate(rows)])
+            else:
+                table = et.assoc[name]
+                if replace:
+                    c.execute(delete(table).where(table.c.parent_id == row_id))
+                if rows:
+                    c.execute(insert(table), [{"parent_id": row_id, "target_id": t, "position": i}
+                                              for i, t in enumerate(rows)])
+
+    @staticmethod
+    def _audit_view(values: dict, related: dict) -> dict:
+        out = {k: to_json(v) for k, v in values.items()}
+        for name, rows in related.items():
+            out[name] = [{k: to_json(v) for k, v in r.items()} if isinstance(r, dict) else r for r in rows]
+        return out
+
+
+def format_number(pattern: str, n: int) -> str:
+    """``REQ-{000000}`` and 42 give ``REQ-000042``."""
+    start, end = pattern.index("{"), pattern.index("}")
+    width = end - start - 1
+    return f"{pattern[:start]}{n:0{width}d}{pattern[end + 1:]}"

@@ -1,0 +1,137 @@
+"""The platform's own tables (apps, versions, users, counters, audit, ...).
+
+Entity tables are not here: ``runtime.storage`` builds them from metadata.
+Changes to these tables go through Alembic revisions in ``runtime/migrations``.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
+                        Text, UniqueConstraint)
+
+from .db import ID
+
+metadata = MetaData()
+
+app = Table(
+    "loom_app", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("current_version", Integer),  # number of the live published version
+    Column("draft", JSON),  # the working document, None when no draft
+    Column("draft_revision", Integer, nullable=False, default=0),
+    Column("draft_updated_at", DateTime(timezone=True)),
+    Column("draft_updated_by", String(150)),
+    Column("installed_at", DateTime(timezone=True), nullable=False),
+)
+
+app_version = Table(
+    "loom_app_version", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), ForeignKey("loom_app.name"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("author", String(150), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("comment", Text),
+    Column("diff", JSON, nullable=False),
+    Column("plan", JSON, nullable=False),
+    Column("rollback_of", Integer),  # the version number this one republished
+    UniqueConstraint("app", "number", name="uq_loom_app_version_number"),
+)
+
+user = Table(
+    "loom_user", metadata,
+    Column("id", ID, primary_key=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("email", String(255)),
+    Column("full_name", String(255)),
+    Column("password_hash", String(255)),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("roles", JSON, nullable=False, default=list),  # role names, app-wide
+    Column("lang", String(5), nullable=False, default="ru"),
+    Column("organization", String(80)),  # "app.entity:id" of a portal user's organisation
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_login_at", DateTime(timezone=True)),
+)
+
+group = Table(
+    "loom_group", metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(80), nullable=False, unique=True),
+    Column("title", JSON),
+    Column("email", String(255)),
+    Column("lead_id", ID, ForeignKey("loom_user.id")),
+)
+
+user_group = Table(
+    "loom_user_group", metadata,
+    Column("user_id", ID, ForeignKey("loom_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", ID, ForeignKey("loom_group.id", ondelete="CASCADE"), primary_key=True),
+)
+
+api_token = Table(
+    "loom_api_token", metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("loom_user.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the secret
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+)
+
+counter = Table(
+    "loom_counter", metadata,
+    Column("key", String(100), primary_key=True),  # "app.entity"
+    Column("value", ID, nullable=False),
+)
+
+retired = Table(
+    "loom_retired", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("field", String(100)),  # None: the whole entity table is retired
+    Column("table_name", String(120), nullable=False),
+    Column("column_name", String(120)),
+    Column("value_type", String(20)),
+    Column("signature", JSON),
+    Column("version", Integer, nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=False),
+    Column("purged_at", DateTime(timezone=True)),
+    Index("ix_loom_retired_lookup", "app", "entity", "field"),
+)
+
+attachment = Table(
+    "loom_attachment", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("record_id", ID, nullable=False),
+    Column("field", String(40), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(100)),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", ID),
+    Column("deleted_at", DateTime(timezone=True)),
+    Index("ix_loom_attachment_record", "app", "entity", "record_id", "field"),
+)
+
+audit = Table(
+    "loom_audit", metadata,
+    Column("id", ID, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("user_id", ID),
+    Column("username", String(150)),
+    Column("ip", String(45)),
+    Column("action", String(30), nullable=False),
+    Column("app", String(40)),
+    Column("entity", String(40)),
+    Column("record_id", ID),
+    Column("before", JSON),
+    Column("after", JSON),
+    Index("ix_loom_audit_record", "app", "entity", "record_id"),
+)

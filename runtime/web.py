@@ -1,0 +1,37 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+
+from flask import Flask
+
+from .config import Settings
+from .core import Loom
+
+
+def create_app(settings: Settings | None = None, loom: Loom | None = None) -> Flask:
+    """Build the web app for ``settings`` (default: from the environment)."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = settings.secret_key()
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    if loom is None:
+        loom = Loom(settings.database_url, files_dir=settings.files_dir)
+        loom.upgrade_db()
+        loom.load()
+    app.extensions["loom"] = loom
+
+    from .api import bp as api_bp
+    from .openapi import bp as docs_bp
+    app.register_blueprint(api_bp)
+    app.register_blueprint(docs_bp)
+
+    @app.get("/")
+    def index():
+        from flask import redirect, url_for
+        return redirect(url_for("docs.swagger_ui"))
+
+    return app

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Start (or stop) throwaway PostgreSQL and Redis servers on loopback for the test suite.
+# Usage: scripts/services.sh start|stop   — prints the export lines for the URLs on start.
+# PostgreSQL refuses to run as root, so as root the cluster runs as the 'postgres' user.
+set -euo pipefail
+dir="${LOOM_SERVICES_DIR:-/tmp/loom-test-services}"
+pg_port="${LOOM_TEST_PG_PORT:-55432}"
+redis_port="${LOOM_TEST_REDIS_PORT:-56379}"
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_bin() { for d in /usr/lib/postgresql/*/bin; do [ -x "$d/$1" ] && { echo "$d/$1"; return; }; done; command -v "$1"; }
+
+case "${1:-start}" in
+start)
+  # The suite needs real servers; install the Debian packages on a fresh machine (as root).
+  missing=()
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  [ -n "$(pg_bin initdb 2>/dev/null)" ] || missing+=(postgresql)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >&2
+    else
+      echo "scripts/services.sh: please install: ${missing[*]}" >&2; exit 1
+    fi
+  fi
+  mkdir -p "$dir"; chmod 777 "$dir"
+  if [ ! -f "$dir/pg/PG_VERSION" ]; then
+    as_pg mkdir -p "$dir/pg"
+    as_pg "$(pg_bin initdb)" -D "$dir/pg" -U loom --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1
+  fi
+  if ! as_pg "$(pg_bin pg_ctl)" -D "$dir/pg" status >/dev/null 2>&1; then
+    as_pg "$(pg_bin pg_ctl)" -D "$dir/pg" -l "$dir/pg.log" -w -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null
+  fi
+  if ! redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --dir "$dir" --logfile "$dir/redis.log" >/dev/null
+  fi
+  echo "export LOOM_TEST_PG_URL=postgresql://loom@127.0.0.1:$pg_port/postgres"
+  echo "export LOOM_TEST_REDIS_URL=redis://127.0.0.1:$redis_port/0"
+  ;;
+stop)
+  as_pg "$(pg_bin pg_ctl)" -D "$dir/pg" -m fast stop >/dev/null 2>&1 || true
+  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+  ;;
+esac
