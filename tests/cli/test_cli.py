@@ -1,0 +1,95 @@
+"""The ``loom`` command line, run in-process with a throwaway instance folder."""
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from runtime.cli import main
+from tests.conftest import APPS
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOOM_HOME", str(tmp_path / "instance"))
+    monkeypatch.delenv("LOOM_DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+    return invoke
+
+
+def test_validate_reports_file_line_and_path(cli, tmp_path):
+    app = tmp_path / "sd"
+    shutil.copytree(APPS / "service_desk", app)
+    text = (app / "entities" / "request.yaml").read_text()
+    (app / "entities" / "request.yaml").write_text(text.replace("type: text\n", "type: txt\n", 1))
+    result = cli("apps", "validate", app)
+    assert result.exit_code == 1
+    line = next(l for l in result.output.splitlines() if "txt" in l)
+    assert "entities/request.yaml:" in line and "fields.description.type" in line
+    assert "did you mean 'text'" in line
+    assert cli("apps", "validate", APPS / "service_desk").exit_code == 0
+
+
+def test_install_diff_publish_export_rollback(cli, tmp_path):
+    first = cli("apps", "install", APPS / "service_desk", "--fixtures")
+    assert first.exit_code == 0, first.output
+    assert "published version 1" in first.output and "fixture records" in first.output
+    again = cli("apps", "install", APPS / "service_desk")
+    assert "unchanged, still version 1" in again.output
+
+    changed = tmp_path / "sd2"
+    shutil.copytree(APPS / "service_desk", changed)
+    path = changed / "entities" / "organization.yaml"
+    path.write_text(path.read_text().replace("search: [short_name, full_name]",
+                                             "  kpp:\n    type: string\n    max_length: 9\nsearch: [short_name, full_name]"))
+    diff = cli("apps", "diff", changed)
+    assert "+ entities.organization.fields.kpp" in diff.output
+    assert "storage: add organization.kpp" in diff.output
+    published = cli("apps", "publish", changed, "--comment", "КПП организации")
+    assert "published version 2" in published.output, published.output
+
+    versions = cli("apps", "versions", "service_desk")
+    assert "КПП организации" in versions.output
+
+    out1, out2 = tmp_path / "export1", tmp_path / "export2"
+    assert cli("apps", "export", "service_desk", out1).exit_code == 0
+    reinstall = cli("apps", "install", out1)
+    assert "unchanged" in reinstall.output  # the export is the same app, hash and all
+    cli("apps", "export", "service_desk", out2)
+    for f in out1.rglob("*"):
+        if f.is_file():
+            assert f.read_bytes() == (out2 / f.relative_to(out1)).read_bytes()
+
+    rolled = cli("apps", "rollback", "service_desk", "1")
+    assert "published version 3" in rolled.output
+    assert "retire" in rolled.output  # kpp is retired, not dropped
+    purge = cli("apps", "purge", "service_desk", input="n\n")
+    assert "kpp" in purge.output and purge.exit_code != 0  # declined: nothing deleted
+    purge = cli("apps", "purge", "service_desk", "--yes")
+    assert "purged 1 items" in purge.output
+
+
+def test_import_csv_streams_batches_and_names_bad_line(cli, tmp_path):
+    cli("apps", "install", APPS / "service_desk")
+    good = tmp_path / "orgs.csv"
+    rows = ["short_name,inn,email"] + [f"Организация {i},{6600000000 + i},org{i}@example.ru" for i in range(2500)]
+    good.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = cli("import", "service_desk.organization", good, "--batch", "1000")
+    assert result.exit_code == 0, result.output
+    assert "imported 2500 rows in 3 batches" in result.output
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("short_name,inn\nХорошая,7700000001\nПлохая,12ab\n", encoding="utf-8")
+    result = cli("import", "service_desk.organization", bad)
+    assert result.exit_code == 1
+    assert "line 3: inn" in result.output and "does not match" in result.output
+
+
+def test_init_prints_a_generated_admin_password(cli):
+    first = cli("init")
+    assert "Created user admin with password:" in first.output
+    password = first.output.split("password: ")[1].split()[0]
+    assert len(password) >= 12
+    assert "Created user" not in cli("init").output  # only once
