@@ -123,6 +123,8 @@ class _CrossCheck:
             app_name, name = ref.split(".", 1)
             if app_name == self.app.name:
                 return self.app.entities.get(name)
+            if app_name not in self.app.depends_on:
+                return None  # only declared dependencies may be linked to
             other = self.external.get(app_name)
             return other.entities.get(name) if other else None
         return self.app.entities.get(ref)

@@ -132,7 +132,8 @@ class AppStore:
             number = (c.execute(select(func.max(v.c.number)).where(v.c.app == app.name)).scalar() or 0) + 1
             old = self.loom.live.get(app.name)
             try:
-                Migrator(c, old.app if old else None, app, number).apply(plan)
+                others = [live.app for name, live in self.loom.live.items() if name != app.name]
+                Migrator(c, old.app if old else None, app, number, others).apply(plan)
             except MigrationRefused as exc:
                 raise MetadataError([Problem(f"{app.name}", "", reason) for reason in exc.reasons]) from None
             c.execute(insert(v).values(app=app.name, number=number, hash=digest, document=app.document,

@@ -34,11 +34,13 @@ class MigrationRefused(Exception):
 
 
 class Migrator:
-    def __init__(self, conn, old: App | None, new: App, version: int):
+    def __init__(self, conn, old: App | None, new: App, version: int, others: list[App] = ()):
         self.conn, self.old, self.new, self.version = conn, old, new, version
         self.ops = Operations(MigrationContext.configure(conn))
         self.sqlite = conn.dialect.name == "sqlite"
         self.md = new_metadata()
+        for other in others:  # tables that cross-app links point at
+            build_tables(other, self.md)
         self.tables: dict[str, EntityTables] = build_tables(new, self.md)
 
     def apply(self, plan: Plan) -> None:
