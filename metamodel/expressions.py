@@ -47,7 +47,7 @@ FUNCTIONS = {
     "len": len, "abs": abs, "min": min, "max": max, "round": round, "str": str, "int": int,
     "decimal": lambda v: decimal.Decimal(str(v)), "lower": lambda s: s.lower() if s is not None else None,
     "upper": lambda s: s.upper() if s is not None else None, "coalesce": _coalesce,
-    "today": _dt.date.today, "now": lambda: _dt.datetime.now(_dt.timezone.utc),
+    "today": lambda: _dt.date.today(), "now": lambda: _dt.datetime.now(_dt.timezone.utc),
     "days": _days, "hours": _hours, "concat": lambda *parts: "".join("" if p is None else str(p) for p in parts),
 }
 CONSTANTS = {"None", "True", "False", "null", "true", "false"}
