@@ -1,0 +1,20 @@
+"""The shipped demo data loads on both backends, links resolved by title."""
+from runtime.fixtures import load_fixtures
+from runtime.query import Filter, ListQuery
+
+
+def test_service_desk_demo_data(service_desk):
+    count = load_fixtures(service_desk, "service_desk")
+    assert count == sum(len(v) for v in service_desk.live["service_desk"].app.fixtures.values())
+    et = service_desk.entity_tables("service_desk", "contract")
+    with service_desk.engine.connect() as c:
+        page = ListQuery(service_desk, et).run(c, [Filter("status", "eq", "active")], ["valid_to"], count="exact")
+        assert page.count == 2
+        contract = service_desk.records.to_json(c, et, page.items[0])
+    assert len(contract["modules"]) == 2 and contract["amount"] == "1250000.00"
+    req = service_desk.entity_tables("service_desk", "request")
+    with service_desk.engine.connect() as c:
+        mine = ListQuery(service_desk, req).run(c, [Filter("organization.short_name", "eq", "Минздрав области")], [],
+                                                count="exact")
+    assert mine.count > 0
+    assert all(r["organization"] == mine.items[0]["organization"] for r in mine.items)
