@@ -66,8 +66,9 @@ class Expression:
     def evaluate(self, values: dict, extra: dict | None = None):
         """Evaluate against ``values``; a missing field reads as ``None``.
 
-        Arithmetic or ordering on a missing value yields ``None`` rather than
-        an error, as in SQL, so a half-filled form never fails to compute.
+        Arithmetic or ordering on a missing value, and division by zero,
+        yield ``None`` rather than an error, as in SQL, so a half-filled form
+        never fails to compute.
         """
         scope = {name: values.get(name) for name in self.names}
         if extra:
@@ -75,7 +76,7 @@ class Expression:
         try:
             return eval(self.code, {"__builtins__": {}, "_mul": _mul, **FUNCTIONS,
                                      "null": None, "true": True, "false": False}, scope)
-        except TypeError:
+        except (TypeError, ArithmeticError, decimal.InvalidOperation):
             return None
 
 

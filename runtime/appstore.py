@@ -55,7 +55,7 @@ class AppStore:
         v = platform.app_version
         with self.loom.engine.connect() as c:
             rows = c.execute(select(v.c.number, v.c.hash, v.c.author, v.c.created_at, v.c.comment, v.c.rollback_of,
-                                    v.c.plan).where(v.c.app == name).order_by(v.c.number)).mappings().all()
+                                    v.c.plan, v.c.diff).where(v.c.app == name).order_by(v.c.number)).mappings().all()
         if not rows:
             raise NotFound(f"app {name!r} is not installed")
         return [dict(r) for r in rows]

@@ -149,7 +149,8 @@ class ListQuery:
         query = self.loom.permissions.restrict(query, self.et, actor)
         page_query = query
         if after:
-            page_query = page_query.where(self._after(keys, decode_cursor(after, len(keys))))
+            nulls_large = conn.dialect.name != "sqlite"
+            page_query = page_query.where(self._after(keys, decode_cursor(after, len(keys)), nulls_large))
         page_query = page_query.order_by(*[col.desc() if desc else col.asc() for col, desc in keys]).limit(limit + 1)
         if joins:
             page_query = page_query.add_columns(*[col.label(f"_k{i}") for i, (col, _) in enumerate(keys)])
@@ -184,17 +185,23 @@ class ListQuery:
         return keys
 
     @staticmethod
-    def _after(keys, values):
-        """Rows strictly after ``values`` in the sort order, NULLs sorting first ascending."""
+    def _after(keys, values, nulls_large: bool):
+        """Rows strictly after ``values`` in the sort order.
+
+        Each backend keeps its natural NULL order (SQLite: NULL is smallest,
+        PostgreSQL: largest), because forcing one with NULLS FIRST/LAST would
+        stop PostgreSQL from reading the sort straight off an index.
+        """
         clauses = []
         for i, (col, desc) in enumerate(keys):
             value = values[i]
             equal = [_eq(keys[j][0], values[j]) for j in range(i)]
+            nulls_at_end = (not desc) == nulls_large
             if value is None:
-                beyond = col.is_not(None) if not desc else None
+                beyond = None if nulls_at_end else col.is_not(None)
             else:
                 beyond = (col < value) if desc else (col > value)
-                if desc:
+                if nulls_at_end and getattr(col, "nullable", True):
                     beyond = or_(beyond, col.is_(None))
             if beyond is not None:
                 clauses.append(and_(*equal, beyond))
