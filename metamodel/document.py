@@ -126,7 +126,19 @@ def normalize(doc: dict) -> dict:
     return out
 
 
+def _canonical(value, key=None):
+    """Sorted keys, except where order means something: the order of ``fields``
+    is the default order of forms and columns, so it is kept."""
+    if isinstance(value, dict):
+        if key == "fields":
+            return [[k, _canonical(v, k)] for k, v in value.items()]
+        return {k: _canonical(value[k], k) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
 def content_hash(doc: dict) -> str:
-    """SHA-256 of the canonical JSON of the normalized document."""
-    canonical = json.dumps(normalize(doc), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """SHA-256 of the canonical JSON of the normalized document (reformatting does not change it)."""
+    canonical = json.dumps(_canonical(normalize(doc)), ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

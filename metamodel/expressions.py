@@ -35,6 +35,13 @@ def _mul(a, b):
     return a * b
 
 
+def _mod(a, b):
+    # '%' on text is printf formatting: "%200000000d" % 1 allocates 200 MB.
+    if isinstance(a, (str, bytes)):
+        raise ValueError("text formatting with % is not allowed; use concat()")
+    return a % b
+
+
 def _days(n):
     return _dt.timedelta(days=n)
 
@@ -74,17 +81,20 @@ class Expression:
         if extra:
             scope.update(extra)
         try:
-            return eval(self.code, {"__builtins__": {}, "_mul": _mul, **FUNCTIONS,
+            return eval(self.code, {"__builtins__": {}, "_mul": _mul, "_mod": _mod, **FUNCTIONS,
                                      "null": None, "true": True, "false": False}, scope)
         except (TypeError, ArithmeticError, decimal.InvalidOperation):
             return None
+        except ValueError as exc:
+            raise ExpressionError(str(exc)) from None
 
 
 class _Rewrite(ast.NodeTransformer):
     def visit_BinOp(self, node):
         self.generic_visit(node)
-        if isinstance(node.op, ast.Mult):
-            return ast.copy_location(ast.Call(ast.Name("_mul", ast.Load()), [node.left, node.right], []), node)
+        helper = {ast.Mult: "_mul", ast.Mod: "_mod"}.get(type(node.op))
+        if helper:
+            return ast.copy_location(ast.Call(ast.Name(helper, ast.Load()), [node.left, node.right], []), node)
         return node
 
     def visit_Constant(self, node):

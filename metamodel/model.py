@@ -102,8 +102,9 @@ class Field:
 
     @cached_property
     def expression(self) -> Expression | None:
+        """The expression of a computed field (``None`` when a script computes it)."""
         from .expressions import parse
-        return parse(self.spec["expression"]) if self.type == "computed" else None
+        return parse(self.spec["expression"]) if self.type == "computed" and "expression" in self.spec else None
 
     @cached_property
     def children(self) -> dict[str, "Field"]:
@@ -184,7 +185,7 @@ class Entity:
     @cached_property
     def computed_order(self) -> list[Field]:
         """Computed fields in an order where each comes after the computed fields it reads."""
-        pending = [f for f in self.fields.values() if f.type == "computed"]
+        pending = [f for f in self.fields.values() if f.type == "computed" and f.expression is not None]
         done, order = set(), []
         while pending:
             progressed = False

@@ -182,7 +182,10 @@ class _CrossCheck:
                 re.compile(spec["pattern"])
             except re.error as exc:
                 self.out.add(path + ("pattern",), f"not a valid regular expression: {exc}")
-        if f.type == "computed":
+        for key in ("validator", "script"):
+            if key in spec:
+                self._script(spec[key], path + (key,))
+        if f.type == "computed" and "expression" in spec:
             try:
                 expr = parse(spec["expression"])
             except ExpressionError as exc:
@@ -205,6 +208,7 @@ class _CrossCheck:
             self.out.add(path + ("choices",), "choice values must be unique")
         option_types = {"choices": ("choice",), "dictionary": ("choice",), "entity": ("link", "multilink"),
                         "fields": ("table",), "expression": ("computed",), "result": ("computed",),
+                        "script": ("computed",),
                         "scale": ("decimal", "money", "computed"), "precision": ("decimal", "money", "computed"),
                         "currency": ("money",), "max_size_mb": ("file",), "accept": ("file",),
                         "multiple": ("file",)}
@@ -237,8 +241,7 @@ class _CrossCheck:
     @staticmethod
     def _parses(f: Field) -> bool:
         try:
-            f.expression
-            return True
+            return f.expression is not None
         except ExpressionError:
             return False
 
@@ -326,8 +329,9 @@ class _CrossCheck:
             for j, role in enumerate(tr.get("roles", [])):
                 if role not in self.roles:
                     self.out.add(path + ("roles", j), self._unknown("role", role, self.roles))
-            if "hook" in tr:
-                self._script(tr["hook"], path + ("hook",))
+            for key in ("before", "after"):
+                if key in tr:
+                    self._script(tr[key], path + (key,))
 
     def permissions(self, entity: Entity, base: tuple) -> None:
         perms = entity.spec.get("permissions") or {}
@@ -341,6 +345,8 @@ class _CrossCheck:
 
     def hooks(self, entity: Entity, base: tuple) -> None:
         for key, ref in (entity.spec.get("hooks") or {}).items():
+            if key == "limits":
+                continue
             if key == "actions":
                 for i, action in enumerate(ref):
                     self._script(action["script"], base + ("hooks", "actions", i, "script"))
@@ -379,8 +385,11 @@ class _CrossCheck:
                 ref = item.get("entity")
                 if ref and self.resolve(ref) is None:
                     self.out.add((kind, key, i, "entity"), self._unknown("entity", ref, set(self.app.entities)))
-                if item.get("script"):
-                    self._script(item["script"], (kind, key, i, "script"))
+                for ref_key in ("script", "when_script"):
+                    if item.get(ref_key):
+                        self._script(item[ref_key], (kind, key, i, ref_key))
+                for j, action in enumerate(item.get("actions", [])):
+                    self._script(action["script"], (kind, key, i, "actions", j, "script"))
 
     def fixtures(self) -> None:
         for name, records in self.app.fixtures.items():

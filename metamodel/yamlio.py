@@ -76,7 +76,13 @@ class _Dumper(yaml.SafeDumper):
     """Block style, Unicode kept, multi-line strings as literal blocks."""
 
 
+_UNSAFE_BREAKS = ("\x85", "\u2028", "\u2029", "\r")
+
+
 def _str_representer(dumper, value: str):
+    if any(ch in value for ch in _UNSAFE_BREAKS):
+        # YAML folds these line breaks when it reads plain or block text; escape them.
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     if "\n" in value and not any(line != line.rstrip() for line in value.split("\n")):
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)

@@ -29,9 +29,19 @@ def problem(status: int, title: str, detail: str, **extra):
     return response
 
 
+ANALYST_ROLES = {"analyst"}
+
+
+def _may_see_scripts(actor) -> bool:
+    return actor is not None and (actor.is_admin or bool(ANALYST_ROLES & set(actor.roles)))
+
+
 @bp.errorhandler(LoomError)
 def _loom_error(exc: LoomError):
-    response = jsonify(exc.problem())
+    body = exc.problem()
+    if "script" in body and not _may_see_scripts(g.get("actor")):
+        body.pop("script")  # end users get the safe message; analysts the script, line and reason
+    response = jsonify(body)
     response.status_code = exc.status
     response.mimetype = PROBLEM
     return response
@@ -173,3 +183,31 @@ def download_file(attachment_id: int):
     meta, path = FileStore(loom()).open(attachment_id, g.actor)
     return send_file(path, mimetype=meta["content_type"] or "application/octet-stream",
                      as_attachment=True, download_name=meta["filename"])
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/transitions/<name>")
+def fire_transition(app: str, entity: str, record_id: int, name: str):
+    data = request.get_json(silent=True) or {}
+    if not isinstance(data, dict):
+        raise LoomError("the request body must be a JSON object")
+    version = data.pop("row_version", None)
+    return jsonify(loom().records.transition(app, entity, record_id, name, data, version, g.actor))
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/actions/<name>")
+def run_action(app: str, entity: str, record_id: int, name: str):
+    return jsonify(loom().records.action(app, entity, record_id, name, g.actor))
+
+
+@bp.post("/<app>/<entity>/dry-run")
+def dry_run(app: str, entity: str):
+    """Run a script against a record without committing anything (analysts and admins)."""
+    if not _may_see_scripts(g.actor):
+        from .errors import Forbidden
+        raise Forbidden("dry runs are for analysts and administrators")
+    data = _json_body()
+    if not data.get("script"):
+        raise LoomError("name the script to run: {\"script\": \"file.py:function\", \"record_id\": 1}")
+    return jsonify(loom().records.dry_run(app, entity, str(data["script"]), g.actor,
+                                          record_id=data.get("record_id"), data=data.get("data"),
+                                          writable=bool(data.get("writable", True))))

@@ -80,9 +80,13 @@ class AppStore:
 
     # ------------------------------------------------------------------ validating
     def validate(self, doc: dict, source=None) -> App:
-        """Validate against the apps this one depends on, as they are live now."""
+        """Validate against the apps this one depends on, as they are live now, and compile its scripts."""
         external = {n: live.app for n, live in self.loom.live.items()}
-        return validate_document(doc, source, external)
+        app = validate_document(doc, source, external)
+        problems = self.loom.hooks.check_app(app)
+        if problems:
+            raise MetadataError(problems)
+        return app
 
     def compare(self, doc: dict, source=None) -> tuple[App, list, object]:
         """(validated app, diff, storage plan) of ``doc`` against the live version."""

@@ -16,6 +16,7 @@ from .appstore import AppStore
 from .audit import Audit
 from .db import make_engine
 from .errors import NotFound
+from .hooks import Hooks
 from .permissions import Permissions
 from .records import RecordService
 from .storage import EntityTables, build_tables, new_metadata
@@ -43,6 +44,7 @@ class Loom:
         self.permissions = Permissions()
         self.audit = Audit()
         self.accounts = Accounts(self)
+        self.hooks = Hooks(self)
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._generation: tuple = ()

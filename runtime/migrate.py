@@ -72,16 +72,16 @@ class Migrator:
         name = table_name(self.new.name, step.entity)
         self.conn.execute(insert(platform.retired).values(
             app=self.new.name, entity=step.entity, field=None, table_name=name, column_name=None,
-            version=self.version, retired_at=utcnow()))
+            reason="removed", version=self.version, retired_at=utcnow()))
 
-    def _retire_table(self, name: str, entity: str, field: str | None) -> None:
+    def _retire_table(self, name: str, entity: str, field: str | None, reason: str = "replaced") -> None:
         retired_name = f"_r{self.version}_{name}"[:63]
         for stmt in _drop_search_if_sqlite(self.conn, name):
             self.conn.exec_driver_sql(stmt)
         self.ops.rename_table(name, retired_name)
         self.conn.execute(insert(platform.retired).values(
             app=self.new.name, entity=entity, field=field, table_name=retired_name, column_name=None,
-            version=self.version, retired_at=utcnow()))
+            reason=reason, version=self.version, retired_at=utcnow()))
 
     # ------------------------------------------------------------------ fields
     def add_field(self, step: Step) -> None:
@@ -122,7 +122,8 @@ class Migrator:
         r = platform.retired
         row = self.conn.execute(
             select(r).where(r.c.app == self.new.name, r.c.entity == entity, r.c.field == f.name,
-                            r.c.table_name == table, r.c.purged_at.is_(None), r.c.column_name.is_not(None))
+                            r.c.table_name == table, r.c.purged_at.is_(None), r.c.column_name.is_not(None),
+                            r.c.reason == "removed")
             .order_by(r.c.version.desc()).limit(1)).first()
         if row is None or tuple(row.signature or ()) != tuple(_jsonable(f.storage_signature())):
             return False
@@ -140,7 +141,7 @@ class Migrator:
         if f.storage == "column":
             self._retire_column(et_name, step.entity, f.name, f, f.name)
         elif f.storage in ("child", "assoc"):
-            self._retire_table(f"{et_name}__{f.name}", step.entity, f.name)
+            self._retire_table(f"{et_name}__{f.name}", step.entity, f.name, reason="removed")
         # attachments stay in loom_attachment, keyed by field name
 
     def _retire_column(self, table: str, entity: str, field: str, f: Field, column: str) -> None:
@@ -150,11 +151,12 @@ class Migrator:
         self._rename_column(table, column, retired_name)
         self.conn.execute(insert(platform.retired).values(
             app=self.new.name, entity=entity, field=field, table_name=table, column_name=retired_name,
-            value_type=f.value_type, signature=_jsonable(f.storage_signature()), version=self.version,
-            retired_at=utcnow()))
+            value_type=f.value_type, signature=_jsonable(f.storage_signature()), reason="removed",
+            version=self.version, retired_at=utcnow()))
         self._refresh_search(table)
 
     def rename_field(self, step: Step) -> None:
+        # A rename that also changes the type gets its own change_field step from the planner.
         et = self.tables[step.entity]
         old_name, f = step.detail["from"], step.new
         if f.storage == "column":
@@ -164,9 +166,6 @@ class Migrator:
             self._refresh_search(et.main.name)
         elif f.storage in ("child", "assoc"):
             self.ops.rename_table(f"{et.main.name}__{old_name}", f"{et.main.name}__{f.name}")
-        if step.old.storage_signature() != f.storage_signature():
-            self.change_field(Step("change_field", step.entity, f.name, step.old, f,
-                                   {"conversion": "check"}))
 
     def change_field(self, step: Step) -> None:
         et = self.tables[step.entity]
@@ -181,7 +180,7 @@ class Migrator:
         self.conn.execute(insert(platform.retired).values(
             app=self.new.name, entity=step.entity, field=step.field, table_name=table.name,
             column_name=retired_name, value_type=old.value_type, signature=_jsonable(old.storage_signature()),
-            version=self.version, retired_at=utcnow()))
+            reason="type_change", version=self.version, retired_at=utcnow()))
         src = Table(table.name, MetaData(), Column("id", ID), Column(retired_name, sql_type(old)),
                     Column(column, sql_type(new)))
         has_number = table is et.main

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from metamodel import Entity, Field
 
 from . import tables as platform
-from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
 from .storage import EntityTables, utcnow
 from .values import FieldError, check, coerce, to_json
 
@@ -82,9 +82,12 @@ class RecordService:
     def _tx(self, conn=None):
         if conn is not None:
             yield conn
-        else:
+            return
+        try:
             with self.loom.engine.begin() as conn:
                 yield conn
+        finally:
+            self.loom.hooks.flush()  # script runs are logged even when the change rolled back
 
     # ------------------------------------------------------------------ read
     def get(self, app: str, entity: str, record_id: int, actor: Actor = SYSTEM, conn=None,
@@ -139,7 +142,12 @@ class RecordService:
 
     def _insert(self, c, et: EntityTables, data: dict, actor: Actor) -> int:
         entity = et.entity
+        hooks = entity.spec.get("hooks") or {}
+        if hooks.get("default"):
+            data = {**data, **self._hook(c, et, hooks["default"], "default", actor, self._defaults(et, data),
+                                         writable=True)[1]}
         values, related = self._prepare(c, et, data, actor, existing=None)
+        values, related = self._scripts_before_save(c, et, data, values, related, actor, existing=None)
         now = utcnow()
         status = data.get("status") if actor.system and data.get("status") else entity.initial_status
         number = data.get("number") if actor.system and data.get("number") else self.next_number(c, entity)
@@ -151,6 +159,7 @@ class RecordService:
             raise self._integrity(et, exc) from None
         self._write_related(c, et, row_id, related)
         self.loom.audit.record(c, actor, "create", entity, row_id, None, self._audit_view(values, related))
+        self._after_save(c, et, row_id, actor, old=None)
         return row_id
 
     def next_number(self, conn, entity: Entity, count: int = 1) -> str | list[str]:
@@ -180,6 +189,7 @@ class RecordService:
             if current["row_version"] != row_version:
                 raise self._conflict(c, et, current, data, row_version, actor)
             values, related = self._prepare(c, et, data, actor, existing=current)
+            values, related = self._scripts_before_save(c, et, data, values, related, actor, existing=current)
             before = {k: to_json(current[k]) for k in values if k in current}
             values.update(updated_at=utcnow(), updated_by=actor.id, row_version=row_version + 1,
                           meta_version=self.loom.live_version(et.entity.app))
@@ -194,6 +204,7 @@ class RecordService:
             self._write_related(c, et, record_id, related, replace=True)
             after = self._audit_view({k: v for k, v in values.items() if k in before or k in data}, related)
             self.loom.audit.record(c, actor, "update", et.entity, record_id, before, after)
+            self._after_save(c, et, record_id, actor, old=self._plain_row(current))
             return self.to_json(c, et, self._fetch(c, et, record_id), actor)
 
     def _conflict(self, c, et, current, data, row_version, actor) -> Conflict:
@@ -218,11 +229,191 @@ class RecordService:
             row = self._fetch(c, et, record_id, include_deleted=True)
             if (row["deleted_at"] is not None) == deleted:
                 raise Conflict(f"{et.entity.name} {record_id} is {'already' if deleted else 'not'} deleted")
+            ref = (et.entity.spec.get("hooks") or {}).get("before_delete")
+            if deleted and ref:
+                self._hook(c, et, ref, "before_delete", actor, self._plain_row(row), record_id=record_id)
             c.execute(update(t).where(t.c.id == record_id).values(
                 deleted_at=utcnow() if deleted else None, updated_at=utcnow(), updated_by=actor.id,
                 row_version=t.c.row_version + 1))
             self.loom.audit.record(c, actor, "delete" if deleted else "restore", et.entity, record_id, None, None)
             return self.to_json(c, et, self._fetch(c, et, record_id, include_deleted=True), actor)
+
+    # ------------------------------------------------------------------ transitions and actions
+    def transition(self, app: str, entity: str, record_id: int, name: str, data: dict | None = None,
+                   row_version: int | None = None, actor: Actor = SYSTEM, conn=None) -> dict:
+        """Fire transition ``name``: check source status, roles, condition and required fields,
+        apply ``set`` and the caller's field values, run the before/after hooks, all in one change."""
+        et = self.loom.entity_tables(app, entity)
+        entity_ = et.entity
+        self.loom.permissions.require(actor, entity_, "update")
+        tr = next((t for t in entity_.spec.get("transitions", []) if t["name"] == name), None)
+        if tr is None:
+            raise NotFound(f"{entity} has no transition {name!r}")
+        data = dict(data or {})
+        with self._tx(conn) as c:
+            current = self._fetch(c, et, record_id)
+            if row_version is not None and current["row_version"] != row_version:
+                raise self._conflict(c, et, current, data, row_version, actor)
+            sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
+            if "*" not in sources and current["status"] not in sources:
+                raise Conflict(f"{name!r} cannot be fired from status {current['status']!r}; "
+                               f"it goes from {', '.join(sources)} to {tr['to']}")
+            roles = tr.get("roles")
+            if roles and not (actor.is_admin or actor.system or set(roles) & set(actor.roles)):
+                raise Forbidden(f"{name!r} needs one of the roles {', '.join(roles)}")
+            merged = {**self._plain_row(current), **data}
+            scope = {"user": actor.username, "status": current["status"]}
+            if "condition" in tr and not self._expression(tr["condition"]).evaluate(merged, scope):
+                raise Conflict(f"{name!r} is not allowed now: the condition {tr['condition']!r} is not met")
+            for field_name, expr in tr.get("set", {}).items():
+                data[field_name] = to_json(self._expression(expr).evaluate(merged, scope))
+            if tr.get("before"):
+                _, changes = self._hook(c, et, tr["before"], f"transition:{name}.before", actor,
+                                        {**merged, **data}, writable=True, record_id=record_id)
+                data.update({k: to_json(v) for k, v in changes.items()})
+            missing = [f for f in tr.get("required", []) if {**merged, **data}.get(f) in (None, "", [])]
+            if missing:
+                raise ValidationFailed([FieldError(f, f"is required to {name}") for f in missing])
+            values, related = self._prepare(c, et, data, actor, existing=current)
+            t = et.main
+            values.update(status=tr["to"], updated_at=utcnow(), updated_by=actor.id,
+                          row_version=current["row_version"] + 1, meta_version=self.loom.live_version(app))
+            c.execute(update(t).where(t.c.id == record_id, t.c.row_version == current["row_version"]).values(values))
+            self._write_related(c, et, record_id, related, replace=True)
+            self.loom.audit.record(c, actor, "transition", entity_, record_id,
+                                   {"status": current["status"]},
+                                   {"status": tr["to"], "transition": name, **self._audit_view(
+                                       {k: v for k, v in values.items() if k in data}, related)})
+            if tr.get("after"):
+                record = self.to_json(c, et, self._fetch(c, et, record_id), None, related=False)
+                self._hook(c, et, tr["after"], f"transition:{name}.after", actor, record, record_id=record_id)
+            return self.to_json(c, et, self._fetch(c, et, record_id), actor)
+
+    def action(self, app: str, entity: str, record_id: int, name: str, actor: Actor = SYSTEM, conn=None) -> dict:
+        """Run a button script on a record; what it changes on the record is saved as one update."""
+        et = self.loom.entity_tables(app, entity)
+        action = next((a for a in (et.entity.spec.get("hooks") or {}).get("actions", []) if a["name"] == name), None)
+        if action is None:
+            raise NotFound(f"{entity} has no action {name!r}")
+        roles = action.get("roles")
+        if roles and not (actor.is_admin or actor.system or set(roles) & set(actor.roles)):
+            raise Forbidden(f"action {name!r} needs one of the roles {', '.join(roles)}")
+        with self._tx(conn) as c:
+            current = self._fetch(c, et, record_id)
+            result, changes = self._hook(c, et, action["script"], f"action:{name}", actor, self._plain_row(current),
+                                         writable=True, record_id=record_id)
+            record = self.to_json(c, et, current, actor)
+            if changes:
+                record = self.update(app, entity, record_id, {k: to_json(v) for k, v in changes.items()},
+                                     current["row_version"], actor, conn=c)
+            return {"record": record, "result": to_json(result) if not isinstance(result, (dict, list)) else result}
+
+    def dry_run(self, app: str, entity: str, ref: str, actor: Actor, record_id: int | None = None,
+                data: dict | None = None, writable: bool = True) -> dict:
+        """Run a script against a record (stored or given) and roll everything back.
+
+        Returns the result, the field changes it would make, its log lines and the run report,
+        or the error with script, line and reason: what the designer shows an analyst.
+        """
+        et = self.loom.entity_tables(app, entity)
+        self.loom.permissions.require(actor, et.entity, "read")
+        with self.loom.engine.connect() as c:
+            tx = c.begin()
+            try:
+                record = dict(data or {})
+                if record_id is not None:
+                    record = {**self._plain_row(self._fetch(c, et, record_id)), **record}
+                try:
+                    result, changes = self._hook(c, et, ref, "dry_run", actor, record, writable=writable,
+                                                 record_id=record_id, dry_run=True)
+                    error = None
+                except LoomError as exc:
+                    result, changes, error = None, {}, exc.problem()
+                report = self.loom.hooks.last_report
+            finally:
+                tx.rollback()
+                self.loom.hooks.flush()
+        return {"ok": error is None, "result": _jsonish(result), "changes": _jsonish(changes), "error": error,
+                "logs": list(report.logs) if report else [],
+                "report": {"duration_ms": round(report.duration * 1000, 3), "steps": report.steps,
+                           "outcome": report.outcome, "line": report.line} if report else None}
+
+    # ------------------------------------------------------------------ hooks
+    def _hook(self, c, et: EntityTables, ref: str, hook: str, actor: Actor, record: dict, writable: bool = False,
+              args: tuple = (), record_id: int | None = None, old: dict | None = None, dry_run: bool = False):
+        app = self.loom.live[et.entity.app].app
+        return self.loom.hooks.run(c, app, ref, hook, actor=actor, record=record, writable=writable, old=old,
+                                   args=args, entity=et.entity, record_id=record_id, dry_run=dry_run)
+
+    def _defaults(self, et: EntityTables, data: dict) -> dict:
+        out = {}
+        for f in et.entity.fields.values():
+            if f.storage != "column" or f.type == "computed":
+                continue
+            raw = data.get(f.name, f.spec.get("default"))
+            try:
+                out[f.name] = coerce(f, raw)
+            except FieldError:
+                out[f.name] = raw
+        return out
+
+    @staticmethod
+    def _plain_row(row) -> dict:
+        return {k: v for k, v in dict(row).items() if not k.startswith("_")}
+
+    @staticmethod
+    def _expression(source: str):
+        from metamodel.expressions import parse
+        return parse(source)
+
+    def _scripts_before_save(self, c, et: EntityTables, data: dict, values: dict, related: dict, actor: Actor,
+                             existing) -> tuple[dict, dict]:
+        """Field validators, the validate hook, script-computed fields and before_save, in that order."""
+        entity = et.entity
+        hooks = entity.spec.get("hooks") or {}
+        scripted = [f for f in entity.fields.values() if f.spec.get("validator") or f.spec.get("script")]
+        if not scripted and not hooks.get("validate") and not hooks.get("before_save"):
+            return values, related
+        record_id = existing["id"] if existing is not None else None
+        old = self._plain_row(existing) if existing is not None else None
+        merged = {**(old or {}), **values}
+        errors = []
+        for f in scripted:
+            ref = f.spec.get("validator")
+            if ref and f.name in values and values[f.name] is not None:
+                message, _ = self._hook(c, et, ref, f"field:{f.name}.validator", actor, merged,
+                                        args=(values[f.name],), record_id=record_id, old=old)
+                if message:
+                    errors.append(FieldError(f.name, str(message)))
+        if hooks.get("validate"):
+            result, _ = self._hook(c, et, hooks["validate"], "validate", actor, merged, record_id=record_id, old=old)
+            errors.extend(_script_errors(result))
+        if errors:
+            raise ValidationFailed(errors)
+        if hooks.get("before_save"):
+            _, changes = self._hook(c, et, hooks["before_save"], "before_save", actor, merged, writable=True,
+                                    record_id=record_id, old=old)
+            if changes:
+                extra, extra_related = self._prepare(c, et, {k: to_json(v) for k, v in changes.items()}, actor,
+                                                     existing={**merged, "id": record_id})
+                values = {**values, **extra}
+                related = {**related, **extra_related}
+                merged.update(extra)
+        for f in scripted:
+            if f.spec.get("script"):
+                value, _ = self._hook(c, et, f.spec["script"], f"field:{f.name}.script", actor, merged,
+                                      record_id=record_id, old=old)
+                try:
+                    values[f.name] = merged[f.name] = coerce(_result_field(f), to_json(value))
+                except FieldError as exc:
+                    raise ValidationFailed([FieldError(f.name, f"its script returned {value!r}: {exc.message}")])
+        return values, related
+
+    def _after_save(self, c, et: EntityTables, record_id: int, actor: Actor, old) -> None:
+        ref = (et.entity.spec.get("hooks") or {}).get("after_save")
+        if ref:
+            record = self._plain_row(self._fetch(c, et, record_id))
+            self._hook(c, et, ref, "after_save", actor, record, record_id=record_id, old=old)
 
     # ------------------------------------------------------------------ validation
     def _prepare(self, c, et: EntityTables, data: dict, actor: Actor, existing) -> tuple[dict, dict]:
@@ -361,7 +552,7 @@ class RecordService:
             if any(v is None for v in key.values()):
                 continue
             query = select(t.c.number).where(and_(*[t.c[col] == v for col, v in key.items()]))
-            if existing is not None:
+            if existing is not None and existing.get("id") is not None:
                 query = query.where(t.c.id != existing["id"])
             clash = c.execute(query.limit(1)).scalar()
             if clash:
@@ -397,6 +588,25 @@ class RecordService:
         for name, rows in related.items():
             out[name] = [{k: to_json(v) for k, v in r.items()} if isinstance(r, dict) else r for r in rows]
         return out
+
+
+def _script_errors(result) -> list[FieldError]:
+    """A validate hook returns a message, a list of messages or {field: message}."""
+    if not result:
+        return []
+    if isinstance(result, str):
+        return [FieldError("record", result)]
+    if hasattr(result, "items"):
+        return [FieldError(str(k), str(v)) for k, v in result.items()]
+    return [FieldError("record", str(m)) for m in result]
+
+
+def _jsonish(value):
+    if hasattr(value, "items"):
+        return {str(k): _jsonish(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonish(v) for v in value]
+    return to_json(value)
 
 
 def format_number(pattern: str, n: int) -> str:

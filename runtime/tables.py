@@ -5,7 +5,7 @@ Changes to these tables go through Alembic revisions in ``runtime/migrations``.
 """
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
+from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String, Table,
                         Text, UniqueConstraint)
 
 from .db import ID
@@ -97,6 +97,10 @@ retired = Table(
     Column("column_name", String(120)),
     Column("value_type", String(20)),
     Column("signature", JSON),
+    # "removed" (the field left the app: re-adding it brings the column back),
+    # "type_change" (a backup of values that live on, converted, in the new column),
+    # "replaced" (a table that a new entity or field of the same name displaced)
+    Column("reason", String(20), nullable=False),
     Column("version", Integer, nullable=False),
     Column("retired_at", DateTime(timezone=True), nullable=False),
     Column("purged_at", DateTime(timezone=True)),
@@ -134,4 +138,41 @@ audit = Table(
     Column("before", JSON),
     Column("after", JSON),
     Index("ix_loom_audit_record", "app", "entity", "record_id"),
+)
+
+script_run = Table(
+    "loom_script_run", metadata,
+    Column("id", ID, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("app", String(40), nullable=False),
+    Column("version", Integer),
+    Column("script", String(120), nullable=False),
+    Column("function", String(80)),
+    Column("hook", String(60), nullable=False),  # e.g. "before_save", "field:inn.validator", "action:escalate"
+    Column("entity", String(40)),
+    Column("record_id", ID),
+    Column("outcome", String(10), nullable=False),  # ok | error
+    Column("duration_ms", Numeric(12, 3), nullable=False),
+    Column("steps", Integer, nullable=False),
+    Column("error", String(40)),
+    Column("guard", String(20)),
+    Column("line", Integer),
+    Column("message", Text),
+    Column("dry_run", Boolean, nullable=False, default=False),
+    Column("user_id", ID),
+    Index("ix_loom_script_run_app_at", "app", "at"),
+)
+
+notification = Table(
+    "loom_notification", metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("loom_user.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(255), nullable=False),
+    Column("body", Text),
+    Column("app", String(40)),
+    Column("entity", String(40)),
+    Column("record_id", ID),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("read_at", DateTime(timezone=True)),
+    Index("ix_loom_notification_user", "user_id", "read_at"),
 )

@@ -161,6 +161,16 @@ def to_json(value):
     return value
 
 
+_PLAIN_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)([.,][0-9]+)?")
+
+
+def _same_number(text: str, number) -> bool:
+    """True when ``text`` is just ``number`` written out: no leading zeros (an INN keeps
+    its), no exponent; a decimal comma counts as the point it means in Russian."""
+    text = text.strip()
+    return bool(_PLAIN_NUMBER.fullmatch(text)) and decimal.Decimal(text.replace(",", ".")) == number
+
+
 def convert(old: Field, new: Field, value):
     """Convert a stored value for a type change; raise ``FieldError`` if anything would be lost."""
     if value is None:
@@ -172,9 +182,8 @@ def convert(old: Field, new: Field, value):
     result = coerce(new, value)
     check(new, result)
     if old.value_type in ("string", "text", "email", "phone", "choice") and isinstance(result, (int, decimal.Decimal)) \
-            and not isinstance(result, bool):
-        if _text(result) != value.strip() and decimal.Decimal(value.strip()) != result:
-            raise FieldError(new.name, f"{value!r} would change to {result}")
+            and not isinstance(result, bool) and not _same_number(value, result):
+        raise FieldError(new.name, f"{value!r} would change to {result}")
     if old.value_type in ("string", "text") and new.value_type == "boolean" and value.strip().lower() not in ("true", "false"):
         raise FieldError(new.name, f"{value!r} would become {result}")
     if old.value_type == "integer" and new.value_type == "boolean" and value not in (0, 1):

@@ -95,6 +95,7 @@ def upgrade():
         sa.Column("column_name", sa.String(120)),
         sa.Column("value_type", sa.String(20)),
         sa.Column("signature", sa.JSON),
+        sa.Column("reason", sa.String(20), nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("retired_at", TS, nullable=False),
         sa.Column("purged_at", TS),
