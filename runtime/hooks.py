@@ -85,6 +85,8 @@ class Hooks:
             except sandbox.ScriptCompileError as exc:
                 for line, message in (exc.errors or [(exc.line, exc.message)]):
                     problems.append(Problem(f"scripts/{filename}", "", message, line))
+                continue
+            problems.extend(_forbidden_imports(app.scripts[filename], f"scripts/{filename}"))
         for where, ref in script_refs(app):
             filename, function = parse_ref(ref)
             script = compiled.get(filename)
@@ -218,6 +220,23 @@ class Hooks:
         self._local.pending = []
         with self.loom.engine.begin() as conn:
             conn.execute(insert(platform.script_run), pending)
+
+
+def _forbidden_imports(source: str, filename: str) -> list[Problem]:
+    """Imports the sandbox would refuse at run time, reported at publish instead."""
+    import ast
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        for name in names:
+            if name.split(".")[0] not in sandbox.MODULES:
+                out.append(Problem(filename, "", f"import of {name!r} is not allowed; scripts may import only "
+                                                 f"{', '.join(sorted(sandbox.MODULES))}", node.lineno))
+    return out
 
 
 def _plain(data):
