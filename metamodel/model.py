@@ -54,12 +54,12 @@ class Field:
     def required(self) -> bool:
         return bool(self.spec.get("required"))
 
-    @property
+    @cached_property
     def storage(self) -> str:
         """``column``, ``child`` (table rows), ``assoc`` (multi-link) or ``attachments``."""
         return {"table": "child", "multilink": "assoc", "file": "attachments"}.get(self.type, "column")
 
-    @property
+    @cached_property
     def value_type(self) -> str:
         """The type a stored value has: a computed field's result type, a dictionary choice is a link."""
         if self.type == "computed":
@@ -68,7 +68,7 @@ class Field:
             return "link"
         return self.type
 
-    @property
+    @cached_property
     def target(self) -> str | None:
         """The linked entity reference (``name`` or ``app.name``) of link-like fields."""
         if self.type in ("link", "multilink"):
@@ -84,7 +84,7 @@ class Field:
             out.append(Choice(item) if isinstance(item, str) else Choice(item["value"], item.get("title")))
         return tuple(out)
 
-    @property
+    @cached_property
     def max_length(self) -> int | None:
         if self.value_type in ("string", "email", "phone"):
             return self.spec.get("max_length", DEFAULT_STRING_LENGTH)
@@ -168,7 +168,7 @@ class Entity:
     def search_fields(self) -> list[str]:
         return list(self.spec.get("search", []))
 
-    @property
+    @cached_property
     def indexes(self) -> list[tuple[tuple[str, ...], bool]]:
         """Declared indexes as ``(columns, unique)``, plus one per ``index``/``unique`` field."""
         out = []

@@ -109,7 +109,7 @@ def list_records(app: str, entity: str):
         sort = sort or list(view.get("sort", []))
     include_deleted = options.get("deleted") in ("1", "true") and g.actor.is_admin
     records = loom().records
-    with loom().engine.connect() as conn:
+    with loom().reader.connect() as conn:
         page = ListQuery(loom(), et).run(conn, filters, sort, limit=options.get("limit", 50),
                                          after=options.get("after"), search=options.get("q"),
                                          count=options.get("count"), actor=g.actor, include_deleted=include_deleted)

@@ -19,7 +19,7 @@ from metamodel.migration import plan as make_plan
 from . import tables as platform
 from .errors import Conflict, NotFound
 from .migrate import MigrationRefused, Migrator
-from .storage import utcnow
+from .storage import refresh_statistics, table_name, utcnow
 
 
 @dataclass
@@ -39,7 +39,7 @@ class AppStore:
     # ------------------------------------------------------------------ reading
     def list(self) -> list[dict]:
         a, v = platform.app, platform.app_version
-        with self.loom.engine.connect() as c:
+        with self.loom.reader.connect() as c:
             rows = c.execute(select(a.c.name, a.c.current_version, a.c.draft_revision,
                                     (a.c.draft.is_not(None)).label("has_draft"))
                              .order_by(a.c.name)).mappings().all()
@@ -53,7 +53,7 @@ class AppStore:
 
     def versions(self, name: str) -> list[dict]:
         v = platform.app_version
-        with self.loom.engine.connect() as c:
+        with self.loom.reader.connect() as c:
             rows = c.execute(select(v.c.number, v.c.hash, v.c.author, v.c.created_at, v.c.comment, v.c.rollback_of,
                                     v.c.plan, v.c.diff).where(v.c.app == name).order_by(v.c.number)).mappings().all()
         if not rows:
@@ -72,7 +72,7 @@ class AppStore:
             return doc
         if conn is not None:
             return read(conn)
-        with self.loom.engine.connect() as c:
+        with self.loom.reader.connect() as c:
             return read(c)
 
     def export(self, name: str, folder: str | Path, number: int | None = None) -> list[Path]:
@@ -145,6 +145,8 @@ class AppStore:
                                        diff=[ch.as_dict() for ch in changes], plan=plan.describe(),
                                        rollback_of=rollback_of))
             c.execute(update(a).where(a.c.name == app.name).values(current_version=number))
+            if c.dialect.name == "sqlite":  # PostgreSQL's autovacuum keeps its own statistics
+                refresh_statistics(c, [table_name(app.name, e) for e in app.entities])
             self.loom.audit.record(c, None, "publish", None, None, None,
                                    {"app": app.name, "version": number, "hash": digest, "author": author,
                                     "comment": comment}, username=author)

@@ -37,6 +37,8 @@ class Loom:
     def __init__(self, database_url: str, files_dir: str | Path | None = None, **engine_options):
         self.database_url = database_url
         self.engine = make_engine(database_url, **engine_options)
+        # Reads go through ``reader``: on SQLite it takes no write lock.
+        self.reader = self.engine.execution_options(loom_read=True)
         self.files_dir = Path(files_dir) if files_dir else None
         self.live: dict[str, LiveApp] = {}
         self.store = AppStore(self)
@@ -59,7 +61,7 @@ class Loom:
     def load(self) -> None:
         """(Re)build the live registry from the published versions in the database."""
         a, v = platform.app, platform.app_version
-        with self.engine.connect() as c:
+        with self.reader.connect() as c:
             rows = c.execute(select(a.c.name, a.c.current_version, v.c.document)
                              .join(v, (v.c.app == a.c.name) & (v.c.number == a.c.current_version))).all()
         apps = {r.name: (App(r.document), r.current_version) for r in rows}
@@ -88,7 +90,7 @@ class Loom:
             return
         self._checked_at = now
         a = platform.app
-        with self.engine.connect() as c:
+        with self.reader.connect() as c:
             generation = tuple(sorted(c.execute(select(a.c.name, a.c.current_version)
                                                 .where(a.c.current_version.is_not(None))).all()))
         if generation != self._generation:

@@ -74,7 +74,7 @@ class FileStore:
 
     def open(self, attachment_id: int, actor) -> tuple[dict, Path]:
         a = platform.attachment
-        with self.loom.engine.connect() as c:
+        with self.loom.reader.connect() as c:
             row = c.execute(select(a).where(a.c.id == attachment_id, a.c.deleted_at.is_(None))).mappings().first()
         if row is None:
             raise NotFound(f"no file {attachment_id}")

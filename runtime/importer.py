@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 
 from .errors import ValidationFailed
 from .records import SYSTEM, compute_all
-from .storage import utcnow
+from .storage import refresh_statistics, utcnow
 from .values import FieldError, check, coerce
 
 BATCH = 5000
@@ -96,6 +96,8 @@ def import_csv(loom, app: str, entity: str, stream, batch: int = BATCH, actor=SY
         batches += 1
         if progress:
             progress(total)
+    with loom.engine.begin() as conn:
+        refresh_statistics(conn, [et.main.name])
     return ImportResult(total, batches)
 
 

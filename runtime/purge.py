@@ -12,7 +12,7 @@ from .storage import utcnow
 
 def retired(loom, app: str) -> list[str]:
     r = platform.retired
-    with loom.engine.connect() as c:
+    with loom.reader.connect() as c:
         rows = c.execute(select(r).where(r.c.app == app, r.c.purged_at.is_(None)).order_by(r.c.id)).mappings().all()
     return [f"{row['table_name']}.{row['column_name']}" if row["column_name"] else f"table {row['table_name']}"
             for row in rows]

@@ -205,7 +205,16 @@ class ListQuery:
                     beyond = or_(beyond, col.is_(None))
             if beyond is not None:
                 clauses.append(and_(*equal, beyond))
-        return or_(*clauses)
+        # Redundant with the OR chain, but a plain range on the leading key is what
+        # lets either database start the index scan at the cursor instead of filtering.
+        col, desc = keys[0]
+        first = values[0]
+        if first is None:
+            return or_(*clauses)
+        bound = (col <= first) if desc else (col >= first)
+        if ((not desc) == nulls_large) and getattr(col, "nullable", True):
+            bound = or_(bound, col.is_(None))
+        return and_(bound, or_(*clauses))
 
 
 def _eq(col, value):

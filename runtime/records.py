@@ -89,12 +89,20 @@ class RecordService:
         finally:
             self.loom.hooks.flush()  # script runs are logged even when the change rolled back
 
+    @contextlib.contextmanager
+    def _read(self, conn=None):
+        if conn is not None:
+            yield conn
+        else:
+            with self.loom.reader.connect() as conn:
+                yield conn
+
     # ------------------------------------------------------------------ read
     def get(self, app: str, entity: str, record_id: int, actor: Actor = SYSTEM, conn=None,
             include_deleted: bool = False) -> dict:
         et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "read")
-        with self._tx(conn) as c:
+        with self._read(conn) as c:
             row = self._fetch(c, et, record_id, include_deleted)
             return self.to_json(c, et, row, actor)
 
@@ -137,10 +145,11 @@ class RecordService:
         et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "create")
         with self._tx(conn) as c:
-            row_id = self._insert(c, et, data, actor)
-            return self.to_json(c, et, self._fetch(c, et, row_id), actor)
+            row = self._insert(c, et, data, actor)
+            return self.to_json(c, et, row, actor)
 
-    def _insert(self, c, et: EntityTables, data: dict, actor: Actor) -> int:
+    def _insert(self, c, et: EntityTables, data: dict, actor: Actor):
+        """Validate, run the save hooks and insert; return the stored row."""
         entity = et.entity
         hooks = entity.spec.get("hooks") or {}
         if hooks.get("default"):
@@ -154,13 +163,16 @@ class RecordService:
         values.update(number=number, status=status, created_at=now, created_by=actor.id, updated_at=now,
                       updated_by=actor.id, row_version=1, meta_version=self.loom.live_version(entity.app))
         try:
-            row_id = c.execute(insert(et.main).values(values).returning(et.main.c.id)).scalar_one()
+            row = c.execute(insert(et.main).values(values).returning(*et.main.c)).mappings().one()
         except IntegrityError as exc:
             raise self._integrity(et, exc) from None
+        row_id = row["id"]
         self._write_related(c, et, row_id, related)
         self.loom.audit.record(c, actor, "create", entity, row_id, None, self._audit_view(values, related))
-        self._after_save(c, et, row_id, actor, old=None)
-        return row_id
+        if (entity.spec.get("hooks") or {}).get("after_save"):
+            self._after_save(c, et, row_id, actor, old=None)
+            row = self._fetch(c, et, row_id)  # the hook may have changed it
+        return row
 
     def next_number(self, conn, entity: Entity, count: int = 1) -> str | list[str]:
         """Reserve ``count`` human numbers (``REQ-000123``) from the entity's counter."""

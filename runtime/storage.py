@@ -9,15 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field as dc_field
 
-from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
+from sqlalchemy import (BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, MetaData, String, Table,
                         Text, column, text)
 
 from metamodel import App, Entity, Field
 
 from . import tables as platform
-from .db import ID, Money
+from .db import ID, Money, UTCDateTime
 
-SYSTEM_INDEXED = ("status", "created_at", "updated_at")
+# "Status X, newest first" is the typical list, so status leads a composite index.
+SYSTEM_INDEXES = (("status", "created_at"), ("created_at",), ("updated_at",))
 
 
 def table_name(app: str, entity: str) -> str:
@@ -53,7 +54,7 @@ def sql_type(f: Field):
     if kind == "date":
         return Date()
     if kind == "datetime":
-        return DateTime(timezone=True)
+        return UTCDateTime()
     if kind in ("link", "user", "group"):
         return ID
     raise ValueError(f"{f.type} fields have no column")
@@ -83,13 +84,13 @@ def system_columns() -> list[Column]:
         Column("id", ID, primary_key=True, autoincrement=True),
         Column("number", String(40), nullable=False, unique=True),
         Column("status", String(40)),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
         Column("created_by", ID),
-        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
         Column("updated_by", ID),
         Column("row_version", Integer, nullable=False),
         Column("meta_version", Integer, nullable=False),
-        Column("deleted_at", DateTime(timezone=True)),
+        Column("deleted_at", UTCDateTime()),
     ]
 
 
@@ -112,9 +113,9 @@ def build_tables(app: App, md: MetaData, retired_columns: dict[str, list[tuple[s
         main = Table(name, md, *cols)
         for cols_, unique in entity.indexes:
             Index(index_name(name, cols_, unique), *[main.c[c] for c in cols_], unique=unique)
-        for col in SYSTEM_INDEXED:
-            if not any(ix.columns.keys() == [col] for ix in main.indexes):
-                Index(index_name(name, [col], False), main.c[col])
+        for cols_ in SYSTEM_INDEXES:
+            if not any(ix.columns.keys() == list(cols_) for ix in main.indexes):
+                Index(index_name(name, cols_, False), *[main.c[c] for c in cols_])
         et = EntityTables(entity, main)
         for f in entity.fields.values():
             if f.storage == "child":
@@ -201,6 +202,22 @@ def search_condition(conn_or_dialect, table: Table, query: str):
         return table.c.id.in_(text(f"SELECT rowid FROM {table.name}__fts WHERE {table.name}__fts MATCH :q")
                               .bindparams(q=match).columns(column("rowid", Integer)))
     return text(f"{table.name}._search @@ websearch_to_tsquery('russian', :q)").bindparams(q=query)
+
+
+def refresh_statistics(conn, tables: list[str]) -> None:
+    """Give the query planner fresh statistics after big changes (publish, import).
+
+    SQLite keeps none until asked, and without them picks the wrong index for a
+    filter on one column sorted by another. ``analysis_limit`` samples, so this
+    stays cheap on tables with millions of rows.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        for table in tables:
+            conn.exec_driver_sql(f"ANALYZE {table}")
+    else:
+        for table in tables:
+            conn.exec_driver_sql(f"ANALYZE {table}")
 
 
 def utcnow() -> dt.datetime:

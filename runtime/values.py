@@ -150,15 +150,19 @@ def check(f: Field, value) -> None:
                     raise FieldError(f.name, f"must be {word} {spec[bound]}")
 
 
+def _datetime_json(value: dt.datetime) -> str:
+    if value.tzinfo is None:  # SQLite: stored in UTC without a zone
+        return value.isoformat() + "Z"
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+_JSON = {decimal.Decimal: lambda v: format(v, "f"), dt.datetime: _datetime_json, dt.date: dt.date.isoformat}
+
+
 def to_json(value):
     """The JSON form of a stored value (decimals as strings keep their precision)."""
-    if isinstance(value, decimal.Decimal):
-        return format(value, "f")
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+    convert = _JSON.get(type(value))
+    return convert(value) if convert is not None else value
 
 
 _PLAIN_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)([.,][0-9]+)?")
