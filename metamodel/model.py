@@ -85,6 +85,10 @@ class Field:
         return tuple(out)
 
     @cached_property
+    def choice_values(self) -> frozenset:
+        return frozenset(c.value for c in self.choices)
+
+    @cached_property
     def max_length(self) -> int | None:
         if self.value_type in ("string", "email", "phone"):
             return self.spec.get("max_length", DEFAULT_STRING_LENGTH)

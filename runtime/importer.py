@@ -136,9 +136,18 @@ def _write(loom, et, rows, links, version, initial, line, actor) -> None:
         if conn.dialect.name == "postgresql":
             _copy(conn, et.main, rows)
         else:
-            conn.execute(insert(et.main), rows)
+            _executemany(conn, et.main, rows)
         loom.audit.record(conn, actor, "import", et.entity, None, None,
                           {"rows": len(rows), "first": rows[0]["number"], "last": rows[-1]["number"]})
+
+
+def _executemany(conn, table, rows) -> None:
+    """One driver-level executemany of plain tuples: SQLAlchemy's per-row parameter
+    handling would cost more than SQLite's insert itself."""
+    cols = list(rows[0].keys())
+    processors = [table.c[c].type.bind_processor(conn.dialect) for c in cols]
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+    conn.exec_driver_sql(sql, [tuple(p(r[c]) if p else r[c] for c, p in zip(cols, processors)) for r in rows])
 
 
 def _copy(conn, table, rows) -> None:

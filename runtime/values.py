@@ -135,7 +135,7 @@ def check(f: Field, value) -> None:
             raise FieldError(f.name, f"{value!r} is not an e-mail address")
         if kind == "phone" and not PHONE.match(value):
             raise FieldError(f.name, f"{value!r} is not a phone number")
-        if kind == "choice" and f.choices and value not in {c.value for c in f.choices}:
+        if kind == "choice" and f.choices and value not in f.choice_values:
             raise FieldError(f.name, f"{value!r} is not one of {', '.join(c.value for c in f.choices)}")
     elif kind in ("integer", "decimal", "money") and value is not None:
         if "min" in spec and value < decimal.Decimal(str(spec["min"])):
