@@ -312,7 +312,7 @@ class _CrossCheck:
                 self.out.add(path + ("name",), f"transition {tr['name']!r} is defined twice")
             seen.add(tr["name"])
             sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
-            for j, s in enumerate(sources):
+            for s in sources:
                 if s != "*" and s not in known:
                     self.out.add(path + ("from",), self._unknown("status", s, known))
             if tr["to"] not in known:
@@ -342,6 +342,11 @@ class _CrossCheck:
         for name, rule in (perms.get("fields") or {}).items():
             if name not in entity.fields:
                 self.out.add(base + ("permissions", "fields", name), self._unknown("field", name, set(entity.fields)))
+            for key in ("hidden", "readonly"):
+                for j, role in enumerate(rule.get(key, [])):
+                    if role not in self.roles:
+                        self.out.add(base + ("permissions", "fields", name, key, j),
+                                     self._unknown("role", role, self.roles))
 
     def hooks(self, entity: Entity, base: tuple) -> None:
         for key, ref in (entity.spec.get("hooks") or {}).items():

@@ -191,12 +191,12 @@ def fire_transition(app: str, entity: str, record_id: int, name: str):
     if not isinstance(data, dict):
         raise LoomError("the request body must be a JSON object")
     version = data.pop("row_version", None)
-    return jsonify(loom().records.transition(app, entity, record_id, name, data, version, g.actor))
+    return jsonify(loom().workflow.transition(app, entity, record_id, name, data, version, g.actor))
 
 
 @bp.post("/<app>/<entity>/<int:record_id>/actions/<name>")
 def run_action(app: str, entity: str, record_id: int, name: str):
-    return jsonify(loom().records.action(app, entity, record_id, name, g.actor))
+    return jsonify(loom().workflow.action(app, entity, record_id, name, g.actor))
 
 
 @bp.post("/<app>/<entity>/dry-run")
@@ -208,6 +208,6 @@ def dry_run(app: str, entity: str):
     data = _json_body()
     if not data.get("script"):
         raise LoomError("name the script to run: {\"script\": \"file.py:function\", \"record_id\": 1}")
-    return jsonify(loom().records.dry_run(app, entity, str(data["script"]), g.actor,
+    return jsonify(loom().workflow.dry_run(app, entity, str(data["script"]), g.actor,
                                           record_id=data.get("record_id"), data=data.get("data"),
                                           writable=bool(data.get("writable", True))))

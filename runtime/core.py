@@ -20,6 +20,7 @@ from .hooks import Hooks
 from .permissions import Permissions
 from .records import RecordService
 from .storage import EntityTables, build_tables, new_metadata
+from .workflow import Workflow
 
 REFRESH_SECONDS = 2.0
 
@@ -47,6 +48,7 @@ class Loom:
         self.audit = Audit()
         self.accounts = Accounts(self)
         self.hooks = Hooks(self)
+        self.workflow = Workflow(self)
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._generation: tuple = ()

@@ -12,7 +12,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from .errors import ValidationFailed
 from .records import SYSTEM, compute_all
@@ -43,7 +43,7 @@ def import_csv(loom, app: str, entity: str, stream, batch: int = BATCH, actor=SY
     if unknown:
         raise ValidationFailed([FieldError(h, f"column {h!r} is not a field of {entity}") for h in unknown])
     columns = [(i, fields.get(h), h) for i, h in enumerate(header)]
-    for i, f, name in columns:
+    for _, f, name in columns:
         if f is not None and f.storage != "column":
             raise ValidationFailed([FieldError(name, f"{f.type} fields cannot be imported from CSV")])
     required = [f.name for f in fields.values() if f.required and f.storage == "column" and f.type != "computed"]

@@ -72,14 +72,14 @@ def test_contract_dates_and_early_expiry(sd):
     contract = sd.records.create(APP, "contract", {"code": "ГК-Y", "organization": org["id"],
                                                    "department": dep["id"], "valid_from": "2026-01-01",
                                                    "valid_to": future})
-    active = sd.records.transition(APP, "contract", contract["id"], "activate")
+    active = sd.workflow.transition(APP, "contract", contract["id"], "activate")
     assert active["status"] == "active"
     with pytest.raises(ValidationFailed, match="завершить его раньше срока нельзя"):
-        sd.records.transition(APP, "contract", contract["id"], "expire")
+        sd.workflow.transition(APP, "contract", contract["id"], "expire")
     past = one(sd, "contract", code="ГК-2026/027")
     sd.records.update(APP, "contract", past["id"], {"valid_from": "2025-01-01", "valid_to": "2025-12-31"},
                       past["row_version"])
-    assert sd.records.transition(APP, "contract", past["id"], "expire")["status"] == "expired"
+    assert sd.workflow.transition(APP, "contract", past["id"], "expire")["status"] == "expired"
 
 
 def test_escalate_button_notifies_the_department_head(sd):
@@ -88,10 +88,10 @@ def test_escalate_button_notifies_the_department_head(sd):
     sd.records.update(APP, "department", dep["id"], {"head": head}, dep["row_version"])
     req = one(sd, "request", number="REQ-000001")
     agent = Actor(None, "agent", ("agent",))
-    out = sd.records.action(APP, "request", req["id"], "escalate", agent)
+    out = sd.workflow.action(APP, "request", req["id"], "escalate", agent)
     assert out["record"]["priority"] == "1"
     n = platform.notification
     with sd.engine.connect() as c:
         assert c.execute(select(n.c.user_id, n.c.title)).all() == [(head, f"Эскалация заявки {req['number']}")]
     with pytest.raises(ValidationFailed, match="уже имеет критический приоритет"):
-        sd.records.action(APP, "request", req["id"], "escalate", agent)
+        sd.workflow.action(APP, "request", req["id"], "escalate", agent)

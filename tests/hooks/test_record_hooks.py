@@ -161,15 +161,15 @@ def test_transition_rules_and_hooks(hk):
     stranger = Actor(None, "stranger", ("client",))
     rec = hk.records.create("hk", "ticket", {"title": "закрыть"})
     with pytest.raises(Forbidden, match="boss, agent"):
-        hk.records.transition("hk", "ticket", rec["id"], "close", {}, None, stranger)
+        hk.workflow.transition("hk", "ticket", rec["id"], "close", {}, None, stranger)
     unlucky = hk.records.create("hk", "ticket", {"title": "тринадцать", "amount": "13"})
     with pytest.raises(ValidationFailed, match="несчастливая"):
-        hk.records.transition("hk", "ticket", unlucky["id"], "close", {}, None, boss)
+        hk.workflow.transition("hk", "ticket", unlucky["id"], "close", {}, None, boss)
     blocked = hk.records.create("hk", "ticket", {"title": "условие", "amount": "99"})
     with pytest.raises(Conflict, match="condition"):
-        hk.records.transition("hk", "ticket", blocked["id"], "close", {}, None, boss)
+        hk.workflow.transition("hk", "ticket", blocked["id"], "close", {}, None, boss)
 
-    closed = hk.records.transition("hk", "ticket", rec["id"], "close", {}, None, boss)
+    closed = hk.workflow.transition("hk", "ticket", rec["id"], "close", {}, None, boss)
     assert closed["status"] == "closed"
     assert closed["resolution"] == "Закрыто без комментария"  # before hook filled the required field
     assert closed["approved_by"] == "boss"  # set: expression
@@ -177,7 +177,7 @@ def test_transition_rules_and_hooks(hk):
     with hk.engine.connect() as c:
         assert c.execute(select(n.c.title)).scalars().all() == [f"Закрыта {rec['number']}"]
     with pytest.raises(Conflict, match="cannot be fired from status 'closed'"):
-        hk.records.transition("hk", "ticket", rec["id"], "close", {}, None, boss)
+        hk.workflow.transition("hk", "ticket", rec["id"], "close", {}, None, boss)
     a = platform.audit
     with hk.engine.connect() as c:
         row = c.execute(select(a.c.before, a.c.after).where(a.c.action == "transition")).one()
@@ -186,11 +186,11 @@ def test_transition_rules_and_hooks(hk):
 
 def test_action_saves_changes_and_logs(hk):
     rec = hk.records.create("hk", "ticket", {"title": "кнопка", "amount": "1"})
-    out = hk.records.action("hk", "ticket", rec["id"], "bump")
+    out = hk.workflow.action("hk", "ticket", rec["id"], "bump")
     assert out["result"] == "2.00" and out["record"]["amount"] == "2.00"
     assert out["record"]["row_version"] == rec["row_version"] + 1
     with pytest.raises(Forbidden):
-        hk.records.action("hk", "ticket", rec["id"], "restricted", Actor(None, "x", ("agent",)))
+        hk.workflow.action("hk", "ticket", rec["id"], "restricted", Actor(None, "x", ("agent",)))
     r = platform.script_run
     with hk.engine.connect() as c:
         runs = c.execute(select(r.c.hook, r.c.outcome, r.c.duration_ms, r.c.steps)
@@ -201,7 +201,7 @@ def test_action_saves_changes_and_logs(hk):
 def test_broken_and_runaway_scripts_fail_alone_and_are_logged(hk):
     rec = hk.records.create("hk", "ticket", {"title": "сбой"})
     with pytest.raises(ScriptFailed) as err:
-        hk.records.action("hk", "ticket", rec["id"], "crash")
+        hk.workflow.action("hk", "ticket", rec["id"], "crash")
     problem = err.value.problem()
     assert problem["script"]["name"] == "hk/scripts/t.py"
     assert problem["script"]["line"] == SCRIPT.split("\n").index('    return x["missing"]') + 1
@@ -209,7 +209,7 @@ def test_broken_and_runaway_scripts_fail_alone_and_are_logged(hk):
     assert "script" not in problem["detail"].lower() or "KeyError" not in problem["detail"]  # safe text
     started = time.monotonic()
     with pytest.raises(ScriptFailed) as err:
-        hk.records.action("hk", "ticket", rec["id"], "runaway")
+        hk.workflow.action("hk", "ticket", rec["id"], "runaway")
     assert time.monotonic() - started < 5
     assert err.value.error.guard in ("time", "steps")
     assert hk.records.get("hk", "ticket", rec["id"])["row_version"] == rec["row_version"]
@@ -222,14 +222,14 @@ def test_broken_and_runaway_scripts_fail_alone_and_are_logged(hk):
 def test_dry_run_commits_nothing(hk):
     rec = hk.records.create("hk", "ticket", {"title": "noted"})  # after_save made one note
     admin = Actor(None, "analyst", ("analyst",), is_admin=True)
-    out = hk.records.dry_run("hk", "ticket", "t.py:bump", admin, record_id=rec["id"])
+    out = hk.workflow.dry_run("hk", "ticket", "t.py:bump", admin, record_id=rec["id"])
     assert out["ok"] and out["changes"] == {"amount": 1} and out["result"] == 1
     assert out["logs"] and "bumped to" in out["logs"][0]
     assert hk.records.get("hk", "ticket", rec["id"])["amount"] is None
-    out = hk.records.dry_run("hk", "ticket", "t.py:after_save", admin, data={"id": rec["id"], "title": "noted"})
+    out = hk.workflow.dry_run("hk", "ticket", "t.py:after_save", admin, data={"id": rec["id"], "title": "noted"})
     assert out["ok"]
     assert count(hk, "note") == 1  # the note the dry run created was rolled back
-    failed = hk.records.dry_run("hk", "ticket", "t.py:crash", admin, record_id=rec["id"])
+    failed = hk.workflow.dry_run("hk", "ticket", "t.py:crash", admin, record_id=rec["id"])
     assert not failed["ok"] and failed["error"]["script"]["line"] > 0
 
 

@@ -1,0 +1,120 @@
+"""Statuses and transitions, buttons, and dry runs of scripts.
+
+A transition is fired by name: its source statuses, roles, condition and
+required fields are checked, its ``set`` expressions and the caller's values
+applied, and its ``before``/``after`` scripts run, all in one change that the
+audit log records with the old and new status.
+"""
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from .errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
+from .records import SYSTEM, Actor, _jsonish
+from .storage import utcnow
+from .values import FieldError, to_json
+
+
+class Workflow:
+    def __init__(self, loom):
+        self.loom = loom
+        self.records = loom.records
+
+    def transition(self, app: str, entity: str, record_id: int, name: str, data: dict | None = None,
+                   row_version: int | None = None, actor: Actor = SYSTEM, conn=None) -> dict:
+        """Fire transition ``name``: check source status, roles, condition and required fields,
+        apply ``set`` and the caller's field values, run the before/after hooks, all in one change."""
+        et = self.loom.entity_tables(app, entity)
+        entity_ = et.entity
+        self.loom.permissions.require(actor, entity_, "update")
+        tr = next((t for t in entity_.spec.get("transitions", []) if t["name"] == name), None)
+        if tr is None:
+            raise NotFound(f"{entity} has no transition {name!r}")
+        data = dict(data or {})
+        with self.records._tx(conn) as c:
+            current = self.records._fetch(c, et, record_id)
+            if row_version is not None and current["row_version"] != row_version:
+                raise self.records._conflict(c, et, current, data, row_version, actor)
+            sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
+            if "*" not in sources and current["status"] not in sources:
+                raise Conflict(f"{name!r} cannot be fired from status {current['status']!r}; "
+                               f"it goes from {', '.join(sources)} to {tr['to']}")
+            roles = tr.get("roles")
+            if roles and not (actor.is_admin or actor.system or set(roles) & set(actor.roles)):
+                raise Forbidden(f"{name!r} needs one of the roles {', '.join(roles)}")
+            merged = {**self.records._plain_row(current), **data}
+            scope = {"user": actor.username, "status": current["status"]}
+            if "condition" in tr and not self.records._expression(tr["condition"]).evaluate(merged, scope):
+                raise Conflict(f"{name!r} is not allowed now: the condition {tr['condition']!r} is not met")
+            for field_name, expr in tr.get("set", {}).items():
+                data[field_name] = to_json(self.records._expression(expr).evaluate(merged, scope))
+            if tr.get("before"):
+                _, changes = self.records._hook(c, et, tr["before"], f"transition:{name}.before", actor,
+                                        {**merged, **data}, writable=True, record_id=record_id)
+                data.update({k: to_json(v) for k, v in changes.items()})
+            missing = [f for f in tr.get("required", []) if {**merged, **data}.get(f) in (None, "", [])]
+            if missing:
+                raise ValidationFailed([FieldError(f, f"is required to {name}") for f in missing])
+            values, related = self.records._prepare(c, et, data, actor, existing=current)
+            t = et.main
+            values.update(status=tr["to"], updated_at=utcnow(), updated_by=actor.id,
+                          row_version=current["row_version"] + 1, meta_version=self.loom.live_version(app))
+            c.execute(update(t).where(t.c.id == record_id, t.c.row_version == current["row_version"]).values(values))
+            self.records._write_related(c, et, record_id, related, replace=True)
+            self.loom.audit.record(c, actor, "transition", entity_, record_id,
+                                   {"status": current["status"]},
+                                   {"status": tr["to"], "transition": name, **self.records._audit_view(
+                                       {k: v for k, v in values.items() if k in data}, related)})
+            if tr.get("after"):
+                record = self.records.to_json(c, et, self.records._fetch(c, et, record_id), None, related=False)
+                self.records._hook(c, et, tr["after"], f"transition:{name}.after", actor, record, record_id=record_id)
+            return self.records.to_json(c, et, self.records._fetch(c, et, record_id), actor)
+
+    def action(self, app: str, entity: str, record_id: int, name: str, actor: Actor = SYSTEM, conn=None) -> dict:
+        """Run a button script on a record; what it changes on the record is saved as one update."""
+        et = self.loom.entity_tables(app, entity)
+        action = next((a for a in (et.entity.spec.get("hooks") or {}).get("actions", []) if a["name"] == name), None)
+        if action is None:
+            raise NotFound(f"{entity} has no action {name!r}")
+        roles = action.get("roles")
+        if roles and not (actor.is_admin or actor.system or set(roles) & set(actor.roles)):
+            raise Forbidden(f"action {name!r} needs one of the roles {', '.join(roles)}")
+        with self.records._tx(conn) as c:
+            current = self.records._fetch(c, et, record_id)
+            result, changes = self.records._hook(c, et, action["script"], f"action:{name}", actor, self.records._plain_row(current),
+                                         writable=True, record_id=record_id)
+            record = self.records.to_json(c, et, current, actor)
+            if changes:
+                record = self.records.update(app, entity, record_id, {k: to_json(v) for k, v in changes.items()},
+                                     current["row_version"], actor, conn=c)
+            return {"record": record, "result": to_json(result) if not isinstance(result, (dict, list)) else result}
+
+    def dry_run(self, app: str, entity: str, ref: str, actor: Actor, record_id: int | None = None,
+                data: dict | None = None, writable: bool = True) -> dict:
+        """Run a script against a record (stored or given) and roll everything back.
+
+        Returns the result, the field changes it would make, its log lines and the run report,
+        or the error with script, line and reason: what the designer shows an analyst.
+        """
+        et = self.loom.entity_tables(app, entity)
+        self.loom.permissions.require(actor, et.entity, "read")
+        with self.loom.engine.connect() as c:
+            tx = c.begin()
+            try:
+                record = dict(data or {})
+                if record_id is not None:
+                    record = {**self.records._plain_row(self.records._fetch(c, et, record_id)), **record}
+                try:
+                    result, changes = self.records._hook(c, et, ref, "dry_run", actor, record, writable=writable,
+                                                 record_id=record_id, dry_run=True)
+                    error = None
+                except LoomError as exc:
+                    result, changes, error = None, {}, exc.problem()
+                report = self.loom.hooks.last_report
+            finally:
+                tx.rollback()
+                self.loom.hooks.flush()
+        return {"ok": error is None, "result": _jsonish(result), "changes": _jsonish(changes), "error": error,
+                "logs": list(report.logs) if report else [],
+                "report": {"duration_ms": round(report.duration * 1000, 3), "steps": report.steps,
+                           "outcome": report.outcome, "line": report.line} if report else None}
