@@ -244,6 +244,40 @@ def apps_purge(name, yes):
     click.echo(f"purged {purge(loom, name)} items")
 
 
+@main.group()
+def scripts():
+    """Check and run an app's script hooks."""
+
+
+@scripts.command("check")
+@click.argument("name")
+def scripts_check(name):
+    """Compile every script of the live app NAME and check the functions metadata names."""
+    loom = _loom()
+    if name not in loom.live:
+        _fail(Exception(f"no published app {name!r}"))
+    problems = loom.hooks.check_app(loom.live[name].app)
+    for p in problems:
+        click.echo(f"error: {p}", err=True)
+    click.echo(f"{len(loom.live[name].app.scripts)} scripts, {len(problems)} problem(s)")
+    sys.exit(1 if problems else 0)
+
+
+@scripts.command("run")
+@click.argument("name")
+@click.argument("ref", metavar="FILE.py:FUNCTION")
+def scripts_run(name, ref):
+    """Run a scheduled script of app NAME now, as the scheduler would."""
+    loom = _loom()
+    try:
+        result = loom.hooks.run_scheduled(name, ref)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    for line in result["logs"]:
+        click.echo(f"log: {line}")
+    click.echo(f"ok: {result['result']!r}")
+
+
 @main.command("import")
 @click.argument("target", metavar="APP.ENTITY")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))

@@ -124,6 +124,34 @@ class Hooks:
             self._local.depth = depth
         return result, sandbox.record_changes(proxy) if proxy is not None else {}
 
+    # ------------------------------------------------------------------ engine entry points
+    def run_scheduled(self, app_name: str, ref: str, actor=None) -> dict:
+        """Run a scheduled script (``schedules[].script``) in its own transaction.
+
+        The scheduler calls this; so does ``loom scripts run``. The script acts
+        as the system user unless an actor is given.
+        """
+        from .records import SYSTEM
+        actor = actor or SYSTEM
+        live = self.loom.live.get(app_name)
+        if live is None:
+            raise LoomError(f"no published app {app_name!r}")
+        try:
+            with self.loom.engine.begin() as conn:
+                result, _ = self.run(conn, live.app, ref, f"schedule:{ref}", actor=actor)
+        finally:
+            self.flush()
+        report = self.last_report
+        return {"result": to_json(result), "logs": list(report.logs) if report else []}
+
+    def condition(self, conn, app: App, ref: str, hook: str, record: dict, actor, entity=None) -> bool:
+        """A routing or SLA ``when_script``: the script's answer as a plain bool."""
+        result, _ = self.run(conn, app, ref, hook, actor=actor, record=record, entity=entity,
+                             record_id=record.get("id"))
+        if not isinstance(result, bool):
+            raise LoomError(f"{ref} must return True or False, it returned {type(result).__name__}")
+        return result
+
     def _limits(self, entity) -> sandbox.Limits:
         config = ((entity.spec.get("hooks") or {}).get("limits") if entity is not None else None) or {}
         return sandbox.Limits.from_config(config) if config else sandbox.DEFAULT_LIMITS
