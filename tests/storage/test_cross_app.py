@@ -2,7 +2,6 @@
 import pytest
 
 from metamodel import MetadataError
-from tests.conftest import APPS
 
 
 def billing_doc(depends=True):
