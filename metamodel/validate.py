@@ -13,6 +13,7 @@ from .document import SourceMap, file_of, normalize, read_folder
 from .errors import MetadataError, Problem, dotted
 from .expressions import ExpressionError, parse
 from .model import BUILTIN_ROLES, SYSTEM_COLUMNS, App, Entity, Field
+from .predicates import parse_condition
 from .schemas import validator
 
 _SECTION_KIND = {"routing": "routing", "sla": "sla", "schedules": "schedules", "portal": "portal",
@@ -339,6 +340,8 @@ class _CrossCheck:
             for j, role in enumerate(perms.get(op, [])):
                 if role not in self.roles:
                     self.out.add(base + ("permissions", op, j), self._unknown("role", role, self.roles))
+        for i, rule in enumerate(perms.get("rows") or []):
+            self._row_rule(entity, rule, base + ("permissions", "rows", i))
         for name, rule in (perms.get("fields") or {}).items():
             if name not in entity.fields:
                 self.out.add(base + ("permissions", "fields", name), self._unknown("field", name, set(entity.fields)))
@@ -347,6 +350,29 @@ class _CrossCheck:
                     if role not in self.roles:
                         self.out.add(base + ("permissions", "fields", name, key, j),
                                      self._unknown("role", role, self.roles))
+
+    def _row_rule(self, entity: Entity, rule: dict, path: tuple) -> None:
+        for j, role in enumerate(rule.get("roles", [])):
+            if role not in self.roles:
+                self.out.add(path + ("roles", j), self._unknown("role", role, self.roles))
+        if "group_field" in rule:
+            f = entity.fields.get(rule["group_field"])
+            if f is None or f.value_type != "group":
+                groups = {g.name for g in entity.fields.values() if g.value_type == "group"}
+                self.out.add(path + ("group_field",), f"{rule['group_field']!r} is not a group field of "
+                             f"{entity.name}" + (f"; group fields: {', '.join(sorted(groups))}" if groups else ""))
+        if "organisation_field" in rule and rule["organisation_field"] != "id":
+            f = entity.fields.get(rule["organisation_field"])
+            if f is None or f.value_type != "link":
+                self.out.add(path + ("organisation_field",), f"{rule['organisation_field']!r} is not a link field "
+                             f"of {entity.name}; name the link to the organisation (or 'id' when the record "
+                             f"is the organisation)")
+        if "condition" in rule:
+            columns = {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
+            try:
+                parse_condition(rule["condition"], columns)
+            except ExpressionError as exc:
+                self.out.add(path + ("condition",), str(exc))
 
     def hooks(self, entity: Entity, base: tuple) -> None:
         for key, ref in (entity.spec.get("hooks") or {}).items():

@@ -77,7 +77,8 @@ def _json_body() -> dict:
 @bp.post("/auth/token")
 def issue_token():
     data = _json_body()
-    actor = loom().accounts.authenticate(str(data.get("username", "")), str(data.get("password", "")))
+    actor = loom().accounts.authenticate(str(data.get("username", "")), str(data.get("password", "")),
+                                         ip=request.remote_addr)
     if actor is None:
         raise Unauthorized("wrong username or password")
     token = loom().accounts.issue_token(actor.id, name=str(data.get("name") or "api"))
@@ -100,19 +101,20 @@ def list_records(app: str, entity: str):
     et = loom().entity_tables(app, entity)
     loom().permissions.require(g.actor, et.entity, "read")
     filters, sort, options = parse_args(request.args)
+    view_filters, view_sort = [], []
     if options.get("view"):
         try:
             view = et.entity.view(options["view"])
         except KeyError:
             raise NotFound(f"{entity} has no view {options['view']!r}") from None
-        filters = _view_filters(view) + filters
-        sort = sort or list(view.get("sort", []))
+        view_filters, view_sort = _view_filters(view), list(view.get("sort", []))
     include_deleted = options.get("deleted") in ("1", "true") and g.actor.is_admin
     records = loom().records
     with loom().reader.connect() as conn:
         page = ListQuery(loom(), et).run(conn, filters, sort, limit=options.get("limit", 50),
                                          after=options.get("after"), search=options.get("q"),
-                                         count=options.get("count"), actor=g.actor, include_deleted=include_deleted)
+                                         count=options.get("count"), actor=g.actor, include_deleted=include_deleted,
+                                         view_filters=view_filters, view_sort=view_sort)
         items = [records.to_json(conn, et, row, g.actor, related=False) for row in page.items]
     return jsonify({"items": items, "next": page.next_cursor, "count": page.count, "count_exact": page.count_exact})
 

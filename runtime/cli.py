@@ -336,3 +336,21 @@ def users_token(username, name):
     if user_id is None:
         _fail(Exception(f"no user {username}"))
     click.echo(loom.accounts.issue_token(user_id, name))
+
+
+@main.group()
+def audit():
+    """The append-only audit log."""
+
+
+@audit.command("verify")
+def audit_verify():
+    """Check the audit log's hash chain; name the first changed or missing entry (exit 1)."""
+    from .audit import verify
+    loom = _loom()
+    with loom.reader.connect() as c:
+        verdict = verify(c)
+    if not verdict.ok:
+        click.echo(f"audit log is broken after {verdict.entries} good entries: {verdict.problem}", err=True)
+        sys.exit(1)
+    click.echo(f"ok, {verdict.entries} entries" + (f" (last hash {verdict.head})" if verdict.entries else ""))

@@ -33,6 +33,7 @@ class FileStore:
         if f is None or f.storage != "attachments":
             raise ValidationFailed([FieldError(field, f"{entity} has no file field {field!r}")])
         self.loom.permissions.require(actor, et.entity, "update")
+        self.loom.permissions.check_write(actor, et.entity, {field: filename})
         self.loom.records.get(app, entity, record_id, actor)  # exists and readable
         accept = [a.lower().lstrip(".") for a in f.spec.get("accept", [])]
         ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
@@ -79,4 +80,7 @@ class FileStore:
         if row is None:
             raise NotFound(f"no file {attachment_id}")
         self.loom.records.get(row["app"], row["entity"], row["record_id"], actor)  # may the actor read it?
+        entity = self.loom.entity_tables(row["app"], row["entity"]).entity
+        if row["field"] in self.loom.permissions.hidden(actor, entity):
+            raise NotFound(f"no file {attachment_id}")
         return dict(row), self._path(row["sha256"])

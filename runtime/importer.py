@@ -42,6 +42,8 @@ def import_csv(loom, app: str, entity: str, stream, batch: int = BATCH, actor=SY
     unknown = [h for h in header if h not in fields and h not in ("number", "status")]
     if unknown:
         raise ValidationFailed([FieldError(h, f"column {h!r} is not a field of {entity}") for h in unknown])
+    # A column is a value for every row: hidden and read-only fields may not be columns at all.
+    loom.permissions.check_write(actor, et.entity, {h: True for h in header if h in fields})
     columns = [(i, fields.get(h), h) for i, h in enumerate(header)]
     for _, f, name in columns:
         if f is not None and f.storage != "column":
@@ -52,7 +54,8 @@ def import_csv(loom, app: str, entity: str, stream, batch: int = BATCH, actor=SY
         raise ValidationFailed([FieldError(m, "is required but the file has no such column") for m in missing])
     defaults = {f.name: coerce(f, f.spec["default"]) for f in fields.values()
                 if "default" in f.spec and f.name not in header and f.storage == "column"}
-    links = {f.name: _target(loom, et, f) for _, f, _ in columns if f is not None and f.value_type in ("link", "user", "group")}
+    links = {f.name: (_target(loom, et, f), f) for _, f, _ in columns
+             if f is not None and f.value_type in ("link", "user", "group")}
     computed = bool(et.entity.computed_order)
     version = loom.live_version(app)
     initial = et.entity.initial_status
@@ -114,10 +117,11 @@ def _target(loom, et, f):
 def _write(loom, et, rows, links, version, initial, line, actor) -> None:
     now = utcnow()
     with loom.engine.begin() as conn:
-        for name, target in links.items():
+        for name, (target, f) in links.items():
             ids = {r[name] for r in rows if r.get(name) is not None}
             if ids:
-                found = set(conn.execute(select(target.c.id).where(target.c.id.in_(ids))).scalars())
+                found = set(conn.execute(loom.records._visible_targets(
+                    et, f, target, select(target.c.id).where(target.c.id.in_(ids)), actor)).scalars())
                 if ids - found:
                     raise ImportError_([FieldError(name, f"no record with id {min(ids - found)} "
                                                          f"(in the batch ending at line {line})")])
@@ -137,8 +141,23 @@ def _write(loom, et, rows, links, version, initial, line, actor) -> None:
             _copy(conn, et.main, rows)
         else:
             _executemany(conn, et.main, rows)
+        _require_visible(loom, conn, et, rows, line, actor)
         loom.audit.record(conn, actor, "import", et.entity, None, None,
                           {"rows": len(rows), "first": rows[0]["number"], "last": rows[-1]["number"]})
+
+
+def _require_visible(loom, conn, et, rows, line, actor) -> None:
+    """Refuse a batch holding a row the importing user's row rules would hide from them."""
+    visible = loom.permissions.row_filter(et.entity, et.main, actor)
+    if visible is None:
+        return
+    t = et.main
+    numbers = [r["number"] for r in rows]
+    seen = set(conn.execute(select(t.c.number).where(t.c.number.in_(numbers), visible)).scalars())
+    for i, number in enumerate(numbers):
+        if number not in seen:
+            raise ImportError_([FieldError(f"line {line - len(rows) + 1 + i}", "you may not import this row: it "
+                                           "would be a record you are not allowed to see")])
 
 
 def _executemany(conn, table, rows) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, or_, select
 
 from metamodel import Field
 
-from .errors import LoomError
+from .errors import Forbidden, LoomError
 from .storage import EntityTables, search_condition
 from .values import FieldError, coerce, to_json
 
@@ -71,15 +71,28 @@ def parse_args(args) -> tuple[list[Filter], list[str], dict]:
 
 
 class ListQuery:
-    """Build and run one list query over an entity's table."""
+    """Build and run one list query over an entity's table.
+
+    Permissions apply here, so the API and scripts' ``find`` get the same:
+    row rules narrow the query (and so its count), hidden fields cannot be
+    filtered, sorted or searched, and a ``link.field`` path only sees
+    linked records the actor may read.
+    """
 
     def __init__(self, loom, et: EntityTables):
         self.loom, self.et, self.t = loom, et, et.main
 
-    def column_and_field(self, name: str, joins: list):
-        """Resolve ``field`` or ``link.field`` to a column and a typed Field for coercion."""
+    def column_and_field(self, name: str, joins: list, actor=None, checked: bool = True, path: str | None = None):
+        """Resolve ``field`` or ``link.field`` to a column and a typed Field for coercion.
+
+        ``checked`` applies the actor's field permissions; filters and sort
+        that come from the app's own view definition are not checked.
+        """
         head, _, rest = name.partition(".")
         entity = self.et.entity
+        permissions = self.loom.permissions
+        if checked:
+            permissions.check_field_use(actor, entity, head, path or name)
         if not rest:
             if head in SYSTEM_FIELDS:
                 return self.t.c[head], Field(head, SYSTEM_FIELDS[head], {"type": SYSTEM_FIELDS[head], "max_length": 100})
@@ -93,14 +106,18 @@ class ListQuery:
             raise BadQuery(f"{head!r} is not a link, so {name!r} cannot follow it", field=name)
         app, _, target = f.target.rpartition(".")
         other = self.loom.entity_tables(app or entity.app, target)
+        if checked:
+            permissions.require(actor, other.entity, "read")
         alias = other.main.alias(f"j_{head}")
-        joins.append((alias, self.t.c[head] == alias.c.id))
+        on = self.t.c[head] == alias.c.id
+        visible = permissions.row_filter(other.entity, alias, actor)  # a hidden target reads as no target
+        joins.append((alias, on if visible is None else and_(on, visible)))
         inner = ListQuery(self.loom, other)
-        col, tf = inner.column_and_field(rest, [])
+        col, tf = inner.column_and_field(rest, [], actor, checked, path or name)
         return alias.c[col.name], tf
 
-    def condition(self, flt: Filter, joins: list):
-        col, f = self.column_and_field(flt.field, joins)
+    def condition(self, flt: Filter, joins: list, actor=None, checked: bool = True):
+        col, f = self.column_and_field(flt.field, joins, actor, checked)
         op, value = flt.op, flt.value
 
         def one(v):
@@ -131,17 +148,28 @@ class ListQuery:
                 "gt": col > v, "gte": col >= v}[op]
 
     def run(self, conn, filters: list[Filter], sort: list[str], limit: int = 50, after: str | None = None,
-            search: str | None = None, count: str | None = None, actor=None, include_deleted: bool = False) -> Page:
+            search: str | None = None, count: str | None = None, actor=None, include_deleted: bool = False,
+            view_filters: list[Filter] = (), view_sort: list[str] = ()) -> Page:
+        """One page. ``filters``/``sort`` are the caller's; ``view_filters``/``view_sort`` come
+        from a list view in the app's metadata (used when the caller gives no sort)."""
         limit = max(1, min(int(limit), MAX_LIMIT))
         joins: list = []
-        where = [self.condition(f, joins) for f in filters]
+        where = [self.condition(f, joins, actor, checked=False) for f in view_filters]
+        where += [self.condition(f, joins, actor) for f in filters]
         if not include_deleted:
             where.append(self.t.c.deleted_at.is_(None))
         if search:
-            if not self.et.entity.search_fields:
-                raise BadQuery(f"{self.et.entity.name} has no full-text search; declare search fields")
-            where.append(search_condition(conn, self.t, search))
-        keys = self._sort_keys(sort or ["-id"], joins)
+            entity = self.et.entity
+            if not entity.search_fields:
+                raise BadQuery(f"{entity.name} has no full-text search; declare search fields")
+            fields = self.loom.permissions.search_fields(actor, entity)
+            if not fields:
+                raise Forbidden(f"you may not search {entity.name}: its search fields are hidden from you")
+            where.append(search_condition(conn, self.t, search, fields if fields != entity.search_fields else None))
+        if sort:
+            keys = self._sort_keys(sort, joins, actor)
+        else:
+            keys = self._sort_keys(list(view_sort) or ["-id"], joins, actor, checked=False)
         base = self.t
         for alias, on in joins:
             base = base.outerjoin(alias, on)
@@ -171,12 +199,12 @@ class ListQuery:
                 total, exact = min(capped, COUNT_CAP), capped <= COUNT_CAP
         return Page(rows, cursor, total, exact)
 
-    def _sort_keys(self, sort: list[str], joins: list):
+    def _sort_keys(self, sort: list[str], joins: list, actor=None, checked: bool = True):
         keys, seen = [], set()
         for item in sort:
             desc = item.startswith("-")
             name = item.lstrip("-")
-            col, _ = self.column_and_field(name, joins)
+            col, _ = self.column_and_field(name, joins, actor, checked)
             if name not in seen:
                 keys.append((col, desc))
                 seen.add(name)

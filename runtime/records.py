@@ -13,12 +13,13 @@ import decimal
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from metamodel import Entity, Field
 
 from . import tables as platform
-from .errors import Conflict, NotFound, ValidationFailed
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .storage import EntityTables, utcnow
 from .values import FieldError, check, coerce, to_json
 
@@ -28,7 +29,8 @@ SYSTEM_READONLY = {"id", "number", "created_at", "created_by", "updated_at", "up
 
 @dataclass
 class Actor:
-    """Who makes a change: a user id and name, roles, and the client address for the audit log."""
+    """Who makes a change: a user id and name, roles, groups and organisation (for row-level
+    permissions), and the client address for the audit log."""
 
     id: int | None
     username: str = "system"
@@ -36,6 +38,8 @@ class Actor:
     is_admin: bool = False
     ip: str | None = None
     system: bool = False  # trusted platform code (fixtures, import): may set status and numbers
+    groups: tuple = ()  # ids of the user's groups (loom_group)
+    organization: str | None = None  # "app.entity:id" of the user's organisation record
 
 
 SYSTEM = Actor(None, "system", is_admin=True, system=True)
@@ -103,19 +107,30 @@ class RecordService:
         et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "read")
         with self._read(conn) as c:
-            row = self._fetch(c, et, record_id, include_deleted)
+            row = self._fetch(c, et, record_id, include_deleted, actor=actor)
             return self.to_json(c, et, row, actor)
 
-    def _fetch(self, conn, et: EntityTables, record_id: int, include_deleted: bool = False):
+    def _fetch(self, conn, et: EntityTables, record_id: int, include_deleted: bool = False, actor=None):
+        """The row, or 404; with ``actor``, a row their row rules hide is 404 too (not 403,
+        which would tell them it exists)."""
         t = et.main
         query = select(t).where(t.c.id == record_id)
         if not include_deleted:
             query = query.where(t.c.deleted_at.is_(None))
-        query = self.loom.permissions.restrict(query, et, None)
+        query = self.loom.permissions.restrict(query, et, actor)
         row = conn.execute(query).mappings().first()
         if row is None:
             raise NotFound(f"{et.entity.name} {record_id} does not exist")
         return row
+
+    def _require_visible(self, conn, et: EntityTables, record_id: int, actor) -> None:
+        """Refuse a write whose result the writer's row rules would hide (a client filing a
+        request for another organisation); the caller's transaction then rolls back."""
+        t = et.main
+        visible = self.loom.permissions.row_filter(et.entity, t, actor)
+        if visible is not None and conn.execute(select(t.c.id).where(t.c.id == record_id, visible)).first() is None:
+            raise Forbidden(f"you may not save this {et.entity.name}: the result would be a record "
+                            f"you are not allowed to see")
 
     def to_json(self, conn, et: EntityTables, row, actor: Actor | None = None, related: bool = True) -> dict:
         out = {k: to_json(v) for k, v in row.items() if not k.startswith("_")}
@@ -144,8 +159,10 @@ class RecordService:
     def create(self, app: str, entity: str, data: dict, actor: Actor = SYSTEM, conn=None) -> dict:
         et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "create")
+        self.loom.permissions.check_write(actor, et.entity, data)
         with self._tx(conn) as c:
             row = self._insert(c, et, data, actor)
+            self._require_visible(c, et, row["id"], actor)
             return self.to_json(c, et, row, actor)
 
     def _insert(self, c, et: EntityTables, data: dict, actor: Actor):
@@ -184,20 +201,32 @@ class RecordService:
             start = conn.execute(select(func.count()).select_from(self.loom.entity_tables(entity.app, entity.name).main)
                                  ).scalar_one()
             last = start + count
-            conn.execute(insert(c).values(key=key, value=last))
+            if conn.dialect.name == "postgresql":
+                # Two first writers of an entity race to create its counter; the loser takes the next numbers.
+                created = conn.execute(pg_insert(c).values(key=key, value=last).on_conflict_do_nothing()
+                                       .returning(c.c.value)).scalar()
+                if created is None:
+                    last = conn.execute(update(c).where(c.c.key == key).values(value=c.c.value + count)
+                                        .returning(c.c.value)).scalar_one()
+            else:  # SQLite writers are serialised (BEGIN IMMEDIATE): no race
+                conn.execute(insert(c).values(key=key, value=last))
         numbers = [format_number(entity.number_pattern, n) for n in range(last - count + 1, last + 1)]
         return numbers[0] if count == 1 else numbers
 
     # ------------------------------------------------------------------ update
     def update(self, app: str, entity: str, record_id: int, data: dict, row_version: int | None,
-               actor: Actor = SYSTEM, conn=None) -> dict:
+               actor: Actor = SYSTEM, conn=None, check_fields: bool = True) -> dict:
+        """Change a record. ``check_fields=False`` is for changes an app's own button script
+        made (like before_save's), which field permissions do not restrict."""
         et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "update")
         if row_version is None:
             raise ValidationFailed([FieldError("row_version", "send the row_version you edited "
                                                               "(or an If-Match header) so no change is overwritten")])
         with self._tx(conn) as c:
-            current = self._fetch(c, et, record_id)
+            current = self._fetch(c, et, record_id, actor=actor)
+            if check_fields:
+                self.loom.permissions.check_write(actor, et.entity, data, current)
             if current["row_version"] != row_version:
                 raise self._conflict(c, et, current, data, row_version, actor)
             values, related = self._prepare(c, et, data, actor, existing=current)
@@ -212,11 +241,12 @@ class RecordService:
             except IntegrityError as exc:
                 raise self._integrity(et, exc) from None
             if result.rowcount != 1:  # someone committed in between our read and write
-                raise self._conflict(c, et, self._fetch(c, et, record_id), data, row_version, actor)
+                raise self._conflict(c, et, self._fetch(c, et, record_id, actor=actor), data, row_version, actor)
             self._write_related(c, et, record_id, related, replace=True)
             after = self._audit_view({k: v for k, v in values.items() if k in before or k in data}, related)
             self.loom.audit.record(c, actor, "update", et.entity, record_id, before, after)
             self._after_save(c, et, record_id, actor, old=self._plain_row(current))
+            self._require_visible(c, et, record_id, actor)
             return self.to_json(c, et, self._fetch(c, et, record_id), actor)
 
     def _conflict(self, c, et, current, data, row_version, actor) -> Conflict:
@@ -238,7 +268,7 @@ class RecordService:
         self.loom.permissions.require(actor, et.entity, "delete")
         t = et.main
         with self._tx(conn) as c:
-            row = self._fetch(c, et, record_id, include_deleted=True)
+            row = self._fetch(c, et, record_id, include_deleted=True, actor=actor)
             if (row["deleted_at"] is not None) == deleted:
                 raise Conflict(f"{et.entity.name} {record_id} is {'already' if deleted else 'not'} deleted")
             ref = (et.entity.spec.get("hooks") or {}).get("before_delete")
@@ -364,13 +394,13 @@ class RecordService:
                 if f.storage == "child":
                     related[f.name] = self._child_rows(f, raw)
                 elif f.storage == "assoc":
-                    related[f.name] = self._link_list(c, et, f, raw)
+                    related[f.name] = self._link_list(c, et, f, raw, actor)
                 else:
                     value = coerce(f, raw)
                     if value is not None:
                         check(f, value)
                         if f.value_type in ("link", "user", "group"):
-                            self._link_exists(c, et, f, value)
+                            self._link_exists(c, et, f, value, actor)
                     values[f.name] = value
                     merged[f.name] = value
             except FieldError as exc:
@@ -422,7 +452,7 @@ class RecordService:
             rows.append(row)
         return rows
 
-    def _link_list(self, c, et: EntityTables, f: Field, raw) -> list[int]:
+    def _link_list(self, c, et: EntityTables, f: Field, raw, actor=None) -> list[int]:
         if not isinstance(raw, list):
             raise FieldError(f.name, "expected a list of record ids")
         ids = []
@@ -432,7 +462,8 @@ class RecordService:
                 ids.append(value)
         if ids:
             target = self._target_table(et, f)
-            found = set(c.execute(select(target.c.id).where(target.c.id.in_(ids))).scalars())
+            query = self._visible_targets(et, f, target, select(target.c.id).where(target.c.id.in_(ids)), actor)
+            found = set(c.execute(query).scalars())
             missing = [i for i in ids if i not in found]
             if missing:
                 raise FieldError(f.name, f"no {f.target} record with id {', '.join(map(str, missing))}")
@@ -446,11 +477,20 @@ class RecordService:
         app, _, name = f.target.rpartition(".")
         return self.loom.entity_tables(app or et.entity.app, name).main
 
-    def _link_exists(self, c, et: EntityTables, f: Field, value: int) -> None:
+    def _visible_targets(self, et: EntityTables, f: Field, target, query, actor):
+        """Only records ``actor`` may see can be linked to: a hidden one reads as missing."""
+        if f.value_type in ("user", "group") or actor is None:
+            return query
+        app, _, name = f.target.rpartition(".")
+        return self.loom.permissions.restrict(query, self.loom.entity_tables(app or et.entity.app, name), actor,
+                                              table=target)
+
+    def _link_exists(self, c, et: EntityTables, f: Field, value: int, actor=None) -> None:
         target = self._target_table(et, f)
         query = select(target.c.id).where(target.c.id == value)
         if "deleted_at" in target.c:
             query = query.where(target.c.deleted_at.is_(None))
+        query = self._visible_targets(et, f, target, query, actor)
         if c.execute(query).first() is None:
             raise FieldError(f.name, f"no {f.target or f.value_type} with id {value}")
 

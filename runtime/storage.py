@@ -193,15 +193,30 @@ def drop_search_sql(conn, table: str) -> list[str]:
     return [f"ALTER TABLE {table} DROP COLUMN IF EXISTS _search"]
 
 
-def search_condition(conn_or_dialect, table: Table, query: str):
-    """A WHERE clause matching ``query`` against the table's full-text index."""
+def search_condition(conn_or_dialect, table: Table, query: str, fields: list[str] | None = None):
+    """A WHERE clause matching ``query`` against the table's full-text index.
+
+    ``fields`` narrows matching to some of the indexed fields (those a user may
+    see), so a hidden field's words never decide whether a record matches.
+    """
     dialect = getattr(conn_or_dialect, "name", None) or conn_or_dialect.dialect.name
     if dialect == "sqlite":
         terms = [t.replace('"', '""') for t in query.split() if t.strip()]
         match = " ".join(f'"{t}"*' for t in terms) or '""'
+        if fields is not None:  # an FTS5 column filter: the index still does the work
+            match = f"{{{' '.join(fields)}}} : ({match})"
         return table.c.id.in_(text(f"SELECT rowid FROM {table.name}__fts WHERE {table.name}__fts MATCH :q")
                               .bindparams(q=match).columns(column("rowid", Integer)))
-    return text(f"{table.name}._search @@ websearch_to_tsquery('russian', :q)").bindparams(q=query)
+    if fields is None:
+        return text(f"{table.name}._search @@ websearch_to_tsquery('russian', :q)").bindparams(q=query)
+    # The stored vector covers every search field, so it cannot answer for a subset. Recompute
+    # the visible fields' vector; while the query has no negation, the stored vector (a superset)
+    # still pre-filters through its index.
+    doc = " || ' ' || ".join(f"coalesce({table.name}.{c}::text, '')" for c in fields)
+    exact = f"to_tsvector('russian', {doc}) @@ websearch_to_tsquery('russian', :q)"
+    if not any(term.startswith("-") for term in query.split()):
+        exact = f"{table.name}._search @@ websearch_to_tsquery('russian', :q) AND {exact}"
+    return text(exact).bindparams(q=query)
 
 
 def refresh_statistics(conn, tables: list[str]) -> None:

@@ -137,7 +137,19 @@ audit = Table(
     Column("record_id", ID),
     Column("before", JSON),
     Column("after", JSON),
+    # The hash chain (runtime.audit): position, the previous entry's hash and this entry's.
+    Column("seq", ID, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
     Index("ix_loom_audit_record", "app", "entity", "record_id"),
+    Index("uq_loom_audit_seq", "seq", unique=True),
+)
+
+audit_head = Table(
+    "loom_audit_head", metadata,  # one row (id 1): the chain's last entry, locked by each append
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", ID, nullable=False),
+    Column("hash", String(64), nullable=False),
 )
 
 script_run = Table(

@@ -29,9 +29,12 @@ def create_app(settings: Settings | None = None, loom: Loom | None = None) -> Fl
     app.register_blueprint(api_bp)
     app.register_blueprint(docs_bp)
 
+    from .ui import init_app as init_ui
+    init_ui(app, exempt=(api_bp,))  # the API authenticates with Bearer tokens, not cookies
+
     @app.get("/")
     def index():
         from flask import redirect, url_for
-        return redirect(url_for("docs.swagger_ui"))
+        return redirect(url_for("ui.home"))
 
     return app

@@ -32,7 +32,8 @@ class Workflow:
             raise NotFound(f"{entity} has no transition {name!r}")
         data = dict(data or {})
         with self.records._tx(conn) as c:
-            current = self.records._fetch(c, et, record_id)
+            current = self.records._fetch(c, et, record_id, actor=actor)
+            self.loom.permissions.check_write(actor, entity_, data, current)
             if row_version is not None and current["row_version"] != row_version:
                 raise self.records._conflict(c, et, current, data, row_version, actor)
             sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
@@ -68,6 +69,7 @@ class Workflow:
             if tr.get("after"):
                 record = self.records.to_json(c, et, self.records._fetch(c, et, record_id), None, related=False)
                 self.records._hook(c, et, tr["after"], f"transition:{name}.after", actor, record, record_id=record_id)
+            self.records._require_visible(c, et, record_id, actor)
             return self.records.to_json(c, et, self.records._fetch(c, et, record_id), actor)
 
     def action(self, app: str, entity: str, record_id: int, name: str, actor: Actor = SYSTEM, conn=None) -> dict:
@@ -79,14 +81,15 @@ class Workflow:
         roles = action.get("roles")
         if roles and not (actor.is_admin or actor.system or set(roles) & set(actor.roles)):
             raise Forbidden(f"action {name!r} needs one of the roles {', '.join(roles)}")
+        self.loom.permissions.require(actor, et.entity, "read")
         with self.records._tx(conn) as c:
-            current = self.records._fetch(c, et, record_id)
+            current = self.records._fetch(c, et, record_id, actor=actor)
             result, changes = self.records._hook(c, et, action["script"], f"action:{name}", actor, self.records._plain_row(current),
                                          writable=True, record_id=record_id)
             record = self.records.to_json(c, et, current, actor)
             if changes:
                 record = self.records.update(app, entity, record_id, {k: to_json(v) for k, v in changes.items()},
-                                     current["row_version"], actor, conn=c)
+                                             current["row_version"], actor, conn=c, check_fields=False)
             return {"record": record, "result": to_json(result) if not isinstance(result, (dict, list)) else result}
 
     def dry_run(self, app: str, entity: str, ref: str, actor: Actor, record_id: int | None = None,
@@ -103,7 +106,8 @@ class Workflow:
             try:
                 record = dict(data or {})
                 if record_id is not None:
-                    record = {**self.records._plain_row(self.records._fetch(c, et, record_id)), **record}
+                    record = {**self.records._plain_row(self.records._fetch(c, et, record_id, actor=actor)),
+                              **record}
                 try:
                     result, changes = self.records._hook(c, et, ref, "dry_run", actor, record, writable=writable,
                                                  record_id=record_id, dry_run=True)

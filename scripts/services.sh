@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start (or stop) throwaway PostgreSQL and Redis servers on loopback for the test suite.
+# Start (or stop) throwaway PostgreSQL and Redis servers on loopback for the test suite
+# (and install Debian's chromium for the browser test when it is missing).
 # Usage: scripts/services.sh start|stop   — prints the export lines for the URLs on start.
 # PostgreSQL refuses to run as root, so as root the cluster runs as the 'postgres' user.
 set -euo pipefail
@@ -15,6 +16,7 @@ start)
   missing=()
   command -v redis-server >/dev/null || missing+=(redis-server)
   [ -n "$(pg_bin initdb 2>/dev/null)" ] || missing+=(postgresql)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)  # the headless browser test of the web UI
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
       (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >&2

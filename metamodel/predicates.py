@@ -1,0 +1,113 @@
+"""Row conditions: the part of the expression language a database can evaluate.
+
+A row-level permission rule's ``condition`` must narrow list queries inside
+the database, so it is not evaluated per row in Python. This module turns
+such an expression into a small neutral tree that the runtime translates to
+SQL. What it accepts:
+
+* ``field OP value`` with OP one of ``== != < <= > >=`` (either side may be
+  the field), ``field in [v, ...]``, ``field not in [...]``,
+  ``field is None`` / ``field is not None`` (or ``== None``);
+* a bare field name (true when the value is true), ``and``, ``or``, ``not``;
+* as values: literals (text, numbers, ``True``/``False``/``None``) and the
+  current user's facts ``user_id``, ``user_groups`` (a list, for ``in``)
+  and ``user_organisation`` (the id of the user's organisation record).
+
+Anything else (arithmetic, function calls, field-to-field comparisons) is
+refused with a message saying what is allowed.
+
+Trees: ``("and", [..])``, ``("or", [..])``, ``("not", p)``,
+``("cmp", op, field, value)`` with op in eq ne lt le gt ge in not_in,
+``("true", field)``; a value is ``("lit", v)``, ``("list", [v, ...])`` or
+``("param", name)``.
+"""
+from __future__ import annotations
+
+import ast
+
+from .expressions import ExpressionError
+
+PARAMS = ("user_id", "user_groups", "user_organisation")
+_CMP = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge",
+        ast.In: "in", ast.NotIn: "not_in", ast.Is: "eq", ast.IsNot: "ne"}
+_FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le", "eq": "eq", "ne": "ne"}
+_CONSTANTS = {"None": None, "null": None, "True": True, "true": True, "False": False, "false": False}
+ALLOWED = ("comparisons of a field with a value (== != < <= > >= in, not in, is None), and/or/not, "
+           f"literals and {', '.join(PARAMS)}")
+
+
+def parse_condition(source: str, names) -> tuple:
+    """The tree of ``source``; ``names`` are the columns it may read. Raises :class:`ExpressionError`."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise ExpressionError(f"cannot parse {source!r}: {exc.msg} at column {exc.offset}") from None
+    return _Reader(source, set(names)).node(tree)
+
+
+class _Reader:
+    def __init__(self, source: str, names: set):
+        self.source, self.names = source, names
+
+    def fail(self, what: str):
+        raise ExpressionError(f"{what} in {self.source!r}; a row condition can use only {ALLOWED}")
+
+    def node(self, n) -> tuple:
+        if isinstance(n, ast.BoolOp):
+            return ("and" if isinstance(n.op, ast.And) else "or", [self.node(v) for v in n.values])
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not):
+            return ("not", self.node(n.operand))
+        if isinstance(n, ast.Compare):
+            parts, left = [], n.left
+            for op, right in zip(n.ops, n.comparators):  # a < b < c is (a < b) and (b < c)
+                parts.append(self.compare(left, op, right))
+                left = right
+            return parts[0] if len(parts) == 1 else ("and", parts)
+        if isinstance(n, ast.Name) and n.id in self.names:
+            return ("true", n.id)
+        return self.fail(f"{ast.unparse(n)!r} is not a condition")
+
+    def compare(self, left, op, right) -> tuple:
+        name = _CMP.get(type(op))
+        if name is None:
+            self.fail(f"operator {type(op).__name__} is not supported")
+        if self.is_field(left):
+            field, value = left.id, self.value(right)
+        elif self.is_field(right) and name in _FLIP:
+            field, value, name = right.id, self.value(left), _FLIP[name]
+        else:
+            return self.fail(f"{ast.unparse(left)!r} and {ast.unparse(right)!r}: one side must be a field, "
+                             f"the other a value")
+        if name in ("in", "not_in") and value[0] == "lit":
+            self.fail(f"'in' needs a list or user_groups, not {ast.unparse(right)}")
+        if name not in ("in", "not_in") and (value[0] == "list" or value == ("param", "user_groups")):
+            self.fail("a list can only be used with 'in' / 'not in'")
+        if name in ("lt", "le", "gt", "ge") and value == ("lit", None):
+            self.fail("None cannot be ordered; use 'is None'")
+        return ("cmp", name, field, value)
+
+    def is_field(self, n) -> bool:
+        if isinstance(n, ast.Name) and n.id not in _CONSTANTS and n.id not in PARAMS:
+            if n.id not in self.names:
+                raise ExpressionError(f"unknown field {n.id!r} in {self.source!r}")
+            return True
+        return False
+
+    def value(self, n) -> tuple:
+        if isinstance(n, ast.Constant) and isinstance(n.value, (str, int, float, bool, type(None))):
+            return ("lit", n.value)
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub) and isinstance(n.operand, ast.Constant) \
+                and isinstance(n.operand.value, (int, float)):
+            return ("lit", -n.operand.value)
+        if isinstance(n, ast.Name) and n.id in _CONSTANTS:
+            return ("lit", _CONSTANTS[n.id])
+        if isinstance(n, ast.Name) and n.id in PARAMS:
+            return ("param", n.id)
+        if isinstance(n, ast.Name) and n.id not in self.names:
+            raise ExpressionError(f"unknown field {n.id!r} in {self.source!r}")
+        if isinstance(n, (ast.List, ast.Tuple)):
+            items = [self.value(e) for e in n.elts]
+            if any(kind != "lit" for kind, _ in items):
+                self.fail("a list may hold only literals")
+            return ("list", [v for _, v in items])
+        return self.fail(f"{ast.unparse(n)!r} is not a literal or a user fact")

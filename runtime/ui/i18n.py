@@ -1,0 +1,169 @@
+"""The UI's language: ru (default) or en, chosen per session.
+
+Interface strings are written in English in the code and looked up here for
+Russian; metadata titles (``{ru, en}``) go through ``metamodel.title_text``.
+Dates and numbers are formatted by Flask-Babel for the chosen locale.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+
+from flask import session
+from flask_babel import format_date, format_datetime, format_decimal
+
+from metamodel.model import title_text
+
+LANGS = ("ru", "en")
+DEFAULT = "ru"
+
+RU = {
+    "Sign in": "Вход",
+    "Sign out": "Выйти",
+    "Username": "Имя пользователя",
+    "Password": "Пароль",
+    "Wrong username or password.": "Неверное имя пользователя или пароль.",
+    "Too many failed attempts. Try again in a few minutes.":
+        "Слишком много неудачных попыток. Повторите через несколько минут.",
+    "The form has expired or was not sent from this site. Reload the page and try again.":
+        "Форма устарела или отправлена не с этого сайта. Обновите страницу и повторите.",
+    "Applications": "Приложения",
+    "No published applications yet.": "Опубликованных приложений пока нет.",
+    "Search": "Поиск",
+    "Find": "Найти",
+    "New": "Создать",
+    "Edit": "Изменить",
+    "Save": "Сохранить",
+    "Cancel": "Отмена",
+    "Next page": "Следующая страница",
+    "First page": "В начало",
+    "Nothing found.": "Ничего не найдено.",
+    "records": "записей",
+    "more than": "более",
+    "View": "Представление",
+    "Filters": "Фильтры",
+    "remove filter": "убрать фильтр",
+    "History": "История",
+    "Status": "Статус",
+    "Number": "Номер",
+    "Created": "Создано",
+    "Created by": "Автор",
+    "Updated": "Изменено",
+    "Updated by": "Изменил",
+    "Version": "Версия",
+    "Add row": "Добавить строку",
+    "Remove": "Удалить",
+    "type to search": "поиск по названию",
+    "not chosen": "не выбрано",
+    "Yes": "Да",
+    "No": "Нет",
+    "Please correct the errors below.": "Исправьте ошибки ниже.",
+    "Saved.": "Сохранено.",
+    "Created.": "Создано.",
+    "Done": "Выполнено",
+    "Could not": "Не удалось",
+    "This record was changed by someone else while you were editing it "
+    "(you edited version {yours}, it is now at version {now}). "
+    "Open the record again and repeat your change.":
+        "Запись изменил кто-то другой, пока вы её редактировали "
+        "(вы редактировали версию {yours}, сейчас версия {now}). "
+        "Откройте запись заново и повторите изменения.",
+    "Open the current version": "Открыть текущую версию",
+    "You may not do this.": "У вас нет прав на это действие.",
+    "Not found.": "Не найдено.",
+    "created": "создание",
+    "changed": "изменение",
+    "deleted": "удаление",
+    "restored": "восстановление",
+    "transition": "переход",
+    "Actions": "Действия",
+    "Row": "Строка",
+    "is required": "обязательное поле",
+    "needs at least one row": "нужна хотя бы одна строка",
+    "Other errors": "Другие ошибки",
+    "Back to the list": "К списку",
+    "Attachments are uploaded on the record page via the API.": "Вложения загружаются через API.",
+    "Language": "Язык",
+}
+
+
+def lang() -> str:
+    value = session.get("lang") if session else None
+    return value if value in LANGS else DEFAULT
+
+
+def t(message: str, **kw) -> str:
+    """An interface string in the session's language."""
+    text = RU.get(message, message) if lang() == "ru" else message
+    return text.format(**kw) if kw else text
+
+
+def tt(title) -> str:
+    """A metadata title (``{ru, en}`` or plain) in the session's language."""
+    return title_text(title, lang())
+
+
+PATTERNS_RU = [
+    (re.compile(r"^at least (\d+) characters required, got (\d+)$"), "не короче {0} символов (сейчас {1})"),
+    (re.compile(r"^at most (\d+) characters allowed, got (\d+)$"), "не длиннее {0} символов (сейчас {1})"),
+    (re.compile(r"^must be at least (\S+), got (\S+)$"), "не меньше {0}"),
+    (re.compile(r"^must be at most (\S+), got (\S+)$"), "не больше {0}"),
+    (re.compile(r"^'.*' is not a valid (number|whole number|amount)$"), "не число"),
+    (re.compile(r"^'.*' is not a valid date.*$"), "неверная дата"),
+    (re.compile(r"^.* has more than (\d+) digits after the point$"), "не больше {0} знаков после запятой"),
+    (re.compile(r"^'.*' is not an e-mail address$"), "неверный адрес эл. почты"),
+    (re.compile(r"^'.*' is not a phone number$"), "неверный номер телефона"),
+    (re.compile(r"^is required to (.+)$"), "обязательно для перехода"),
+]
+
+
+def message(text: str) -> str:
+    """A validation message from the services; the common English ones are translated."""
+    if lang() != "ru":
+        return text
+    if text in RU:
+        return RU[text]
+    for pattern, ru in PATTERNS_RU:
+        match = pattern.match(text)
+        if match:
+            return ru.format(*match.groups())
+    return text
+
+
+def fmt_datetime(value) -> str:
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return format_datetime(value, "short")
+    return format_date(value, "medium")
+
+
+def fmt_date(value) -> str:
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return format_date(value, "medium")
+
+
+def fmt_number(value, scale: int | None = None) -> str:
+    if value in (None, ""):
+        return ""
+    try:
+        d = decimal.Decimal(str(value))
+    except decimal.InvalidOperation:
+        return str(value)
+    if scale is not None:
+        return format_decimal(d, format="#,##0." + "0" * scale if scale else "#,##0")
+    return format_decimal(d)

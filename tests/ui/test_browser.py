@@ -1,0 +1,142 @@
+"""The UI in a real headless browser (Debian's chromium driven by Playwright).
+
+Serves the app with werkzeug on a free loopback port, then signs in, lists
+requests, creates one through the form (a validation error first, a link
+chosen with the htmx search picker), fires a transition, sees it in the
+history and switches to English. Screenshots go to docs/screenshots/.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from runtime.config import Settings
+from runtime.web import create_app
+
+from ..conftest import APPS, REQUIRE, make_loom
+from .conftest import PASSWORD, seed
+
+CHROMIUM = os.environ.get("LOOM_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+
+
+def _need_browser():
+    problem = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problem = "the playwright package is not installed (pip install -e '.[test]')"
+    if problem is None and not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        problem = f"chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    if problem:
+        if REQUIRE:
+            pytest.fail(f"the browser test is required (LOOM_REQUIRE_SERVICES=1): {problem}")
+        pytest.skip(problem)
+
+
+@pytest.fixture
+def server(tmp_path):
+    from werkzeug.serving import make_server
+    loom = make_loom(f"sqlite:///{tmp_path / 'loom.db'}", tmp_path / "files")
+    loom.store.install(APPS / "service_desk", author="tester")
+    data = seed(loom)
+    loom.accounts.create_user("agent", PASSWORD, full_name="Анна Агентова", roles=["agent"])
+    for i, (subject, priority) in enumerate([("Не формируется отчёт по обращениям", "2"),
+                                             ("Ошибка при подписании документа", "1"),
+                                             ("Нужен доступ для нового сотрудника", "3")]):
+        loom.records.create("service_desk", "request", {
+            "subject": subject, "description": "Подробности в письме", "priority": priority,
+            "organization": data["organization" if i % 2 == 0 else "organization2"]["id"],
+            "module": data["module" if i % 2 == 0 else "module2"]["id"]})
+    app = create_app(Settings(tmp_path, loom.database_url), loom)
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}", loom
+    srv.shutdown()
+    thread.join(5)
+    loom.engine.dispose()
+
+
+def test_request_life_in_a_browser(server):
+    _need_browser()
+    from playwright.sync_api import expect, sync_playwright
+    base, loom = server
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="ru-RU")
+            page.set_default_timeout(15_000)
+            page.goto(f"{base}/ui/service_desk/request")
+            expect(page).to_have_url(f"{base}/login?next=%2Fui%2Fservice_desk%2Frequest")
+            page.fill("input[name=username]", "agent")
+            page.fill("input[name=password]", PASSWORD)
+            page.screenshot(path=str(SHOTS / "login.png"))
+            page.click("button[type=submit]")
+
+            # the list: view columns, link titles, choice titles
+            expect(page.locator("h1")).to_have_text("Заявки")
+            expect(page.locator("table.list")).to_contain_text("Ошибка при подписании документа")
+            expect(page.locator("table.list")).to_contain_text("Минфин")
+            expect(page.locator("table.list")).to_contain_text("Критический")
+            page.screenshot(path=str(SHOTS / "list.png"), full_page=True)
+
+            # the form: a validation error first
+            page.click("text=+ Создать")
+            expect(page.locator("h1")).to_contain_text("Заявка")
+            page.fill("#subject", "Сбой")
+            page.click("button[type=submit]")
+            expect(page.locator("#err-subject")).to_contain_text("не короче 5 символов")
+            expect(page.locator("#err-description")).to_contain_text("обязательное поле")
+            page.screenshot(path=str(SHOTS / "form.png"), full_page=True)
+
+            # then fill it properly, choosing the organisation with the htmx search picker
+            page.fill("#subject", "Сбой при регистрации входящих писем")
+            page.fill("#description", "После обновления не регистрируются письма из почты")
+            search = page.locator(".field[data-field=organization] .picker-search")
+            search.fill("Минз")
+            expect(page.locator("#organization option")).to_have_count(2)  # "not chosen" + Минздрав
+            page.select_option("#organization", label="Минздрав")
+            page.select_option("#module", label="СЭД")
+            page.select_option("#priority", value="2")
+            page.click(".tabs button:has-text('Исполнение')")
+            page.click("text=+ Добавить строку")
+            page.fill("input[name='works-0-work']", "Анализ журнала ошибок")
+            page.fill("input[name='works-0-hours']", "1,5")
+            page.click("button[type=submit]")
+
+            # the record page
+            expect(page.locator("#status")).to_have_text("Зарегистрирована")
+            expect(page.locator("dd[data-field=organization]")).to_have_text("Минздрав")
+            expect(page.locator("dd[data-field=works]")).to_contain_text("Анализ журнала ошибок")
+            page.click("button[data-transition=take]")
+            expect(page.locator("#status")).to_have_text("В работе")
+            expect(page.locator(".timeline")).to_contain_text("переход: Взять в работу")
+            expect(page.locator(".timeline")).to_contain_text("создание")
+            page.screenshot(path=str(SHOTS / "record.png"), full_page=True)
+
+            # English
+            page.click("#lang-en")
+            expect(page.locator("#status")).to_have_text("In work")
+            expect(page.locator(".timeline")).to_contain_text("transition: Take")
+            expect(page.locator("button[data-transition=resolve]")).to_have_text("Resolve")
+            page.screenshot(path=str(SHOTS / "record-en.png"), full_page=True)
+
+            # a phone-sized screen still shows the list
+            page.set_viewport_size({"width": 390, "height": 800})
+            page.goto(f"{base}/ui/service_desk/request")
+            expect(page.locator("table.list")).to_contain_text("Critical")
+            page.screenshot(path=str(SHOTS / "list-phone.png"), full_page=True)
+        finally:
+            browser.close()
+    t = loom.entity_tables("service_desk", "request").main
+    with loom.reader.connect() as c:
+        stored = c.execute(t.select().where(t.c.subject.startswith("Сбой"))).mappings().all()
+    assert len(stored) == 1 and stored[0]["status"] == "in_work" and stored[0]["priority"] == "2"
