@@ -188,3 +188,29 @@ notification = Table(
     Column("read_at", DateTime(timezone=True)),
     Index("ix_loom_notification_user", "user_id", "read_at"),
 )
+
+saved_view = Table(
+    "loom_saved_view", metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("loom_user.id", ondelete="CASCADE"), nullable=False),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("query", JSON, nullable=False),  # {"filters": {...}, "sort": [...], "q": ..., "columns": [...]}
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id", "app", "entity", "name", name="uq_loom_saved_view_name"),
+)
+
+comment = Table(
+    "loom_comment", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("record_id", ID, nullable=False),
+    Column("user_id", ID, ForeignKey("loom_user.id"), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("mentions", JSON, nullable=False),  # user ids named with @username
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
+    Index("ix_loom_comment_record", "app", "entity", "record_id"),
+)
