@@ -421,6 +421,103 @@ class _CrossCheck:
                         self._script(item[ref_key], (kind, key, i, ref_key))
                 for j, action in enumerate(item.get("actions", [])):
                     self._script(action["script"], (kind, key, i, "actions", j, "script"))
+        self.reports()
+
+    # ------------------------------------------------------------------ reports.yaml
+    _NUMBERS = ("integer", "decimal", "money")
+    _DATES = ("date", "datetime")
+
+    def reports(self) -> None:
+        """Every field a report names exists, is a column and has a type the aggregate can use."""
+        seen = set()
+        for i, report in enumerate((self.app.document.get("reports") or {}).get("reports", [])):
+            path = ("reports", "reports", i)
+            if report["name"] in seen:
+                self.out.add(path + ("name",), f"report {report['name']!r} is defined twice")
+            seen.add(report["name"])
+            entity = self.resolve(report["entity"])
+            if entity is None:
+                continue  # reported by sections()
+            kind = report.get("kind", "group")
+            group_by = report.get("group_by", [])
+            types = [self._report_field(entity, name, path + ("group_by", j))
+                     for j, name in enumerate(group_by)]
+            if kind in ("group", "table") and not group_by:
+                self.out.add(path + ("kind",), f"a {kind} report needs group_by: one or two fields")
+            if kind in ("count", "kpi") and group_by:
+                self.out.add(path + ("group_by",), f"a {kind} report takes no group_by")
+            if "period" in report and not any(tp in self._DATES for tp in types):
+                self.out.add(path + ("period",), "period buckets a date or datetime group_by field, "
+                                                 "and this report groups by none")
+            if report.get("chart") == "pie" and (len(group_by) != 1 or kind != "group"):
+                self.out.add(path + ("chart",), "a pie chart shows one group_by field of a group report")
+            measure = report.get("measure")
+            if measure:
+                mpath = path + ("measure",)
+                if measure["fn"] in ("sum", "avg"):
+                    if not measure.get("field"):
+                        self.out.add(mpath, f"measure {measure['fn']} needs a field")
+                    elif self._report_field(entity, measure["field"], mpath + ("field",)) not in \
+                            (None,) + self._NUMBERS:
+                        self.out.add(mpath + ("field",), f"{measure['field']!r} is not a number field, "
+                                                         f"so it cannot be summed or averaged")
+                elif measure.get("field"):
+                    self._report_field(entity, measure["field"], mpath + ("field",))
+                if kind == "kpi":
+                    self.out.add(mpath, "a kpi report counts records per user; it takes no measure")
+            for j, flt in enumerate(report.get("filters", [])):
+                self._report_field(entity, flt["field"], path + ("filters", j, "field"))
+            if kind == "kpi":
+                tp = self._report_field(entity, report.get("user_field", "assignee"), path + ("user_field",))
+                if tp not in (None, "user"):
+                    self.out.add(path + ("user_field",), f"{report.get('user_field', 'assignee')!r} is not a "
+                                                         f"user field")
+                for key in ("due_field", "done_field"):
+                    if key in report:
+                        tp = self._report_field(entity, report[key], path + (key,))
+                        if tp not in (None,) + self._DATES:
+                            self.out.add(path + (key,), f"{report[key]!r} is not a date or datetime field")
+                if "done_field" in report and "due_field" not in report:
+                    self.out.add(path + ("done_field",), "done_field needs a due_field to compare with")
+            else:
+                for key in ("user_field", "due_field", "done_field"):
+                    if key in report:
+                        self.out.add(path + (key,), f"{key} belongs to kpi reports only")
+
+    _SYSTEM_TYPES = (("id", "integer"), ("number", "string"), ("status", "string"), ("created_at", "datetime"),
+                     ("updated_at", "datetime"), ("created_by", "user"), ("updated_by", "user"))
+
+    def _report_field(self, entity: Entity, dotted_name: str, path: tuple) -> str | None:
+        """The value type of ``field`` or ``link.field`` for a report, or None after reporting a problem."""
+        system = dict(self._SYSTEM_TYPES)
+        parts = dotted_name.split(".")
+        if len(parts) > 2:
+            self.out.add(path, f"{dotted_name!r}: a report follows at most one link (link.field)")
+            return None
+        current = entity
+        for k, part in enumerate(parts):
+            last = k == len(parts) - 1
+            f = current.fields.get(part)
+            if f is None and part in system:
+                if last:
+                    return system[part]
+                self.out.add(path, f"{part!r} is not a link, so {dotted_name!r} cannot follow it")
+                return None
+            if f is None:
+                known = set(current.fields) | set(system)
+                self.out.add(path, self._unknown(f"field of {current.name}", part, known))
+                return None
+            if f.storage != "column":
+                self.out.add(path, f"{dotted_name!r} is a {f.type} field; reports use single-value fields")
+                return None
+            if last:
+                return f.value_type
+            target = self.resolve(f.target) if f.value_type == "link" and f.target else None
+            if target is None:
+                self.out.add(path, f"{part!r} is not a link, so {dotted_name!r} cannot follow it")
+                return None
+            current = target
+        return None
 
     def fixtures(self) -> None:
         for name, records in self.app.fixtures.items():

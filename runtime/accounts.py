@@ -72,6 +72,19 @@ class Accounts:
             self._audit(c, by, "group.create", None, None, {"group": group_id, "name": name})
         return group_id
 
+    def update_group(self, group_id: int, by: Actor | None = None, **changes) -> None:
+        """Change ``title``, ``email`` or ``lead_id`` of a group (audited)."""
+        unknown = set(changes) - {"title", "email", "lead_id"}
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(sorted(unknown))} of a group")
+        g = platform.group
+        with self.loom.engine.begin() as c:
+            old = c.execute(select(*[g.c[k] for k in changes]).where(g.c.id == group_id)).mappings().first()
+            if old is None:
+                raise NotFound(f"no group {group_id}")
+            c.execute(update(g).where(g.c.id == group_id).values(**changes))
+            self._audit(c, by, "group.update", None, {"group": group_id, **dict(old)}, {"group": group_id, **changes})
+
     def add_to_group(self, user_id: int, group_id: int, by: Actor | None = None) -> None:
         with self.loom.engine.begin() as c:
             c.execute(insert(platform.user_group).values(user_id=user_id, group_id=group_id))
@@ -118,13 +131,13 @@ class Accounts:
             self.loom.audit.record(c, who, "login", None, None, None, None)
             return self._actor(c, row)
 
-    def issue_token(self, user_id: int, name: str = "api") -> str:
+    def issue_token(self, user_id: int, name: str = "api", by: Actor | None = None) -> str:
         secret = "loom_" + secrets.token_urlsafe(32)
         with self.loom.engine.begin() as c:
             token_id = c.execute(insert(platform.api_token).values(
                 user_id=user_id, name=name, token_hash=_digest(secret), created_at=utcnow()
             ).returning(platform.api_token.c.id)).scalar_one()
-            self._audit(c, None, "token.issue", user_id, None, {"token": token_id, "name": name})
+            self._audit(c, by, "token.issue", user_id, None, {"token": token_id, "name": name})
         return secret
 
     def actor_for_token(self, secret: str) -> Actor | None:

@@ -19,6 +19,9 @@ csrf = CSRFProtect()
 def init_app(app: Flask, exempt: tuple = ()) -> None:
     from .auth import bp as auth_bp, load_user
     from .views import bp as ui_bp
+    from . import reports as _reports  # noqa: F401  (adds the report pages to the UI blueprint)
+    from . import records_extra  # noqa: F401  (its routes hang on the ui blueprint)
+    from . import lists  # noqa: F401  (list-page routes on the ui blueprint)
 
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a token lives as long as the session
     csrf.init_app(app)
@@ -35,6 +38,7 @@ def init_app(app: Flask, exempt: tuple = ()) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(ui_bp)
+    app.register_blueprint(__import__("runtime.ui.admin", fromlist=["bp"]).bp)  # users, groups, audit log
     app.jinja_env.globals.update(t=i18n.t, tt=i18n.tt, lang=i18n.lang)
 
     @app.errorhandler(CSRFError)

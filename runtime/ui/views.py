@@ -145,7 +145,8 @@ def list_view(app: str, entity: str):
                 titles.want(f, row[f.name])
         titles.load()
         for row in page.items:
-            rows.append({"url": url_for("ui.record_view", app=app, entity=entity, record_id=row["id"]),
+            rows.append({"id": row["id"],
+                         "url": url_for("ui.record_view", app=app, entity=entity, record_id=row["id"]),
                          "cells": [meta.display(f, row[f.name], titles) for f in columns]})
     current_sort = request.args.get("sort", "")
     headers = []
@@ -206,8 +207,12 @@ def record_view(app: str, entity: str, record_id: int):
         sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
         if "*" in sources or status in sources:
             transitions.append({"name": tr["name"], "title": tt(tr.get("title", tr["name"]))})
+    from . import records_extra as extra
+    rules = extra.rule_state(ent, record)
     return render_template(
-        "ui/record.html", app=app, entity=ent, record=record, tabs=tabs, shown=shown,
+        "ui/record.html", app=app, entity=ent, record=record, tabs=tabs, shown=shown, rules=rules,
+        section_visible=extra.section_visible, files=extra.file_fields(ent, fields, record),
+        comments=extra.comments_for(app, entity, record_id), linked=extra.linked_records(ent, record_id),
         title=_record_title(ent, record), status=status and meta.status_title(ent, status),
         status_category=meta.status_category(ent, status), transitions=transitions,
         timeline=_timeline(ent, record_id), author=meta.display(meta.column_field(ent, "created_by"),
@@ -234,14 +239,15 @@ def _timeline(ent, record_id: int) -> list[dict]:
     for r in rows:
         after, before = r.after or {}, r.before or {}
         label = {"create": t("created"), "update": t("changed"), "delete": t("deleted"),
-                 "restore": t("restored")}.get(r.action, r.action)
-        detail = ""
+                 "restore": t("restored"), "comment": t("comment"), "attach": t("file attached")
+                 }.get(r.action, r.action)
+        detail = after.get("text") or after.get("filename") or "" if r.action in ("comment", "attach") else ""
         if r.action == "transition":
             label = f"{t('transition')}: {transitions.get(after.get('transition'), after.get('transition'))}"
             detail = f"{meta.status_title(ent, before.get('status'))} → {meta.status_title(ent, after.get('status'))}"
         changed = [tt(ent.fields[k].title) for k in after if k in ent.fields]
         out.append({"action": label, "user": r.username or "", "at": fmt_datetime(r.at), "detail": detail,
-                    "fields": changed if r.action != "create" else []})
+                    "fields": changed if r.action not in ("create", "comment", "attach") else []})
     return out
 
 
@@ -289,10 +295,16 @@ def _form(app: str, entity: str, record_id: int | None):
               for f in fields}
     row_version = record.get("row_version")
     status = 200
+    from . import records_extra as extra
+    on_form = {f.name for f in editable}
     if request.method == "POST":
         data, raw = meta.parse(editable, request.form)
         values.update(raw)
+        rules = extra.rule_state(ent, {**record, **raw})
         try:
+            errors = extra.enforce_rules(ent, rules, data, on_form)
+            if errors:
+                raise ValidationFailed([])
             if record_id is None:
                 saved = loom().records.create(app, entity, data, who)
                 flash(t("Created."), "ok")
@@ -304,7 +316,8 @@ def _form(app: str, entity: str, record_id: int | None):
             return redirect(url_for("ui.record_view", app=app, entity=entity, record_id=saved["id"]))
         except ValidationFailed as exc:
             status = 422
-            errors, general = _field_errors(ent, exc.errors, {f.name for f in fields})
+            if exc.errors or not errors:
+                errors, general = _field_errors(ent, exc.errors, {f.name for f in fields})
         except Forbidden as exc:
             status = 403
             errors, general = _field_errors(ent, [_E(e["field"], e["message"]) for e in exc.extra.get("errors", [])],
@@ -316,6 +329,8 @@ def _form(app: str, entity: str, record_id: int | None):
             conflict = t("This record was changed by someone else while you were editing it "
                          "(you edited version {yours}, it is now at version {now}). "
                          "Open the record again and repeat your change.", yours=row_version, now=current)
+    else:
+        rules = extra.rule_state(ent, {**record, **values})
     picks = {}
     for f in fields:
         if f.value_type in ("link", "user", "group") or f.type == "multilink":
@@ -332,7 +347,8 @@ def _form(app: str, entity: str, record_id: int | None):
     return render_template(
         "ui/form.html", app=app, entity=ent, record_id=record_id, tabs=tabs, values=values, errors=errors,
         general=general, conflict=conflict, row_version=row_version, picks=picks, locked=locked,
-        computed=computed, title=title, field_title=meta.field_title), status
+        computed=computed, title=title, field_title=meta.field_title, rules=rules,
+        section_visible=extra.section_visible, has_rules=extra.has_rules(ent)), status
 
 
 class _E:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def test_hash_is_stable_across_reformatting_and_comments(tmp_path, sd_doc):
     for path in folder.rglob("*.yaml"):
         data, _ = load_yaml(path.read_text(encoding="utf-8"), path.name)
         # Block style instead of flow style, different quoting, comments everywhere.
-        text = dump_yaml(data).replace("'", '"')
+        # Re-quote only whole scalars: a quote inside text ("status == 'done'") is content.
+        text = re.sub(r"(?m)(: |- )'([^'\"\\]*)'$", r'\1"\2"', dump_yaml(data))
         commented = "# reformatted by a test\n" + "\n".join(
             line + ("  # trailing comment" if line.strip() and not line.rstrip().endswith("|")
                     and not line.rstrip().endswith("|-") and ":" in line and not line.startswith(" " * 20)

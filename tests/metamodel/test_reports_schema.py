@@ -1,0 +1,141 @@
+"""reports.yaml: the schema and the cross-checks of its fields, each problem with file and line."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from metamodel import MetadataError, load_app
+
+SERVICE_DESK = Path(__file__).resolve().parents[2] / "apps_config" / "service_desk"
+
+
+@pytest.fixture
+def app_dir(tmp_path) -> Path:
+    folder = tmp_path / "service_desk"
+    shutil.copytree(SERVICE_DESK, folder)
+    return folder
+
+
+def write(folder: Path, text: str) -> None:
+    (folder / "reports.yaml").write_text(text, encoding="utf-8")
+
+
+def problems(folder: Path):
+    with pytest.raises(MetadataError) as info:
+        load_app(folder)
+    return info.value.problems
+
+
+def test_shipped_reports_are_valid():
+    app = load_app(SERVICE_DESK)
+    names = [r["name"] for r in app.section("reports")["reports"]]
+    assert {"requests_by_status", "requests_by_organization", "open_by_module_priority", "requests_per_week",
+            "assignee_kpi", "contracts_by_department"} <= set(names)
+
+
+def test_a_good_report_file(app_dir):
+    write(app_dir, """reports:
+  - name: by_department_module
+    title: {ru: Заявки, en: Requests}
+    entity: request
+    kind: table
+    group_by: [module.department, priority]
+    measure: {fn: avg, field: labor_hours}
+    filters:
+      - {field: status, op: in, value: [registered, in_work]}
+      - {field: organization.short_name, op: contains, value: мин}
+    chart: bar
+  - name: per_month
+    entity: request
+    group_by: [created_at]
+    period: month
+    chart: line
+  - name: kpi
+    entity: request
+    kind: kpi
+    user_field: assignee
+    due_field: due_at
+    done_field: updated_at
+""")
+    assert len(load_app(app_dir).section("reports")["reports"]) == 3
+
+
+def test_schema_errors_name_file_and_line(app_dir):
+    write(app_dir, """reports:
+  - name: a
+    entity: request
+    kind: sla
+    group_by: [status]
+  - name: b
+    entity: request
+    group_by: [status]
+    chart: donut
+  - name: c
+    entity: request
+    group_by: [status]
+    filters:
+      - {field: status, op: like, value: x}
+    colour: red
+""")
+    found = sorted((p.file, p.line, p.path) for p in problems(app_dir))
+    assert found == [("reports.yaml", 4, "reports[0].kind"), ("reports.yaml", 9, "reports[1].chart"),
+                     ("reports.yaml", 10, "reports[2]"), ("reports.yaml", 14, "reports[2].filters[0].op")]
+
+
+def test_cross_check_errors_name_file_and_line(app_dir):
+    write(app_dir, """reports:
+  - name: bad_group
+    entity: request
+    group_by: [priorty]
+  - name: bad_link_path
+    entity: request
+    group_by: [subject.name]
+  - name: multi_value
+    entity: request
+    group_by: [works]
+  - name: sum_of_text
+    entity: request
+    group_by: [status]
+    measure: {fn: sum, field: subject}
+  - name: bad_filter
+    entity: request
+    group_by: [status]
+    filters:
+      - {field: organization.nme, value: x}
+  - name: period_without_date
+    entity: request
+    group_by: [status]
+    period: week
+  - name: kpi_bad_user
+    entity: request
+    kind: kpi
+    user_field: organization
+    due_field: subject
+  - name: no_group
+    entity: request
+    kind: group
+  - name: bad_group
+    entity: contract
+    group_by: [department]
+    chart: pie
+    user_field: owner
+  - name: nowhere
+    entity: ticket
+""")
+    found = {(p.line, p.path): p.message for p in problems(app_dir)}
+    assert all(p.file == "reports.yaml" for p in problems(app_dir))
+    assert "did you mean 'priority'" in found[(4, "reports[0].group_by[0]")]
+    assert "not a link" in found[(7, "reports[1].group_by[0]")]
+    assert "single-value" in found[(10, "reports[2].group_by[0]")]
+    assert "not a number field" in found[(14, "reports[3].measure.field")]
+    assert "unknown field of organization 'nme'" in found[(19, "reports[4].filters[0].field")]
+    assert "period" in found[(23, "reports[5].period")]
+    assert "not a user field" in found[(27, "reports[6].user_field")]
+    assert "not a date" in found[(28, "reports[6].due_field")]
+    assert "needs group_by" in found[(31, "reports[7].kind")]
+    assert "defined twice" in found[(32, "reports[8].name")]
+    assert "kpi reports only" in found[(36, "reports[8].user_field")]
+    assert "unknown entity 'ticket'" in found[(38, "reports[9].entity")]
+    assert len(found) == 12

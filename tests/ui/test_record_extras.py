@@ -1,0 +1,148 @@
+"""Record page extras through the test client: comments with @mentions, attachments,
+linked records and the form rules of the metadata."""
+from __future__ import annotations
+
+import io
+import json
+import re
+
+from sqlalchemy import select
+
+from runtime import tables as platform
+
+from .test_pages import NEW, make_request, text
+
+R = "/ui/service_desk/request"
+
+
+def contract(loom, data, code="Д-1"):
+    return loom.records.create("service_desk", "contract", {
+        "code": code, "organization": data["organization"]["id"], "department": data["department"]["id"],
+        "valid_from": "2024-01-01", "valid_to": "2025-12-31"})
+
+
+# ---------------------------------------------------------------------- comments
+def test_comment_with_mention_notifies_and_escapes(signed_in, service_desk, data):
+    boss = service_desk.accounts.create_user("boss", "boss-pass-1", full_name="Борис Начальников", roles=["agent"])
+    boss_id = boss
+    req = make_request(service_desk, data)[0]
+    page = f"{R}/{req['id']}"
+    r = signed_in.post(f"{page}/comments", {"body": "@boss посмотрите <script>alert(1)</script> и @nobody"},
+                       token_from=page)
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"{page}#comments")
+    html = signed_in.get(page).get_data(as_text=True)
+    assert '<span class="mention">@boss</span>' in html
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert '<span class="mention">@nobody</span>' not in html  # not a user: plain text
+    assert "комментарий" in text(signed_in.get(page))  # in the history too
+    n, c = platform.notification, platform.comment
+    with service_desk.engine.connect() as conn:
+        notes = conn.execute(select(n).where(n.c.user_id == boss_id)).mappings().all()
+        stored = conn.execute(select(c)).mappings().one()
+    assert len(notes) == 1 and (notes[0]["app"], notes[0]["entity"], notes[0]["record_id"]) == \
+        ("service_desk", "request", req["id"])
+    assert stored["mentions"] == [boss_id]
+    r = signed_in.post(f"{page}/comments", {"body": "   "}, token_from=page)
+    assert "обязательное поле" in text(signed_in.get(page))
+
+
+def test_comment_needs_csrf_and_read_access(signed_in, service_desk, data):
+    req = make_request(service_desk, data)[0]
+    assert signed_in.http.post(f"{R}/{req['id']}/comments", data={"body": "x"}).status_code == 400
+    r = signed_in.post(f"{R}/999999/comments", {"body": "x"}, token_from=f"{R}/{req['id']}")
+    assert r.status_code == 404
+
+
+# ---------------------------------------------------------------------- attachments
+def test_upload_and_download_through_the_ui(signed_in, service_desk, data):
+    req = make_request(service_desk, data)[0]
+    page = f"{R}/{req['id']}"
+    r = signed_in.post(f"{page}/files/attachments", {"file": (io.BytesIO(b"log line\n"), "log.txt")},
+                       token_from=page, content_type="multipart/form-data")
+    assert r.status_code == 302
+    html = signed_in.get(page).get_data(as_text=True)
+    assert "Загружено: log.txt" in html
+    link = re.search(r'href="(/ui/service_desk/request/\d+/files/\d+)"', html).group(1)
+    got = signed_in.get(link)
+    assert got.status_code == 200 and got.data == b"log line\n"
+    assert "log.txt" in got.headers["Content-Disposition"]
+    other = make_request(service_desk, data)[0]  # the file is not reachable through another record
+    assert signed_in.get(link.replace(f"/{req['id']}/", f"/{other['id']}/")).status_code == 404
+
+
+def test_wrong_file_type_is_refused_with_a_message(signed_in, service_desk, data):
+    ctr = contract(service_desk, data)
+    page = f"/ui/service_desk/contract/{ctr['id']}"
+    r = signed_in.post(f"{page}/files/scan", {"file": (io.BytesIO(b"MZ"), "virus.exe")},
+                       token_from=page, content_type="multipart/form-data")
+    assert r.status_code == 302
+    body = text(signed_in.get(page))
+    assert "Не загружено" in body and "virus.exe: допускаются только файлы pdf, jpg, png" in body
+    with service_desk.engine.connect() as conn:
+        assert conn.execute(select(platform.attachment)).first() is None
+    r = signed_in.post(f"{page}/files/scan", {}, token_from=page, content_type="multipart/form-data")
+    assert "Выберите файл" in text(signed_in.get(page))
+
+
+def test_download_needs_login(browser, service_desk, data):
+    assert browser.get(f"{R}/1/files/1").status_code == 302
+
+
+# ---------------------------------------------------------------------- linked records
+def test_linked_records_on_an_organisation_page(signed_in, service_desk, data):
+    make_request(service_desk, data, n=12)
+    contract(service_desk, data, code="Д-77")
+    org = data["organization"]["id"]
+    r = signed_in.get(f"/ui/service_desk/organization/{org}")
+    html, body = r.get_data(as_text=True), text(r)
+    assert "Связанные записи" in body and "Заявки" in body and "Договоры" in body
+    assert "Д-77" in body and "Обращение номер 011" in body
+    assert "Обращение номер 000" not in body  # top 10, newest first
+    assert f'href="/ui/service_desk/request?organization={org}"' in html
+    assert "более 10" in body
+    r = signed_in.get(f"/ui/service_desk/organization/{data['organization2']['id']}")
+    assert "Связанные записи" not in text(r)
+    assert signed_in.get(f"/ui/service_desk/request?organization={org}").status_code == 200
+
+
+# ---------------------------------------------------------------------- form rules
+def _phone_box(html: str) -> str:
+    return re.search(r'<div class="field[^"]*" data-field="requester_phone"[^>]*>', html).group(0)
+
+
+def test_form_rule_hides_and_requires_the_phone(signed_in, service_desk, data):
+    new = signed_in.get(NEW).get_data(as_text=True)
+    assert "hidden" in _phone_box(new)  # channel defaults to portal
+    assert 'hx-post="/ui/service_desk/request/rules"' in new
+    base = {"subject": "Звонок по телефону", "description": "Описание", "organization": data["organization"]["id"],
+            "module": data["module"]["id"], "priority": "3"}
+    r = signed_in.post(NEW, {**base, "channel": "phone"})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert "hidden" not in _phone_box(html)
+    assert re.search(r'id="err-requester_phone">обязательное поле', html)
+    r = signed_in.post(NEW, {**base, "channel": "phone", "requester_phone": "+7 343 123-45-67"})
+    assert r.status_code == 302
+    rid = int(r.headers["Location"].rsplit("/", 1)[1])
+    edit = signed_in.get(f"{R}/{rid}/edit").get_data(as_text=True)
+    assert "hidden" not in _phone_box(edit)
+    r = signed_in.post(NEW, {**base, "channel": "email"})  # no phone needed
+    assert r.status_code == 302
+    rid2 = int(r.headers["Location"].rsplit("/", 1)[1])
+    page = signed_in.get(f"{R}/{rid2}").get_data(as_text=True)
+    assert re.search(r'<div class="value[^"]*" hidden><dt>Телефон заявителя', page)
+    # editing: switching the channel to phone requires the phone on save
+    version = service_desk.records.get("service_desk", "request", rid2)["row_version"]
+    r = signed_in.post(f"{R}/{rid2}/edit", {**base, "channel": "phone", "row_version": str(version)})
+    assert r.status_code == 422 and "err-requester_phone" in r.get_data(as_text=True)
+
+
+def test_rules_endpoint_reevaluates_on_change(signed_in, service_desk, data):
+    token_page = NEW
+    r = signed_in.post(f"{R}/rules", {"channel": "phone"}, token_from=token_page)
+    assert r.status_code == 200
+    state = json.loads(r.headers["HX-Trigger"])["loom-rules"]
+    assert state["fields"]["requester_phone"] == {"visible": True, "required": True, "readonly": False}
+    r = signed_in.post(f"{R}/rules", {"channel": "portal"}, token_from=token_page)
+    state = json.loads(r.headers["HX-Trigger"])["loom-rules"]
+    assert state["fields"]["requester_phone"]["visible"] is False
