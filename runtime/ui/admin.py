@@ -27,20 +27,13 @@ from ..accounts import generate_password
 from ..audit import verify
 from ..errors import Forbidden, NotFound
 from . import tasks, views
+
 from .i18n import fmt_datetime, t, tt
+from .views import actor as me, loom
 
 bp = Blueprint("admin", __name__, url_prefix="/ui/admin")
 AUDIT_PAGE = 50
-BUILTIN_ROLES = ("admin", "user")  # "admin" is the user's administrator flag; every user has "user"
 VALUE_CHARS = 60
-
-
-def loom():
-    return current_app.extensions["loom"]
-
-
-def me():
-    return current_user.actor
 
 
 @bp.before_request
