@@ -20,6 +20,21 @@ class Workflow:
         self.loom = loom
         self.records = loom.records
 
+    @staticmethod
+    def may_fire(actor, tr: dict) -> bool:
+        """Whether ``actor``'s roles allow transition ``tr`` (its other checks come when it fires)."""
+        roles = tr.get("roles")
+        return not roles or actor.is_admin or actor.system or bool(set(roles) & set(actor.roles))
+
+    def available(self, entity, status: str | None, actor) -> list[dict]:
+        """The transitions ``actor`` may fire from ``status``: the buttons a record page shows."""
+        out = []
+        for tr in entity.spec.get("transitions", []):
+            sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
+            if ("*" in sources or status in sources) and self.may_fire(actor, tr):
+                out.append(tr)
+        return out
+
     def transition(self, app: str, entity: str, record_id: int, name: str, data: dict | None = None,
                    row_version: int | None = None, actor: Actor = SYSTEM, conn=None) -> dict:
         """Fire transition ``name``: check source status, roles, condition and required fields,
@@ -40,9 +55,8 @@ class Workflow:
             if "*" not in sources and current["status"] not in sources:
                 raise Conflict(f"{name!r} cannot be fired from status {current['status']!r}; "
                                f"it goes from {', '.join(sources)} to {tr['to']}")
-            roles = tr.get("roles")
-            if roles and not (actor.is_admin or actor.system or set(roles) & set(actor.roles)):
-                raise Forbidden(f"{name!r} needs one of the roles {', '.join(roles)}")
+            if not self.may_fire(actor, tr):
+                raise Forbidden(f"{name!r} needs one of the roles {', '.join(tr['roles'])}")
             merged = {**self.records._plain_row(current), **data}
             scope = {"user": actor.username, "status": current["status"]}
             if "condition" in tr and not self.records._expression(tr["condition"]).evaluate(merged, scope):

@@ -202,11 +202,8 @@ def record_view(app: str, entity: str, record_id: int):
         else:
             shown[f.name] = meta.display(f, record.get(f.name), titles)
     status = record.get("status")
-    transitions = []
-    for tr in ent.spec.get("transitions", []):
-        sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
-        if "*" in sources or status in sources:
-            transitions.append({"name": tr["name"], "title": tt(tr.get("title", tr["name"]))})
+    transitions = [{"name": tr["name"], "title": tt(tr.get("title", tr["name"]))}
+                   for tr in loom().workflow.available(ent, status, actor())]
     from . import records_extra as extra
     rules = extra.rule_state(ent, record)
     return render_template(
