@@ -311,3 +311,16 @@ PATTERNS_RU += [
     (re.compile(r"^(.+): only (.+) files are accepted$"), "{0}: допускаются только файлы {1}"),
     (re.compile(r"^(.+) is larger than (\S+) MB$"), "{0}: файл больше {1} МБ"),
 ]
+
+# ---------------------------------------------------------------------- list filter panel
+RU.update({
+    "Filter": "Фильтр",
+    "any": "любое",
+    "from": "с",
+    "to": "по",
+    "contains": "содержит",
+    "More filters": "Ещё фильтры",
+    "add a field": "добавить поле",
+    "Apply filters": "Применить",
+    "Reset": "Сбросить",
+})

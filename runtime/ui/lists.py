@@ -425,3 +425,129 @@ def export(app: str, entity: str, fmt: str):
         return response
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+# ---------------------------------------------------------------------- filter panel
+PANEL_KINDS = {"choice": "choice", "status": "choice", "link": "link", "user": "link", "group": "link",
+               "date": "range", "datetime": "range", "integer": "range", "decimal": "range", "money": "range",
+               "boolean": "bool", "string": "text", "text": "text", "email": "text", "phone": "text"}
+PANEL_SKIP = ("id", "row_version")
+
+
+def _panel_kind(f) -> str | None:
+    if f.name in PANEL_SKIP or f.storage != "column":
+        return None
+    return PANEL_KINDS.get("status" if f.type == "status" else f.value_type)
+
+
+def _panel_keys(f, kind: str) -> tuple[str, ...]:
+    """The query arguments a control owns: submitting the panel replaces them."""
+    n = f.name
+    return {"choice": (n, f"{n}__in"), "link": (n,), "range": (f"{n}__gte", f"{n}__lte"), "bool": (n,),
+            "text": (f"{n}__contains",)}[kind]
+
+
+def _panel_control(app: str, ent, f, kind: str, args, who, more: bool) -> dict:
+    n = f.name
+    c = {"name": n, "title": meta.field_title(f), "kind": kind, "more": more, "id": f"flt-{n}"}
+    if kind == "choice":
+        if f.type == "status":
+            values = [(s["name"], tt(s.get("title", s["name"]))) for s in ent.statuses]
+        else:
+            values = [(ch.value, tt(ch.title) if ch.title else ch.value) for ch in f.choices]
+        chosen = set(args.getlist(n))
+        for raw in args.getlist(f"{n}__in"):
+            chosen.update(v for v in raw.split(",") if v)
+        c.update(options=values, selected=chosen, active=bool(chosen))
+    elif kind == "link":
+        value = args.get(n, "")
+        c.update(options=meta.options(loom(), who, f, "", [value] if value else []), value=value,
+                 active=bool(value),
+                 picker_url=url_for("ui.picker_options", app=app, entity=ent.name, field=n) if n in ent.fields
+                 else None)
+    elif kind == "range":
+        low, high = args.get(f"{n}__gte", ""), args.get(f"{n}__lte", "")
+        dated = f.value_type in ("date", "datetime")
+        if dated:
+            low, high = low[:10], high[:10]
+        c.update(low=low, high=high, active=bool(low or high),
+                 input="date" if dated else "number" if f.value_type == "integer" else "decimal")
+    elif kind == "bool":
+        value = args.get(n, "").lower()
+        value = "true" if value in ("true", "1", "yes") else "false" if value in ("false", "0", "no") else ""
+        c.update(value=value, active=bool(value))
+    else:
+        value = args.get(f"{n}__contains", "")
+        c.update(value=value, active=bool(value))
+    return c
+
+
+def filter_panel(app: str, ent, view: dict) -> dict:
+    """Controls for the view's columns, then (under "more") the other column-stored fields; never hidden ones."""
+    who = actor()
+    hidden = loom().permissions.hidden(who, ent)
+    args = request.args
+    names = list(view.get("columns", []))
+    primary = len(names)
+    names += [f.name for f in ent.fields.values() if f.storage == "column"]
+    if ent.statuses:
+        names.append("status")
+    names += ["number", *SYSTEM_TAIL] if ent.spec.get("number") else list(SYSTEM_TAIL)
+    controls, managed, seen = [], set(), set()
+    for i, name in enumerate(names):
+        f = meta.column_field(ent, name)
+        if f is None or name in seen or name in hidden or (name == "status" and not ent.statuses):
+            continue
+        kind = _panel_kind(f)
+        if kind is None:
+            continue
+        seen.add(name)
+        managed.update(_panel_keys(f, kind))
+        controls.append(_panel_control(app, ent, f, kind, args, who, more=i >= primary))
+    keep = [(k, v) for k, v in args.items(multi=True) if k not in managed and k not in STATE_KEYS_DROPPED and v != ""]
+    reset = MultiDict([(k, v) for k, v in args.items(multi=True) if k in ("view", "sort", "q") and v != ""])
+    return {"controls": [c for c in controls if not c["more"]],
+            "more": [c for c in controls if c["more"]],
+            "keep": keep, "active": any(c["active"] for c in controls),
+            "url": url_for("ui.filter_apply", app=app, entity=ent.name),
+            "reset_url": _list_url(app, ent.name, reset)}
+
+
+@bp.get("/<app>/<entity>/filter")
+def filter_apply(app: str, entity: str):
+    """The panel's GET: drop empty controls, join multi-selects, and open the list with the result."""
+    et = loom().entity_tables(app, entity)
+    ent = et.entity
+    loom().permissions.require(actor(), ent, "read")
+    out = MultiDict()
+    for key in dict.fromkeys(request.args.keys()):
+        values = [v.strip() for v in request.args.getlist(key) if v.strip() and v.strip() != "any"]
+        if not values or key in STATE_KEYS_DROPPED:
+            continue
+        name, _, op = key.partition("__")
+        f = meta.column_field(ent, name.partition(".")[0])
+        if op == "in":
+            out.add(key, ",".join(v for raw in values for v in raw.split(",") if v))
+            continue
+        for v in values:
+            if f is not None and f.value_type in ("decimal", "money", "integer") and op in ("gte", "lte"):
+                v = v.replace("\u00a0", "").replace(" ", "").replace(",", ".")
+            if f is not None and f.value_type == "datetime" and op == "lte" and len(v) == 10:
+                v += "T23:59:59"  # "to" a day means to its end
+            out.add(key, v)
+    return redirect(_list_url(app, entity, out))
+
+
+@bp.context_processor
+def _list_filter_panel():
+    if request.endpoint != "ui.list_view" or not request.view_args:
+        return {}
+    try:
+        ent = loom().entity_tables(request.view_args["app"], request.view_args["entity"]).entity
+        view = ent.view(request.args.get("view") or None)
+    except (LoomError, KeyError):
+        return {}
+
+    def panel():
+        return filter_panel(request.view_args["app"], ent, view)
+    return {"filter_panel": panel}

@@ -49,6 +49,17 @@ def seed(loom) -> dict:
     return {"department": dep, "module": mod, "module2": mod2, "organization": org, "organization2": org2}
 
 
+def grant(loom, username: str, *roles: str) -> None:
+    """Give a user more roles of the demo app (apps_config/service_desk permissions: only dispatchers
+    delete requests and edit contracts and dictionaries)."""
+    from sqlalchemy import select
+
+    from runtime import tables
+    with loom.engine.connect() as c:
+        row = c.execute(select(tables.user.c.id, tables.user.c.roles).where(tables.user.c.username == username)).first()
+    loom.accounts.update_user(row.id, roles=[*row.roles, *roles])
+
+
 @pytest.fixture
 def ui_app(service_desk, tmp_path):
     app = create_app(Settings(tmp_path, service_desk.database_url), service_desk)

@@ -8,6 +8,7 @@ history and switches to English. Screenshots go to docs/screenshots/.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -22,6 +23,7 @@ from .conftest import PASSWORD, seed
 
 CHROMIUM = os.environ.get("LOOM_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SUBJECT_HEADER = "table.list thead a.sort:text-matches('^Тема')"  # not "Модуль / система"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 
@@ -87,6 +89,33 @@ def test_request_life_in_a_browser(server):
             expect(page.locator("table.list")).to_contain_text("Минфин")
             expect(page.locator("table.list")).to_contain_text("Критический")
             page.screenshot(path=str(SHOTS / "list.png"), full_page=True)
+
+            # filter by priority through the URL: only the critical request is left
+            rows = page.locator("table.list tbody tr")
+            page.goto(f"{base}/ui/service_desk/request?priority=1")
+            expect(rows).to_have_count(1)
+            expect(rows.first).to_contain_text("Ошибка при подписании документа")
+            expect(page.locator("table.list")).not_to_contain_text("Не формируется отчёт")
+
+            # sort by clicking the subject header: ascending, then descending
+            subjects = ["Не формируется отчёт по обращениям", "Нужен доступ для нового сотрудника",
+                        "Ошибка при подписании документа"]
+
+            def order():
+                texts = rows.all_inner_texts()
+                return [s for t in texts for s in subjects if s in t]
+
+            page.goto(f"{base}/ui/service_desk/request")
+            expect(rows).to_have_count(3)
+            assert order() != subjects  # the view's own sort (priority) puts the critical one first
+            page.click(SUBJECT_HEADER)
+            expect(page).to_have_url(f"{base}/ui/service_desk/request?sort=subject")
+            expect(page.locator(SUBJECT_HEADER)).to_have_class(re.compile(r"\basc\b"))
+            assert order() == subjects
+            page.click(SUBJECT_HEADER)
+            expect(page).to_have_url(f"{base}/ui/service_desk/request?sort=-subject")
+            assert order() == subjects[::-1]
+            page.goto(f"{base}/ui/service_desk/request")
 
             # the form: a validation error first
             page.click("text=+ Создать")

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from runtime.records import SYSTEM
 
-from .conftest import PASSWORD, Browser
+from .conftest import PASSWORD, Browser, grant
 from .test_pages import make_request, text
 
 LIST = "/ui/service_desk/request"
@@ -21,6 +21,12 @@ def statuses(loom) -> dict:
     t = loom.entity_tables("service_desk", "request").main
     with loom.engine.connect() as c:
         return {r.id: (r.status, r.deleted_at is not None) for r in c.execute(select(t.c.id, t.c.status, t.c.deleted_at))}
+
+
+def listed(response) -> str:
+    """The page's text without the filter panel (whose options name every choice)."""
+    html = re.sub(r'<details class="filter-panel".*?</details>', "", response.get_data(as_text=True), flags=re.DOTALL)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 def flashes(html: str, category: str) -> list[str]:
@@ -41,7 +47,7 @@ def test_saved_view_round_trip_and_isolation(signed_in, ui_app, service_desk, da
     chip = re.search(r'<a href="([^"]+)" class="saved-view">Критичные</a>', html)
     assert chip, "the saved view is listed on the page"
     opened = signed_in.get(chip.group(1).replace("&amp;", "&"))
-    body = text(opened)
+    body = listed(opened)
     assert body.count("Критический") >= 2 and "Низкий" not in body  # the filter applies
     assert 'class="chip active"' in opened.get_data(as_text=True)
     # saving under the same name replaces the state
@@ -108,6 +114,7 @@ def test_bulk_checks_permissions_per_record(browser, service_desk, data):
 
 
 def test_bulk_delete(signed_in, service_desk, data):
+    grant(service_desk, "agent", "dispatcher")  # only dispatchers delete requests
     reqs = make_request(service_desk, data, 3)
     assert signed_in.http.post(f"{LIST}/bulk", data={"action": "delete", "id": "1"}).status_code == 400  # CSRF
     r = signed_in.post(f"{LIST}/bulk", {"action": "delete", "id": [str(reqs[0]["id"]), str(reqs[2]["id"]), "999"]},
@@ -199,3 +206,94 @@ def test_export_respects_hidden_fields_and_row_rules(browser, service_desk, data
     # filtering or sorting by a hidden field is refused, as on the page
     assert browser.get(f"{LIST}/export.xlsx?hourly_rate__gt=1").status_code == 403
     assert browser.get(f"{LIST}/export.csv?sort=hourly_rate").status_code == 403
+
+
+# ---------------------------------------------------------------------- filter panel
+def panel_html(html: str) -> str:
+    m = re.search(r'<details class="filter-panel".*?</details>', html, re.DOTALL)
+    assert m, "the list page has a filter panel"
+    return m.group(0)
+
+
+def control(panel: str, field: str) -> str:
+    m = re.search(rf'<div class="control (\w+)" data-field="{field}"[^>]*>.*?</div>', panel, re.DOTALL)
+    return m.group(0) if m else ""
+
+
+def test_filter_panel_offers_controls_by_type(signed_in, service_desk, data):
+    make_request(service_desk, data, 1)
+    panel = panel_html(signed_in.get(LIST).get_data(as_text=True))
+    priority = control(panel, "priority")
+    assert 'name="priority__in"' in priority and "multiple" in priority
+    assert ">Критический<" in priority and ">Низкий<" in priority and " hidden" not in priority.split(">")[0]
+    assert 'name="status__in"' in control(panel, "status") and ">Зарегистрирована<" in control(panel, "status")
+    org = control(panel, "organization")
+    assert '<select name="organization"' in org and ">Минздрав<" in org and "/options/organization" in org
+    assert '<select name="assignee"' in control(panel, "assignee")
+    created = control(panel, "created_at")
+    assert 'type="date" name="created_at__gte"' in created and 'type="date" name="created_at__lte"' in created
+    assert 'name="subject__contains"' in control(panel, "subject")
+    # other stored fields wait under "more"
+    channel = control(panel, "channel")
+    assert 'name="channel__in"' in channel and channel.split(">")[0].endswith(" hidden")
+    assert 'name="labor_hours__gte"' in control(panel, "labor_hours")
+    assert 'type="date" name="due_at__lte"' in control(panel, "due_at")
+    assert re.search(r'class="filter-more".*?<option value="channel">Канал</option>', panel, re.DOTALL)
+    assert not control(panel, "works") and not control(panel, "attachments") and not control(panel, "id")
+    assert "Применить" in panel and "Фильтр" in panel
+    # English labels
+    signed_in.get("/lang/en")
+    panel = panel_html(signed_in.get(LIST).get_data(as_text=True))
+    assert "Apply filters" in panel and ">Critical<" in control(panel, "priority") and "More filters" in panel
+
+
+def test_filter_panel_never_offers_hidden_fields(browser, service_desk, data):
+    from tests.permissions.conftest import permissioned_document
+    service_desk.store.publish(permissioned_document(service_desk.store.document("service_desk")),
+                               author="tester", comment="permissions")
+    browser.login()  # agent: hourly_rate hidden
+    panel = panel_html(browser.get(f"{LIST}?view=all").get_data(as_text=True))
+    assert control(panel, "priority") and not control(panel, "hourly_rate") and "hourly_rate" not in panel
+
+
+def test_filter_panel_narrows_the_list(signed_in, service_desk, data):
+    from sqlalchemy import update
+    reqs = (make_request(service_desk, data, 1, priority="1") + make_request(service_desk, data, 1, priority="2")
+            + make_request(service_desk, data, 1, priority="2") + make_request(service_desk, data, 1, priority="4")
+            + make_request(service_desk, data, 1, priority="1"))
+    days = ["2026-01-10", "2026-02-03", "2026-02-28", "2026-02-15", "2026-03-01"]
+    tb = service_desk.entity_tables("service_desk", "request").main
+    with service_desk.engine.begin() as c:
+        for r, day in zip(reqs, days):
+            c.execute(update(tb).where(tb.c.id == r["id"])
+                      .values(created_at=dt.datetime.fromisoformat(f"{day}T12:00:00+00:00")))
+    # the panel's GET: priority multi-select, a created_at range, an untouched "any" and blanks; sort/search/view kept
+    r = signed_in.get(f"{LIST}/filter", query_string=[
+        ("view", "all"), ("sort", "number"), ("q", "Обращение"), ("priority__in", "1"), ("priority__in", "2"),
+        ("created_at__gte", "2026-02-01"), ("created_at__lte", "2026-02-28"), ("subject__contains", ""),
+        ("organization", ""), ("channel__in", ""), ("due_at__gte", "")])
+    assert r.status_code == 302
+    location = r.headers["Location"]
+    assert location.startswith(LIST + "?") and "subject__contains" not in location and "organization" not in location
+    page = signed_in.get(location)
+    body = text(page)
+    shown = [x["number"] for x in reqs if x["number"] in body]
+    assert shown == [reqs[1]["number"], reqs[2]["number"]]  # priority 1/2, created in February (28th inclusive)
+    html = page.get_data(as_text=True)
+    panel = panel_html(html)
+    assert re.search(r'<option value="1" selected>Критический', panel) and re.search(r'<option value="2" selected>', panel)
+    assert 'value="2026-02-01"' in panel and 'value="2026-02-28"' in panel
+    for kept in ('name="view" value="all"', 'name="sort" value="number"', 'name="q" value="Обращение"'):
+        assert kept in panel
+    assert 'class="filter-panel" open' in html
+    # each chip still removes one filter
+    chip = re.search(r'<span class="chip">Приоритет[^<]*<a href="([^"]+)"', html)
+    assert chip
+    body = text(signed_in.get(chip.group(1).replace("&amp;", "&")))
+    assert [x["number"] for x in reqs if x["number"] in body] == [reqs[1]["number"], reqs[2]["number"], reqs[3]["number"]]
+    # a single value, and the reset link keeps only view, sort and search
+    r = signed_in.get(f"{LIST}/filter", query_string=[("view", "all"), ("priority__in", "4")])
+    body = text(signed_in.get(r.headers["Location"]))
+    assert [x["number"] for x in reqs if x["number"] in body] == [reqs[3]["number"]]
+    reset = re.search(r'<a href="([^"]+)" class="reset-filters">', signed_in.get(r.headers["Location"]).get_data(as_text=True))
+    assert reset.group(1).replace("&amp;", "&") == f"{LIST}?view=all"

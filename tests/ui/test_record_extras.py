@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from runtime import tables as platform
 
+from .conftest import grant
 from .test_pages import NEW, make_request, text
 
 R = "/ui/service_desk/request"
@@ -71,6 +72,7 @@ def test_upload_and_download_through_the_ui(signed_in, service_desk, data):
 
 
 def test_wrong_file_type_is_refused_with_a_message(signed_in, service_desk, data):
+    grant(service_desk, "agent", "dispatcher")  # only dispatchers edit contracts
     ctr = contract(service_desk, data)
     page = f"/ui/service_desk/contract/{ctr['id']}"
     r = signed_in.post(f"{page}/files/scan", {"file": (io.BytesIO(b"MZ"), "virus.exe")},
