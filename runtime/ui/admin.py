@@ -47,16 +47,9 @@ def _require_admin():
     return None
 
 
-@bp.errorhandler(NotFound)
-def _not_found(exc):
-    return render_template("ui/error.html", message=t("Not found.") + " " + exc.detail), 404
-
-
-@bp.errorhandler(Forbidden)
-def _forbidden(exc):
-    return render_template("ui/error.html", message=t("You may not do this.") + " " + exc.detail), 403
-
-
+# The same error pages and navigation as the rest of the UI.
+bp.register_error_handler(NotFound, views._not_found)
+bp.register_error_handler(Forbidden, views._forbidden)
 bp.context_processor(views._navigation)
 
 
