@@ -16,10 +16,16 @@ from .appstore import AppStore
 from .audit import Audit
 from .db import make_engine
 from .errors import NotFound
+from .behaviour import Behaviour
 from .hooks import Hooks
+from .jobs import Jobs
+from .notifications import Notifier
 from .permissions import Permissions
 from .records import RecordService
+from .routing import Router
+from .sla import SLA
 from .storage import EntityTables, build_tables, new_metadata
+from .timers import Timers
 from .workflow import Workflow
 
 REFRESH_SECONDS = 2.0
@@ -35,8 +41,12 @@ class LiveApp:
 class Loom:
     """Everything a process needs to serve apps; the Flask app, CLI and workers each hold one."""
 
-    def __init__(self, database_url: str, files_dir: str | Path | None = None, **engine_options):
+    def __init__(self, database_url: str, files_dir: str | Path | None = None, *, redis_url: str | None = None,
+                 smtp_url: str | None = None, base_url: str | None = None, **engine_options):
         self.database_url = database_url
+        self.redis_url = redis_url  # None: jobs run in this process
+        self.smtp_url = smtp_url  # smtp://host:port; None: e-mails stay in the outbox
+        self.base_url = base_url or "http://127.0.0.1:5000"  # links in notifications
         self.engine = make_engine(database_url, **engine_options)
         # Reads go through ``reader``: on SQLite it takes no write lock.
         self.reader = self.engine.execution_options(loom_read=True)
@@ -49,6 +59,12 @@ class Loom:
         self.accounts = Accounts(self)
         self.hooks = Hooks(self)
         self.workflow = Workflow(self)
+        self.notifier = Notifier(self)
+        self.timers = Timers(self)
+        self.jobs = Jobs(self)
+        self.router = Router(self)
+        self.sla = SLA(self)
+        self.behaviour = Behaviour(self)
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._generation: tuple = ()

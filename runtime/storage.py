@@ -236,4 +236,5 @@ def refresh_statistics(conn, tables: list[str]) -> None:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    from . import clock
+    return clock.now()

@@ -6,7 +6,7 @@ Changes to these tables go through Alembic revisions in ``runtime/migrations``.
 from __future__ import annotations
 
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String, Table,
-                        Text, UniqueConstraint)
+                        Text, UniqueConstraint, text)
 
 from .db import ID
 
@@ -51,6 +51,7 @@ user = Table(
     Column("roles", JSON, nullable=False, default=list),  # role names, app-wide
     Column("lang", String(5), nullable=False, default="ru"),
     Column("organization", String(80)),  # "app.entity:id" of a portal user's organisation
+    Column("skills", JSON),  # skill tags matched by by_skill routing
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_login_at", DateTime(timezone=True)),
 )
@@ -184,6 +185,7 @@ notification = Table(
     Column("app", String(40)),
     Column("entity", String(40)),
     Column("record_id", ID),
+    Column("template", String(80)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("read_at", DateTime(timezone=True)),
     Index("ix_loom_notification_user", "user_id", "read_at"),
@@ -213,4 +215,109 @@ comment = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("deleted_at", DateTime(timezone=True)),
     Index("ix_loom_comment_record", "app", "entity", "record_id"),
+)
+
+# ---------------------------------------------------------------------- behaviour engine
+status_history = Table(
+    "loom_status_history", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("record_id", ID, nullable=False),
+    Column("from_status", String(40)),  # None when the record was created
+    Column("to_status", String(40), nullable=False),
+    Column("transition", String(60)),  # None for creation; "timer:<name>" when a timer fired it
+    Column("user_id", ID),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_loom_status_history_record", "app", "entity", "record_id", "id"),
+)
+
+timer = Table(
+    # One row per thing that must happen at a time: an SLA escalation, a timer transition.
+    # ``key`` names it (re-scheduling the same key moves it); the scheduler claims due rows
+    # and fires each exactly once inside the transaction that applies its effect.
+    "loom_timer", metadata,
+    Column("id", ID, primary_key=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(30), nullable=False),  # handler name: "sla", "transition", ...
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40)),
+    Column("record_id", ID),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(10), nullable=False),  # pending | fired | cancelled
+    Column("payload", JSON, nullable=False),
+    Column("enqueued_at", DateTime(timezone=True)),  # last hand-over to a worker (lease start)
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("fired_at", DateTime(timezone=True)),
+    Column("error", Text),
+    Index("ix_loom_timer_due", "due_at", postgresql_where=text("state = 'pending'"),
+          sqlite_where=text("state = 'pending'")),
+    Index("ix_loom_timer_record", "app", "entity", "record_id"),
+)
+
+schedule_run = Table(
+    # A cron slot is claimed by inserting its row: two schedulers cannot both run it.
+    "loom_schedule_run", metadata,
+    Column("app", String(40), primary_key=True),
+    Column("schedule", String(60), primary_key=True),
+    Column("slot", DateTime(timezone=True), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outcome", String(10)),  # ok | error
+    Column("result", JSON),
+)
+
+sla = Table(
+    # The SLA state of one target (reaction, resolution, ...) of one record.
+    "loom_sla", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("record_id", ID, nullable=False),
+    Column("target", String(40), nullable=False),
+    Column("policy", String(60), nullable=False),
+    Column("calendar", String(60)),
+    Column("target_seconds", Integer, nullable=False),  # business seconds allowed
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True)),  # None while paused
+    Column("paused_since", DateTime(timezone=True)),
+    Column("paused_seconds", Integer, nullable=False, default=0),  # business seconds spent paused
+    Column("stopped_at", DateTime(timezone=True)),
+    Column("elapsed_seconds", Integer),  # business seconds used, set when stopped
+    Column("breached", Boolean, nullable=False, default=False),
+    Column("breached_at", DateTime(timezone=True)),
+    Column("level", Integer, nullable=False, default=0),  # highest escalation level reached
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("app", "entity", "record_id", "target", name="uq_loom_sla_target"),
+)
+
+outbox = Table(
+    # Every e-mail Loom sends: written in the change that caused it, delivered by a job.
+    "loom_outbox", metadata,
+    Column("id", ID, primary_key=True),
+    Column("channel", String(20), nullable=False),  # email
+    Column("recipient", String(255), nullable=False),
+    Column("cc", JSON, nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("template", String(80)),
+    Column("app", String(40)),
+    Column("entity", String(40)),
+    Column("record_id", ID),
+    Column("state", String(10), nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("error", Text),
+    Column("message_id", String(255), nullable=False),
+    Index("ix_loom_outbox_state", "state", "created_at"),
+    Index("ix_loom_outbox_record", "app", "entity", "record_id"),
+)
+
+round_robin = Table(
+    # The persistent pointer of a round-robin routing rule: the user who got the last item.
+    "loom_round_robin", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("last_user_id", ID),
 )

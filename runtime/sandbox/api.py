@@ -221,7 +221,8 @@ def make_clock(tz="UTC"):
 
     def now(tz=None):
         """The current time, aware, in ``tz`` or the app's time zone."""
-        return datetime.datetime.now(default if tz is None else zone(tz))
+        from ..clock import now as clock_now
+        return clock_now().astimezone(default if tz is None else zone(tz))
 
     def today(tz=None):
         """Today's date in ``tz`` or the app's time zone."""

@@ -12,6 +12,8 @@ entity's row rules and field permissions apply exactly as on a list page.
 from __future__ import annotations
 
 import datetime as dt
+
+from .. import clock
 from dataclasses import dataclass, field
 
 from flask import url_for
@@ -95,7 +97,7 @@ def my_tasks(loom, actor, now: dt.datetime | None = None) -> list[Section]:
     """The four sections of the organiser, each with its count and its first ``TOP`` records."""
     from .views import _record_title
 
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     found = sources(loom, actor)
     sections = []
     with loom.reader.connect() as conn:
