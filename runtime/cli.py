@@ -14,13 +14,7 @@ DEMO_APPS = Path(__file__).resolve().parent.parent / "apps_config"
 
 
 def _loom(settings: Settings | None = None):
-    from .core import Loom
-    settings = settings or Settings.from_env()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    loom = Loom(settings.database_url, files_dir=settings.files_dir)
-    loom.upgrade_db()
-    loom.load()
-    return loom
+    return (settings or Settings.from_env()).make_loom()
 
 
 def _fail(exc: Exception) -> None:

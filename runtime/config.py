@@ -13,12 +13,25 @@ class Settings:
     database_url: str
     redis_url: str | None = None
     max_upload_mb: int = 50
+    smtp_url: str | None = None  # smtp://host:port for outgoing e-mail
+    base_url: str | None = None  # how users reach this instance, for links in e-mails
 
     @classmethod
     def from_env(cls, home: str | Path | None = None) -> "Settings":
         home = Path(home or os.environ.get("LOOM_HOME", "instance")).resolve()
         url = os.environ.get("LOOM_DATABASE_URL") or f"sqlite:///{home / 'loom.db'}"
-        return cls(home, url, os.environ.get("LOOM_REDIS_URL"), int(os.environ.get("LOOM_MAX_UPLOAD_MB", "50")))
+        return cls(home, url, os.environ.get("LOOM_REDIS_URL"), int(os.environ.get("LOOM_MAX_UPLOAD_MB", "50")),
+                   os.environ.get("LOOM_SMTP_URL"), os.environ.get("LOOM_BASE_URL"))
+
+    def make_loom(self):
+        """A Loom for these settings, its platform tables upgraded and its apps loaded."""
+        from .core import Loom
+        self.home.mkdir(parents=True, exist_ok=True)
+        loom = Loom(self.database_url, files_dir=self.files_dir, redis_url=self.redis_url,
+                    smtp_url=self.smtp_url, base_url=self.base_url)
+        loom.upgrade_db()
+        loom.load()
+        return loom
 
     @property
     def files_dir(self) -> Path:

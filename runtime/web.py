@@ -19,9 +19,7 @@ def create_app(settings: Settings | None = None, loom: Loom | None = None) -> Fl
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     if loom is None:
-        loom = Loom(settings.database_url, files_dir=settings.files_dir)
-        loom.upgrade_db()
-        loom.load()
+        loom = settings.make_loom()
     app.extensions["loom"] = loom
 
     from .api import bp as api_bp
