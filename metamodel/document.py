@@ -15,7 +15,7 @@ from pathlib import Path
 from .errors import MetadataError, Problem
 from .yamlio import dump_yaml, load_yaml
 
-SECTIONS = ("routing", "sla", "schedules", "portal", "reports")
+SECTIONS = ("routing", "sla", "schedules", "notifications", "portal", "reports")
 
 
 def file_of(path: tuple) -> tuple[str, tuple]:

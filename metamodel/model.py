@@ -161,6 +161,17 @@ class Entity:
     def statuses(self) -> list[dict]:
         return self.spec.get("statuses", [])
 
+    @cached_property
+    def status_categories(self) -> dict[str, str]:
+        """Status name -> category (open, in_work, waiting, done, cancelled); open by default."""
+        return {s["name"]: s.get("category", "open") for s in self.statuses}
+
+    def status_category(self, status: str | None) -> str | None:
+        return self.status_categories.get(status) if status else None
+
+    def statuses_in(self, *categories: str) -> list[str]:
+        return [name for name, cat in self.status_categories.items() if cat in categories]
+
     @property
     def initial_status(self) -> str | None:
         for status in self.statuses:

@@ -9,6 +9,7 @@ import difflib
 import re
 from pathlib import Path
 
+from .behaviour_check import BehaviourCheck
 from .document import SourceMap, file_of, normalize, read_folder
 from .errors import MetadataError, Problem, dotted
 from .expressions import ExpressionError, parse
@@ -16,8 +17,8 @@ from .model import BUILTIN_ROLES, SYSTEM_COLUMNS, App, Entity, Field
 from .predicates import parse_condition
 from .schemas import validator
 
-_SECTION_KIND = {"routing": "routing", "sla": "sla", "schedules": "schedules", "portal": "portal",
-                 "reports": "reports"}
+_SECTION_KIND = {"routing": "routing", "sla": "sla", "schedules": "schedules", "notifications": "notifications",
+                 "portal": "portal", "reports": "reports"}
 FIELD_TYPES = validator("entity").schema["$defs"]["field"]["properties"]["type"]["enum"]
 
 
@@ -117,6 +118,7 @@ class _CrossCheck:
             self.entity(entity)
         self.navigation()
         self.sections()
+        BehaviourCheck(self).run()
         self.fixtures()
 
     def resolve(self, ref: str) -> Entity | None:
@@ -410,8 +412,7 @@ class _CrossCheck:
 
     def sections(self) -> None:
         doc = self.app.document
-        for kind, key in (("routing", "rules"), ("sla", "policies"), ("schedules", "schedules"),
-                          ("portal", "pages"), ("reports", "reports")):
+        for kind, key in (("schedules", "schedules"), ("portal", "pages"), ("reports", "reports")):
             for i, item in enumerate((doc.get(kind) or {}).get(key, [])):
                 ref = item.get("entity")
                 if ref and self.resolve(ref) is None:

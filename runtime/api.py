@@ -213,3 +213,18 @@ def dry_run(app: str, entity: str):
     return jsonify(loom().workflow.dry_run(app, entity, str(data["script"]), g.actor,
                                           record_id=data.get("record_id"), data=data.get("data"),
                                           writable=bool(data.get("writable", True))))
+
+
+@bp.get("/<app>/<entity>/<int:record_id>/history")
+def status_history(app: str, entity: str, record_id: int):
+    """Every status change of a record, oldest first."""
+    loom().records.get(app, entity, record_id, g.actor)  # 404 unless the caller may read it
+    return jsonify(loom().behaviour.history(app, entity, record_id))
+
+
+@bp.get("/<app>/<entity>/<int:record_id>/sla")
+def sla_status(app: str, entity: str, record_id: int):
+    """The record's SLA targets: state, deadline, business time used and left, escalation level."""
+    loom().records.get(app, entity, record_id, g.actor)
+    with loom().reader.connect() as c:
+        return jsonify(loom().sla.status(c, app, entity, record_id))

@@ -140,6 +140,7 @@ class AppStore:
                 Migrator(c, old.app if old else None, app, number, others).apply(plan)
             except MigrationRefused as exc:
                 raise MetadataError([Problem(f"{app.name}", "", reason) for reason in exc.reasons]) from None
+            self._ensure_groups(c, app)
             c.execute(insert(v).values(app=app.name, number=number, hash=digest, document=app.document,
                                        author=author, created_at=utcnow(), comment=comment,
                                        diff=[ch.as_dict() for ch in changes], plan=plan.describe(),
@@ -152,6 +153,19 @@ class AppStore:
                                     "comment": comment}, username=author)
             self.loom.activate(app, number, conn=c)
         return Published(app.name, number, digest, changes, plan.describe())
+
+    @staticmethod
+    def _ensure_groups(c, app) -> None:
+        """Create the groups ``app.yaml`` declares that do not exist yet; existing ones are the
+        administrators' to change (members, lead, e-mail), so they are left alone."""
+        g = platform.group
+        declared = app.document["app"].get("groups") or []
+        if not declared:
+            return
+        existing = set(c.execute(select(g.c.name).where(g.c.name.in_([d["name"] for d in declared]))).scalars())
+        for d in declared:
+            if d["name"] not in existing:
+                c.execute(insert(g).values(name=d["name"], title=d.get("title"), email=d.get("email")))
 
     def rollback(self, name: str, to_version: int, author: str, comment: str | None = None) -> Published:
         """Publish version ``to_version`` again, as a new version."""

@@ -1,6 +1,8 @@
 """The ``loom`` command: run the platform, manage apps, import data."""
 from __future__ import annotations
 
+import os
+import socket
 import sys
 from pathlib import Path
 
@@ -63,8 +65,52 @@ def run(host, port, demo):
     if demo:
         _install_demo(loom)
     app = create_app(settings, loom)
+    if loom.redis_url is None:
+        from .scheduler import start_embedded_thread
+        start_embedded_thread(loom)  # timers, cron schedules and e-mail, in this process
+    else:
+        click.echo("Jobs go to Redis: run `loom scheduler` and `loom worker` as well")
     click.echo(f"Loom is running at http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs/)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="exit when the queue is empty")
+def worker(burst):
+    """Run background jobs (timers, schedules, e-mail) from Redis (LOOM_REDIS_URL)."""
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    from .jobs import queue_name, worker_loom
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        _fail(Exception("LOOM_REDIS_URL is not set: without Redis, `loom run` runs jobs itself"))
+    worker_loom()  # fail now, not on the first job, if the database is unreachable
+    connection = Redis.from_url(settings.redis_url)
+    name = queue_name()
+    # SimpleWorker runs jobs in this process: the Loom built above (apps, compiled scripts,
+    # connection pool) serves every job, where a forking worker would rebuild it per job.
+    SimpleWorker([Queue(name, connection=connection)], connection=connection,
+                 name=f"{name}.{socket.gethostname()}.{os.getpid()}").work(burst=burst, logging_level="INFO")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="run one tick and exit")
+@click.option("--interval", default=1.0, show_default=True, help="seconds between ticks")
+def scheduler(once, interval):
+    """Hand due timers, cron slots and e-mails to the workers (or run them, without Redis)."""
+    import logging
+
+    from .scheduler import Scheduler
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    loom = _loom()
+    if loom.redis_url is None:
+        click.echo("LOOM_REDIS_URL is not set: jobs run in this process", err=True)
+    runner = Scheduler(loom)
+    if once:
+        click.echo(" ".join(f"{k}={v}" for k, v in runner.tick().items()))
+        return
+    runner.run_forever(interval)
 
 
 def _install_demo(loom) -> None:

@@ -208,6 +208,16 @@ class Hooks:
                 app=app.name, created_at=utcnow()))
             return True
 
+        def business_add(start, duration, calendar=None):
+            """``start`` plus a duration ("2 business days", "4 business hours") in the app's calendar."""
+            from .calendars import calendar_from_app_section
+            return calendar_from_app_section(app.section("sla"), calendar).add(_aware(start), str(duration))
+
+        def business_between(a, b, calendar=None):
+            """Business seconds from ``a`` to ``b`` in the app's calendar."""
+            from .calendars import calendar_from_app_section
+            return calendar_from_app_section(app.section("sla"), calendar).between(_aware(a), _aware(b))
+
         user = {"id": actor.id, "username": actor.username, "roles": list(actor.roles)}
         tz = app.document["app"].get("timezone", "Europe/Moscow")
         api = sandbox.build_api(None, tz=tz, user=user, old=old,
@@ -215,7 +225,10 @@ class Hooks:
                                 get=sandbox.expose(get, "get", errors=safe),
                                 create=sandbox.expose(create, "create", errors=safe),
                                 update=sandbox.expose(update, "update", errors=safe),
-                                notify=sandbox.expose(notify, "notify", errors=safe))
+                                notify=sandbox.expose(notify, "notify", errors=safe),
+                                business_add=sandbox.expose(business_add, "business_add", errors=(ValueError,)),
+                                business_between=sandbox.expose(business_between, "business_between",
+                                                                errors=(ValueError,)))
         if proxy is not None:
             api["record"] = proxy
         return api
@@ -265,6 +278,16 @@ def _forbidden_imports(source: str, filename: str) -> list[Problem]:
                 out.append(Problem(filename, "", f"import of {name!r} is not allowed; scripts may import only "
                                                  f"{', '.join(sorted(sandbox.MODULES))}", node.lineno))
     return out
+
+
+def _aware(value):
+    """Datetimes from scripts may be naive (meaning UTC) or aware; dates mean their midnight UTC."""
+    import datetime as dt
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+    raise ValueError(f"expected a date or datetime, got {type(value).__name__}")
 
 
 def _plain(data):

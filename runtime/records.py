@@ -174,6 +174,7 @@ class RecordService:
                                          writable=True)[1]}
         values, related = self._prepare(c, et, data, actor, existing=None)
         values, related = self._scripts_before_save(c, et, data, values, related, actor, existing=None)
+        values.update(self.loom.behaviour.before_write(c, et, values, None, actor))
         now = utcnow()
         status = data.get("status") if actor.system and data.get("status") else entity.initial_status
         number = data.get("number") if actor.system and data.get("number") else self.next_number(c, entity)
@@ -189,6 +190,9 @@ class RecordService:
         if (entity.spec.get("hooks") or {}).get("after_save"):
             self._after_save(c, et, row_id, actor, old=None)
             row = self._fetch(c, et, row_id)  # the hook may have changed it
+        self.loom.behaviour.after_write(c, et, row_id, None, actor)
+        if entity.spec.get("aggregations"):
+            row = self._fetch(c, et, row_id)  # an aggregation rule may have linked it
         return row
 
     def next_number(self, conn, entity: Entity, count: int = 1) -> str | list[str]:
@@ -231,6 +235,7 @@ class RecordService:
                 raise self._conflict(c, et, current, data, row_version, actor)
             values, related = self._prepare(c, et, data, actor, existing=current)
             values, related = self._scripts_before_save(c, et, data, values, related, actor, existing=current)
+            values.update(self.loom.behaviour.before_write(c, et, values, current, actor))
             before = {k: to_json(current[k]) for k in values if k in current}
             values.update(updated_at=utcnow(), updated_by=actor.id, row_version=row_version + 1,
                           meta_version=self.loom.live_version(et.entity.app))
@@ -246,6 +251,7 @@ class RecordService:
             after = self._audit_view({k: v for k, v in values.items() if k in before or k in data}, related)
             self.loom.audit.record(c, actor, "update", et.entity, record_id, before, after)
             self._after_save(c, et, record_id, actor, old=self._plain_row(current))
+            self.loom.behaviour.after_write(c, et, record_id, current, actor)
             self._require_visible(c, et, record_id, actor)
             return self.to_json(c, et, self._fetch(c, et, record_id), actor)
 

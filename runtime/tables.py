@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String, Table,
                         Text, UniqueConstraint, text)
 
-from .db import ID
+from .db import ID, UTCDateTime
 
 metadata = MetaData()
 
@@ -228,7 +228,7 @@ status_history = Table(
     Column("to_status", String(40), nullable=False),
     Column("transition", String(60)),  # None for creation; "timer:<name>" when a timer fired it
     Column("user_id", ID),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
     Index("ix_loom_status_history_record", "app", "entity", "record_id", "id"),
 )
 
@@ -243,12 +243,12 @@ timer = Table(
     Column("app", String(40), nullable=False),
     Column("entity", String(40)),
     Column("record_id", ID),
-    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
     Column("state", String(10), nullable=False),  # pending | fired | cancelled
     Column("payload", JSON, nullable=False),
-    Column("enqueued_at", DateTime(timezone=True)),  # last hand-over to a worker (lease start)
+    Column("enqueued_at", UTCDateTime()),  # last hand-over to a worker (lease start)
     Column("attempts", Integer, nullable=False, default=0),
-    Column("fired_at", DateTime(timezone=True)),
+    Column("fired_at", UTCDateTime()),
     Column("error", Text),
     Index("ix_loom_timer_due", "due_at", postgresql_where=text("state = 'pending'"),
           sqlite_where=text("state = 'pending'")),
@@ -260,9 +260,9 @@ schedule_run = Table(
     "loom_schedule_run", metadata,
     Column("app", String(40), primary_key=True),
     Column("schedule", String(60), primary_key=True),
-    Column("slot", DateTime(timezone=True), primary_key=True),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
+    Column("slot", UTCDateTime(), primary_key=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
     Column("outcome", String(10)),  # ok | error
     Column("result", JSON),
 )
@@ -278,16 +278,16 @@ sla = Table(
     Column("policy", String(60), nullable=False),
     Column("calendar", String(60)),
     Column("target_seconds", Integer, nullable=False),  # business seconds allowed
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("due_at", DateTime(timezone=True)),  # None while paused
-    Column("paused_since", DateTime(timezone=True)),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("due_at", UTCDateTime()),  # None while paused
+    Column("paused_since", UTCDateTime()),
     Column("paused_seconds", Integer, nullable=False, default=0),  # business seconds spent paused
-    Column("stopped_at", DateTime(timezone=True)),
+    Column("stopped_at", UTCDateTime()),
     Column("elapsed_seconds", Integer),  # business seconds used, set when stopped
     Column("breached", Boolean, nullable=False, default=False),
-    Column("breached_at", DateTime(timezone=True)),
+    Column("breached_at", UTCDateTime()),
     Column("level", Integer, nullable=False, default=0),  # highest escalation level reached
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("app", "entity", "record_id", "target", name="uq_loom_sla_target"),
 )
 
@@ -306,9 +306,9 @@ outbox = Table(
     Column("record_id", ID),
     Column("state", String(10), nullable=False),  # pending | sending | sent | failed
     Column("attempts", Integer, nullable=False, default=0),
-    Column("lease_until", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("sent_at", DateTime(timezone=True)),
+    Column("lease_until", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
     Column("error", Text),
     Column("message_id", String(255), nullable=False),
     Index("ix_loom_outbox_state", "state", "created_at"),

@@ -7,8 +7,9 @@ audit log records with the old and new status.
 """
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from . import tables as platform
 from .errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
 from .records import SYSTEM, Actor, _jsonish
 from .storage import utcnow
@@ -36,15 +37,18 @@ class Workflow:
         return out
 
     def transition(self, app: str, entity: str, record_id: int, name: str, data: dict | None = None,
-                   row_version: int | None = None, actor: Actor = SYSTEM, conn=None) -> dict:
-        """Fire transition ``name``: check source status, roles, condition and required fields,
-        apply ``set`` and the caller's field values, run the before/after hooks, all in one change."""
+                   row_version: int | None = None, actor: Actor = SYSTEM, conn=None, via: str | None = None) -> dict:
+        """Fire transition ``name``: check source status, roles, groups, condition and required fields,
+        apply ``set`` and the caller's field values, run the before/after hooks and the actions, all in
+        one change. ``via`` names what fired it when no person did ("timer", "cascade")."""
         et = self.loom.entity_tables(app, entity)
         entity_ = et.entity
-        self.loom.permissions.require(actor, entity_, "update")
         tr = next((t for t in entity_.spec.get("transitions", []) if t["name"] == name), None)
         if tr is None:
             raise NotFound(f"{entity} has no transition {name!r}")
+        # A transition that names its roles or groups decides who fires it (a requester confirms a fix
+        # without the right to edit tickets); one that does not needs the right to update the record.
+        self.loom.permissions.require(actor, entity_, "read" if tr.get("roles") or tr.get("groups") else "update")
         data = dict(data or {})
         with self.records._tx(conn) as c:
             current = self.records._fetch(c, et, record_id, actor=actor)
@@ -57,6 +61,8 @@ class Workflow:
                                f"it goes from {', '.join(sources)} to {tr['to']}")
             if not self.may_fire(actor, tr):
                 raise Forbidden(f"{name!r} needs one of the roles {', '.join(tr['roles'])}")
+            if not self._in_groups(c, actor, tr):
+                raise Forbidden(f"{name!r} may be fired by members of {', '.join(tr['groups'])} only")
             merged = {**self.records._plain_row(current), **data}
             scope = {"user": actor.username, "status": current["status"]}
             if "condition" in tr and not self.records._expression(tr["condition"]).evaluate(merged, scope):
@@ -80,11 +86,57 @@ class Workflow:
                                    {"status": current["status"]},
                                    {"status": tr["to"], "transition": name, **self.records._audit_view(
                                        {k: v for k, v in values.items() if k in data}, related)})
+            self.loom.behaviour.after_write(c, et, record_id, current, actor,
+                                            transition=f"{via}:{name}" if via else name)
             if tr.get("after"):
                 record = self.records.to_json(c, et, self.records._fetch(c, et, record_id), None, related=False)
                 self.records._hook(c, et, tr["after"], f"transition:{name}.after", actor, record, record_id=record_id)
+            for action in tr.get("actions", []):
+                self._act(c, et, record_id, action, actor)
             self.records._require_visible(c, et, record_id, actor)
             return self.records.to_json(c, et, self.records._fetch(c, et, record_id), actor)
+
+    def _in_groups(self, conn, actor, tr: dict) -> bool:
+        """Whether ``actor`` belongs to one of the transition's ``groups`` (when it names any)."""
+        names = tr.get("groups")
+        if not names or actor.is_admin or actor.system:
+            return True
+        g = platform.group
+        ids = set(conn.execute(select(g.c.id).where(g.c.name.in_(names))).scalars())
+        return bool(ids & set(actor.groups))
+
+    def _act(self, c, et, record_id: int, action: dict, actor) -> None:
+        """One of a transition's ``actions``: notify, create a linked record, run a hook, cascade."""
+        entity = et.entity
+        record = self.records._plain_row(self.records._fetch(c, et, record_id))
+        if "notify" in action:
+            spec = action["notify"]
+            self.loom.notifier.send(c, entity.app, spec["template"], entity=entity.name, record_id=record_id,
+                                    to=spec.get("to", []), cc=spec.get("cc", []), record=record)
+        elif "create" in action:
+            spec = action["create"]
+            target = spec["entity"].split(".")[-1]
+            scope = {"user": actor.username, "now": utcnow(), "today": utcnow().date()}
+            data = {k: to_json(self.records._expression(e).evaluate(record, scope)) for k, e in spec.get("set", {}).items()}
+            self.records.create(entity.app if "." not in spec["entity"] else spec["entity"].split(".")[0],
+                                target, data, actor=SYSTEM, conn=c)
+        elif "run" in action:
+            self.records._hook(c, et, action["run"], "transition:action", actor, record, record_id=record_id)
+        elif "cascade" in action:
+            self._cascade(c, et, record, action["cascade"])
+
+    def _cascade(self, c, et, parent: dict, spec: dict) -> None:
+        """Fire ``spec.transition`` on every record linked to ``parent`` by ``spec.field`` that can take it."""
+        t = et.main
+        tr = next(x for x in et.entity.spec.get("transitions", []) if x["name"] == spec["transition"])
+        sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
+        query = select(t.c.id).where(t.c[spec["field"]] == parent["id"], t.c.deleted_at.is_(None))
+        if "*" not in sources:
+            query = query.where(t.c.status.in_(sources))
+        data = {name: to_json(parent.get(name)) for name in spec.get("copy", [])}
+        for child_id in c.execute(query.order_by(t.c.id)).scalars().all():
+            self.transition(et.entity.app, et.entity.name, child_id, spec["transition"], dict(data),
+                            actor=SYSTEM, conn=c, via="cascade")
 
     def action(self, app: str, entity: str, record_id: int, name: str, actor: Actor = SYSTEM, conn=None) -> dict:
         """Run a button script on a record; what it changes on the record is saved as one update."""

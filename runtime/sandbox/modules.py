@@ -394,3 +394,14 @@ def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
         allowed = ", ".join(sorted(MODULES))
         deny("import", f"import of '{name}' is not allowed; scripts may import {allowed}")
     return module
+
+
+def _strftime(value, fmt):
+    """``strftime`` imports ``time`` from C through the calling frame's ``__import__``;
+    called from this host frame that is the real import, not the script's guard."""
+    check_text_size(len(fmt))
+    return type(value).strftime(value, fmt)
+
+
+for _cls in (datetime.date, datetime.datetime, datetime.time):
+    guard_methods(_cls, strftime=_strftime)

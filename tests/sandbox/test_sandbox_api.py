@@ -83,3 +83,10 @@ def test_money():
     assert sandbox.money(10, places=0) == decimal.Decimal("10")
     with pytest.raises(ValueError):
         sandbox.money(1, places=99)
+
+
+def test_dates_format_with_strftime_without_importing_time():
+    from runtime.sandbox import build_api, compile_script, run
+    script = compile_script("import datetime\ndef f():\n    d = datetime.datetime(2026, 6, 11, 17, 30)\n"
+                            "    return d.strftime('%d.%m.%Y %H:%M') + ' ' + d.date().strftime('%Y')\n", "fmt.py")
+    assert run(script, "f", api=build_api(None)) == "11.06.2026 17:30 2026"

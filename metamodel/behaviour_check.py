@@ -1,0 +1,264 @@
+"""Cross-checks of an app's behaviour: transitions' actions and timers, aggregation
+rules, routing.yaml, sla.yaml and notifications.yaml.
+
+Every name must point at something real (a field of the right type, a status or
+category, a calendar, a template, a group field for ``.lead``), so that what an
+analyst publishes cannot fail later on a typo while a ticket waits.
+"""
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+CATEGORIES = ("open", "in_work", "waiting", "done", "cancelled")
+_PREFIXED = re.compile(r"^(role|group|user):[\w.\-]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_RECORD_USERS = ("created_by", "updated_by")
+
+
+class BehaviourCheck:
+    """Runs inside :class:`metamodel.validate._CrossCheck`, sharing its collector and helpers."""
+
+    def __init__(self, check):
+        self.check = check
+        self.app = check.app
+        self.out = check.out
+        self.templates = set((self.app.section("notifications").get("templates") or {}))
+        self.calendars = set((self.app.section("sla").get("calendars") or {}))
+
+    def run(self) -> None:
+        for entity in self.app.entities.values():
+            base = ("entities", entity.name)
+            self.transitions(entity, base)
+            self.aggregations(entity, base)
+        self.routing()
+        self.sla()
+
+    # ------------------------------------------------------------------ shared pieces
+    def template(self, name: str, path: tuple) -> None:
+        if name not in self.templates:
+            self.out.add(path, self.check._unknown("notification template", name, self.templates) +
+                         ("" if self.templates else "; declare it in notifications.yaml"))
+
+    def recipients(self, entity, specs: list, path: tuple) -> None:
+        for j, spec in enumerate(specs):
+            problem = self._recipient_problem(entity, spec)
+            if problem:
+                self.out.add(path + (j,), problem)
+
+    def _recipient_problem(self, entity, spec: str) -> str | None:
+        if _PREFIXED.match(spec) or _EMAIL.match(spec) or spec in _RECORD_USERS:
+            return None
+        head, _, rest = spec.partition(".")
+        f = entity.fields.get(head)
+        if f is None:
+            return (self.check._unknown("field", head, set(entity.fields)) +
+                    "; a recipient is a user, group or link field, role:<name>, group:<name>, user:<name> or an e-mail")
+        if not rest:
+            return None if f.value_type in ("user", "group") else \
+                f"{head!r} is a {f.value_type} field; a recipient needs a user or group field (or follow a link: {head}.<field>)"
+        if f.value_type == "group":
+            return None if rest == "lead" else f"a group field is followed only by .lead, not .{rest}"
+        if f.value_type == "link":
+            target = self.check.resolve(f.target) if f.target else None
+            if target is None:
+                return None  # the link itself is reported elsewhere
+            g = target.fields.get(rest.partition(".")[0])
+            if g is None:
+                return self.check._unknown(f"field of {target.name}", rest, set(target.fields))
+            if g.value_type not in ("user", "group"):
+                return f"{target.name}.{g.name} is a {g.value_type} field; a recipient needs a user or group field"
+            return None
+        return f"{head!r} is a {f.value_type} field and cannot be followed by .{rest}"
+
+    def duration_calendar(self, calendar: str | None, path: tuple) -> None:
+        if calendar is not None and calendar not in self.calendars:
+            self.out.add(path, self.check._unknown("calendar", calendar, self.calendars) +
+                         ("" if self.calendars else "; declare calendars in sla.yaml"))
+
+    def _field_of_type(self, entity, name: str, types: tuple, path: tuple) -> None:
+        f = entity.fields.get(name)
+        if f is None:
+            self.out.add(path, self.check._unknown("field", name, set(entity.fields)))
+        elif f.value_type not in types:
+            self.out.add(path, f"{name!r} is a {f.value_type} field; a {' or '.join(types)} field is needed here")
+
+    # ------------------------------------------------------------------ entities
+    def transitions(self, entity, base: tuple) -> None:
+        names = set(entity.fields)
+        for i, tr in enumerate(entity.spec.get("transitions", [])):
+            path = base + ("transitions", i)
+            if "timer" in tr:
+                self.duration_calendar(tr["timer"].get("calendar"), path + ("timer", "calendar"))
+                if tr.get("from") == "*" or "*" in (tr.get("from") or []):
+                    self.out.add(path + ("from",), "a timer transition needs named source statuses, not '*'")
+            for j, action in enumerate(tr.get("actions", [])):
+                self.action(entity, action, path + ("actions", j), names)
+
+    def action(self, entity, action: dict, path: tuple, names: set) -> None:
+        if "notify" in action:
+            self.template(action["notify"]["template"], path + ("notify", "template"))
+            for key in ("to", "cc"):
+                self.recipients(entity, action["notify"].get(key, []), path + ("notify", key))
+        if "run" in action:
+            self.check._script(action["run"], path + ("run",))
+        if "create" in action:
+            target = self.check.resolve(action["create"]["entity"])
+            if target is None:
+                self.out.add(path + ("create", "entity"),
+                             self.check._unknown("entity", action["create"]["entity"], set(self.app.entities)))
+                return
+            for name, expr in action["create"].get("set", {}).items():
+                if name not in target.fields:
+                    self.out.add(path + ("create", "set", name),
+                                 self.check._unknown(f"field of {target.name}", name, set(target.fields)))
+                self.check._expression(expr, path + ("create", "set", name), names | {"id", "user", "now", "today"})
+        if "cascade" in action:
+            self.cascade(entity, action["cascade"], path + ("cascade",))
+
+    def cascade(self, entity, spec: dict, path: tuple) -> None:
+        """``cascade.field`` is a link to this entity, of this entity (members point at their parent)."""
+        f = entity.fields.get(spec["field"])
+        if f is None or f.value_type != "link" or self.check.resolve(f.target or "") is not entity:
+            self.out.add(path + ("field",), f"{spec['field']!r} must be a link field of {entity.name} "
+                                            f"that points to {entity.name}")
+        if spec["transition"] not in {t["name"] for t in entity.spec.get("transitions", [])}:
+            self.out.add(path + ("transition",), self.check._unknown(
+                "transition", spec["transition"], {t["name"] for t in entity.spec.get("transitions", [])}))
+
+    def aggregations(self, entity, base: tuple) -> None:
+        names = set(entity.fields)
+        for i, rule in enumerate(entity.spec.get("aggregations", [])):
+            path = base + ("aggregations", i)
+            for j, name in enumerate(rule["match"]):
+                if name not in names:
+                    self.out.add(path + ("match", j), self.check._unknown("field", name, names))
+            if "distinct" in rule and rule["distinct"] not in names | {"created_by"}:
+                self.out.add(path + ("distinct",), self.check._unknown("field", rule["distinct"], names))
+            f = entity.fields.get(rule["link_field"])
+            if f is None or f.value_type != "link" or self.check.resolve(f.target or "") is not entity:
+                self.out.add(path + ("link_field",), f"{rule['link_field']!r} must be a link field of "
+                                                     f"{entity.name} that points to {entity.name}")
+            if "where" in rule:
+                self.check._expression(rule["where"], path + ("where",), names)
+            parent = rule["parent"]
+            if "find" in parent:
+                self.check._expression(parent["find"], path + ("parent", "find"), names)
+            for name, expr in parent.get("set", {}).items():
+                if name not in names:
+                    self.out.add(path + ("parent", "set", name), self.check._unknown("field", name, names))
+                self.check._expression(expr, path + ("parent", "set", name), names)
+
+    # ------------------------------------------------------------------ routing.yaml
+    def routing(self) -> None:
+        for name, spec in (self.app.section("routing").get("entities") or {}).items():
+            path = ("routing", "entities", name)
+            entity = self.check.resolve(name)
+            if entity is None:
+                self.out.add(path, self.check._unknown("entity", name, set(self.app.entities)))
+                continue
+            self._field_of_type(entity, spec["group_field"], ("group",), path + ("group_field",))
+            for key in ("assignee_field", "requester_field"):
+                if key in spec:
+                    self._field_of_type(entity, spec[key], ("user",), path + (key,))
+            if "notify_moved" in spec:
+                self.template(spec["notify_moved"], path + ("notify_moved",))
+                if "requester_field" not in spec:
+                    self.out.add(path + ("notify_moved",), "notify_moved needs requester_field: whom to inform")
+            rules = list(enumerate(spec.get("rules", [])))
+            for i, rule in rules:
+                self.rule(entity, rule, path + ("rules", i))
+            if "fallback" in spec:
+                self.rule(entity, spec["fallback"], path + ("fallback",))
+
+    def rule(self, entity, rule: dict, path: tuple) -> None:
+        if "when" in rule:
+            self.check._expression(rule["when"], path + ("when",), set(entity.fields) | {"status"})
+        if "when_script" in rule:
+            self.check._script(rule["when_script"], path + ("when_script",))
+        if "notify" in rule:
+            self.template(rule["notify"]["template"], path + ("notify", "template"))
+            for key in ("to", "cc"):
+                self.recipients(entity, rule["notify"].get(key, []), path + ("notify", key))
+        if "group" not in rule and "user" not in rule:
+            self.out.add(path, "a rule routes to a group or a user: add group: or user:")
+        if rule.get("strategy") == "by_skill":
+            if "skill_field" not in rule:
+                self.out.add(path + ("strategy",), "by_skill needs skill_field: the field whose value is the skill")
+            elif rule["skill_field"] not in entity.fields:
+                self.out.add(path + ("skill_field",),
+                             self.check._unknown("field", rule["skill_field"], set(entity.fields)))
+
+    # ------------------------------------------------------------------ sla.yaml
+    def sla(self) -> None:
+        section = self.app.section("sla")
+        calendars = section.get("calendars") or {}
+        if sum(1 for c in calendars.values() if c.get("default")) > 1:
+            self.out.add(("sla", "calendars"), "only one calendar may be the default")
+        for name, cal in calendars.items():
+            try:
+                ZoneInfo(cal["timezone"])
+            except (ZoneInfoNotFoundError, ValueError):
+                self.out.add(("sla", "calendars", name, "timezone"),
+                             f"unknown time zone {cal['timezone']!r}; use an IANA name like Asia/Yekaterinburg")
+            for day, intervals in (cal.get("hours") or {}).items():
+                self._intervals(intervals, ("sla", "calendars", name, "hours", day))
+            for j, exc in enumerate(cal.get("exceptions") or []):
+                self._intervals(exc["hours"], ("sla", "calendars", name, "exceptions", j, "hours"))
+        seen = set()
+        for i, policy in enumerate(section.get("policies") or []):
+            self.policy(policy, ("sla", "policies", i), seen)
+
+    def _intervals(self, intervals: list, path: tuple) -> None:
+        last = None
+        for j, text in enumerate(intervals):
+            start, _, end = text.partition("-")
+            if end <= start:
+                self.out.add(path + (j,), f"{text!r} ends before it starts")
+            elif last is not None and start < last:
+                self.out.add(path + (j,), f"{text!r} overlaps or precedes the interval before it")
+            last = end
+
+    def policy(self, policy: dict, path: tuple, seen: set) -> None:
+        if policy["name"] in seen:
+            self.out.add(path + ("name",), f"policy {policy['name']!r} is defined twice")
+        seen.add(policy["name"])
+        entity = self.check.resolve(policy["entity"])
+        if entity is None:
+            self.out.add(path + ("entity",), self.check._unknown("entity", policy["entity"], set(self.app.entities)))
+            return
+        names = set(entity.fields) | {"status"}
+        if "when" in policy:
+            self.check._expression(policy["when"], path + ("when",), names)
+        if "when_script" in policy:
+            self.check._script(policy["when_script"], path + ("when_script",))
+        self.duration_calendar(policy.get("calendar"), path + ("calendar",))
+        statuses = {s["name"] for s in entity.statuses} | set(CATEGORIES)
+        targets = set()
+        for j, target in enumerate(policy["targets"]):
+            tpath = path + ("targets", j)
+            if target["name"] in targets:
+                self.out.add(tpath + ("name",), f"target {target['name']!r} is defined twice")
+            targets.add(target["name"])
+            for key in ("start", "stop", "pause", "reset"):
+                for k, name in enumerate(target.get(key, [])):
+                    if name not in statuses:
+                        self.out.add(tpath + (key, k), self.check._unknown("status or category", name, statuses))
+                if f"{key}_when" in target:
+                    self.check._expression(target[f"{key}_when"], tpath + (f"{key}_when",),
+                                           names | {"status_category"})
+            if not target.get("stop") and "stop_when" not in target:
+                self.out.add(tpath, "a target needs stop: (statuses or categories) or stop_when: where it is met")
+        levels = set()
+        for j, esc in enumerate(policy.get("escalations", [])):
+            epath = path + ("escalations", j)
+            if esc["level"] in levels:
+                self.out.add(epath + ("level",), f"escalation level {esc['level']} is defined twice")
+            levels.add(esc["level"])
+            for k, name in enumerate(esc.get("targets", [])):
+                if name not in targets:
+                    self.out.add(epath + ("targets", k), self.check._unknown("target", name, targets))
+            if "template" in esc:
+                self.template(esc["template"], epath + ("template",))
+            for key in ("to", "cc"):
+                self.recipients(entity, esc.get(key, []), epath + (key,))

@@ -1,0 +1,88 @@
+"""Real ``loom worker`` processes on Redis and PostgreSQL: nothing lost, nothing done twice."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import text
+
+from runtime import clock
+from runtime.scheduler import LEASE_SECONDS, Scheduler
+
+from .conftest import hits, jobs_app, runs, timer_states, wait_for
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+def schedule_hits(loom, n: int) -> None:
+    with loom.engine.begin() as c:
+        for i in range(n):
+            loom.timers.schedule(c, f"hit:{i}", "script", "jobs", clock.now() - dt.timedelta(seconds=1),
+                                 payload={"script": "jobs.py:hit", "args": [i]})
+
+
+def test_scheduler_leases_due_timers_to_the_queue(services):
+    loom = services.loom
+    loom.store.publish(jobs_app(), author="tester")
+    schedule_hits(loom, 3)
+    scheduler, now = Scheduler(loom), clock.now()
+    assert scheduler.tick(now)["timers"] == 3
+    assert len(loom.jobs.queue) == 3
+    assert Scheduler(loom).tick(now)["timers"] == 0  # handed out: no other scheduler takes them
+    later = now + dt.timedelta(seconds=LEASE_SECONDS + 1)
+    assert scheduler.tick(later)["timers"] == 3  # no worker fired them within the lease: again
+    assert len(loom.jobs.queue) == 6
+
+
+def test_two_workers_fire_many_timers_each_exactly_once(services):
+    loom = services.loom
+    loom.store.publish(jobs_app(cron="* * * * *"), author="tester")
+    n = 60
+    schedule_hits(loom, n)
+    services.worker()
+    services.worker()
+    services.run("scheduler", "--once")  # the real command: enqueues every timer and this minute's slot
+    # Hand everything out once more while the workers are busy: duplicate jobs must be no-ops.
+    Scheduler(loom, lease=0).tick()
+    wait_for(lambda: timer_states(loom) == {"fired": n}, what=f"{n} timers to fire")
+    assert runs(loom, "hit") == (n, n)
+    with loom.engine.connect() as c:
+        assert c.execute(text("SELECT max(attempts) FROM loom_timer")).scalar() == 0
+        wait_for(lambda: c.execute(text("SELECT count(*) FROM loom_schedule_run WHERE outcome = 'ok'")).scalar(),
+                 what="the cron slot to run")
+        slots = c.execute(text("SELECT count(*) FROM loom_schedule_run")).scalar()
+    assert runs(loom, "cron")[0] == slots  # each claimed slot ran once
+
+
+def test_a_worker_killed_while_firing_a_timer_loses_nothing_and_doubles_nothing(services):
+    loom = services.loom
+    loom.store.publish(jobs_app(), author="tester")
+    counter = loom.records.create("jobs", "counter", {"name": "c"})
+    with loom.engine.begin() as c:
+        loom.timers.schedule(c, "bump", "script", "jobs", clock.now() - dt.timedelta(seconds=1), entity="counter",
+                             record_id=counter["id"], payload={"script": "jobs.py:bump"})
+    scheduler = Scheduler(loom)
+    with loom.engine.connect() as lock, loom.engine.connect() as watch:
+        # Hold the counter's row: the worker's script blocks on it, inside the timer's transaction.
+        lock.begin()
+        lock.execute(text("SELECT id FROM jobs__counter WHERE id = :id FOR UPDATE"), {"id": counter["id"]})
+        me = lock.execute(text("SELECT pg_backend_pid()")).scalar()
+        assert scheduler.tick()["timers"] == 1
+        worker = services.worker()
+        blocked = wait_for(lambda: watch.execute(text("SELECT pid FROM pg_stat_activity "
+                                                      "WHERE :me = ANY(pg_blocking_pids(pid))"), {"me": me}).scalar(),
+                           what="the worker to block inside fire()")
+        services.kill(worker)
+        lock.rollback()
+        # The orphaned server process finishes its statement, finds its client gone and rolls back.
+        wait_for(lambda: not watch.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"),
+                                           {"pid": blocked}).first(), what="the killed worker's session to end")
+    assert hits(loom, counter["id"]) == 0 and timer_states(loom) == {"pending": 1}
+    services.worker()
+    assert scheduler.tick()["timers"] == 0  # still leased to the dead worker
+    # RQ will not run the dead worker's job again; once the lease has passed, a tick re-enqueues it.
+    assert scheduler.tick(clock.now() + dt.timedelta(seconds=LEASE_SECONDS + 1))["timers"] == 1
+    wait_for(lambda: timer_states(loom) == {"fired": 1}, what="the new worker to fire the timer")
+    assert hits(loom, counter["id"]) == 1
+    with loom.engine.connect() as c:
+        assert c.execute(text("SELECT attempts, error FROM loom_timer")).one() == (0, None)
