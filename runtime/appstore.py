@@ -14,11 +14,13 @@ from sqlalchemy import func, insert, select, update
 
 from metamodel import App, MetadataError, Problem, content_hash, normalize, read_folder, validate_document, write_folder
 from metamodel.diff import diff
+from metamodel.errors import dotted
 from metamodel.migration import plan as make_plan
 
 from . import tables as platform
 from .errors import Conflict, NotFound
 from .migrate import MigrationRefused, Migrator
+from .notifications import check_templates
 from .storage import refresh_statistics, table_name, utcnow
 
 
@@ -84,6 +86,8 @@ class AppStore:
         external = {n: live.app for n, live in self.loom.live.items()}
         app = validate_document(doc, source, external)
         problems = self.loom.hooks.check_app(app)
+        for path, message in check_templates(app.section("notifications").get("templates")):
+            problems.append(Problem("notifications.yaml", dotted(path[1:]), message))
         if problems:
             raise MetadataError(problems)
         return app

@@ -212,10 +212,34 @@ def record_view(app: str, entity: str, record_id: int):
         comments=extra.comments_for(app, entity, record_id), linked=extra.linked_records(ent, record_id),
         title=_record_title(ent, record), status=status and meta.status_title(ent, status),
         status_category=meta.status_category(ent, status), transitions=transitions,
-        timeline=_timeline(ent, record_id), author=meta.display(meta.column_field(ent, "created_by"),
+        timeline=_timeline(ent, record_id), sla=sla_badges(app, entity, record_id), author=meta.display(meta.column_field(ent, "created_by"),
                                                                   record.get("created_by"), titles),
         created=fmt_datetime(record.get("created_at")),
         can_edit=loom().permissions.allowed(who, ent, "update"))
+
+
+def sla_badges(app: str, entity: str, record_id: int) -> list[dict]:
+    """The SLA targets of a record as badges: state and the business time left or overdue."""
+    with loom().reader.connect() as c:
+        targets = loom().sla.status(c, app, entity, record_id)
+    badges = []
+    for target in targets:
+        state, left = target["state"], target["remaining_seconds"]
+        if state == "running":
+            text = t("{left} left", left=_span(left))
+        elif state == "breached" and target["stopped_at"] is None:
+            text = t("overdue by {late}", late=_span(-left))
+        else:
+            text = t({"paused": "paused", "met": "met", "breached": "missed"}[state])
+        badges.append({"target": target["target"], "title": tt(target["title"]), "state": state, "text": text,
+                       "due": fmt_datetime(target["due_at"]) if target["due_at"] else ""})
+    return badges
+
+
+def _span(seconds: int) -> str:
+    """Business time as "2 h 15 min" (working hours, so days are not shown)."""
+    hours, minutes = divmod(max(0, seconds) // 60, 60)
+    return (t("{h} h", h=hours) + " " if hours else "") + t("{m} min", m=minutes)
 
 
 def _record_title(ent, record) -> str:

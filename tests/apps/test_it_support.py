@@ -400,3 +400,21 @@ def test_planned_works_notice_is_refused_less_than_two_working_days_ahead(suppor
     assert "Planned works" in english.subject and "Expected interruption: 2 часа" in english.body
     russian = next(m for m in mails if m.recipient == "req1@corp.example")
     assert "Ожидаемый перерыв: 2 часа" in russian.body and "Миграция схемы БД" in russian.body
+
+
+# ---------------------------------------------------------------------- the record page
+def test_the_record_page_shows_sla_badges_and_status_history(support):
+    from tests.ui.conftest import Browser
+    support.loom.accounts.set_password("l2a", "agent-pass-123")
+    ticket = support.ticket(priority="1")
+    support.at(local(2026, 6, 15, 9, 15))  # reaction: 15 business minutes left
+    page = Browser(support.app.test_client())
+    assert page.post("/login", {"username": "l2a", "password": "agent-pass-123"}).status_code == 302
+    html = page.get(f"/ui/it_support/ticket/{ticket['id']}").get_data(as_text=True)
+    assert 'data-sla="reaction"' in html and "осталось 15 мин" in html
+    support.at(local(2026, 6, 15, 10, 0))
+    html = page.get(f"/ui/it_support/ticket/{ticket['id']}").get_data(as_text=True)
+    assert "просрочено на 30 мин" in html
+    support.fire("take", ticket, client="l2a")
+    html = page.get(f"/ui/it_support/ticket/{ticket['id']}").get_data(as_text=True)
+    assert "срок нарушен" in html  # the reaction target was missed, for good

@@ -31,7 +31,6 @@ def doc():
                 "valid_to": {"type": "date"}, "amount": {"type": "decimal"}},
                 "statuses": [{"name": "active", "initial": True}]}},
             "schedules": {"schedules": [{"name": "expiry", "cron": "0 6 * * *", "script": "jobs.py:expire_contracts"}]},
-            "routing": {"rules": [{"entity": "contract", "when_script": "jobs.py:is_vip", "group": "vip"}]},
             "scripts": {"jobs.py": SCRIPT}}
 
 

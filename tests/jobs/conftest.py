@@ -134,14 +134,15 @@ class Services:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')}" for p in sorted(self.home.glob("*.log")))
 
     def close(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        running = [p for p in self.processes if p.poll() is None]
+        for process in running:
+            process.terminate()  # all at once: each takes a moment for RQ's warm shutdown
+        for process in running:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         if self._loom is not None:
             self._loom.engine.dispose()
         self._flush_redis()

@@ -14,6 +14,12 @@ from .conftest import hits, jobs_app, runs, timer_states, wait_for
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
+def scalar(loom, sql: str, **params):
+    # A fresh transaction each time: PostgreSQL keeps one snapshot of pg_stat_activity per transaction.
+    with loom.engine.connect() as c:
+        return c.execute(text(sql), params).scalar()
+
+
 def schedule_hits(loom, n: int) -> None:
     with loom.engine.begin() as c:
         for i in range(n):
@@ -39,12 +45,14 @@ def test_two_workers_fire_many_timers_each_exactly_once(services):
     loom.store.publish(jobs_app(cron="* * * * *"), author="tester")
     n = 60
     schedule_hits(loom, n)
+    out = services.run("scheduler", "--once").stdout  # the real command: every timer and this minute's slot
+    assert f"timers={n}" in out and "schedules=1" in out
+    # Hand every timer out a second time, as after an expired lease: the duplicate jobs must be no-ops.
+    assert Scheduler(loom, lease=0).tick()["timers"] == n
+    assert len(loom.jobs.queue) == 2 * n + 1
     services.worker()
     services.worker()
-    services.run("scheduler", "--once")  # the real command: enqueues every timer and this minute's slot
-    # Hand everything out once more while the workers are busy: duplicate jobs must be no-ops.
-    Scheduler(loom, lease=0).tick()
-    wait_for(lambda: timer_states(loom) == {"fired": n}, what=f"{n} timers to fire")
+    wait_for(lambda: len(loom.jobs.queue) == 0 and timer_states(loom) == {"fired": n}, what=f"{n} timers to fire")
     assert runs(loom, "hit") == (n, n)
     with loom.engine.connect() as c:
         assert c.execute(text("SELECT max(attempts) FROM loom_timer")).scalar() == 0
@@ -62,21 +70,20 @@ def test_a_worker_killed_while_firing_a_timer_loses_nothing_and_doubles_nothing(
         loom.timers.schedule(c, "bump", "script", "jobs", clock.now() - dt.timedelta(seconds=1), entity="counter",
                              record_id=counter["id"], payload={"script": "jobs.py:bump"})
     scheduler = Scheduler(loom)
-    with loom.engine.connect() as lock, loom.engine.connect() as watch:
+    with loom.engine.connect() as lock:
         # Hold the counter's row: the worker's script blocks on it, inside the timer's transaction.
         lock.begin()
         lock.execute(text("SELECT id FROM jobs__counter WHERE id = :id FOR UPDATE"), {"id": counter["id"]})
         me = lock.execute(text("SELECT pg_backend_pid()")).scalar()
         assert scheduler.tick()["timers"] == 1
         worker = services.worker()
-        blocked = wait_for(lambda: watch.execute(text("SELECT pid FROM pg_stat_activity "
-                                                      "WHERE :me = ANY(pg_blocking_pids(pid))"), {"me": me}).scalar(),
-                           what="the worker to block inside fire()")
+        blocked = wait_for(lambda: scalar(loom, "SELECT pid FROM pg_stat_activity WHERE :me = ANY(pg_blocking_pids(pid))",
+                                          me=me), what="the worker to block inside fire()")
         services.kill(worker)
         lock.rollback()
-        # The orphaned server process finishes its statement, finds its client gone and rolls back.
-        wait_for(lambda: not watch.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"),
-                                           {"pid": blocked}).first(), what="the killed worker's session to end")
+    # The orphaned server process finishes its statement, finds its client gone and rolls back.
+    wait_for(lambda: not scalar(loom, "SELECT 1 FROM pg_stat_activity WHERE pid = :pid", pid=blocked),
+             what="the killed worker's session to end")
     assert hits(loom, counter["id"]) == 0 and timer_states(loom) == {"pending": 1}
     services.worker()
     assert scheduler.tick()["timers"] == 0  # still leased to the dead worker

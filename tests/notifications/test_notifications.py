@@ -420,3 +420,15 @@ def test_a_malformed_smtp_url_is_refused_before_claiming(desk):
     with pytest.raises(ValueError, match="LOOM_SMTP_URL"):
         desk.notifier.deliver(outbox(desk)[0].id)
     assert outbox(desk)[0].state == "pending"
+
+
+def test_publish_refuses_a_template_that_does_not_compile(loom):
+    from metamodel import MetadataError
+    doc = {"app": {"name": "tpl", "title": "Tpl"},
+           "entities": {"note": {"title": "Note", "fields": {"title": {"type": "string"}}}},
+           "notifications": {"templates": {"broken": {"subject": "ok", "body": {"ru": "Привет\n{{ record.title "}}}},
+           "scripts": {}}
+    with pytest.raises(MetadataError) as err:
+        loom.store.publish(doc, author="t")
+    text = str(err.value)
+    assert "notifications.yaml" in text and "templates.broken.body.ru" in text and "line 2" in text
