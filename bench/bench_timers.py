@@ -134,6 +134,7 @@ def explain_due(loom, now: dt.datetime) -> list[str]:
 def time_fire(loom, n: int) -> tuple[float, int]:
     """Fire the ``n`` earliest due timers with fire_due; (timers per second, fired)."""
     from sqlalchemy import select
+
     from runtime import tables as platform
     t = platform.timer
     with loom.reader.connect() as c:

@@ -102,7 +102,8 @@ def scheduler(once, interval):
     import logging
 
     from .scheduler import Scheduler
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("loom").setLevel(logging.INFO)  # what each tick handed out; not alembic's chatter
     loom = _loom()
     if loom.redis_url is None:
         click.echo("LOOM_REDIS_URL is not set: jobs run in this process", err=True)

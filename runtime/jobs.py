@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 #: Seconds a job may run before RQ kills it; jobs are one short transaction each.
 JOB_TIMEOUT = 300
@@ -33,10 +34,10 @@ def _run_schedule(loom, app: str, schedule: str, slot: str) -> str:
 
 
 def _deliver_outbox(loom, outbox_id: int | None = None):
-    notifier = loom.notifier
+    """One e-mail, or (without an id) every deliverable one."""
     if outbox_id is None:
-        return notifier.deliver_pending() if hasattr(notifier, "deliver_pending") else None
-    return notifier.deliver(outbox_id) if hasattr(notifier, "deliver") else None
+        return loom.notifier.deliver_pending()
+    return loom.notifier.deliver(outbox_id)
 
 
 #: name -> ``callable(loom, *args)``: everything a worker may be asked to do.

@@ -173,11 +173,10 @@ class Scheduler:
     # ------------------------------------------------------------------ e-mail
     def outbox(self, now: dt.datetime):
         """Deliver queued e-mails here, or enqueue one delivery job when there are some."""
-        notifier = self.loom.notifier
-        if not hasattr(notifier, "deliver_pending"):  # until the notifier delivers
+        if self.loom.smtp_url is None:  # e-mails stay in the outbox
             return 0
         if self.loom.redis_url is None:
-            return notifier.deliver_pending() or 0
+            return self.loom.notifier.deliver_pending()
         if self._outbox_busy() or not self._outbox_waiting(now):
             return 0
         self._outbox_job = self.loom.jobs.enqueue("deliver_outbox")
@@ -197,11 +196,12 @@ class Scheduler:
         job = self._outbox_job
         if job is None:
             return False
+        from rq.exceptions import InvalidJobOperation
         try:
             status = job.get_status(refresh=True)
-        except Exception:  # noqa: BLE001 - finished jobs are deleted (result_ttl=0)
+        except InvalidJobOperation:  # gone: finished jobs are deleted at once (result_ttl=0)
             return False
-        return status is not None and str(getattr(status, "value", status)) in ("queued", "started")
+        return status in ("queued", "started")  # JobStatus is a str enum
 
 
 class EmbeddedRunner(threading.Thread):

@@ -49,6 +49,8 @@ class Workflow:
         # A transition that names its roles or groups decides who fires it (a requester confirms a fix
         # without the right to edit tickets); one that does not needs the right to update the record.
         self.loom.permissions.require(actor, entity_, "read" if tr.get("roles") or tr.get("groups") else "update")
+        if not self.may_fire(actor, tr):
+            raise Forbidden(f"{name!r} needs one of the roles {', '.join(tr['roles'])}")
         data = dict(data or {})
         with self.records._tx(conn) as c:
             current = self.records._fetch(c, et, record_id, actor=actor)
@@ -59,8 +61,6 @@ class Workflow:
             if "*" not in sources and current["status"] not in sources:
                 raise Conflict(f"{name!r} cannot be fired from status {current['status']!r}; "
                                f"it goes from {', '.join(sources)} to {tr['to']}")
-            if not self.may_fire(actor, tr):
-                raise Forbidden(f"{name!r} needs one of the roles {', '.join(tr['roles'])}")
             if not self._in_groups(c, actor, tr):
                 raise Forbidden(f"{name!r} may be fired by members of {', '.join(tr['groups'])} only")
             merged = {**self.records._plain_row(current), **data}

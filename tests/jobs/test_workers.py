@@ -4,9 +4,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from runtime import clock
+from runtime import tables as platform
 from runtime.scheduler import LEASE_SECONDS, Scheduler
 
 from .conftest import hits, jobs_app, runs, timer_states, wait_for
@@ -93,3 +94,17 @@ def test_a_worker_killed_while_firing_a_timer_loses_nothing_and_doubles_nothing(
     assert hits(loom, counter["id"]) == 1
     with loom.engine.connect() as c:
         assert c.execute(text("SELECT attempts, error FROM loom_timer")).one() == (0, None)
+
+
+def test_scheduler_enqueues_one_delivery_job_while_e_mails_wait(services):
+    loom = services.loom
+    loom.smtp_url = "smtp://127.0.0.1:1"  # no worker runs here: the job only has to be queued
+    scheduler = Scheduler(loom)
+    assert scheduler.tick()["outbox"] == 0  # nothing to send
+    with loom.engine.begin() as c:
+        c.execute(insert(platform.outbox).values(
+            channel="email", recipient="a@example.com", cc=[], subject="s", body="b", state="pending",
+            attempts=0, created_at=clock.now(), message_id="<m1@loom>"))
+    assert scheduler.tick()["outbox"] == 1
+    assert scheduler.tick()["outbox"] == 0  # its job is still queued
+    assert [job.args for job in loom.jobs.queue.jobs] == [("deliver_outbox",)]
