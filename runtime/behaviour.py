@@ -12,7 +12,7 @@ dictionary look-ups per change.
 """
 from __future__ import annotations
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from . import tables as platform
 from .calendars import calendar_from_app_section, parse_duration
@@ -41,16 +41,23 @@ class Behaviour:
         """Everything that follows a create, update or transition of a record."""
         entity = et.entity
         app = self.loom.live[entity.app].app
-        if not (entity.statuses or entity.spec.get("aggregations") or app.section("sla").get("policies")
-                or app.section("routing").get("entities")):
-            return
-        row = dict(self.loom.records._fetch(conn, et, record_id))
+        engaged = (any("timer" in tr for tr in entity.spec.get("transitions", [])) or entity.spec.get("aggregations")
+                   or self.loom.sla.policies(app, entity) or self.loom.router.spec(entity.app, entity.name))
+        if not engaged and (old is None or not entity.statuses):
+            return  # nothing to track: the common case costs no query
+        if engaged:
+            row = dict(self.loom.records._fetch(conn, et, record_id))
+        else:
+            t = et.main
+            row = {"id": record_id, "status": conn.execute(select(t.c.status).where(t.c.id == record_id)).scalar()}
         old = dict(old) if old is not None else None
         changed_status = old is None or old.get("status") != row.get("status")
         if old is not None and changed_status:
             conn.execute(insert(platform.status_history).values(
                 app=entity.app, entity=entity.name, record_id=record_id, from_status=old.get("status"),
                 to_status=row["status"], transition=transition, user_id=actor.id, at=clock_now()))
+        if not engaged:
+            return
         if changed_status:
             self._schedule_timer_transitions(conn, app, entity, row)
         self.loom.sla.track(conn, app, entity, row, old)
@@ -120,7 +127,6 @@ class Behaviour:
     # ------------------------------------------------------------------ reading
     def history(self, app: str, entity: str, record_id: int) -> list[dict]:
         """The record's status changes, oldest first, with who made them."""
-        from sqlalchemy import select
         h, u = platform.status_history, platform.user
         with self.loom.reader.connect() as c:
             rows = c.execute(select(h, u.c.username).outerjoin(u, u.c.id == h.c.user_id)
