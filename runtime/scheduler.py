@@ -156,8 +156,8 @@ class Scheduler:
         live = self.loom.live.get(app)
         spec = next((s for s in live.app.section("schedules").get("schedules", []) if s["name"] == schedule),
                     None) if live else None
-        if spec is None or not spec.get("script"):
-            outcome, result = "skipped", {"reason": "the schedule has no script (or is gone)"}
+        if spec is None:
+            outcome, result = "skipped", {"reason": "the schedule is gone: a newer version of the app removed it"}
         else:
             try:
                 outcome, result = "ok", self.loom.hooks.run_scheduled(app, spec["script"])

@@ -121,7 +121,7 @@ def test_a_failing_schedule_is_recorded_and_the_next_slot_runs(loom):
 
 def test_a_bad_cron_does_not_stop_the_others(app_loom, caplog):
     doc = jobs_app()
-    doc["schedules"]["schedules"].insert(0, {"name": "bad", "cron": "0 8 * * *", "timezone": "Mars/Olympus"})
+    doc["schedules"]["schedules"].insert(0, {"name": "bad", "cron": "0 8 * * *", "timezone": "Mars/Olympus", "script": "jobs.py:daily"})
     app_loom.store.publish(doc, author="t")
     scheduler = Scheduler(app_loom)
     scheduler.tick()
