@@ -9,6 +9,8 @@ A mass incident is this rule plus a ``cascade`` action on the parent's transitio
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from .calendars import parse_duration
@@ -73,7 +75,7 @@ def _members(loom, conn, et, rule: dict, row: dict) -> list[dict]:
     """Unlinked records with the same ``match`` values created within the window (``row`` included)."""
     t = et.main
     window = parse_duration(rule["window"])
-    since = clock_now() - _seconds(window)
+    since = clock_now() - dt.timedelta(days=window.days, seconds=window.seconds)
     query = select(t).where(*_same(et, rule, row), t.c.created_at >= since, t.c[rule["link_field"]].is_(None))
     rows = [dict(r) for r in conn.execute(query.order_by(t.c.id)).mappings()]
     if "where" in rule:
@@ -81,7 +83,3 @@ def _members(loom, conn, et, rule: dict, row: dict) -> list[dict]:
         rows = [r for r in rows if expr.evaluate(r)]
     return rows
 
-
-def _seconds(duration):
-    import datetime as dt
-    return dt.timedelta(seconds=duration.seconds + duration.days * 86400)

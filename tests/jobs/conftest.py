@@ -84,6 +84,12 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05, what: str
         time.sleep(interval)
 
 
+def _scalar(loom, sql: str, **params):
+    # A fresh transaction each time: PostgreSQL keeps one snapshot of pg_stat_activity per transaction.
+    with loom.engine.connect() as c:
+        return c.execute(text(sql), params).scalar()
+
+
 class Services:
     """A PostgreSQL schema, a Redis queue and the ``loom`` processes a test started on them."""
 
@@ -125,6 +131,25 @@ class Services:
                               timeout=timeout)
         assert done.returncode == 0, done.stdout + done.stderr
         return done
+
+    def kill_while_blocked(self, lock_sql: str, params: dict, tick, expect_timers: int) -> None:
+        """Hold a row lock (``lock_sql``), let a new worker block on it inside a timer's transaction,
+        SIGKILL that worker, release the lock and wait until its orphaned database session is gone."""
+        loom = self.loom
+        with loom.engine.connect() as lock:
+            lock.begin()
+            lock.execute(text(lock_sql), params)
+            me = lock.execute(text("SELECT pg_backend_pid()")).scalar()
+            assert tick()["timers"] == expect_timers
+            worker = self.worker()
+            blocked = wait_for(lambda: _scalar(loom, "SELECT pid FROM pg_stat_activity "
+                                                     "WHERE :me = ANY(pg_blocking_pids(pid))", me=me),
+                               what="the worker to block inside the timer's transaction")
+            self.kill(worker)
+            lock.rollback()
+        # The orphaned server process finishes its statement, finds its client gone and rolls back.
+        wait_for(lambda: not _scalar(loom, "SELECT 1 FROM pg_stat_activity WHERE pid = :pid", pid=blocked),
+                 what="the killed worker's session to end")
 
     def kill(self, process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         process.send_signal(sig)

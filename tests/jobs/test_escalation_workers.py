@@ -49,19 +49,9 @@ def test_a_worker_killed_holding_an_escalation_loses_and_doubles_nothing(service
             "question_type": "technical", "system": system["id"], "priority": "1"}, actor=SYSTEM)
     # Both targets are long overdue now: breach, level 1 and level 2 of each are due (6 timers).
     scheduler = Scheduler(loom)
-    with loom.engine.connect() as lock:
-        lock.begin()  # hold the reaction target's row: the first escalation blocks on it, mid-transaction
-        lock.execute(text("SELECT id FROM loom_sla WHERE record_id = :id AND target = 'reaction' FOR UPDATE"),
-                     {"id": ticket["id"]})
-        me = lock.execute(text("SELECT pg_backend_pid()")).scalar()
-        assert scheduler.tick()["timers"] == 6
-        worker = services.worker()
-        blocked = wait_for(lambda: scalar(loom, "SELECT pid FROM pg_stat_activity WHERE :me = ANY(pg_blocking_pids(pid))",
-                                          me=me), what="the worker to block inside the escalation")
-        services.kill(worker)
-        lock.rollback()
-    wait_for(lambda: not scalar(loom, "SELECT 1 FROM pg_stat_activity WHERE pid = :pid", pid=blocked),
-             what="the killed worker's session to end")
+    # Hold the reaction target's row: the first escalation blocks on it, mid-transaction.
+    services.kill_while_blocked("SELECT id FROM loom_sla WHERE record_id = :id AND target = 'reaction' FOR UPDATE",
+                                {"id": ticket["id"]}, scheduler.tick, expect_timers=6)
     assert scalar(loom, "SELECT count(*) FROM loom_outbox") == 0  # its transaction rolled back whole
 
     services.worker()

@@ -71,20 +71,9 @@ def test_a_worker_killed_while_firing_a_timer_loses_nothing_and_doubles_nothing(
         loom.timers.schedule(c, "bump", "script", "jobs", clock.now() - dt.timedelta(seconds=1), entity="counter",
                              record_id=counter["id"], payload={"script": "jobs.py:bump"})
     scheduler = Scheduler(loom)
-    with loom.engine.connect() as lock:
-        # Hold the counter's row: the worker's script blocks on it, inside the timer's transaction.
-        lock.begin()
-        lock.execute(text("SELECT id FROM jobs__counter WHERE id = :id FOR UPDATE"), {"id": counter["id"]})
-        me = lock.execute(text("SELECT pg_backend_pid()")).scalar()
-        assert scheduler.tick()["timers"] == 1
-        worker = services.worker()
-        blocked = wait_for(lambda: scalar(loom, "SELECT pid FROM pg_stat_activity WHERE :me = ANY(pg_blocking_pids(pid))",
-                                          me=me), what="the worker to block inside fire()")
-        services.kill(worker)
-        lock.rollback()
-    # The orphaned server process finishes its statement, finds its client gone and rolls back.
-    wait_for(lambda: not scalar(loom, "SELECT 1 FROM pg_stat_activity WHERE pid = :pid", pid=blocked),
-             what="the killed worker's session to end")
+    # Hold the counter's row: the worker's script blocks on it, inside the timer's transaction.
+    services.kill_while_blocked("SELECT id FROM jobs__counter WHERE id = :id FOR UPDATE", {"id": counter["id"]},
+                                scheduler.tick, expect_timers=1)
     assert hits(loom, counter["id"]) == 0 and timer_states(loom) == {"pending": 1}
     services.worker()
     assert scheduler.tick()["timers"] == 0  # still leased to the dead worker
