@@ -30,6 +30,9 @@ def create_app(settings: Settings | None = None, loom: Loom | None = None) -> Fl
     from .ui import init_app as init_ui
     init_ui(app, exempt=(api_bp,))  # the API authenticates with Bearer tokens, not cookies
 
+    from designer import init_app as init_designer
+    init_designer(app)
+
     @app.get("/")
     def index():
         from flask import redirect, url_for

@@ -1,0 +1,2 @@
+"""(being written)"""
+from . import bp  # noqa: F401
