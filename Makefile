@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= 2
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench clean translations
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,16 @@ test: setup
 
 bench: setup
 	@eval "$$(scripts/services.sh start)" && for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Extract t("...")/tc(ctx, "...")/N_("...") strings (babel.cfg), merge them into the runtime's catalogs,
+# compile every catalog (the runtime's and the designer's); the .mo files are committed.
+translations: setup
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-default-keywords -k t -k N_ -k tc:1c,2 --project Loom \
+		--copyright-holder Loom -o runtime/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i runtime/translations/messages.pot -d runtime/translations --ignore-obsolete
+	@for d in runtime/translations designer/translations; do \
+		if ls $$d/*/LC_MESSAGES/*.po >/dev/null 2>&1; then $(VENV)/bin/pybabel compile -d $$d --statistics || exit 1; fi; \
+	done
 
 clean:
 	scripts/services.sh stop

@@ -1,2 +1,745 @@
-"""(being written)"""
-from . import bp  # noqa: F401
+"""The designer's interactive editors: each edits one part of an app's draft.
+
+=========================================================  ======================  ====================
+URL (under ``/designer/apps/<app>/``)                      endpoint                edits
+=========================================================  ======================  ====================
+``entities/<entity>/fields``                               ``designer.fields``     title, number, fields
+``entities/<entity>/form``                                 ``designer.form``       form layout (DnD)
+``entities/<entity>/workflow``                             ``designer.workflow``   statuses/transitions
+``entities/<entity>/views``                                ``designer.views``      list views
+``entities/<entity>/section/<key>``                        ``designer.entity_section``  any other key
+``sections/<kind>``                                        ``designer.section``    app.yaml, routing ...
+``scripts/<file>`` (+ ``/check``, ``/dry-run``)            ``designer.script``     a script file
+=========================================================  ======================  ====================
+
+Every page works the same way: the widget (vanilla JS in ``static/designer``)
+keeps a hidden ``<textarea name="json">`` in sync with what the analyst
+sees; the form posts it with the draft ``revision`` it was read at. The
+server parses the JSON, checks the edited part against the JSON Schema of
+its kind (errors carry their dotted path, which the page highlights), puts
+it into the current draft and saves it with the revision check: a
+:class:`runtime.errors.Conflict` re-renders the page with the analyst's
+edit kept and a clear message. After a save the page shows the problems
+the whole draft now has in that file (a renamed field that a view still
+names, ...), each linking to the editor that fixes it.
+
+The schema-driven editors (``section``, ``entity_section``) render a form
+from the JSON Schema itself (``schemaform.js``), so a new metadata kind or
+key gets an editor without new code. The schema goes to the browser with
+its ``$ref``\\ s inlined by :func:`inline_refs`; recursive references (a
+table field's child fields are fields) stay as ``{"$recursive": key}``
+markers resolved from ``$recursive_defs``. We render forms ourselves rather
+than with @json-editor/json-editor: Loom's schemas lean on maps keyed by
+name (``additionalProperties`` schemas: routing entities, calendars,
+templates) and on ``{ru, en}`` titles, and the same small renderer is reused
+inside the field, workflow and view editors.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import re
+from functools import lru_cache
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from jsonschema.exceptions import best_match
+from markupsafe import Markup
+
+from metamodel.errors import dotted
+from metamodel.model import BUILTIN_ROLES, SYSTEM_COLUMNS, App, title_text
+from metamodel.schemas import schema as raw_schema
+from metamodel.schemas import validator
+from metamodel.validate import _explain
+from runtime import sandbox
+from runtime.errors import Conflict, LoomError, NotFound
+from runtime.hooks import _forbidden_imports, parse_ref, script_refs
+from runtime.ui.i18n import lang, t
+
+from . import bp, links, loom
+from .drafts import SCRIPT, BadItem, Drafts
+
+SECTION_KINDS = ("app", "routing", "sla", "schedules", "notifications", "portal", "reports")
+ENTITY_TABS = (("fields", "Fields"), ("form", "Form"), ("workflow", "Workflow"), ("views", "Views"))
+
+# Which field options the fields editor offers for each type (the schema lists them all; it does not
+# say which type uses which). Options a field already has are always shown, so nothing is hidden.
+_TEXT = ["min_length", "max_length", "pattern"]
+TYPE_OPTIONS = {
+    "string": _TEXT, "text": _TEXT, "email": _TEXT, "phone": _TEXT,
+    "integer": ["min", "max"], "decimal": ["min", "max", "precision", "scale"],
+    "money": ["min", "max", "precision", "scale", "currency"], "boolean": [],
+    "date": ["min", "max"], "datetime": ["min", "max"],
+    "choice": ["choices", "dictionary"], "link": ["entity"], "multilink": ["entity"],
+    "user": [], "group": [], "file": ["multiple", "accept", "max_size_mb"],
+    "table": ["fields"], "computed": ["expression", "result", "script"],
+}
+COMMON_OPTIONS = ["help", "default", "unique", "index", "readonly", "validator", "previous_names"]
+MAIN_FIELD_KEYS = ("type", "title", "required")
+
+# UI strings the editors' JavaScript shows: sent translated with each page's data.
+JS_STRINGS = (
+    "Add", "Add field", "Remove", "Move up", "Move down", "Options", "Name", "Type", "Title", "Required",
+    "Value", "Choices", "Add choice", "Child fields", "Search", "Full-text search", "Indexes", "Add index",
+    "Unique", "Fields (comma-separated)", "Section", "Add section", "Tab", "Add tab", "Use tabs", "Columns",
+    "Collapsed", "Visible if", "Rules", "Fields of the entity", "Add to", "Drop fields here", "placed",
+    "not placed", "Status", "Add status", "Transition", "Add transition", "Connect",
+    "Click the source status, then the target status.", "Category", "Initial status", "Color", "From", "To",
+    "Roles", "Groups", "Condition", "Required fields", "Timer: after", "Calendar", "Script before",
+    "Script after", "Set fields", "Actions", "Delete",
+    "Select a status or a transition to edit it, drag statuses to move them, drag from the dot on the right "
+    "of a status to another status to draw a transition.",
+    "View", "Add view", "Default view", "Page size", "Columns of the list", "Add column", "Filters",
+    "Add filter", "Field", "Operator", "Sort", "Add sort", "ascending", "descending", "Checking…",
+    "No problems found.", "Line {line}", "Result", "Changes", "Log", "Error", "remove", "(any JSON value)",
+    "key", "Add entry", "yes", "Entity", "Running…", "as text", "per language", "list", "object", "Position",
+    "Renamed from {name}",
+)
+
+
+def drafts() -> Drafts:
+    return Drafts(loom())
+
+
+# ---------------------------------------------------------------------- schema helpers (pure)
+def _pointer(document: dict, fragment: str):
+    node = document
+    for part in [p for p in fragment.split("/") if p]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def inline_refs(kind: str, pointer: str = "", load=raw_schema) -> dict:
+    """The schema of ``kind`` (or the node at JSON ``pointer`` inside it) with every ``$ref`` inlined.
+
+    Cross-file refs (``loom:common#/$defs/title``) are followed; a ref met again while it is being
+    expanded (recursion) becomes ``{"$recursive": "<doc>#<pointer>"}`` and its expansion is put,
+    once, in ``$recursive_defs`` of the result. Siblings of a ``$ref`` (a ``description``) win over
+    the referenced schema's. ``load(kind)`` returns a raw schema (injectable for tests).
+    """
+    recursive: dict[str, dict | None] = {}
+
+    def document(doc_id: str) -> dict:
+        return load(doc_id.split(":", 1)[1] if doc_id.startswith("loom:") else doc_id)
+
+    def walk(node, base: str, stack: frozenset):
+        if isinstance(node, list):
+            return [walk(item, base, stack) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            doc_id, _, fragment = node["$ref"].partition("#")
+            doc_id = doc_id or base
+            key = f"{doc_id}#{fragment}"
+            extra = {k: walk(v, base, stack) for k, v in node.items() if k != "$ref"}
+            if key in stack:
+                recursive.setdefault(key, None)
+                return {"$recursive": key, **extra}
+            target = walk(_pointer(document(doc_id), fragment), doc_id, stack | {key})
+            return {**target, **extra}
+        return {k: walk(v, base, stack) for k, v in node.items() if k not in ("$defs", "$schema", "$id")}
+
+    base = f"loom:{kind}"
+    out = walk(_pointer(load(kind), pointer), base, frozenset())
+    while any(v is None for v in recursive.values()):
+        for key in [k for k, v in recursive.items() if v is None]:
+            doc_id, _, fragment = key.partition("#")
+            recursive[key] = walk(_pointer(document(doc_id), fragment), doc_id, frozenset({key}))
+    if recursive:
+        out["$recursive_defs"] = recursive
+    return out
+
+
+@lru_cache(maxsize=None)
+def _resolved_json(kind: str, pointer: str = "") -> str:
+    return json.dumps(inline_refs(kind, pointer))
+
+
+def resolved(kind: str, pointer: str = "") -> dict:
+    return json.loads(_resolved_json(kind, pointer))
+
+
+def _explain_error(err) -> str:
+    if err.validator in ("oneOf", "anyOf") and err.context:
+        inner = best_match(err.context)
+        where = dotted(list(inner.relative_path))
+        return _explain(inner) + (f" (at {where})" if where else "")
+    return _explain(err)
+
+
+def schema_errors(kind: str, value, keys=None, prefix: tuple = ()) -> list[dict]:
+    """Errors of ``value`` against the schema of ``kind``: ``[{path, message}]`` with dotted paths.
+
+    With ``keys``, only errors inside those top-level keys count (and a missing required one), so
+    an editor is not blocked by a problem in a part it does not edit.
+    """
+    out = []
+    for err in sorted(validator(kind).iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = list(err.absolute_path)
+        if keys is not None:
+            if path and path[0] not in keys:
+                continue
+            if not path:
+                missing = [k for k in keys if err.validator == "required" and repr(k) in err.message]
+                if err.validator == "required" and not missing:
+                    continue
+                path = missing[:1]
+        out.append({"path": dotted(list(prefix) + path), "message": _explain_error(err)})
+    return out
+
+
+def _empty(value) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _clean_title(value):
+    """``{ru: "", en: "x"}`` -> ``{en: "x"}``; nothing left -> None."""
+    if isinstance(value, dict):
+        value = {k: v.strip() for k, v in value.items() if isinstance(v, str) and v.strip()}
+        return value or None
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+# ---------------------------------------------------------------------- page plumbing
+def _open(app: str):
+    try:
+        return drafts().open(app)
+    except NotFound:
+        abort(404)
+
+
+def _entity(draft, entity: str) -> dict:
+    spec = (draft.doc.get("entities") or {}).get(entity)
+    if not isinstance(spec, dict):
+        abort(404)
+    return spec
+
+
+def _revision() -> int | None:
+    try:
+        return int(request.form.get("revision", ""))
+    except ValueError:
+        return None
+
+
+def _item_problems(app: str, doc: dict, item: str) -> list[dict]:
+    try:
+        return [p for p in drafts().problems(app, doc) if p["file"] == item]
+    except LoomError as exc:  # pragma: no cover - problems() collects, it should not raise
+        return [{"file": item, "path": "", "line": None, "message": str(exc), "editor": ""}]
+
+
+def _hints(doc: dict, entity: str | None = None) -> dict:
+    """Suggestions for inputs by property name (datalists in the browser)."""
+    app_doc = doc.get("app") or {}
+    entities = sorted(doc.get("entities") or {})
+    for other in app_doc.get("depends_on") or []:
+        live = loom().live.get(other)
+        if live:
+            entities += [f"{other}.{name}" for name in live.app.entities]
+    roles = [r.get("name") for r in app_doc.get("roles") or [] if isinstance(r, dict)] + list(BUILTIN_ROLES)
+    groups = [g.get("name") for g in app_doc.get("groups") or [] if isinstance(g, dict)]
+    templates = sorted(((doc.get("notifications") or {}).get("templates") or {}))
+    calendars = sorted(((doc.get("sla") or {}).get("calendars") or {}))
+    refs = script_functions(doc)
+    specs = doc.get("entities") or {}
+    if entity:
+        fields = list((specs.get(entity) or {}).get("fields") or {})
+    else:
+        fields = sorted({f for spec in specs.values() if isinstance(spec, dict) for f in spec.get("fields") or {}})
+    statuses = sorted({s.get("name") for spec in specs.values() if isinstance(spec, dict)
+                       for s in spec.get("statuses") or [] if isinstance(s, dict) and s.get("name")})
+    recipients = (["assignee"] + [f"role:{r}" for r in roles] + [f"group:{g}" for g in groups] + fields)
+    return {
+        "entity": entities, "dictionary": entities, "keys:entities": entities, "group": groups, "groups": groups,
+        "roles": roles, "read": roles, "create": roles, "update": roles, "delete": roles, "hidden": roles,
+        "readonly": roles, "template": templates, "notify_moved": templates, "calendar": calendars,
+        "script": refs, "when_script": refs, "validator": refs, "before": refs, "run": refs, "default": refs,
+        "before_save": refs, "after_save": refs, "before_delete": refs,
+        "group_field": fields, "assignee_field": fields, "requester_field": fields, "skill_field": fields,
+        "organisation_field": fields, "link_field": fields, "field": fields, "match": fields, "distinct": fields,
+        "keys:fields": fields, "copy": fields, "fields": fields, "columns": fields, "group_by": fields,
+        "user_field": fields, "due_field": fields, "done_field": fields, "keys:set": fields,
+        "to": recipients, "cc": recipients, "targets": recipients, "start": statuses, "stop": statuses,
+        "pause": statuses, "reset": statuses, "timezone": ["Europe/Moscow", "Europe/Minsk", "Asia/Yekaterinburg"],
+    }
+
+
+def script_functions(doc: dict) -> list[str]:
+    """``file.py:function`` for every top-level function of every script of the draft."""
+    out = []
+    for name, source in sorted((doc.get("scripts") or {}).items()):
+        out.extend(f"{name}:{f}" for f in _functions(source))
+    return out
+
+
+def _functions(source: str) -> list[str]:
+    try:
+        tree = ast.parse(source or "")
+    except SyntaxError:
+        return re.findall(r"^def\s+([A-Za-z_]\w*)\s*\(", source or "", re.M)
+    return [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+
+
+def _tabs(app: str, entity: str) -> list[dict]:
+    tabs = [{"key": key, "title": t(title), "url": url_for(f"designer.{key}", app=app, entity=entity)}
+            for key, title in ENTITY_TABS]
+    props = raw_schema("entity")["properties"]
+    for key in entity_section_keys():
+        if props[key].get("type") == "boolean":
+            continue  # a flag (dictionary) is on the fields page; its section editor still exists for links
+        tabs.append({"key": f"section:{key}", "title": t(key.replace("_", " ").capitalize()),
+                     "url": url_for("designer.entity_section", app=app, entity=entity, key=key)})
+    return tabs
+
+
+def entity_section_keys() -> list[str]:
+    """Entity keys without an editor of their own: the schema-driven section editor edits them."""
+    return [k for k in raw_schema("entity")["properties"] if k not in links.ENTITY_EDITORS]
+
+
+def _render(template: str, *, draft, item: str, editor: str, page_title: str, data: dict, json_text: str,
+            entity: str | None = None, errors=(), conflict: str | None = None, status: int = 200,
+            revision: int | None = None, **extra):
+    app = draft.app
+    data = {**data, "lang": lang(), "i18n": {s: t(s) for s in JS_STRINGS}, "errors": list(errors)}
+    ctx = dict(
+        app=app, app_title=title_text((draft.doc.get("app") or {}).get("title"), lang()) or app,
+        entity=entity, entity_title=title_text(((draft.doc.get("entities") or {}).get(entity) or {}).get("title"),
+                                               lang()) if entity else None,
+        editor=editor, item=item, page_title=page_title, data=data, data_json=script_json(data), json_text=json_text,
+        errors=list(errors),
+        conflict=conflict, revision=draft.revision if revision is None else revision,
+        live_version=draft.live_version, raw_url=links.raw_url(app, item), app_url=links.app_url(app),
+        tabs=_tabs(app, entity) if entity else [], problems=_item_problems(app, draft.doc, item), **extra)
+    return render_template(template, **ctx), status
+
+
+def script_json(value) -> Markup:
+    """JSON for a ``<script type="application/json">`` block, keeping key order (jinja's ``tojson``
+    sorts keys, and the order of schema properties and fields is what the analyst sees)."""
+    text = json.dumps(value, ensure_ascii=False)
+    for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("'", "\\u0027")):
+        text = text.replace(char, escape)
+    return Markup(text)
+
+
+def _conflict_message(exc: Conflict) -> str:
+    return t("Someone else saved this draft while you were editing ({detail}). Your edit is kept below: "
+             "saving again puts it over their version of this part; reload the page to see theirs instead.",
+             detail=exc.detail)
+
+
+def _json_page(app: str, item: str, *, editor: str, template: str, page_title: str, load, store, data: dict,
+               entity: str | None = None, draft=None, **extra):
+    """GET renders ``load(current)`` into the widget; POST parses the widget's JSON, lets
+    ``store(current, payload)`` build the new item value (and its errors), saves with the revision check."""
+    draft = draft or _open(app)
+    current = drafts().get_item(draft.doc, item)
+    render = lambda **kw: _render(template, draft=draft, item=item, editor=editor, page_title=page_title,  # noqa
+                                  data=data, entity=entity, **extra, **kw)
+    if request.method == "GET":
+        return render(json_text=json.dumps(load(current), ensure_ascii=False))
+    raw = request.form.get("json", "")
+    revision = _revision()
+    if revision is None:
+        return render(json_text=raw, errors=[{"path": "", "message": t("The form has no draft revision; "
+                                                                         "reload the page.")}], status=400)
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        return render(json_text=raw, revision=revision, status=422,
+                      errors=[{"path": "", "message": t("The editor sent data that is not JSON ({error}).",
+                                                        error=str(exc))}])
+    value, errors = store(current, payload)
+    if errors:
+        return render(json_text=raw, errors=errors, revision=revision, status=422)
+    try:
+        new_revision = drafts().save(app, drafts().set_item(draft.doc, item, value), revision,
+                                     current_user.username)
+    except Conflict as exc:
+        return render(json_text=raw, conflict=_conflict_message(exc), revision=draft.revision, status=409)
+    except BadItem as exc:
+        return render(json_text=raw, errors=[{"path": "", "message": exc.detail}], revision=revision, status=422)
+    flash(t("Saved to the draft (revision {revision}).", revision=new_revision), "ok")
+    return redirect(request.path)
+
+
+def _with_keys(spec: dict, values: dict) -> dict:
+    """``spec`` with ``values`` put in (None or empty removes a key), keeping the order of keys."""
+    out = dict(spec)
+    for key, value in values.items():
+        if _empty(value):
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------------- 1. fields
+@bp.route("/apps/<app>/entities/<entity>/fields", methods=["GET", "POST"])
+def fields(app: str, entity: str):
+    draft = _open(app)
+    _entity(draft, entity)
+    live = loom().live.get(app)
+    live_entity = live.app.entities.get(entity) if live else None
+    live_fields = list(live_entity.spec.get("fields") or {}) if live_entity else []
+    field_schema = resolved("entity", "/$defs/field")
+    data = {"types": field_schema["properties"]["type"]["enum"], "fieldSchema": field_schema,
+            "typeOptions": TYPE_OPTIONS, "commonOptions": COMMON_OPTIONS, "liveFields": live_fields,
+            "hints": {k: v for k, v in _hints(draft.doc, entity).items() if k != "default"},
+            "systemColumns": list(SYSTEM_COLUMNS)}
+    keys = ("title", "plural", "description", "number", "title_field", "dictionary", "search", "indexes")
+
+    def load(spec):
+        out = {k: spec.get(k) for k in keys if k in spec}
+        out["fields"] = [{"name": name, "was": name, "spec": f} for name, f in (spec.get("fields") or {}).items()]
+        return out
+
+    def store(spec, payload):
+        if not isinstance(payload, dict) or not isinstance(payload.get("fields"), list):
+            return None, [{"path": "fields", "message": t("The editor sent no list of fields.")}]
+        errors, out = [], {}
+        for i, row in enumerate(payload["fields"]):
+            name = str((row or {}).get("name") or "").strip()
+            f = dict((row or {}).get("spec") or {})
+            if not name:
+                errors.append({"path": "fields", "message": t("Field {n} has no name.", n=i + 1)})
+                continue
+            if name in out:
+                errors.append({"path": f"fields.{name}", "message": t("Two fields are named {name}.", name=name)})
+                continue
+            was = (row or {}).get("was")
+            if was and was != name and was in live_fields and was not in (f.get("previous_names") or []):
+                f["previous_names"] = [*(f.get("previous_names") or []), was]  # publishing renames the column
+            if "title" in f:
+                f["title"] = _clean_title(f["title"])
+                if f["title"] is None:
+                    del f["title"]
+            out[name] = f
+        values = {k: payload.get(k) for k in keys}
+        for k in ("title", "plural", "description"):
+            values[k] = _clean_title(values[k])
+        values["number"] = (values["number"] or "").strip() if isinstance(values["number"], str) else values["number"]
+        values["dictionary"] = values["dictionary"] or None
+        new = _with_keys(spec, {**values, "fields": out})
+        if "fields" not in new:
+            new["fields"] = {}
+        errors += schema_errors("entity", new, keys=keys + ("fields",))
+        return new, errors
+
+    return _json_page(app, f"entities/{entity}.yaml", editor="fields", template="designer/editor_fields.html",
+                      page_title=t("Fields"), load=load, store=store, data=data, entity=entity, draft=draft)
+
+
+# ---------------------------------------------------------------------- 2. form layout
+@bp.route("/apps/<app>/entities/<entity>/form", methods=["GET", "POST"])
+def form(app: str, entity: str):
+    draft = _open(app)
+    spec = _entity(draft, entity)
+    entity_schema = resolved("entity")
+    form_schema = entity_schema["properties"]["form"]
+    data = {"fields": _field_list(spec), "hints": _hints(draft.doc, entity),
+            "sectionProps": list(form_schema["properties"]["sections"]["items"]["properties"]),
+            "ruleProps": [k for k in form_schema["properties"]["rules"]["items"]["properties"] if k != "field"]}
+
+    def store(spec, payload):
+        if not isinstance(payload, dict):
+            return None, [{"path": "form", "message": t("The editor sent no form layout.")}]
+        layout = {k: v for k, v in payload.items() if not _empty(v)}
+        new = _with_keys(spec, {"form": layout})
+        return new, schema_errors("entity", new, keys=("form",))
+
+    return _json_page(app, f"entities/{entity}.yaml", editor="form", template="designer/editor_form.html",
+                      page_title=t("Form layout"), load=lambda s: s.get("form") or {}, store=store, data=data,
+                      entity=entity, draft=draft)
+
+
+def _field_list(spec: dict) -> list[dict]:
+    return [{"name": n, "title": (f or {}).get("title") or n, "type": (f or {}).get("type")}
+            for n, f in (spec.get("fields") or {}).items()]
+
+
+# ---------------------------------------------------------------------- 3. workflow diagram
+@bp.route("/apps/<app>/entities/<entity>/workflow", methods=["GET", "POST"])
+def workflow(app: str, entity: str):
+    draft = _open(app)
+    spec = _entity(draft, entity)
+    defs = resolved("entity")
+    status_schema = defs["properties"]["statuses"]["items"]
+    transition_schema = defs["properties"]["transitions"]["items"]
+    data = {"fields": _field_list(spec), "hints": _hints(draft.doc, entity),
+            "categories": status_schema["properties"]["category"]["enum"],
+            "hasLayout": "layout" in status_schema["properties"],
+            "actionsSchema": transition_schema["properties"]["actions"],
+            "setSchema": transition_schema["properties"]["set"],
+            "transitionProps": list(transition_schema["properties"])}
+
+    def load(spec):
+        return {"statuses": spec.get("statuses") or [], "transitions": spec.get("transitions") or []}
+
+    def store(spec, payload):
+        if not isinstance(payload, dict):
+            return None, [{"path": "statuses", "message": t("The editor sent no statuses.")}]
+        for st in payload.get("statuses") or []:
+            if isinstance(st, dict) and "title" in st:
+                st["title"] = _clean_title(st["title"])
+                if st["title"] is None:
+                    del st["title"]
+        for tr in payload.get("transitions") or []:
+            if isinstance(tr, dict) and "title" in tr:
+                tr["title"] = _clean_title(tr["title"])
+                if tr["title"] is None:
+                    del tr["title"]
+        new = _with_keys(spec, {"statuses": payload.get("statuses"), "transitions": payload.get("transitions")})
+        return new, schema_errors("entity", new, keys=("statuses", "transitions"))
+
+    return _json_page(app, f"entities/{entity}.yaml", editor="workflow", template="designer/editor_workflow.html",
+                      page_title=t("Workflow"), load=load, store=store, data=data, entity=entity, draft=draft)
+
+
+# ---------------------------------------------------------------------- 4. list views
+@bp.route("/apps/<app>/entities/<entity>/views", methods=["GET", "POST"])
+def views(app: str, entity: str):
+    draft = _open(app)
+    spec = _entity(draft, entity)
+    view_schema = resolved("entity", "/$defs/view")
+    data = {"fields": _field_list(spec), "systemColumns": list(SYSTEM_COLUMNS), "hints": _hints(draft.doc, entity),
+            "ops": view_schema["properties"]["filters"]["items"]["properties"]["op"]["enum"]}
+
+    def store(spec, payload):
+        views_ = payload.get("views") if isinstance(payload, dict) else payload
+        if not isinstance(views_, list):
+            return None, [{"path": "views", "message": t("The editor sent no list of views.")}]
+        for v in views_:
+            if isinstance(v, dict) and "title" in v:
+                v["title"] = _clean_title(v["title"])
+                if v["title"] is None:
+                    del v["title"]
+        new = _with_keys(spec, {"views": views_})
+        errors = schema_errors("entity", new, keys=("views",))
+        names = [v.get("name") for v in views_ if isinstance(v, dict)]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                errors.append({"path": f"views[{i}].name", "message": t("Two views are named {name}.", name=name)})
+        return new, errors
+
+    return _json_page(app, f"entities/{entity}.yaml", editor="views", template="designer/editor_views.html",
+                      page_title=t("List views"), load=lambda s: {"views": s.get("views") or []}, store=store,
+                      data=data, entity=entity, draft=draft)
+
+
+# ---------------------------------------------------------------------- 6. schema-driven editors
+@bp.route("/apps/<app>/entities/<entity>/section/<key>", methods=["GET", "POST"])
+def entity_section(app: str, entity: str, key: str):
+    if key not in entity_section_keys():
+        abort(404)
+    draft = _open(app)
+    _entity(draft, entity)
+    pointer = f"/properties/{key}"
+    data = {"schema": resolved("entity", pointer), "root": key, "hints": _hints(draft.doc, entity)}
+
+    def store(spec, payload):
+        new = _with_keys(spec, {key: payload})
+        return new, schema_errors("entity", new, keys=(key,))
+
+    return _json_page(app, f"entities/{entity}.yaml", editor=f"section:{key}", template="designer/editor_schema.html",
+                      page_title=t(key.replace("_", " ").capitalize()), load=lambda s: s.get(key),
+                      store=store, data=data, entity=entity, draft=draft)
+
+
+@bp.route("/apps/<app>/sections/<kind>", methods=["GET", "POST"])
+def section(app: str, kind: str):
+    if kind not in SECTION_KINDS:
+        abort(404)
+    draft = _open(app)
+    item = "app.yaml" if kind == "app" else f"{kind}.yaml"
+    data = {"schema": resolved(kind), "root": "", "hints": _hints(draft.doc)}
+
+    def store(current, payload):
+        if _empty(payload):
+            if kind == "app":
+                return None, [{"path": "", "message": t("app.yaml cannot be empty.")}]
+            return None, []
+        errors = schema_errors(kind, payload)
+        if kind == "app" and isinstance(payload, dict) and payload.get("name") != app:
+            errors.append({"path": "name", "message": t("The app name must stay {name}.", name=app)})
+        return payload, errors
+
+    return _json_page(app, item, editor=f"kind:{kind}", template="designer/editor_schema.html",
+                      page_title=item, load=lambda v: v if v is not None else {}, store=store, data=data,
+                      draft=draft, kind=kind, kinds=SECTION_KINDS)
+
+
+# ---------------------------------------------------------------------- 5. scripts
+STARTER = '''"""{file}: hook functions for this app (see docs/scripts.md)."""
+
+
+def validate(record):
+    """Return an error message, or None when the record is fine."""
+    return None
+'''
+
+
+def _script_file(file: str) -> str:
+    if not SCRIPT.fullmatch(file):
+        abort(404)
+    return file
+
+
+@bp.get("/apps/<app>/scripts/new")
+def script_new(app: str):
+    """The editor of a new script file named by ``?name=`` (``.py`` is added when missing)."""
+    name = (request.args.get("name") or "").strip()
+    if name and not name.endswith(".py"):
+        name += ".py"
+    if not SCRIPT.fullmatch(name):
+        flash(t("A script file name is letters, digits and _, ending in .py."), "error")
+        return redirect(links.app_url(app))
+    return redirect(url_for("designer.script", app=app, file=name))
+
+
+@bp.route("/apps/<app>/scripts/<file>", methods=["GET", "POST"])
+def script(app: str, file: str):
+    file = _script_file(file)
+    draft = _open(app)
+    item = f"scripts/{file}"
+    current = drafts().get_item(draft.doc, item)
+    live = loom().live.get(app)
+    live_entities = [{"name": n, "title": e.spec.get("title") or n} for n, e in (live.app.entities.items()
+                                                                                if live else [])]
+    data = {"file": file, "checkUrl": url_for("designer.script_check", app=app, file=file),
+            "dryRunUrl": url_for("designer.script_dry_run", app=app, file=file),
+            "entities": live_entities, "refs": [r for r in _refs_to(draft.doc, file)]}
+    extra = {"is_new": current is None, "scripts": sorted(draft.doc.get("scripts") or {})}
+    render = lambda **kw: _render("designer/editor_script.html", draft=draft, item=item, editor="script",  # noqa
+                                  page_title=file, data=data, **extra, **kw)
+    if request.method == "GET":
+        return render(json_text="", source=current if current is not None else STARTER.format(file=file))
+    source = request.form.get("source", "").replace("\r\n", "\n")
+    revision = _revision()
+    if revision is None:
+        return render(json_text="", source=source, status=400,
+                      errors=[{"path": "", "message": t("The form has no draft revision; reload the page.")}])
+    problems = check_source(app, file, source, draft.doc)
+    errors = [{"path": f"line {p['line']}" if p["line"] else "", "message": p["message"], "line": p["line"]}
+              for p in problems if p["severity"] == "error"]
+    if errors:
+        return render(json_text="", source=source, errors=errors, revision=revision, status=422)
+    try:
+        new_revision = drafts().save(app, drafts().set_item(draft.doc, item, source), revision,
+                                     current_user.username)
+    except Conflict as exc:
+        return render(json_text="", source=source, conflict=_conflict_message(exc), revision=draft.revision,
+                      status=409)
+    flash(t("Saved to the draft (revision {revision}).", revision=new_revision), "ok")
+    return redirect(request.path)
+
+
+def _refs_to(doc: dict, file: str) -> list[dict]:
+    """Where the draft's metadata names a function of ``file``: ``[{where, function}]``."""
+    try:
+        app = App(doc)
+        refs = list(script_refs(app))
+    except Exception:  # a draft that does not even have the document's shape names nothing reliably
+        return []
+    out = []
+    for (filename, path), ref in refs:
+        name, function = parse_ref(ref)
+        if name == file:
+            out.append({"where": f"{filename} {path}", "function": function})
+    return out
+
+
+def check_source(app: str, file: str, source: str, doc: dict) -> list[dict]:
+    """Compile ``source`` as the sandbox will: ``[{line, message, severity}]`` (errors, then warnings)."""
+    out = []
+    try:
+        compiled = sandbox.compile_script(source, f"{app}/scripts/{file}")
+    except sandbox.ScriptCompileError as exc:
+        return [{"line": line, "message": message, "severity": "error"} for line, message in exc.errors]
+    except sandbox.ScriptError as exc:
+        return [{"line": exc.line, "message": exc.message, "severity": "error"}]
+    for problem in _forbidden_imports(source, f"scripts/{file}"):
+        out.append({"line": problem.line, "message": problem.message, "severity": "error"})
+    for warning in compiled.warnings:
+        m = re.match(r"Line (\d+): (.*)", str(warning))
+        out.append({"line": int(m.group(1)) if m else None, "message": m.group(2) if m else str(warning),
+                    "severity": "warning"})
+    for ref in _refs_to(doc, file):
+        if ref["function"] and ref["function"] not in compiled.functions:
+            out.append({"line": None, "severity": "warning",
+                        "message": t("{where} names {function}, which this file does not define.",
+                                     where=ref["where"], function=ref["function"])})
+    return out
+
+
+def _json_body() -> dict:
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
+@bp.post("/apps/<app>/scripts/<file>/check")
+def script_check(app: str, file: str):
+    """Compile the posted source (``{"source": ...}``); ``{ok, problems: [{line, message, severity}]}``."""
+    file = _script_file(file)
+    draft = _open(app)
+    body = _json_body()
+    source = body.get("source", request.form.get("source"))
+    if not isinstance(source, str):
+        return jsonify({"ok": False, "problems": [{"line": None, "severity": "error",
+                                                   "message": t("Send the source to check.")}]}), 400
+    problems = check_source(app, file, source, draft.doc)
+    return jsonify({"ok": not any(p["severity"] == "error" for p in problems), "problems": problems})
+
+
+@bp.post("/apps/<app>/scripts/<file>/dry-run")
+def script_dry_run(app: str, file: str):
+    """Run ``function`` of the posted source against a live record, committing nothing.
+
+    Body: ``{"source", "function", "entity", "record_id", "data"?}``. The draft's (or the posted)
+    source stands in for the live file, so an analyst tries a change before publishing it.
+    """
+    file = _script_file(file)
+    draft = _open(app)
+    body = _json_body()
+    source = body.get("source")
+    if not isinstance(source, str):
+        source = drafts().get_item(draft.doc, f"scripts/{file}")
+    function, entity = body.get("function"), body.get("entity")
+
+    def fail(message, status=422, line=None):
+        return jsonify({"ok": False, "error": {"detail": message, "line": line}, "result": None, "changes": {},
+                        "logs": [], "report": None}), status
+
+    if source is None:
+        return fail(t("There is no script {file} in the draft.", file=file), 404)
+    if not function or not isinstance(function, str):
+        return fail(t("Choose the function to run."))
+    compile_errors = [p for p in check_source(app, file, source, draft.doc) if p["severity"] == "error"]
+    if compile_errors:
+        first = compile_errors[0]
+        return fail(t("Line {line}: {problem}", line=first["line"], problem=first["message"]), line=first["line"])
+    live = loom().live.get(app)
+    if live is None or entity not in live.app.entities:
+        return fail(t("A dry run needs a published entity: publish {entity} first.", entity=entity or "?"))
+    record_id = body.get("record_id")
+    try:
+        record_id = int(record_id) if record_id not in (None, "") else None
+    except (TypeError, ValueError):
+        return fail(t("The record ID must be a number."))
+    data = body.get("data") if isinstance(body.get("data"), dict) else None
+    try:
+        out = loom().workflow.dry_run(app, entity, f"{file}:{function}", current_user.actor, record_id=record_id,
+                                      data=data, scripts={file: source})
+    except LoomError as exc:
+        return fail(exc.detail, exc.status if exc.status in (403, 404) else 422)
+    error = out.get("error")
+    if error:
+        script_info = error.get("script") or {}
+        error = {**error, "line": script_info.get("line") or (out.get("report") or {}).get("line")}
+    return jsonify({**out, "error": error})

@@ -466,6 +466,8 @@ class _CrossCheck:
                     self._report_field(entity, measure["field"], mpath + ("field",))
                 if kind == "kpi":
                     self.out.add(mpath, "a kpi report counts records per user; it takes no measure")
+                if kind == "sla":
+                    self.out.add(mpath, "an sla report counts SLA targets; it takes no measure")
             for j, flt in enumerate(report.get("filters", [])):
                 self._report_field(entity, flt["field"], path + ("filters", j, "field"))
             if kind == "kpi":
@@ -484,6 +486,25 @@ class _CrossCheck:
                 for key in ("user_field", "due_field", "done_field"):
                     if key in report:
                         self.out.add(path + (key,), f"{key} belongs to kpi reports only")
+            if kind == "sla":
+                self._sla_report(entity, report, path)
+            elif "targets" in report:
+                self.out.add(path + ("targets",), "targets belong to sla reports only")
+
+    def _sla_report(self, entity: Entity, report: dict, path: tuple) -> None:
+        """An sla report's entity has SLA policies here and its targets are theirs."""
+        if entity is not self.app.entities.get(entity.name):
+            return  # another app's entity: its policies are in that app's sla.yaml
+        policies = [p for p in (self.app.document.get("sla") or {}).get("policies") or []
+                    if self.resolve(p.get("entity", "")) is entity]
+        if not policies:
+            self.out.add(path + ("entity",), f"{entity.name!r} has no SLA policy in sla.yaml, "
+                                             f"so an sla report has nothing to count")
+            return
+        known = {t["name"] for p in policies for t in p.get("targets") or []}
+        for j, name in enumerate(report.get("targets", [])):
+            if name not in known:
+                self.out.add(path + ("targets", j), self._unknown(f"SLA target of {entity.name}", name, known))
 
     _SYSTEM_TYPES = (("id", "integer"), ("number", "string"), ("status", "string"), ("created_at", "datetime"),
                      ("updated_at", "datetime"), ("created_by", "user"), ("updated_by", "user"))

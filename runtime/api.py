@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException
 
+from . import throttle
 from .errors import LoomError, NotFound, Unauthorized
 from .files import FileStore
 from .query import ListQuery, parse_args
@@ -77,10 +78,15 @@ def _json_body() -> dict:
 @bp.post("/auth/token")
 def issue_token():
     data = _json_body()
-    actor = loom().accounts.authenticate(str(data.get("username", "")), str(data.get("password", "")),
-                                         ip=request.remote_addr)
+    username, address = str(data.get("username", ""))[:150], request.remote_addr
+    limits = throttle.for_app(current_app)  # the same failed-sign-in limits as the login page
+    if limits.blocked(username, address):
+        return problem(429, "Too many requests", "too many failed sign-ins; try again in a few minutes")
+    actor = loom().accounts.authenticate(username, str(data.get("password", "")), ip=address)
     if actor is None:
+        limits.failed(username, address)
         raise Unauthorized("wrong username or password")
+    limits.succeeded(username, address)
     token = loom().accounts.issue_token(actor.id, name=str(data.get("name") or "api"))
     return jsonify({"token": token, "username": actor.username}), 201
 

@@ -42,15 +42,17 @@ class AppStore:
     def list(self) -> list[dict]:
         a, v = platform.app, platform.app_version
         with self.loom.reader.connect() as c:
-            rows = c.execute(select(a.c.name, a.c.current_version, a.c.draft_revision,
-                                    (a.c.draft.is_not(None)).label("has_draft"))
+            rows = c.execute(select(a.c.name, a.c.current_version, a.c.draft_revision, a.c.draft_updated_by,
+                                    a.c.draft_updated_at, (a.c.draft.is_not(None)).label("has_draft"))
                              .order_by(a.c.name)).mappings().all()
             out = []
             for r in rows:
                 ver = c.execute(select(v.c.hash, v.c.created_at, v.c.author)
                                 .where(v.c.app == r["name"], v.c.number == r["current_version"])).first()
                 out.append({"name": r["name"], "version": r["current_version"], "hash": ver.hash if ver else None,
-                            "published_at": ver.created_at if ver else None, "draft_revision": r["draft_revision"]})
+                            "published_at": ver.created_at if ver else None, "draft_revision": r["draft_revision"],
+                            "has_draft": bool(r["has_draft"]), "draft_updated_by": r["draft_updated_by"],
+                            "draft_updated_at": r["draft_updated_at"]})
             return out
 
     def versions(self, name: str) -> list[dict]:
@@ -106,7 +108,31 @@ class AppStore:
         self.validate(doc, source)  # errors name files and lines
         return self.publish(doc, author=author, comment=comment or f"installed from {Path(folder).name}")
 
-    def save_draft(self, name: str, doc: dict, author: str, revision: int) -> int:
+    # ------------------------------------------------------------------ drafts
+    def draft(self, name: str) -> dict:
+        """The draft state of an app: ``draft`` (None when there is none), ``draft_revision``,
+        ``draft_updated_by``, ``draft_updated_at`` and ``current_version`` (None: never published)."""
+        a = platform.app
+        with self.loom.reader.connect() as c:
+            row = c.execute(select(a.c.draft, a.c.draft_revision, a.c.draft_updated_by, a.c.draft_updated_at,
+                                   a.c.current_version).where(a.c.name == name)).mappings().first()
+        if row is None:
+            raise NotFound(f"app {name!r} does not exist")
+        return dict(row)
+
+    def create_draft(self, name: str, doc: dict, author: str, action: str = "draft.create") -> int:
+        """Register a new app that exists only as a draft (no published version); revision 1."""
+        a = platform.app
+        with self.loom.engine.begin() as c:
+            if c.execute(select(a.c.name).where(a.c.name == name)).first() is not None:
+                raise Conflict(f"an app named {name!r} already exists")
+            c.execute(insert(a).values(name=name, current_version=None, draft=normalize(doc), draft_revision=1,
+                                       draft_updated_at=utcnow(), draft_updated_by=author, installed_at=utcnow()))
+            self.loom.audit.record(c, None, action, None, None, None, {"app": name, "revision": 1},
+                                   username=author)
+        return 1
+
+    def save_draft(self, name: str, doc: dict, author: str, revision: int, action: str = "draft.save") -> int:
         """Store a draft if nobody saved since ``revision``; return the new revision."""
         a = platform.app
         with self.loom.engine.begin() as c:
@@ -114,21 +140,66 @@ class AppStore:
                 draft=normalize(doc), draft_revision=revision + 1, draft_updated_at=utcnow(),
                 draft_updated_by=author))
             if result.rowcount != 1:
-                row = c.execute(select(a.c.draft_revision, a.c.draft_updated_by).where(a.c.name == name)).first()
-                if row is None:
-                    raise NotFound(f"app {name!r} is not installed")
-                raise Conflict(f"the draft of {name} was saved by {row.draft_updated_by} (revision "
-                               f"{row.draft_revision}) after you opened revision {revision}; reload it")
+                self._draft_conflict(c, name, revision)
+            self.loom.audit.record(c, None, action, None, None, None, {"app": name, "revision": revision + 1},
+                                   username=author)
         return revision + 1
 
-    def publish(self, doc: dict, author: str, comment: str | None = None, rollback_of: int | None = None) -> Published:
-        """Validate ``doc``, migrate storage and record a new version, all in one transaction."""
+    def discard_draft(self, name: str, author: str, revision: int | None = None) -> None:
+        """Drop the draft (checking ``revision`` when given). An app that was never published
+        exists only as its draft, so discarding it removes the app."""
+        a = platform.app
+        with self.loom.engine.begin() as c:
+            row = c.execute(select(a.c.current_version, a.c.draft_revision).where(a.c.name == name)
+                            .with_for_update()).first()
+            if row is None:
+                raise NotFound(f"app {name!r} does not exist")
+            if revision is not None and row.draft_revision != revision:
+                self._draft_conflict(c, name, revision)
+            if row.current_version is None:
+                c.execute(a.delete().where(a.c.name == name))
+            else:
+                c.execute(update(a).where(a.c.name == name).values(
+                    draft=None, draft_revision=row.draft_revision + 1, draft_updated_at=utcnow(),
+                    draft_updated_by=author))
+            self.loom.audit.record(c, None, "draft.discard", None, None, None,
+                                   {"app": name, "revision": row.draft_revision}, username=author)
+
+    @staticmethod
+    def _draft_conflict(c, name: str, revision: int):
+        a = platform.app
+        row = c.execute(select(a.c.draft_revision, a.c.draft_updated_by, a.c.draft_updated_at)
+                        .where(a.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"app {name!r} is not installed")
+        when = f" at {row.draft_updated_at:%Y-%m-%d %H:%M} UTC" if row.draft_updated_at else ""
+        raise Conflict(f"the draft of {name} was saved by {row.draft_updated_by}{when} (revision "
+                       f"{row.draft_revision}) after you opened revision {revision}; reload it",
+                       saved_by=row.draft_updated_by, revision=row.draft_revision)
+
+    def publish(self, doc: dict, author: str, comment: str | None = None, rollback_of: int | None = None,
+                draft_revision: int | None = None) -> Published:
+        """Validate ``doc``, migrate storage and record a new version, all in one transaction.
+
+        With ``draft_revision`` (publishing a draft read at that revision) the draft must not
+        have been saved since, and it is cleared in the same transaction: the draft becomes
+        NULL and its revision moves on, so an editor still holding the old revision gets a
+        conflict instead of silently recreating the draft over the new live version.
+        """
         app, changes, plan = self.compare(doc)
         digest = content_hash(app.document)
         a, v = platform.app, platform.app_version
         with self.loom.engine.begin() as c:
-            current = c.execute(select(a.c.current_version).where(a.c.name == app.name)
+            current = c.execute(select(a.c.current_version, a.c.draft_revision).where(a.c.name == app.name)
                                 .with_for_update()).first()
+            if draft_revision is not None:
+                if current is None:
+                    raise NotFound(f"app {app.name!r} has no draft")
+                if current.draft_revision != draft_revision:
+                    self._draft_conflict(c, app.name, draft_revision)
+                c.execute(update(a).where(a.c.name == app.name).values(
+                    draft=None, draft_revision=draft_revision + 1, draft_updated_at=utcnow(),
+                    draft_updated_by=author))
             if current is not None and current.current_version is not None:
                 live_hash = c.execute(select(v.c.hash).where(v.c.app == app.name,
                                                              v.c.number == current.current_version)).scalar()
@@ -152,9 +223,11 @@ class AppStore:
             c.execute(update(a).where(a.c.name == app.name).values(current_version=number))
             if c.dialect.name == "sqlite":  # PostgreSQL's autovacuum keeps its own statistics
                 refresh_statistics(c, [table_name(app.name, e) for e in app.entities])
-            self.loom.audit.record(c, None, "publish", None, None, None,
-                                   {"app": app.name, "version": number, "hash": digest, "author": author,
-                                    "comment": comment}, username=author)
+            after = {"app": app.name, "version": number, "hash": digest, "author": author, "comment": comment}
+            if rollback_of is not None:
+                after["rollback_of"] = rollback_of
+            self.loom.audit.record(c, None, "rollback" if rollback_of is not None else "publish", None, None, None,
+                                   after, username=author)
             self.loom.activate(app, number, conn=c)
         return Published(app.name, number, digest, changes, plan.describe())
 

@@ -3,16 +3,18 @@
 Whoever may read a record may comment on it. A comment is written to
 ``loom_comment``, recorded in the audit log (so it shows in the record's
 history) and each mentioned user gets an in-app notification (``loom_notification``)
-pointing at the record, in the same transaction.
+pointing at the record, in the same transaction. Its author (or an
+administrator) may delete it again: it is marked deleted, and the audit log
+keeps its text.
 """
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from . import tables as platform
-from .errors import ValidationFailed
+from .errors import Forbidden, NotFound, ValidationFailed
 from .storage import utcnow
 from .values import FieldError
 
@@ -62,17 +64,36 @@ def add(loom, app: str, entity: str, record_id: int, body: str, actor) -> dict:
     return {"id": new_id, "body": body, "mentions": mentions, "created_at": now}
 
 
+def delete(loom, app: str, entity: str, record_id: int, comment_id: int, actor) -> None:
+    """Delete a comment of a record the actor may read; only its author or an administrator may."""
+    et = loom.entity_tables(app, entity)
+    loom.records.get(app, entity, record_id, actor)
+    cm = platform.comment
+    with loom.engine.begin() as c:
+        row = c.execute(select(cm.c.user_id, cm.c.body).where(
+            cm.c.id == comment_id, cm.c.app == app, cm.c.entity == entity, cm.c.record_id == record_id,
+            cm.c.deleted_at.is_(None))).first()
+        if row is None:
+            raise NotFound(f"no comment {comment_id} on this record")
+        if row.user_id != actor.id and not actor.is_admin:
+            raise Forbidden("only its author or an administrator may delete a comment")
+        c.execute(update(cm).where(cm.c.id == comment_id).values(deleted_at=utcnow()))
+        loom.audit.record(c, actor, "comment_delete", et.entity, record_id,
+                          {"comment_id": comment_id, "text": row.body[:500]}, None)
+
+
 def list_for(loom, app: str, entity: str, record_id: int, actor) -> list[dict]:
     """The record's comments, oldest first, with their authors and mentioned usernames."""
     loom.records.get(app, entity, record_id, actor)
     cm, u = platform.comment, platform.user
     with loom.reader.connect() as c:
-        rows = c.execute(select(cm.c.id, cm.c.body, cm.c.mentions, cm.c.created_at, u.c.username, u.c.full_name)
+        rows = c.execute(select(cm.c.id, cm.c.user_id, cm.c.body, cm.c.mentions, cm.c.created_at, u.c.username,
+                                u.c.full_name)
                          .join(u, u.c.id == cm.c.user_id)
                          .where(cm.c.app == app, cm.c.entity == entity, cm.c.record_id == record_id,
                                 cm.c.deleted_at.is_(None)).order_by(cm.c.id)).all()
         ids = sorted({i for r in rows for i in (r.mentions or [])})
         names = dict(c.execute(select(u.c.id, u.c.username).where(u.c.id.in_(ids))).all()) if ids else {}
-    return [{"id": r.id, "body": r.body, "created_at": r.created_at, "username": r.username,
+    return [{"id": r.id, "user_id": r.user_id, "body": r.body, "created_at": r.created_at, "username": r.username,
              "author": r.full_name or r.username, "mentions": [names[i] for i in r.mentions or [] if i in names]}
             for r in rows]

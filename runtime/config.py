@@ -15,6 +15,7 @@ class Settings:
     max_upload_mb: int = 50
     smtp_url: str | None = None  # smtp://host:port for outgoing e-mail
     base_url: str | None = None  # how users reach this instance, for links in e-mails
+    secret: str | None = None  # the session secret; None: LOOM_SECRET_KEY or the instance's own file
 
     @classmethod
     def from_env(cls, home: str | Path | None = None) -> "Settings":
@@ -39,6 +40,8 @@ class Settings:
 
     def secret_key(self) -> str:
         """A per-instance secret, generated once and kept in the instance folder."""
+        if self.secret:
+            return self.secret
         env = os.environ.get("LOOM_SECRET_KEY")
         if env:
             return env

@@ -1,4 +1,8 @@
-"""Attachments: metadata rows in ``loom_attachment``, content on disk by SHA-256."""
+"""Attachments: metadata rows in ``loom_attachment``, content on disk by SHA-256.
+
+Deleting a file marks its row deleted (the content stays: another row may
+share it); the audit log records who removed which file.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import insert, select, update
 
 from . import tables as platform
-from .errors import LoomError, NotFound, ValidationFailed
+from .errors import Forbidden, LoomError, NotFound, ValidationFailed
 from .storage import utcnow
 from .values import FieldError
 
@@ -84,3 +88,23 @@ class FileStore:
         if row["field"] in self.loom.permissions.hidden(actor, entity):
             raise NotFound(f"no file {attachment_id}")
         return dict(row), self._path(row["sha256"])
+
+    def detach(self, attachment_id: int, actor) -> dict:
+        """Delete a file: whoever uploaded it, or an administrator, if they may update its record
+        and its field is not read-only for them."""
+        info, _ = self.open(attachment_id, actor)  # exists, the record and the field are visible
+        entity = self.loom.entity_tables(info["app"], info["entity"]).entity
+        self.loom.permissions.require(actor, entity, "update")
+        if info["field"] in self.loom.permissions.readonly(actor, entity):
+            raise Forbidden(f"{info['field']} is read-only for your role", field=info["field"])
+        if info["created_by"] != actor.id and not actor.is_admin:
+            raise Forbidden("only the user who uploaded a file or an administrator may delete it")
+        a = platform.attachment
+        with self.loom.engine.begin() as c:
+            done = c.execute(update(a).where(a.c.id == attachment_id, a.c.deleted_at.is_(None))
+                             .values(deleted_at=utcnow())).rowcount
+            if not done:
+                raise NotFound(f"no file {attachment_id}")
+            self.loom.audit.record(c, actor, "detach", entity, info["record_id"],
+                                   {"field": info["field"], "filename": info["filename"], "size": info["size"]}, None)
+        return info

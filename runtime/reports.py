@@ -2,8 +2,9 @@
 
 A report counts records, or sums/averages a number field, grouped by one or
 two fields (a link groups by the linked record, a date or datetime by day,
-week or month), or gives per-user figures (``kpi``: total, open, overdue,
-done, done on time). Filters use the list views' language
+week or month), gives per-user figures (``kpi``: total, open, overdue,
+done, done on time), or the SLA compliance of the entity's targets from
+``loom_sla`` (``sla``: per target and group, see :class:`SlaFigures`). Filters use the list views' language
 (:class:`runtime.query.Filter`, built by :meth:`ListQuery.condition`), and
 every query goes through :meth:`Permissions.restrict`, so a report counts
 exactly the rows its viewer could list; grouping or measuring a field hidden
@@ -23,11 +24,14 @@ from sqlalchemy.types import DateTime
 
 from metamodel import Field
 
+from . import clock
+from . import tables as platform
 from .errors import NotFound
 from .query import BadQuery, Filter, ListQuery
 from .storage import utcnow
 
 KPI_METRICS = ("total", "open", "overdue", "done", "done_on_time")
+SLA_FIGURES = ("total", "met", "breached", "in_progress", "compliance")
 PERIODS = ("day", "week", "month")
 
 
@@ -39,6 +43,32 @@ class Axis:
 
 
 @dataclass
+class SlaFigures:
+    """The SLA targets of one group: every target is met (stopped in time), breached (stopped
+    late, or running past its deadline) or in progress (running or paused, not yet late)."""
+    total: int = 0
+    met: int = 0
+    breached: int = 0
+
+    @property
+    def in_progress(self) -> int:
+        return self.total - self.met - self.breached
+
+    @property
+    def compliance(self) -> decimal.Decimal | None:
+        """Met as a percentage of the targets already decided (met or breached), or None."""
+        decided = self.met + self.breached
+        if not decided:
+            return None
+        return (decimal.Decimal(100 * self.met) / decided).quantize(decimal.Decimal("0.1"))
+
+    def add(self, other: "SlaFigures") -> None:
+        self.total += other.total
+        self.met += other.met
+        self.breached += other.breached
+
+
+@dataclass
 class Result:
     report: dict
     entity: object
@@ -46,8 +76,9 @@ class Result:
     fn: str  # count, sum, avg (kpi: count)
     axes: list[Axis]
     row_keys: list = field(default_factory=list)
-    col_keys: list = field(default_factory=list)  # the second group_by's keys, [None] for one series, or KPI metrics
-    cells: dict = field(default_factory=dict)  # (row key, col key) -> number
+    # The second group_by's keys, [None] for one series, the KPI metrics, or (sla) the SLA targets.
+    col_keys: list = field(default_factory=list)
+    cells: dict = field(default_factory=dict)  # (row key, col key) -> number (sla: SlaFigures; row keys are tuples)
     row_totals: dict = field(default_factory=dict)
     col_totals: dict = field(default_factory=dict)
     total: object = None
@@ -120,6 +151,8 @@ def run_report(loom, app: str, report: dict, actor, conn=None) -> Result:
         axes.append(Axis(name, f, period))
         keys.append(col)
 
+    if kind == "sla":
+        return _run_sla(loom, conn, et, report, actor, axes, keys, joins, where)
     if kind == "kpi":
         values = _kpi_columns(lq, report, joins, actor)
     elif fn == "count" and not measure.get("field"):
@@ -143,6 +176,49 @@ def run_report(loom, app: str, report: dict, actor, conn=None) -> Result:
         _shape_kpi(result, rows, [c.name for c in values])
     else:
         _shape(result, rows, report)
+    return result
+
+
+def sla_targets(loom, entity) -> list[tuple[str, object]]:
+    """(name, title) of every SLA target of ``entity``'s policies, in the order of ``sla.yaml``."""
+    live = loom.live.get(entity.app)
+    out: dict = {}
+    for policy in loom.sla.policies(live.app, entity) if live else []:
+        for target in policy.get("targets") or []:
+            out.setdefault(target["name"], target.get("title", target["name"]))
+    return list(out.items())
+
+
+def _run_sla(loom, conn, et, report, actor, axes, keys, joins, where) -> Result:
+    """Count the entity's ``loom_sla`` rows per target and group, over the records ``actor`` may read."""
+    t, s = et.main, platform.sla
+    targets = list(report.get("targets") or [name for name, _ in sla_targets(loom, et.entity)])
+    late = and_(s.c.stopped_at.is_(None), s.c.due_at.is_not(None), s.c.due_at < clock.now())
+    breached = or_(s.c.breached.is_(True), late)
+    met = and_(s.c.stopped_at.is_not(None), s.c.breached.is_(False))
+    base = t.join(s, and_(s.c.record_id == t.c.id, s.c.app == et.entity.app, s.c.entity == et.entity.name))
+    for alias, on in joins:
+        base = base.outerjoin(alias, on)
+    query = (select(s.c.target.label("target"), *[k.label(f"g{i}") for i, k in enumerate(keys)],
+                    func.count().label("total"), func.sum(case((met, 1), else_=0)).label("met"),
+                    func.sum(case((breached, 1), else_=0)).label("breached"))
+             .select_from(base).where(*where, s.c.target.in_(targets)).group_by(s.c.target, *keys))
+    query = loom.permissions.restrict(query, et, actor)
+    result = Result(report, et.entity, "sla", "count", axes, col_keys=targets)
+    sizes: dict = {}
+    for r in conn.execute(query).mappings():
+        rk = tuple(r[f"g{i}"] for i in range(len(keys)))
+        figures = SlaFigures(int(r["total"]), int(r["met"] or 0), int(r["breached"] or 0))
+        result.cells[(rk, r["target"])] = figures
+        result.col_totals.setdefault(r["target"], SlaFigures()).add(figures)
+        sizes[rk] = sizes.get(rk, 0) + figures.total
+    result.total = sum(sizes.values())
+    if any(a.period for a in axes):
+        result.row_keys = sorted(sizes, key=lambda k: [_order_key(x) for x in k])
+    else:
+        result.row_keys = sorted(sizes, key=lambda k: (-sizes[k], [_order_key(x) for x in k]))
+        if report.get("limit"):
+            result.row_keys = result.row_keys[:report["limit"]]
     return result
 
 
@@ -235,4 +311,5 @@ def _shape_kpi(result: Result, rows, metrics: list[str]) -> None:
     result.row_keys = sorted(result.row_totals, key=lambda k: (-result.row_totals[k], _order_key(k)))
 
 
-__all__ = ["KPI_METRICS", "Axis", "Result", "bucket", "find_report", "reports_of", "run_report"]
+__all__ = ["KPI_METRICS", "SLA_FIGURES", "Axis", "Result", "SlaFigures", "bucket", "find_report", "reports_of",
+           "run_report", "sla_targets"]

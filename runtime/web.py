@@ -13,6 +13,7 @@ def create_app(settings: Settings | None = None, loom: Loom | None = None) -> Fl
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key()
+    app.config["LOOM_HOME"] = str(settings.home)  # the instance folder (the designer keeps previews there)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"

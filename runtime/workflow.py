@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from metamodel import App
+
 from . import tables as platform
 from .errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
 from .records import SYSTEM, Actor, _jsonish
@@ -159,11 +161,13 @@ class Workflow:
             return {"record": record, "result": to_json(result) if not isinstance(result, (dict, list)) else result}
 
     def dry_run(self, app: str, entity: str, ref: str, actor: Actor, record_id: int | None = None,
-                data: dict | None = None, writable: bool = True) -> dict:
+                data: dict | None = None, writable: bool = True, scripts: dict | None = None) -> dict:
         """Run a script against a record (stored or given) and roll everything back.
 
         Returns the result, the field changes it would make, its log lines and the run report,
         or the error with script, line and reason: what the designer shows an analyst.
+        ``scripts`` (file name -> source) stand in for the live app's files during this run:
+        the designer runs a draft's script against live records.
         """
         et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "read")
@@ -175,8 +179,15 @@ class Workflow:
                     record = {**self.records._plain_row(self.records._fetch(c, et, record_id, actor=actor)),
                               **record}
                 try:
-                    result, changes = self.records._hook(c, et, ref, "dry_run", actor, record, writable=writable,
-                                                 record_id=record_id, dry_run=True)
+                    if scripts:
+                        live = self.loom.live[et.entity.app].app
+                        trial = App({**live.document, "scripts": {**live.scripts, **scripts}})
+                        result, changes = self.loom.hooks.run(c, trial, ref, "dry_run", actor=actor, record=record,
+                                                              writable=writable, entity=et.entity,
+                                                              record_id=record_id, dry_run=True)
+                    else:
+                        result, changes = self.records._hook(c, et, ref, "dry_run", actor, record,
+                                                             writable=writable, record_id=record_id, dry_run=True)
                     error = None
                 except LoomError as exc:
                     result, changes, error = None, {}, exc.problem()

@@ -22,12 +22,14 @@ def init_app(app: Flask, exempt: tuple = ()) -> None:
     from . import reports as _reports  # noqa: F401  (adds the report pages to the UI blueprint)
     from . import records_extra  # noqa: F401  (its routes hang on the ui blueprint)
     from . import lists  # noqa: F401  (list-page routes on the ui blueprint)
+    from . import inbox  # noqa: F401  (the notifications page, on the ui blueprint)
 
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a token lives as long as the session
     csrf.init_app(app)
     for blueprint in exempt:
         csrf.exempt(blueprint)
 
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", i18n.translation_directories())
     Babel(app, locale_selector=i18n.lang, default_timezone="UTC")
 
     manager = LoginManager(app)
@@ -39,7 +41,7 @@ def init_app(app: Flask, exempt: tuple = ()) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(ui_bp)
     app.register_blueprint(__import__("runtime.ui.admin", fromlist=["bp"]).bp)  # users, groups, audit log
-    app.jinja_env.globals.update(t=i18n.t, tt=i18n.tt, lang=i18n.lang)
+    app.jinja_env.globals.update(t=i18n.t, tc=i18n.tc, tt=i18n.tt, lang=i18n.lang)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):

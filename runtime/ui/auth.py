@@ -1,19 +1,13 @@
 """Signing in and out with a session cookie, and choosing the language."""
 from __future__ import annotations
 
-import threading
-import time
-from collections import defaultdict, deque
-
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
+from .. import throttle
 from .i18n import LANGS, t
 
 bp = Blueprint("auth", __name__)
-
-MAX_FAILURES = 5
-WINDOW_SECONDS = 300
 
 
 class User(UserMixin):
@@ -39,40 +33,6 @@ def load_user(user_id: str):
     return User(actor)
 
 
-class Throttle:
-    """Failed sign-ins per (username, address) in a sliding window; in memory, per process."""
-
-    def __init__(self, limit: int = MAX_FAILURES, window: float = WINDOW_SECONDS):
-        self.limit, self.window = limit, window
-        self.failures: dict[tuple, deque] = defaultdict(deque)
-        self.lock = threading.Lock()
-
-    def _recent(self, key, now) -> deque:
-        q = self.failures[key]
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        return q
-
-    def blocked(self, key) -> bool:
-        with self.lock:
-            return len(self._recent(key, time.monotonic())) >= self.limit
-
-    def fail(self, key) -> None:
-        with self.lock:
-            now = time.monotonic()
-            self._recent(key, now).append(now)
-            if len(self.failures) > 50_000:
-                self.failures.clear()
-
-    def clear(self, key) -> None:
-        with self.lock:
-            self.failures.pop(key, None)
-
-
-def throttle() -> Throttle:
-    return current_app.extensions.setdefault("loom_login_throttle", Throttle())
-
-
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
@@ -85,16 +45,16 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "").strip()[:150]
         password = request.form.get("password", "")
-        key = (username.lower(), request.remote_addr)
-        if throttle().blocked(key):
+        limits, address = throttle.for_app(current_app), request.remote_addr
+        if limits.blocked(username, address):
             error = t("Too many failed attempts. Try again in a few minutes.")
             return render_template("ui/login.html", error=error, username=username), 429
         actor = current_app.extensions["loom"].accounts.authenticate(username, password, ip=request.remote_addr)
         if actor is None:
-            throttle().fail(key)
+            limits.failed(username, address)
             error = t("Wrong username or password.")
             return render_template("ui/login.html", error=error, username=username), 401
-        throttle().clear(key)
+        limits.succeeded(username, address)
         lang = session.get("lang")
         session.clear()  # no fixation: the signed-in session starts fresh (keeping the language)
         if lang in LANGS:

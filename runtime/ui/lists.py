@@ -89,7 +89,7 @@ def list_extras(app: str, ent, view_name: str | None) -> dict:
         "state": urlencode(list(state.items(multi=True))),
         "bulk_actions": actions,
         "bulk_url": url_for("ui.bulk", app=app, entity=ent.name),
-        "back_url": request.full_path.rstrip("?"),
+        "back_url": request.script_root + request.full_path.rstrip("?"),
         "export_xlsx": url_for("ui.export", app=app, entity=ent.name, fmt="xlsx", **query),
         "export_csv": url_for("ui.export", app=app, entity=ent.name, fmt="csv", **query),
     }
@@ -253,7 +253,7 @@ def bulk(app: str, entity: str):
     if done:
         flash(t("Done: {n}", n=done), "ok")
     for record_id, reason in failed:
-        flash(f"{t('Could not')}: {labels.get(record_id, f'#{record_id}')}: {reason}", "error")
+        flash(t("Could not") + f": {labels.get(record_id, f'#{record_id}')}: {reason}", "error")
     return redirect(back)
 
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field as dc_field
 
+from flask import url_for
 from sqlalchemy import select
 
 from metamodel import Field
 
 from .. import tables as platform
 from ..errors import NotFound
-from .i18n import fmt_date, fmt_datetime, fmt_number, t, tt
+from .i18n import N_, fmt_date, fmt_datetime, fmt_number, t, tt
 
 PICKER_LIMIT = 200
-SYSTEM_TITLES = {"id": "ID", "number": "Number", "status": "Status", "created_at": "Created",
-                 "created_by": "Created by", "updated_at": "Updated", "updated_by": "Updated by",
-                 "row_version": "Version"}
+SYSTEM_TITLES = {"id": "ID", "number": N_("Number"), "status": N_("Status"), "created_at": N_("Created"),
+                 "created_by": N_("Created by"), "updated_at": N_("Updated"), "updated_by": N_("Updated by"),
+                 "row_version": N_("Version")}
 SYSTEM_TYPES = {"id": "integer", "number": "string", "status": "status", "created_at": "datetime",
                 "created_by": "user", "updated_at": "datetime", "updated_by": "user", "row_version": "integer"}
 
@@ -102,7 +103,7 @@ class Titles:
                 with self.loom.reader.connect() as c:
                     for r in c.execute(query):
                         self.found[(key, r.id)] = (str(r.title) if r.title is not None else f"#{r.id}",
-                                                   f"/ui/{app}/{name}/{r.id}")
+                                                   url_for("ui.record_view", app=app, entity=name, record_id=r.id))
         self.wanted.clear()
         return self
 

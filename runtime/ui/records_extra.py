@@ -1,6 +1,7 @@
 """Record page extras: comments with @mentions, attachments (upload and download with the
-session), records linking to this one, and the form rules of the metadata
-(``form.rules``: visible_if / required_if / readonly_if, and a section's visible_if).
+session; their authors delete them again), records linking to this one, and the form rules
+of the metadata (``form.rules``: visible_if / required_if / readonly_if, and a section's
+visible_if).
 
 The routes hang on the ``ui`` blueprint, so they share its login check and error pages.
 """
@@ -11,15 +12,17 @@ import json
 
 from flask import Response, flash, redirect, request, send_file, url_for
 from markupsafe import Markup, escape
+from sqlalchemy import select
 
 from metamodel.expressions import ExpressionError, parse as parse_expression
 
 from .. import comments as comment_service
+from .. import tables as platform
 from ..errors import LoomError, NotFound, ValidationFailed
 from ..files import FileStore
 from ..query import Filter, ListQuery
 from . import meta
-from .i18n import fmt_datetime, message, t, tt
+from .i18n import N_, fmt_datetime, message, t, tt
 from .views import actor, bp, loom
 
 LINKED_LIMIT = 10
@@ -40,9 +43,12 @@ def render_comment(body: str, mentions: list[str]) -> Markup:
 
 
 def comments_for(app: str, entity: str, record_id: int) -> list[dict]:
-    return [{"author": c["author"], "username": c["username"], "at": fmt_datetime(c["created_at"]),
-             "html": render_comment(c["body"], c["mentions"])}
-            for c in comment_service.list_for(loom(), app, entity, record_id, actor())]
+    who = actor()
+    return [{"id": c["id"], "author": c["author"], "username": c["username"], "at": fmt_datetime(c["created_at"]),
+             "html": render_comment(c["body"], c["mentions"]),
+             "delete_url": url_for("ui.delete_comment", app=app, entity=entity, record_id=record_id,
+                                   comment_id=c["id"]) if c["user_id"] == who.id or who.is_admin else None}
+            for c in comment_service.list_for(loom(), app, entity, record_id, who)]
 
 
 def _back(app, entity, record_id, anchor):
@@ -55,13 +61,20 @@ def post_comment(app: str, entity: str, record_id: int):
         comment_service.add(loom(), app, entity, record_id, request.form.get("body", ""), actor())
         flash(t("Comment added."), "ok")
     except ValidationFailed as exc:
-        flash(f"{t('Comment')}: " + "; ".join(message(e.message) for e in exc.errors), "error")
+        flash(t("Comment") + ": " + "; ".join(message(e.message) for e in exc.errors), "error")
+    return _back(app, entity, record_id, "#comments")
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/comments/<int:comment_id>/delete")
+def delete_comment(app: str, entity: str, record_id: int, comment_id: int):
+    comment_service.delete(loom(), app, entity, record_id, comment_id, actor())
+    flash(t("Comment deleted."), "ok")
     return _back(app, entity, record_id, "#comments")
 
 
 # ---------------------------------------------------------------------- attachments
 def human_size(size: int) -> str:
-    for unit in ("B", "KB", "MB"):
+    for unit in (N_("B"), N_("KB"), N_("MB")):
         if size < 1024 or unit == "MB":
             return f"{size} {t(unit)}" if unit == "B" else f"{size:.1f} {t(unit)}".replace(".", ",")
         size /= 1024
@@ -70,21 +83,35 @@ def human_size(size: int) -> str:
 
 def file_fields(ent, shown_fields, record) -> list[dict]:
     """Each file field on the page with its files (download links) and whether one may upload."""
-    may_upload = loom().permissions.allowed(actor(), ent, "update")
-    locked = loom().permissions.readonly(actor(), ent)
+    who = actor()
+    may_upload = loom().permissions.allowed(who, ent, "update")
+    locked = loom().permissions.readonly(who, ent)
+    fields = [f for f in shown_fields if f.storage == "attachments"]
+    uploaders = _uploaders([a["id"] for f in fields for a in record.get(f.name) or []])
     out = []
-    for f in shown_fields:
-        if f.storage != "attachments":
-            continue
+    for f in fields:
+        may_delete = may_upload and f.name not in locked
         files = [{"name": a["filename"], "size": human_size(a["size"] or 0),
                   "url": url_for("ui.download_file", app=ent.app, entity=ent.name, record_id=record["id"],
-                                 attachment_id=a["id"])}
+                                 attachment_id=a["id"]),
+                  "delete_url": url_for("ui.delete_file", app=ent.app, entity=ent.name, record_id=record["id"],
+                                        attachment_id=a["id"])
+                  if may_delete and (who.is_admin or uploaders.get(a["id"]) == who.id) else None}
                  for a in record.get(f.name) or []]
         accept = [a.lower().lstrip(".") for a in f.spec.get("accept", [])]
         out.append({"name": f.name, "title": tt(f.title), "files": files,
                     "upload": may_upload and f.name not in locked, "multiple": bool(f.spec.get("multiple")),
                     "accept": ",".join("." + a for a in accept), "max_mb": f.spec.get("max_size_mb", 50)})
     return out
+
+
+def _uploaders(ids: list[int]) -> dict[int, int]:
+    """Who uploaded each of these attachments."""
+    if not ids:
+        return {}
+    a = platform.attachment
+    with loom().reader.connect() as c:
+        return dict(c.execute(select(a.c.id, a.c.created_by).where(a.c.id.in_(ids))).all())
 
 
 @bp.post("/<app>/<entity>/<int:record_id>/files/<field>")
@@ -105,6 +132,17 @@ def upload_file(app: str, entity: str, record_id: int, field: str):
         flash(t("Uploaded: {names}", names=", ".join(done)), "ok")
     if failed:
         flash(t("Not uploaded") + ": " + "; ".join(failed), "error")
+    return _back(app, entity, record_id, "#files")
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/files/<int:attachment_id>/delete")
+def delete_file(app: str, entity: str, record_id: int, attachment_id: int):
+    store = FileStore(loom())
+    info, _ = store.open(attachment_id, actor())
+    if (info["app"], info["entity"], info["record_id"]) != (app, entity, record_id):
+        raise NotFound(f"no file {attachment_id} on this record")
+    store.detach(attachment_id, actor())
+    flash(t("File deleted: {name}", name=info["filename"]), "ok")
     return _back(app, entity, record_id, "#files")
 
 
@@ -166,7 +204,6 @@ def _linked_rows(et, f, record_id: int, who) -> tuple[list[dict], bool]:
             page = ListQuery(loom(), et).run(c, [Filter(f.name, "eq", record_id)], ["-id"],
                                              limit=LINKED_LIMIT, actor=who)
         return [dict(r) for r in page.items], page.next_cursor is not None
-    from sqlalchemy import select
     assoc, main = et.assoc[f.name], et.main
     query = (select(main).join(assoc, assoc.c.parent_id == main.c.id)
              .where(assoc.c.target_id == record_id, main.c.deleted_at.is_(None)))

@@ -14,14 +14,16 @@ from flask import jsonify, render_template, url_for
 from flask_babel import format_date
 
 from ..errors import LoomError
-from ..reports import Result, entity_tables_of, find_report, reports_of, run_report
+from ..reports import Result, SlaFigures, entity_tables_of, find_report, reports_of, run_report, sla_targets
 from . import meta
-from .i18n import fmt_date, fmt_number, lang, t, tt
+from .i18n import N_, fmt_date, fmt_number, lang, t, tt
 from .views import actor, bp, loom
 
-KPI_TITLES = {"total": "Total", "open": "Still open", "overdue": "Past due", "done": "Done",
-              "done_on_time": "Done on time"}
-DEFAULT_CHART = {"group": "bar", "table": "none", "kpi": "none", "count": "none"}
+KPI_TITLES = {"total": N_("Total"), "open": N_("Still open"), "overdue": N_("Past due"), "done": N_("Done"),
+              "done_on_time": N_("Done on time")}
+MEASURE_TITLES = {"count": N_("Count"), "sum": N_("Sum"), "avg": N_("Average")}
+SLA_COLUMNS = (N_("Total"), N_("Met"), N_("Breached"), N_("In progress"), N_("Compliance, %"))
+DEFAULT_CHART = {"group": "bar", "table": "none", "kpi": "none", "count": "none", "sla": "bar"}
 
 
 def _readable(app: str, report: dict) -> bool:
@@ -67,10 +69,26 @@ def report_data(app: str, name: str):
 
 
 # ---------------------------------------------------------------------- shaping for the page
+def _axis_fields(result: Result) -> list:
+    ent = result.entity
+    return [meta.column_field(ent, a.name) if "." not in a.name else a.field for a in result.axes]
+
+
+def _key_label(field, axis, key, titles) -> str:
+    """A group's title: a choice's or linked record's title, a period, or "(not set)"."""
+    if key is None or key == "":
+        return t("(not set)")
+    if axis.period:
+        return _period_label(key, axis.period)
+    return meta.display(field, key, titles).text
+
+
 def _view(app: str, spec: dict, result: Result) -> dict:
+    if result.kind == "sla":
+        return _sla_view(spec, result)
     ent = result.entity
     titles = meta.Titles(loom(), actor())
-    fields = [meta.column_field(ent, a.name) if "." not in a.name else a.field for a in result.axes]
+    fields = _axis_fields(result)
     for f, axis, keys in zip(fields, result.axes, (result.row_keys, result.col_keys)):
         if not axis.period:
             for k in keys:
@@ -82,16 +100,11 @@ def _view(app: str, spec: dict, result: Result) -> dict:
             return t(KPI_TITLES[key])
         if i >= len(fields):
             return measure_title
-        if key is None or key == "":
-            return t("(not set)")
-        axis = result.axes[i]
-        if axis.period:
-            return _period_label(key, axis.period)
-        return meta.display(fields[i], key, titles).text
+        return _key_label(fields[i], result.axes[i], key, titles)
 
     measure = spec.get("measure") or {"fn": "count"}
-    measure_title = tt(measure["title"]) if measure.get("title") else t("Count") if measure["fn"] == "count" else \
-        t({"sum": "Sum", "avg": "Average"}[measure["fn"]])
+    fn = measure["fn"]
+    measure_title = tt(measure["title"]) if measure.get("title") else t(MEASURE_TITLES[fn])
     scale = _scale(result, spec)
 
     def number(v) -> str:
@@ -107,13 +120,50 @@ def _view(app: str, spec: dict, result: Result) -> dict:
     chart = {"type": chart_type, "labels": [r["label"] for r in rows], "datasets": datasets,
              "total": _json_number(result.total), "locale": lang(), "integer": scale == 0, "title": tt(spec.get("title", spec["name"]))}
     return {
-        "kind": result.kind, "chart": chart, "rows": rows, "pivot": pivot,
+        "kind": result.kind, "chart": chart, "rows": rows, "empty": not rows, "pivot": pivot,
         "row_title": meta.field_title(fields[0]) if fields else "",
         "columns": [label(1, ck) if len(result.axes) > 1 or result.kind == "kpi" else measure_title
                     for ck in result.col_keys],
         "col_totals": [number(result.col_totals.get(ck)) for ck in result.col_keys],
         "total": number(result.total), "measure_title": measure_title,
     }
+
+
+def _sla_view(spec: dict, result: Result) -> dict:
+    """An sla report: a table per target (total, met, breached, in progress, compliance %) and
+    a chart of the compliance per group, a series per target."""
+    titles = meta.Titles(loom(), actor())
+    fields = _axis_fields(result)
+    for rk in result.row_keys:
+        for f, axis, key in zip(fields, result.axes, rk):
+            if not axis.period:
+                titles.want(f, key)
+    titles.load()
+    labels = [" · ".join(_key_label(f, axis, key, titles) for f, axis, key in zip(fields, result.axes, rk))
+              for rk in result.row_keys]
+    names = dict(sla_targets(loom(), result.entity))
+
+    def cells(figures: SlaFigures | None) -> list[str]:
+        figures = figures or SlaFigures()
+        share = figures.compliance
+        return [fmt_number(figures.total, 0), fmt_number(figures.met, 0), fmt_number(figures.breached, 0),
+                fmt_number(figures.in_progress, 0), "—" if share is None else fmt_number(share, 1)]
+
+    tables, datasets = [], []
+    for target in result.col_keys:
+        title = tt(names.get(target, target))
+        rows = [{"label": label, "cells": cells(result.cells.get((rk, target)))}
+                for label, rk in zip(labels, result.row_keys)]
+        tables.append({"target": target, "title": title, "rows": rows,
+                       "total": cells(result.col_totals.get(target))})
+        figures = [result.cells.get((rk, target)) for rk in result.row_keys] if result.axes else \
+            [result.col_totals.get(target)]
+        datasets.append({"label": title, "data": [_json_number(f.compliance) if f else None for f in figures]})
+    chart = {"type": spec.get("chart") or DEFAULT_CHART["sla"], "labels": labels if result.axes else [t("Total")],
+             "datasets": datasets, "total": result.total, "locale": lang(), "integer": False, "percent": True,
+             "title": tt(spec.get("title", spec["name"]))}
+    return {"kind": "sla", "chart": chart, "tables": tables, "empty": not result.total,
+            "row_title": " · ".join(meta.field_title(f) for f in fields), "columns": [t(c) for c in SLA_COLUMNS]}
 
 
 def _scale(result: Result, spec: dict) -> int:

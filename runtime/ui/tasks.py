@@ -21,14 +21,14 @@ from flask import url_for
 from ..errors import LoomError
 from ..query import Filter, ListQuery
 from . import meta
-from .i18n import fmt_date, fmt_datetime, t, tt
+from .i18n import N_, fmt_date, fmt_datetime, t, tt
 
 ASSIGNEE_NAMES = ("assignee", "executor", "responsible")
 DUE_NAMES = ("due_at", "due", "deadline")
 CLOSED_CATEGORIES = ("done", "cancelled")
 TOP = 10
-SECTIONS = (("mine", "Assigned to me"), ("groups", "My groups' records"),
-            ("due_soon", "Due within 24 hours"), ("overdue", "Overdue"))
+SECTIONS = (("mine", N_("Assigned to me")), ("groups", N_("My groups' records")),
+            ("due_soon", N_("Due within 24 hours")), ("overdue", N_("Overdue")))
 
 
 @dataclass

@@ -10,10 +10,11 @@ from .. import tables as platform
 from ..errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
 from ..query import Filter, ListQuery, parse_args
 from . import meta
-from .i18n import fmt_datetime, message, t, tt
+from .i18n import N_, fmt_datetime, message, t, tc, tt
 
 bp = Blueprint("ui", __name__, url_prefix="/ui")
 PAGE_SIZE = 25
+SLA_STATES = {"paused": N_("paused"), "met": N_("met"), "breached": N_("missed")}
 TIMELINE_LIMIT = 100
 
 
@@ -41,6 +42,24 @@ def _not_found(exc):
 @bp.errorhandler(Forbidden)
 def _forbidden(exc):
     return render_template("ui/error.html", message=t("You may not do this.") + " " + exc.detail), 403
+
+
+DESIGNER_ROLES = frozenset({"analyst"})
+
+
+@bp.app_template_global("designer_url")
+def designer_url() -> str | None:
+    """The designer's home for administrators and analysts, when this web app has the designer."""
+    if not current_user.is_authenticated or "designer.index" not in current_app.view_functions:
+        return None
+    who = current_user.actor
+    return url_for("designer.index") if who.is_admin or DESIGNER_ROLES & set(who.roles) else None
+
+
+@bp.app_template_global("here")
+def here() -> str:
+    """This page's path and query as a ``next`` target: with the script root, without the host."""
+    return request.script_root + request.full_path.rstrip("?")
 
 
 @bp.context_processor
@@ -230,7 +249,7 @@ def sla_badges(app: str, entity: str, record_id: int) -> list[dict]:
         elif state == "breached" and target["stopped_at"] is None:
             text = t("overdue by {late}", late=_span(-left))
         else:
-            text = t({"paused": "paused", "met": "met", "breached": "missed"}[state])
+            text = t(SLA_STATES[state])
         badges.append({"target": target["target"], "title": tt(target["title"]), "state": state, "text": text,
                        "due": fmt_datetime(target["due_at"]) if target["due_at"] else ""})
     return badges
@@ -249,26 +268,32 @@ def _record_title(ent, record) -> str:
 
 
 def _timeline(ent, record_id: int) -> list[dict]:
-    """The record's history from the audit log, newest first."""
+    """The record's history from the audit log, newest first; a deleted comment's text is left out
+    (the audit log page still has it)."""
     a = platform.audit
     with loom().reader.connect() as c:
         rows = c.execute(select(a.c.action, a.c.username, a.c.at, a.c.before, a.c.after)
                          .where(a.c.app == ent.app, a.c.entity == ent.name, a.c.record_id == record_id)
                          .order_by(a.c.seq.desc()).limit(TIMELINE_LIMIT)).all()
     transitions = {tr["name"]: tt(tr.get("title", tr["name"])) for tr in ent.spec.get("transitions", [])}
+    deleted = {(r.before or {}).get("comment_id") for r in rows if r.action == "comment_delete"}
     out = []
     for r in rows:
         after, before = r.after or {}, r.before or {}
-        label = {"create": t("created"), "update": t("changed"), "delete": t("deleted"),
-                 "restore": t("restored"), "comment": t("comment"), "attach": t("file attached")
+        label = {"create": tc("history", "created"), "update": tc("history", "changed"),
+                 "delete": tc("history", "deleted"), "restore": tc("history", "restored"),
+                 "comment": tc("history", "comment"), "attach": tc("history", "file attached"),
+                 "comment_delete": tc("history", "comment deleted"), "detach": tc("history", "file deleted")
                  }.get(r.action, r.action)
         detail = after.get("text") or after.get("filename") or "" if r.action in ("comment", "attach") else ""
+        if r.action in ("comment_delete", "detach") or (r.action == "comment" and after.get("comment_id") in deleted):
+            detail = before.get("filename") or ""
         if r.action == "transition":
-            label = f"{t('transition')}: {transitions.get(after.get('transition'), after.get('transition'))}"
+            label = tc("history", "transition") + f": {transitions.get(after.get('transition'), after.get('transition'))}"
             detail = f"{meta.status_title(ent, before.get('status'))} → {meta.status_title(ent, after.get('status'))}"
         changed = [tt(ent.fields[k].title) for k in after if k in ent.fields]
         out.append({"action": label, "user": r.username or "", "at": fmt_datetime(r.at), "detail": detail,
-                    "fields": changed if r.action not in ("create", "comment", "attach") else []})
+                    "fields": changed if r.action not in ("create", "comment", "attach", "detach") else []})
     return out
 
 
@@ -364,7 +389,7 @@ def _form(app: str, entity: str, record_id: int | None):
     if record_id is not None:
         titles = meta.Titles(loom(), who)
         computed = {f.name: meta.display(f, record.get(f.name), titles).text for f in fields if f.type == "computed"}
-    title = _record_title(ent, record) if record_id is not None else f"{tt(ent.title)}: {t('New')}"
+    title = _record_title(ent, record) if record_id is not None else tt(ent.title) + ": " + t("New")
     return render_template(
         "ui/form.html", app=app, entity=ent, record_id=record_id, tabs=tabs, values=values, errors=errors,
         general=general, conflict=conflict, row_version=row_version, picks=picks, locked=locked,
@@ -387,7 +412,7 @@ def _field_errors(ent, items, on_form: set) -> tuple[dict, list]:
             index, _, col = rest.partition("].")
             f = ent.fields.get(name)
             col_title = tt(f.children[col].title) if f is not None and col in f.children else col
-            text = f"{t('Row')} {int(index) + 1 if index.isdigit() else index}, {col_title}: {text}"
+            text = t("Row") + f" {int(index) + 1 if index.isdigit() else index}, {col_title}: {text}"
         if name in on_form:
             errors.setdefault(name, []).append(text)
         else:

@@ -9,6 +9,7 @@ import pytest
 from metamodel import MetadataError, load_app
 
 SERVICE_DESK = Path(__file__).resolve().parents[2] / "apps_config" / "service_desk"
+IT_SUPPORT = SERVICE_DESK.parent / "it_support"
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def test_schema_errors_name_file_and_line(app_dir):
     write(app_dir, """reports:
   - name: a
     entity: request
-    kind: sla
+    kind: pivot
     group_by: [status]
   - name: b
     entity: request
@@ -139,3 +140,62 @@ def test_cross_check_errors_name_file_and_line(app_dir):
     assert "kpi reports only" in found[(36, "reports[8].user_field")]
     assert "unknown entity 'ticket'" in found[(38, "reports[9].entity")]
     assert len(found) == 12
+
+
+def test_shipped_sla_reports_are_valid():
+    reports = {r["name"]: r for r in load_app(IT_SUPPORT).section("reports")["reports"]}
+    assert reports["sla_by_priority"]["kind"] == "sla" and reports["sla_by_assignee"]["group_by"] == ["assignee"]
+    assert reports["resolution_by_system"]["targets"] == ["resolution"]
+
+
+def test_sla_report_errors_name_file_and_line(tmp_path):
+    folder = tmp_path / "it_support"
+    shutil.copytree(IT_SUPPORT, folder)
+    write(folder, """reports:
+  - name: bad_target
+    entity: ticket
+    kind: sla
+    targets: [reaction, resolutoin]
+    group_by: [priority]
+  - name: no_policy
+    entity: system
+    kind: sla
+  - name: with_measure
+    entity: ticket
+    kind: sla
+    measure: {fn: count}
+  - name: targets_elsewhere
+    entity: ticket
+    group_by: [status]
+    targets: [reaction]
+  - name: bad_group
+    entity: ticket
+    kind: sla
+    group_by: [asignee]
+    chart: pie
+""")
+    found = {(p.file, p.line, p.path): p.message for p in problems(folder)}
+    assert "did you mean 'resolution'" in found[("reports.yaml", 5, "reports[0].targets[1]")]
+    assert "no SLA policy" in found[("reports.yaml", 8, "reports[1].entity")]
+    assert "takes no measure" in found[("reports.yaml", 13, "reports[2].measure")]
+    assert "sla reports only" in found[("reports.yaml", 17, "reports[3].targets")]
+    assert "did you mean 'assignee'" in found[("reports.yaml", 21, "reports[4].group_by[0]")]
+    assert "pie chart" in found[("reports.yaml", 22, "reports[4].chart")]
+    assert len(found) == 6, found
+
+
+def test_sla_targets_schema_errors_name_file_and_line(tmp_path):
+    folder = tmp_path / "it_support"
+    shutil.copytree(IT_SUPPORT, folder)
+    write(folder, """reports:
+  - name: empty_targets
+    entity: ticket
+    kind: sla
+    targets: []
+  - name: twice
+    entity: ticket
+    kind: sla
+    targets: [reaction, reaction]
+""")
+    found = sorted((p.file, p.line, p.path) for p in problems(folder))
+    assert found == [("reports.yaml", 5, "reports[0].targets"), ("reports.yaml", 9, "reports[1].targets")]

@@ -169,3 +169,68 @@ def test_request_life_in_a_browser(server):
     with loom.reader.connect() as c:
         stored = c.execute(t.select().where(t.c.subject.startswith("Сбой"))).mappings().all()
     assert len(stored) == 1 and stored[0]["status"] == "in_work" and stored[0]["priority"] == "2"
+
+
+def test_sla_dashboard_and_notifications_in_a_browser(tmp_path):
+    """The it_support SLA compliance report draws its chart (a percentage axis, a series per target)
+    and the notifications page answers the escalation the scenario caused."""
+    _need_browser()
+    from playwright.sync_api import expect, sync_playwright
+    from werkzeug.serving import make_server
+
+    from runtime import clock
+    from tests.apps.test_it_support import T0, Support, local
+
+    loom = make_loom(f"sqlite:///{tmp_path / 'loom.db'}", tmp_path / "files")
+    clock.freeze(T0)
+    srv = None
+    try:
+        loom.store.install(APPS / "it_support", author="tester")
+        app = create_app(Settings(tmp_path, loom.database_url), loom)
+        support = Support(loom, app)
+        taken, late = support.ticket(priority="2"), support.ticket(priority="1")
+        support.ticket(requester="req2", priority="3")
+        support.at(local(2026, 6, 15, 10, 0))  # the P1's reaction is late: escalation level 1 to the line lead
+        support.fire("take", taken, client="l2a")
+        loom.accounts.set_password("line2_lead", PASSWORD)
+        srv = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{srv.server_port}"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+                page.set_default_timeout(15_000)
+                errors = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(f"{base}/ui/it_support/reports/sla_by_priority")
+                page.fill("input[name=username]", "line2_lead")
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button[type=submit]")
+                expect(page.locator("h1")).to_have_text("Соблюдение SLA по приоритетам")
+                expect(page.locator("table[data-target=reaction] tfoot")).to_contain_text("50,0")  # met 1, breached 1
+                chart = page.evaluate("""() => {
+                    const c = Chart.getChart(document.getElementById('report-canvas'));
+                    return {series: c.data.datasets.map(d => d.label), max: c.scales.y.max,
+                            tick: c.scales.y.ticks.at(-1).label};
+                }""")
+                assert chart["series"] == ["Реакция", "Решение"] and chart["max"] == 100
+                assert chart["tick"].endswith("%")
+                page.screenshot(path=str(SHOTS / "report-sla.png"), full_page=True)
+
+                expect(page.locator("#unread-count")).to_have_text(re.compile(r"^\d+$"))
+                page.click("#nav-notifications")
+                expect(page.locator("h1")).to_have_text("Уведомления")
+                unread = page.locator("li.notification.unread")
+                before = unread.count()
+                assert before >= 1
+                unread.first.locator("button").click()
+                expect(unread).to_have_count(before - 1)
+                assert not errors, errors
+            finally:
+                browser.close()
+    finally:
+        clock.thaw()
+        if srv is not None:
+            srv.shutdown()
+        loom.engine.dispose()

@@ -148,3 +148,104 @@ def test_rules_endpoint_reevaluates_on_change(signed_in, service_desk, data):
     r = signed_in.post(f"{R}/rules", {"channel": "portal"}, token_from=token_page)
     state = json.loads(r.headers["HX-Trigger"])["loom-rules"]
     assert state["fields"]["requester_phone"]["visible"] is False
+
+
+# ---------------------------------------------------------------------- deleting comments and files
+def _delete_forms(html: str, kind: str) -> list[str]:
+    return re.findall(rf'action="([^"]+/{kind}/\d+/delete)"', html)
+
+
+def _audit(loom, action: str) -> list:
+    a = platform.audit
+    with loom.engine.connect() as conn:
+        return conn.execute(select(a).where(a.c.action == action)).mappings().all()
+
+
+def test_deleting_ones_own_comment(signed_in, browser, service_desk, data):
+    from runtime.records import Actor
+    req = make_request(service_desk, data)[0]
+    page = f"{R}/{req['id']}"
+    signed_in.post(f"{page}/comments", {"body": "Мой комментарий"}, token_from=page)
+    colleague_id = service_desk.accounts.create_user("colleague", "colleague-pass-1", roles=["agent"])
+    from runtime import comments
+    theirs = comments.add(service_desk, "service_desk", "request", req["id"], "Чужой комментарий",
+                          Actor(colleague_id, "colleague", ("agent",)))
+    html = signed_in.get(page).get_data(as_text=True)
+    forms = _delete_forms(html, "comments")
+    assert len(forms) == 1 and f"/comments/{theirs['id']}/" not in forms[0]  # only one's own
+    mine = forms[0]
+
+    assert signed_in.http.post(mine).status_code == 400  # no CSRF token
+    refused = signed_in.post(f"{page}/comments/{theirs['id']}/delete", token_from=page)
+    assert refused.status_code == 403
+    r = signed_in.post(mine, token_from=page)
+    assert r.status_code == 302 and r.headers["Location"].endswith("#comments")
+    body = text(signed_in.get(page))
+    assert "Комментарий удалён." in body and "Мой комментарий" not in body and "Чужой комментарий" in body
+    assert "комментарий удалён" in body  # in the history
+    [entry] = _audit(service_desk, "comment_delete")
+    assert entry["before"]["text"] == "Мой комментарий" and entry["username"] == "agent"
+    assert signed_in.post(mine, token_from=page).status_code == 404  # gone already
+
+
+def test_an_administrator_may_delete_any_comment(ui_app, service_desk, data):
+    from .conftest import Browser
+    req = make_request(service_desk, data)[0]
+    page = f"{R}/{req['id']}"
+    service_desk.accounts.create_user("root", "root-pass-1", is_admin=True)
+    from runtime import comments
+    from runtime.records import Actor
+    uid = service_desk.accounts.create_user("writer", None, roles=["agent"])
+    theirs = comments.add(service_desk, "service_desk", "request", req["id"], "Лишнее", Actor(uid, "writer", ("agent",)))
+    admin = Browser(ui_app.test_client())
+    assert admin.login("root", "root-pass-1").status_code == 302
+    assert _delete_forms(admin.get(page).get_data(as_text=True), "comments")
+    assert admin.post(f"{page}/comments/{theirs['id']}/delete", token_from=page).status_code == 302
+    assert "Лишнее" not in text(admin.get(page))
+
+
+def test_deleting_ones_own_file(signed_in, service_desk, data):
+    from runtime.files import FileStore
+    from runtime.records import Actor
+    req = make_request(service_desk, data)[0]
+    page = f"{R}/{req['id']}"
+    signed_in.post(f"{page}/files/attachments", {"file": (io.BytesIO(b"mine\n"), "mine.txt")},
+                   token_from=page, content_type="multipart/form-data")
+    colleague_id = service_desk.accounts.create_user("colleague", None, roles=["agent"])
+    theirs = FileStore(service_desk).attach("service_desk", "request", req["id"], "attachments", "theirs.txt",
+                                            "text/plain", io.BytesIO(b"theirs\n"),
+                                            Actor(colleague_id, "colleague", ("agent",)))
+    html = signed_in.get(page).get_data(as_text=True)
+    forms = _delete_forms(html, "files")
+    assert len(forms) == 1 and f"/files/{theirs['id']}/" not in forms[0]
+    mine = forms[0]
+    download = mine.removesuffix("/delete")
+
+    assert signed_in.http.post(mine).status_code == 400  # no CSRF token
+    assert signed_in.post(f"{page}/files/{theirs['id']}/delete", token_from=page).status_code == 403
+    other = make_request(service_desk, data)[0]  # not through another record's URL
+    assert signed_in.post(mine.replace(f"/{req['id']}/", f"/{other['id']}/"), token_from=page).status_code == 404
+    r = signed_in.post(mine, token_from=page)
+    assert r.status_code == 302 and r.headers["Location"].endswith("#files")
+    body = text(signed_in.get(page))
+    assert "Файл удалён: mine.txt" in body and "theirs.txt" in body
+    assert "файл удалён: mine.txt" in body  # in the history
+    assert signed_in.get(download).status_code == 404
+    [entry] = _audit(service_desk, "detach")
+    assert entry["before"]["filename"] == "mine.txt" and entry["after"] is None
+
+
+def test_a_file_cannot_be_deleted_without_the_right_to_update_the_record(signed_in, service_desk, data):
+    req = make_request(service_desk, data)[0]
+    page = f"{R}/{req['id']}"
+    signed_in.post(f"{page}/files/attachments", {"file": (io.BytesIO(b"x"), "x.txt")},
+                   token_from=page, content_type="multipart/form-data")
+    mine = _delete_forms(signed_in.get(page).get_data(as_text=True), "files")[0]
+    with service_desk.engine.connect() as conn:
+        uid = conn.execute(select(platform.user.c.id).where(platform.user.c.username == "agent")).scalar_one()
+    service_desk.accounts.update_user(uid, roles=["client"], organization=f"service_desk.organization:"
+                                                                          f"{data['organization']['id']}")
+    html = signed_in.get(page).get_data(as_text=True)
+    assert "x.txt" in html and not _delete_forms(html, "files")  # still readable, no delete button
+    assert signed_in.post(mine, token_from=page).status_code == 403
+    assert not _audit(service_desk, "detach")

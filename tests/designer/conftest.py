@@ -1,0 +1,72 @@
+"""Fixtures of the designer tests: the web app over a fresh Loom, analysts and a plain user.
+
+``designer_loom`` is SQLite; tests that also want PostgreSQL request ``pg_designer_loom``
+(or parametrize ``designer_loom`` indirectly with ``"postgres"``).
+"""
+from __future__ import annotations
+
+import pytest
+
+from runtime.config import Settings
+from runtime.web import create_app
+from tests.conftest import make_loom
+from tests.ui.conftest import Browser, csrf  # noqa: F401  (re-exported for the designer tests)
+
+PASSWORD = "analyst-pass-1"
+
+
+@pytest.fixture(params=["sqlite"])
+def designer_loom(request, tmp_path):
+    """An empty migrated Loom; ``@pytest.mark.parametrize("designer_loom", ["sqlite", "postgres"],
+    indirect=True)`` runs a test on PostgreSQL too."""
+    url = f"sqlite:///{tmp_path / 'loom.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    instance = make_loom(url, tmp_path / "files")
+    yield instance
+    instance.engine.dispose()
+
+
+@pytest.fixture
+def designer_web(designer_loom, tmp_path):
+    app = create_app(Settings(tmp_path, designer_loom.database_url, secret="designer-tests"), designer_loom)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def users(designer_loom):
+    """ann and bob are analysts, root an administrator, carl an ordinary user."""
+    accounts = designer_loom.accounts
+    accounts.create_user("ann", PASSWORD, full_name="Ann Analyst", roles=["analyst"])
+    accounts.create_user("bob", PASSWORD, full_name="Bob Analyst", roles=["analyst"])
+    accounts.create_user("root", PASSWORD, full_name="Root Admin", is_admin=True)
+    accounts.create_user("carl", PASSWORD, full_name="Carl User", roles=["agent"])
+    return ("ann", "bob", "root", "carl")
+
+
+def sign_in(app, username: str, lang: str = "en") -> Browser:
+    """A signed-in browser; English by default so that tests read the msgids."""
+    browser = Browser(app.test_client())
+    response = browser.login(username, PASSWORD)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    browser.get(f"/lang/{lang}")
+    return browser
+
+
+@pytest.fixture
+def ann(designer_web, users) -> Browser:
+    return sign_in(designer_web, "ann")
+
+
+@pytest.fixture
+def bob(designer_web, users) -> Browser:
+    return sign_in(designer_web, "bob")
+
+
+@pytest.fixture
+def carl(designer_web, users) -> Browser:
+    return sign_in(designer_web, "carl")
+
+
+@pytest.fixture
+def root(designer_web, users) -> Browser:
+    return sign_in(designer_web, "root")
