@@ -23,9 +23,7 @@ from metamodel.document import SECTIONS, SourceMap
 from metamodel.errors import dotted
 from metamodel.model import title_text
 from metamodel.schemas import validator
-from metamodel.validate import (
-    _explain as explain,  # the same wording as whole-app validation
-)
+from metamodel.validate import explain_schema_error as explain  # the wording of whole-app validation
 from metamodel.yamlio import dump_yaml, load_yaml
 from runtime.errors import LoomError, NotFound
 

@@ -51,10 +51,10 @@ from metamodel.errors import dotted
 from metamodel.model import BUILTIN_ROLES, SYSTEM_COLUMNS, App, title_text
 from metamodel.schemas import schema as raw_schema
 from metamodel.schemas import validator
-from metamodel.validate import _explain
+from metamodel.validate import explain_schema_error
 from runtime import sandbox
 from runtime.errors import Conflict, LoomError, NotFound
-from runtime.hooks import _forbidden_imports, parse_ref, script_refs
+from runtime.hooks import forbidden_imports, parse_ref, script_refs
 from runtime.ui.i18n import lang, t
 
 from . import bp, links, loom
@@ -165,8 +165,8 @@ def _explain_error(err) -> str:
     if err.validator in ("oneOf", "anyOf") and err.context:
         inner = best_match(err.context)
         where = dotted(list(inner.relative_path))
-        return _explain(inner) + (f" (at {where})" if where else "")
-    return _explain(err)
+        return explain_schema_error(inner) + (f" (at {where})" if where else "")
+    return explain_schema_error(err)
 
 
 def schema_errors(kind: str, value, keys=None, prefix: tuple = ()) -> list[dict]:
@@ -664,7 +664,7 @@ def check_source(app: str, file: str, source: str, doc: dict) -> list[dict]:
         return [{"line": line, "message": message, "severity": "error"} for line, message in exc.errors]
     except sandbox.ScriptError as exc:
         return [{"line": exc.line, "message": exc.message, "severity": "error"}]
-    for problem in _forbidden_imports(source, f"scripts/{file}"):
+    for problem in forbidden_imports(source, f"scripts/{file}"):
         out.append({"line": problem.line, "message": problem.message, "severity": "error"})
     for warning in compiled.warnings:
         m = re.match(r"Line (\d+): (.*)", str(warning))

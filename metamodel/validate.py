@@ -60,7 +60,7 @@ def validate_document(doc: dict, source: SourceMap | None = None,
 def _check_schemas(doc: dict, out: _Collector) -> None:
     def check(kind: str, data, prefix: tuple):
         for err in sorted(validator(kind).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-            out.add(prefix + tuple(err.absolute_path), _explain(err))
+            out.add(prefix + tuple(err.absolute_path), explain_schema_error(err))
 
     if not isinstance(doc.get("app"), dict):
         out.add(("app",), "app.yaml must be a mapping with at least name and title")
@@ -79,7 +79,7 @@ def _check_schemas(doc: dict, out: _Collector) -> None:
         check("fixture", records, ("fixtures", name))
 
 
-def _explain(err) -> str:
+def explain_schema_error(err) -> str:
     """Turn a jsonschema error into a sentence an analyst can act on."""
     if err.validator == "enum":
         close = difflib.get_close_matches(str(err.instance), [str(v) for v in err.validator_value], n=1)

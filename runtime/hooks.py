@@ -86,7 +86,7 @@ class Hooks:
                 for line, message in (exc.errors or [(exc.line, exc.message)]):
                     problems.append(Problem(f"scripts/{filename}", "", message, line))
                 continue
-            problems.extend(_forbidden_imports(app.scripts[filename], f"scripts/{filename}"))
+            problems.extend(forbidden_imports(app.scripts[filename], f"scripts/{filename}"))
         for where, ref in script_refs(app):
             filename, function = parse_ref(ref)
             script = compiled.get(filename)
@@ -263,7 +263,7 @@ class Hooks:
             conn.execute(insert(platform.script_run), pending)
 
 
-def _forbidden_imports(source: str, filename: str) -> list[Problem]:
+def forbidden_imports(source: str, filename: str) -> list[Problem]:
     """Imports the sandbox would refuse at run time, reported at publish instead."""
     import ast
     out = []

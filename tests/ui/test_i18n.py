@@ -53,9 +53,9 @@ def test_every_compiled_catalog_matches_its_po():
     assert not stale, "run `make translations`: " + "; ".join(stale)
 
 
-def _extracted() -> dict[tuple, list[str]]:
+def _extracted(cfg: Path = ROOT / "babel.cfg") -> dict[tuple, list[str]]:
     """{(context, msgid): [file:line, ...]} of the strings `make translations` extracts."""
-    with (ROOT / "babel.cfg").open() as f:
+    with cfg.open() as f:
         method_map, options_map = parse_mapping_cfg(f)
     found: dict[tuple, list[str]] = {}
     for filename, lineno, msgid, _, context in extract_from_dir(str(ROOT), method_map, options_map,
@@ -74,6 +74,15 @@ def test_every_ui_string_has_a_russian_translation():
         entry = ru.get(msgid, context=context)
         if not (entry and entry.string and not entry.fuzzy):
             missing.append(f"{msgid!r} ({', '.join(where)})")
+    assert not missing, "no Russian for: " + "; ".join(missing)
+
+
+def test_every_designer_string_has_a_russian_translation():
+    found = _extracted(i18n.DESIGNER_TRANSLATIONS / "babel.cfg")
+    assert (None, "Publish") in found or len(found) > 100  # the designer's pages were extracted
+    catalogs = [_read_po(d / "ru/LC_MESSAGES/messages.po") for d in CATALOG_DIRS]
+    missing = [f"{msgid!r} ({', '.join(where)})" for (context, msgid), where in sorted(found.items(), key=str)
+               if not any((e := c.get(msgid, context=context)) and e.string and not e.fuzzy for c in catalogs)]
     assert not missing, "no Russian for: " + "; ".join(missing)
 
 
