@@ -485,16 +485,11 @@ def workflow(app: str, entity: str):
     def store(spec, payload):
         if not isinstance(payload, dict):
             return None, [{"path": "statuses", "message": t("The editor sent no statuses.")}]
-        for st in payload.get("statuses") or []:
-            if isinstance(st, dict) and "title" in st:
-                st["title"] = _clean_title(st["title"])
-                if st["title"] is None:
-                    del st["title"]
-        for tr in payload.get("transitions") or []:
-            if isinstance(tr, dict) and "title" in tr:
-                tr["title"] = _clean_title(tr["title"])
-                if tr["title"] is None:
-                    del tr["title"]
+        for element in [*(payload.get("statuses") or []), *(payload.get("transitions") or [])]:
+            if isinstance(element, dict) and "title" in element:
+                element["title"] = _clean_title(element["title"])
+                if element["title"] is None:
+                    del element["title"]
         new = _with_keys(spec, {"statuses": payload.get("statuses"), "transitions": payload.get("transitions")})
         return new, schema_errors("entity", new, keys=("statuses", "transitions"))
 

@@ -264,11 +264,17 @@ def add_entity(app: str):
     if name in draft.doc["entities"]:
         flash(t("The app already has an entity {name}.", name=name), "error")
         return redirect(back)
-    doc = drafts().set_item(draft.doc, f"entities/{name}.yaml", minimal_entity(title or name))
+    return add_item(app, draft, f"entities/{name}.yaml", minimal_entity(title or name), back,
+                    t("Entity {name} added.", name=name), links.entity_url(app, name))
+
+
+def add_item(app: str, draft, item: str, value, back: str, done: str, editor: str):
+    """Save ``value`` as a new item of the draft and open its editor (or show the conflict)."""
+    doc = drafts().set_item(draft.doc, item, value)
     response, saved = save_or_conflict(app, doc, posted_revision(), back)
     if saved:
-        flash(t("Entity {name} added.", name=name), "info")
-        return redirect(links.entity_url(app, name))
+        flash(done, "info")
+        return redirect(editor)
     return response
 
 
@@ -285,12 +291,8 @@ def add_script(app: str):
     if name in draft.doc["scripts"]:
         flash(t("The app already has a script {name}.", name=name), "error")
         return redirect(back)
-    doc = drafts().set_item(draft.doc, f"scripts/{name}", SCRIPT_TEMPLATE.format(app=app, file=name))
-    response, saved = save_or_conflict(app, doc, posted_revision(), back)
-    if saved:
-        flash(t("Script {name} added.", name=name), "info")
-        return redirect(links.script_url(app, name))
-    return response
+    return add_item(app, draft, f"scripts/{name}", SCRIPT_TEMPLATE.format(app=app, file=name), back,
+                    t("Script {name} added.", name=name), links.script_url(app, name))
 
 
 @bp.post("/apps/<app>/sections")
@@ -304,12 +306,8 @@ def add_section(app: str):
     skeleton = dict(SECTION_SKELETONS[kind])
     if kind == "portal":
         skeleton["title"] = draft.doc["app"].get("title") or app
-    doc = drafts().set_item(draft.doc, f"{kind}.yaml", skeleton)
-    response, saved = save_or_conflict(app, doc, posted_revision(), back)
-    if saved:
-        flash(t("Section {kind} added.", kind=kind), "info")
-        return redirect(links.section_url(app, kind))
-    return response
+    return add_item(app, draft, f"{kind}.yaml", skeleton, back, t("Section {kind} added.", kind=kind),
+                    links.section_url(app, kind))
 
 
 @bp.post("/apps/<app>/discard")

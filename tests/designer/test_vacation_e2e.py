@@ -510,7 +510,7 @@ def end_users_use_it(browser, base, loom, errors, expect):
     assert record["hr_group"] == hr
     assert [(s["target"], s["state"]) for s in sla] == [("resolution", "running")]
     assert sla[0]["due_at"] is not None
-    expect(page.locator('.record-values [data-field="hr_group"], .record-values')).to_contain_text("HR department")
+    expect(page.locator('.record-values dd[data-field="hr_group"]')).to_have_text("HR department")
     badge = page.locator('.badge.sla[data-sla="resolution"]')
     expect(badge).to_have_class(re.compile(r"\brunning\b"))
     expect(badge).to_contain_text("Decision")
