@@ -84,7 +84,7 @@ class SLA:
             s.c.app == entity.app, s.c.entity == entity.name, s.c.record_id == row["id"])).all()}
         now = clock_now()
         status_changed = old is None or old.get("status") != row.get("status")
-        wanted = {t["name"]: t for t in (policy or {}).get("targets", [])}
+        wanted = {target["name"]: target for target in (policy or {}).get("targets", [])}
         for name, target in wanted.items():
             self._step(conn, app, entity, policy, target, row, states.get(name), now, status_changed)
         for name, state in states.items():
@@ -158,7 +158,7 @@ class SLA:
         values = dict(extra or {})
         if clock is None:
             policy = next((p for p in self.policies(app, entity) if p["name"] == state.policy), None)
-            target = next((t for t in (policy or {}).get("targets", []) if t["name"] == state.target), None)
+            target = next((tg for tg in (policy or {}).get("targets", []) if tg["name"] == state.target), None)
             clock = self.clock(app, policy, target) if target else WALL
         paused = state.paused_seconds + (clock.between(state.paused_since, now) if state.paused_since else 0)
         elapsed = clock.between(state.started_at, now) - paused
@@ -185,7 +185,7 @@ class SLA:
     def _due(self, state, percent: float) -> dt.datetime:
         app = self.loom.live[state["app"]].app
         policy = next(p for p in app.section("sla")["policies"] if p["name"] == state["policy"])
-        target = next(t for t in policy["targets"] if t["name"] == state["target"])
+        target = next(tg for tg in policy["targets"] if tg["name"] == state["target"])
         clock = self.clock(app, policy, target)
         used = math.ceil(state["target_seconds"] * percent / 100)
         return clock.add_seconds(state["started_at"], used + state["paused_seconds"])
@@ -257,7 +257,7 @@ class SLA:
         out = []
         for r in rows:
             policy = next((p for p in app.section("sla").get("policies") or [] if p["name"] == r.policy), None)
-            target = next((t for t in (policy or {}).get("targets", []) if t["name"] == r.target), None)
+            target = next((tg for tg in (policy or {}).get("targets", []) if tg["name"] == r.target), None)
             clock = self.clock(app, policy, target) if target else WALL
             if r.stopped_at is not None:
                 used = r.elapsed_seconds or 0

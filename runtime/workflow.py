@@ -45,7 +45,7 @@ class Workflow:
         one change. ``via`` names what fired it when no person did ("timer", "cascade")."""
         et = self.loom.entity_tables(app, entity)
         entity_ = et.entity
-        tr = next((t for t in entity_.spec.get("transitions", []) if t["name"] == name), None)
+        tr = next((x for x in entity_.spec.get("transitions", []) if x["name"] == name), None)
         if tr is None:
             raise NotFound(f"{entity} has no transition {name!r}")
         # A transition that names its roles or groups decides who fires it (a requester confirms a fix
