@@ -42,7 +42,7 @@ import json
 import re
 from functools import lru_cache
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_login import current_user
 from jsonschema.exceptions import best_match
 from markupsafe import Markup
@@ -58,6 +58,7 @@ from runtime.hooks import forbidden_imports, parse_ref, script_refs
 from runtime.ui.i18n import lang, t
 
 from . import bp, links, loom
+from .views import render as render_page
 from .drafts import SCRIPT, BadItem, Drafts
 
 SECTION_KINDS = ("app", "routing", "sla", "schedules", "notifications", "portal", "reports")
@@ -316,7 +317,7 @@ def _render(template: str, *, draft, item: str, editor: str, page_title: str, da
         conflict=conflict, revision=draft.revision if revision is None else revision,
         live_version=draft.live_version, raw_url=links.raw_url(app, item), app_url=links.app_url(app),
         tabs=_tabs(app, entity) if entity else [], problems=_item_problems(app, draft.doc, item), **extra)
-    return render_template(template, **ctx), status
+    return render_page(template, status, doc=draft.doc, **ctx)
 
 
 def script_json(value) -> Markup:
