@@ -282,3 +282,28 @@ def test_opening_and_saving_every_editor_changes_nothing(server, page):
         saved(page)
         expect(page.locator("#schema-errors")).to_have_count(0)
         assert item(path) == before, url
+
+
+@pytest.mark.parametrize("kind, path, value", [
+    ("schedules", "schedules[0].cron", "0 8 * * 1-5"),
+    ("notifications", "templates.escalation_1.channels", None),
+    ("reports", None, None),
+])
+def test_schema_driven_editors_show_the_sections_of_it_support(server, page, kind, path, value):
+    """Sections without a hand-made editor are forms generated from their JSON Schema, filled from the draft."""
+    from playwright.sync_api import expect
+    base, loom, _ = server
+    page.goto(f"{base}{BASE}/sections/{kind}")
+    expect(page.locator("h1")).to_have_text(f"{kind}.yaml")
+    if kind == "notifications":
+        box = page.locator(f'[data-path="{path}"]')
+        expect(box.locator("input:checked")).to_have_count(2)  # channels: [email, inapp]
+        subject = page.locator('[data-path="templates.escalation_1.subject"]')
+        texts = subject.locator("input, textarea").evaluate_all("nodes => nodes.map(n => n.value)")
+        assert "[Escalation 1] {{ record.number }}: the {{ target }} deadline has passed" in texts, texts
+    elif path:
+        expect(page.locator(f'[data-path="{path}"]')).to_have_value(value)
+    else:  # every report of the section has its block in the form
+        reports = Drafts(loom).open("it_support").doc["reports"]["reports"]
+        expect(page.locator('[data-path^="reports["][data-path$="].name"]')).to_have_count(len(reports))
+    shot(page, kind)

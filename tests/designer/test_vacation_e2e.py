@@ -20,15 +20,22 @@ from __future__ import annotations
 
 import re
 import threading
+import zipfile
 
 import pytest
 from sqlalchemy import select
 
 from designer.drafts import Drafts
+from metamodel import content_hash, read_folder
 from runtime.config import Settings
 from runtime.web import create_app
 
 from ..conftest import make_loom
+from .conftest import PASSWORD as CLIENT_PASSWORD
+from .conftest import sign_in as sign_in_client
+from .test_pages import audit_actions
+from .test_zip import publish as publish_over_http
+from .test_zip import upload
 from ..ui.test_browser import ARGS, CHROMIUM, SHOTS, _need_browser
 
 PASSWORD = "vacation-pass-1"
@@ -77,7 +84,7 @@ def shot(page, name, at=None):
     if at is None:
         page.evaluate("window.scrollTo(0, 0)")
     else:
-        page.locator(at).evaluate("node => node.scrollIntoView({block: 'start'})")
+        page.locator(at).evaluate("node => { node.scrollIntoView({block: 'start'}); window.scrollBy(0, -60); }")  # below the top bar
     page.screenshot(path=str(SHOTS / f"designer-{name}.png"))
 
 
@@ -95,7 +102,7 @@ def sign_in(browser, base, username, errors):
     return page
 
 
-def test_an_analyst_builds_vacation_requests_and_an_end_user_uses_them(server):
+def test_an_analyst_builds_vacation_requests_and_an_end_user_uses_them(server, tmp_path):
     _need_browser()
     from playwright.sync_api import expect, sync_playwright
     base, loom, web = server
@@ -119,6 +126,7 @@ def test_an_analyst_builds_vacation_requests_and_an_end_user_uses_them(server):
             try:
                 analyst_builds_the_app(page, base, loom, web, doc, entity, saved, expect)
                 end_users_use_it(browser, base, loom, errors, expect)
+                analyst_exports_changes_and_rolls_back(page, base, loom, tmp_path, expect)
             except BaseException:
                 page.screenshot(path="/tmp/vacation-failure.png", full_page=True)
                 raise
@@ -538,3 +546,68 @@ def end_users_use_it(browser, base, loom, errors, expect):
     with loom.reader.connect() as c:
         assert [s["state"] for s in loom.sla.status(c, "vacation", "request", record["id"])] == ["met"]
     page.context.close()
+
+
+def analyst_exports_changes_and_rolls_back(page, base, loom, tmp_path, expect):
+    """The same app exported to YAML and imported elsewhere publishes to the same hash; a second
+    version is published and rolled back from the history page, audited, the records kept."""
+    v1_hash = loom.store.versions("vacation")[0]["hash"]
+
+    # ------------------------------------------------------------------ 16. export the live version as a zip
+    page.goto(f"{base}/designer/")
+    with page.expect_download() as download:
+        page.click("#export-live-vacation")
+    archive = tmp_path / download.value.suggested_filename
+    download.value.save_as(archive)
+    assert archive.name == "vacation-v1.zip"
+    zipfile.ZipFile(archive).extractall(tmp_path / "unzipped")
+    folder = tmp_path / "unzipped" / "vacation"
+    assert (folder / "entities" / "request.yaml").is_file() and (folder / "scripts" / "vacation.py").is_file()
+    exported, _ = read_folder(folder)
+    assert content_hash(exported) == v1_hash
+
+    # ------------------------------------------------------------------ 17. imported into another Loom, published
+    other = make_loom(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "other-files")
+    try:
+        other.accounts.create_user("ann", CLIENT_PASSWORD, roles=["analyst"])
+        web = create_app(Settings(tmp_path / "other", other.database_url, secret="other"), other)
+        web.config["TESTING"] = True
+        browser = sign_in_client(web, "ann")
+        assert upload(browser, archive.read_bytes(), archive.name).status_code == 302
+        assert publish_over_http(browser, "vacation", "from the export").status_code == 302
+        assert [v["hash"] for v in other.store.versions("vacation")] == [v1_hash]
+    finally:
+        other.engine.dispose()
+
+    # ------------------------------------------------------------------ 18. version 2 adds a field
+    page.goto(f"{base}{APP}/raw/entities/request.yaml")
+    text = page.input_value("#raw-text")
+    page.fill("#raw-text", text.rstrip("\n").replace(
+        "\nfields:\n", "\nfields:\n  note:\n    type: text\n    title: {ru: Примечание, en: Note}\n", 1) + "\n")
+    page.click("#raw-save")
+    expect(page.locator(".flash")).to_contain_text("saved (draft revision")
+    shot(page, "raw")
+    page.goto(f"{base}{APP}/publish")
+    expect(page.locator("#plan .dz-step")).to_have_text(["add request.note"])
+    page.fill("#publish-comment", "A note on the request")
+    page.click("#publish-button")
+    expect(page.locator(".flash")).to_contain_text("Version 2 published")
+    assert "note" in loom.live["vacation"].app.entities["request"].fields
+
+    # ------------------------------------------------------------------ 19. compare, then roll back to version 1
+    page.select_option("#compare-a", "1")
+    page.select_option("#compare-b", "2")
+    page.click("#compare-button")
+    expect(page.locator("#version-diff")).to_contain_text("fields.note")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Publish version 1 again as a new version?"
+    page.click("#rollback-1")
+    expect(page.locator(".flash")).to_contain_text("Version 1 is live again as version 3")
+    expect(page.locator("#version-3")).to_contain_text("rollback to v1")
+    versions = loom.store.versions("vacation")
+    assert [(v["number"], v["rollback_of"]) for v in versions] == [(1, None), (2, None), (3, 1)]
+    assert versions[2]["hash"] == v1_hash
+    assert "note" not in loom.live["vacation"].app.entities["request"].fields
+    rollbacks = [(user, after["version"], after["rollback_of"]) for action, user, after in audit_actions(loom)
+                 if action == "rollback"]
+    assert rollbacks == [("ann", 3, 1)]
+    assert [(r["employee"], r["status"]) for r in requests(loom)] == [("Emma Employee", "approved")]
