@@ -48,8 +48,8 @@ class Behaviour:
         if engaged:
             row = dict(self.loom.records._fetch(conn, et, record_id))
         else:
-            t = et.main
-            row = {"id": record_id, "status": conn.execute(select(t.c.status).where(t.c.id == record_id)).scalar()}
+            main = et.main
+            row = {"id": record_id, "status": conn.execute(select(main.c.status).where(main.c.id == record_id)).scalar()}
         old = dict(old) if old is not None else None
         changed_status = old is None or old.get("status") != row.get("status")
         if old is not None and changed_status:

@@ -7,6 +7,7 @@ The routes hang on the ``ui`` blueprint, so they share its login check and error
 """
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import json
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 
 from metamodel.expressions import ExpressionError, parse as parse_expression
 
+from .. import clock
 from .. import comments as comment_service
 from .. import tables as platform
 from ..errors import LoomError, NotFound, ValidationFailed
@@ -322,3 +324,51 @@ def form_rules(app: str, entity: str):
     response = Response("", 200)
     response.headers["HX-Trigger"] = json.dumps({"loom-rules": state})
     return response
+
+
+# ---------------------------------------------------------------------- status history
+def status_history(ent, record: dict, creator: str) -> list[dict]:
+    """The statuses a record has been in, oldest first: when it entered each, who or what moved
+    it there (a transition, a timer, a cascade), and how long it stayed (wall-clock time; the
+    SLA badges give business time)."""
+    if not ent.statuses or not record.get("status"):
+        return []
+    transitions = {tr["name"]: tt(tr.get("title", tr["name"])) for tr in ent.spec.get("transitions", [])}
+    changes = loom().behaviour.history(ent.app, ent.name, record["id"])
+    first = changes[0]["from"] if changes else record["status"]
+    created = record.get("created_at")
+    created = dt.datetime.fromisoformat(created.replace("Z", "+00:00")) if isinstance(created, str) else created
+    stays = [{"status": first, "at": created, "user": creator, "via": t("created")}]
+    for ch in changes:
+        via, _, name = (ch["transition"] or "").rpartition(":")
+        label = transitions.get(name, name)
+        if via == "timer":
+            label = t("{transition} (timer)", transition=label)
+        elif via == "cascade":
+            label = t("{transition} (with the linked record)", transition=label)
+        stays.append({"status": ch["to"], "at": dt.datetime.fromisoformat(ch["at"]), "user": ch["user"], "via": label})
+    now = clock.now()
+    out = []
+    for i, stay in enumerate(stays):
+        entered = stay["at"]
+        left = stays[i + 1]["at"] if i + 1 < len(stays) else None
+        seconds = int(((left or now) - entered).total_seconds()) if entered else None
+        out.append({"status": meta.status_title(ent, stay["status"]), "category": meta.status_category(ent, stay["status"]),
+                    "entered": fmt_datetime(entered), "user": stay["user"], "via": stay["via"],
+                    "duration": fmt_duration(seconds) if seconds is not None else "", "current": left is None})
+    return out
+
+
+def fmt_duration(seconds: int) -> str:
+    """Wall-clock time as its two largest units: "3 d 4 h", "2 h 15 min", "40 s"."""
+    seconds = max(0, seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return t("{d} d", d=days) + (" " + t("{h} h", h=hours) if hours else "")
+    if hours:
+        return t("{h} h", h=hours) + (" " + t("{m} min", m=minutes) if minutes else "")
+    if minutes:
+        return t("{m} min", m=minutes)
+    return t("{s} s", s=secs)

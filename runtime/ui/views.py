@@ -225,14 +225,15 @@ def record_view(app: str, entity: str, record_id: int):
                    for tr in loom().workflow.available(ent, status, actor())]
     from . import records_extra as extra
     rules = extra.rule_state(ent, record)
+    author = meta.display(meta.column_field(ent, "created_by"), record.get("created_by"), titles)
     return render_template(
         "ui/record.html", app=app, entity=ent, record=record, tabs=tabs, shown=shown, rules=rules,
         section_visible=extra.section_visible, files=extra.file_fields(ent, fields, record),
         comments=extra.comments_for(app, entity, record_id), linked=extra.linked_records(ent, record_id),
         title=_record_title(ent, record), status=status and meta.status_title(ent, status),
         status_category=meta.status_category(ent, status), transitions=transitions,
-        timeline=_timeline(ent, record_id), sla=sla_badges(app, entity, record_id), author=meta.display(meta.column_field(ent, "created_by"),
-                                                                  record.get("created_by"), titles),
+        timeline=_timeline(ent, record_id), sla=sla_badges(app, entity, record_id), author=author,
+        statuses=extra.status_history(ent, record, author.text),
         created=fmt_datetime(record.get("created_at")),
         can_edit=loom().permissions.allowed(who, ent, "update"))
 

@@ -307,6 +307,32 @@ def test_five_working_days_of_silence_close_the_ticket(support):
     assert support.mails(ticket, "closed_no_answer")
 
 
+def test_the_record_page_shows_how_long_the_ticket_stayed_in_each_status(support):
+    """Status history on the record page: each status with when it was entered, by what, and for how long."""
+    import re
+
+    from tests.ui.conftest import Browser
+    ticket = support.ticket(priority="3")  # Thursday 11 June 17:30
+    support.at(local(2026, 6, 15, 10, 0))
+    support.fire("take", ticket, client="l2a")
+    support.fire("ask_user", ticket, client="l2a", question="Уточните номер договора")
+    support.at(local(2026, 6, 22, 10, 0))  # the silence timer closes it
+    support.at(local(2026, 6, 22, 12, 30))
+    support.loom.accounts.set_password("l2a", "agent-pass-123")
+    page = Browser(support.app.test_client())
+    assert page.post("/login", {"username": "l2a", "password": "agent-pass-123"}).status_code == 302
+    html = page.get(f"/ui/it_support/ticket/{ticket['id']}").get_data(as_text=True)
+    table = re.search(r'<table class="status-history" id="status-history">(.*?)</table>', html, re.S).group(1)
+    rows = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip()
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]]
+    assert len(rows) == 4, rows
+    assert rows[0].startswith("Зарегистрировано 3 д 16 ч ") and rows[0].endswith("создано · req1")
+    assert rows[1].startswith("В работе 0 с ") and rows[1].endswith("Взять в работу · l2a")
+    assert rows[2].startswith("Ожидает ответа пользователя 7 д ")
+    assert rows[3].startswith("Закрыто 2 ч 30 мин пока ") and rows[3].endswith("(по таймеру) · system")
+    assert '<tr class="current">' in table and table.count('class="current"') == 1
+
+
 def test_an_answer_stops_the_silence_timer(support):
     ticket = support.ticket(priority="3")
     support.at(local(2026, 6, 15, 10, 0))
