@@ -100,10 +100,11 @@ class Preview:
 class Previews:
     """The previews of one main Flask app (``app.extensions["loom_previews"]``)."""
 
-    def __init__(self, home: str | Path, secret_key: str, testing: bool = False):
+    def __init__(self, home: str | Path, secret_key: str, testing: bool = False, https: bool = False):
         self.folder = Path(home) / "preview"
         self.secret_key = secret_key
         self.testing = testing
+        self.https = https  # the main app's cookies are HTTPS-only: so are the preview's
         self._built: dict[str, Preview] = {}  # app name -> its current preview
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -218,7 +219,7 @@ class Previews:
 
     def _web(self, preview: Preview) -> Flask:
         from runtime.web import create_app
-        settings = Settings(self.folder, f"sqlite:///{preview.path}", secret=self.secret_key)
+        settings = Settings(self.folder, f"sqlite:///{preview.path}", secret=self.secret_key, secure_cookies=self.https)
         web = create_app(settings, preview.loom)
         web.config.update(SESSION_COOKIE_NAME=COOKIE_NAME, TESTING=self.testing)
         web.session_interface = _PreviewSessions()
@@ -476,8 +477,8 @@ def previews() -> Previews:
         found = app.extensions.get("loom_previews")
         if found is None:
             home = app.config.get("LOOM_HOME") or app.instance_path
-            found = app.extensions["loom_previews"] = Previews(home, app.config["SECRET_KEY"],
-                                                               testing=app.testing)
+            found = app.extensions["loom_previews"] = Previews(home, app.config["SECRET_KEY"], testing=app.testing,
+                                                               https=app.config["SESSION_COOKIE_SECURE"])
         return found
 
 

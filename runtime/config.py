@@ -16,13 +16,25 @@ class Settings:
     smtp_url: str | None = None  # smtp://host:port for outgoing e-mail
     base_url: str | None = None  # how users reach this instance, for links in e-mails
     secret: str | None = None  # the session secret; None: LOOM_SECRET_KEY or the instance's own file
+    session_hours: float = 8  # a signed-in session ends after this long without a request
+    secure_cookies: bool | None = None  # cookies only over HTTPS; None: when base_url is https://
 
     @classmethod
     def from_env(cls, home: str | Path | None = None) -> "Settings":
         home = Path(home or os.environ.get("LOOM_HOME", "instance")).resolve()
         url = os.environ.get("LOOM_DATABASE_URL") or f"sqlite:///{home / 'loom.db'}"
+        secure = os.environ.get("LOOM_SECURE_COOKIES")
         return cls(home, url, os.environ.get("LOOM_REDIS_URL"), int(os.environ.get("LOOM_MAX_UPLOAD_MB", "50")),
-                   os.environ.get("LOOM_SMTP_URL"), os.environ.get("LOOM_BASE_URL"))
+                   os.environ.get("LOOM_SMTP_URL"), os.environ.get("LOOM_BASE_URL"),
+                   session_hours=float(os.environ.get("LOOM_SESSION_HOURS", "8")),
+                   secure_cookies=None if secure in (None, "") else secure.lower() in ("1", "true", "yes"))
+
+    @property
+    def https(self) -> bool:
+        """Whether the session and remember cookies are sent over HTTPS only."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return bool(self.base_url and self.base_url.startswith("https://"))
 
     def make_loom(self):
         """A Loom for these settings, its platform tables upgraded and its apps loaded."""

@@ -59,6 +59,7 @@ def login():
         session.clear()  # no fixation: the signed-in session starts fresh (keeping the language)
         if lang in LANGS:
             session["lang"] = lang
+        session.permanent = True  # PERMANENT_SESSION_LIFETIME, renewed by each request, is the idle timeout
         login_user(User(actor))
         return redirect(_safe_next(request.args.get("next")))
     if current_user.is_authenticated:
