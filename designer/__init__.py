@@ -17,19 +17,13 @@ from functools import wraps
 from flask import Blueprint, Flask, abort, current_app
 from flask_login import current_user
 
+from runtime.permissions import is_analyst
+
 bp = Blueprint("designer", __name__, url_prefix="/designer", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
-ANALYST_ROLES = frozenset({"analyst"})
-
-
 def loom():
     return current_app.extensions["loom"]
-
-
-def is_analyst(actor) -> bool:
-    """Analysts and administrators may use the designer."""
-    return actor is not None and (actor.is_admin or bool(ANALYST_ROLES & set(actor.roles)))
 
 
 @bp.before_request

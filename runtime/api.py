@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from . import throttle
 from .errors import LoomError, NotFound, Unauthorized
 from .files import FileStore
+from .permissions import is_analyst
 from .query import ListQuery, parse_args
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -30,17 +31,10 @@ def problem(status: int, title: str, detail: str, **extra):
     return response
 
 
-ANALYST_ROLES = {"analyst"}
-
-
-def _may_see_scripts(actor) -> bool:
-    return actor is not None and (actor.is_admin or bool(ANALYST_ROLES & set(actor.roles)))
-
-
 @bp.errorhandler(LoomError)
 def _loom_error(exc: LoomError):
     body = exc.problem()
-    if "script" in body and not _may_see_scripts(g.get("actor")):
+    if "script" in body and not is_analyst(g.get("actor")):
         body.pop("script")  # end users get the safe message; analysts the script, line and reason
     response = jsonify(body)
     response.status_code = exc.status
@@ -210,7 +204,7 @@ def run_action(app: str, entity: str, record_id: int, name: str):
 @bp.post("/<app>/<entity>/dry-run")
 def dry_run(app: str, entity: str):
     """Run a script against a record without committing anything (analysts and admins)."""
-    if not _may_see_scripts(g.actor):
+    if not is_analyst(g.actor):
         from .errors import Forbidden
         raise Forbidden("dry runs are for analysts and administrators")
     data = _json_body()

@@ -34,6 +34,7 @@ from .values import FieldError, coerce
 
 OPERATIONS = ("read", "create", "update", "delete")
 EVERYONE = "user"  # the built-in role every signed-in user has
+ANALYST = "analyst"  # the platform role of those who build apps in the designer (and read their scripts)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ def privileged(actor) -> bool:
 
 def roles_of(actor) -> set:
     return set(actor.roles) | {EVERYONE}
+
+
+def is_analyst(actor) -> bool:
+    """Analysts and administrators may use the designer and see scripts' details."""
+    return actor is not None and (actor.is_admin or ANALYST in actor.roles)
 
 
 class Permissions:
@@ -136,6 +142,24 @@ class Permissions:
                 return None  # a rule without conditions opens every row to its roles
             alternatives.append(and_(*parts))
         return or_(*alternatives)
+
+    # ------------------------------------------------------------------ what a role is given
+    def grants(self, entity, role: str) -> dict:
+        """What a user holding ``role`` (and the built-in ``user``) may do with ``entity``: the
+        operations, which rows (``None``: all of them; else one phrase per rule, any of which
+        opens a row), hidden and read-only fields, and the transitions that name the role."""
+        roles = {role, EVERYONE}
+        spec = _spec(entity)
+        ops = [op for op in OPERATIONS if spec.get(op) is None or roles & set(spec[op])]
+        rules = [r for r in _row_rules(entity) if r.roles & roles]
+        rows = None
+        if rules and all(r.own or r.group_field or r.organisation_field or r.condition is not None for r in rules):
+            rows = [rule for rule in (spec.get("rows") or []) if roles & set(rule["roles"])]
+        hidden, readonly = _field_rule(entity, "hidden", frozenset(roles)), _field_rule(entity, "readonly", frozenset(roles))
+        return {"operations": ops, "rows": rows,
+                "hidden": [f for f in entity.fields if f in hidden],  # in the entity's field order
+                "readonly": [f for f in entity.fields if f in readonly],
+                "transitions": [tr for tr in entity.spec.get("transitions", []) if roles & set(tr.get("roles") or ())]}
 
     def restrict(self, query, et, actor, table=None):
         """Narrow a select over ``et`` to the rows ``actor`` may read."""

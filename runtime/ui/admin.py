@@ -26,6 +26,7 @@ from .. import tables as platform
 from ..accounts import generate_password
 from ..audit import verify
 from ..errors import Forbidden, NotFound
+from ..permissions import ANALYST, EVERYONE, OPERATIONS
 from . import tasks, views
 
 from .i18n import fmt_datetime, t, tt
@@ -67,7 +68,8 @@ def role_choices() -> list[tuple[str, str]]:
         for role in live.app.document["app"].get("roles", []):
             seen.setdefault(role["name"], tt(role.get("title", role["name"])))
     out = sorted(seen.items())
-    out += [("admin", t("Administrator")), ("user", t("Every user (built-in)"))]
+    out += [(ANALYST, t("Analyst: builds apps in the designer")), ("admin", t("Administrator")),
+            (EVERYONE, t("Every user (built-in)"))]
     return [r for i, r in enumerate(out) if r[0] not in {x[0] for x in out[:i]}]
 
 
@@ -178,6 +180,60 @@ def user_edit(user_id: int):
     return render_template("ui/admin_user_edit.html", title=user["username"], user=user, roles=choices,
                            current_roles=current, groups=[(g["id"], _group_title(g)) for g in groups],
                            member_of=member_of, tokens=tokens, errors=errors), 422 if errors else 200
+
+
+# ---------------------------------------------------------------------- roles
+@bp.get("/roles")
+def roles():
+    """Every role with its members and, per app and entity, what it is given: the page an auditor
+    reads to answer "who may do what". Roles themselves are app metadata (the designer edits them)."""
+    u = platform.user
+    with loom().reader.connect() as c:
+        users = [dict(r) for r in c.execute(select(u.c.id, u.c.username, u.c.full_name, u.c.roles, u.c.is_admin,
+                                                   u.c.is_active).order_by(u.c.username)).mappings()]
+    out = []
+    for name, title in role_choices():
+        if name == "admin":
+            members = [x for x in users if x["is_admin"]]
+        elif name == EVERYONE:
+            members = [x for x in users if x["is_active"]]
+        else:
+            members = [x for x in users if name in (x["roles"] or [])]
+        apps = [] if name == "admin" else [a for a in (_role_in_app(name, live) for _, live in sorted(loom().live.items()))
+                                         if a["entities"]]
+        out.append({"name": name, "title": title, "members": members, "apps": apps,
+                    "declared_by": [tt(live.app.title) for _, live in sorted(loom().live.items())
+                                    if any(r["name"] == name for r in live.app.document["app"].get("roles", []))]})
+    return render_template("ui/admin_roles.html", title=t("Roles"), roles=out, operations=OPERATIONS)
+
+
+def _role_in_app(role: str, live) -> dict:
+    entities = []
+    for ent in live.app.entities.values():
+        grant = loom().permissions.grants(ent, role)
+        if not grant["operations"] and not grant["transitions"]:
+            continue
+        fields = {f: tt(ent.fields[f].title) if f in ent.fields else f for f in grant["hidden"] + grant["readonly"]}
+        entities.append({"name": ent.name, "title": tt(ent.title), "operations": set(grant["operations"]),
+                         "rows": None if grant["rows"] is None else [_row_phrase(ent, r) for r in grant["rows"]],
+                         "hidden": [fields[f] for f in grant["hidden"]], "readonly": [fields[f] for f in grant["readonly"]],
+                         "transitions": [tt(tr.get("title", tr["name"])) for tr in grant["transitions"]]})
+    return {"name": live.app.name, "title": tt(live.app.title), "entities": entities}
+
+
+def _row_phrase(ent, rule: dict) -> str:
+    def field(name):
+        return tt(ent.fields[name].title) if name in ent.fields else name
+    parts = []
+    if rule.get("own"):
+        parts.append(t("created by them"))
+    if rule.get("group_field"):
+        parts.append(t("of their groups ({field})", field=field(rule["group_field"])))
+    if rule.get("organisation_field"):
+        parts.append(t("of their organisation ({field})", field=field(rule["organisation_field"])))
+    if rule.get("condition"):
+        parts.append(t("where {condition}", condition=rule["condition"]))
+    return t(" and ").join(parts)
 
 
 @bp.post("/users/<int:user_id>/password")

@@ -8,6 +8,7 @@ from werkzeug.datastructures import MultiDict
 
 from .. import tables as platform
 from ..errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
+from ..permissions import is_analyst
 from ..query import Filter, ListQuery, parse_args
 from . import meta
 from .i18n import N_, fmt_datetime, message, t, tc, tt
@@ -44,16 +45,12 @@ def _forbidden(exc):
     return render_template("ui/error.html", message=t("You may not do this.") + " " + exc.detail), 403
 
 
-DESIGNER_ROLES = frozenset({"analyst"})
-
-
 @bp.app_template_global("designer_url")
 def designer_url() -> str | None:
     """The designer's home for administrators and analysts, when this web app has the designer."""
     if not current_user.is_authenticated or "designer.index" not in current_app.view_functions:
         return None
-    who = current_user.actor
-    return url_for("designer.index") if who.is_admin or DESIGNER_ROLES & set(who.roles) else None
+    return url_for("designer.index") if is_analyst(current_user.actor) else None
 
 
 @bp.app_template_global("here")

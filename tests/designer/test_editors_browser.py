@@ -59,6 +59,7 @@ def page(server, chromium):
     pg.fill("input[name=username]", "ann")
     pg.fill("input[name=password]", PASSWORD)
     pg.click("button[type=submit]")
+    pg.wait_for_url(lambda url: "/login" not in url)  # signed in before the language is set on the session
     pg.goto(f"{base}/lang/en")
     yield pg
     context.close()

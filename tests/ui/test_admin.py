@@ -154,3 +154,57 @@ def test_admin_post_needs_csrf(admin, service_desk):
 def test_admin_pages_need_login(browser):
     r = browser.get("/ui/admin/users")
     assert r.status_code == 302 and r.headers["Location"].startswith("/login")
+
+
+def grants_row(html: str, role: str, entity: str) -> str:
+    """The text of one role's row for one entity on the roles page."""
+    table = re.search(rf'<table class="list grants" data-role="{role}" data-app="service_desk">(.*?)</table>', html, re.S)
+    assert table, f"no table for {role}"
+    row = re.search(rf'<tr data-entity="{entity}">(.*?)</tr>', table.group(1), re.S)
+    return text_of(row.group(1)).strip() if row else ""
+
+
+def test_the_roles_page_says_who_may_do_what(admin, service_desk):
+    loom = service_desk
+    loom.accounts.create_user("olga", "olga-pass-123", full_name="Ольга Клиентова", roles=["client"],
+                              organization="service_desk.organization:1")
+    page = admin.get("/ui/admin/roles")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for role in ("agent", "dispatcher", "client", "analyst", "admin", "user"):
+        assert f'id="role-{role}"' in html, role
+    client = re.search(r'id="role-client"(.*?)</section>', html, re.S).group(1)
+    assert "Ольга Клиентова" in text_of(client) and "Анна Агентова" not in text_of(client)
+
+    # requests: read and create, not update or delete; only their organisation's rows; the labour cost hidden
+    row = grants_row(html, "client", "request")
+    cells = dict(re.findall(r'data-op="(\w+)">([^<]*)<', re.search(
+        r'data-role="client" data-app="service_desk">.*?<tr data-entity="request">(.*?)</tr>', html, re.S).group(1)))
+    assert cells == {"read": "✓", "create": "✓", "update": "—", "delete": "—"}
+    assert "их организации (Организация)" in row
+    assert "скрыты: Трудозатраты, ч, Ставка, руб/ч, Стоимость работ" in row
+    assert grants_row(html, "client", "contract") == ""  # contracts are for staff only: no row at all
+    # an agent sees every request, fires "take", reads contracts but does not change them
+    agent = grants_row(html, "agent", "request")
+    assert "все" in agent and "Взять в работу" in agent and "скрыты" not in agent
+    contract = re.search(r'data-role="agent" data-app="service_desk">.*?<tr data-entity="contract">(.*?)</tr>',
+                         html, re.S).group(1)
+    assert dict(re.findall(r'data-op="(\w+)">([^<]*)<', contract)) == {
+        "read": "✓", "create": "—", "update": "—", "delete": "—"}
+
+
+def test_an_administrator_makes_a_user_an_analyst(admin, service_desk, ui_app):
+    ivan = service_desk.accounts.create_user("ivan", "ivan-pass-123", roles=["agent"])
+    form = admin.get(f"/ui/admin/users/{ivan}").get_data(as_text=True)
+    assert 'value="analyst"' in form
+    r = admin.post(f"/ui/admin/users/{ivan}", {"roles": ["agent", "analyst"], "is_active": "on"},
+                   token_from=f"/ui/admin/users/{ivan}")
+    assert r.status_code == 302
+    b = Browser(ui_app.test_client())
+    assert b.login("ivan", "ivan-pass-123").status_code == 302
+    assert b.get("/designer/").status_code == 200
+    assert 'id="nav-designer"' in b.get("/ui/").get_data(as_text=True)
+
+
+def test_only_administrators_see_the_roles_page(signed_in):
+    assert signed_in.get("/ui/admin/roles").status_code == 403

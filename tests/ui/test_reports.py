@@ -311,6 +311,7 @@ def test_charts_draw_in_a_browser(live_server):
             page.fill("input[name=username]", "agent")
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
+            page.wait_for_url(lambda url: "/login" not in url)
             for name in ("requests_by_status", "requests_by_organization", "requests_per_week",
                          "contracts_by_department"):
                 page.goto(f"{live_server}/ui/service_desk/reports/{name}")
