@@ -234,3 +234,37 @@ def test_sla_dashboard_and_notifications_in_a_browser(tmp_path):
         if srv is not None:
             srv.shutdown()
         loom.engine.dispose()
+
+
+def test_an_administrator_reads_who_may_do_what(server):
+    """The roles page in the browser: jump to a role, read its grants; a screenshot for docs/."""
+    _need_browser()
+    from playwright.sync_api import expect, sync_playwright
+    base, loom = server
+    loom.accounts.create_user("root", PASSWORD, full_name="Главный Администратор", is_admin=True)
+    loom.accounts.create_user("olga", PASSWORD, full_name="Ольга Клиентова", roles=["client"])
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+            page.set_default_timeout(15_000)
+            page.goto(f"{base}/login")
+            page.fill("input[name=username]", "root")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(lambda url: "/login" not in url)
+            page.click("#nav-admin")
+            page.click("nav.admin-nav >> text=Роли")
+            expect(page.locator("h1")).to_have_text("Роли")
+            page.click("nav.role-index >> text=Представитель клиента")
+            client = page.locator("#role-client")
+            expect(client.locator(".members")).to_contain_text("Ольга Клиентова")
+            row = client.locator('tr[data-entity="request"]')
+            expect(row.locator('td[data-op="update"]')).to_have_text("—")
+            expect(row.locator("td.rows")).to_have_text("их организации (Организация)")
+            expect(client.locator('tr[data-entity="contract"]')).to_have_count(0)
+            page.locator("#role-agent").scroll_into_view_if_needed()
+            page.evaluate("document.getElementById('role-agent').scrollIntoView(); window.scrollBy(0, -20)")
+            page.screenshot(path=str(SHOTS / "admin-roles.png"))
+        finally:
+            browser.close()
