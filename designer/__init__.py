@@ -12,8 +12,6 @@ it with a diff and a storage plan. Modules hang their routes on ``bp``:
 """
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import Blueprint, Flask, abort, current_app
 from flask_login import current_user
 

@@ -37,7 +37,6 @@ inside the field, workflow and view editors.
 from __future__ import annotations
 
 import ast
-import copy
 import json
 import re
 from functools import lru_cache

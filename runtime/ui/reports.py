@@ -86,7 +86,6 @@ def _key_label(field, axis, key, titles) -> str:
 def _view(app: str, spec: dict, result: Result) -> dict:
     if result.kind == "sla":
         return _sla_view(spec, result)
-    ent = result.entity
     titles = meta.Titles(loom(), actor())
     fields = _axis_fields(result)
     for f, axis, keys in zip(fields, result.axes, (result.row_keys, result.col_keys)):

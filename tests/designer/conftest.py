@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from runtime.config import Settings
@@ -70,3 +72,17 @@ def carl(designer_web, users) -> Browser:
 @pytest.fixture
 def root(designer_web, users) -> Browser:
     return sign_in(designer_web, "root")
+
+
+@contextlib.contextmanager
+def another_instance(folder):
+    """A second, empty Loom in ``folder`` and ann, an analyst, signed in to its web app: where an
+    exported app is imported to show it publishes to the same hash."""
+    other = make_loom(f"sqlite:///{folder / 'other.db'}", folder / "other-files")
+    try:
+        other.accounts.create_user("ann", PASSWORD, roles=["analyst"])
+        web = create_app(Settings(folder / "other", other.database_url, secret="other"), other)
+        web.config["TESTING"] = True
+        yield other, sign_in(web, "ann")
+    finally:
+        other.engine.dispose()

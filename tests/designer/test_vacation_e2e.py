@@ -31,8 +31,7 @@ from runtime.config import Settings
 from runtime.web import create_app
 
 from ..conftest import make_loom
-from .conftest import PASSWORD as CLIENT_PASSWORD
-from .conftest import sign_in as sign_in_client
+from .conftest import another_instance
 from .test_pages import audit_actions
 from .test_zip import publish as publish_over_http
 from .test_zip import upload
@@ -567,17 +566,10 @@ def analyst_exports_changes_and_rolls_back(page, base, loom, tmp_path, expect):
     assert content_hash(exported) == v1_hash
 
     # ------------------------------------------------------------------ 17. imported into another Loom, published
-    other = make_loom(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "other-files")
-    try:
-        other.accounts.create_user("ann", CLIENT_PASSWORD, roles=["analyst"])
-        web = create_app(Settings(tmp_path / "other", other.database_url, secret="other"), other)
-        web.config["TESTING"] = True
-        browser = sign_in_client(web, "ann")
+    with another_instance(tmp_path) as (other, browser):
         assert upload(browser, archive.read_bytes(), archive.name).status_code == 302
         assert publish_over_http(browser, "vacation", "from the export").status_code == 302
         assert [v["hash"] for v in other.store.versions("vacation")] == [v1_hash]
-    finally:
-        other.engine.dispose()
 
     # ------------------------------------------------------------------ 18. version 2 adds a field
     page.goto(f"{base}{APP}/raw/entities/request.yaml")

@@ -5,11 +5,9 @@ import io
 import zipfile
 
 from metamodel import content_hash, read_folder, write_folder
-from runtime.config import Settings
-from runtime.web import create_app
-from tests.conftest import APPS, make_loom
+from tests.conftest import APPS
 
-from .conftest import PASSWORD, sign_in
+from .conftest import another_instance
 from .test_pages import html, revision_of
 
 
@@ -67,18 +65,11 @@ def test_export_import_publish_gives_the_same_hash(designer_loom, ann, tmp_path)
     assert designer_loom.store.draft("service_desk")["draft"] is None
 
     # import into another instance and publish: the very same hash
-    other = make_loom(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "other-files")
-    try:
-        other.accounts.create_user("ann", PASSWORD, roles=["analyst"])
-        web = create_app(Settings(tmp_path / "other", other.database_url, secret="other"), other)
-        web.config["TESTING"] = True
-        browser = sign_in(web, "ann")
+    with another_instance(tmp_path) as (other, browser):
         assert upload(browser, archive).status_code == 302
         assert other.store.draft("service_desk")["current_version"] is None
         assert publish(browser, "service_desk", "from the zip").status_code == 302
         assert other.store.versions("service_desk")[0]["hash"] == live_hash
-    finally:
-        other.engine.dispose()
 
 
 def test_export_of_the_draft(designer_loom, ann):
