@@ -13,7 +13,7 @@ from runtime.config import Settings
 from runtime.web import create_app
 
 from ..conftest import APPS, make_loom
-from ..ui.test_browser import ARGS, CHROMIUM, SHOTS, _need_browser
+from ..ui.test_browser import ARGS, CHROMIUM, SHOTS, _need_browser, sign_in
 
 PASSWORD = "analyst-pass-1"
 BASE = "/designer/apps/it_support"
@@ -55,11 +55,7 @@ def page(server, chromium):
     pg.set_default_timeout(15_000)
     errors = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.goto(f"{base}/login")
-    pg.fill("input[name=username]", "ann")
-    pg.fill("input[name=password]", PASSWORD)
-    pg.click("button[type=submit]")
-    pg.wait_for_url(lambda url: "/login" not in url)  # signed in before the language is set on the session
+    sign_in(pg, base, "ann", PASSWORD)  # waits: signed in before the language is set on the session
     pg.goto(f"{base}/lang/en")
     yield pg
     context.close()

@@ -36,6 +36,7 @@ from .test_pages import audit_actions
 from .test_zip import publish as publish_over_http
 from .test_zip import upload
 from ..ui.test_browser import ARGS, CHROMIUM, SHOTS, _need_browser
+from ..ui.test_browser import sign_in as sign_in_page
 
 PASSWORD = "vacation-pass-1"
 APP = "/designer/apps/vacation"
@@ -92,11 +93,7 @@ def sign_in(browser, base, username, errors):
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.on("pageerror", lambda exc: errors.append(f"{username}: {exc}"))
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
+    sign_in_page(page, base, username, PASSWORD)
     page.goto(f"{base}/lang/en")
     return page
 
