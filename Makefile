@@ -23,12 +23,15 @@ test: setup
 bench: setup
 	@eval "$$(scripts/services.sh start)" && for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-# Extract t("...")/tc(ctx, "...")/N_("...") strings (babel.cfg), merge them into the runtime's catalogs,
-# compile every catalog (the runtime's and the designer's); the .mo files are committed.
+# Extract t("...")/tc(ctx, "...")/N_("...") strings (babel.cfg; designer/translations/babel.cfg), merge
+# them into the runtime's and the designer's catalogs, compile both; the .mo files are committed.
 translations: setup
 	$(VENV)/bin/pybabel extract -F babel.cfg --no-default-keywords -k t -k N_ -k tc:1c,2 --project Loom \
 		--copyright-holder Loom -o runtime/translations/messages.pot .
 	$(VENV)/bin/pybabel update -i runtime/translations/messages.pot -d runtime/translations --ignore-obsolete
+	$(VENV)/bin/pybabel extract -F designer/translations/babel.cfg --no-default-keywords -k t -k N_ --project Loom \
+		--copyright-holder Loom -o designer/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i designer/translations/messages.pot -d designer/translations --ignore-obsolete
 	@for d in runtime/translations designer/translations; do \
 		if ls $$d/*/LC_MESSAGES/*.po >/dev/null 2>&1; then $(VENV)/bin/pybabel compile -d $$d --statistics || exit 1; fi; \
 	done

@@ -41,6 +41,7 @@ from pathlib import Path
 from flask import Flask, abort, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -70,6 +71,7 @@ ENVIRON_KEY = "loom.preview"  # set by the outer route only: no HTTP header can 
 COOKIE_NAME = "loom_preview"
 SAMPLES_PER_ENTITY = 3
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+VIEW_AS = "/_preview/view-as"  # inside the preview app: whom the analyst sees the draft app as
 
 
 class _PreviewSessions(SecureCookieSessionInterface):
@@ -226,6 +228,7 @@ class Previews:
         web.extensions["loom_preview"] = preview
         web.before_request(_sign_in)
         web.after_request(_banner)
+        web.add_url_rule(VIEW_AS, "preview_view_as", _view_as, methods=["POST"])
         return web
 
     def _remove_older(self, app: str, key: str) -> None:
@@ -438,6 +441,36 @@ def _user_id(preview: Preview, username: str) -> int:
         return found
 
 
+def _role_choices(preview: Preview) -> list[tuple[str, str]]:
+    """Whom the analyst can view the preview as: an administrator, or one role of the draft app
+    (and nothing else: the built-in ``user`` role every signed-in user has comes with each)."""
+    doc = preview.loom.live[preview.app].app.document["app"]
+    return [("admin", t("Administrator"))] + [
+        (r["name"], title_text(r.get("title"), session.get("lang") or "ru") or r["name"]) for r in doc.get("roles", [])]
+
+
+def _view_as():
+    """Make the analyst's preview user an administrator again, or a holder of just one role of
+    the draft app, to see the generated UI as that role's users will (permissions, buttons, fields)."""
+    preview = _preview()
+    role = request.form.get("role", "")
+    if role not in dict(_role_choices(preview)):
+        abort(400)
+    changes = {"is_admin": True, "roles": []} if role == "admin" else {"is_admin": False, "roles": [role]}
+    preview.loom.accounts.update_user(current_user.actor.id, **changes)
+    back = request.form.get("next", "")
+    if not back.startswith(request.script_root + "/") or back.startswith(request.script_root + VIEW_AS):
+        back = request.script_root + f"/ui/{preview.app}/"
+    return current_app.redirect(back)
+
+
+def _viewing_as(preview: Preview) -> str:
+    actor = current_user.actor if current_user.is_authenticated else None
+    if actor is None or actor.is_admin or not actor.roles:
+        return "admin"
+    return actor.roles[0]
+
+
 BODY = re.compile(rb"<body[^>]*>", re.IGNORECASE)
 
 
@@ -456,13 +489,25 @@ def _banner(response):
         notes = Markup('<details><summary>{}</summary><ul>{}</ul></details>').format(
             t("Some sample records could not be made"),
             Markup("").join(Markup("<li>{}</li>").format(n) for n in preview.notes))
+    current = _viewing_as(preview)
+    options = Markup("").join(Markup('<option value="{}"{}>{}</option>').format(
+        name, Markup(" selected") if name == current else "", title) for name, title in _role_choices(preview))
+    view_as = Markup(
+        '<form method="post" action="{}" id="preview-view-as" style="display:inline-flex;gap:.3rem;'
+        'align-items:center;margin-left:1rem"><input type="hidden" name="csrf_token" value="{}">'
+        '<input type="hidden" name="next" value="{}"><label for="preview-role">{}</label>'
+        '<select name="role" id="preview-role" onchange="this.form.submit()">{}</select>'
+        '<noscript><button>{}</button></noscript></form>').format(
+        request.script_root + VIEW_AS, generate_csrf(), request.script_root + request.full_path.rstrip("?"),
+        t("View as"), options,
+        t("Apply"))
     banner = Markup(
         '<div class="preview-banner" id="preview-banner" role="note" style="background:#fff3cd;'
         'border-bottom:2px solid #e0a800;color:#533f03;padding:.5rem 1rem;font-size:.95rem">'
-        '<strong>{}</strong> <a href="{}">{}</a>{}</div>').format(
+        '<strong>{}</strong> <a href="{}">{}</a>{}{}</div>').format(
         t("Preview of the draft, revision {revision} — sample data; nothing here reaches the live app",
           revision=info.get("revision", "?")),
-        info.get("designer_url", "/designer/"), t("Back to the designer"), notes)
+        info.get("designer_url", "/designer/"), t("Back to the designer"), view_as, notes)
     response.set_data(body[:m.end()] + str(banner).encode("utf-8") + body[m.end():])
     return response
 

@@ -433,3 +433,49 @@ def test_an_analyst_who_demoted_themselves_in_the_preview_is_an_administrator_ag
     fresh = sign_in(web)  # a new browser: its preview session is signed in anew
     assert 'id="nav-admin"' in page(fresh, f"{PREVIEW}/ui/vacations/vacation")
     assert preview.loom.accounts.actor_for_id(preview.users["ana"]).is_admin
+
+
+def test_the_analyst_views_the_preview_as_one_role_and_back(analyst, main):
+    doc = copy.deepcopy(VACATIONS)
+    doc["app"]["roles"].append({"name": "manager", "title": {"ru": "Руководитель", "en": "Manager"}})
+    vacation = doc["entities"]["vacation"]
+    vacation["permissions"] = {"read": ["employee", "manager"], "create": ["employee"], "update": ["manager"],
+                               "delete": ["manager"], "fields": {"contact": {"hidden": ["employee"]}}}
+    for tr in vacation["transitions"]:
+        tr["roles"] = ["manager"]
+    save_draft(main, doc)
+    url = f"{PREVIEW}/ui/vacations/vacation/1"
+    html = page(analyst, url)
+    assert re.search(r'<option value="admin" selected>Administrator</option>', html)
+    assert '<option value="employee">Employee</option>' in html and '<option value="manager">Manager</option>' in html
+    assert 'data-transition="approve"' in html and 'data-field="contact"' in html
+
+    def view_as(role, html):
+        response = analyst.post(f"{PREVIEW}/_preview/view-as", data={"csrf_token": csrf(html), "role": role,
+                                                                     "next": url})
+        assert response.status_code == 302 and response.headers["Location"] == url
+        return page(analyst, url)
+
+    html = view_as("employee", html)  # an employee: no decision buttons, no edit, the contact hidden
+    assert re.search(r'<option value="employee" selected>', html)
+    assert 'data-transition="approve"' not in html and 'data-field="contact"' not in html
+    assert f'href="{url}/edit"' not in html
+    assert page(analyst, f"{PREVIEW}/ui/admin/users", status=403)  # no longer an administrator here
+    html = view_as("manager", html)  # a manager decides
+    assert 'data-transition="approve"' in html and f'href="{url}/edit"' in html
+    html = view_as("admin", html)
+    assert re.search(r'<option value="admin" selected>', html) and page(analyst, f"{PREVIEW}/ui/admin/users")
+
+    # only the app's roles (and administrator); only inside the preview; only with the preview's token
+    assert analyst.post(f"{PREVIEW}/_preview/view-as", data={"csrf_token": csrf(html), "role": "root"}
+                        ).status_code == 400
+    assert analyst.post(f"{PREVIEW}/_preview/view-as", data={"role": "employee"}).status_code == 400
+    response = analyst.post(f"{PREVIEW}/_preview/view-as", data={"csrf_token": csrf(html), "role": "employee",
+                                                                 "next": "https://elsewhere.example/"})
+    assert response.headers["Location"] == f"{PREVIEW}/ui/vacations/"
+    assert "employee" not in main.accounts.actor_for_id(_live_id(main, "ana")).roles  # the live user is untouched
+
+
+def _live_id(loom, username):
+    with loom.engine.connect() as c:
+        return c.execute(select(platform.user.c.id).where(platform.user.c.username == username)).scalar_one()
