@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import decimal
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
@@ -43,6 +44,16 @@ class Actor:
 
 
 SYSTEM = Actor(None, "system", is_admin=True, system=True)
+_counter = platform.counter
+# built once: every create reserves a number (see audit.py on why a per-call statement costs)
+_BUMP_COUNTER = (update(_counter).where(_counter.c.key == bindparam("counter_key"))
+                 .values(value=_counter.c.value + bindparam("step")).returning(_counter.c.value))
+
+
+@lru_cache(maxsize=512)
+def _insert_returning(table):
+    """``INSERT INTO table ... RETURNING *``, built once per table; the values come as parameters."""
+    return insert(table).returning(*table.c)
 
 
 def compute_all(entity: Entity, values: dict, only: str | None = None):
@@ -181,7 +192,7 @@ class RecordService:
         values.update(number=number, status=status, created_at=now, created_by=actor.id, updated_at=now,
                       updated_by=actor.id, row_version=1, meta_version=self.loom.live_version(entity.app))
         try:
-            row = c.execute(insert(et.main).values(values).returning(*et.main.c)).mappings().one()
+            row = c.execute(_insert_returning(et.main), values).mappings().one()
         except IntegrityError as exc:
             raise self._integrity(et, exc) from None
         row_id = row["id"]
@@ -199,8 +210,7 @@ class RecordService:
         """Reserve ``count`` human numbers (``REQ-000123``) from the entity's counter."""
         key = entity.ref
         c = platform.counter
-        last = conn.execute(update(c).where(c.c.key == key).values(value=c.c.value + count)
-                            .returning(c.c.value)).scalar()
+        last = conn.execute(_BUMP_COUNTER, {"counter_key": key, "step": count}).scalar()
         if last is None:
             start = conn.execute(select(func.count()).select_from(self.loom.entity_tables(entity.app, entity.name).main)
                                  ).scalar_one()
