@@ -222,7 +222,7 @@ class Previews:
     def _web(self, preview: Preview) -> Flask:
         from runtime.web import create_app
         settings = Settings(self.folder, f"sqlite:///{preview.path}", secret=self.secret_key, secure_cookies=self.https)
-        web = create_app(settings, preview.loom)
+        web = create_app(settings, preview.loom, designer=False)  # no designer inside a preview
         web.config.update(SESSION_COOKIE_NAME=COOKIE_NAME, TESTING=self.testing)
         web.session_interface = _PreviewSessions()
         web.extensions["loom_preview"] = preview
@@ -409,8 +409,6 @@ def _sign_in():
     info = request.environ.get(ENVIRON_KEY)
     if info is None:  # not reached through the designer: nobody to sign in
         abort(403)
-    if request.blueprint == "designer":  # no designer inside a preview
-        abort(404)
     if current_user.is_authenticated and current_user.username == info["username"]:
         return
     accounts = _preview().loom.accounts
@@ -495,7 +493,7 @@ def _banner(response):
     view_as = Markup(
         '<form method="post" action="{}" id="preview-view-as" style="display:inline-flex;gap:.3rem;'
         'align-items:center;margin-left:1rem"><input type="hidden" name="csrf_token" value="{}">'
-        '<input type="hidden" name="next" value="{}"><label for="preview-role">{}</label>'
+        '<input type="hidden" name="next" value="{}"><label for="preview-role" style="white-space:nowrap">{}</label>'
         '<select name="role" id="preview-role" onchange="this.form.submit()">{}</select>'
         '<noscript><button>{}</button></noscript></form>').format(
         request.script_root + VIEW_AS, generate_csrf(), request.script_root + request.full_path.rstrip("?"),

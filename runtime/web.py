@@ -24,8 +24,9 @@ def security_headers(response: Response) -> Response:
     return response
 
 
-def create_app(settings: Settings | None = None, loom: Loom | None = None) -> Flask:
-    """Build the web app for ``settings`` (default: from the environment)."""
+def create_app(settings: Settings | None = None, loom: Loom | None = None, designer: bool = True) -> Flask:
+    """Build the web app for ``settings`` (default: from the environment); ``designer=False``
+    leaves the designer out (the designer's own preview of a draft app)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key()
@@ -52,8 +53,9 @@ def create_app(settings: Settings | None = None, loom: Loom | None = None) -> Fl
     from .ui import init_app as init_ui
     init_ui(app, exempt=(api_bp,))  # the API authenticates with Bearer tokens, not cookies
 
-    from designer import init_app as init_designer
-    init_designer(app)
+    if designer:
+        from designer import init_app as init_designer
+        init_designer(app)
 
     @app.get("/")
     def index():

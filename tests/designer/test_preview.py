@@ -316,6 +316,8 @@ def test_the_preview_app_serves_nobody_who_did_not_come_through_the_designer(ana
     assert preview is not None
     assert preview.web.test_client().get("/ui/vacations/vacation").status_code == 403
     assert analyst.get(f"{PREVIEW}/designer/").status_code == 404  # no designer inside a preview
+    assert 'id="nav-designer"' not in page(analyst, f"{PREVIEW}/ui/vacations/vacation")  # nor a link to one
+    assert "designer" not in {rule.endpoint.split(".")[0] for rule in preview.web.url_map.iter_rules()}
 
 
 def test_an_unknown_app_has_no_preview(analyst):
