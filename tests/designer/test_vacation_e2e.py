@@ -569,12 +569,26 @@ def analyst_exports_changes_and_rolls_back(page, base, loom, tmp_path, expect):
         assert [v["hash"] for v in other.store.versions("vacation")] == [v1_hash]
 
     # ------------------------------------------------------------------ 18. version 2 adds a field
+    def entity():
+        return Drafts(loom).open("vacation").doc["entities"]["request"]
+
     page.goto(f"{base}{APP}/raw/entities/request.yaml")
-    text = page.input_value("#raw-text")
-    page.fill("#raw-text", text.rstrip("\n").replace(
-        "\nfields:\n", "\nfields:\n  note:\n    type: text\n    title: {ru: Примечание, en: Note}\n", 1) + "\n")
+    expect(page.locator("#raw-form .CodeMirror")).to_be_visible()  # a code editor: YAML, line numbers
+    text = page.evaluate("loomRawEditor.getValue()")
+    assert text.startswith("title:") and page.locator("#raw-form .cm-atom, #raw-form .cm-meta").count() > 0
+    broken = text.replace("\nfields:\n", "\nfields:\n  note:\n    type: text\n    title: {ru: Примечание, en: Note\n", 1)
+    page.evaluate("text => loomRawEditor.setValue(text)", broken)
+    page.click("#raw-save")  # the unclosed flow mapping: refused, its line marked in the editor
+    expect(page.locator("#raw-errors li")).to_have_count(1)
+    line = page.locator("#raw-errors li").get_attribute("data-line")
+    assert line and int(line) > 4, line
+    expect(page.locator(f'#raw-form .ed-gutter-mark.error[data-line="{line}"]')).to_be_visible()
+    assert page.evaluate("loomRawEditor.getValue()") == broken  # the analyst's text is kept
+    assert "note" not in entity()["fields"]
+    page.evaluate("text => loomRawEditor.setValue(text)", broken.replace("en: Note\n", "en: Note}\n", 1))
     page.click("#raw-save")
     expect(page.locator(".flash")).to_contain_text("saved (draft revision")
+    assert entity()["fields"]["note"] == {"type": "text", "title": {"ru": "Примечание", "en": "Note"}}
     shot(page, "raw")
     page.goto(f"{base}{APP}/publish")
     expect(page.locator("#plan .dz-step")).to_have_text(["add request.note"])
