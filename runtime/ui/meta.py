@@ -111,6 +111,11 @@ class Titles:
         return self.found.get((self._key(f), int(value)), (f"#{value}", None))
 
 
+def transition_titles(entity) -> dict[str, str]:
+    """{transition name: its title in the current language}."""
+    return {tr["name"]: tt(tr.get("title", tr["name"])) for tr in entity.spec.get("transitions", [])}
+
+
 def status_title(entity, name) -> str:
     for s in entity.statuses:
         if s["name"] == name:

@@ -333,7 +333,7 @@ def status_history(ent, record: dict, creator: str) -> list[dict]:
     SLA badges give business time)."""
     if not ent.statuses or not record.get("status"):
         return []
-    transitions = {tr["name"]: tt(tr.get("title", tr["name"])) for tr in ent.spec.get("transitions", [])}
+    transitions = meta.transition_titles(ent)
     changes = loom().behaviour.history(ent.app, ent.name, record["id"])
     first = changes[0]["from"] if changes else record["status"]
     created = record.get("created_at")

@@ -273,7 +273,7 @@ def _timeline(ent, record_id: int) -> list[dict]:
         rows = c.execute(select(a.c.action, a.c.username, a.c.at, a.c.before, a.c.after)
                          .where(a.c.app == ent.app, a.c.entity == ent.name, a.c.record_id == record_id)
                          .order_by(a.c.seq.desc()).limit(TIMELINE_LIMIT)).all()
-    transitions = {tr["name"]: tt(tr.get("title", tr["name"])) for tr in ent.spec.get("transitions", [])}
+    transitions = meta.transition_titles(ent)
     deleted = {(r.before or {}).get("comment_id") for r in rows if r.action == "comment_delete"}
     out = []
     for r in rows:
