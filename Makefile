@@ -27,12 +27,12 @@ bench: setup
 # them into the runtime's and the designer's catalogs, compile both; the .mo files are committed.
 translations: setup
 	$(VENV)/bin/pybabel extract -F babel.cfg --no-default-keywords -k t -k N_ -k tc:1c,2 --project Loom \
-		--copyright-holder Loom -o runtime/translations/messages.pot .
-	$(VENV)/bin/pybabel update -i runtime/translations/messages.pot -d runtime/translations --ignore-obsolete
+		--copyright-holder Loom -o runtime/web/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i runtime/web/translations/messages.pot -d runtime/web/translations --ignore-obsolete
 	$(VENV)/bin/pybabel extract -F designer/translations/babel.cfg --no-default-keywords -k t -k N_ --project Loom \
 		--copyright-holder Loom -o designer/translations/messages.pot .
 	$(VENV)/bin/pybabel update -i designer/translations/messages.pot -d designer/translations --ignore-obsolete
-	@for d in runtime/translations designer/translations; do \
+	@for d in runtime/web/translations designer/translations; do \
 		if ls $$d/*/LC_MESSAGES/*.po >/dev/null 2>&1; then $(VENV)/bin/pybabel compile -d $$d --statistics || exit 1; fi; \
 	done
 

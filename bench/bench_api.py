@@ -27,8 +27,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (APP, ENTITY, STATES, api_payload, admin_token, backends, database, gen_rows,  # noqa: E402
-                    header, make_loom, now_ns, sqla_url, stats_us, table)
+from common import (  # noqa: E402
+    APP,
+    ENTITY,
+    STATES,
+    admin_token,
+    api_payload,
+    backends,
+    database,
+    gen_rows,
+    header,
+    make_loom,
+    now_ns,
+    sqla_url,
+    stats_us,
+    table,
+)
 
 TARGET = 1.25
 BLOCK = 100
@@ -46,8 +60,25 @@ def handwritten_app(url: str):
     Same SQLite pragmas as Loom (WAL, synchronous=NORMAL) so both pay the same commit cost.
     """
     from flask import Flask, abort, g, jsonify, request
-    from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData,
-                            Numeric, String, Table, create_engine, event, insert, select, update)
+    from sqlalchemy import (
+        BigInteger,
+        Boolean,
+        Column,
+        Date,
+        DateTime,
+        ForeignKey,
+        Index,
+        Integer,
+        MetaData,
+        Numeric,
+        String,
+        Table,
+        create_engine,
+        event,
+        insert,
+        select,
+        update,
+    )
 
     engine = create_engine(sqla_url(url))
     if url.startswith("sqlite"):
@@ -246,7 +277,7 @@ class Side:
 
 
 def run_backend(backend: str, n: int, n_list: int, profile: bool) -> list:
-    from runtime.config import Settings
+    from runtime.core.config import Settings
     from runtime.web import create_app
 
     with database(backend) as (url, folder):

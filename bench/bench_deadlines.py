@@ -31,7 +31,7 @@ from common import ROOT, header, table  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 
-from runtime.calendars import BusinessCalendar, parse_duration  # noqa: E402
+from runtime.behaviour.calendars import BusinessCalendar, parse_duration  # noqa: E402
 
 TARGET = 100_000
 RU_SPEC = {"timezone": "Asia/Yekaterinburg", "country": "RU"}

@@ -3,7 +3,7 @@
 Generates a CSV of --rows tickets (default 1,700,000; not timed), then on
 each backend, each run in a fresh database with the bench app published:
 
-  loom  runtime.importer.import_csv(loom, "bench", "ticket", file, batch=5000)
+  loom  runtime.data.importer.import_csv(loom, "bench", "ticket", file, batch=5000)
         (validation, numbering, defaults, audit, one executemany / COPY per batch)
   raw   csv.reader + the same rows written by hand, in the same batches with a
         commit per batch: sqlite3 executemany with the system columns filled in
@@ -30,8 +30,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (APP, COLUMNS, ENTITY, STATUS_OF_STATE, TABLE, backends, database, gen_rows, header,  # noqa: E402
-                    make_loom, number, table)
+from common import (  # noqa: E402
+    APP,
+    COLUMNS,
+    ENTITY,
+    STATUS_OF_STATE,
+    TABLE,
+    backends,
+    database,
+    gen_rows,
+    header,
+    make_loom,
+    number,
+    table,
+)
 
 TARGET = 0.50
 CSV_COLUMNS = ("subject", "priority", "state", "amount", "created", "customer")
@@ -48,7 +60,7 @@ def write_csv(path: Path, n: int) -> float:
 
 
 def load_loom(loom, path: Path, batch: int) -> int:
-    from runtime.importer import import_csv, open_csv
+    from runtime.data.importer import import_csv, open_csv
     with open_csv(str(path)) as fh:
         return import_csv(loom, APP, ENTITY, fh, batch=batch).rows
 

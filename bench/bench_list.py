@@ -29,8 +29,22 @@ from urllib.parse import parse_qsl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (APP, DATE0, DAYS, ENTITY, TABLE, admin_token, backends, database, fill, header, make_loom, now_ns,  # noqa: E402
-                    pct, table)
+from common import (  # noqa: E402
+    APP,
+    DATE0,
+    DAYS,
+    ENTITY,
+    TABLE,
+    admin_token,
+    backends,
+    database,
+    fill,
+    header,
+    make_loom,
+    now_ns,
+    pct,
+    table,
+)
 
 TARGET_MS = 50.0
 QUERIES = [
@@ -49,7 +63,7 @@ QUERIES = [
 def run_set(loom, client, headers, reps: int, label: str, n_rows: int) -> list:
     from werkzeug.datastructures import MultiDict
 
-    from runtime.query import ListQuery, encode_cursor, parse_args
+    from runtime.data.query import ListQuery, encode_cursor, parse_args
 
     base = f"/api/v1/{APP}/{ENTITY}?limit=50"
     urls = []
@@ -136,7 +150,7 @@ def explain_all(loom, client, headers, urls) -> None:
 
 
 def run_backend(backend: str, n: int, reps: int) -> list:
-    from runtime.config import Settings
+    from runtime.core.config import Settings
     from runtime.web import create_app
 
     with database(backend) as (url, folder):

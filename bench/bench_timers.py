@@ -38,7 +38,7 @@ COLUMNS = ("key", "kind", "app", "entity", "record_id", "due_at", "state", "payl
 
 
 def make_loom(url: str, files_dir: Path):
-    from runtime.core import Loom
+    from runtime.core.loom import Loom
     loom = Loom(url, files_dir=files_dir)
     loom.upgrade_db()
     loom.load()
@@ -58,7 +58,7 @@ def gen_timers(n_pending: int, n_fired: int, seed: int = 7):
 
 def fill(loom, n_pending: int, n_fired: int) -> float:
     """Raw-insert the rows (indexes dropped and rebuilt around it); return seconds taken."""
-    from runtime import tables as platform
+    from runtime.data import tables as platform
     t0 = time.perf_counter()
     indexes = list(platform.timer.indexes)
     with loom.engine.begin() as c:
@@ -135,7 +135,7 @@ def time_fire(loom, n: int) -> tuple[float, int]:
     """Fire the ``n`` earliest due timers with fire_due; (timers per second, fired)."""
     from sqlalchemy import select
 
-    from runtime import tables as platform
+    from runtime.data import tables as platform
     t = platform.timer
     with loom.reader.connect() as c:
         cutoff = c.execute(select(t.c.due_at).where(t.c.state == "pending").order_by(t.c.due_at)

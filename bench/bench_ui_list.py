@@ -30,19 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (
-    APP,
-    BENCH_DOC,
-    ENTITY,
-    TABLE,
-    backends,
-    database,
-    fill,
-    header,
-    now_ns,
-    pct,
-    table,
-)
+from common import APP, BENCH_DOC, ENTITY, TABLE, backends, database, fill, header, now_ns, pct, table
 
 TARGET_MS = 100.0
 PASSWORD = "bench-pass-1"
@@ -61,7 +49,7 @@ def bench_doc() -> dict:
 
 
 def make_loom(url: str, files_dir: Path):
-    from runtime.core import Loom
+    from runtime.core.loom import Loom
     loom = Loom(url, files_dir=files_dir)
     loom.upgrade_db()
     loom.load()
@@ -122,7 +110,7 @@ def profile(client, url: str) -> None:
 
 
 def run_backend(backend: str, n: int, reps: int, want_profile: bool) -> list:
-    from runtime.config import Settings
+    from runtime.core.config import Settings
     from runtime.web import create_app
 
     with database(backend) as (url, folder):

@@ -59,7 +59,7 @@ BENCH_DOC = {
 
 def make_loom(url: str, files_dir: str | Path):
     """A migrated Loom on ``url`` with the bench app published."""
-    from runtime.core import Loom
+    from runtime.core.loom import Loom
     loom = Loom(url, files_dir=files_dir)
     loom.upgrade_db()
     loom.load()
@@ -73,7 +73,8 @@ def admin_token(loom, username: str = "bench") -> str:
         uid = loom.accounts.create_user(username, None, is_admin=True)
     else:
         from sqlalchemy import select
-        from runtime import tables
+
+        from runtime.data import tables
         with loom.engine.connect() as c:
             uid = c.execute(select(tables.user.c.id).where(tables.user.c.username == username)).scalar_one()
     return loom.accounts.issue_token(uid, name="bench")

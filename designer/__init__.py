@@ -4,6 +4,8 @@ Analysts edit a draft of an app (the same document ``apps_config/`` folders
 hold), validate it, preview it against a database of its own, and publish
 it with a diff and a storage plan. Modules hang their routes on ``bp``:
 
+- ``plugin``   how the designer joins the platform (the plugin API's hooks)
+- ``base``     the blueprint, analysts only
 - ``drafts``   the draft service: open, save with a revision check, items, problems
 - ``views``    app list, create, import/export, raw YAML, validate, publish, history
 - ``editors``  the interactive editors (fields, form layout, workflow diagram,
@@ -12,28 +14,11 @@ it with a diff and a storage plan. Modules hang their routes on ``bp``:
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, current_app
-from flask_login import current_user
+from flask import Flask
 
-from runtime.permissions import is_analyst
-
-bp = Blueprint("designer", __name__, url_prefix="/designer", template_folder="templates",
-               static_folder="static", static_url_path="/static")
-
-def loom():
-    return current_app.extensions["loom"]
-
-
-@bp.before_request
-def _require_analyst():
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    if not is_analyst(current_user.actor):
-        abort(403)
-    loom().refresh_if_stale()
-    return None
+from .base import bp
 
 
 def init_app(app: Flask) -> None:
-    from . import views, editors, preview  # noqa: F401  (their routes hang on bp)
+    from . import editors, preview, views  # noqa: F401  (their routes hang on bp)
     app.register_blueprint(bp)

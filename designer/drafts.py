@@ -18,6 +18,8 @@ import copy
 import re
 from dataclasses import dataclass
 
+from jsonschema import Draft202012Validator
+
 from metamodel import MetadataError, Problem, normalize
 from metamodel.document import SECTIONS, SourceMap
 from metamodel.errors import dotted
@@ -64,19 +66,22 @@ def parse_item(item: str) -> tuple:
     stem = item[:-5] if item.endswith(".yaml") else None
     if stem in SECTIONS:
         return (stem,)
-    for folder in ("entities", "fixtures"):
+    for folder in ("entities", "fixtures", "extensions"):
         if stem and stem.startswith(folder + "/") and NAME.fullmatch(stem[len(folder) + 1:]):
             return (folder, stem[len(folder) + 1:])
     if item.startswith("scripts/") and SCRIPT.fullmatch(item[len("scripts/"):]):
         return ("scripts", item[len("scripts/"):])
     raise BadItem(f"{item!r} is not a file of an app folder (app.yaml, entities/<name>.yaml, "
-                  f"{', '.join(s + '.yaml' for s in SECTIONS)}, scripts/<file>.py, fixtures/<name>.yaml)")
+                  f"{', '.join(s + '.yaml' for s in SECTIONS)}, scripts/<file>.py, fixtures/<name>.yaml, "
+                  f"extensions/<kind>.yaml)")
 
 
 def item_kind(item: str) -> str:
-    """The JSON Schema kind of an item (``metamodel.schemas.validator(kind)``), or ``script``."""
+    """The JSON Schema kind of an item (``metamodel.schemas.validator(kind)``), ``script``, or
+    ``extension`` (a plugin's kind, whose schema the plugin gives)."""
     path = parse_item(item)
-    return {"app": "app", "entities": "entity", "fixtures": "fixture", "scripts": "script"}.get(path[0], path[0])
+    return {"app": "app", "entities": "entity", "fixtures": "fixture", "scripts": "script",
+            "extensions": "extension"}.get(path[0], path[0])
 
 
 class Drafts:
@@ -126,6 +131,8 @@ class Drafts:
             out.append({"item": f"scripts/{name}", "kind": "script", "title": name})
         for name in (doc.get("fixtures") or {}):
             out.append({"item": f"fixtures/{name}.yaml", "kind": "fixture", "title": name})
+        for name in (doc.get("extensions") or {}):
+            out.append({"item": f"extensions/{name}.yaml", "kind": "extension", "title": name})
         return out
 
     def get_item(self, doc: dict, item: str):
@@ -179,8 +186,9 @@ def item_text(item: str, value) -> str:
     return value if item_kind(item) == "script" else dump_yaml(value)
 
 
-def check_text(app: str, item: str, text: str) -> tuple[object, list[Problem]]:
-    """Parse the raw text of ``item`` and check it against the JSON Schema of its kind.
+def check_text(app: str, item: str, text: str, kinds=None) -> tuple[object, list[Problem]]:
+    """Parse the raw text of ``item`` and check it against the JSON Schema of its kind
+    (for ``extensions/<kind>.yaml``, the schema in ``kinds``, the plugins' metadata kinds).
 
     Returns ``(value, problems)``; problems name the item, the line and the path. Only the
     item itself is checked: references to other items are the whole app's validation.
@@ -202,9 +210,16 @@ def check_text(app: str, item: str, text: str) -> tuple[object, list[Problem]]:
             path = path[:-1]
         return lines.get(path)
 
-    problems = [Problem(item, dotted(err.absolute_path), explain(err), line(tuple(err.absolute_path)))
-                for err in sorted(validator(kind).iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))]
     path = parse_item(item)
+    if kind == "extension":
+        schema = (kinds or {}).get(path[1])
+        if schema is None:
+            return value, [Problem(item, "", f"no installed plugin defines the metadata kind {path[1]!r}", 1)]
+        check = Draft202012Validator(schema)
+    else:
+        check = validator(kind)
+    problems = [Problem(item, dotted(err.absolute_path), explain(err), line(tuple(err.absolute_path)))
+                for err in sorted(check.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))]
     if kind == "app" and isinstance(value, dict) and value.get("name") != app:
         problems.append(Problem(item, "name", f"the app name must stay {app!r}", line(("name",))))
     if kind == "entity" and isinstance(value, dict) and value.get("name", path[1]) != path[1]:
@@ -228,7 +243,7 @@ def source_map(doc: dict) -> SourceMap:
     for kind in SECTIONS:
         if doc.get(kind) is not None:
             add(f"{kind}.yaml", doc[kind])
-    for folder in ("entities", "fixtures"):
+    for folder in ("entities", "fixtures", "extensions"):
         for name, value in (doc.get(folder) or {}).items():
             add(f"{folder}/{name}.yaml", value)
     return source

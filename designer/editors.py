@@ -43,6 +43,7 @@ from functools import lru_cache
 
 from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_login import current_user
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from markupsafe import Markup
 
@@ -52,13 +53,14 @@ from metamodel.schemas import schema as raw_schema
 from metamodel.schemas import validator
 from metamodel.validate import explain_schema_error
 from runtime import sandbox
+from runtime.behaviour.hooks import forbidden_imports, parse_ref, script_refs
 from runtime.errors import Conflict, LoomError, NotFound
-from runtime.hooks import forbidden_imports, parse_ref, script_refs
-from runtime.ui.i18n import lang, t
+from runtime.web.ui.i18n import lang, t
 
-from . import bp, links, loom
-from .views import render as render_page
+from . import links
+from .base import bp, loom
 from .drafts import SCRIPT, BadItem, Drafts
+from .views import render as render_page
 
 SECTION_KINDS = ("app", "routing", "sla", "schedules", "notifications", "portal", "reports")
 ENTITY_TABS = (("fields", "Fields"), ("form", "Form"), ("workflow", "Workflow"), ("views", "Views"))
@@ -169,14 +171,16 @@ def _explain_error(err) -> str:
     return explain_schema_error(err)
 
 
-def schema_errors(kind: str, value, keys=None, prefix: tuple = ()) -> list[dict]:
-    """Errors of ``value`` against the schema of ``kind``: ``[{path, message}]`` with dotted paths.
+def schema_errors(kind: str, value, keys=None, prefix: tuple = (), check=None) -> list[dict]:
+    """Errors of ``value`` against the schema of ``kind`` (or the validator ``check``):
+    ``[{path, message}]`` with dotted paths.
 
     With ``keys``, only errors inside those top-level keys count (and a missing required one), so
     an editor is not blocked by a problem in a part it does not edit.
     """
     out = []
-    for err in sorted(validator(kind).iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]):
+    check = check or validator(kind)
+    for err in sorted(check.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]):
         path = list(err.absolute_path)
         if keys is not None:
             if path and path[0] not in keys:
@@ -547,13 +551,52 @@ def entity_section(app: str, entity: str, key: str):
                       store=store, data=data, entity=entity, draft=draft)
 
 
+@bp.route("/apps/<app>/extensions/<kind>", methods=["GET", "POST"])
+def extension(app: str, kind: str):
+    """The form of a metadata kind a plugin adds, generated from the plugin's JSON Schema."""
+    found = loom().plugins.metadata_kinds().get(kind)
+    if found is None:
+        abort(404)
+    item = f"extensions/{kind}.yaml"
+    data = {"schema": dict(found.schema), "root": "", "hints": _hints(_open(app).doc)}
+
+    def store(current, payload):
+        if _empty(payload):
+            return None, []
+        return payload, schema_errors(kind, payload, check=Draft202012Validator(found.schema))
+
+    return _json_page(app, item, editor=f"extension:{kind}", template="designer/editor_schema.html",
+                      page_title=item, load=lambda v: v if v is not None else {}, store=store, data=data,
+                      kind=kind, kinds=SECTION_KINDS)
+
+
+def _with_installed_channels(schema):
+    """The schema with each ``channels`` list offering the installed channels as choices
+    (the schema itself allows any name, as plugins add channels)."""
+    channels = sorted(loom().plugins.capabilities().channels)
+
+    def walk(node):
+        if isinstance(node, dict):
+            spec = node.get("channels")
+            if isinstance(spec, dict) and spec.get("type") == "array":
+                node["channels"] = {**spec, "items": {**spec.get("items", {}), "enum": channels}}
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
+
+
 @bp.route("/apps/<app>/sections/<kind>", methods=["GET", "POST"])
 def section(app: str, kind: str):
     if kind not in SECTION_KINDS:
         abort(404)
     draft = _open(app)
     item = "app.yaml" if kind == "app" else f"{kind}.yaml"
-    data = {"schema": resolved(kind), "root": "", "hints": _hints(draft.doc)}
+    data = {"schema": _with_installed_channels(resolved(kind)), "root": "", "hints": _hints(draft.doc)}
 
     def store(current, payload):
         if _empty(payload):

@@ -26,6 +26,7 @@ ENTITY_EDITORS = {
 
 _ENTITY_FILE = re.compile(r"entities/([^/]+)\.ya?ml")
 _SECTION_FILE = re.compile(r"([a-z_]+)\.ya?ml")
+_EXTENSION_FILE = re.compile(r"extensions/([^/]+)\.ya?ml")
 
 
 def first_key(path: str) -> str:
@@ -57,6 +58,11 @@ def section_url(app: str, kind: str) -> str:
     return f"{PREFIX}/{quote(app)}/sections/{quote(kind)}"
 
 
+def extension_url(app: str, kind: str) -> str:
+    """The editor of ``extensions/<kind>.yaml``, a metadata kind a plugin adds."""
+    return f"{PREFIX}/{quote(app)}/extensions/{quote(kind)}"
+
+
 def script_url(app: str, file: str) -> str:
     return f"{PREFIX}/{quote(app)}/scripts/{quote(file)}"
 
@@ -72,6 +78,8 @@ def editor_url(app: str, file: str, path: str = "") -> str:
         url = section_url(app, "app")
     elif (m := _SECTION_FILE.fullmatch(file)) and m.group(1) in SECTIONS:
         url = section_url(app, m.group(1))
+    elif m := _EXTENSION_FILE.fullmatch(file):
+        url = extension_url(app, m.group(1))
     elif file.startswith("fixtures/"):
         url = raw_url(app, file)
     else:  # not a file of the folder (a storage refusal names the app): the app's page

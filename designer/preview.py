@@ -47,16 +47,16 @@ from sqlalchemy import select
 
 from metamodel import MetadataError, content_hash
 from metamodel.model import title_text
-from runtime import tables as platform
-from runtime.config import Settings
-from runtime.core import Loom
+from runtime.core.config import Settings
+from runtime.core.loom import Loom
+from runtime.data import tables as platform
+from runtime.data.fixtures import load_fixtures
 from runtime.errors import LoomError
-from runtime.fixtures import load_fixtures
-from runtime.ui import csrf
-from runtime.ui.auth import User
-from runtime.ui.i18n import LANGS, t
+from runtime.web.ui import csrf
+from runtime.web.ui.auth import User
+from runtime.web.ui.i18n import LANGS, t
 
-from . import bp, loom
+from .base import bp, loom
 from .drafts import Drafts
 from .links import app_url, editor_url
 
@@ -222,7 +222,7 @@ class Previews:
     def _web(self, preview: Preview) -> Flask:
         from runtime.web import create_app
         settings = Settings(self.folder, f"sqlite:///{preview.path}", secret=self.secret_key, secure_cookies=self.https)
-        web = create_app(settings, preview.loom, designer=False)  # no designer inside a preview
+        web = create_app(settings, preview.loom, without=("designer",))  # no designer inside a preview
         web.config.update(SESSION_COOKIE_NAME=COOKIE_NAME, TESTING=self.testing)
         web.session_interface = _PreviewSessions()
         web.extensions["loom_preview"] = preview
@@ -553,9 +553,7 @@ csrf.exempt(preview)  # the preview app checks its own tokens against its own se
 
 
 def _problems_page(app: str, draft, problems: list[dict]):
-    from .views import (
-        render,  # the designer's shell (sidebar); imported late, views imports much
-    )
+    from .views import render  # the designer's shell (sidebar); imported late, views imports much
     return render("designer/preview_problems.html", 409, app=app, doc=draft.doc, draft=draft,
                   problems=problems, title=t("Preview of {app}", app=app))
 

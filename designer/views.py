@@ -18,19 +18,11 @@ from metamodel.document import SECTIONS, file_of
 from metamodel.errors import dotted
 from metamodel.yamlio import dump_yaml
 from runtime.errors import Conflict, LoomError, NotFound
-from runtime.ui.i18n import N_, fmt_datetime, t, tt
+from runtime.web.ui.i18n import N_, fmt_datetime, t, tt
 
-from . import bp, links, loom
-from .drafts import (
-    NAME,
-    SCRIPT,
-    BadItem,
-    Drafts,
-    check_text,
-    item_kind,
-    item_text,
-    minimal_entity,
-)
+from . import links
+from .base import bp, loom
+from .drafts import NAME, SCRIPT, BadItem, Drafts, check_text, item_kind, item_text, minimal_entity
 from .zips import export_zip, read_zip
 
 SECTION_SKELETONS = {
@@ -225,6 +217,8 @@ def grouped_items(app: str, doc: dict) -> dict:
             groups["scripts"].append({**it, "editor": links.script_url(app, item[len("scripts/"):])})
         elif kind == "fixture":
             groups["fixtures"].append({**it, "editor": links.raw_url(app, item)})
+        elif kind == "extension":
+            groups["sections"].append({**it, "kind": it["title"], "editor": links.extension_url(app, it["title"])})
         else:
             groups["sections"].append({**it, "editor": links.section_url(app, kind)})
     return groups
@@ -235,6 +229,8 @@ def app(app: str):
     draft = drafts().open(app)
     state = draft_state(app)
     missing = [k for k in SECTIONS if not draft.doc.get(k)]
+    missing += [f"extensions/{k}" for k in sorted(loom().plugins.metadata_kinds())
+                if k not in (draft.doc.get("extensions") or {})]  # kinds the installed plugins add
     return render("designer/app.html", app=app, doc=draft.doc, draft=draft, state=state,
                   groups=grouped_items(app, draft.doc), missing_sections=missing,
                   saved_at=fmt_datetime(state["draft_updated_at"]), title=state["title"])
@@ -300,6 +296,13 @@ def add_section(app: str):
     draft = drafts().open(app)
     kind = request.form.get("kind", "")
     back = url_for("designer.app", app=app)
+    plugin_kind = kind.removeprefix("extensions/")
+    if kind.startswith("extensions/") and plugin_kind in loom().plugins.metadata_kinds():
+        if plugin_kind in (draft.doc.get("extensions") or {}):
+            flash(t("Choose a section the app does not have yet."), "error")
+            return redirect(back)
+        return add_item(app, draft, f"{kind}.yaml", {}, back, t("Section {kind} added.", kind=kind),
+                        links.extension_url(app, plugin_kind))
     if kind not in SECTION_SKELETONS or draft.doc.get(kind):
         flash(t("Choose a section the app does not have yet."), "error")
         return redirect(back)
@@ -342,7 +345,7 @@ def raw(app: str, item: str):
         return render("designer/raw.html", text=item_text(item, value), revision=draft.revision, **context)
     text = request.form.get("text", "").replace("\r\n", "\n")
     revision = posted_revision()
-    parsed, problems = check_text(app, item, text)
+    parsed, problems = check_text(app, item, text, loom().plugins.capabilities().kinds)
     if problems:
         return render("designer/raw.html", 422, text=text, revision=revision,
                       errors=[p.as_dict() for p in problems], **context)

@@ -2,9 +2,11 @@
 
 A document is ``{"app": {...}, "entities": {name: {...}}, "routing": {...},
 "sla": {...}, "schedules": {...}, "portal": {...}, "reports": {...},
-"scripts": {file: source}, "fixtures": {entity: [records]}}``. The folder
-layout mirrors it: ``app.yaml``, ``entities/<name>.yaml``, ``routing.yaml``,
-..., ``scripts/<file>.py``, ``fixtures/<entity>.yaml``.
+"scripts": {file: source}, "fixtures": {entity: [records]},
+"extensions": {kind: {...}}}``. The folder layout mirrors it: ``app.yaml``,
+``entities/<name>.yaml``, ``routing.yaml``, ..., ``scripts/<file>.py``,
+``fixtures/<entity>.yaml``, ``extensions/<kind>.yaml`` (metadata kinds that
+plugins define).
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ def file_of(path: tuple) -> tuple[str, tuple]:
         return f"entities/{path[1]}.yaml", path[2:]
     if head == "fixtures" and len(path) > 1:
         return f"fixtures/{path[1]}.yaml", path[2:]
+    if head == "extensions" and len(path) > 1:
+        return f"extensions/{path[1]}.yaml", path[2:]
     if head == "scripts" and len(path) > 1:
         return f"scripts/{path[1]}", path[2:]
     if head in SECTIONS:
@@ -81,9 +85,9 @@ def read_folder(folder: str | Path) -> tuple[dict, SourceMap]:
         path = folder / f"{kind}.yaml"
         if path.is_file():
             doc[kind] = read(path, f"{kind}.yaml")
-    for sub, key in (("entities", "entities"), ("fixtures", "fixtures")):
+    for sub in ("entities", "fixtures", "extensions"):
         for path in sorted((folder / sub).glob("*.y*ml")):
-            doc[key][path.stem] = read(path, f"{sub}/{path.name}")
+            doc.setdefault(sub, {})[path.stem] = read(path, f"{sub}/{path.name}")
     for path in sorted((folder / "scripts").glob("*.py")):
         doc["scripts"][path.name] = path.read_text(encoding="utf-8")
     if problems:
@@ -110,6 +114,8 @@ def write_folder(doc: dict, folder: str | Path) -> list[Path]:
         put(f"entities/{name}.yaml", dump_yaml(spec))
     for name, records in doc.get("fixtures", {}).items():
         put(f"fixtures/{name}.yaml", dump_yaml(records))
+    for kind, data in doc.get("extensions", {}).items():
+        put(f"extensions/{kind}.yaml", dump_yaml(data))
     for name, text in doc.get("scripts", {}).items():
         put(f"scripts/{name}", text)
     return written
@@ -123,6 +129,8 @@ def normalize(doc: dict) -> dict:
     for kind in SECTIONS:
         if doc.get(kind):
             out[kind] = doc[kind]
+    if doc.get("extensions"):  # absent when empty: apps without plugin kinds keep their hashes
+        out["extensions"] = dict(doc["extensions"])
     return out
 
 

@@ -1,6 +1,6 @@
 """Migration plans: what publishing a new version must do to storage.
 
-A plan is pure data computed from two apps; ``runtime.storage`` carries it
+A plan is pure data computed from two apps; ``runtime.data.migrate`` carries it
 out with Alembic operations. The rule that shapes it: data is never dropped
 implicitly. A removed field or entity is *retired* (kept, out of use) until
 an explicit purge; a type change that could lose data is marked ``check``,

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
 
 from .behaviour_check import BehaviourCheck
 from .document import SourceMap, file_of, normalize, read_folder
@@ -16,6 +21,18 @@ from .expressions import ExpressionError, parse
 from .model import BUILTIN_ROLES, SYSTEM_COLUMNS, App, Entity, Field
 from .predicates import parse_condition
 from .schemas import validator
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the platform that will run an app offers beyond the metamodel: enabled
+    plugins, notification channels and the metadata kinds plugins define (name ->
+    JSON Schema). Validation without it checks none of these references."""
+
+    plugins: frozenset = frozenset()
+    channels: frozenset = frozenset({"inapp"})
+    kinds: Mapping[str, Any] = field(default_factory=dict)
+    disabled: frozenset = frozenset()
+
 
 _SECTION_KIND = {"routing": "routing", "sla": "sla", "schedules": "schedules", "notifications": "notifications",
                  "portal": "portal", "reports": "reports"}
@@ -33,22 +50,26 @@ class _Collector:
         self.problems.append(Problem(filename, dotted(inner), message, line))
 
 
-def load_app(folder: str | Path, external: dict[str, App] | None = None) -> App:
+def load_app(folder: str | Path, external: dict[str, App] | None = None,
+             capabilities: Capabilities | None = None) -> App:
     """Read and validate an app folder; raise :class:`MetadataError` listing every problem."""
     doc, source = read_folder(folder)
-    return validate_document(doc, source, external)
+    return validate_document(doc, source, external, capabilities)
 
 
 def validate_document(doc: dict, source: SourceMap | None = None,
-                      external: dict[str, App] | None = None) -> App:
+                      external: dict[str, App] | None = None, capabilities: Capabilities | None = None) -> App:
     """Validate ``doc`` and return the typed :class:`App`.
 
     ``external`` holds the apps this one may link to (its ``depends_on``);
-    a link to an app missing there is reported.
+    a link to an app missing there is reported. ``capabilities``: the plugins,
+    channels and metadata kinds of the platform that will run it.
     """
     doc = normalize(doc)
     out = _Collector(source)
     _check_schemas(doc, out)
+    if capabilities is not None:
+        _check_capabilities(doc, capabilities, out)
     if not out.problems:
         app = App(doc)
         _CrossCheck(app, external or {}, out).run()
@@ -77,6 +98,38 @@ def _check_schemas(doc: dict, out: _Collector) -> None:
             check(kind, doc[kind], (kind,))
     for name, records in doc["fixtures"].items():
         check("fixture", records, ("fixtures", name))
+
+
+def _check_capabilities(doc: dict, offered: Capabilities, out: _Collector) -> None:
+    """References to what plugins provide: the plugins an app needs, its notification
+    channels and its ``extensions/<kind>.yaml``."""
+    app = doc.get("app") if isinstance(doc.get("app"), dict) else {}
+    for i, name in enumerate(app.get("plugins") or []):
+        if name in offered.plugins:
+            continue
+        state = "is disabled here (LOOM_DISABLED_PLUGINS)" if name in offered.disabled else "is not installed"
+        out.add(("app", "plugins", i), f"the app needs plugin {name!r}, which {state}; "
+                                       f"enabled plugins: {', '.join(sorted(offered.plugins)) or 'none'}")
+    templates = (doc.get("notifications") or {}).get("templates") or {}
+    for name, spec in templates.items() if isinstance(templates, dict) else ():
+        for i, channel in enumerate((spec or {}).get("channels") or [] if isinstance(spec, dict) else []):
+            if channel not in offered.channels:
+                out.add(("notifications", "templates", name, "channels", i),
+                        f"no notification channel {channel!r}{_hint(channel, offered.channels)}; "
+                        f"installed: {', '.join(sorted(offered.channels))}")
+    for kind, data in (doc.get("extensions") or {}).items():
+        schema = offered.kinds.get(kind)
+        if schema is None:
+            out.add(("extensions", kind), f"no installed plugin defines the metadata kind {kind!r}"
+                                          f"{_hint(kind, offered.kinds)}; kinds: {', '.join(sorted(offered.kinds)) or 'none'}")
+            continue
+        for err in sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+            out.add(("extensions", kind) + tuple(err.absolute_path), explain_schema_error(err))
+
+
+def _hint(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def explain_schema_error(err) -> str:

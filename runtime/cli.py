@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 
 from metamodel import MetadataError, load_app
-
-from .config import Settings
+from runtime.core.config import Settings
 
 DEMO_APPS = Path(__file__).resolve().parent.parent / "apps_config"
 
@@ -29,7 +28,24 @@ def _fail(exc: Exception) -> None:
     sys.exit(1)
 
 
-@click.group()
+class LoomGroup(click.Group):
+    """``loom``'s commands, and those plugins add (``loom_cli_commands``), looked up only
+    when a command is not one of the platform's own."""
+
+    def _plugin_commands(self) -> dict[str, click.Command]:
+        if not hasattr(self, "_from_plugins"):
+            host = Settings.from_env().plugin_host()
+            self._from_plugins = {c.name: c for c in host.cli_commands() if c.name not in self.commands}
+        return self._from_plugins
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *self._plugin_commands()})
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or self._plugin_commands().get(name)
+
+
+@click.group(cls=LoomGroup)
 def main():
     """Loom: business apps as versioned metadata."""
 
@@ -42,7 +58,7 @@ def init():
 
 
 def _ensure_admin(loom) -> str | None:
-    from .accounts import generate_password
+    from runtime.security.accounts import generate_password
     if loom.accounts.exists("admin"):
         return None
     password = generate_password()
@@ -58,7 +74,7 @@ def _ensure_admin(loom) -> str | None:
 @click.option("--demo/--no-demo", default=True, show_default=True, help="install the shipped apps with demo data")
 def run(host, port, demo):
     """Serve the web UI and API (embedded SQLite and in-process jobs by default)."""
-    from .web import create_app
+    from runtime.web import create_app
     settings = Settings.from_env()
     loom = _loom(settings)
     _ensure_admin(loom)
@@ -66,7 +82,7 @@ def run(host, port, demo):
         _install_demo(loom)
     app = create_app(settings, loom)
     if loom.redis_url is None:
-        from .scheduler import start_embedded_thread
+        from runtime.behaviour.scheduler import start_embedded_thread
         start_embedded_thread(loom)  # timers, cron schedules and e-mail, in this process
     else:
         click.echo("Jobs go to Redis: run `loom scheduler` and `loom worker` as well")
@@ -81,13 +97,13 @@ def worker(burst):
     from redis import Redis
     from rq import Queue, SimpleWorker
 
-    from .jobs import queue_name, worker_loom
+    from runtime.behaviour import jobs
     settings = Settings.from_env()
     if not settings.redis_url:
         _fail(Exception("LOOM_REDIS_URL is not set: without Redis, `loom run` runs jobs itself"))
-    worker_loom()  # fail now, not on the first job, if the database is unreachable
+    jobs.serve(_loom(settings))  # fail now, not on the first job, if the database is unreachable
     connection = Redis.from_url(settings.redis_url)
-    name = queue_name()
+    name = jobs.queue_name()
     # SimpleWorker runs jobs in this process: the Loom built above (apps, compiled scripts,
     # connection pool) serves every job, where a forking worker would rebuild it per job.
     SimpleWorker([Queue(name, connection=connection)], connection=connection,
@@ -101,7 +117,7 @@ def scheduler(once, interval):
     """Hand due timers, cron slots and e-mails to the workers (or run them, without Redis)."""
     import logging
 
-    from .scheduler import Scheduler
+    from runtime.behaviour.scheduler import Scheduler
     logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("loom").setLevel(logging.INFO)  # what each tick handed out; not alembic's chatter
     loom = _loom()
@@ -115,7 +131,7 @@ def scheduler(once, interval):
 
 
 def _install_demo(loom) -> None:
-    from .fixtures import load_fixtures
+    from runtime.data.fixtures import load_fixtures
     for folder in sorted(p for p in DEMO_APPS.iterdir() if (p / "app.yaml").is_file()):
         name = folder.name
         if name in loom.live:
@@ -150,9 +166,10 @@ def apps():
 def apps_validate(folders):
     """Check app folders; print every problem with file, line and path."""
     failed = False
+    offered = Settings.from_env().plugin_host().capabilities()
     for folder in folders:
         try:
-            app = load_app(folder)
+            app = load_app(folder, capabilities=offered)
             click.echo(f"{folder}: ok ({app.name}, {len(app.entities)} entities)")
         except MetadataError as exc:
             failed = True
@@ -175,7 +192,7 @@ def apps_install(folder, fixtures, author, comment):
         _fail(exc)
     _report(published)
     if fixtures:
-        from .fixtures import load_fixtures
+        from runtime.data.fixtures import load_fixtures
         click.echo(f"loaded {load_fixtures(loom, published.app)} fixture records")
 
 
@@ -272,7 +289,7 @@ def apps_versions(name):
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def apps_purge(name, yes):
     """Delete the retired columns and tables of an app for good."""
-    from .purge import purge, retired
+    from runtime.data.purge import purge, retired
     loom = _loom()
     items = retired(loom, name)
     if not items:
@@ -326,7 +343,7 @@ def scripts_run(name, ref):
 @click.option("--skip", default=0, help="data rows to skip (resume after a failed import)")
 def import_(target, path, batch, skip):
     """Import records from a CSV file whose header names the fields."""
-    from .importer import import_csv, open_csv
+    from runtime.data.importer import import_csv, open_csv
     app, _, entity = target.partition(".")
     loom = _loom()
     with open_csv(path) as stream, click.progressbar(length=0, label=f"importing {target}",
@@ -350,7 +367,7 @@ def users():
 @click.option("--role", "roles", multiple=True)
 @click.option("--admin", is_flag=True)
 def users_create(username, roles, admin):
-    from .accounts import generate_password
+    from runtime.security.accounts import generate_password
     password = generate_password()
     _loom().accounts.create_user(username, password, roles=roles, is_admin=admin)
     click.echo(f"created {username} with password: {password}")
@@ -370,7 +387,8 @@ def users_password(username, password):
 def users_token(username, name):
     """Issue an API token for USERNAME."""
     from sqlalchemy import select
-    from . import tables as platform
+
+    from runtime.data import tables as platform
     loom = _loom()
     with loom.engine.connect() as c:
         user_id = c.execute(select(platform.user.c.id).where(platform.user.c.username == username)).scalar()
@@ -387,7 +405,7 @@ def audit():
 @audit.command("verify")
 def audit_verify():
     """Check the audit log's hash chain; name the first changed or missing entry (exit 1)."""
-    from .audit import verify
+    from runtime.security.audit import verify
     loom = _loom()
     with loom.reader.connect() as c:
         verdict = verify(c)
@@ -395,3 +413,21 @@ def audit_verify():
         click.echo(f"audit log is broken after {verdict.entries} good entries: {verdict.problem}", err=True)
         sys.exit(1)
     click.echo(f"ok, {verdict.entries} entries" + (f" (last hash {verdict.head})" if verdict.entries else ""))
+
+
+@main.group()
+def plugins():
+    """Installed plugins."""
+
+
+@plugins.command("list")
+def plugins_list():
+    """Every installed plugin: name, distribution and version, state, and the hooks it implements."""
+    host = Settings.from_env().plugin_host()
+    rows = [(i.name, f"{i.dist} {i.version}", i.state, ", ".join(h.removeprefix("loom_") for h in i.hooks))
+            for i in host.infos]
+    widths = [max(len(str(r[k])) for r in rows + [("name", "distribution", "state", "hooks")]) for k in range(3)]
+    for row in [("name", "distribution", "state", "hooks"), *rows]:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths)) + "  " + row[3])
+    for failure in host.failures:
+        click.echo(f"error: {failure}", err=True)

@@ -51,7 +51,7 @@ def redis_url():
 
 
 def make_loom(url: str, files_dir: Path):
-    from runtime.core import Loom
+    from runtime.core.loom import Loom
     loom = Loom(url, files_dir=files_dir)
     loom.upgrade_db()
     loom.load()

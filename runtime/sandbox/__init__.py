@@ -18,17 +18,7 @@ Typical use by the runtime::
 See ``docs/decisions/0004-script-sandbox.md`` for what is guarded and why.
 """
 
-from .api import (
-    FrozenMap,
-    RecordProxy,
-    build_api,
-    expose,
-    freeze,
-    make_clock,
-    money,
-    record_changes,
-    record_values,
-)
+from .api import FrozenMap, RecordProxy, build_api, expose, freeze, make_clock, money, record_changes, record_values
 from .compiler import CompiledScript, clear_cache, compile_expression, compile_script, compile_snippet
 from .errors import (
     ApiError,

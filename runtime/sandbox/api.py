@@ -221,7 +221,7 @@ def make_clock(tz="UTC"):
 
     def now(tz=None):
         """The current time, aware, in ``tz`` or the app's time zone."""
-        from ..clock import now as clock_now
+        from runtime.clock import now as clock_now
         return clock_now().astimezone(default if tz is None else zone(tz))
 
     def today(tz=None):

@@ -147,7 +147,8 @@ _math.update(factorial=_factorial, comb=_comb, perm=_perm, lcm=_lcm, prod=_prod)
 # -- re ----------------------------------------------------------------------------
 
 try:  # Python 3.11+
-    from re import _constants as _sre, _parser as _sre_parse
+    from re import _constants as _sre
+    from re import _parser as _sre_parse
 except ImportError:  # pragma: no cover
     import sre_constants as _sre
     import sre_parse as _sre_parse

@@ -14,7 +14,7 @@ import operator
 import re
 
 from .guards import guard_methods
-from .sizes import SMALL, SMALL_INT, SEQUENCES, check_bits, check_items, check_sequence, check_text_size, size_hint
+from .sizes import SEQUENCES, SMALL, SMALL_INT, check_bits, check_items, check_sequence, check_text_size, size_hint
 from .state import current, exceed
 
 _TEXT = (str, bytes, bytearray)

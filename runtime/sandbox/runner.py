@@ -7,14 +7,10 @@ import decimal
 import time
 import types
 
-from . import scriptbuiltins
+from runtime.sandbox import scriptbuiltins
+
 from .compiler import SNIPPET_FUNCTION
-from .errors import (
-    Interrupt,
-    ScriptLimitExceeded,
-    ScriptPolicyError,
-    ScriptRuntimeError,
-)
+from .errors import Interrupt, ScriptLimitExceeded, ScriptPolicyError, ScriptRuntimeError
 from .limits import DEFAULT_LIMITS, Meter
 from .modules import DECIMAL_CONTEXT, Decimal, guarded_import
 from .state import RunState, activate, deactivate, stop

@@ -13,8 +13,9 @@ import operator
 
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
-from . import nesting
-from . import operators as ops
+from runtime.sandbox import nesting
+from runtime.sandbox import operators as ops
+
 from .errors import ApiError, ScriptRejected
 from .guards import (
     METHOD_GUARDS,
@@ -25,7 +26,7 @@ from .guards import (
     guarded_setattr,
     guarded_write,
 )
-from .sizes import SMALL, SMALL_INT, SEQUENCES, check_bits, check_text_size, to_text
+from .sizes import SEQUENCES, SMALL, SMALL_INT, check_bits, check_text_size, to_text
 from .state import current, deny, exceed, stop
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from runtime.config import Settings
+from runtime.core.config import Settings
 from runtime.web import create_app
 
 

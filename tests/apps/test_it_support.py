@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from runtime import clock
-from runtime import tables as platform
-from runtime.config import Settings
+from runtime.core.config import Settings
+from runtime.data import tables as platform
 from runtime.web import create_app
 from tests.api.conftest import Client
 from tests.conftest import APPS

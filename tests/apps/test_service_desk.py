@@ -4,10 +4,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from runtime import tables as platform
+from runtime.data import tables as platform
+from runtime.data.fixtures import load_fixtures
+from runtime.data.records import Actor
 from runtime.errors import ValidationFailed
-from runtime.fixtures import load_fixtures
-from runtime.records import Actor
 
 APP = "service_desk"
 
@@ -19,7 +19,7 @@ def sd(service_desk):
 
 
 def one(loom, entity, **where):
-    from runtime.query import Filter, ListQuery
+    from runtime.data.query import Filter, ListQuery
     et = loom.entity_tables(APP, entity)
     with loom.engine.connect() as c:
         page = ListQuery(loom, et).run(c, [Filter(k, "eq", v) for k, v in where.items()], [])

@@ -5,10 +5,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import insert, select, text
 
-from runtime import tables as platform
-from runtime.audit import GENESIS, entry_hash, verify
 from runtime.cli import main
-from runtime.records import Actor
+from runtime.data import tables as platform
+from runtime.data.records import Actor
+from runtime.security.audit import GENESIS, entry_hash, verify
 
 APP = "service_desk"
 
@@ -82,7 +82,7 @@ def test_sign_ins_and_account_changes_are_audited(busy):
 
 
 def test_api_sign_in_is_audited_with_the_client_address(service_desk, tmp_path):
-    from runtime.config import Settings
+    from runtime.core.config import Settings
     from runtime.web import create_app
     service_desk.accounts.create_user("petrov", "s3cret-pass")
     client = create_app(Settings(tmp_path, service_desk.database_url), service_desk).test_client()
@@ -194,9 +194,9 @@ def test_concurrent_writers_keep_one_chain(service_desk):
 def test_entries_from_before_the_chain_are_chained_by_the_upgrade(db_url):
     from sqlalchemy import column, table
 
-    from runtime.core import Loom
-    from runtime.migrations import upgrade
-    from runtime.storage import utcnow
+    from runtime.core.loom import Loom
+    from runtime.core.migrations import upgrade
+    from runtime.data.storage import utcnow
     loom = Loom(db_url)
     try:
         upgrade(loom.engine, "0002")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.calendars import (
+from runtime.behaviour.calendars import (
     DEFAULT_SPEC,
     BusinessCalendar,
     Duration,

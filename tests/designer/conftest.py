@@ -9,7 +9,7 @@ import contextlib
 
 import pytest
 
-from runtime.config import Settings
+from runtime.core.config import Settings
 from runtime.web import create_app
 from tests.conftest import make_loom
 from tests.ui.conftest import Browser, csrf  # noqa: F401  (re-exported for the designer tests)

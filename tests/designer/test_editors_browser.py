@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from designer.drafts import Drafts
-from runtime.config import Settings
+from runtime.core.config import Settings
 from runtime.web import create_app
 
 from ..conftest import APPS, make_loom

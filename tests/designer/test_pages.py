@@ -6,7 +6,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from runtime import tables
+from runtime.data import tables
 
 NEW = "/designer/apps/vacation"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, select
 
-from runtime import tables as platform
-from runtime.config import Settings
+from runtime.core.config import Settings
+from runtime.data import tables as platform
 from runtime.web import create_app
 
 PASSWORD = "analyst-pass-1"
@@ -95,7 +95,7 @@ def save_draft(loom, doc: dict) -> int:
 def main(loom):
     """The live platform: app ``staff`` published with its fixtures, an analyst, an agent,
     and the draft-only app ``vacations``."""
-    from runtime.fixtures import load_fixtures
+    from runtime.data.fixtures import load_fixtures
     loom.store.publish(STAFF, author="tester")
     load_fixtures(loom, "staff")
     loom.accounts.create_user("ana", PASSWORD, roles=["analyst"])

@@ -27,16 +27,16 @@ from sqlalchemy import select
 
 from designer.drafts import Drafts
 from metamodel import content_hash, read_folder
-from runtime.config import Settings
+from runtime.core.config import Settings
 from runtime.web import create_app
 
 from ..conftest import make_loom
+from ..ui.test_browser import ARGS, CHROMIUM, SHOTS, _need_browser
+from ..ui.test_browser import sign_in as sign_in_page
 from .conftest import another_instance
 from .test_pages import audit_actions
 from .test_zip import publish as publish_over_http
 from .test_zip import upload
-from ..ui.test_browser import ARGS, CHROMIUM, SHOTS, _need_browser
-from ..ui.test_browser import sign_in as sign_in_page
 
 PASSWORD = "vacation-pass-1"
 APP = "/designer/apps/vacation"
@@ -513,7 +513,7 @@ def end_users_use_it(browser, base, loom, errors, expect):
         "Emma Employee", "2026-07-13", "2026-07-24", "annual")
     assert re.fullmatch(r"VAC-\d{5}", record["number"])
     # routed to hr by the rule, and the SLA clock runs
-    from runtime import tables as platform
+    from runtime.data import tables as platform
     with loom.reader.connect() as c:
         hr = c.execute(select(platform.group.c.id).where(platform.group.c.name == "hr")).scalar()
         sla = loom.sla.status(c, "vacation", "request", record["id"])

@@ -124,7 +124,7 @@ def test_what_is_not_an_app_folder_is_refused(designer_loom, ann):
 def _actions(loom):
     from sqlalchemy import select
 
-    from runtime import tables
+    from runtime.data import tables
     with loom.engine.connect() as c:
         return list(c.execute(select(tables.audit.c.action)).scalars())
 

@@ -3,9 +3,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from runtime import tables as platform
+from runtime.data import tables as platform
+from runtime.data.records import SYSTEM
 from runtime.errors import LoomError
-from runtime.records import SYSTEM
 
 SCRIPT = '''
 def expire_contracts():

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from metamodel import MetadataError
-from runtime import tables as platform
+from runtime.behaviour.hooks import ScriptFailed
+from runtime.data import tables as platform
+from runtime.data.records import Actor
 from runtime.errors import Conflict, Forbidden, ValidationFailed
-from runtime.hooks import ScriptFailed
-from runtime.records import Actor
 
 SCRIPT = '''
 def defaults(record):
@@ -250,7 +250,7 @@ def test_publish_refuses_scripts_that_do_not_compile_or_lack_functions(loom):
 
 
 def test_twenty_concurrent_requests_two_runaway(hk, tmp_path):
-    from runtime.config import Settings
+    from runtime.core.config import Settings
     from runtime.web import create_app
     app = create_app(Settings(tmp_path, hk.database_url), hk)
     token = hk.accounts.issue_token(hk.accounts.authenticate("boss", "pw-boss-1234").id)

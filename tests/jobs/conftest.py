@@ -105,7 +105,7 @@ class Services:
     def loom(self):
         """This test process's Loom on the same database and queue (its ticks enqueue for the workers)."""
         if self._loom is None:
-            from runtime.core import Loom
+            from runtime.core.loom import Loom
             self._loom = Loom(self.db_url, files_dir=self.home / "files", redis_url=self.redis_url)
             self._loom.upgrade_db()
             self._loom.load()

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select, text
 
 from runtime import clock
-from runtime import tables as platform
-from runtime.records import SYSTEM
-from runtime.scheduler import LEASE_SECONDS, Scheduler
+from runtime.behaviour.scheduler import LEASE_SECONDS, Scheduler
+from runtime.data import tables as platform
+from runtime.data.records import SYSTEM
 from tests.conftest import APPS
 
 from .conftest import wait_for

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from runtime import clock
-from runtime import tables as platform
-from runtime.scheduler import Scheduler, start_embedded_thread
+from runtime.behaviour.scheduler import Scheduler, start_embedded_thread
+from runtime.data import tables as platform
 from tests.conftest import make_loom
 
 from .conftest import jobs_app, runs, wait_for

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
 
 from runtime import clock
-from runtime import tables as platform
-from runtime.timers import BACKOFF, MAX_ATTEMPTS
+from runtime.behaviour.timers import BACKOFF, MAX_ATTEMPTS
+from runtime.data import tables as platform
 from tests.conftest import make_loom
 
 from .conftest import hits, jobs_app, runs

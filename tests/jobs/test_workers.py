@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import insert, text
 
 from runtime import clock
-from runtime import tables as platform
-from runtime.scheduler import LEASE_SECONDS, Scheduler
+from runtime.behaviour.scheduler import LEASE_SECONDS, Scheduler
+from runtime.data import tables as platform
 
 from .conftest import hits, jobs_app, runs, timer_states, wait_for
 

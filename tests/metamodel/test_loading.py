@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from metamodel import MetadataError, Problem, load_app
 from metamodel.validate import FIELD_TYPES
-from runtime import tables as platform
+from runtime.data import tables as platform
 
 SERVICE_DESK = Path(__file__).resolve().parents[2] / "apps_config" / "service_desk"
 

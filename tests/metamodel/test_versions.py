@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from metamodel import content_hash, read_folder, validate_document, write_folder
 from metamodel.diff import diff

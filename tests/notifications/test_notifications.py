@@ -11,19 +11,13 @@ import email.policy
 import socket
 
 import pytest
-
-from metamodel import MetadataError
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
+from metamodel import MetadataError
 from runtime import clock
-from runtime import tables as platform
-from runtime.notifications import (
-    Recipient,
-    TemplateFailed,
-    check_recipient,
-    check_templates,
-)
+from runtime.behaviour.notifications import Recipient, TemplateFailed, check_recipient, check_templates
+from runtime.data import tables as platform
 
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)
 
@@ -400,7 +394,7 @@ def test_a_late_outcome_does_not_overwrite_a_newer_attempt(desk, smtp, frozen):
 def test_deliver_pending_sends_what_is_due(desk, smtp):
     send(desk, to=["assignee", "user:alice", "ops@example.com"])
     assert desk.notifier.deliver_pending() == 0  # no SMTP configured: everything waits
-    assert desk.notifier.deliver(outbox(desk)[0].id) == "no smtp"
+    assert desk.notifier.deliver(outbox(desk)[0].id) == "not configured"  # the e-mail channel has no server
     assert {(r.state, r.attempts) for r in outbox(desk)} == {("pending", 0)}
     desk.smtp_url = smtp.url
     assert desk.notifier.deliver_pending(limit=2) == 2

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from runtime.config import Settings
-from runtime.records import SYSTEM
+from runtime.core.config import Settings
+from runtime.data.records import SYSTEM
 from runtime.web import create_app
 from tests.api.conftest import Client
 
@@ -78,7 +78,7 @@ class World:
     module: dict | None = None
 
     def refresh_requests(self):
-        from runtime.query import ListQuery
+        from runtime.data.query import ListQuery
         et = self.loom.entity_tables(APP, "request")
         with self.loom.reader.connect() as c:
             page = ListQuery(self.loom, et).run(c, [], ["id"], limit=500)

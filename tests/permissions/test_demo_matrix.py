@@ -16,9 +16,9 @@ import re
 
 import pytest
 
-from runtime.config import Settings
-from runtime.fixtures import load_fixtures
-from runtime.query import ListQuery
+from runtime.core.config import Settings
+from runtime.data.fixtures import load_fixtures
+from runtime.data.query import ListQuery
 from runtime.web import create_app
 from tests.api.conftest import Client
 from tests.ui.conftest import PASSWORD, Browser

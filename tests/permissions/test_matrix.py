@@ -5,7 +5,7 @@ records as the system sees them; the API's lists, counts, searches and
 single fetches must agree with it and never show a hidden field. Failures
 are collected, so one run reports every cell that is wrong.
 """
-from runtime.records import SYSTEM
+from runtime.data.records import SYSTEM
 
 from .conftest import APP, SECRET_WORD
 
@@ -54,7 +54,7 @@ def visible(w, user, entity, record) -> bool:
 
 
 def everything(w, entity):
-    from runtime.query import ListQuery
+    from runtime.data.query import ListQuery
     et = w.loom.entity_tables(APP, entity)
     with w.loom.reader.connect() as c:
         rows = ListQuery(w.loom, et).run(c, [], ["id"], limit=500).items

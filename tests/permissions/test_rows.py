@@ -8,10 +8,10 @@ import pytest
 from metamodel import MetadataError, validate_document
 from metamodel.expressions import ExpressionError
 from metamodel.predicates import parse_condition
+from runtime.data.importer import import_csv
+from runtime.data.query import Filter, ListQuery
+from runtime.data.records import Actor
 from runtime.errors import Forbidden, NotFound, ValidationFailed
-from runtime.importer import import_csv
-from runtime.query import Filter, ListQuery
-from runtime.records import Actor
 
 from .conftest import APP
 

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select, update
 
-from runtime import tables as platform
-from runtime.routing import RoutingError
+from runtime.behaviour.routing import RoutingError
+from runtime.data import tables as platform
 from tests.conftest import make_loom
 
 ROUTING = {

@@ -5,17 +5,15 @@ case that starts passing for the wrong reason (say, a NameError instead of
 the attribute guard) fails too.
 """
 
-import math
 import json
+import math
 
 import pytest
 
 from runtime import sandbox
-from runtime.sandbox import (
-    ScriptCompileError as Compile,
-    ScriptLimitExceeded as Limit,
-    ScriptPolicyError as Policy,
-)
+from runtime.sandbox import ScriptCompileError as Compile
+from runtime.sandbox import ScriptLimitExceeded as Limit
+from runtime.sandbox import ScriptPolicyError as Policy
 
 GEN = "g = (i for i in [1])\n"
 INFINITE = "def g():\n    while True:\n        yield 1\n"

@@ -1,6 +1,6 @@
 """The shipped demo data loads on both backends, links resolved by title."""
-from runtime.fixtures import load_fixtures
-from runtime.query import Filter, ListQuery
+from runtime.data.fixtures import load_fixtures
+from runtime.data.query import Filter, ListQuery
 
 
 def test_service_desk_demo_data(service_desk):

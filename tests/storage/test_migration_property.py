@@ -25,16 +25,17 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from sqlalchemy import Column, Integer, MetaData, Table, select
 
 from metamodel import Field, MetadataError
-from runtime import tables as platform
-from runtime.core import Loom
-from runtime.query import ListQuery
-from runtime.storage import sql_type
-from runtime.values import to_json
+from runtime.core.loom import Loom
+from runtime.data import tables as platform
+from runtime.data.query import ListQuery
+from runtime.data.storage import sql_type
+from runtime.data.values import to_json
 
 TYPES = ("string", "text", "integer", "decimal")
 TABLE = "prop__item"

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from metamodel import MetadataError
-from runtime import tables as platform
+from runtime.data import tables as platform
+from runtime.data.query import ListQuery
 from runtime.errors import ValidationFailed
-from runtime.query import ListQuery
 
 SERVICE_DESK = Path(__file__).resolve().parents[2] / "apps_config" / "service_desk"
 TABLE = "shop__item"
@@ -256,7 +256,7 @@ def test_publishing_the_same_document_twice_makes_no_new_version(loom):
 
 
 def test_a_new_process_loads_the_live_version(loom):
-    from runtime.core import Loom
+    from runtime.core.loom import Loom
     loom.store.publish(doc(V1), author="ann")
     loom.store.publish(doc({**V1, "qty": {"type": "integer"}}), author="ann")
     other = Loom(loom.database_url)

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from runtime import query as query_module
+from runtime.data import query as query_module
+from runtime.data.query import BadQuery, Filter, ListQuery, parse_args
 from runtime.errors import Conflict, NotFound, ValidationFailed
-from runtime.query import BadQuery, Filter, ListQuery, parse_args
 
 SD = "service_desk"
 

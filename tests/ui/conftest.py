@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from runtime.config import Settings
+from runtime.core.config import Settings
 from runtime.web import create_app
 
 PASSWORD = "agent-pass-1"
@@ -54,7 +54,7 @@ def grant(loom, username: str, *roles: str) -> None:
     delete requests and edit contracts and dictionaries)."""
     from sqlalchemy import select
 
-    from runtime import tables
+    from runtime.data import tables
     with loom.engine.connect() as c:
         row = c.execute(select(tables.user.c.id, tables.user.c.roles).where(tables.user.c.username == username)).first()
     loom.accounts.update_user(row.id, roles=[*row.roles, *roles])

@@ -6,7 +6,7 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from runtime import tables as platform
+from runtime.data import tables as platform
 
 from .conftest import Browser
 

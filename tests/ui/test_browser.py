@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.config import Settings
+from runtime.core.config import Settings
 from runtime.web import create_app
 
 from ..conftest import APPS, REQUIRE, make_loom

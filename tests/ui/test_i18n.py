@@ -13,12 +13,15 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from flask import session
 
-from runtime.config import Settings
-from runtime.ui import i18n
+import designer
+from runtime.core.config import Settings
+from runtime.extension import PluginHost, hookimpl
 from runtime.web import create_app
+from runtime.web.ui import i18n
 from tests.conftest import ROOT
 
-CATALOG_DIRS = (i18n.RUNTIME_TRANSLATIONS, i18n.DESIGNER_TRANSLATIONS)
+DESIGNER_TRANSLATIONS = Path(designer.__file__).resolve().parent / "translations"
+CATALOG_DIRS = (i18n.RUNTIME_TRANSLATIONS, DESIGNER_TRANSLATIONS)
 KEYWORDS = {"t": None, "N_": None, "tc": ((1, "c"), 2)}  # as in `make translations`
 
 
@@ -78,7 +81,7 @@ def test_every_ui_string_has_a_russian_translation():
 
 
 def test_every_designer_string_has_a_russian_translation():
-    found = _extracted(i18n.DESIGNER_TRANSLATIONS / "babel.cfg")
+    found = _extracted(DESIGNER_TRANSLATIONS / "babel.cfg")
     assert (None, "Publish") in found or len(found) > 100  # the designer's pages were extracted
     catalogs = [_read_po(d / "ru/LC_MESSAGES/messages.po") for d in CATALOG_DIRS]
     missing = [f"{msgid!r} ({', '.join(where)})" for (context, msgid), where in sorted(found.items(), key=str)
@@ -145,22 +148,40 @@ def test_both_catalog_directories_are_configured(web):
     assert all(Path(d).is_absolute() for d in dirs)
 
 
-def test_the_designers_catalog_is_merged_with_the_runtimes(web, tmp_path, monkeypatch):
-    designer = tmp_path / "designer-translations"
-    _write_catalog(designer, {"Publish the draft": "Опубликовать черновик"})
-    monkeypatch.setattr(i18n, "DESIGNER_TRANSLATIONS", designer)
-    app = web()
+class Catalog:
+    """A plugin that brings a catalog of its own, in place of the designer's."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    @hookimpl
+    def loom_translation_dirs(self):
+        return [self.folder]
+
+
+def with_catalog(loom, tmp_path, folder: Path):
+    loom.plugins = PluginHost(disabled={"designer"}, extra=[("catalog", Catalog(folder))])
+    app = create_app(Settings(tmp_path, loom.database_url), loom)
+    app.config["TESTING"] = True
+    return app
+
+
+def test_a_plugins_catalog_is_merged_with_the_runtimes(sqlite_loom, tmp_path):
+    folder = tmp_path / "plugin-translations"
+    _write_catalog(folder, {"Publish the draft": "Опубликовать черновик"})
+    app = with_catalog(sqlite_loom, tmp_path, folder)
+    assert app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[-1] == str(folder)
     assert _say(app, "ru", "Publish the draft", "Sign in") == ["Опубликовать черновик", "Вход"]
     assert _say(app, "en", "Publish the draft", "Sign in") == ["Publish the draft", "Sign in"]
 
 
 @pytest.mark.parametrize("state", ["missing", "empty"])
-def test_a_designer_directory_without_catalogs_changes_nothing(web, tmp_path, monkeypatch, state):
-    designer = tmp_path / "nothing"
+def test_a_plugin_directory_without_catalogs_changes_nothing(sqlite_loom, tmp_path, state):
+    folder = tmp_path / "nothing"
     if state == "empty":
-        designer.mkdir()
-    monkeypatch.setattr(i18n, "DESIGNER_TRANSLATIONS", designer)
-    assert _say(web(), "ru", "Sign in", "Done: {n}") == ["Вход", "Выполнено: {n}"]
+        folder.mkdir()
+    app = with_catalog(sqlite_loom, tmp_path, folder)
+    assert _say(app, "ru", "Sign in", "Done: {n}") == ["Вход", "Выполнено: {n}"]
 
 
 def test_format_fields_are_filled_after_translation(web):

@@ -8,7 +8,7 @@ import re
 
 from openpyxl import load_workbook
 
-from runtime.records import SYSTEM
+from runtime.data.records import SYSTEM
 
 from .conftest import PASSWORD, Browser, grant
 from .test_pages import make_request, text
@@ -62,7 +62,7 @@ def test_saved_view_round_trip_and_isolation(signed_in, ui_app, service_desk, da
     assert "Критичные" not in text(other.get(LIST))
     from sqlalchemy import select
 
-    from runtime import tables
+    from runtime.data import tables
     with service_desk.engine.connect() as c:
         view_id = c.execute(select(tables.saved_view.c.id)).scalar_one()
     assert other.post(f"{LIST}/saved-views/{view_id}/delete", {}, token_from=LIST).status_code == 404
@@ -158,7 +158,7 @@ def test_export_xlsx_values_and_filters(signed_in, service_desk, data):
 
 
 def test_export_keyset_batches_and_cap(signed_in, service_desk, data, monkeypatch):
-    from runtime.ui import lists
+    from runtime.web.ui import lists
     make_request(service_desk, data, 7)
     monkeypatch.setattr(lists, "EXPORT_BATCH", 2)
     rows = xlsx_rows(signed_in.get(f"{LIST}/export.xlsx?view=all&sort=number"))

@@ -8,9 +8,9 @@ import uuid
 import pytest
 from redis import Redis
 
-from runtime import throttle
-from runtime.config import Settings
-from runtime.core import Loom
+from runtime.core.config import Settings
+from runtime.core.loom import Loom
+from runtime.security import throttle
 from runtime.web import create_app
 from tests.conftest import make_loom
 

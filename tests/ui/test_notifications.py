@@ -7,9 +7,9 @@ import re
 
 from sqlalchemy import insert, select
 
-from runtime import comments
-from runtime import tables as platform
-from runtime.records import Actor
+from runtime.data import comments
+from runtime.data import tables as platform
+from runtime.data.records import Actor
 
 from .test_pages import make_request
 

@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import select
 
-from runtime import tables as platform
+from runtime.data import tables as platform
 
 from .conftest import grant
 from .test_pages import NEW, make_request, text
@@ -162,12 +162,12 @@ def _audit(loom, action: str) -> list:
 
 
 def test_deleting_ones_own_comment(signed_in, browser, service_desk, data):
-    from runtime.records import Actor
+    from runtime.data.records import Actor
     req = make_request(service_desk, data)[0]
     page = f"{R}/{req['id']}"
     signed_in.post(f"{page}/comments", {"body": "Мой комментарий"}, token_from=page)
     colleague_id = service_desk.accounts.create_user("colleague", "colleague-pass-1", roles=["agent"])
-    from runtime import comments
+    from runtime.data import comments
     theirs = comments.add(service_desk, "service_desk", "request", req["id"], "Чужой комментарий",
                           Actor(colleague_id, "colleague", ("agent",)))
     html = signed_in.get(page).get_data(as_text=True)
@@ -193,8 +193,8 @@ def test_an_administrator_may_delete_any_comment(ui_app, service_desk, data):
     req = make_request(service_desk, data)[0]
     page = f"{R}/{req['id']}"
     service_desk.accounts.create_user("root", "root-pass-1", is_admin=True)
-    from runtime import comments
-    from runtime.records import Actor
+    from runtime.data import comments
+    from runtime.data.records import Actor
     uid = service_desk.accounts.create_user("writer", None, roles=["agent"])
     theirs = comments.add(service_desk, "service_desk", "request", req["id"], "Лишнее", Actor(uid, "writer", ("agent",)))
     admin = Browser(ui_app.test_client())
@@ -205,8 +205,8 @@ def test_an_administrator_may_delete_any_comment(ui_app, service_desk, data):
 
 
 def test_deleting_ones_own_file(signed_in, service_desk, data):
-    from runtime.files import FileStore
-    from runtime.records import Actor
+    from runtime.data.files import FileStore
+    from runtime.data.records import Actor
     req = make_request(service_desk, data)[0]
     page = f"{R}/{req['id']}"
     signed_in.post(f"{page}/files/attachments", {"file": (io.BytesIO(b"mine\n"), "mine.txt")},

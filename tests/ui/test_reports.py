@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import update
 
 from metamodel.yamlio import load_yaml
+from runtime.data.fixtures import load_fixtures
+from runtime.data.records import Actor
+from runtime.data.reports import find_report, run_report
 from runtime.errors import Forbidden
-from runtime.fixtures import load_fixtures
-from runtime.records import Actor
-from runtime.reports import find_report, run_report
 
 from .conftest import PASSWORD, Browser
 
@@ -278,7 +278,7 @@ def test_unknown_report_and_forbidden_entity(browser, loaded):
 def live_server(tmp_path):
     from werkzeug.serving import make_server
 
-    from runtime.config import Settings
+    from runtime.core.config import Settings
     from runtime.web import create_app
 
     from ..conftest import APPS, make_loom

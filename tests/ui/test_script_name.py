@@ -10,9 +10,9 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
-from runtime import comments
-from runtime.files import FileStore
-from runtime.records import Actor
+from runtime.data import comments
+from runtime.data.files import FileStore
+from runtime.data.records import Actor
 
 from .conftest import Browser, grant
 from .test_notifications import notify, user_id

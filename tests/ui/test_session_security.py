@@ -5,8 +5,8 @@ import time
 
 from sqlalchemy import select
 
-from runtime import tables
-from runtime.config import Settings
+from runtime.core.config import Settings
+from runtime.data import tables
 from runtime.web import create_app
 
 from .conftest import PASSWORD, Browser

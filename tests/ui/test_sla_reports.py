@@ -9,9 +9,9 @@ import re
 import pytest
 
 from runtime import clock
+from runtime.data.records import Actor
+from runtime.data.reports import SlaFigures, find_report, run_report
 from runtime.errors import Forbidden
-from runtime.reports import SlaFigures, find_report, run_report
-from runtime.records import Actor
 from tests.apps.test_it_support import T0, Support, local
 from tests.conftest import APPS
 
@@ -26,7 +26,7 @@ def scenario(loom, tmp_path):
     """Thursday 17:30: ticket a (P2) and b (P1) by req1, c (P1) by req2, an improvement wish by req3
     (no SLA). Monday 10:00, after the 09:30 reaction deadline of the P1s has fired: a is taken
     (reaction met), c is resolved (reaction breached, resolution met), b waits."""
-    from runtime.config import Settings
+    from runtime.core.config import Settings
     from runtime.web import create_app
     clock.freeze(T0)
     try:

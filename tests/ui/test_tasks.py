@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from runtime.records import SYSTEM
+from runtime.data.records import SYSTEM
 from tests.permissions.conftest import permissioned_document
 
 from .conftest import PASSWORD, Browser

@@ -1,0 +1,86 @@
+"""Aggregation rules: records that arrive together are collected under one parent.
+
+A rule of ``entities/<name>.yaml: aggregations`` says: when at least ``min_count``
+records (from that many different ``distinct`` values) with equal ``match`` fields
+arrive within ``window``, find or create a parent record and link them all to it by
+``link_field``. An open parent that already matches (``parent.find``) absorbs new
+records at once — a monitoring alert that came first collects the tickets after it.
+A mass incident is this rule plus a ``cascade`` action on the parent's transitions.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from runtime.clock import now as clock_now
+from runtime.data.values import to_json
+
+from .calendars import parse_duration
+
+
+def collect(loom, conn, et, row: dict) -> None:
+    """Apply every aggregation rule of the entity to the just-created ``row``."""
+    for rule in et.entity.spec.get("aggregations", []):
+        _apply(loom, conn, et, rule, row)
+
+
+def _apply(loom, conn, et, rule: dict, row: dict) -> None:
+    from runtime.data.records import SYSTEM
+    records = loom.records
+    link = rule["link_field"]
+    if row.get(link) is not None or any(row.get(m) is None for m in rule["match"]):
+        return
+    if "where" in rule and not records._expression(rule["where"]).evaluate(row):
+        return
+    parent = _open_parent(loom, conn, et, rule, row)
+    if parent is None:
+        members = _members(loom, conn, et, rule, row)
+        distinct = rule.get("distinct")
+        voices = {m.get(distinct) for m in members} if distinct else {m["id"] for m in members}
+        if len(voices - {None}) < rule["min_count"]:
+            return
+        data = {m: to_json(row[m]) for m in rule["match"]}
+        data.update({k: to_json(records._expression(e).evaluate(row))
+                     for k, e in rule["parent"].get("set", {}).items()})
+        parent = records.create(et.entity.app, et.entity.name, data, actor=SYSTEM, conn=conn)
+    else:
+        members = [row]
+    for member in members:
+        if member["id"] != parent["id"]:
+            current = records._fetch(conn, et, member["id"])
+            records.update(et.entity.app, et.entity.name, member["id"], {link: parent["id"]},
+                           current["row_version"], actor=SYSTEM, conn=conn, check_fields=False)
+
+
+def _same(et, rule: dict, row: dict):
+    t = et.main
+    return [t.c[m] == row[m] for m in rule["match"]] + [t.c.deleted_at.is_(None)]
+
+
+def _open_parent(loom, conn, et, rule: dict, row: dict) -> dict | None:
+    """The newest open record with the same ``match`` values that ``parent.find`` accepts."""
+    entity, t = et.entity, et.main
+    closed = entity.statuses_in("done", "cancelled")
+    query = select(t).where(*_same(et, rule, row), t.c.id != row["id"], t.c[rule["link_field"]].is_(None))
+    if closed:
+        query = query.where(t.c.status.not_in(closed))
+    find = rule["parent"].get("find")
+    for candidate in conn.execute(query.order_by(t.c.id.desc()).limit(50)).mappings():
+        if find and loom.records._expression(find).evaluate(dict(candidate)):
+            return dict(candidate)
+    return None
+
+
+def _members(loom, conn, et, rule: dict, row: dict) -> list[dict]:
+    """Unlinked records with the same ``match`` values created within the window (``row`` included)."""
+    t = et.main
+    window = parse_duration(rule["window"])
+    since = clock_now() - dt.timedelta(days=window.days, seconds=window.seconds)
+    query = select(t).where(*_same(et, rule, row), t.c.created_at >= since, t.c[rule["link_field"]].is_(None))
+    rows = [dict(r) for r in conn.execute(query.order_by(t.c.id)).mappings()]
+    if "where" in rule:
+        expr = loom.records._expression(rule["where"])
+        rows = [r for r in rows if expr.evaluate(r)]
+    return rows
+

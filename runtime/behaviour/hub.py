@@ -1,0 +1,137 @@
+"""The behaviour engine's entry: what happens around every change of a record.
+
+The record service and the workflow call two hooks, inside the change's transaction:
+
+* :meth:`Behaviour.before_write` — routing and assignment, merged into the row
+  before it is written;
+* :meth:`Behaviour.after_write` — status history, timer transitions, SLA targets,
+  aggregation rules and the "moved to another group" notice.
+
+Each piece reads its own metadata; an entity that declares none of it costs a few
+dictionary look-ups per change.
+"""
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+
+from runtime.clock import now as clock_now
+from runtime.data import tables as platform
+
+from .calendars import calendar_from_app_section, parse_duration
+
+TIMER_TRANSITION = "transition"
+
+
+class Behaviour:
+    def __init__(self, loom):
+        self.loom = loom
+        loom.timers.handlers[TIMER_TRANSITION] = self._fire_timer_transition
+
+    # ------------------------------------------------------------------ before the row is written
+    def before_write(self, conn, et, values: dict, existing, actor) -> dict:
+        """Field changes routing makes (group, assignee) for a row about to be written."""
+        entity = et.entity
+        if self.loom.router.spec(entity.app, entity.name) is None:
+            return {}
+        old = dict(existing) if existing is not None else None
+        merged = {**(old or {}), **values}
+        return self.loom.router.assign(conn, entity.app, entity.name, merged, old)
+
+    # ------------------------------------------------------------------ after the row is written
+    def after_write(self, conn, et, record_id: int, old, actor, transition: str | None = None) -> None:
+        """Everything that follows a create, update or transition of a record."""
+        entity = et.entity
+        app = self.loom.live[entity.app].app
+        engaged = (any("timer" in tr for tr in entity.spec.get("transitions", [])) or entity.spec.get("aggregations")
+                   or self.loom.sla.policies(app, entity) or self.loom.router.spec(entity.app, entity.name))
+        if not engaged and (old is None or not entity.statuses):
+            return  # nothing to track: the common case costs no query
+        if engaged:
+            row = dict(self.loom.records._fetch(conn, et, record_id))
+        else:
+            main = et.main
+            row = {"id": record_id, "status": conn.execute(select(main.c.status).where(main.c.id == record_id)).scalar()}
+        old = dict(old) if old is not None else None
+        changed_status = old is None or old.get("status") != row.get("status")
+        if old is not None and changed_status:
+            conn.execute(insert(platform.status_history).values(
+                app=entity.app, entity=entity.name, record_id=record_id, from_status=old.get("status"),
+                to_status=row["status"], transition=transition, user_id=actor.id, at=clock_now()))
+        if not engaged:
+            return
+        if changed_status:
+            self._schedule_timer_transitions(conn, app, entity, row)
+        self.loom.sla.track(conn, app, entity, row, old)
+        if old is None and entity.spec.get("aggregations"):
+            from .aggregation import collect
+            collect(self.loom, conn, et, row)
+        self._notify_routed(conn, app, entity, row, old)
+
+    # ------------------------------------------------------------------ routing notices
+    def _notify_routed(self, conn, app, entity, row: dict, old) -> None:
+        router = self.loom.router
+        spec = router.spec(entity.app, entity.name)
+        if spec is None:
+            return
+        if old is None:
+            rule = router.rule_for(entity.app, entity.name, row, conn=conn) if old is None else None
+            # Only a rule that did route the record notifies (not one for a record filed by hand elsewhere).
+            if rule and rule.get("notify") and (
+                    "group" not in rule or row.get(spec["group_field"]) == router._group_id(conn, rule["group"])):
+                self.loom.notifier.send(conn, entity.app, rule["notify"]["template"], entity=entity.name,
+                                        record_id=row["id"], to=rule["notify"].get("to", []),
+                                        cc=rule["notify"].get("cc", []), record=row)
+        elif spec.get("notify_moved") and router.moved(entity.app, entity.name, row, old):
+            self.loom.notifier.send(conn, entity.app, spec["notify_moved"], entity=entity.name, record_id=row["id"],
+                                    to=[spec["requester_field"]], record=row,
+                                    context={"old_group": old.get(spec["group_field"])})
+
+    # ------------------------------------------------------------------ timer transitions
+    def _schedule_timer_transitions(self, conn, app, entity, row: dict) -> None:
+        """Entering a status starts the timers of the transitions that leave it; leaving it stops them."""
+        timed = [tr for tr in entity.spec.get("transitions", []) if "timer" in tr]
+        if not timed:
+            return
+        record_id = row["id"]
+        self.loom.timers.cancel_record(conn, entity.app, entity.name, record_id, kind=TIMER_TRANSITION)
+        entered = clock_now()
+        for tr in timed:
+            sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
+            if row["status"] not in sources:
+                continue
+            calendar = calendar_from_app_section(app.section("sla"), tr["timer"].get("calendar"))
+            due = calendar.add(entered, parse_duration(tr["timer"]["after"]))
+            self.loom.timers.schedule(
+                conn, f"tr:{entity.app}.{entity.name}:{record_id}:{tr['name']}", TIMER_TRANSITION, entity.app, due,
+                entity=entity.name, record_id=record_id,
+                payload={"transition": tr["name"], "status": row["status"], "entered_at": entered.isoformat()})
+
+    def _fire_timer_transition(self, conn, timer) -> None:
+        """A timer transition is due: fire it as the system if the record still waits in that status."""
+        from runtime.data.records import SYSTEM
+        from runtime.errors import Conflict, NotFound, ValidationFailed
+        et = self.loom.entity_tables(timer.app, timer.entity)
+        try:
+            row = self.loom.records._fetch(conn, et, timer.record_id)
+        except NotFound:
+            return  # deleted meanwhile
+        if row["status"] != timer.payload["status"]:
+            return  # it moved on; its new status scheduled its own timers
+        try:
+            self.loom.workflow.transition(timer.app, timer.entity, timer.record_id, timer.payload["transition"],
+                                          actor=SYSTEM, conn=conn, via="timer")
+        except (Conflict, ValidationFailed):
+            # The transition's own rules refuse it now (a condition, a required field): the
+            # timer is spent; the record stays where it is, as a person firing it would see.
+            return
+
+    # ------------------------------------------------------------------ reading
+    def history(self, app: str, entity: str, record_id: int) -> list[dict]:
+        """The record's status changes, oldest first, with who made them."""
+        h, u = platform.status_history, platform.user
+        with self.loom.reader.connect() as c:
+            rows = c.execute(select(h, u.c.username).outerjoin(u, u.c.id == h.c.user_id)
+                             .where(h.c.app == app, h.c.entity == entity, h.c.record_id == record_id)
+                             .order_by(h.c.id)).all()
+        return [{"from": r.from_status, "to": r.to_status, "transition": r.transition,
+                 "user": r.username or "system", "at": r.at.isoformat()} for r in rows]

@@ -1,0 +1,508 @@
+"""Notification templates (sandboxed jinja2), recipients, in-app rows and the outbox.
+
+:meth:`Notifier.send` works inside the caller's transaction: it renders an app's
+template for each recipient in their language and writes ``loom_notification``
+rows (in-app) and ``loom_outbox`` rows, one per recipient of each other channel
+the template names. Channels out are plugins (``loom_notification_channels``);
+e-mail is the first (``plugins/email``). Nothing leaves the process until that
+change commits.
+
+:meth:`Notifier.deliver` is a job that sends one outbox row through its channel. It claims
+the row with a lease (``state='sending'``, ``lease_until``) in a short committed
+transaction, talks to the server outside any transaction, then marks the row
+``sent``. Delivery is **at least once** by design: a worker killed after the
+server accepted a message but before it marked the row sent leaves a lease that
+expires, and another worker sends the message again. Every copy carries the
+row's ``Message-ID``, so the receiving side can drop the duplicate. Never
+sending a message twice would mean sometimes never sending it at all.
+
+A failed attempt puts the row back to ``pending`` with its error and, in
+``lease_until``, the earliest time to try again; after :data:`MAX_ATTEMPTS` the
+row is ``failed`` for good.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import uuid
+from dataclasses import dataclass, replace
+
+from jinja2 import ChainableUndefined, TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from sqlalchemy import insert, or_, select, update
+
+from metamodel import title_text
+from runtime import clock
+from runtime.data import tables as platform
+from runtime.errors import LoomError, NotFound
+from runtime.extension import OutgoingMessage
+
+LEASE = dt.timedelta(minutes=5)
+MAX_ATTEMPTS = 5
+RETRY_DELAYS = tuple(dt.timedelta(minutes=m) for m in (1, 5, 15, 60))  # after attempt 1, 2, 3, 4
+DEFAULT_CHANNELS = ("email", "inapp")
+USER_SYSTEM_FIELDS = ("created_by", "updated_by")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+class TemplateFailed(LoomError):
+    """A notification template does not exist, does not compile or failed to render."""
+
+    status, title = 422, "Notification template error"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Someone to notify: a user (``user_id``), a bare address (``email`` only), or both."""
+
+    user_id: int | None
+    email: str | None
+    lang: str = "ru"
+    name: str | None = None
+
+
+# ---------------------------------------------------------------------- templates
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox, but an unsafe attribute is an error rather than a silently empty value,
+    and ``record.items`` is the field ``items``, not ``dict.items``."""
+
+    def getattr(self, obj, attribute):
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+    def unsafe_undefined(self, obj, attribute):
+        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
+
+
+# Text e-mail: no autoescape. A missing name renders empty (analysts write these), and
+# ``record.link.field`` on a missing value stays empty instead of failing.
+_ENV = _Environment(autoescape=False, undefined=ChainableUndefined, keep_trailing_newline=True)
+_compile = functools.lru_cache(maxsize=1024)(_ENV.from_string)
+
+
+def _texts(text) -> list[tuple[str | None, str]]:
+    """``(lang, source)`` pairs of a template text: a plain string or ``{ru: ..., en: ...}``."""
+    if text is None:
+        return []
+    if isinstance(text, str):
+        return [(None, text)]
+    return [(lang, source) for lang, source in text.items() if isinstance(source, str)]
+
+
+def _line(exc: Exception) -> int | None:
+    """The template line an error points at (jinja2 puts template frames into the traceback)."""
+    if getattr(exc, "lineno", None):
+        return exc.lineno
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def check_templates(templates: dict) -> list[tuple[tuple, str]]:
+    """``(document path, message)`` for every subject or body of ``notifications.yaml:
+    templates`` that does not compile, for publish-time validation."""
+    problems = []
+    for name, spec in (templates or {}).items():
+        for part in ("subject", "body"):
+            for lang, source in _texts(spec.get(part)):
+                path = ("notifications", "templates", name, part) + ((lang,) if lang else ())
+                try:
+                    _compile(source)
+                except TemplateSyntaxError as exc:
+                    problems.append((path, f"line {exc.lineno}: {exc.message}"))
+    return problems
+
+
+def render(name: str, part: str, text, lang: str, context: dict) -> str:
+    """Render template ``name``'s ``part`` in ``lang`` (falling back to ``ru``)."""
+    source = title_text(text, lang)
+    try:
+        return _compile(source).render(context)
+    except Exception as exc:  # noqa: BLE001 - any failure of an analyst's template reads the same
+        line = _line(exc)
+        where = f", line {line}" if line else ""
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        raise TemplateFailed(f"notification template {name!r}, {part} ({lang}){where}: {message}",
+                             template=name, part=part, line=line) from None
+
+
+# ---------------------------------------------------------------------- recipient specs
+def parse_recipient(spec: str, entity, resolve) -> tuple:
+    """Turn a recipient spec into a plan; ``ValueError`` names a spec that means nothing.
+
+    ``entity`` is the :class:`metamodel.Entity` the spec starts from (``None`` when there
+    is no record); ``resolve(field)`` returns the entity a link field points at, or
+    ``None`` when it cannot be known here (the rest of the path is then not checked).
+    """
+    kind, _, arg = spec.partition(":")
+    if arg and kind in ("role", "group", "user"):
+        return (kind, arg)
+    if EMAIL.fullmatch(spec):
+        return ("email", spec)
+    if entity is None:
+        raise ValueError(f"recipient {spec!r} needs a record")
+    links, parts = [], spec.split(".")
+    for i, part in enumerate(parts):
+        rest = parts[i + 1:]
+        f = entity.fields.get(part)
+        if part in USER_SYSTEM_FIELDS or (f is not None and f.value_type == "user"):
+            if not rest:
+                return ("path", tuple(links), part, "user")
+        elif f is not None and f.value_type == "group":
+            if rest in ([], ["lead"]):
+                return ("path", tuple(links), part, "lead" if rest else "group")
+        elif f is not None and f.value_type == "link" and f.storage == "column" and rest:
+            links.append(f)
+            entity = resolve(f)
+            if entity is None:
+                return ("unchecked", spec)
+            continue
+        raise ValueError(f"unknown recipient {spec!r}: {part!r} is not a user, group or link field "
+                         f"of {entity.name!r}" + (f" followed by {'.'.join(rest)!r}" if rest else ""))
+    raise ValueError(f"unknown recipient {spec!r}")  # a path that ends in a link
+
+
+def check_recipient(app, entity: str, spec: str) -> str | None:
+    """Why ``spec`` is not a recipient of ``app``'s ``entity``, or ``None`` when it is.
+    Links into other apps are followed no further."""
+    def resolve(f):
+        other, _, name = f.target.rpartition(".")
+        return app.entities.get(name) if other in ("", app.name) else None
+
+    try:
+        parse_recipient(spec, app.entities[entity], resolve)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+# ---------------------------------------------------------------------- the notifier
+class Notifier:
+    def __init__(self, loom):
+        self.loom = loom
+
+    def templates(self, app: str) -> dict:
+        """The app's notification templates by name (``notifications.yaml: templates``)."""
+        live = self.loom.live.get(app)
+        if live is None:
+            raise NotFound(f"no published app {app!r}")
+        return live.app.section("notifications").get("templates") or {}
+
+    # ------------------------------------------------------------------ recipients
+    def recipients(self, conn, app: str, entity: str | None, record: dict | None, specs) -> list[Recipient]:
+        """Resolve recipient specs (``docs/behaviour.md``, "Recipients") over ``record``:
+        active users and bare addresses, in order, each once."""
+        return self._collect(conn, app, entity, record, specs, set())
+
+    def _collect(self, conn, app, entity, record, specs, seen: set) -> list[Recipient]:
+        """Recipients of ``specs`` whose user id and address are not in ``seen`` (which grows)."""
+        start = self.loom.entity_tables(app, entity).entity if entity else None
+        out = []
+        for spec in specs:
+            for r in self._resolve(conn, parse_recipient(spec, start, self._target), record or {}):
+                address = ("email", r.email.lower()) if r.email else None
+                if address in seen:  # already mailed: a user still gets the in-app notification
+                    r = replace(r, email=None)
+                if (r.user_id and ("user", r.user_id) not in seen) or (not r.user_id and r.email):
+                    out.append(r)
+                seen.add(("user", r.user_id))
+                if address:
+                    seen.add(address)
+        return out
+
+    def _target(self, f):
+        return self.loom.entity_tables(*_split(f)).entity
+
+    def _resolve(self, conn, plan: tuple, record: dict) -> list[Recipient]:
+        kind, *args = plan
+        u, g = platform.user, platform.group
+        if kind == "email":
+            return [Recipient(None, args[0])]
+        if kind == "user":
+            return _users(conn, u.c.username == args[0])
+        if kind == "role":
+            return _with_role(conn, args[0])
+        if kind == "group":
+            return _group(conn, g.c.name == args[0])
+        links, name, what = args
+        record = self._follow(conn, record, links)
+        value = record.get(name) if record else None
+        if value is None:
+            return []
+        if what == "user":
+            return _users(conn, u.c.id == value)
+        if what == "group":
+            return _group(conn, g.c.id == value)
+        lead = select(g.c.lead_id).where(g.c.id == value).scalar_subquery()
+        return _users(conn, u.c.id == lead)
+
+    def _follow(self, conn, record: dict, links) -> dict | None:
+        """The record at the end of a chain of link fields (``None`` where a link is empty)."""
+        for f in links:
+            if record.get(f.name) is None:
+                return None
+            t = self.loom.entity_tables(*_split(f)).main
+            record = conn.execute(select(t).where(t.c.id == record[f.name])).mappings().first()
+            if record is None:
+                return None
+        return record
+
+    # ------------------------------------------------------------------ send
+    def send(self, conn, app: str, template: str, *, entity: str | None = None, record_id: int | None = None,
+             to=(), cc=(), context: dict | None = None, record: dict | None = None) -> dict:
+        """Render ``template`` for each recipient and write in-app and outbox rows in ``conn``'s
+        transaction; return their ids as ``{"inapp": [...], "email": [...]}``.
+
+        ``to`` get the e-mail; ``cc`` are copied on it (on the first one, so nobody gets
+        a copy per addressee) and get in-app notifications like ``to``.
+        """
+        spec = self.templates(app).get(template)
+        if spec is None:
+            raise TemplateFailed(f"app {app!r} has no notification template {template!r}", template=template)
+        if record is None and record_id is not None:
+            et = self.loom.entity_tables(app, entity)
+            row = self.loom.records._fetch(conn, et, record_id, include_deleted=True)
+            record = self.loom.records.to_json(conn, et, row, None, related=False)
+        record = dict(record or {})
+        record_id = record_id if record_id is not None else record.get("id")
+        seen = set()
+        to_list = self._collect(conn, app, entity, record, to, seen)
+        cc_list = self._collect(conn, app, entity, record, cc, seen)
+        renderer = _Renderer(template, spec, self._context(conn, app, entity, record, record_id, context or {}))
+        channels = spec.get("channels") or DEFAULT_CHANNELS
+        ids = {"inapp": [], "email": []}  # and a list per other channel that sent something
+        where = {"template": template, "app": app, "entity": entity, "record_id": record_id}
+        if "inapp" in channels:
+            ids["inapp"] = [self._inapp(conn, r, renderer, where) for r in to_list + cc_list if r.user_id]
+        for name in channels:
+            if name == "inapp":
+                continue
+            channel = self._channel(name)
+            mails = [(r, a) for r in to_list if (a := channel.address(_address_book(r)))]
+            copies = [a for r in cc_list if (a := channel.address(_address_book(r)))]
+            if not mails:  # nobody to copy them on: the copies become messages of their own
+                mails, copies = [(None, a) for a in copies], []
+            ids.setdefault(name, []).extend(
+                self._outbox(conn, name, r, address, copies if i == 0 else [], renderer, where)
+                for i, (r, address) in enumerate(mails))
+        return ids
+
+    def _inapp(self, conn, r: Recipient, renderer: _Renderer, where: dict) -> int:
+        subject, body = renderer(r.lang)
+        n = platform.notification
+        return conn.execute(insert(n).values(user_id=r.user_id, title=subject[:255], body=body,
+                                             created_at=clock.now(), **where).returning(n.c.id)).scalar_one()
+
+    def _channel(self, name: str):
+        channel = self.loom.plugins.channels().get(name)
+        if channel is None:
+            raise TemplateFailed(f"no notification channel {name!r} is installed; installed: "
+                                 f"{', '.join(['inapp', *sorted(self.loom.plugins.channels())])}")
+        return channel
+
+    def _outbox(self, conn, channel: str, r: Recipient | None, address: str, cc: list[str], renderer: _Renderer,
+                where: dict) -> int:
+        subject, body = renderer(r.lang if r is not None else "ru")
+        o = platform.outbox
+        return conn.execute(insert(o).values(
+            channel=channel, recipient=address, cc=cc, subject=subject[:255], body=body, state="pending",
+            attempts=0, created_at=clock.now(), message_id=f"<{uuid.uuid4()}@loom>", **where
+        ).returning(o.c.id)).scalar_one()
+
+    def _context(self, conn, app: str, entity: str | None, record: dict, record_id, extra: dict) -> _Context:
+        titles = self._titles(conn, app, entity, record) if entity else {}
+        if record_id is not None:
+            url = f"{self.loom.base_url}/ui/{app}/{entity}/{record_id}"
+        else:
+            url = f"{self.loom.base_url}/ui/{app}/"
+        return _Context({"record": record, "app": app, "entity": entity, "url": url, **extra}, titles)
+
+    def _titles(self, conn, app: str, entity: str, record: dict) -> dict:
+        """Display names of the record's status, choices, users, groups and links; a value
+        is a string or a ``{ru, en}`` title, picked per language when rendering."""
+        e = self.loom.entity_tables(app, entity).entity
+        out = {}
+        if record.get("status") is not None:
+            out["status"] = next((s.get("title", s["name"]) for s in e.statuses if s["name"] == record["status"]),
+                                 record["status"])
+        users = {name: record.get(name) for name in USER_SYSTEM_FIELDS}
+        for f in e.fields.values():
+            value = record.get(f.name)
+            if value is None or f.storage != "column":
+                continue
+            if f.value_type == "user":
+                users[f.name] = value
+            elif f.value_type == "group":
+                title = conn.execute(select(platform.group.c.title, platform.group.c.name)
+                                     .where(platform.group.c.id == value)).first()
+                if title is not None:
+                    out[f.name] = title.title or title.name
+            elif f.value_type == "link":
+                et = self.loom.entity_tables(*_split(f))
+                column = et.main.c.get(et.entity.title_field, et.main.c.number)
+                out[f.name] = conn.execute(select(column).where(et.main.c.id == value)).scalar()
+            elif f.value_type == "choice":
+                out[f.name] = next((c.title or c.value for c in f.choices if c.value == value), value)
+        ids = {v for v in users.values() if v is not None}
+        if ids:
+            u = platform.user
+            names = {r.id: r.full_name or r.username
+                     for r in conn.execute(select(u.c.id, u.c.full_name, u.c.username).where(u.c.id.in_(ids)))}
+            out.update({k: names[v] for k, v in users.items() if v in names})
+        return out
+
+    # ------------------------------------------------------------------ delivery
+    def deliver(self, outbox_id: int) -> str:
+        """Send one outbox row through its channel (a job); return its state afterwards,
+        or ``"not configured"`` while the channel is not set up (the row waits)."""
+        o = platform.outbox
+        with self.loom.reader.connect() as c:
+            name = c.execute(select(o.c.channel).where(o.c.id == outbox_id)).scalar()
+        channel = self.loom.plugins.channels().get(name)
+        if name is None or channel is None or not channel.ready(self._config()):
+            return "missing" if name is None else "not configured"
+        row = self._claim(outbox_id)
+        if row is None:
+            return self._state(outbox_id)
+        try:
+            channel.deliver(_outgoing(row), self._config())
+        except Exception as exc:  # noqa: BLE001 - a channel's failure is an attempt that failed, retried later
+            return self._failed(row, exc)
+        self._settle(row, state="sent", sent_at=clock.now(), lease_until=None, error=None)
+        return "sent"
+
+    def _config(self) -> dict:
+        """What channels may read of the platform's settings."""
+        return {"smtp_url": self.loom.smtp_url, "base_url": self.loom.base_url}
+
+    def deliver_pending(self, limit: int = 100) -> int:
+        """Deliver the rows that are due, oldest first, for the scheduler's tick; return how many
+        were sent. A channel's first failure ends its batch: its server is likely down, and the
+        rest can wait for the next tick instead of each spending an attempt."""
+        ready = [n for n, ch in self.loom.plugins.channels().items() if ch.ready(self._config())]
+        if not ready:
+            return 0
+        o = platform.outbox
+        with self.loom.reader.connect() as c:
+            rows = c.execute(select(o.c.id, o.c.channel).where(_deliverable(clock.now()), o.c.channel.in_(ready))
+                             .order_by(o.c.id).limit(limit)).all()
+        sent, down = 0, set()
+        for outbox_id, channel in rows:
+            if channel in down:
+                continue
+            state = self.deliver(outbox_id)
+            if state in ("pending", "failed"):
+                down.add(channel)
+            sent += state == "sent"
+        return sent
+
+    def _claim(self, outbox_id: int):
+        """Take the row for one attempt, or ``None`` when it is not due or another worker holds it."""
+        o, now = platform.outbox, clock.now()
+        with self.loom.engine.begin() as c:
+            return c.execute(update(o).where(o.c.id == outbox_id, _deliverable(now))
+                             .values(state="sending", lease_until=now + LEASE, attempts=o.c.attempts + 1)
+                             .returning(o)).first()
+
+    def _failed(self, row, exc: Exception) -> str:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if row.attempts >= MAX_ATTEMPTS:
+            self._settle(row, state="failed", lease_until=None, error=error)
+            return "failed"
+        delay = RETRY_DELAYS[min(row.attempts, len(RETRY_DELAYS)) - 1]
+        self._settle(row, state="pending", lease_until=clock.now() + delay, error=error)
+        return "pending"
+
+    def _settle(self, row, **values) -> None:
+        """Record an attempt's outcome, unless the lease expired and another attempt took the row."""
+        o = platform.outbox
+        with self.loom.engine.begin() as c:
+            c.execute(update(o).where(o.c.id == row.id, o.c.attempts == row.attempts).values(**values))
+
+    def _state(self, outbox_id: int) -> str:
+        o = platform.outbox
+        with self.loom.reader.connect() as c:
+            return c.execute(select(o.c.state).where(o.c.id == outbox_id)).scalar() or "missing"
+
+
+# ---------------------------------------------------------------------- helpers
+class _Context:
+    """The rendering context of one notification; ``record._titles`` is per language."""
+
+    def __init__(self, names: dict, titles: dict):
+        self.names, self.titles = names, titles
+
+    def for_lang(self, lang: str) -> dict:
+        titles = {k: title_text(v, lang) if isinstance(v, (dict, str)) else v for k, v in self.titles.items()}
+        return {**self.names, "record": {**self.names["record"], "_titles": titles}, "lang": lang}
+
+
+class _Renderer:
+    """``(subject, body)`` of one template for a language, rendered once per language."""
+
+    def __init__(self, name: str, spec: dict, context: _Context):
+        self.name, self.spec, self.context = name, spec, context
+        self.done: dict[str, tuple[str, str]] = {}
+
+    def __call__(self, lang: str) -> tuple[str, str]:
+        if lang not in self.done:
+            context = self.context.for_lang(lang)
+            subject = render(self.name, "subject", self.spec.get("subject", ""), lang, context)
+            body = render(self.name, "body", self.spec.get("body", ""), lang, context)
+            self.done[lang] = (" ".join(subject.split()), body)  # a header is one line
+        return self.done[lang]
+
+
+def _split(f) -> tuple[str, str]:
+    other, _, name = f.target.rpartition(".")
+    return other or f.entity.app, name
+
+
+def _users(conn, *where) -> list[Recipient]:
+    u = platform.user
+    rows = conn.execute(select(u.c.id, u.c.email, u.c.lang, u.c.full_name, u.c.username)
+                        .where(u.c.is_active.is_(True), *where).order_by(u.c.id))
+    return [Recipient(r.id, r.email or None, r.lang or "ru", r.full_name or r.username) for r in rows]
+
+
+def _with_role(conn, role: str) -> list[Recipient]:
+    """Active users with ``role`` (roles are a JSON list: filtered here, the same on both backends)."""
+    u = platform.user
+    rows = conn.execute(select(u.c.id, u.c.roles, u.c.is_admin).where(u.c.is_active.is_(True)))
+    ids = [r.id for r in rows if role in (r.roles or []) or (role == "admin" and r.is_admin)]
+    return _users(conn, u.c.id.in_(ids)) if ids else []
+
+
+def _group(conn, where) -> list[Recipient]:
+    """A group's active members, then the group's own address."""
+    g, ug, u = platform.group, platform.user_group, platform.user
+    group = conn.execute(select(g.c.id, g.c.name, g.c.title, g.c.email).where(where)).first()
+    if group is None:
+        return []
+    members = _users(conn, u.c.id.in_(select(ug.c.user_id).where(ug.c.group_id == group.id)))
+    if group.email:
+        members.append(Recipient(None, group.email, name=title_text(group.title) or group.name))
+    return members
+
+
+def _deliverable(now: dt.datetime):
+    """Rows an attempt may take: pending and due, or sending with an expired lease."""
+    o = platform.outbox
+    return or_((o.c.state == "pending") & (o.c.lease_until.is_(None) | (o.c.lease_until <= now)),
+               (o.c.state == "sending") & (o.c.lease_until < now))
+
+
+def _address_book(r: Recipient) -> dict:
+    """What a channel may use to reach a recipient (see ``Channel.address``)."""
+    return {"email": r.email, "user_id": r.user_id, "name": r.name, "lang": r.lang}
+
+
+def _outgoing(row) -> OutgoingMessage:
+    return OutgoingMessage(id=row.id, channel=row.channel, recipient=row.recipient, subject=row.subject,
+                           body=row.body, message_id=row.message_id, cc=tuple(row.cc or ()), app=row.app,
+                           entity=row.entity, record_id=row.record_id)

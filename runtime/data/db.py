@@ -1,0 +1,113 @@
+"""Engines and transactions for SQLite (embedded default) and PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+from sqlalchemy import BigInteger, DateTime, Integer, Numeric, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+
+# SQLite rowid alias needs INTEGER PRIMARY KEY; elsewhere a 64-bit key.
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """Create an engine; on SQLite make it transactional for DDL too and fast on files."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, **kwargs)
+        _sqlite_setup(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    # Recycling beats pre-ping: a ping is a round trip on every checkout.
+    kwargs.setdefault("pool_recycle", 1800)
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    # pysqlite's own transaction handling skips BEGIN before DDL, so a failed
+    # migration would leave half its changes. We take BEGIN into our hands
+    # (the recipe in SQLAlchemy's SQLite dialect documentation).
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        # SQLite's lower() folds ASCII only; Russian text needs Python's.
+        dbapi_conn.create_function("lower", 1, lambda v: v.lower() if isinstance(v, str) else v, deterministic=True)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA cache_size=-65536")  # 64 MB: big tables have several indexes to keep hot
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        # Writers take the write lock up front (IMMEDIATE): two writers then
+        # queue instead of one failing late with "database is locked". Readers
+        # (Loom.reader) take none, so under WAL they never wait for a writer.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("loom_read") else "BEGIN IMMEDIATE")
+
+
+def is_sqlite(bind) -> bool:
+    return bind.dialect.name == "sqlite"
+
+
+class Money(TypeDecorator):
+    """Exact decimals everywhere.
+
+    PostgreSQL has NUMERIC. SQLite would store REAL and round money, so
+    there the value is kept as a scaled 64-bit integer (kopecks for scale 2),
+    which stays exact, sortable and comparable in SQL.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int = 18, scale: int = 2):
+        super().__init__()
+        self.precision, self.scale = precision, scale
+        self._factor = decimal.Decimal(10) ** scale
+        self._quantum = decimal.Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = decimal.Decimal(value).quantize(self._quantum)
+        if dialect.name == "sqlite":
+            return int(value * self._factor)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (decimal.Decimal(value) / self._factor).quantize(self._quantum)
+        return decimal.Decimal(value).quantize(self._quantum)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetimes on every backend.
+
+    SQLite has no time zones and hands back naive values; they were written
+    in UTC, so they are read as UTC (never as the server's local time).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None and dialect.name == "sqlite":
+            return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value

@@ -1,0 +1,291 @@
+"""List queries: filters, sort, keyset pagination, full-text search, capped counts.
+
+Filters come as ``field__op=value`` (``priority__in=1,2``,
+``created_at__gte=2026-01-01``, ``organization.short_name__contains=мин``);
+sort as ``-created_at,priority``. Pagination is by keyset: the cursor holds
+the sort values of the last row, so page 1000 costs what page 1 costs.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select
+
+from metamodel import Field
+from runtime.errors import Forbidden, LoomError
+
+from .storage import EntityTables, search_condition
+from .values import FieldError, coerce, to_json
+
+OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "startswith", "isnull", "notnull",
+       "between")
+SYSTEM_FIELDS = {
+    "id": "integer", "number": "string", "status": "string", "created_at": "datetime", "created_by": "user",
+    "updated_at": "datetime", "updated_by": "user", "row_version": "integer", "meta_version": "integer",
+    "deleted_at": "datetime",
+}
+MAX_LIMIT = 500
+COUNT_CAP = 10_000
+
+
+class BadQuery(LoomError):
+    title = "Invalid query"
+
+
+@dataclass
+class Filter:
+    field: str
+    op: str
+    value: object
+
+
+@dataclass
+class Page:
+    items: list
+    next_cursor: str | None
+    count: int | None
+    count_exact: bool
+
+
+def parse_args(args) -> tuple[list[Filter], list[str], dict]:
+    """Split request arguments into filters, sort keys and options."""
+    filters, sort, options = [], [], {}
+    for key, value in args.items(multi=True) if hasattr(args, "items") and hasattr(args, "getlist") else args.items():
+        if key in ("limit", "after", "q", "count", "view", "deleted", "fields"):
+            options[key] = value
+        elif key == "sort":
+            sort.extend(s.strip() for s in value.split(",") if s.strip())
+        else:
+            name, _, op = key.partition("__")
+            op = op or "eq"
+            if op not in OPS:
+                raise BadQuery(f"unknown filter operator {op!r} in {key!r}; use one of {', '.join(OPS)}")
+            if op in ("in", "not_in", "between") and isinstance(value, str):
+                value = [v for v in value.split(",")]
+            if op in ("isnull", "notnull") and isinstance(value, str):
+                value = value.lower() not in ("0", "false", "no")
+            filters.append(Filter(name, op, value))
+    return filters, sort, options
+
+
+class ListQuery:
+    """Build and run one list query over an entity's table.
+
+    Permissions apply here, so the API and scripts' ``find`` get the same:
+    row rules narrow the query (and so its count), hidden fields cannot be
+    filtered, sorted or searched, and a ``link.field`` path only sees
+    linked records the actor may read.
+    """
+
+    def __init__(self, loom, et: EntityTables):
+        self.loom, self.et, self.t = loom, et, et.main
+
+    def column_and_field(self, name: str, joins: list, actor=None, checked: bool = True, path: str | None = None):
+        """Resolve ``field`` or ``link.field`` to a column and a typed Field for coercion.
+
+        ``checked`` applies the actor's field permissions; filters and sort
+        that come from the app's own view definition are not checked.
+        """
+        head, _, rest = name.partition(".")
+        entity = self.et.entity
+        permissions = self.loom.permissions
+        if checked:
+            permissions.check_field_use(actor, entity, head, path or name)
+        if not rest:
+            if head in SYSTEM_FIELDS:
+                return self.t.c[head], Field(head, SYSTEM_FIELDS[head], {"type": SYSTEM_FIELDS[head], "max_length": 100})
+            f = entity.fields.get(head)
+            if f is None or f.storage != "column":
+                raise BadQuery(f"cannot filter or sort by {name!r}: not a column of {entity.name}",
+                               field=name)
+            return self.t.c[head], f
+        f = entity.fields.get(head)
+        if f is None or f.value_type != "link":
+            raise BadQuery(f"{head!r} is not a link, so {name!r} cannot follow it", field=name)
+        app, _, target = f.target.rpartition(".")
+        other = self.loom.entity_tables(app or entity.app, target)
+        if checked:
+            permissions.require(actor, other.entity, "read")
+        alias = other.main.alias(f"j_{head}")
+        on = self.t.c[head] == alias.c.id
+        visible = permissions.row_filter(other.entity, alias, actor)  # a hidden target reads as no target
+        joins.append((alias, on if visible is None else and_(on, visible)))
+        inner = ListQuery(self.loom, other)
+        col, tf = inner.column_and_field(rest, [], actor, checked, path or name)
+        return alias.c[col.name], tf
+
+    def condition(self, flt: Filter, joins: list, actor=None, checked: bool = True):
+        col, f = self.column_and_field(flt.field, joins, actor, checked)
+        op, value = flt.op, flt.value
+
+        def one(v):
+            if f.value_type in ("string", "text", "email", "phone", "choice"):
+                return str(v)
+            try:
+                return coerce(f, v)
+            except FieldError as exc:
+                raise BadQuery(f"filter {flt.field}: {exc.message}", field=flt.field) from None
+
+        if op == "isnull":
+            return col.is_(None) if value else col.is_not(None)
+        if op == "notnull":
+            return col.is_not(None) if value else col.is_(None)
+        if op in ("in", "not_in"):
+            values = [one(v) for v in (value if isinstance(value, list) else [value])]
+            return col.in_(values) if op == "in" else col.not_in(values)
+        if op == "between":
+            if not isinstance(value, list) or len(value) != 2:
+                raise BadQuery(f"filter {flt.field}__between needs two values: low,high", field=flt.field)
+            return col.between(one(value[0]), one(value[1]))
+        if op == "contains":
+            return func.lower(col).contains(str(value).lower(), autoescape=True)
+        if op == "startswith":
+            return col.startswith(str(value), autoescape=True)
+        v = one(value)
+        return {"eq": col == v, "ne": or_(col != v, col.is_(None)), "lt": col < v, "lte": col <= v,
+                "gt": col > v, "gte": col >= v}[op]
+
+    def run(self, conn, filters: list[Filter], sort: list[str], limit: int = 50, after: str | None = None,
+            search: str | None = None, count: str | None = None, actor=None, include_deleted: bool = False,
+            view_filters: list[Filter] = (), view_sort: list[str] = ()) -> Page:
+        """One page. ``filters``/``sort`` are the caller's; ``view_filters``/``view_sort`` come
+        from a list view in the app's metadata (used when the caller gives no sort)."""
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        joins: list = []
+        where = [self.condition(f, joins, actor, checked=False) for f in view_filters]
+        where += [self.condition(f, joins, actor) for f in filters]
+        if not include_deleted:
+            where.append(self.t.c.deleted_at.is_(None))
+        if search:
+            entity = self.et.entity
+            if not entity.search_fields:
+                raise BadQuery(f"{entity.name} has no full-text search; declare search fields")
+            fields = self.loom.permissions.search_fields(actor, entity)
+            if not fields:
+                raise Forbidden(f"you may not search {entity.name}: its search fields are hidden from you")
+            where.append(search_condition(conn, self.t, search, fields if fields != entity.search_fields else None))
+        if sort:
+            keys = self._sort_keys(sort, joins, actor)
+        else:
+            keys = self._sort_keys(list(view_sort) or ["-id"], joins, actor, checked=False)
+        base = self.t
+        for alias, on in joins:
+            base = base.outerjoin(alias, on)
+        query = select(self.t).select_from(base).where(*where)
+        query = self.loom.permissions.restrict(query, self.et, actor)
+        page_query = query
+        if after:
+            nulls_large = conn.dialect.name != "sqlite"
+            page_query = page_query.where(self._after(keys, decode_cursor(after, len(keys)), nulls_large))
+        page_query = page_query.order_by(*[col.desc() if desc else col.asc() for col, desc in keys]).limit(limit + 1)
+        if joins:
+            page_query = page_query.add_columns(*[col.label(f"_k{i}") for i, (col, _) in enumerate(keys)])
+        rows = conn.execute(page_query).mappings().all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = None
+        if more and rows:
+            last = rows[-1]
+            cursor = encode_cursor([last[f"_k{i}"] if joins else last[col.name] for i, (col, _) in enumerate(keys)])
+        total, exact = None, False
+        if count in ("capped", "exact", "1", "true"):
+            inner = query.with_only_columns(self.t.c.id).order_by(None)
+            if count == "exact":
+                total, exact = conn.execute(select(func.count()).select_from(inner.subquery())).scalar_one(), True
+            else:
+                capped = conn.execute(select(func.count()).select_from(inner.limit(COUNT_CAP + 1).subquery())).scalar_one()
+                total, exact = min(capped, COUNT_CAP), capped <= COUNT_CAP
+        return Page(rows, cursor, total, exact)
+
+    def _sort_keys(self, sort: list[str], joins: list, actor=None, checked: bool = True):
+        keys, seen = [], set()
+        for item in sort:
+            desc = item.startswith("-")
+            name = item.lstrip("-")
+            col, _ = self.column_and_field(name, joins, actor, checked)
+            if name not in seen:
+                keys.append((col, desc))
+                seen.add(name)
+        if "id" not in seen:  # the tie-breaker that makes the keyset total
+            keys.append((self.t.c.id, keys[-1][1] if keys else True))
+        return keys
+
+    @staticmethod
+    def _after(keys, values, nulls_large: bool):
+        """Rows strictly after ``values`` in the sort order.
+
+        Each backend keeps its natural NULL order (SQLite: NULL is smallest,
+        PostgreSQL: largest), because forcing one with NULLS FIRST/LAST would
+        stop PostgreSQL from reading the sort straight off an index.
+        """
+        clauses = []
+        for i, (col, desc) in enumerate(keys):
+            value = values[i]
+            equal = [_eq(keys[j][0], values[j]) for j in range(i)]
+            nulls_at_end = (not desc) == nulls_large
+            if value is None:
+                beyond = None if nulls_at_end else col.is_not(None)
+            else:
+                beyond = (col < value) if desc else (col > value)
+                if nulls_at_end and getattr(col, "nullable", True):
+                    beyond = or_(beyond, col.is_(None))
+            if beyond is not None:
+                clauses.append(and_(*equal, beyond))
+        # Redundant with the OR chain, but a plain range on the leading key is what
+        # lets either database start the index scan at the cursor instead of filtering.
+        col, desc = keys[0]
+        first = values[0]
+        if first is None:
+            return or_(*clauses)
+        bound = (col <= first) if desc else (col >= first)
+        if ((not desc) == nulls_large) and getattr(col, "nullable", True):
+            bound = or_(bound, col.is_(None))
+        return and_(bound, or_(*clauses))
+
+
+def _eq(col, value):
+    return col.is_(None) if value is None else col == value
+
+
+def encode_cursor(values: list) -> str:
+    raw = json.dumps([_cursor_value(v) for v in values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _cursor_value(v):
+    import datetime as dt
+    import decimal
+    if isinstance(v, dt.datetime):
+        return {"dt": v.isoformat()}
+    if isinstance(v, dt.date):
+        return {"d": v.isoformat()}
+    if isinstance(v, decimal.Decimal):
+        return {"n": str(v)}
+    return v
+
+
+def decode_cursor(cursor: str, size: int) -> list:
+    import datetime as dt
+    import decimal
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        out = []
+        for v in raw:
+            if isinstance(v, dict):
+                (kind, text), = v.items()
+                v = {"dt": dt.datetime.fromisoformat, "d": dt.date.fromisoformat, "n": decimal.Decimal}[kind](text)
+            out.append(v)
+        if len(out) != size:
+            raise ValueError
+        return out
+    except (ValueError, TypeError, KeyError):
+        raise BadQuery("the cursor is not valid for this query; start from the first page") from None
+
+
+def page_json(page: Page) -> dict:
+    return {"items": page.items, "next": page.next_cursor, "count": page.count, "count_exact": page.count_exact}
+
+
+__all__ = ["ListQuery", "Filter", "Page", "parse_args", "page_json", "to_json"]

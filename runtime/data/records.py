@@ -1,0 +1,623 @@
+"""The record service: every create, read, update and delete of app data.
+
+One change is one transaction: the row, its child rows and links, its
+audit entry and its number are written together or not at all. Rules come
+from metadata (required, types, lengths, ranges, patterns, choices, link
+existence, uniqueness, defaults, computed fields); optimistic locking uses
+``row_version``.
+"""
+from __future__ import annotations
+
+import contextlib
+import decimal
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+
+from metamodel import Entity, Field
+from runtime.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from runtime.extension import RecordEvent
+
+from . import events
+from . import tables as platform
+from .storage import EntityTables, utcnow
+from .values import FieldError, check, coerce, to_json
+
+SYSTEM_READONLY = {"id", "number", "created_at", "created_by", "updated_at", "updated_by", "row_version",
+                   "meta_version", "deleted_at"}
+
+
+@dataclass
+class Actor:
+    """Who makes a change: a user id and name, roles, groups and organisation (for row-level
+    permissions), and the client address for the audit log."""
+
+    id: int | None
+    username: str = "system"
+    roles: tuple = ()
+    is_admin: bool = False
+    ip: str | None = None
+    system: bool = False  # trusted platform code (fixtures, import): may set status and numbers
+    groups: tuple = ()  # ids of the user's groups (loom_group)
+    organization: str | None = None  # "app.entity:id" of the user's organisation record
+
+
+SYSTEM = Actor(None, "system", is_admin=True, system=True)
+FIND_LIMIT = 200  # rows one find() returns at most (scripts, plugins)
+EVENT_OF = {"create": "created", "update": "updated", "delete": "deleted", "restore": "restored",
+            "transition": "transition"}  # audit action -> record event
+_counter = platform.counter
+# built once: every create reserves a number (see audit.py on why a per-call statement costs)
+_BUMP_COUNTER = (update(_counter).where(_counter.c.key == bindparam("counter_key"))
+                 .values(value=_counter.c.value + bindparam("step")).returning(_counter.c.value))
+
+
+@lru_cache(maxsize=512)
+def _insert_returning(table):
+    """``INSERT INTO table ... RETURNING *``, built once per table; the values come as parameters."""
+    return insert(table).returning(*table.c)
+
+
+def compute_all(entity: Entity, values: dict, only: str | None = None):
+    """Evaluate computed fields into ``values``; with ``only``, return that one field's value."""
+    for f in entity.computed_order:
+        result = f.expression.evaluate(values)
+        if result is not None:
+            try:
+                result = coerce(_result_field(f), result)
+            except FieldError:
+                result = _round(f, result)
+        values[f.name] = result
+        if only == f.name:
+            return result
+    return values
+
+
+def _result_field(f: Field) -> Field:
+    return Field(f.name, f.value_type, {**f.spec, "type": f.value_type}, f.entity)
+
+
+def _round(f: Field, value):
+    if f.value_type in ("decimal", "money", "integer"):
+        try:
+            q = decimal.Decimal(1).scaleb(-f.scale) if f.value_type != "integer" else decimal.Decimal(1)
+            d = decimal.Decimal(str(value)).quantize(q, rounding=decimal.ROUND_HALF_UP)
+            return int(d) if f.value_type == "integer" else d
+        except (decimal.InvalidOperation, ValueError):
+            return None
+    return None
+
+
+class RecordService:
+    """CRUD over live entity tables. ``loom`` is the :class:`runtime.core.Loom` it serves."""
+
+    def __init__(self, loom):
+        self.loom = loom
+
+    # ------------------------------------------------------------------ transactions
+    @contextlib.contextmanager
+    def _tx(self, conn=None):
+        if conn is not None:
+            yield conn
+            return
+        try:
+            with self.loom.engine.begin() as conn:
+                yield conn
+        finally:
+            self.loom.hooks.flush()  # script runs are logged even when the change rolled back
+
+    @contextlib.contextmanager
+    def _read(self, conn=None):
+        if conn is not None:
+            yield conn
+        else:
+            with self.loom.reader.connect() as conn:
+                yield conn
+
+    # ------------------------------------------------------------------ read
+    def get(self, app: str, entity: str, record_id: int, actor: Actor = SYSTEM, conn=None,
+            include_deleted: bool = False) -> dict:
+        et = self.loom.entity_tables(app, entity)
+        self.loom.permissions.require(actor, et.entity, "read")
+        with self._read(conn) as c:
+            row = self._fetch(c, et, record_id, include_deleted, actor=actor)
+            return self.to_json(c, et, row, actor)
+
+    def find(self, app: str, entity: str, where: dict | None = None, sort=(), limit: int = 50,
+             actor: Actor = SYSTEM, conn=None) -> list[dict]:
+        """Records ``actor`` may read that match ``where`` (``{"field__op": value}``, the API's
+        filters), as JSON, at most ``limit`` (and never more than :data:`FIND_LIMIT`)."""
+        from .query import ListQuery, parse_args
+        et = self.loom.entity_tables(app, entity)
+        self.loom.permissions.require(actor, et.entity, "read")
+        args = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in dict(where or {}).items()}
+        filters, _, _ = parse_args(args)
+        with self._read(conn) as c:
+            page = ListQuery(self.loom, et).run(c, filters, list(sort or []), limit=min(int(limit), FIND_LIMIT),
+                                                actor=actor)
+            return [self.to_json(c, et, row, actor, related=False) for row in page.items]
+
+    def comment(self, app: str, entity: str, record_id: int, body: str, actor: Actor = SYSTEM, conn=None) -> dict:
+        """Add a comment to a record (mentions notify, the audit log records it)."""
+        from . import comments
+        return comments.add(self.loom, app, entity, record_id, body, actor, conn=conn)
+
+    def _fetch(self, conn, et: EntityTables, record_id: int, include_deleted: bool = False, actor=None):
+        """The row, or 404; with ``actor``, a row their row rules hide is 404 too (not 403,
+        which would tell them it exists)."""
+        t = et.main
+        query = select(t).where(t.c.id == record_id)
+        if not include_deleted:
+            query = query.where(t.c.deleted_at.is_(None))
+        query = self.loom.permissions.restrict(query, et, actor)
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise NotFound(f"{et.entity.name} {record_id} does not exist")
+        return row
+
+    def _require_visible(self, conn, et: EntityTables, record_id: int, actor) -> None:
+        """Refuse a write whose result the writer's row rules would hide (a client filing a
+        request for another organisation); the caller's transaction then rolls back."""
+        t = et.main
+        visible = self.loom.permissions.row_filter(et.entity, t, actor)
+        if visible is not None and conn.execute(select(t.c.id).where(t.c.id == record_id, visible)).first() is None:
+            raise Forbidden(f"you may not save this {et.entity.name}: the result would be a record "
+                            f"you are not allowed to see")
+
+    def to_json(self, conn, et: EntityTables, row, actor: Actor | None = None, related: bool = True) -> dict:
+        out = {k: to_json(v) for k, v in row.items() if not k.startswith("_")}
+        if related:
+            rid = row["id"]
+            for name, child in et.children.items():
+                rows = conn.execute(select(child).where(child.c.parent_id == rid).order_by(child.c.position)).mappings()
+                out[name] = [{k: to_json(v) for k, v in r.items() if k not in ("parent_id", "position")} for r in rows]
+            for name, assoc in et.assoc.items():
+                out[name] = list(conn.execute(select(assoc.c.target_id).where(assoc.c.parent_id == rid)
+                                              .order_by(assoc.c.position)).scalars())
+            files = [f for f in et.entity.fields.values() if f.storage == "attachments"]
+            if files:
+                a = platform.attachment
+                rows = conn.execute(select(a.c.id, a.c.field, a.c.filename, a.c.size, a.c.content_type)
+                                    .where(a.c.app == et.entity.app, a.c.entity == et.entity.name,
+                                           a.c.record_id == rid, a.c.deleted_at.is_(None)).order_by(a.c.id)).all()
+                for f in files:
+                    out[f.name] = [{"id": r.id, "filename": r.filename, "size": r.size, "content_type": r.content_type}
+                                   for r in rows if r.field == f.name]
+        if actor is not None:
+            self.loom.permissions.mask(out, et.entity, actor)
+        return out
+
+    # ------------------------------------------------------------------ create
+    def create(self, app: str, entity: str, data: dict, actor: Actor = SYSTEM, conn=None) -> dict:
+        et = self.loom.entity_tables(app, entity)
+        self.loom.permissions.require(actor, et.entity, "create")
+        self.loom.permissions.check_write(actor, et.entity, data)
+        with self._tx(conn) as c:
+            row = self._insert(c, et, data, actor)
+            self._require_visible(c, et, row["id"], actor)
+            return self.to_json(c, et, row, actor)
+
+    def _insert(self, c, et: EntityTables, data: dict, actor: Actor):
+        """Validate, run the save hooks and insert; return the stored row."""
+        entity = et.entity
+        hooks = entity.spec.get("hooks") or {}
+        if hooks.get("default"):
+            data = {**data, **self._hook(c, et, hooks["default"], "default", actor, self._defaults(et, data),
+                                         writable=True)[1]}
+        values, related = self._prepare(c, et, data, actor, existing=None)
+        values, related = self._scripts_before_save(c, et, data, values, related, actor, existing=None)
+        values.update(self.loom.behaviour.before_write(c, et, values, None, actor))
+        now = utcnow()
+        status = data.get("status") if actor.system and data.get("status") else entity.initial_status
+        number = data.get("number") if actor.system and data.get("number") else self.next_number(c, entity)
+        values.update(number=number, status=status, created_at=now, created_by=actor.id, updated_at=now,
+                      updated_by=actor.id, row_version=1, meta_version=self.loom.live_version(entity.app))
+        try:
+            row = c.execute(_insert_returning(et.main), values).mappings().one()
+        except IntegrityError as exc:
+            raise self._integrity(et, exc) from None
+        row_id = row["id"]
+        self._write_related(c, et, row_id, related)
+        self.changed(c, actor, "create", entity, row_id, None, self._audit_view(values, related))
+        if (entity.spec.get("hooks") or {}).get("after_save"):
+            self._after_save(c, et, row_id, actor, old=None)
+            row = self._fetch(c, et, row_id)  # the hook may have changed it
+        self.loom.behaviour.after_write(c, et, row_id, None, actor)
+        if entity.spec.get("aggregations"):
+            row = self._fetch(c, et, row_id)  # an aggregation rule may have linked it
+        return row
+
+    def next_number(self, conn, entity: Entity, count: int = 1) -> str | list[str]:
+        """Reserve ``count`` human numbers (``REQ-000123``) from the entity's counter."""
+        key = entity.ref
+        c = platform.counter
+        last = conn.execute(_BUMP_COUNTER, {"counter_key": key, "step": count}).scalar()
+        if last is None:
+            start = conn.execute(select(func.count()).select_from(self.loom.entity_tables(entity.app, entity.name).main)
+                                 ).scalar_one()
+            last = start + count
+            if conn.dialect.name == "postgresql":
+                # Two first writers of an entity race to create its counter; the loser takes the next numbers.
+                created = conn.execute(pg_insert(c).values(key=key, value=last).on_conflict_do_nothing()
+                                       .returning(c.c.value)).scalar()
+                if created is None:
+                    last = conn.execute(update(c).where(c.c.key == key).values(value=c.c.value + count)
+                                        .returning(c.c.value)).scalar_one()
+            else:  # SQLite writers are serialised (BEGIN IMMEDIATE): no race
+                conn.execute(insert(c).values(key=key, value=last))
+        numbers = [format_number(entity.number_pattern, n) for n in range(last - count + 1, last + 1)]
+        return numbers[0] if count == 1 else numbers
+
+    # ------------------------------------------------------------------ update
+    def update(self, app: str, entity: str, record_id: int, data: dict, row_version: int | None,
+               actor: Actor = SYSTEM, conn=None, check_fields: bool = True) -> dict:
+        """Change a record. ``check_fields=False`` is for changes an app's own button script
+        made (like before_save's), which field permissions do not restrict."""
+        et = self.loom.entity_tables(app, entity)
+        self.loom.permissions.require(actor, et.entity, "update")
+        if row_version is None:
+            raise ValidationFailed([FieldError("row_version", "send the row_version you edited "
+                                                              "(or an If-Match header) so no change is overwritten")])
+        with self._tx(conn) as c:
+            current = self._fetch(c, et, record_id, actor=actor)
+            if check_fields:
+                self.loom.permissions.check_write(actor, et.entity, data, current)
+            if current["row_version"] != row_version:
+                raise self._conflict(c, et, current, data, row_version, actor)
+            values, related = self._prepare(c, et, data, actor, existing=current)
+            values, related = self._scripts_before_save(c, et, data, values, related, actor, existing=current)
+            values.update(self.loom.behaviour.before_write(c, et, values, current, actor))
+            before = {k: to_json(current[k]) for k in values if k in current}
+            values.update(updated_at=utcnow(), updated_by=actor.id, row_version=row_version + 1,
+                          meta_version=self.loom.live_version(et.entity.app))
+            t = et.main
+            try:
+                result = c.execute(update(t).where(t.c.id == record_id, t.c.row_version == row_version,
+                                                   t.c.deleted_at.is_(None)).values(values))
+            except IntegrityError as exc:
+                raise self._integrity(et, exc) from None
+            if result.rowcount != 1:  # someone committed in between our read and write
+                raise self._conflict(c, et, self._fetch(c, et, record_id, actor=actor), data, row_version, actor)
+            self._write_related(c, et, record_id, related, replace=True)
+            after = self._audit_view({k: v for k, v in values.items() if k in before or k in data}, related)
+            self.changed(c, actor, "update", et.entity, record_id, before, after)
+            self._after_save(c, et, record_id, actor, old=self._plain_row(current))
+            self.loom.behaviour.after_write(c, et, record_id, current, actor)
+            self._require_visible(c, et, record_id, actor)
+            return self.to_json(c, et, self._fetch(c, et, record_id), actor)
+
+    def _conflict(self, c, et, current, data, row_version, actor) -> Conflict:
+        return Conflict(
+            f"{et.entity.name} {current['id']} was changed by someone else (you edited version {row_version}, "
+            f"it is now at version {current['row_version']}); reload and apply your change again",
+            yours={"row_version": row_version, "changes": data},
+            current=self.to_json(c, et, current, actor))
+
+    # ------------------------------------------------------------------ delete / restore
+    def delete(self, app: str, entity: str, record_id: int, actor: Actor = SYSTEM, conn=None) -> dict:
+        return self._set_deleted(app, entity, record_id, actor, conn, deleted=True)
+
+    def restore(self, app: str, entity: str, record_id: int, actor: Actor = SYSTEM, conn=None) -> dict:
+        return self._set_deleted(app, entity, record_id, actor, conn, deleted=False)
+
+    def _set_deleted(self, app, entity, record_id, actor, conn, deleted: bool) -> dict:
+        et = self.loom.entity_tables(app, entity)
+        self.loom.permissions.require(actor, et.entity, "delete")
+        t = et.main
+        with self._tx(conn) as c:
+            row = self._fetch(c, et, record_id, include_deleted=True, actor=actor)
+            if (row["deleted_at"] is not None) == deleted:
+                raise Conflict(f"{et.entity.name} {record_id} is {'already' if deleted else 'not'} deleted")
+            ref = (et.entity.spec.get("hooks") or {}).get("before_delete")
+            if deleted and ref:
+                self._hook(c, et, ref, "before_delete", actor, self._plain_row(row), record_id=record_id)
+            c.execute(update(t).where(t.c.id == record_id).values(
+                deleted_at=utcnow() if deleted else None, updated_at=utcnow(), updated_by=actor.id,
+                row_version=t.c.row_version + 1))
+            self.changed(c, actor, "delete" if deleted else "restore", et.entity, record_id, None, None)
+            return self.to_json(c, et, self._fetch(c, et, record_id, include_deleted=True), actor)
+
+    # ------------------------------------------------------------------ change log
+    def changed(self, c, actor: Actor, action: str, entity: Entity, record_id: int, before, after) -> None:
+        """Log a change of a record: its audit entry, and (when a plugin listens) the
+        :class:`RecordEvent` it hears of once ``c``'s transaction commits."""
+        self.loom.audit.record(c, actor, action, entity, record_id, before, after)
+        if not self.loom.plugins.listening:
+            return
+        before, after = before or {}, dict(after or {})
+        transition = after.pop("transition", None) if action == "transition" else None
+        events.note(c, RecordEvent(
+            kind=EVENT_OF[action], app=entity.app, entity=entity.name, record_id=record_id, actor_id=actor.id,
+            actor=actor.username, at=utcnow(), changes={k: (before.get(k), v) for k, v in after.items()},
+            transition=transition, from_status=before.get("status") if transition else None,
+            to_status=after.get("status") if transition else None))
+
+    # ------------------------------------------------------------------ hooks
+    def _hook(self, c, et: EntityTables, ref: str, hook: str, actor: Actor, record: dict, writable: bool = False,
+              args: tuple = (), record_id: int | None = None, old: dict | None = None, dry_run: bool = False):
+        app = self.loom.live[et.entity.app].app
+        return self.loom.hooks.run(c, app, ref, hook, actor=actor, record=record, writable=writable, old=old,
+                                   args=args, entity=et.entity, record_id=record_id, dry_run=dry_run)
+
+    def _defaults(self, et: EntityTables, data: dict) -> dict:
+        out = {}
+        for f in et.entity.fields.values():
+            if f.storage != "column" or f.type == "computed":
+                continue
+            raw = data.get(f.name, f.spec.get("default"))
+            try:
+                out[f.name] = coerce(f, raw)
+            except FieldError:
+                out[f.name] = raw
+        return out
+
+    @staticmethod
+    def _plain_row(row) -> dict:
+        return {k: v for k, v in dict(row).items() if not k.startswith("_")}
+
+    @staticmethod
+    def _expression(source: str):
+        from metamodel.expressions import parse
+        return parse(source)
+
+    def _scripts_before_save(self, c, et: EntityTables, data: dict, values: dict, related: dict, actor: Actor,
+                             existing) -> tuple[dict, dict]:
+        """Field validators, the validate hook, script-computed fields and before_save, in that order."""
+        entity = et.entity
+        hooks = entity.spec.get("hooks") or {}
+        scripted = [f for f in entity.fields.values() if f.spec.get("validator") or f.spec.get("script")]
+        if not scripted and not hooks.get("validate") and not hooks.get("before_save"):
+            return values, related
+        record_id = existing["id"] if existing is not None else None
+        old = self._plain_row(existing) if existing is not None else None
+        merged = {**(old or {}), **values}
+        errors = []
+        for f in scripted:
+            ref = f.spec.get("validator")
+            if ref and f.name in values and values[f.name] is not None:
+                message, _ = self._hook(c, et, ref, f"field:{f.name}.validator", actor, merged,
+                                        args=(values[f.name],), record_id=record_id, old=old)
+                if message:
+                    errors.append(FieldError(f.name, str(message)))
+        if hooks.get("validate"):
+            result, _ = self._hook(c, et, hooks["validate"], "validate", actor, merged, record_id=record_id, old=old)
+            errors.extend(_script_errors(result))
+        if errors:
+            raise ValidationFailed(errors)
+        if hooks.get("before_save"):
+            _, changes = self._hook(c, et, hooks["before_save"], "before_save", actor, merged, writable=True,
+                                    record_id=record_id, old=old)
+            if changes:
+                extra, extra_related = self._prepare(c, et, {k: to_json(v) for k, v in changes.items()}, actor,
+                                                     existing={**merged, "id": record_id})
+                values = {**values, **extra}
+                related = {**related, **extra_related}
+                merged.update(extra)
+        for f in scripted:
+            if f.spec.get("script"):
+                value, _ = self._hook(c, et, f.spec["script"], f"field:{f.name}.script", actor, merged,
+                                      record_id=record_id, old=old)
+                try:
+                    values[f.name] = merged[f.name] = coerce(_result_field(f), to_json(value))
+                except FieldError as exc:
+                    raise ValidationFailed([FieldError(f.name, f"its script returned {value!r}: {exc.message}")])
+        return values, related
+
+    def _after_save(self, c, et: EntityTables, record_id: int, actor: Actor, old) -> None:
+        ref = (et.entity.spec.get("hooks") or {}).get("after_save")
+        if ref:
+            record = self._plain_row(self._fetch(c, et, record_id))
+            self._hook(c, et, ref, "after_save", actor, record, record_id=record_id, old=old)
+
+    # ------------------------------------------------------------------ validation
+    def _prepare(self, c, et: EntityTables, data: dict, actor: Actor, existing) -> tuple[dict, dict]:
+        """Coerce and check ``data``; return column values and related rows (children, links).
+
+        Collects every field error before failing, so a form shows them all at once.
+        """
+        entity = et.entity
+        errors: list[FieldError] = []
+        allowed_system = {"status", "number"} if actor.system else set()
+        for key in data:
+            if key not in entity.fields and key not in SYSTEM_READONLY and key not in allowed_system \
+                    and key != "status":
+                errors.append(FieldError(key, f"unknown field of {entity.name}"))
+            elif key == "status" and not actor.system and existing is None and data[key] not in (None, entity.initial_status):
+                errors.append(FieldError("status", "a new record starts in its initial status; "
+                                                   "use a transition to change it"))
+            elif key == "status" and not actor.system and existing is not None and data[key] != existing["status"]:
+                errors.append(FieldError("status", "status changes through transitions, not by editing"))
+        values: dict = {}
+        related: dict = {}
+        merged = dict(existing) if existing is not None else {}
+        for f in entity.fields.values():
+            if f.type == "computed" or f.storage == "attachments":
+                continue
+            if f.name in data:
+                raw = data[f.name]
+                if f.spec.get("readonly") and not actor.system and existing is not None:
+                    errors.append(FieldError(f.name, "is read-only"))
+                    continue
+            elif existing is None and "default" in f.spec:
+                raw = f.spec["default"]
+            else:
+                continue
+            try:
+                if f.storage == "child":
+                    related[f.name] = self._child_rows(f, raw)
+                elif f.storage == "assoc":
+                    related[f.name] = self._link_list(c, et, f, raw, actor)
+                else:
+                    value = coerce(f, raw)
+                    if value is not None:
+                        check(f, value)
+                        if f.value_type in ("link", "user", "group"):
+                            self._link_exists(c, et, f, value, actor)
+                    values[f.name] = value
+                    merged[f.name] = value
+            except FieldError as exc:
+                errors.append(exc)
+            except ValueError as exc:
+                errors.append(FieldError(f.name, str(exc)))
+        failed = {e.field for e in errors}
+        for f in entity.fields.values():
+            if not f.required or f.type == "computed" or f.name in failed:
+                continue
+            if f.storage == "column" and merged.get(f.name) in (None, ""):
+                if f.name in data or existing is None:
+                    errors.append(FieldError(f.name, "is required"))
+            elif f.storage in ("child", "assoc") and f.name in related and not related[f.name]:
+                errors.append(FieldError(f.name, "needs at least one row"))
+            elif f.storage in ("child", "assoc") and existing is None and f.name not in related:
+                errors.append(FieldError(f.name, "is required"))
+        if not errors:
+            errors.extend(self._unique_errors(c, et, values, existing))
+        if errors:
+            raise ValidationFailed(errors)
+        if entity.computed_order:
+            computed = compute_all(entity, merged)
+            for f in entity.computed_order:
+                values[f.name] = computed[f.name]
+        return values, related
+
+    def _child_rows(self, f: Field, raw) -> list[dict]:
+        if not isinstance(raw, list):
+            raise FieldError(f.name, "expected a list of rows")
+        rows = []
+        for i, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise FieldError(f"{f.name}[{i}]", "expected a row (an object)")
+            row = {}
+            for key in item:
+                if key not in f.children and key != "id":
+                    raise FieldError(f"{f.name}[{i}].{key}", f"unknown column of {f.name}")
+            for child in f.children.values():
+                value = coerce(child, item.get(child.name, child.spec.get("default")))
+                if value is None and child.required:
+                    raise FieldError(f"{f.name}[{i}].{child.name}", "is required")
+                if value is not None:
+                    try:
+                        check(child, value)
+                    except FieldError as exc:
+                        raise FieldError(f"{f.name}[{i}].{child.name}", exc.message) from None
+                row[child.name] = value
+            rows.append(row)
+        return rows
+
+    def _link_list(self, c, et: EntityTables, f: Field, raw, actor=None) -> list[int]:
+        if not isinstance(raw, list):
+            raise FieldError(f.name, "expected a list of record ids")
+        ids = []
+        for item in raw:
+            value = coerce(Field(f.name, "link", {"type": "link", "entity": f.target}), item)
+            if value not in ids:
+                ids.append(value)
+        if ids:
+            target = self._target_table(et, f)
+            query = self._visible_targets(et, f, target, select(target.c.id).where(target.c.id.in_(ids)), actor)
+            found = set(c.execute(query).scalars())
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise FieldError(f.name, f"no {f.target} record with id {', '.join(map(str, missing))}")
+        return ids
+
+    def _target_table(self, et: EntityTables, f: Field):
+        if f.value_type == "user":
+            return platform.user
+        if f.value_type == "group":
+            return platform.group
+        app, _, name = f.target.rpartition(".")
+        return self.loom.entity_tables(app or et.entity.app, name).main
+
+    def _visible_targets(self, et: EntityTables, f: Field, target, query, actor):
+        """Only records ``actor`` may see can be linked to: a hidden one reads as missing."""
+        if f.value_type in ("user", "group") or actor is None:
+            return query
+        app, _, name = f.target.rpartition(".")
+        return self.loom.permissions.restrict(query, self.loom.entity_tables(app or et.entity.app, name), actor,
+                                              table=target)
+
+    def _link_exists(self, c, et: EntityTables, f: Field, value: int, actor=None) -> None:
+        target = self._target_table(et, f)
+        query = select(target.c.id).where(target.c.id == value)
+        if "deleted_at" in target.c:
+            query = query.where(target.c.deleted_at.is_(None))
+        query = self._visible_targets(et, f, target, query, actor)
+        if c.execute(query).first() is None:
+            raise FieldError(f.name, f"no {f.target or f.value_type} with id {value}")
+
+    def _unique_errors(self, c, et: EntityTables, values: dict, existing) -> list[FieldError]:
+        errors = []
+        t = et.main
+        for cols, unique in et.entity.indexes:
+            if not unique or not any(col in values for col in cols):
+                continue
+            key = {col: values.get(col, existing[col] if existing is not None else None) for col in cols}
+            if any(v is None for v in key.values()):
+                continue
+            query = select(t.c.number).where(and_(*[t.c[col] == v for col, v in key.items()]))
+            if existing is not None and existing.get("id") is not None:
+                query = query.where(t.c.id != existing["id"])
+            clash = c.execute(query.limit(1)).scalar()
+            if clash:
+                errors.append(FieldError(cols[0], f"{', '.join(map(str, key.values()))} is already used by {clash}"))
+        return errors
+
+    def _integrity(self, et: EntityTables, exc: IntegrityError) -> ValidationFailed:
+        message = str(exc.orig).lower()
+        for cols, unique in et.entity.indexes:
+            if unique and any(col in message for col in cols):
+                return ValidationFailed([FieldError(cols[0], "this value is already used by another record")])
+        return ValidationFailed([FieldError("record", f"the database refused the change: {exc.orig}")])
+
+    def _write_related(self, c, et: EntityTables, row_id: int, related: dict, replace: bool = False) -> None:
+        for name, rows in related.items():
+            if name in et.children:
+                table = et.children[name]
+                if replace:
+                    c.execute(delete(table).where(table.c.parent_id == row_id))
+                if rows:
+                    c.execute(insert(table), [{**r, "parent_id": row_id, "position": i} for i, r in enumerate(rows)])
+            else:
+                table = et.assoc[name]
+                if replace:
+                    c.execute(delete(table).where(table.c.parent_id == row_id))
+                if rows:
+                    c.execute(insert(table), [{"parent_id": row_id, "target_id": t, "position": i}
+                                              for i, t in enumerate(rows)])
+
+    @staticmethod
+    def _audit_view(values: dict, related: dict) -> dict:
+        out = {k: to_json(v) for k, v in values.items()}
+        for name, rows in related.items():
+            out[name] = [{k: to_json(v) for k, v in r.items()} if isinstance(r, dict) else r for r in rows]
+        return out
+
+
+def _script_errors(result) -> list[FieldError]:
+    """A validate hook returns a message, a list of messages or {field: message}."""
+    if not result:
+        return []
+    if isinstance(result, str):
+        return [FieldError("record", result)]
+    if hasattr(result, "items"):
+        return [FieldError(str(k), str(v)) for k, v in result.items()]
+    return [FieldError("record", str(m)) for m in result]
+
+
+def _jsonish(value):
+    if hasattr(value, "items"):
+        return {str(k): _jsonish(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonish(v) for v in value]
+    return to_json(value)
+
+
+def format_number(pattern: str, n: int) -> str:
+    """``REQ-{000000}`` and 42 give ``REQ-000042``."""
+    start, end = pattern.index("{"), pattern.index("}")
+    width = end - start - 1
+    return f"{pattern[:start]}{n:0{width}d}{pattern[end + 1:]}"

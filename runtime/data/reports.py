@@ -1,0 +1,315 @@
+"""Reports: aggregate queries over one entity, defined in an app's ``reports.yaml``.
+
+A report counts records, or sums/averages a number field, grouped by one or
+two fields (a link groups by the linked record, a date or datetime by day,
+week or month), gives per-user figures (``kpi``: total, open, overdue,
+done, done on time), or the SLA compliance of the entity's targets from
+``loom_sla`` (``sla``: per target and group, see :class:`SlaFigures`). Filters use the list views' language
+(:class:`runtime.query.Filter`, built by :meth:`ListQuery.condition`), and
+every query goes through :meth:`Permissions.restrict`, so a report counts
+exactly the rows its viewer could list; grouping or measuring a field hidden
+from the viewer is refused, as filtering by it would be.
+
+The result holds raw keys (ids, choice values, ``YYYY-MM-DD`` bucket
+starts); the UI turns them into titles.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, case, cast, func, literal_column, or_, select, true
+from sqlalchemy.types import DateTime
+
+from metamodel import Field
+from runtime import clock
+from runtime.errors import NotFound
+
+from . import tables as platform
+from .query import BadQuery, Filter, ListQuery
+from .storage import utcnow
+
+KPI_METRICS = ("total", "open", "overdue", "done", "done_on_time")
+SLA_FIGURES = ("total", "met", "breached", "in_progress", "compliance")
+PERIODS = ("day", "week", "month")
+
+
+@dataclass
+class Axis:
+    name: str  # the group_by path as written: ``status``, ``organization``, ``module.department``
+    field: Field
+    period: str | None = None  # day/week/month for date and datetime fields
+
+
+@dataclass
+class SlaFigures:
+    """The SLA targets of one group: every target is met (stopped in time), breached (stopped
+    late, or running past its deadline) or in progress (running or paused, not yet late)."""
+    total: int = 0
+    met: int = 0
+    breached: int = 0
+
+    @property
+    def in_progress(self) -> int:
+        return self.total - self.met - self.breached
+
+    @property
+    def compliance(self) -> decimal.Decimal | None:
+        """Met as a percentage of the targets already decided (met or breached), or None."""
+        decided = self.met + self.breached
+        if not decided:
+            return None
+        return (decimal.Decimal(100 * self.met) / decided).quantize(decimal.Decimal("0.1"))
+
+    def add(self, other: "SlaFigures") -> None:
+        self.total += other.total
+        self.met += other.met
+        self.breached += other.breached
+
+
+@dataclass
+class Result:
+    report: dict
+    entity: object
+    kind: str
+    fn: str  # count, sum, avg (kpi: count)
+    axes: list[Axis]
+    row_keys: list = field(default_factory=list)
+    # The second group_by's keys, [None] for one series, the KPI metrics, or (sla) the SLA targets.
+    col_keys: list = field(default_factory=list)
+    cells: dict = field(default_factory=dict)  # (row key, col key) -> number (sla: SlaFigures; row keys are tuples)
+    row_totals: dict = field(default_factory=dict)
+    col_totals: dict = field(default_factory=dict)
+    total: object = None
+
+
+def reports_of(loom, app: str) -> list[dict]:
+    live = loom.live.get(app)
+    if live is None:
+        raise NotFound(f"no published app {app!r}")
+    return list(live.app.section("reports").get("reports", []))
+
+
+def find_report(loom, app: str, name: str) -> dict:
+    for report in reports_of(loom, app):
+        if report["name"] == name:
+            return report
+    raise NotFound(f"app {app!r} has no report {name!r}")
+
+
+def entity_tables_of(loom, app: str, report: dict):
+    owner, _, name = report["entity"].rpartition(".")
+    return loom.entity_tables(owner or app, name)
+
+
+def bucket(col, period: str, value_type: str, dialect: str):
+    """The start of ``col``'s day, week (Monday) or month as ``YYYY-MM-DD`` text: the one
+    place where the backends differ. Datetimes are bucketed in UTC, as they are stored.
+
+    The formats are literal SQL, not bind parameters, so the expression in SELECT and
+    GROUP BY is textually the same (PostgreSQL compares them as text).
+    """
+    if period not in PERIODS:
+        raise BadQuery(f"unknown period {period!r}; use day, week or month")
+    if dialect == "sqlite":  # dates are 'YYYY-MM-DD...' text
+        if period == "day":
+            return func.strftime(literal_column("'%Y-%m-%d'"), col)
+        if period == "month":
+            return func.strftime(literal_column("'%Y-%m-01'"), col)
+        return func.date(col, literal_column("'-6 days'"), literal_column("'weekday 1'"))
+    stamp = func.timezone(literal_column("'UTC'"), col) if value_type == "datetime" else cast(col, DateTime())
+    return func.to_char(func.date_trunc(literal_column(f"'{period}'"), stamp), literal_column("'YYYY-MM-DD'"))
+
+
+def run_report(loom, app: str, report: dict, actor, conn=None) -> Result:
+    """Run ``report`` of ``app`` as ``actor`` (row rules and hidden fields apply)."""
+    if conn is None:
+        with loom.reader.connect() as c:
+            return run_report(loom, app, report, actor, c)
+    et = entity_tables_of(loom, app, report)
+    entity, t = et.entity, et.main
+    loom.permissions.require(actor, entity, "read")
+    lq = ListQuery(loom, et)
+    joins: list = []
+    where = [lq.condition(Filter(f["field"], f.get("op", "eq"), f.get("value")), joins, actor, checked=False)
+             for f in report.get("filters", [])]
+    where.append(t.c.deleted_at.is_(None))
+    kind = report.get("kind", "group")
+    dialect = conn.dialect.name
+    measure = report.get("measure") or {"fn": "count"}
+    fn = "count" if kind == "kpi" else measure["fn"]
+
+    axes, keys = [], []
+    names = [report.get("user_field", "assignee")] if kind == "kpi" else list(report.get("group_by", []))
+    for name in names if kind != "count" else []:
+        col, f = lq.column_and_field(name, joins, actor)
+        period = None
+        if f.value_type in ("date", "datetime"):
+            period = report.get("period", "month")
+            col = bucket(col, period, f.value_type, dialect)
+        axes.append(Axis(name, f, period))
+        keys.append(col)
+
+    if kind == "sla":
+        return _run_sla(loom, conn, et, report, actor, axes, keys, joins, where)
+    if kind == "kpi":
+        values = _kpi_columns(lq, report, joins, actor)
+    elif fn == "count" and not measure.get("field"):
+        values = [func.count().label("s"), func.count().label("n")]
+    else:
+        col, f = lq.column_and_field(measure["field"], joins, actor)
+        if fn != "count" and f.value_type not in ("integer", "decimal", "money"):
+            raise BadQuery(f"{measure['field']!r} is not a number field, so it cannot be summed or averaged")
+        values = [(func.count(col) if fn == "count" else func.sum(col)).label("s"), func.count(col).label("n")]
+
+    base = t
+    for alias, on in joins:
+        base = base.outerjoin(alias, on)
+    query = select(*[k.label(f"g{i}") for i, k in enumerate(keys)], *values).select_from(base).where(*where)
+    if keys:
+        query = query.group_by(*keys)
+    query = loom.permissions.restrict(query, et, actor)
+    rows = conn.execute(query).mappings().all()
+    result = Result(report, entity, kind, fn, axes)
+    if kind == "kpi":
+        _shape_kpi(result, rows, [c.name for c in values])
+    else:
+        _shape(result, rows, report)
+    return result
+
+
+def sla_targets(loom, entity) -> list[tuple[str, object]]:
+    """(name, title) of every SLA target of ``entity``'s policies, in the order of ``sla.yaml``."""
+    live = loom.live.get(entity.app)
+    out: dict = {}
+    for policy in loom.sla.policies(live.app, entity) if live else []:
+        for target in policy.get("targets") or []:
+            out.setdefault(target["name"], target.get("title", target["name"]))
+    return list(out.items())
+
+
+def _run_sla(loom, conn, et, report, actor, axes, keys, joins, where) -> Result:
+    """Count the entity's ``loom_sla`` rows per target and group, over the records ``actor`` may read."""
+    t, s = et.main, platform.sla
+    targets = list(report.get("targets") or [name for name, _ in sla_targets(loom, et.entity)])
+    late = and_(s.c.stopped_at.is_(None), s.c.due_at.is_not(None), s.c.due_at < clock.now())
+    breached = or_(s.c.breached.is_(True), late)
+    met = and_(s.c.stopped_at.is_not(None), s.c.breached.is_(False))
+    base = t.join(s, and_(s.c.record_id == t.c.id, s.c.app == et.entity.app, s.c.entity == et.entity.name))
+    for alias, on in joins:
+        base = base.outerjoin(alias, on)
+    query = (select(s.c.target.label("target"), *[k.label(f"g{i}") for i, k in enumerate(keys)],
+                    func.count().label("total"), func.sum(case((met, 1), else_=0)).label("met"),
+                    func.sum(case((breached, 1), else_=0)).label("breached"))
+             .select_from(base).where(*where, s.c.target.in_(targets)).group_by(s.c.target, *keys))
+    query = loom.permissions.restrict(query, et, actor)
+    result = Result(report, et.entity, "sla", "count", axes, col_keys=targets)
+    sizes: dict = {}
+    for r in conn.execute(query).mappings():
+        rk = tuple(r[f"g{i}"] for i in range(len(keys)))
+        figures = SlaFigures(int(r["total"]), int(r["met"] or 0), int(r["breached"] or 0))
+        result.cells[(rk, r["target"])] = figures
+        result.col_totals.setdefault(r["target"], SlaFigures()).add(figures)
+        sizes[rk] = sizes.get(rk, 0) + figures.total
+    result.total = sum(sizes.values())
+    if any(a.period for a in axes):
+        result.row_keys = sorted(sizes, key=lambda k: [_order_key(x) for x in k])
+    else:
+        result.row_keys = sorted(sizes, key=lambda k: (-sizes[k], [_order_key(x) for x in k]))
+        if report.get("limit"):
+            result.row_keys = result.row_keys[:report["limit"]]
+    return result
+
+
+def _kpi_columns(lq, report, joins, actor) -> list:
+    entity, t = lq.et.entity, lq.t
+    done = [s["name"] for s in entity.statuses if s.get("category") == "done"]
+    finished = done + [s["name"] for s in entity.statuses if s.get("category") == "cancelled"]
+    is_open = or_(t.c.status.is_(None), t.c.status.not_in(finished)) if finished else true()
+    is_done = t.c.status.in_(done) if done else None
+
+    def count_if(cond):
+        return func.sum(case((cond, 1), else_=0))
+
+    cols = [func.count().label("total"), count_if(is_open).label("open")]
+    if "due_field" in report:
+        due, f = lq.column_and_field(report["due_field"], joins, actor)
+        now = utcnow() if f.value_type == "datetime" else dt.date.today()
+        cols.append(count_if(and_(is_open, due.is_not(None), due < now)).label("overdue"))
+    if is_done is not None:
+        cols.append(count_if(is_done).label("done"))
+        if "due_field" in report and "done_field" in report:
+            finished_at, _ = lq.column_and_field(report["done_field"], joins, actor)
+            cols.append(count_if(and_(is_done, finished_at.is_not(None), due.is_not(None),
+                                      finished_at <= due)).label("done_on_time"))
+    return cols
+
+
+def _number(value):
+    if isinstance(value, decimal.Decimal) and value == value.to_integral_value() and value.as_tuple().exponent >= 0:
+        return int(value)
+    return value
+
+
+def _value(fn: str, s, n):
+    if fn == "avg":
+        if not n:
+            return None
+        return (decimal.Decimal(str(s)) / n).quantize(decimal.Decimal("0.01"))
+    return _number(s) if s is not None else 0
+
+
+def _order_key(k):
+    return (k is None, k if k is not None else "")
+
+
+def _shape(result: Result, rows, report: dict) -> None:
+    fn, axes = result.fn, result.axes
+    pairs, row_pairs, col_pairs, total = {}, {}, {}, [0, 0]
+
+    def add(acc, key, s, n):
+        cur = acc.setdefault(key, [0, 0])
+        cur[0] += s or 0
+        cur[1] += n or 0
+
+    for r in rows:
+        rk = r["g0"] if axes else None
+        ck = r["g1"] if len(axes) > 1 else None
+        add(pairs, (rk, ck), r["s"], r["n"])
+        add(row_pairs, rk, r["s"], r["n"])
+        add(col_pairs, ck, r["s"], r["n"])
+        total[0] += r["s"] or 0
+        total[1] += r["n"] or 0
+    result.cells = {k: _value(fn, *v) for k, v in pairs.items()}
+    result.row_totals = {k: _value(fn, *v) for k, v in row_pairs.items()}
+    result.col_totals = {k: _value(fn, *v) for k, v in col_pairs.items()}
+    result.total = _value(fn, *total)
+    if axes and axes[0].period:  # a time line reads left to right
+        result.row_keys = sorted(row_pairs, key=_order_key)
+    else:
+        result.row_keys = sorted(row_pairs, key=lambda k: (-(result.row_totals[k] or 0), _order_key(k)))
+        if report.get("limit"):
+            result.row_keys = result.row_keys[:report["limit"]]
+    if len(axes) > 1:
+        if axes[1].period:
+            result.col_keys = sorted(col_pairs, key=_order_key)
+        else:
+            result.col_keys = sorted(col_pairs, key=lambda k: (-(result.col_totals[k] or 0), _order_key(k)))
+    else:
+        result.col_keys = [None]
+
+
+def _shape_kpi(result: Result, rows, metrics: list[str]) -> None:
+    result.col_keys = metrics
+    for r in rows:
+        for m in metrics:
+            result.cells[(r["g0"], m)] = int(r[m] or 0)
+            result.col_totals[m] = result.col_totals.get(m, 0) + int(r[m] or 0)
+        result.row_totals[r["g0"]] = int(r["total"] or 0)
+    result.total = result.col_totals.get("total", 0)
+    result.row_keys = sorted(result.row_totals, key=lambda k: (-result.row_totals[k], _order_key(k)))
+
+
+__all__ = ["KPI_METRICS", "SLA_FIGURES", "Axis", "Result", "SlaFigures", "bucket", "find_report", "reports_of",
+           "run_report", "sla_targets"]

@@ -1,0 +1,355 @@
+"""The platform's own tables (apps, versions, users, counters, audit, ...).
+
+Entity tables are not here: ``runtime.storage`` builds them from metadata.
+Changes to these tables go through Alembic revisions in ``runtime/migrations``.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+                        JSON,
+                        Boolean,
+                        Column,
+                        DateTime,
+                        ForeignKey,
+                        Index,
+                        Integer,
+                        MetaData,
+                        Numeric,
+                        String,
+                        Table,
+                        Text,
+                        UniqueConstraint,
+                        text,
+)
+
+from .db import ID, UTCDateTime
+
+metadata = MetaData()
+
+app = Table(
+    "loom_app", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("current_version", Integer),  # number of the live published version
+    Column("draft", JSON),  # the working document, None when no draft
+    Column("draft_revision", Integer, nullable=False, default=0),
+    Column("draft_updated_at", DateTime(timezone=True)),
+    Column("draft_updated_by", String(150)),
+    Column("installed_at", DateTime(timezone=True), nullable=False),
+)
+
+app_version = Table(
+    "loom_app_version", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), ForeignKey("loom_app.name"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("author", String(150), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("comment", Text),
+    Column("diff", JSON, nullable=False),
+    Column("plan", JSON, nullable=False),
+    Column("rollback_of", Integer),  # the version number this one republished
+    UniqueConstraint("app", "number", name="uq_loom_app_version_number"),
+)
+
+user = Table(
+    "loom_user", metadata,
+    Column("id", ID, primary_key=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("email", String(255)),
+    Column("full_name", String(255)),
+    Column("password_hash", String(255)),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("roles", JSON, nullable=False, default=list),  # role names, app-wide
+    Column("lang", String(5), nullable=False, default="ru"),
+    Column("organization", String(80)),  # "app.entity:id" of a portal user's organisation
+    Column("skills", JSON),  # skill tags matched by by_skill routing
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_login_at", DateTime(timezone=True)),
+)
+
+group = Table(
+    "loom_group", metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(80), nullable=False, unique=True),
+    Column("title", JSON),
+    Column("email", String(255)),
+    Column("lead_id", ID, ForeignKey("loom_user.id")),
+)
+
+user_group = Table(
+    "loom_user_group", metadata,
+    Column("user_id", ID, ForeignKey("loom_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", ID, ForeignKey("loom_group.id", ondelete="CASCADE"), primary_key=True),
+)
+
+api_token = Table(
+    "loom_api_token", metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("loom_user.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the secret
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+)
+
+counter = Table(
+    "loom_counter", metadata,
+    Column("key", String(100), primary_key=True),  # "app.entity"
+    Column("value", ID, nullable=False),
+)
+
+retired = Table(
+    "loom_retired", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("field", String(100)),  # None: the whole entity table is retired
+    Column("table_name", String(120), nullable=False),
+    Column("column_name", String(120)),
+    Column("value_type", String(20)),
+    Column("signature", JSON),
+    # "removed" (the field left the app: re-adding it brings the column back),
+    # "type_change" (a backup of values that live on, converted, in the new column),
+    # "replaced" (a table that a new entity or field of the same name displaced)
+    Column("reason", String(20), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=False),
+    Column("purged_at", DateTime(timezone=True)),
+    Index("ix_loom_retired_lookup", "app", "entity", "field"),
+)
+
+attachment = Table(
+    "loom_attachment", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("record_id", ID, nullable=False),
+    Column("field", String(40), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(100)),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", ID),
+    Column("deleted_at", DateTime(timezone=True)),
+    Index("ix_loom_attachment_record", "app", "entity", "record_id", "field"),
+)
+
+audit = Table(
+    "loom_audit", metadata,
+    Column("id", ID, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("user_id", ID),
+    Column("username", String(150)),
+    Column("ip", String(45)),
+    Column("action", String(30), nullable=False),
+    Column("app", String(40)),
+    Column("entity", String(40)),
+    Column("record_id", ID),
+    Column("before", JSON),
+    Column("after", JSON),
+    # The hash chain (runtime.audit): position, the previous entry's hash and this entry's.
+    Column("seq", ID, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_loom_audit_record", "app", "entity", "record_id"),
+    Index("uq_loom_audit_seq", "seq", unique=True),
+)
+
+audit_head = Table(
+    "loom_audit_head", metadata,  # one row (id 1): the chain's last entry, locked by each append
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", ID, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+script_run = Table(
+    "loom_script_run", metadata,
+    Column("id", ID, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("app", String(40), nullable=False),
+    Column("version", Integer),
+    Column("script", String(120), nullable=False),
+    Column("function", String(80)),
+    Column("hook", String(60), nullable=False),  # e.g. "before_save", "field:inn.validator", "action:escalate"
+    Column("entity", String(40)),
+    Column("record_id", ID),
+    Column("outcome", String(10), nullable=False),  # ok | error
+    Column("duration_ms", Numeric(12, 3), nullable=False),
+    Column("steps", Integer, nullable=False),
+    Column("error", String(40)),
+    Column("guard", String(20)),
+    Column("line", Integer),
+    Column("message", Text),
+    Column("dry_run", Boolean, nullable=False, default=False),
+    Column("user_id", ID),
+    Index("ix_loom_script_run_app_at", "app", "at"),
+)
+
+notification = Table(
+    "loom_notification", metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("loom_user.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(255), nullable=False),
+    Column("body", Text),
+    Column("app", String(40)),
+    Column("entity", String(40)),
+    Column("record_id", ID),
+    Column("template", String(80)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("read_at", DateTime(timezone=True)),
+    Index("ix_loom_notification_user", "user_id", "read_at"),
+)
+
+saved_view = Table(
+    "loom_saved_view", metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("loom_user.id", ondelete="CASCADE"), nullable=False),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("query", JSON, nullable=False),  # {"filters": {...}, "sort": [...], "q": ..., "columns": [...]}
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id", "app", "entity", "name", name="uq_loom_saved_view_name"),
+)
+
+comment = Table(
+    "loom_comment", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("record_id", ID, nullable=False),
+    Column("user_id", ID, ForeignKey("loom_user.id")),  # None: someone outside, through an inbound channel
+    Column("author", String(255)),  # who that was (the channel and sender), when user_id is None
+    Column("body", Text, nullable=False),
+    Column("mentions", JSON, nullable=False),  # user ids named with @username
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
+    Index("ix_loom_comment_record", "app", "entity", "record_id"),
+)
+
+# ---------------------------------------------------------------------- behaviour engine
+status_history = Table(
+    "loom_status_history", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("record_id", ID, nullable=False),
+    Column("from_status", String(40)),  # None when the record was created
+    Column("to_status", String(40), nullable=False),
+    Column("transition", String(60)),  # None for creation; "timer:<name>" when a timer fired it
+    Column("user_id", ID),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_loom_status_history_record", "app", "entity", "record_id", "id"),
+)
+
+timer = Table(
+    # One row per thing that must happen at a time: an SLA escalation, a timer transition.
+    # ``key`` names it (re-scheduling the same key moves it); the scheduler claims due rows
+    # and fires each exactly once inside the transaction that applies its effect.
+    "loom_timer", metadata,
+    Column("id", ID, primary_key=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(30), nullable=False),  # handler name: "sla", "transition", ...
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40)),
+    Column("record_id", ID),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("state", String(10), nullable=False),  # pending | fired | cancelled
+    Column("payload", JSON, nullable=False),
+    Column("enqueued_at", UTCDateTime()),  # last hand-over to a worker (lease start)
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("fired_at", UTCDateTime()),
+    Column("error", Text),
+    Index("ix_loom_timer_due", "due_at", postgresql_where=text("state = 'pending'"),
+          sqlite_where=text("state = 'pending'")),
+    Index("ix_loom_timer_record", "app", "entity", "record_id"),
+)
+
+schedule_run = Table(
+    # A cron slot is claimed by inserting its row: two schedulers cannot both run it.
+    "loom_schedule_run", metadata,
+    Column("app", String(40), primary_key=True),
+    Column("schedule", String(60), primary_key=True),
+    Column("slot", UTCDateTime(), primary_key=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Column("outcome", String(10)),  # ok | error
+    Column("result", JSON),
+)
+
+sla = Table(
+    # The SLA state of one target (reaction, resolution, ...) of one record.
+    "loom_sla", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("record_id", ID, nullable=False),
+    Column("target", String(40), nullable=False),
+    Column("policy", String(60), nullable=False),
+    Column("calendar", String(60)),
+    Column("target_seconds", Integer, nullable=False),  # business seconds allowed
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("due_at", UTCDateTime()),  # None while paused
+    Column("paused_since", UTCDateTime()),
+    Column("paused_seconds", Integer, nullable=False, default=0),  # business seconds spent paused
+    Column("stopped_at", UTCDateTime()),
+    Column("elapsed_seconds", Integer),  # business seconds used, set when stopped
+    Column("breached", Boolean, nullable=False, default=False),
+    Column("breached_at", UTCDateTime()),
+    Column("level", Integer, nullable=False, default=0),  # highest escalation level reached
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("app", "entity", "record_id", "target", name="uq_loom_sla_target"),
+)
+
+outbox = Table(
+    # Every message Loom sends out: written in the change that caused it, delivered by a job.
+    "loom_outbox", metadata,
+    Column("id", ID, primary_key=True),
+    Column("channel", String(20), nullable=False),  # email, or another plugin channel
+    Column("recipient", String(255), nullable=False),
+    Column("cc", JSON, nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("template", String(80)),
+    Column("app", String(40)),
+    Column("entity", String(40)),
+    Column("record_id", ID),
+    Column("state", String(10), nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_until", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    Column("error", Text),
+    Column("message_id", String(255), nullable=False),
+    Index("ix_loom_outbox_state", "state", "created_at"),
+    Index("ix_loom_outbox_record", "app", "entity", "record_id"),
+)
+
+round_robin = Table(
+    # The persistent pointer of a round-robin routing rule: the user who got the last item.
+    "loom_round_robin", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("last_user_id", ID),
+)
+
+inbound = Table(
+    # What arrived through an inbound channel and which record (or comment) it became;
+    # the unique (channel, external_id) makes receiving the same message twice a no-op.
+    "loom_inbound", metadata,
+    Column("id", ID, primary_key=True),
+    Column("channel", String(40), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("record_id", ID, nullable=False),
+    Column("comment_id", ID),
+    Column("sender", String(255), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("channel", "external_id", name="uq_loom_inbound_external"),
+    Index("ix_loom_inbound_record", "app", "entity", "record_id"),
+)

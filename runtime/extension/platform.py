@@ -1,0 +1,109 @@
+"""What a plugin holds of the running platform: records through the record service
+(so permissions, validation and audit apply), jobs, notifications and settings.
+
+It wraps a :class:`runtime.core.loom.Loom` without importing it (this room is
+below the core); plugins receive one from hooks and ``runtime.plugin_api``.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class Records:
+    """The record service, acting as one user (their permissions apply); inside a
+    script's call, on the script's own transaction (``conn``)."""
+
+    def __init__(self, loom, actor, conn=None):
+        self._loom, self.actor, self._conn = loom, actor, conn
+
+    def get(self, app: str, entity: str, record_id: int) -> dict:
+        return self._loom.records.get(app, entity, int(record_id), self.actor, conn=self._conn)
+
+    def find(self, app: str, entity: str, where: dict | None = None, sort=(), limit: int = 50) -> list[dict]:
+        """Records matching ``where`` (``{"field__op": value}``, as the REST API filters)."""
+        return self._loom.records.find(app, entity, where, list(sort), limit, self.actor, conn=self._conn)
+
+    def create(self, app: str, entity: str, data: dict) -> dict:
+        return self._loom.records.create(app, entity, dict(data), self.actor, conn=self._conn)
+
+    def update(self, app: str, entity: str, record_id: int, data: dict, row_version: int | None = None) -> dict:
+        """Change a record; without ``row_version`` the current one is read first."""
+        if row_version is None:
+            row_version = self.get(app, entity, record_id)["row_version"]
+        return self._loom.records.update(app, entity, int(record_id), dict(data), row_version, self.actor,
+                                         conn=self._conn)
+
+    def transition(self, app: str, entity: str, record_id: int, name: str, data: dict | None = None) -> dict:
+        return self._loom.workflow.transition(app, entity, int(record_id), name, dict(data or {}), actor=self.actor,
+                                              conn=self._conn)
+
+    def comment(self, app: str, entity: str, record_id: int, text: str) -> dict:
+        return self._loom.records.comment(app, entity, int(record_id), text, self.actor, conn=self._conn)
+
+
+class Platform:
+    """The running platform as a plugin sees it."""
+
+    def __init__(self, loom):
+        self._loom = loom
+
+    @property
+    def base_url(self) -> str:
+        return self._loom.base_url
+
+    @property
+    def config(self) -> dict:
+        """The platform settings a plugin may read."""
+        return {"base_url": self._loom.base_url, "smtp_url": self._loom.smtp_url, "redis_url": self._loom.redis_url}
+
+    def receive(self, event) -> dict:
+        """Turn an :class:`~runtime.extension.types.InboundEvent` into a record, or a comment
+        on the record it answers; the same ``external_id`` twice is received once."""
+        return self._loom.inbound.receive(event)
+
+    def render_document(self, renderer: str, template: bytes, context: dict) -> bytes:
+        """Render ``template`` with an installed document renderer."""
+        found = self._loom.plugins.renderers().get(renderer)
+        if found is None:
+            raise LookupError(f"no document renderer {renderer!r}; installed: "
+                              f"{', '.join(sorted(self._loom.plugins.renderers())) or 'none'}")
+        return found.render(template, context)
+
+    def apps(self) -> list[str]:
+        return sorted(self._loom.live)
+
+    def app_section(self, app: str, kind: str) -> Any:
+        """An app's metadata of ``kind`` (``"notifications"``, or a plugin kind's name)."""
+        live = self._loom.live.get(app)
+        if live is None:
+            return None
+        return live.app.document.get("extensions", {}).get(kind, live.app.document.get(kind))
+
+    def records(self, user: str | None = None) -> Records:
+        """The record service acting as ``user`` (a username), or as the system when ``None``."""
+        return Records(self._loom, self._loom.actor(user))
+
+    def enqueue(self, job: str, *args) -> Any:
+        """Run a job (the platform's or a plugin's) on a worker, or here without Redis."""
+        return self._loom.jobs.enqueue(job, *args)
+
+    def send(self, app: str, template: str, *, entity: str | None = None, record_id: int | None = None,
+             to=(), cc=(), context: dict | None = None) -> dict:
+        """Send an app's notification template through its channels (stored in the outbox first)."""
+        with self._loom.engine.begin() as conn:
+            return self._loom.notifier.send(conn, app, template, entity=entity, record_id=record_id,
+                                            to=list(to), cc=list(cc), context=context)
+
+
+@dataclass(frozen=True)
+class ScriptCall:
+    """What a plugin's script function learns of its call: the app whose script
+    called, the acting user, and the record service as that user on the script's
+    transaction."""
+
+    app: str
+    user: Mapping[str, Any]
+    records: Records
+    platform: Platform

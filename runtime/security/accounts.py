@@ -1,0 +1,192 @@
+"""Users, groups and API tokens. Passwords are argon2 hashes; tokens are stored as SHA-256.
+
+Sign-ins (successful and failed) and every change to who a user is - roles,
+admin flag, groups, organisation, password, tokens - go to the audit log.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import secrets
+import time
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, insert, select, update
+
+from runtime.data import tables as platform
+from runtime.data.records import Actor
+from runtime.data.storage import utcnow
+from runtime.errors import NotFound
+
+_hasher = PasswordHasher()
+TOKEN_CACHE_SECONDS = 2.0
+_DUMMY_HASH = _hasher.hash("timing-equaliser")
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Accounts:
+    def __init__(self, loom):
+        self.loom = loom
+        self._token_cache: dict[str, tuple[Actor, float]] = {}
+
+    def create_user(self, username: str, password: str | None, *, email: str | None = None,
+                    full_name: str | None = None, roles=(), is_admin: bool = False, lang: str = "ru",
+                    organization: str | None = None, by: Actor | None = None) -> int:
+        u = platform.user
+        with self.loom.engine.begin() as c:
+            user_id = c.execute(insert(u).values(
+                username=username, email=email, full_name=full_name,
+                password_hash=_hasher.hash(password) if password else None, is_active=True, is_admin=is_admin,
+                roles=list(roles), lang=lang, organization=organization, created_at=utcnow()
+            ).returning(u.c.id)).scalar_one()
+            self._audit(c, by, "user.create", user_id, None,
+                        {"username": username, "roles": list(roles), "is_admin": is_admin,
+                         "organization": organization})
+        return user_id
+
+    def update_user(self, user_id: int, by: Actor | None = None, **changes) -> None:
+        """Change ``roles``, ``is_admin``, ``is_active`` or ``organization`` of a user (audited)."""
+        allowed = {"roles", "is_admin", "is_active", "organization", "email", "full_name", "lang"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(sorted(unknown))} of a user")
+        if "roles" in changes:
+            changes["roles"] = list(changes["roles"])
+        u = platform.user
+        with self.loom.engine.begin() as c:
+            old = c.execute(select(*[u.c[k] for k in changes]).where(u.c.id == user_id)).mappings().first()
+            if old is None:
+                raise NotFound(f"no user {user_id}")
+            c.execute(update(u).where(u.c.id == user_id).values(**changes))
+            self._audit(c, by, "user.update", user_id, dict(old), changes)
+        self.forget_tokens()
+
+    def create_group(self, name: str, title=None, email: str | None = None, by: Actor | None = None) -> int:
+        g = platform.group
+        with self.loom.engine.begin() as c:
+            group_id = c.execute(insert(g).values(name=name, title=title, email=email).returning(g.c.id)).scalar_one()
+            self._audit(c, by, "group.create", None, None, {"group": group_id, "name": name})
+        return group_id
+
+    def update_group(self, group_id: int, by: Actor | None = None, **changes) -> None:
+        """Change ``title``, ``email`` or ``lead_id`` of a group (audited)."""
+        unknown = set(changes) - {"title", "email", "lead_id"}
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(sorted(unknown))} of a group")
+        g = platform.group
+        with self.loom.engine.begin() as c:
+            old = c.execute(select(*[g.c[k] for k in changes]).where(g.c.id == group_id)).mappings().first()
+            if old is None:
+                raise NotFound(f"no group {group_id}")
+            c.execute(update(g).where(g.c.id == group_id).values(**changes))
+            self._audit(c, by, "group.update", None, {"group": group_id, **dict(old)}, {"group": group_id, **changes})
+
+    def add_to_group(self, user_id: int, group_id: int, by: Actor | None = None) -> None:
+        with self.loom.engine.begin() as c:
+            c.execute(insert(platform.user_group).values(user_id=user_id, group_id=group_id))
+            self._audit(c, by, "group.add_member", user_id, None, {"group": group_id})
+        self.forget_tokens()
+
+    def remove_from_group(self, user_id: int, group_id: int, by: Actor | None = None) -> None:
+        ug = platform.user_group
+        with self.loom.engine.begin() as c:
+            c.execute(delete(ug).where(ug.c.user_id == user_id, ug.c.group_id == group_id))
+            self._audit(c, by, "group.remove_member", user_id, {"group": group_id}, None)
+        self.forget_tokens()
+
+    def exists(self, username: str) -> bool:
+        with self.loom.reader.connect() as c:
+            return c.execute(select(platform.user.c.id).where(platform.user.c.username == username)).first() is not None
+
+    def set_password(self, username: str, password: str, by: Actor | None = None) -> None:
+        u = platform.user
+        with self.loom.engine.begin() as c:
+            user_id = c.execute(update(u).where(u.c.username == username)
+                                .values(password_hash=_hasher.hash(password)).returning(u.c.id)).scalar()
+            self._audit(c, by, "user.password", user_id, None, {"username": username})
+
+    def authenticate(self, username: str, password: str, ip: str | None = None) -> Actor | None:
+        """The actor for a correct password, else None (in about the same time either way).
+
+        Both outcomes are audited with the client address; a failure names the username tried.
+        """
+        u = platform.user
+        with self.loom.reader.connect() as c:
+            row = c.execute(select(u).where(u.c.username == username, u.c.is_active.is_(True))).mappings().first()
+        try:
+            _hasher.verify(row["password_hash"] if row and row["password_hash"] else _DUMMY_HASH, password)
+            ok = row is not None and bool(row["password_hash"])
+        except (VerificationError, InvalidHashError):
+            ok = False
+        with self.loom.engine.begin() as c:
+            who = Actor(row["id"] if row else None, username[:150], ip=ip)
+            if not ok:
+                self.loom.audit.record(c, who, "login_failed", None, None, None, None)
+                return None
+            c.execute(update(u).where(u.c.id == row["id"]).values(last_login_at=utcnow()))
+            self.loom.audit.record(c, who, "login", None, None, None, None)
+            return self._actor(c, row)
+
+    def issue_token(self, user_id: int, name: str = "api", by: Actor | None = None) -> str:
+        secret = "loom_" + secrets.token_urlsafe(32)
+        with self.loom.engine.begin() as c:
+            token_id = c.execute(insert(platform.api_token).values(
+                user_id=user_id, name=name, token_hash=_digest(secret), created_at=utcnow()
+            ).returning(platform.api_token.c.id)).scalar_one()
+            self._audit(c, by, "token.issue", user_id, None, {"token": token_id, "name": name})
+        return secret
+
+    def actor_for_token(self, secret: str) -> Actor | None:
+        """The token's user; answers from a short cache so a busy client costs no query per call.
+
+        A revoked token or a deactivated user stops working within ``TOKEN_CACHE_SECONDS``.
+        """
+        digest = _digest(secret)
+        now = time.monotonic()
+        hit = self._token_cache.get(digest)
+        if hit is not None and hit[1] > now:
+            return dataclasses.replace(hit[0])  # a copy: callers set the client address on it
+        actor = self._lookup_token(digest)
+        if len(self._token_cache) > 10_000:
+            self._token_cache.clear()
+        if actor is not None:
+            self._token_cache[digest] = (actor, now + TOKEN_CACHE_SECONDS)
+        return dataclasses.replace(actor) if actor is not None else None
+
+    def forget_tokens(self) -> None:
+        self._token_cache.clear()
+
+    def _lookup_token(self, digest: str) -> Actor | None:
+        t, u = platform.api_token, platform.user
+        with self.loom.reader.connect() as c:
+            row = c.execute(select(u, t.c.expires_at).join(t, t.c.user_id == u.c.id)
+                            .where(t.c.token_hash == digest, u.c.is_active.is_(True))).mappings().first()
+            if row is None or (row["expires_at"] is not None and row["expires_at"] < utcnow()):
+                return None
+            return self._actor(c, row)
+
+    def actor_for_id(self, user_id: int) -> Actor | None:
+        u = platform.user
+        with self.loom.reader.connect() as c:
+            row = c.execute(select(u).where(u.c.id == user_id, u.c.is_active.is_(True))).mappings().first()
+            return self._actor(c, row) if row else None
+
+    @staticmethod
+    def _actor(conn, row) -> Actor:
+        """The actor of a user row, with the group ids row-level permissions need."""
+        ug = platform.user_group
+        groups = tuple(sorted(conn.execute(select(ug.c.group_id).where(ug.c.user_id == row["id"])).scalars()))
+        return Actor(row["id"], row["username"], tuple(row["roles"] or ()), bool(row["is_admin"]),
+                     groups=groups, organization=row["organization"])
+
+    def _audit(self, conn, by, action: str, user_id, before, after) -> None:
+        """Audit a change to an account; ``record_id`` is the user it concerns."""
+        self.loom.audit.record(conn, by, action, None, user_id, before, after)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

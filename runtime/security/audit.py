@@ -1,0 +1,116 @@
+"""The append-only audit log: who changed what, when, from where, before and after.
+
+Entries form a hash chain. Entry ``seq`` N stores the hash of entry N-1
+(``prev_hash``) and ``hash = sha256(prev_hash + canonical JSON of its own
+content)``, so changing, removing or reordering any stored entry breaks
+every hash after it; ``loom audit verify`` walks the chain and names the
+first entry that does not fit.
+
+The chain head (last ``seq`` and hash) lives in the one-row table
+``loom_audit_head``. An append reads it ``FOR UPDATE`` inside the writing
+transaction, so on PostgreSQL concurrent writers take turns and a rolled
+back transaction leaves no gap; on SQLite writers are serialised already
+(``BEGIN IMMEDIATE``). The head also lets verify notice entries cut off
+the end of the log. On PostgreSQL a trigger refuses UPDATE, DELETE and
+TRUNCATE of ``loom_audit`` (revision 0003).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, insert, select, update
+
+from runtime.data import tables as platform
+from runtime.data.storage import utcnow
+
+GENESIS = "0" * 64
+CONTENT = ("seq", "at", "user_id", "username", "ip", "action", "app", "entity", "record_id", "before", "after")
+
+
+# Built once: every change appends an entry, and a statement built per call costs SQLAlchemy a
+# new cache key each time (a third of an append, measured by bench/bench_api.py --profile).
+_head = platform.audit_head
+_READ_HEAD = select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
+_APPEND = insert(platform.audit)
+_MOVE_HEAD = update(_head).where(_head.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+
+
+class Audit:
+    def record(self, conn, actor, action: str, entity, record_id, before, after, username: str | None = None) -> None:
+        """Append one entry on ``conn``'s transaction (it commits or rolls back with the change)."""
+        last = conn.execute(_READ_HEAD).one()
+        seq, prev = last.seq, last.hash
+        row = {"seq": seq + 1, "at": utcnow(), "user_id": getattr(actor, "id", None),
+               "username": username or getattr(actor, "username", None), "ip": getattr(actor, "ip", None),
+               "action": action, "app": entity.app if entity is not None else None,
+               "entity": entity.name if entity is not None else None, "record_id": record_id,
+               "before": _plain(before), "after": _plain(after)}
+        row["prev_hash"], row["hash"] = prev, entry_hash(prev, row)
+        conn.execute(_APPEND, row)
+        conn.execute(_MOVE_HEAD, {"new_seq": row["seq"], "new_hash": row["hash"]})
+
+
+def entry_hash(prev_hash: str, row) -> str:
+    return hashlib.sha256((prev_hash + canonical(row)).encode()).hexdigest()
+
+
+def canonical(row) -> str:
+    """The content of an entry as one exact string: sorted keys, no spaces, UTC microseconds."""
+    content = {k: row[k] for k in CONTENT}
+    content["at"] = _utc(content["at"])
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _utc(value) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands back the UTC it was given, without a zone
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _plain(value):
+    """The value as the JSON column will give it back, so the hash is computed on exactly that."""
+    return None if value is None else json.loads(json.dumps(value, default=str))
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    entries: int
+    problem: str | None = None
+    row_id: int | None = None  # the first row that is wrong, when there is one
+    head: str | None = None  # the last hash: keep it elsewhere to notice a rewritten log later
+
+
+def verify(conn, batch: int = 5000) -> Verdict:
+    """Walk the chain in ``seq`` order; report the first entry that is changed or missing."""
+    a, head = platform.audit, platform.audit_head
+    expected, prev, count = 1, GENESIS, 0
+    while True:
+        rows = conn.execute(select(a).where(a.c.seq >= expected).order_by(a.c.seq).limit(batch)).mappings().all()
+        for row in rows:
+            if row["seq"] != expected:
+                return Verdict(False, count, f"entry {expected} is missing: the log jumps to entry {row['seq']} "
+                                             f"(row id {row['id']})", row["id"])
+            if row["prev_hash"] != prev:
+                return Verdict(False, count, f"row id {row['id']} (entry {row['seq']}) does not follow the entry "
+                                             f"before it: that entry was changed or removed", row["id"])
+            if row["hash"] != entry_hash(prev, row):
+                return Verdict(False, count, f"row id {row['id']} (entry {row['seq']}) was changed after it "
+                                             f"was written", row["id"])
+            prev, expected, count = row["hash"], expected + 1, count + 1
+        if len(rows) < batch:
+            break
+    tip = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1)).first()
+    if tip is None:
+        return Verdict(False, count, "the chain head (table loom_audit_head) is missing")
+    tip_seq, tip_hash = tip.seq, tip.hash
+    if tip_seq > count:
+        return Verdict(False, count, f"entries {count + 1}..{tip_seq} at the end of the log are missing")
+    if (tip_seq, tip_hash) != (count, prev):
+        return Verdict(False, count, f"the chain head (entry {tip_seq}) does not match the last entry ({count})")
+    return Verdict(True, count, head=prev)

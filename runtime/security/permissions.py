@@ -1,0 +1,284 @@
+"""Who may do what: one place for the API, list queries, counts, search, import and scripts.
+
+Everything comes from an entity's ``permissions`` block in metadata:
+
+* ``read/create/update/delete: [roles]`` - who may do the operation at all;
+  an operation without a list is open to every signed-in user.
+* ``fields: {name: {hidden: [roles], readonly: [roles]}}`` - a hidden field
+  is cut from every answer and may not be written, filtered, sorted or
+  searched by those roles; a readonly field may not be set or changed.
+* ``rows: [{roles, own, group_field, organisation_field, condition}]`` -
+  which records a role sees. The rules whose roles the user has are OR-ed;
+  the parts of one rule are AND-ed; a rule with no parts means "all rows".
+  A user whose roles match no rule sees every row (the entity's read roles
+  still apply). Rules are SQL conditions, so a list, its count and a single
+  fetch agree; see docs/decisions/0005-permissions-and-audit.md.
+
+Administrators and trusted platform code (``actor.system``, or no actor at
+all) pass every check. Every signed-in user also has the built-in role
+``user``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import and_, false, not_, or_, true
+
+from metamodel import Field
+from metamodel.model import SYSTEM_COLUMNS
+from metamodel.predicates import parse_condition
+from runtime.data.values import FieldError, coerce
+from runtime.errors import Forbidden, LoomError
+
+OPERATIONS = ("read", "create", "update", "delete")
+EVERYONE = "user"  # the built-in role every signed-in user has
+ANALYST = "analyst"  # the platform role of those who build apps in the designer (and read their scripts)
+
+
+@dataclass(frozen=True)
+class RowRule:
+    roles: frozenset
+    own: bool
+    group_field: str | None
+    organisation_field: str | None
+    condition: tuple | None  # a metamodel.predicates tree
+
+
+def privileged(actor) -> bool:
+    return actor is None or actor.is_admin or actor.system
+
+
+def roles_of(actor) -> set:
+    return set(actor.roles) | {EVERYONE}
+
+
+def is_analyst(actor) -> bool:
+    """Analysts and administrators may use the designer and see scripts' details."""
+    return actor is not None and (actor.is_admin or ANALYST in actor.roles)
+
+
+class Permissions:
+    # ------------------------------------------------------------------ operations
+    def allowed(self, actor, entity, op: str) -> bool:
+        if privileged(actor):
+            return True
+        roles = _spec(entity).get(op)
+        if roles is None:
+            return True
+        return bool(set(roles) & roles_of(actor))
+
+    def require(self, actor, entity, op: str) -> None:
+        if not self.allowed(actor, entity, op):
+            raise Forbidden(f"you may not {op} {entity.name} records: that needs one of the roles "
+                            f"{', '.join(_spec(entity).get(op, []))}")
+
+    # ------------------------------------------------------------------ fields
+    def hidden(self, actor, entity) -> frozenset:
+        """Fields of ``entity`` that ``actor`` may neither see nor touch."""
+        return frozenset() if privileged(actor) else _field_rule(entity, "hidden", frozenset(roles_of(actor)))
+
+    def readonly(self, actor, entity) -> frozenset:
+        return frozenset() if privileged(actor) else _field_rule(entity, "readonly", frozenset(roles_of(actor)))
+
+    def mask(self, record: dict, entity, actor) -> None:
+        """Remove the fields hidden from ``actor`` from an outgoing record."""
+        for name in self.hidden(actor, entity):
+            record.pop(name, None)
+
+    def check_write(self, actor, entity, data: dict, current=None) -> None:
+        """Refuse (403, naming each field) values ``actor`` may not write.
+
+        Sending a read-only field's current value back is not a change, so a
+        form may post every field it shows.
+        """
+        hidden, readonly = self.hidden(actor, entity), self.readonly(actor, entity)
+        if not hidden and not readonly:
+            return
+        errors = []
+        for name, value in data.items():
+            if name in hidden:
+                errors.append(FieldError(name, "you may not set this field"))
+            elif name in readonly and _changes(entity.fields[name], value, current):
+                errors.append(FieldError(name, "is read-only for your role"))
+        if errors:
+            raise Forbidden("; ".join(f"{e.field}: {e.message}" for e in errors),
+                            errors=[{"field": e.field, "message": e.message} for e in errors])
+
+    def check_field_use(self, actor, entity, name: str, path: str | None = None) -> None:
+        """Refuse filtering or sorting on a hidden field, whatever the value (so nothing leaks)."""
+        if name in self.hidden(actor, entity):
+            raise Forbidden(f"you may not filter or sort by {path or name!r}", field=path or name)
+
+    def search_fields(self, actor, entity) -> list[str]:
+        """The full-text fields ``actor`` may search (hidden ones are left out of matching)."""
+        hidden = self.hidden(actor, entity)
+        return [f for f in entity.search_fields if f not in hidden]
+
+    # ------------------------------------------------------------------ rows
+    def row_filter(self, entity, table, actor):
+        """The SQL condition on ``table`` (the entity's table or an alias of it) for rows
+        ``actor`` may see, or ``None`` when nothing is restricted."""
+        if privileged(actor):
+            return None
+        roles = roles_of(actor)
+        rules = [r for r in _row_rules(entity) if r.roles & roles]
+        if not rules:
+            return None
+        alternatives = []
+        for rule in rules:
+            parts = []
+            if rule.own:
+                parts.append(table.c.created_by == actor.id if actor.id is not None else false())
+            if rule.group_field:
+                groups = list(getattr(actor, "groups", ()) or ())
+                parts.append(table.c[rule.group_field].in_(groups) if groups else false())
+            if rule.organisation_field:
+                parts.append(_organisation(entity, table, rule.organisation_field, actor))
+            if rule.condition is not None:
+                parts.append(_sql(rule.condition, entity, table, actor))
+            if not parts:
+                return None  # a rule without conditions opens every row to its roles
+            alternatives.append(and_(*parts))
+        return or_(*alternatives)
+
+    # ------------------------------------------------------------------ what a role is given
+    def grants(self, entity, role: str) -> dict:
+        """What a user holding ``role`` (and the built-in ``user``) may do with ``entity``: the
+        operations, which rows (``None``: all of them; else one phrase per rule, any of which
+        opens a row), hidden and read-only fields, and the transitions that name the role."""
+        roles = {role, EVERYONE}
+        spec = _spec(entity)
+        ops = [op for op in OPERATIONS if spec.get(op) is None or roles & set(spec[op])]
+        rules = [r for r in _row_rules(entity) if r.roles & roles]
+        rows = None
+        if rules and all(r.own or r.group_field or r.organisation_field or r.condition is not None for r in rules):
+            rows = [rule for rule in (spec.get("rows") or []) if roles & set(rule["roles"])]
+        hidden, readonly = _field_rule(entity, "hidden", frozenset(roles)), _field_rule(entity, "readonly", frozenset(roles))
+        return {"operations": ops, "rows": rows,
+                "hidden": [f for f in entity.fields if f in hidden],  # in the entity's field order
+                "readonly": [f for f in entity.fields if f in readonly],
+                "transitions": [tr for tr in entity.spec.get("transitions", []) if roles & set(tr.get("roles") or ())]}
+
+    def restrict(self, query, et, actor, table=None):
+        """Narrow a select over ``et`` to the rows ``actor`` may read."""
+        condition = self.row_filter(et.entity, table if table is not None else et.main, actor)
+        return query if condition is None else query.where(condition)
+
+
+# ---------------------------------------------------------------------- metadata, parsed once per entity
+
+def _spec(entity) -> dict:
+    return entity.spec.get("permissions") or {}
+
+
+@lru_cache(maxsize=4096)
+def _field_rule(entity, key: str, roles: frozenset) -> frozenset:
+    return frozenset(name for name, rule in (_spec(entity).get("fields") or {}).items()
+                     if set(rule.get(key, ())) & roles)
+
+
+@lru_cache(maxsize=1024)
+def _row_rules(entity) -> tuple[RowRule, ...]:
+    columns = {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
+    out = []
+    for rule in _spec(entity).get("rows") or []:
+        condition = parse_condition(rule["condition"], columns) if rule.get("condition") else None
+        out.append(RowRule(frozenset(rule["roles"]), bool(rule.get("own")), rule.get("group_field"),
+                           rule.get("organisation_field"), condition))
+    return tuple(out)
+
+
+def _changes(f, value, current) -> bool:
+    if current is None:
+        return value not in (None, "", [])
+    if f.storage != "column":
+        return True
+    try:
+        return coerce(f, value) != current[f.name]
+    except (FieldError, ValueError):
+        return True
+
+
+# ---------------------------------------------------------------------- row conditions to SQL
+
+def organisation_of(actor) -> tuple[str, int] | None:
+    """``("app.entity", id)`` from the user's ``organization`` (``"app.entity:id"``), if any."""
+    raw = getattr(actor, "organization", None)
+    if not raw or ":" not in raw:
+        return None
+    ref, _, rid = raw.rpartition(":")
+    try:
+        return ref, int(rid)
+    except ValueError:
+        return None
+
+
+def _organisation(entity, table, field_name: str, actor):
+    org = organisation_of(actor)
+    if org is None:
+        return false()
+    if field_name == "id":
+        return table.c.id == org[1] if entity.ref == org[0] else false()
+    target = entity.fields[field_name].target
+    ref = target if "." in target else f"{entity.app}.{target}"
+    return table.c[field_name] == org[1] if ref == org[0] else false()
+
+
+def _param(name: str, actor):
+    if name == "user_id":
+        return actor.id
+    if name == "user_groups":
+        return list(getattr(actor, "groups", ()) or ())
+    org = organisation_of(actor)
+    return org[1] if org else None
+
+
+def _sql(node: tuple, entity, table, actor):
+    """Translate a predicate tree to SQL with two-valued logic: a comparison with an empty
+    value is false (``!=`` and ``not in`` true), never SQL NULL, so ``not`` means what it says."""
+    kind = node[0]
+    if kind == "and":
+        return and_(*[_sql(n, entity, table, actor) for n in node[1]])
+    if kind == "or":
+        return or_(*[_sql(n, entity, table, actor) for n in node[1]])
+    if kind == "not":
+        return not_(_sql(node[1], entity, table, actor))
+    col = table.c[node[1] if kind == "true" else node[2]]
+    if kind == "true":
+        return col.is_(True) if _value_type(entity, node[1]) == "boolean" else col.is_not(None)
+    _, op, name, (vkind, value) = node
+    if vkind == "param":
+        value = _param(value, actor)
+        if value is None:  # the user lacks the fact (no organisation): it matches nothing
+            return col.is_not(None) if op == "ne" else false()
+    if op in ("in", "not_in"):
+        values = [_literal(entity, name, v) for v in value if v is not None]
+        if not values:
+            return false() if op == "in" else true()
+        return and_(col.is_not(None), col.in_(values)) if op == "in" else or_(col.is_(None), col.not_in(values))
+    if value is None:
+        return col.is_(None) if op == "eq" else col.is_not(None)
+    value = _literal(entity, name, value)
+    if op == "ne":
+        return or_(col.is_(None), col != value)
+    compare = {"eq": col.__eq__, "lt": col.__lt__, "le": col.__le__, "gt": col.__gt__, "ge": col.__ge__}[op]
+    return and_(col.is_not(None), compare(value))
+
+
+def _value_type(entity, name: str) -> str:
+    f = entity.fields.get(name)
+    return f.value_type if f is not None else _SYSTEM_TYPES.get(name, "string")
+
+
+_SYSTEM_TYPES = {"id": "integer", "row_version": "integer", "meta_version": "integer", "created_by": "user",
+                 "updated_by": "user", "created_at": "datetime", "updated_at": "datetime", "deleted_at": "datetime"}
+
+
+def _literal(entity, name: str, value):
+    f = entity.fields.get(name) or Field(name, _value_type(entity, name), {"type": _value_type(entity, name)})
+    try:
+        return coerce(f, value)
+    except FieldError as exc:
+        raise LoomError(f"the row rule of {entity.name} compares {name} with {value!r}: {exc.message}; "
+                        f"fix the rule's condition") from None

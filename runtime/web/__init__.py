@@ -1,0 +1,64 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask, Response
+
+from runtime.core.config import Settings
+from runtime.core.loom import Loom
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",  # an uploaded file is never run as a script or page
+    "X-Frame-Options": "SAMEORIGIN",  # no clickjacking through another site's frame
+    "Content-Security-Policy": "frame-ancestors 'self'; object-src 'none'; base-uri 'self'; form-action 'self'",
+    "Referrer-Policy": "same-origin",  # record URLs do not leak to other sites
+}
+
+
+def security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")  # a signed-out browser's back button shows nothing
+    return response
+
+
+def create_app(settings: Settings | None = None, loom: Loom | None = None, without=()) -> Flask:
+    """Build the web app for ``settings`` (default: from the environment) with the pages of
+    every enabled plugin but those named in ``without`` (the designer's preview of a draft
+    app leaves the designer out)."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = settings.secret_key()
+    app.config["LOOM_HOME"] = str(settings.home)  # the instance folder (the designer keeps previews there)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.https,
+        REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=settings.https,
+        # signed-in sessions are permanent with this lifetime, renewed by every request: an idle timeout
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
+    )
+    app.after_request(security_headers)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    if loom is None:
+        loom = settings.make_loom()
+    app.extensions["loom"] = loom
+
+    from .api import bp as api_bp
+    from .openapi import bp as docs_bp
+    app.register_blueprint(api_bp)
+    app.register_blueprint(docs_bp)
+
+    from runtime.web.ui import init_app as init_ui
+    init_ui(app, exempt=(api_bp,), translations=loom.plugins.translation_dirs())  # the API uses Bearer tokens
+
+    loom.plugins.call_each("loom_web_app", skip=frozenset(without), app=app, loom=loom)
+
+    @app.get("/")
+    def index():
+        from flask import redirect, url_for
+        return redirect(url_for("ui.home"))
+
+    return app

@@ -1,0 +1,230 @@
+"""The REST API, generated for every published entity: ``/api/v1/<app>/<entity>``.
+
+JSON in and out; errors are RFC 7807 problem documents naming the field.
+Clients authenticate with ``Authorization: Bearer <token>``
+(``POST /api/v1/auth/token`` exchanges a username and password for one).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request, send_file
+from werkzeug.exceptions import HTTPException
+
+from runtime.data.files import FileStore
+from runtime.data.query import ListQuery, parse_args
+from runtime.errors import LoomError, NotFound, Unauthorized
+from runtime.security import throttle
+from runtime.security.permissions import is_analyst
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+PROBLEM = "application/problem+json"
+
+
+def loom():
+    return current_app.extensions["loom"]
+
+
+def problem(status: int, title: str, detail: str, **extra):
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM
+    return response
+
+
+@bp.errorhandler(LoomError)
+def _loom_error(exc: LoomError):
+    body = exc.problem()
+    if "script" in body and not is_analyst(g.get("actor")):
+        body.pop("script")  # end users get the safe message; analysts the script, line and reason
+    response = jsonify(body)
+    response.status_code = exc.status
+    response.mimetype = PROBLEM
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return problem(exc.code or 500, exc.name, exc.description or exc.name)
+
+
+@bp.before_request
+def _authenticate():
+    loom().refresh_if_stale()
+    if request.endpoint == "api.issue_token":
+        return None
+    header = request.headers.get("Authorization", "")
+    actor = None
+    if header.startswith("Bearer "):
+        actor = loom().accounts.actor_for_token(header[7:].strip())
+    if actor is None:
+        raise Unauthorized("send Authorization: Bearer <token>; get a token from POST /api/v1/auth/token")
+    actor.ip = request.remote_addr
+    g.actor = actor
+
+
+def _json_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise LoomError("the request body must be a JSON object")
+    return data
+
+
+@bp.post("/auth/token")
+def issue_token():
+    data = _json_body()
+    username, address = str(data.get("username", ""))[:150], request.remote_addr
+    limits = throttle.for_app(current_app)  # the same failed-sign-in limits as the login page
+    if limits.blocked(username, address):
+        return problem(429, "Too many requests", "too many failed sign-ins; try again in a few minutes")
+    actor = loom().accounts.authenticate(username, str(data.get("password", "")), ip=address)
+    if actor is None:
+        limits.failed(username, address)
+        raise Unauthorized("wrong username or password")
+    limits.succeeded(username, address)
+    token = loom().accounts.issue_token(actor.id, name=str(data.get("name") or "api"))
+    return jsonify({"token": token, "username": actor.username}), 201
+
+
+@bp.get("/apps")
+def list_apps():
+    out = []
+    for name, live in sorted(loom().live.items()):
+        out.append({"name": name, "title": live.app.title, "version": live.version,
+                    "entities": [{"name": e.name, "title": e.title, "url": f"/api/v1/{name}/{e.name}"}
+                                 for e in live.app.entities.values()
+                                 if loom().permissions.allowed(g.actor, e, "read")]})
+    return jsonify(out)
+
+
+@bp.get("/<app>/<entity>")
+def list_records(app: str, entity: str):
+    et = loom().entity_tables(app, entity)
+    loom().permissions.require(g.actor, et.entity, "read")
+    filters, sort, options = parse_args(request.args)
+    view_filters, view_sort = [], []
+    if options.get("view"):
+        try:
+            view = et.entity.view(options["view"])
+        except KeyError:
+            raise NotFound(f"{entity} has no view {options['view']!r}") from None
+        view_filters, view_sort = _view_filters(view), list(view.get("sort", []))
+    include_deleted = options.get("deleted") in ("1", "true") and g.actor.is_admin
+    records = loom().records
+    with loom().reader.connect() as conn:
+        page = ListQuery(loom(), et).run(conn, filters, sort, limit=options.get("limit", 50),
+                                         after=options.get("after"), search=options.get("q"),
+                                         count=options.get("count"), actor=g.actor, include_deleted=include_deleted,
+                                         view_filters=view_filters, view_sort=view_sort)
+        items = [records.to_json(conn, et, row, g.actor, related=False) for row in page.items]
+    return jsonify({"items": items, "next": page.next_cursor, "count": page.count, "count_exact": page.count_exact})
+
+
+def _view_filters(view: dict):
+    from runtime.data.query import Filter
+    return [Filter(f["field"], f.get("op", "eq"), f.get("value")) for f in view.get("filters", [])]
+
+
+@bp.post("/<app>/<entity>")
+def create_record(app: str, entity: str):
+    record = loom().records.create(app, entity, _json_body(), g.actor)
+    response = jsonify(record)
+    response.status_code = 201
+    response.headers["Location"] = f"/api/v1/{app}/{entity}/{record['id']}"
+    response.headers["ETag"] = f'"{record["row_version"]}"'
+    return response
+
+
+@bp.get("/<app>/<entity>/<int:record_id>")
+def get_record(app: str, entity: str, record_id: int):
+    include_deleted = request.args.get("deleted") in ("1", "true") and g.actor.is_admin
+    record = loom().records.get(app, entity, record_id, g.actor, include_deleted=include_deleted)
+    response = jsonify(record)
+    response.headers["ETag"] = f'"{record["row_version"]}"'
+    return response
+
+
+@bp.route("/<app>/<entity>/<int:record_id>", methods=["PATCH", "PUT"])
+def update_record(app: str, entity: str, record_id: int):
+    data = _json_body()
+    version = data.pop("row_version", None)
+    if_match = request.headers.get("If-Match")
+    if if_match:
+        version = if_match.strip().removeprefix("W/").strip('"')
+    try:
+        version = int(version) if version is not None else None
+    except ValueError:
+        raise LoomError(f"row_version must be a whole number, got {version!r}") from None
+    record = loom().records.update(app, entity, record_id, data, version, g.actor)
+    response = jsonify(record)
+    response.headers["ETag"] = f'"{record["row_version"]}"'
+    return response
+
+
+@bp.delete("/<app>/<entity>/<int:record_id>")
+def delete_record(app: str, entity: str, record_id: int):
+    return jsonify(loom().records.delete(app, entity, record_id, g.actor))
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/restore")
+def restore_record(app: str, entity: str, record_id: int):
+    return jsonify(loom().records.restore(app, entity, record_id, g.actor))
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/files/<field>")
+def upload_file(app: str, entity: str, record_id: int, field: str):
+    upload = request.files.get("file")
+    if upload is None:
+        raise LoomError("send the file as multipart form data in a part named 'file'")
+    meta = FileStore(loom()).attach(app, entity, record_id, field, upload.filename or "file",
+                                    upload.mimetype, upload.stream, g.actor)
+    return jsonify(meta), 201
+
+
+@bp.get("/files/<int:attachment_id>")
+def download_file(attachment_id: int):
+    meta, path = FileStore(loom()).open(attachment_id, g.actor)
+    return send_file(path, mimetype=meta["content_type"] or "application/octet-stream",
+                     as_attachment=True, download_name=meta["filename"])
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/transitions/<name>")
+def fire_transition(app: str, entity: str, record_id: int, name: str):
+    data = request.get_json(silent=True) or {}
+    if not isinstance(data, dict):
+        raise LoomError("the request body must be a JSON object")
+    version = data.pop("row_version", None)
+    return jsonify(loom().workflow.transition(app, entity, record_id, name, data, version, g.actor))
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/actions/<name>")
+def run_action(app: str, entity: str, record_id: int, name: str):
+    return jsonify(loom().workflow.action(app, entity, record_id, name, g.actor))
+
+
+@bp.post("/<app>/<entity>/dry-run")
+def dry_run(app: str, entity: str):
+    """Run a script against a record without committing anything (analysts and admins)."""
+    if not is_analyst(g.actor):
+        from runtime.errors import Forbidden
+        raise Forbidden("dry runs are for analysts and administrators")
+    data = _json_body()
+    if not data.get("script"):
+        raise LoomError("name the script to run: {\"script\": \"file.py:function\", \"record_id\": 1}")
+    return jsonify(loom().workflow.dry_run(app, entity, str(data["script"]), g.actor,
+                                          record_id=data.get("record_id"), data=data.get("data"),
+                                          writable=bool(data.get("writable", True))))
+
+
+@bp.get("/<app>/<entity>/<int:record_id>/history")
+def status_history(app: str, entity: str, record_id: int):
+    """Every status change of a record, oldest first."""
+    loom().records.get(app, entity, record_id, g.actor)  # 404 unless the caller may read it
+    return jsonify(loom().behaviour.history(app, entity, record_id))
+
+
+@bp.get("/<app>/<entity>/<int:record_id>/sla")
+def sla_status(app: str, entity: str, record_id: int):
+    """The record's SLA targets: state, deadline, business time used and left, escalation level."""
+    loom().records.get(app, entity, record_id, g.actor)
+    with loom().reader.connect() as c:
+        return jsonify(loom().sla.status(c, app, entity, record_id))

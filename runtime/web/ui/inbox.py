@@ -1,0 +1,89 @@
+"""The signed-in user's in-app notifications: the ``loom_notification`` rows that mentions,
+escalations and notification templates write. A page lists them newest first; each can be
+marked read, or all at once; the top bar shows how many are unread.
+
+The routes hang on the ``ui`` blueprint (``ui.notifications``, ``ui.read_notification``,
+``ui.read_all_notifications``); a user only ever sees and changes their own rows.
+"""
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select, update
+
+from runtime.data import tables as platform
+from runtime.data.storage import utcnow
+
+from .base import actor, bp, loom
+from .i18n import fmt_datetime, t
+
+PAGE_SIZE = 30
+BADGE_CAP = 99
+
+
+def unread_count(user_id: int) -> int:
+    """Unread notifications of a user, counted up to ``BADGE_CAP + 1``."""
+    n = platform.notification
+    unread = select(n.c.id).where(n.c.user_id == user_id, n.c.read_at.is_(None)).limit(BADGE_CAP + 1).subquery()
+    with loom().reader.connect() as c:
+        return c.execute(select(func.count()).select_from(unread)).scalar_one()
+
+
+@bp.app_template_global("unread_notifications")
+def _badge() -> str:
+    """The top bar's badge text: "" when nothing is unread, "99+" past the cap."""
+    if not current_user.is_authenticated or "loom" not in current_app.extensions:
+        return ""
+    count = unread_count(current_user.actor.id)
+    return "" if not count else f"{BADGE_CAP}+" if count > BADGE_CAP else str(count)
+
+
+def _record_url(row) -> str | None:
+    live = loom().live.get(row.app) if row.app else None
+    if live is None or row.entity not in live.app.entities or row.record_id is None:
+        return None
+    return url_for("ui.record_view", app=row.app, entity=row.entity, record_id=row.record_id)
+
+
+@bp.get("/notifications")
+def notifications():
+    n = platform.notification
+    query = select(n).where(n.c.user_id == actor().id)
+    if request.args.get("unread"):
+        query = query.where(n.c.read_at.is_(None))
+    before = request.args.get("before", type=int)
+    if before:
+        query = query.where(n.c.id < before)
+    with loom().reader.connect() as c:
+        rows = c.execute(query.order_by(n.c.id.desc()).limit(PAGE_SIZE + 1)).all()
+    more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+    items = [{"id": r.id, "title": r.title, "body": r.body or "", "at": fmt_datetime(r.created_at),
+              "unread": r.read_at is None, "url": _record_url(r),
+              "read_url": url_for("ui.read_notification", notification_id=r.id)} for r in rows]
+    keep = {"unread": "1"} if request.args.get("unread") else {}
+    return render_template(
+        "ui/notifications.html", title=t("Notifications"), items=items, unread_only=bool(keep),
+        next_url=url_for("ui.notifications", before=rows[-1].id, **keep) if more else None,
+        first_url=url_for("ui.notifications", **keep) if before else None,
+        all_url=url_for("ui.notifications"), unread_url=url_for("ui.notifications", unread="1"),
+        read_all_url=url_for("ui.read_all_notifications"))
+
+
+def _mark_read(*conditions) -> int:
+    n = platform.notification
+    with loom().engine.begin() as c:
+        return c.execute(update(n).where(n.c.user_id == actor().id, n.c.read_at.is_(None), *conditions)
+                         .values(read_at=utcnow())).rowcount
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+def read_notification(notification_id: int):
+    _mark_read(platform.notification.c.id == notification_id)
+    return redirect(url_for("ui.notifications", **({"unread": "1"} if request.form.get("unread") else {})))
+
+
+@bp.post("/notifications/read-all")
+def read_all_notifications():
+    flash(t("Marked as read: {n}", n=_mark_read()), "ok")
+    return redirect(url_for("ui.notifications"))
+

@@ -1,0 +1,197 @@
+"""Report pages of the UI: the app's reports, one report (chart + table), its chart data as JSON.
+
+The routes live on the UI blueprint (``ui.reports``, ``ui.report``,
+``ui.report_data``), so sign-in, error pages and the sidebar are the same as
+everywhere else. The figures come from :mod:`runtime.reports`, which applies
+the viewer's row rules.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+from flask import jsonify, render_template, url_for
+from flask_babel import format_date
+
+from runtime.data.reports import Result, SlaFigures, entity_tables_of, find_report, reports_of, run_report, sla_targets
+from runtime.errors import LoomError
+
+from . import meta
+from .base import actor, bp, loom
+from .i18n import N_, fmt_date, fmt_number, lang, t, tt
+
+KPI_TITLES = {"total": N_("Total"), "open": N_("Still open"), "overdue": N_("Past due"), "done": N_("Done"),
+              "done_on_time": N_("Done on time")}
+MEASURE_TITLES = {"count": N_("Count"), "sum": N_("Sum"), "avg": N_("Average")}
+SLA_COLUMNS = (N_("Total"), N_("Met"), N_("Breached"), N_("In progress"), N_("Compliance, %"))
+DEFAULT_CHART = {"group": "bar", "table": "none", "kpi": "none", "count": "none", "sla": "bar"}
+
+
+def _readable(app: str, report: dict) -> bool:
+    try:
+        et = entity_tables_of(loom(), app, report)
+    except LoomError:
+        return False
+    return loom().permissions.allowed(actor(), et.entity, "read")
+
+
+@bp.get("/<app>/reports")
+def reports(app: str):
+    items = [{"name": r["name"], "title": tt(r.get("title", r["name"])), "description": tt(r.get("description")),
+              "url": url_for("ui.report", app=app, name=r["name"])}
+             for r in reports_of(loom(), app) if _readable(app, r)]
+    return render_template("ui/reports.html", app=app, title=t("Reports"), items=items)
+
+
+@bp.get("/<app>/reports/<name>")
+def report(app: str, name: str):
+    spec = find_report(loom(), app, name)
+    error, view = None, None
+    try:
+        view = _view(app, spec, run_report(loom(), app, spec, actor()))
+    except LoomError as exc:
+        if exc.status in (403, 404):
+            raise
+        error = exc.detail
+    return render_template("ui/report.html", app=app, title=tt(spec.get("title", name)),
+                           description=tt(spec.get("description")), view=view, error=error,
+                           data_url=url_for("ui.report_data", app=app, name=name),
+                           back_url=url_for("ui.reports", app=app))
+
+
+@bp.get("/<app>/reports/<name>/data")
+def report_data(app: str, name: str):
+    """The report as chart data: ``{type, labels, datasets: [{label, data}], total}``."""
+    spec = find_report(loom(), app, name)
+    try:
+        return jsonify(_view(app, spec, run_report(loom(), app, spec, actor()))["chart"])
+    except LoomError as exc:
+        return jsonify(exc.problem()), exc.status
+
+
+# ---------------------------------------------------------------------- shaping for the page
+def _axis_fields(result: Result) -> list:
+    ent = result.entity
+    return [meta.column_field(ent, a.name) if "." not in a.name else a.field for a in result.axes]
+
+
+def _key_label(field, axis, key, titles) -> str:
+    """A group's title: a choice's or linked record's title, a period, or "(not set)"."""
+    if key is None or key == "":
+        return t("(not set)")
+    if axis.period:
+        return _period_label(key, axis.period)
+    return meta.display(field, key, titles).text
+
+
+def _view(app: str, spec: dict, result: Result) -> dict:
+    if result.kind == "sla":
+        return _sla_view(spec, result)
+    titles = meta.Titles(loom(), actor())
+    fields = _axis_fields(result)
+    for f, axis, keys in zip(fields, result.axes, (result.row_keys, result.col_keys)):
+        if not axis.period:
+            for k in keys:
+                titles.want(f, k)
+    titles.load()
+
+    def label(i: int, key) -> str:
+        if result.kind == "kpi" and i == 1:
+            return t(KPI_TITLES[key])
+        if i >= len(fields):
+            return measure_title
+        return _key_label(fields[i], result.axes[i], key, titles)
+
+    measure = spec.get("measure") or {"fn": "count"}
+    fn = measure["fn"]
+    measure_title = tt(measure["title"]) if measure.get("title") else t(MEASURE_TITLES[fn])
+    scale = _scale(result, spec)
+
+    def number(v) -> str:
+        return "" if v is None else fmt_number(v, scale)
+
+    rows = [{"label": label(0, rk), "cells": [number(result.cells.get((rk, ck))) for ck in result.col_keys],
+             "total": number(result.row_totals.get(rk))} for rk in result.row_keys] if result.axes else []
+    pivot = len(result.col_keys) > 1 and result.kind != "kpi"
+    chart_type = spec.get("chart") or DEFAULT_CHART[result.kind]
+    datasets = [{"label": label(1, ck) if len(result.axes) > 1 or result.kind == "kpi" else measure_title,
+                 "data": [_json_number(result.cells.get((rk, ck))) for rk in result.row_keys]}
+                for ck in result.col_keys] if result.axes else []
+    chart = {"type": chart_type, "labels": [r["label"] for r in rows], "datasets": datasets,
+             "total": _json_number(result.total), "locale": lang(), "integer": scale == 0, "title": tt(spec.get("title", spec["name"]))}
+    return {
+        "kind": result.kind, "chart": chart, "rows": rows, "empty": not rows, "pivot": pivot,
+        "row_title": meta.field_title(fields[0]) if fields else "",
+        "columns": [label(1, ck) if len(result.axes) > 1 or result.kind == "kpi" else measure_title
+                    for ck in result.col_keys],
+        "col_totals": [number(result.col_totals.get(ck)) for ck in result.col_keys],
+        "total": number(result.total), "measure_title": measure_title,
+    }
+
+
+def _sla_view(spec: dict, result: Result) -> dict:
+    """An sla report: a table per target (total, met, breached, in progress, compliance %) and
+    a chart of the compliance per group, a series per target."""
+    titles = meta.Titles(loom(), actor())
+    fields = _axis_fields(result)
+    for rk in result.row_keys:
+        for f, axis, key in zip(fields, result.axes, rk):
+            if not axis.period:
+                titles.want(f, key)
+    titles.load()
+    labels = [" · ".join(_key_label(f, axis, key, titles) for f, axis, key in zip(fields, result.axes, rk))
+              for rk in result.row_keys]
+    names = dict(sla_targets(loom(), result.entity))
+
+    def cells(figures: SlaFigures | None) -> list[str]:
+        figures = figures or SlaFigures()
+        share = figures.compliance
+        return [fmt_number(figures.total, 0), fmt_number(figures.met, 0), fmt_number(figures.breached, 0),
+                fmt_number(figures.in_progress, 0), "—" if share is None else fmt_number(share, 1)]
+
+    tables, datasets = [], []
+    for target in result.col_keys:
+        title = tt(names.get(target, target))
+        rows = [{"label": label, "cells": cells(result.cells.get((rk, target)))}
+                for label, rk in zip(labels, result.row_keys)]
+        tables.append({"target": target, "title": title, "rows": rows,
+                       "total": cells(result.col_totals.get(target))})
+        figures = [result.cells.get((rk, target)) for rk in result.row_keys] if result.axes else \
+            [result.col_totals.get(target)]
+        datasets.append({"label": title, "data": [_json_number(f.compliance) if f else None for f in figures]})
+    chart = {"type": spec.get("chart") or DEFAULT_CHART["sla"], "labels": labels if result.axes else [t("Total")],
+             "datasets": datasets, "total": result.total, "locale": lang(), "integer": False, "percent": True,
+             "title": tt(spec.get("title", spec["name"]))}
+    return {"kind": "sla", "chart": chart, "tables": tables, "empty": not result.total,
+            "row_title": " · ".join(meta.field_title(f) for f in fields), "columns": [t(c) for c in SLA_COLUMNS]}
+
+
+def _scale(result: Result, spec: dict) -> int:
+    if result.fn == "avg":
+        return 2
+    if result.fn == "sum":
+        field_name = (spec.get("measure") or {}).get("field", "")
+        head, _, rest = field_name.partition(".")
+        f = result.entity.fields.get(head)
+        if f is not None and not rest and f.value_type in ("decimal", "money"):
+            return f.scale
+        return 2 if rest else 0
+    return 0
+
+
+def _json_number(v):
+    if isinstance(v, decimal.Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    return v
+
+
+def _period_label(key: str, period: str) -> str:
+    try:
+        day = dt.date.fromisoformat(str(key)[:10])
+    except ValueError:
+        return str(key)
+    if period == "month":
+        return format_date(day, "LLLL yyyy")
+    if period == "week":
+        return t("week of {date}", date=fmt_date(day))
+    return fmt_date(day)

@@ -1,0 +1,152 @@
+"""The personal organiser on the home page: "my tasks" across every live app.
+
+An entity takes part when it has statuses and a ``user`` field named
+``assignee``, ``executor`` or ``responsible`` (the first such field). Its
+optional ``group`` field (the first one) gives "my groups' records", and a
+``date``/``datetime`` field named ``due_at``, ``due`` or ``deadline`` gives
+"due within 24 hours" and "overdue" among the records assigned to the user.
+Only records in an open status (category other than done/cancelled) count.
+Every query is a :class:`runtime.query.ListQuery` run with the actor, so the
+entity's row rules and field permissions apply exactly as on a list page.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from flask import url_for
+
+from runtime import clock
+from runtime.data.query import Filter, ListQuery
+from runtime.errors import LoomError
+
+from . import meta
+from .i18n import N_, fmt_date, fmt_datetime, t, tt
+
+ASSIGNEE_NAMES = ("assignee", "executor", "responsible")
+DUE_NAMES = ("due_at", "due", "deadline")
+CLOSED_CATEGORIES = ("done", "cancelled")
+TOP = 10
+SECTIONS = (("mine", N_("Assigned to me")), ("groups", N_("My groups' records")),
+            ("due_soon", N_("Due within 24 hours")), ("overdue", N_("Overdue")))
+
+
+@dataclass
+class TaskSource:
+    """One entity that has tasks: which of its fields say who, which group and when."""
+    app: str
+    entity: object
+    assignee: str
+    group: str | None
+    due: str | None
+    due_is_date: bool
+    open_statuses: list
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    count: int = 0
+    more: bool = False  # the count was capped
+    items: list = field(default_factory=list)
+
+
+def sources(loom, actor) -> list[TaskSource]:
+    out = []
+    for app_name, live in sorted(loom.live.items()):
+        for ent in live.app.entities.values():
+            if not ent.statuses or not loom.permissions.allowed(actor, ent, "read"):
+                continue
+            fields = ent.fields
+            assignee = next((n for n in ASSIGNEE_NAMES if n in fields and fields[n].value_type == "user"), None)
+            if assignee is None:
+                continue
+            group = next((f.name for f in fields.values() if f.value_type == "group" and f.storage == "column"), None)
+            due = next((n for n in DUE_NAMES if n in fields and fields[n].value_type in ("date", "datetime")), None)
+            open_statuses = [s["name"] for s in ent.statuses if s.get("category") not in CLOSED_CATEGORIES]
+            if open_statuses:
+                out.append(TaskSource(app_name, ent, assignee, group, due,
+                                      due is not None and fields[due].value_type == "date", open_statuses))
+    return out
+
+
+def _filters(src: TaskSource, key: str, actor, now: dt.datetime) -> list[Filter] | None:
+    base = [Filter("status", "in", src.open_statuses)]
+    if key == "mine":
+        return base + [Filter(src.assignee, "eq", actor.id)]
+    if key == "groups":
+        if not src.group or not actor.groups:
+            return None
+        return base + [Filter(src.group, "in", list(actor.groups))]
+    if src.due is None:
+        return None
+    if src.due_is_date:
+        today = now.date()
+        low, high, now_value = today.isoformat(), (today + dt.timedelta(days=1)).isoformat(), today.isoformat()
+    else:
+        low = now_value = now.isoformat()
+        high = (now + dt.timedelta(hours=24)).isoformat()
+    mine = base + [Filter(src.assignee, "eq", actor.id)]
+    if key == "due_soon":
+        return mine + [Filter(src.due, "gte", low), Filter(src.due, "lte", high)]
+    return mine + [Filter(src.due, "lt", now_value)]  # overdue
+
+
+def my_tasks(loom, actor, now: dt.datetime | None = None) -> list[Section]:
+    """The four sections of the organiser, each with its count and its first ``TOP`` records."""
+    from .views import _record_title
+
+    now = now or clock.now()
+    found = sources(loom, actor)
+    sections = []
+    with loom.reader.connect() as conn:
+        for key, title in SECTIONS:
+            section = Section(key, t(title))
+            if key == "groups" and not actor.groups:
+                continue
+            rows = []
+            for src in found:
+                filters = _filters(src, key, actor, now)
+                if filters is None:
+                    continue
+                sort = [src.due, "-id"] if src.due else ["-id"]
+                try:
+                    page = ListQuery(loom, loom.entity_tables(src.app, src.entity.name)).run(
+                        conn, filters, sort, limit=TOP, count="capped", actor=actor)
+                except LoomError:  # e.g. a field the user may not filter on: no tasks from here
+                    continue
+                section.count += page.count or 0
+                section.more = section.more or not page.count_exact
+                for row in page.items:
+                    due = row.get(src.due) if src.due else None
+                    rows.append({
+                        "sort": (_as_datetime(due) is None, _as_datetime(due) or now, -row["id"]),
+                        "title": _record_title(src.entity, row),
+                        "url": url_for("ui.record_view", app=src.app, entity=src.entity.name, record_id=row["id"]),
+                        "entity": tt(src.entity.title),
+                        "status": meta.status_title(src.entity, row.get("status")),
+                        "category": meta.status_category(src.entity, row.get("status")),
+                        "due": (fmt_date(due) if src.due_is_date else fmt_datetime(due)) if due else "",
+                        "overdue": _as_datetime(due) is not None and _as_datetime(due) < now,
+                    })
+            rows.sort(key=lambda r: r["sort"])
+            section.items = rows[:TOP]
+            sections.append(section)
+    return sections
+
+
+def _as_datetime(value) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if "T" in value or " " in value \
+                else dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    return None

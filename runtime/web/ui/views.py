@@ -1,0 +1,361 @@
+"""The pages of the generated UI: home, entity lists, record forms and record pages."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from runtime.data import tables as platform
+from runtime.data.query import Filter, ListQuery, parse_args
+from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
+
+from . import meta
+from . import records_extra as extra
+from .base import actor, bp, loom
+from .i18n import N_, fmt_datetime, message, t, tc, tt
+
+PAGE_SIZE = 25
+SLA_STATES = {"paused": N_("paused"), "met": N_("met"), "breached": N_("missed")}
+TIMELINE_LIMIT = 100
+
+
+@bp.get("/")
+def home():
+    apps = []
+    for name, live in sorted(loom().live.items()):
+        apps.append({"name": name, "title": tt(live.app.title), "description": tt(live.app.document["app"].get("description")),
+                     "url": url_for("ui.app_home", app=name)})
+    return render_template("ui/home.html", apps=apps)
+
+
+@bp.get("/<app>/")
+def app_home(app: str):
+    live = loom().live.get(app)
+    if live is None:
+        raise NotFound(f"app {app!r}")
+    for entry in live.app.document["app"].get("navigation") or []:
+        for name in [entry.get("entity")] + [x.get("entity") for x in entry.get("items", [])]:
+            e = live.app.entities.get(name)
+            if e is not None and loom().permissions.allowed(actor(), e, "read"):
+                return redirect(url_for("ui.list_view", app=app, entity=name))
+    for e in live.app.entities.values():
+        if loom().permissions.allowed(actor(), e, "read"):
+            return redirect(url_for("ui.list_view", app=app, entity=e.name))
+    raise NotFound(f"nothing you may read in {app!r}")
+
+
+# ---------------------------------------------------------------------- list
+def _url(**changes) -> str:
+    """This page's URL with some arguments changed (``None`` removes one)."""
+    args = MultiDict(request.args)
+    for key, value in changes.items():
+        args.pop(key, None)
+        if value not in (None, ""):
+            args[key] = value
+    return url_for(request.endpoint, **request.view_args, **args.to_dict(flat=False))
+
+
+OP_TEXT = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥", "in": "∈", "not_in": "∉",
+           "contains": "∋", "startswith": "^", "isnull": "∅", "notnull": "≠ ∅", "between": "↔"}
+
+
+@bp.get("/<app>/<entity>")
+def list_view(app: str, entity: str):
+    et = loom().entity_tables(app, entity)
+    ent, who = et.entity, actor()
+    loom().permissions.require(who, ent, "read")
+    views = ent.spec.get("views") or []
+    try:
+        view = ent.view(request.args.get("view") or None)
+    except KeyError:
+        raise NotFound(f"{entity} has no view {request.args.get('view')!r}") from None
+    hidden = loom().permissions.hidden(who, ent)
+    columns = [f for f in (meta.column_field(ent, c) for c in view.get("columns", []))
+               if f is not None and f.name not in hidden and f.storage == "column"]
+    error, page, filters, sort = None, None, [], []
+    try:
+        filters, sort, options = parse_args(request.args)
+        view_filters = [Filter(f["field"], f.get("op", "eq"), f.get("value")) for f in view.get("filters", [])]
+        with loom().reader.connect() as conn:
+            page = ListQuery(loom(), et).run(conn, filters, sort, limit=PAGE_SIZE, after=options.get("after"),
+                                             search=(options.get("q") or "").strip() or None, count="capped",
+                                             actor=who, view_filters=view_filters,
+                                             view_sort=list(view.get("sort", [])))
+    except LoomError as exc:
+        error = exc.detail
+    titles = meta.Titles(loom(), who)
+    rows = []
+    if page is not None:
+        for row in page.items:
+            for f in columns:
+                titles.want(f, row[f.name])
+        titles.load()
+        for row in page.items:
+            rows.append({"id": row["id"],
+                         "url": url_for("ui.record_view", app=app, entity=entity, record_id=row["id"]),
+                         "cells": [meta.display(f, row[f.name], titles) for f in columns]})
+    current_sort = request.args.get("sort", "")
+    headers = []
+    for f in columns:
+        direction = "asc" if current_sort == f.name else "desc" if current_sort == f"-{f.name}" else None
+        headers.append({"title": meta.field_title(f), "dir": direction,
+                        "url": _url(sort=f"-{f.name}" if direction == "asc" else f.name, after=None)})
+    chips = []
+    for flt in filters:
+        key = flt.field if flt.op == "eq" else f"{flt.field}__{flt.op}"
+        f = meta.column_field(ent, flt.field.partition(".")[0])
+        value = ", ".join(map(str, flt.value)) if isinstance(flt.value, list) else str(flt.value)
+        if f is not None and f.value_type == "choice" and isinstance(flt.value, str):
+            value = meta.display(f, flt.value, titles).text
+        chips.append({"text": f"{meta.field_title(f) if f else flt.field} {OP_TEXT[flt.op]} {value}",
+                      "url": _url(**{key: None, "after": None})})
+    return render_template(
+        "ui/list.html", app=app, entity=ent, title=tt(ent.plural), headers=headers, rows=rows, error=error,
+        page=page, chips=chips, q=request.args.get("q", ""), view_name=view.get("name"),
+        views=[{"name": v["name"], "title": tt(v.get("title", v["name"]))} for v in views],
+        searchable=bool(ent.search_fields),
+        next_url=_url(after=page.next_cursor) if page is not None and page.next_cursor else None,
+        first_url=_url(after=None) if request.args.get("after") else None,
+        can_create=loom().permissions.allowed(who, ent, "create"),
+        keep={k: v for k, v in request.args.items() if k not in ("q", "after")})
+
+
+# ---------------------------------------------------------------------- record page
+@bp.get("/<app>/<entity>/<int:record_id>")
+def record_view(app: str, entity: str, record_id: int):
+    et = loom().entity_tables(app, entity)
+    ent, who = et.entity, actor()
+    record = loom().records.get(app, entity, record_id, who)
+    tabs = meta.layout(ent, loom().permissions.hidden(who, ent))
+    titles = meta.Titles(loom(), who)
+    fields = meta.form_fields(tabs)
+    for f in fields:
+        if f.storage in ("column", "assoc"):
+            titles.want(f, record.get(f.name))
+        elif f.storage == "child":
+            for row in record.get(f.name) or []:
+                for c in f.children.values():
+                    titles.want(c, row.get(c.name))
+    titles.want(meta.column_field(ent, "created_by"), record.get("created_by"))
+    titles.load()
+    shown = {}
+    for f in fields:
+        if f.storage == "child":
+            shown[f.name] = [[meta.display(c, row.get(c.name), titles) for c in f.children.values()]
+                             for row in record.get(f.name) or []]
+        elif f.storage == "attachments":
+            shown[f.name] = record.get(f.name) or []
+        else:
+            shown[f.name] = meta.display(f, record.get(f.name), titles)
+    status = record.get("status")
+    transitions = [{"name": tr["name"], "title": tt(tr.get("title", tr["name"]))}
+                   for tr in loom().workflow.available(ent, status, actor())]
+    rules = extra.rule_state(ent, record)
+    author = meta.display(meta.column_field(ent, "created_by"), record.get("created_by"), titles)
+    return render_template(
+        "ui/record.html", app=app, entity=ent, record=record, tabs=tabs, shown=shown, rules=rules,
+        section_visible=extra.section_visible, files=extra.file_fields(ent, fields, record),
+        comments=extra.comments_for(app, entity, record_id), linked=extra.linked_records(ent, record_id),
+        title=_record_title(ent, record), status=status and meta.status_title(ent, status),
+        status_category=meta.status_category(ent, status), transitions=transitions,
+        timeline=_timeline(ent, record_id), sla=sla_badges(app, entity, record_id), author=author,
+        statuses=extra.status_history(ent, record, author.text),
+        created=fmt_datetime(record.get("created_at")),
+        can_edit=loom().permissions.allowed(who, ent, "update"))
+
+
+def sla_badges(app: str, entity: str, record_id: int) -> list[dict]:
+    """The SLA targets of a record as badges: state and the business time left or overdue."""
+    with loom().reader.connect() as c:
+        targets = loom().sla.status(c, app, entity, record_id)
+    badges = []
+    for target in targets:
+        state, left = target["state"], target["remaining_seconds"]
+        if state == "running":
+            text = t("{left} left", left=_span(left))
+        elif state == "breached" and target["stopped_at"] is None:
+            text = t("overdue by {late}", late=_span(-left))
+        else:
+            text = t(SLA_STATES[state])
+        badges.append({"target": target["target"], "title": tt(target["title"]), "state": state, "text": text,
+                       "due": fmt_datetime(target["due_at"]) if target["due_at"] else ""})
+    return badges
+
+
+def _span(seconds: int) -> str:
+    """Business time as "2 h 15 min" (working hours, so days are not shown)."""
+    hours, minutes = divmod(max(0, seconds) // 60, 60)
+    return (t("{h} h", h=hours) + " " if hours else "") + t("{m} min", m=minutes)
+
+
+def _record_title(ent, record) -> str:
+    title = record.get(ent.title_field)
+    number = record.get("number")
+    return f"{number} · {title}" if title and number and ent.title_field != "number" else str(title or number or "")
+
+
+def _timeline(ent, record_id: int) -> list[dict]:
+    """The record's history from the audit log, newest first; a deleted comment's text is left out
+    (the audit log page still has it)."""
+    a = platform.audit
+    with loom().reader.connect() as c:
+        rows = c.execute(select(a.c.action, a.c.username, a.c.at, a.c.before, a.c.after)
+                         .where(a.c.app == ent.app, a.c.entity == ent.name, a.c.record_id == record_id)
+                         .order_by(a.c.seq.desc()).limit(TIMELINE_LIMIT)).all()
+    transitions = meta.transition_titles(ent)
+    deleted = {(r.before or {}).get("comment_id") for r in rows if r.action == "comment_delete"}
+    out = []
+    for r in rows:
+        after, before = r.after or {}, r.before or {}
+        label = {"create": tc("history", "created"), "update": tc("history", "changed"),
+                 "delete": tc("history", "deleted"), "restore": tc("history", "restored"),
+                 "comment": tc("history", "comment"), "attach": tc("history", "file attached"),
+                 "comment_delete": tc("history", "comment deleted"), "detach": tc("history", "file deleted")
+                 }.get(r.action, r.action)
+        detail = after.get("text") or after.get("filename") or "" if r.action in ("comment", "attach") else ""
+        if r.action in ("comment_delete", "detach") or (r.action == "comment" and after.get("comment_id") in deleted):
+            detail = before.get("filename") or ""
+        if r.action == "transition":
+            label = tc("history", "transition") + f": {transitions.get(after.get('transition'), after.get('transition'))}"
+            detail = f"{meta.status_title(ent, before.get('status'))} → {meta.status_title(ent, after.get('status'))}"
+        changed = [tt(ent.fields[k].title) for k in after if k in ent.fields]
+        out.append({"action": label, "user": r.username or "", "at": fmt_datetime(r.at), "detail": detail,
+                    "fields": changed if r.action not in ("create", "comment", "attach", "detach") else []})
+    return out
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/transitions/<name>")
+def fire(app: str, entity: str, record_id: int, name: str):
+    version = request.form.get("row_version", "")
+    try:
+        loom().workflow.transition(app, entity, record_id, name, {}, int(version) if version.isdigit() else None,
+                                   actor())
+        flash(t("Done"), "ok")
+    except ValidationFailed as exc:
+        ent = loom().entity_tables(app, entity).entity
+        flash("; ".join(f"{tt(ent.fields[e.field].title) if e.field in ent.fields else e.field}: {message(e.message)}"
+                        for e in exc.errors), "error")
+    except (Conflict, Forbidden, NotFound) as exc:
+        flash(exc.detail, "error")
+    return redirect(url_for("ui.record_view", app=app, entity=entity, record_id=record_id))
+
+
+# ---------------------------------------------------------------------- forms
+@bp.route("/<app>/<entity>/new", methods=["GET", "POST"])
+def create(app: str, entity: str):
+    return _form(app, entity, None)
+
+
+@bp.route("/<app>/<entity>/<int:record_id>/edit", methods=["GET", "POST"])
+def edit(app: str, entity: str, record_id: int):
+    return _form(app, entity, record_id)
+
+
+def _form(app: str, entity: str, record_id: int | None):
+    et = loom().entity_tables(app, entity)
+    ent, who = et.entity, actor()
+    perms = loom().permissions
+    perms.require(who, ent, "create" if record_id is None else "update")
+    tabs = meta.layout(ent, perms.hidden(who, ent))
+    fields = meta.form_fields(tabs)
+    locked = set(perms.readonly(who, ent))
+    if record_id is not None:
+        locked |= {f.name for f in fields if f.spec.get("readonly")}
+    editable = [f for f in fields if f.type != "computed" and f.storage != "attachments" and f.name not in locked]
+    record = loom().records.get(app, entity, record_id, who) if record_id is not None else {}
+    errors, general, conflict = {}, [], None
+    values = {f.name: meta.input_value(f, record.get(f.name, f.spec.get("default") if record_id is None else None))
+              for f in fields}
+    row_version = record.get("row_version")
+    status = 200
+    on_form = {f.name for f in editable}
+    if request.method == "POST":
+        data, raw = meta.parse(editable, request.form)
+        values.update(raw)
+        rules = extra.rule_state(ent, {**record, **raw})
+        try:
+            errors = extra.enforce_rules(ent, rules, data, on_form)
+            if errors:
+                raise ValidationFailed([])
+            if record_id is None:
+                saved = loom().records.create(app, entity, data, who)
+                flash(t("Created."), "ok")
+            else:
+                version = request.form.get("row_version", "")
+                row_version = int(version) if version.isdigit() else None
+                saved = loom().records.update(app, entity, record_id, data, row_version, who)
+                flash(t("Saved."), "ok")
+            return redirect(url_for("ui.record_view", app=app, entity=entity, record_id=saved["id"]))
+        except ValidationFailed as exc:
+            status = 422
+            if exc.errors or not errors:
+                errors, general = _field_errors(ent, exc.errors, {f.name for f in fields})
+        except Forbidden as exc:
+            status = 403
+            errors, general = _field_errors(ent, [_E(e["field"], e["message"]) for e in exc.extra.get("errors", [])],
+                                            {f.name for f in fields})
+            general = general or [exc.detail]
+        except Conflict as exc:
+            status = 409
+            current = (exc.extra.get("current") or {}).get("row_version")
+            conflict = t("This record was changed by someone else while you were editing it "
+                         "(you edited version {yours}, it is now at version {now}). "
+                         "Open the record again and repeat your change.", yours=row_version, now=current)
+    else:
+        rules = extra.rule_state(ent, {**record, **values})
+    picks = {}
+    for f in fields:
+        if f.value_type in ("link", "user", "group") or f.type == "multilink":
+            if f.storage == "child":
+                continue
+            selected = values.get(f.name)
+            selected = selected if isinstance(selected, list) else [selected] if selected not in (None, "") else []
+            picks[f.name] = meta.options(loom(), who, f, selected=selected)
+    computed = {}
+    if record_id is not None:
+        titles = meta.Titles(loom(), who)
+        computed = {f.name: meta.display(f, record.get(f.name), titles).text for f in fields if f.type == "computed"}
+    title = _record_title(ent, record) if record_id is not None else tt(ent.title) + ": " + t("New")
+    return render_template(
+        "ui/form.html", app=app, entity=ent, record_id=record_id, tabs=tabs, values=values, errors=errors,
+        general=general, conflict=conflict, row_version=row_version, picks=picks, locked=locked,
+        computed=computed, title=title, field_title=meta.field_title, rules=rules,
+        section_visible=extra.section_visible, has_rules=extra.has_rules(ent)), status
+
+
+class _E:
+    def __init__(self, field, message_):
+        self.field, self.message = field, message_
+
+
+def _field_errors(ent, items, on_form: set) -> tuple[dict, list]:
+    """Errors by form field (a child row's error goes to its table), and the rest."""
+    errors, general = {}, []
+    for e in items:
+        name, _, rest = e.field.partition("[")
+        text = message(e.message)
+        if rest:  # works[0].hours
+            index, _, col = rest.partition("].")
+            f = ent.fields.get(name)
+            col_title = tt(f.children[col].title) if f is not None and col in f.children else col
+            text = t("Row") + f" {int(index) + 1 if index.isdigit() else index}, {col_title}: {text}"
+        if name in on_form:
+            errors.setdefault(name, []).append(text)
+        else:
+            label = tt(ent.fields[name].title) if name in ent.fields else name
+            general.append(f"{label}: {text}")
+    return errors, general
+
+
+@bp.get("/<app>/<entity>/options/<field>")
+def picker_options(app: str, entity: str, field: str):
+    """The ``<option>``s of a link picker matching the search text (for htmx)."""
+    et = loom().entity_tables(app, entity)
+    f = et.entity.fields.get(field)
+    if f is None or not (f.value_type in ("link", "user", "group") or f.type == "multilink") \
+            or field in loom().permissions.hidden(actor(), et.entity):
+        abort(404)
+    selected = [v for v in request.args.getlist(field) if v]
+    return render_template("ui/_options.html", options=meta.options(loom(), actor(), f, request.args.get("q", ""),
+                                                                     selected), selected=selected,
+                           multiple=f.type == "multilink")
