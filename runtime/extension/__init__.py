@@ -6,15 +6,11 @@ This room sits at the bottom so every other room can call hooks. Plugins do not
 import it: they import :mod:`runtime.plugin_api`, which re-exports what they need.
 """
 # The room's surface, for the other rooms (plugins use runtime.plugin_api instead).
-from .hookspecs import hookimpl, hookspec  # noqa: F401
-from .host import GROUP, PluginFailure, PluginHost, PluginInfo, discover  # noqa: F401
-from .types import (  # noqa: F401
-                    Channel,
-                    ChannelError,
-                    DocumentRenderer,
-                    InboundEvent,
-                    MetadataKind,
-                    OutgoingMessage,
-                    RecordEvent,
-                    ScriptFunction,
-)
+from .hookspecs import hookimpl, hookspec
+from .host import GROUP, PluginFailure, PluginHost, PluginInfo, discover
+from .types import (Channel, ChannelError, DocumentRenderer, InboundEvent, MetadataKind, OutgoingMessage,
+                    RecordEvent, ScriptFunction)
+
+__all__ = ["GROUP", "Channel", "ChannelError", "DocumentRenderer", "InboundEvent", "MetadataKind", "OutgoingMessage",
+           "PluginFailure", "PluginHost", "PluginInfo", "RecordEvent", "ScriptFunction", "discover", "hookimpl",
+           "hookspec"]
