@@ -433,11 +433,37 @@ def fields(app: str, entity: str):
         new = _with_keys(spec, {**values, "fields": out})
         if "fields" not in new:
             new["fields"] = {}
+        if new.get("form"):
+            renamed = {r.get("was"): str(r.get("name")).strip() for r in payload["fields"]
+                       if isinstance(r, dict) and r.get("was") and r.get("was") != r.get("name")}
+            new["form"] = place_on_form(new["form"], [n for n in out if n not in (spec.get("fields") or {})],
+                                        renamed)
         errors += schema_errors("entity", new, keys=keys + ("fields",))
         return new, errors
 
     return _json_page(app, f"entities/{entity}.yaml", editor="fields", template="designer/editor_fields.html",
                       page_title=t("Fields"), load=load, store=store, data=data, entity=entity, draft=draft)
+
+
+def place_on_form(form: dict, names: list[str], renamed: dict | None = None) -> dict:
+    """``form`` with renamed fields renamed where they stand, and each of ``names`` that no
+    section holds yet at the end of the last section (of the last tab): a new field shows on
+    the form until the analyst places it elsewhere."""
+    form = json.loads(json.dumps(form))  # a deep copy of plain YAML data
+    sections = [sec for tab in form.get("tabs") or [form] for sec in tab.get("sections") or []]
+    for sec in sections:
+        sec["fields"] = [(renamed or {}).get(n, n) for n in sec.get("fields") or []]
+    placed = {n for sec in sections for n in sec.get("fields") or []}
+    missing = [n for n in names if n not in placed]
+    if not missing:
+        return form
+    if sections:
+        sections[-1]["fields"] = [*(sections[-1].get("fields") or []), *missing]
+    elif form.get("tabs"):
+        form["tabs"][-1]["sections"] = [{"fields": missing}]
+    else:
+        form["sections"] = [{"fields": missing}]
+    return form
 
 
 # ---------------------------------------------------------------------- 2. form layout

@@ -16,6 +16,8 @@ from metamodel import MetadataError, content_hash
 from metamodel.diff import diff
 from metamodel.document import SECTIONS, file_of
 from metamodel.errors import dotted
+from metamodel.warnings import publish_warnings
+from runtime.core.statuses import StatusesStranded
 from metamodel.yamlio import dump_yaml
 from runtime.errors import Conflict, LoomError, NotFound
 from runtime.web.ui.i18n import N_, fmt_datetime, t, tt
@@ -408,16 +410,19 @@ def change_rows(changes) -> list[dict]:
 
 def publish_context(app: str, draft) -> dict:
     problems = drafts().problems(app, draft.doc)
-    context = {"problems": problems, "changes": [], "plan": [], "refused": [], "unchanged": False}
+    context = {"problems": problems, "changes": [], "plan": [], "refused": [], "unchanged": False, "warnings": []}
     if problems:
         return context
     try:
-        _, changes, plan = loom().store.compare(draft.doc)
+        new, changes, plan = loom().store.compare(draft.doc)
     except MetadataError as exc:  # pragma: no cover - problems() ran the same validation
         context["problems"] = [{**p.as_dict(), "editor": links.editor_url(app, p.file, p.path)} for p in exc.problems]
         return context
+    live = loom().live.get(app)
+    warnings = publish_warnings(live.app if live else None, new)
     context.update(changes=change_rows(changes), plan=[s.describe() for s in plan.steps], refused=plan.refused,
-                   unchanged=draft.live_version is not None and not changes)
+                   unchanged=draft.live_version is not None and not changes,
+                   warnings=[{**w.as_dict(), "editor": links.editor_url(app, w.file, w.path)} for w in warnings])
     return context
 
 
@@ -470,7 +475,8 @@ def version_number(value: str | None, versions: list[dict]) -> int | None:
 
 
 @bp.get("/apps/<app>/history")
-def history(app: str):
+def history(app: str, mapping: dict | None = None, status: int = 200):
+    """The versions, a comparison of two, and (after a refused rollback) the status mapping form."""
     store = loom().store
     state = draft_state(app)
     versions = store.versions(app) if state["current_version"] is not None else []
@@ -486,14 +492,23 @@ def history(app: str):
                   current=state["current_version"], compared=compared, state=state,
                   default_a=a or (versions[-2]["number"] if len(versions) > 1 else None),
                   default_b=b or (versions[-1]["number"] if versions else None),
-                  title=t("History of {app}", app=app))
+                  title=t("History of {app}", app=app), mapping=mapping, status=status)
 
 
 @bp.post("/apps/<app>/history/<int:number>/rollback")
 def rollback(app: str, number: int):
+    """Publish an old version again; records in statuses it lacks need a mapping first."""
     comment = request.form.get("comment", "").strip() or None
+    status_map = {}
+    for key, target in request.form.items():
+        if key.startswith("map:") and target:
+            entity, _, status = key[len("map:"):].partition(":")
+            status_map.setdefault(entity, {})[status] = target
     try:
-        published = loom().store.rollback(app, number, author=author(), comment=comment)
+        published = loom().store.rollback(app, number, author=author(), comment=comment, status_map=status_map)
+    except StatusesStranded as exc:
+        return history(app, mapping={"number": number, "stranded": exc.stranded, "chosen": status_map,
+                                     "problems": [str(p) for p in exc.problems]}, status=409)
     except MetadataError as exc:
         flash(t("Rollback to version {n} refused: {reason}", n=number, reason=str(exc)), "error")
         return redirect(url_for("designer.history", app=app))

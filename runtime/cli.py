@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from metamodel import MetadataError, load_app
+from metamodel.warnings import publish_warnings
 from runtime.core.config import Settings
 
 DEMO_APPS = Path(__file__).resolve().parent.parent / "apps_config"
@@ -235,6 +236,9 @@ def apps_diff(folder):
         click.echo(f"storage: {line}")
     if not changes:
         click.echo("no changes")
+    live = loom.live.get(app.name)
+    for warning in publish_warnings(live.app if live else None, app):
+        click.echo(f"warning: {warning}")
 
 
 @apps.command("export")
@@ -255,11 +259,20 @@ def apps_export(name, folder, number):
 @click.argument("name")
 @click.argument("version", type=int)
 @click.option("--author", default="cli")
-def apps_rollback(name, version, author):
+@click.option("--map", "mapping", multiple=True, metavar="ENTITY.STATUS=TARGET",
+              help="move records in a status the old version lacks to one it has")
+def apps_rollback(name, version, author, mapping):
     """Publish an earlier version again (as a new version)."""
     loom = _loom()
+    status_map = {}
+    for item in mapping:
+        where, _, target = item.partition("=")
+        entity, _, status = where.partition(".")
+        if not (entity and status and target):
+            _fail(Exception(f"--map {item!r}: write it as ENTITY.STATUS=TARGET, e.g. request.waiting=in_work"))
+        status_map.setdefault(entity, {})[status] = target
     try:
-        _report(loom.store.rollback(name, version, author))
+        _report(loom.store.rollback(name, version, author, status_map=status_map))
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
 

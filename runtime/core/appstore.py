@@ -22,6 +22,8 @@ from runtime.data.migrate import MigrationRefused, Migrator
 from runtime.data.storage import refresh_statistics, table_name, utcnow
 from runtime.errors import Conflict, NotFound
 
+from .statuses import check_mapping, find_stranded, move
+
 
 @dataclass
 class Published:
@@ -177,8 +179,11 @@ class AppStore:
                        saved_by=row.draft_updated_by, revision=row.draft_revision)
 
     def publish(self, doc: dict, author: str, comment: str | None = None, rollback_of: int | None = None,
-                draft_revision: int | None = None) -> Published:
+                draft_revision: int | None = None, status_map: dict | None = None) -> Published:
         """Validate ``doc``, migrate storage and record a new version, all in one transaction.
+
+        Records in a status the new version drops are refused (:class:`StatusesStranded`)
+        unless ``status_map`` (``{entity: {old: new}}``) moves them (see :mod:`.statuses`).
 
         With ``draft_revision`` (publishing a draft read at that revision) the draft must not
         have been saved since, and it is cleared in the same transaction: the draft becomes
@@ -209,11 +214,15 @@ class AppStore:
                                            installed_at=utcnow()))
             number = (c.execute(select(func.max(v.c.number)).where(v.c.app == app.name)).scalar() or 0) + 1
             old = self.loom.live.get(app.name)
+            stranded = find_stranded(c, old.app, app, old.tables) if old else []
+            check_mapping(stranded, status_map)
             try:
                 others = [live.app for name, live in self.loom.live.items() if name != app.name]
                 Migrator(c, old.app if old else None, app, number, others).apply(plan)
             except MigrationRefused as exc:
                 raise MetadataError([Problem(f"{app.name}", "", reason) for reason in exc.reasons]) from None
+            if stranded:
+                move(c, self.loom, app.name, stranded, status_map, old.tables, author)
             self._ensure_groups(c, app)
             c.execute(insert(v).values(app=app.name, number=number, hash=digest, document=app.document,
                                        author=author, created_at=utcnow(), comment=comment,
@@ -243,8 +252,9 @@ class AppStore:
             if d["name"] not in existing:
                 c.execute(insert(g).values(name=d["name"], title=d.get("title"), email=d.get("email")))
 
-    def rollback(self, name: str, to_version: int, author: str, comment: str | None = None) -> Published:
-        """Publish version ``to_version`` again, as a new version."""
+    def rollback(self, name: str, to_version: int, author: str, comment: str | None = None,
+                 status_map: dict | None = None) -> Published:
+        """Publish version ``to_version`` again, as a new version (``status_map``: see :meth:`publish`)."""
         doc = self.document(name, to_version)
         return self.publish(doc, author=author, comment=comment or f"rollback to version {to_version}",
-                            rollback_of=to_version)
+                            rollback_of=to_version, status_map=status_map)

@@ -170,6 +170,11 @@ def test_fields_add_rename_and_retitle_saved_into_the_draft(ann_it, it_support):
     assert spec["fields"]["contact_person"]["previous_names"] == ["contact_name"]
     assert spec["fields"]["severity"]["choices"][1] == "high"
     assert spec["fields"]["lines"]["fields"]["qty"] == {"type": "integer", "min": 0}
+    # the renamed field keeps its place on the form; the new ones land at the end of the last section
+    sections = spec["form"]["sections"]
+    assert sections[1]["fields"] == ["contact_person", "phone", "email", "requester"]
+    assert sections[-1]["fields"][-2:] == ["severity", "lines"]
+    assert sum(sec["fields"].count("severity") for sec in sections) == 1
     assert draft(it_support).revision == 1
     after = page(ann_it.get(f"{TICKET}/fields"))
     assert "Saved to the draft (revision 1)" in after

@@ -2,7 +2,7 @@
 
 Serves the app with werkzeug on a free loopback port, then signs in, lists
 requests, creates one through the form (a validation error first, a link
-chosen with the htmx search picker), fires a transition, sees it in the
+chosen in its search-and-pick control), fires a transition, sees it in the
 history and switches to English. Screenshots go to docs/screenshots/.
 """
 from __future__ import annotations
@@ -146,14 +146,22 @@ def test_request_life_in_a_browser(server):
         expect(page.locator("#err-description")).to_contain_text("обязательное поле")
         page.screenshot(path=str(SHOTS / "form.png"), full_page=True)
 
-        # then fill it properly, choosing the organisation with the htmx search picker
+        # then fill it properly, choosing the organisation in its one search-and-pick control
         page.fill("#subject", "Сбой при регистрации входящих писем")
         page.fill("#description", "После обновления не регистрируются письма из почты")
-        search = page.locator(".field[data-field=organization] .picker-search")
-        search.fill("Минз")
-        expect(page.locator("#organization option")).to_have_count(2)  # "not chosen" + Минздрав
-        page.select_option("#organization", label="Минздрав")
-        page.select_option("#module", label="СЭД")
+        page.fill("#organization", "Минз")
+        options = page.locator("#organization-options [role=option]")
+        expect(options).to_have_count(1)
+        expect(options.first).to_have_text("Минздрав")
+        options.first.click()
+        expect(page.locator("input[type=hidden][name=organization]")).to_have_value(str(
+            loom.records.find("service_desk", "organization", {"short_name": "Минздрав"})[0]["id"]))
+        page.click("#module")
+        page.keyboard.type("СЭ")
+        expect(page.locator("#module-options [role=option]")).to_have_count(1)
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        expect(page.locator("#module")).to_have_value("СЭД")
         page.select_option("#priority", value="2")
         page.click(".tabs button:has-text('Исполнение')")
         page.click("text=+ Добавить строку")

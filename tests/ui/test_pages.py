@@ -183,7 +183,10 @@ def test_create_with_validation_error_then_success(signed_in, service_desk, data
     assert form.status_code == 200
     assert "Суть обращения" in html and "Классификация" in html and 'name="works-__i__-work"' in html
     assert 'name="labor_hours"' in html and 'type="datetime-local"' in html
-    assert "Минздрав" in html  # link picker options
+    # a link is one control (type, then pick); its choices come from the options endpoint
+    assert 'data-name="organization"' in html and 'role="combobox"' in html and "<select name=\"organization\"" not in html
+    found = signed_in.get("/ui/service_desk/request/options/organization?format=json&q=Минз").get_json()
+    assert found == [{"id": data["organization"]["id"], "text": "Минздрав"}]
     assert 'name="number"' not in html and 'name="status"' not in html
     bad = signed_in.post(NEW, {"subject": "abc", "organization": data["organization"]["id"], "labor_hours": "x"})
     assert bad.status_code == 422
@@ -193,7 +196,9 @@ def test_create_with_validation_error_then_success(signed_in, service_desk, data
     assert re.search(r'id="err-module">обязательное поле', html)
     assert re.search(r'id="err-labor_hours">', html)
     assert 'value="abc"' in html  # the values are kept
-    assert re.search(rf'<option value="{data["organization"]["id"]}" selected>Минздрав', html)
+    org = data["organization"]["id"]  # the chosen link is kept: its id in the hidden input, its title shown
+    assert re.search(rf'name="organization" value="{org}" class="combo-value">', html)
+    assert re.search(r'class="combo-input"[^>]*value="Минздрав"', html)
     good = signed_in.post(NEW, {
         "subject": "Не открывается карточка", "description": "Ошибка 500", "organization": data["organization"]["id"],
         "module": data["module"]["id"], "priority": "2", "channel": "email", "labor_hours": "1,5",
@@ -251,13 +256,22 @@ def test_record_page_transition_and_timeline(signed_in, service_desk, data):
     assert "В работе" in page
     assert "переход: Взять в работу: Зарегистрирована → В работе" in page
     assert "создание" in page and "agent" in page
-    # resolve needs a solution: refused with the reason
-    r = signed_in.post(f"{url}/transitions/resolve", {"row_version": "2"}, token_from=url)
-    page = text(signed_in.get(url))
-    assert "Решение: обязательно для перехода" in page
+    # resolve needs a solution: the button opens a dialog asking for it
+    html = signed_in.get(url).get_data(as_text=True)
+    assert 'data-dialog="dialog-resolve"' in html and 'id="resolve-solution"' in html
+    # sent without it: the dialog comes back open, with the reason next to the field
+    r = signed_in.post(f"{url}/transitions/resolve", {"row_version": "2", "solution": ""}, token_from=url)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'data-open="1"' in html
+    assert re.search(r'id="err-resolve-solution">обязательно для перехода', html)
     assert service_desk.records.get("service_desk", "request", req["id"])["status"] == "in_work"
+    r = signed_in.post(f"{url}/transitions/resolve", {"row_version": "2", "solution": "Переустановлен модуль"},
+                       token_from=url)
+    assert r.status_code == 302
+    done = service_desk.records.get("service_desk", "request", req["id"])
+    assert done["status"] == "done" and done["solution"] == "Переустановлен модуль"
     # a stale version is refused too
-    signed_in.post(f"{url}/transitions/ask", {"row_version": "1"}, token_from=url)
+    signed_in.post(f"{url}/transitions/close", {"row_version": "1"}, token_from=url)
     assert "was changed by someone else" in text(signed_in.get(url))
 
 

@@ -1,4 +1,5 @@
-// Loom UI: form tabs, child-table rows and the CSRF header for htmx requests. No dependencies.
+// Loom UI: form tabs, child-table rows, link combo boxes, transition dialogs, bulk-delete
+// confirmation and the CSRF header for htmx requests. No dependencies.
 (function () {
   "use strict";
   function initTabs(form) {
@@ -27,9 +28,112 @@
       });
     });
   }
+  // A link field is one control: type, pick from the list; the id goes to the hidden input(s).
+  function initCombo(box) {
+    var input = box.querySelector(".combo-input"), list = box.querySelector(".combo-list");
+    var multi = box.classList.contains("multi"), timer = null, active = -1, seq = 0;
+    function items() { return list.querySelectorAll("[role=option]"); }
+    function close() { list.hidden = true; input.setAttribute("aria-expanded", "false"); active = -1; }
+    function highlight(i) {
+      var all = items(); if (!all.length) return;
+      active = (i + all.length) % all.length;
+      all.forEach(function (li, k) { li.setAttribute("aria-selected", k === active ? "true" : "false"); });
+      input.setAttribute("aria-activedescendant", all[active].id);
+    }
+    function chosenIds() {
+      return Array.prototype.map.call(box.querySelectorAll("input[type=hidden][name='" + box.dataset.name + "']"),
+                                      function (h) { return h.value; });
+    }
+    function choose(li) {
+      var id = li.dataset.value, text = li.textContent;
+      if (multi) {
+        if (chosenIds().indexOf(id) < 0) {
+          var chip = document.createElement("span");
+          chip.className = "chip"; chip.dataset.value = id; chip.textContent = text;
+          var hidden = document.createElement("input");
+          hidden.type = "hidden"; hidden.name = box.dataset.name; hidden.value = id;
+          var x = document.createElement("button");
+          x.type = "button"; x.className = "link chip-x"; x.textContent = "×"; x.setAttribute("aria-label", text);
+          chip.appendChild(hidden); chip.appendChild(x);
+          box.querySelector(".combo-chips").appendChild(chip);
+        }
+        input.value = "";
+      } else {
+        box.querySelector(".combo-value").value = id;
+        input.value = input.dataset.chosen = text;
+      }
+      close();
+      box.querySelector(".combo-value, input[type=hidden]").dispatchEvent(new Event("change", {bubbles: true}));
+    }
+    function search() {
+      var mine = ++seq, url = box.dataset.url + (box.dataset.url.indexOf("?") < 0 ? "?" : "&") +
+        "format=json&q=" + encodeURIComponent(input.value);
+      fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.ok ? r.json() : []; })
+        .then(function (rows) {
+          if (mine !== seq) return;  // a newer search answered first
+          list.innerHTML = "";
+          var taken = multi ? chosenIds() : [];
+          rows.filter(function (r) { return taken.indexOf(String(r.id)) < 0; }).forEach(function (r, k) {
+            var li = document.createElement("li");
+            li.setAttribute("role", "option"); li.id = input.id + "-opt-" + k;
+            li.dataset.value = r.id; li.textContent = r.text;
+            list.appendChild(li);
+          });
+          if (!list.children.length) {
+            var none = document.createElement("li"); none.className = "none"; none.textContent = box.dataset.empty;
+            list.appendChild(none);
+          }
+          list.hidden = false; input.setAttribute("aria-expanded", "true"); active = -1;
+        });
+    }
+    input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(search, 200); });
+    input.addEventListener("focus", function () { if (!list.children.length || list.hidden) search(); });
+    input.addEventListener("keydown", function (ev) {
+      if (ev.key === "ArrowDown") { ev.preventDefault(); if (list.hidden) search(); else highlight(active + 1); }
+      else if (ev.key === "ArrowUp") { ev.preventDefault(); highlight(active - 1); }
+      else if (ev.key === "Enter" && !list.hidden && active >= 0) { ev.preventDefault(); choose(items()[active]); }
+      else if (ev.key === "Escape") { close(); }
+    });
+    list.addEventListener("mousedown", function (ev) {  // before the input's blur
+      var li = ev.target.closest("[role=option]");
+      if (li) { ev.preventDefault(); choose(li); }
+    });
+    input.addEventListener("blur", function () {
+      setTimeout(close, 100);
+      if (multi) { input.value = ""; return; }
+      if (input.value.trim() === "") {  // cleared: no link
+        box.querySelector(".combo-value").value = ""; input.dataset.chosen = "";
+      } else { input.value = input.dataset.chosen || ""; }  // typed but not picked: keep the choice
+    });
+    box.addEventListener("click", function (ev) {
+      if (ev.target.classList.contains("chip-x")) { ev.target.closest(".chip").remove(); }
+    });
+  }
+  // A transition that asks for fields opens its dialog; the page opens one itself after a refusal.
+  function initTransitions(root) {
+    root.querySelectorAll("button[data-dialog]").forEach(function (b) {
+      b.addEventListener("click", function (ev) {
+        var dialog = document.getElementById(b.dataset.dialog);
+        if (dialog && dialog.showModal) { ev.preventDefault(); dialog.showModal(); }
+      });
+    });
+    root.querySelectorAll("dialog.transition-dialog").forEach(function (d) {
+      d.querySelectorAll("[data-close]").forEach(function (c) { c.addEventListener("click", function () { d.close(); }); });
+      if (d.dataset.open === "1" && d.showModal) d.showModal();
+    });
+  }
+  function initBulk(form) {
+    form.addEventListener("submit", function (ev) {
+      if (form.elements.action.value === "delete" && !window.confirm(form.dataset.confirmDelete)) ev.preventDefault();
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form.record-form").forEach(initTabs);
     initChildTables(document);
+    document.querySelectorAll(".combo").forEach(initCombo);
+    initTransitions(document);
+    document.querySelectorAll("form#bulk").forEach(initBulk);
     var token = document.querySelector('meta[name="csrf-token"]');
     document.body.addEventListener("htmx:configRequest", function (ev) {
       if (token) ev.detail.headers["X-CSRFToken"] = token.content;

@@ -215,6 +215,9 @@ def bulk(app: str, entity: str):
             ids.append(int(raw))
     action = request.form.get("action", "")
     back = _back(app, entity)
+    if not action:  # nothing is ever done by default: deleting must be chosen
+        flash(t("Choose an action."), "error")
+        return redirect(back)
     if not ids:
         flash(t("Select records first."), "error")
         return redirect(back)

@@ -1,7 +1,7 @@
 """The pages of the generated UI: home, entity lists, record forms and record pages."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -123,6 +123,12 @@ def list_view(app: str, entity: str):
 # ---------------------------------------------------------------------- record page
 @bp.get("/<app>/<entity>/<int:record_id>")
 def record_view(app: str, entity: str, record_id: int):
+    return _record_page(app, entity, record_id)
+
+
+def _record_page(app: str, entity: str, record_id: int, refused: dict | None = None):
+    """The record page; ``refused`` (a transition's dialog that came back with errors) opens
+    that dialog again with the values and errors."""
     et = loom().entity_tables(app, entity)
     ent, who = et.entity, actor()
     record = loom().records.get(app, entity, record_id, who)
@@ -148,8 +154,8 @@ def record_view(app: str, entity: str, record_id: int):
         else:
             shown[f.name] = meta.display(f, record.get(f.name), titles)
     status = record.get("status")
-    transitions = [{"name": tr["name"], "title": tt(tr.get("title", tr["name"]))}
-                   for tr in loom().workflow.available(ent, status, actor())]
+    transitions = [_transition_button(app, ent, tr, record, who, refused)
+                   for tr in loom().workflow.available(ent, status, who)]
     rules = extra.rule_state(ent, record)
     author = meta.display(meta.column_field(ent, "created_by"), record.get("created_by"), titles)
     return render_template(
@@ -161,8 +167,35 @@ def record_view(app: str, entity: str, record_id: int):
         timeline=_timeline(ent, record_id), sla=sla_badges(app, entity, record_id), author=author,
         statuses=extra.status_history(ent, record, author.text),
         created=fmt_datetime(record.get("created_at")),
-        can_edit=loom().permissions.allowed(who, ent, "update"))
+        can_edit=loom().permissions.allowed(who, ent, "update")), 422 if refused else 200
 
+
+def asked_fields(ent, tr: dict, record: dict, who) -> list:
+    """The fields a transition needs from the person firing it: its ``required`` fields that are
+    empty, that its ``set`` does not fill and that the person may edit (a file is uploaded on
+    the record page, so it is not asked here)."""
+    perms = loom().permissions
+    locked = set(perms.readonly(who, ent)) | set(perms.hidden(who, ent))
+    out = []
+    for name in tr.get("required", []):
+        f = ent.fields.get(name)
+        if (f is None or name in (tr.get("set") or {}) or name in locked or f.type == "computed"
+                or f.storage in ("attachments", "child") or record.get(name) not in (None, "", [])):
+            continue
+        out.append(f)
+    return out
+
+
+def _transition_button(app: str, ent, tr: dict, record: dict, who, refused: dict | None) -> dict:
+    """A transition button, with the dialog of the fields it asks for (if any)."""
+    fields = asked_fields(ent, tr, record, who)
+    mine = refused if refused and refused["name"] == tr["name"] else None
+    values = mine["values"] if mine else {f.name: meta.input_value(f, None) for f in fields}
+    picks = {f.name: meta.options(loom(), who, f, selected=values.get(f.name) or [])
+             for f in fields if f.value_type in ("link", "user", "group") or f.type == "multilink"}
+    return {"name": tr["name"], "title": tt(tr.get("title", tr["name"])), "fields": fields, "values": values,
+            "picks": picks, "errors": mine["errors"] if mine else {}, "general": mine["general"] if mine else [],
+            "open": bool(mine)}
 
 def sla_badges(app: str, entity: str, record_id: int) -> list[dict]:
     """The SLA targets of a record as badges: state and the business time left or overdue."""
@@ -226,13 +259,25 @@ def _timeline(ent, record_id: int) -> list[dict]:
 
 @bp.post("/<app>/<entity>/<int:record_id>/transitions/<name>")
 def fire(app: str, entity: str, record_id: int, name: str):
+    """Fire a transition with the values its dialog asked for; a refusal for a field opens the
+    dialog again with the values kept and the reason next to the field."""
     version = request.form.get("row_version", "")
+    ent, who = loom().entity_tables(app, entity).entity, actor()
+    tr = next((x for x in ent.spec.get("transitions", []) if x["name"] == name), None)
+    fields = [f for f in (ent.fields.get(n) for n in (tr or {}).get("required", [])) if f is not None
+              and f.name in request.form] if tr else []
+    data, raw = meta.parse(fields, request.form)
     try:
-        loom().workflow.transition(app, entity, record_id, name, {}, int(version) if version.isdigit() else None,
-                                   actor())
+        loom().workflow.transition(app, entity, record_id, name, data, int(version) if version.isdigit() else None,
+                                   who)
         flash(t("Done"), "ok")
     except ValidationFailed as exc:
-        ent = loom().entity_tables(app, entity).entity
+        record = loom().records.get(app, entity, record_id, who)
+        asked = {f.name for f in asked_fields(ent, tr, record, who)} if tr else set()
+        if asked:
+            errors, general = _field_errors(ent, exc.errors, asked)
+            return _record_page(app, entity, record_id, refused={
+                "name": name, "values": {**{n: "" for n in asked}, **raw}, "errors": errors, "general": general})
         flash("; ".join(f"{tt(ent.fields[e.field].title) if e.field in ent.fields else e.field}: {message(e.message)}"
                         for e in exc.errors), "error")
     except (Conflict, Forbidden, NotFound) as exc:
@@ -356,6 +401,7 @@ def picker_options(app: str, entity: str, field: str):
             or field in loom().permissions.hidden(actor(), et.entity):
         abort(404)
     selected = [v for v in request.args.getlist(field) if v]
-    return render_template("ui/_options.html", options=meta.options(loom(), actor(), f, request.args.get("q", ""),
-                                                                     selected), selected=selected,
-                           multiple=f.type == "multilink")
+    options = meta.options(loom(), actor(), f, request.args.get("q", ""), selected)
+    if request.args.get("format") == "json":  # the combo box of forms (loom.js)
+        return jsonify([{"id": i, "text": text} for i, text in options])
+    return render_template("ui/_options.html", options=options, selected=selected, multiple=f.type == "multilink")
