@@ -96,7 +96,7 @@ JS_STRINGS = (
     "Add filter", "Field", "Operator", "Sort", "Add sort", "ascending", "descending", "Checking…",
     "No problems found.", "Line {line}", "Result", "Changes", "Log", "Error", "remove", "(any JSON value)",
     "key", "Add entry", "yes", "Entity", "Running…", "as text", "per language", "list", "object", "Position",
-    "Renamed from {name}",
+    "Renamed from {name}", "previous status",
 )
 
 

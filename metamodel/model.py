@@ -19,6 +19,8 @@ SCALAR_TYPES = ("string", "text", "integer", "decimal", "money", "boolean", "dat
 TEXT_TYPES = ("string", "text", "email", "phone", "choice")
 DEFAULT_STRING_LENGTH = 255
 BUILTIN_ROLES = ("admin", "user")
+# A transition target that means "the status the record came from" (its status history decides).
+PREVIOUS_STATUS = "$previous"
 
 
 def title_text(title, lang: str = "ru") -> str:

@@ -18,7 +18,7 @@ from .behaviour_check import BehaviourCheck
 from .document import SourceMap, file_of, normalize, read_folder
 from .errors import MetadataError, Problem, dotted
 from .expressions import ExpressionError, parse
-from .model import BUILTIN_ROLES, SYSTEM_COLUMNS, App, Entity, Field
+from .model import BUILTIN_ROLES, PREVIOUS_STATUS, SYSTEM_COLUMNS, App, Entity, Field
 from .predicates import parse_condition
 from .schemas import validator
 
@@ -371,8 +371,11 @@ class _CrossCheck:
             for s in sources:
                 if s != "*" and s not in known:
                     self.out.add(path + ("from",), self._unknown("status", s, known))
-            if tr["to"] not in known:
-                self.out.add(path + ("to",), self._unknown("status", tr["to"], known))
+            if tr["to"] == PREVIOUS_STATUS:
+                self._return_sources(entity, tr, sources, path)
+            elif tr["to"] not in known:
+                self.out.add(path + ("to",), self._unknown("status", tr["to"], known) +
+                             f" (or {PREVIOUS_STATUS}: back to the status the record came from)")
             for j, name in enumerate(tr.get("required", [])):
                 if name not in names:
                     self.out.add(path + ("required", j), self._unknown("field", name, names))
@@ -388,6 +391,25 @@ class _CrossCheck:
             for key in ("before", "after"):
                 if key in tr:
                     self._script(tr[key], path + (key,))
+
+    def _return_sources(self, entity: Entity, tr: dict, sources: list, path: tuple) -> None:
+        """A transition to ``$previous`` needs named sources that a record can enter from another
+        status: in a status nothing leads to, a record has no previous status to go back to."""
+        if "*" in sources:
+            self.out.add(path + ("from",), f"a transition to {PREVIOUS_STATUS} needs named source statuses, "
+                                           f"not '*': name the statuses a record returns from")
+            return
+        entered: set = set()
+        for other in entity.spec.get("transitions", []):
+            if other["to"] == PREVIOUS_STATUS:
+                continue
+            froms = other["from"] if isinstance(other["from"], list) else [other["from"]]
+            if "*" in froms or set(froms) - {other["to"]}:
+                entered.add(other["to"])
+        for s in sources:
+            if s != "*" and s in {st["name"] for st in entity.statuses} and s not in entered:
+                self.out.add(path + ("from",), f"no transition leads into {s!r} from another status, so a record "
+                                               f"in {s!r} has no previous status to return to")
 
     def permissions(self, entity: Entity, base: tuple) -> None:
         perms = entity.spec.get("permissions") or {}

@@ -20,6 +20,15 @@ from runtime.data import tables as platform
 from .calendars import calendar_from_app_section, parse_duration
 
 TIMER_TRANSITION = "transition"
+RETURN = "return"  # marks a status history row written by a transition to $previous
+
+
+def history_label(name: str, via: str | None = None, returning: bool = False) -> str:
+    """What ``loom_status_history.transition`` says of a transition: its name, after
+    ``return:`` when it went back to the previous status and after what fired it when no
+    person did (``timer:``, ``cascade:``)."""
+    label = f"{RETURN}:{name}" if returning else name
+    return f"{via}:{label}" if via else label
 
 
 class Behaviour:
@@ -126,6 +135,27 @@ class Behaviour:
             return
 
     # ------------------------------------------------------------------ reading
+    def previous_status(self, conn, app: str, entity: str, record_id: int) -> str | None:
+        """The status the record came from, for a transition to ``$previous``.
+
+        The history is read as a stack: every move pushes the status it left, every return
+        pops one. So after registered -> in_work -> on_hold -> waiting, a return from
+        waiting goes to on_hold and a second return from on_hold to in_work, not back to
+        waiting. None when the record has never left its first status.
+        """
+        h = platform.status_history
+        rows = conn.execute(select(h.c.from_status, h.c.transition)
+                            .where(h.c.app == app, h.c.entity == entity, h.c.record_id == record_id)
+                            .order_by(h.c.id))
+        stack: list[str] = []
+        for left, label in rows:
+            if RETURN in (label or "").split(":")[:-1]:
+                if stack:
+                    stack.pop()
+            elif left is not None:
+                stack.append(left)
+        return stack[-1] if stack else None
+
     def history(self, app: str, entity: str, record_id: int) -> list[dict]:
         """The record's status changes, oldest first, with who made them."""
         h, u = platform.status_history, platform.user

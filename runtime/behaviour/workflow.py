@@ -10,11 +10,14 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from metamodel import App
+from metamodel.model import PREVIOUS_STATUS
 from runtime.data import tables as platform
 from runtime.data.records import SYSTEM, Actor, _jsonish
 from runtime.data.storage import utcnow
 from runtime.data.values import FieldError, to_json
 from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
+
+from .hub import history_label
 
 
 class Workflow:
@@ -77,18 +80,20 @@ class Workflow:
             missing = [f for f in tr.get("required", []) if {**merged, **data}.get(f) in (None, "", [])]
             if missing:
                 raise ValidationFailed([FieldError(f, f"is required to {name}") for f in missing])
+            returning = tr["to"] == PREVIOUS_STATUS
+            target = self._previous(c, et, record_id, name) if returning else tr["to"]
             values, related = self.records._prepare(c, et, data, actor, existing=current)
             t = et.main
-            values.update(status=tr["to"], updated_at=utcnow(), updated_by=actor.id,
+            values.update(status=target, updated_at=utcnow(), updated_by=actor.id,
                           row_version=current["row_version"] + 1, meta_version=self.loom.live_version(app))
             c.execute(update(t).where(t.c.id == record_id, t.c.row_version == current["row_version"]).values(values))
             self.records._write_related(c, et, record_id, related, replace=True)
             self.records.changed(c, actor, "transition", entity_, record_id,
                                  {"status": current["status"]},
-                                 {"status": tr["to"], "transition": name, **self.records._audit_view(
+                                 {"status": target, "transition": name, **self.records._audit_view(
                                      {k: v for k, v in values.items() if k in data}, related)})
             self.loom.behaviour.after_write(c, et, record_id, current, actor,
-                                            transition=f"{via}:{name}" if via else name)
+                                            transition=history_label(name, via, returning))
             if tr.get("after"):
                 record = self.records.to_json(c, et, self.records._fetch(c, et, record_id), None, related=False)
                 self.records._hook(c, et, tr["after"], f"transition:{name}.after", actor, record, record_id=record_id)
@@ -96,6 +101,17 @@ class Workflow:
                 self._act(c, et, record_id, action, actor)
             self.records._require_visible(c, et, record_id, actor)
             return self.records.to_json(c, et, self.records._fetch(c, et, record_id), actor)
+
+    def _previous(self, conn, et, record_id: int, name: str) -> str:
+        """The status a record returns to by a ``$previous`` transition, or a Conflict saying why
+        there is none."""
+        status = self.loom.behaviour.previous_status(conn, et.entity.app, et.entity.name, record_id)
+        if status is None:
+            raise Conflict(f"{name!r} returns to the previous status, and this {et.entity.name} has not "
+                           f"been in another status yet")
+        if status not in et.entity.status_categories:
+            raise Conflict(f"{name!r} would return to status {status!r}, which {et.entity.name} no longer has")
+        return status
 
     def _in_groups(self, conn, actor, tr: dict) -> bool:
         """Whether ``actor`` belongs to one of the transition's ``groups`` (when it names any)."""

@@ -15,6 +15,7 @@
   if (!container) return;
   var NS = "http://www.w3.org/2000/svg";
   var W = 150, H = 50;
+  var PREVIOUS = "$previous";  // a transition target: back to the status the record came from
   var model = E.readJSON({statuses: [], transitions: []}) || {};
   var statuses = (model.statuses || []).map(function (s) { return Object.assign({}, s); });
   var transitions = (model.transitions || []).map(function (t) { return Object.assign({}, t); });
@@ -110,17 +111,31 @@
     return {x: c.x + dx * s, y: c.y + dy * s};
   }
 
+  /* the statuses a record in `name` may have come from: where the other transitions into it start */
+  function comesFrom(name) {
+    var out = [];
+    transitions.forEach(function (tr) {
+      if (tr.to !== name) return;
+      var f = froms(tr).indexOf("*") >= 0 ? statuses.map(function (s) { return s.name; }) : froms(tr);
+      f.forEach(function (x) { if (x !== name && out.indexOf(x) < 0) out.push(x); });
+    });
+    return out;
+  }
   function drawEdges() {
     edgesLayer.innerHTML = "";
     var pairs = {};
     var edges = [];
     transitions.forEach(function (tr, ti) {
       froms(tr).forEach(function (f) {
-        var a = indexOf(f), b = indexOf(tr.to);
-        if (a < 0 || b < 0) return;
-        var key = [f, tr.to].sort().join("\u0000");
-        pairs[key] = (pairs[key] || 0) + 1;
-        edges.push({ti: ti, a: a, b: b, from: f, key: key, slot: pairs[key] - 1});
+        /* a return ($previous) is drawn, dashed, to every status the record may have come from */
+        var targets = tr.to === PREVIOUS ? comesFrom(f) : [tr.to];
+        targets.forEach(function (to) {
+          var a = indexOf(f), b = indexOf(to);
+          if (a < 0 || b < 0) return;
+          var key = [f, to].sort().join("\u0000");
+          pairs[key] = (pairs[key] || 0) + 1;
+          edges.push({ti: ti, a: a, b: b, from: f, to: to, key: key, slot: pairs[key] - 1});
+        });
       });
     });
     edges.forEach(function (e) {
@@ -147,12 +162,14 @@
         mid = {x: 0.25 * p1.x + 0.5 * ctrl.x + 0.25 * p2.x, y: 0.25 * p1.y + 0.5 * ctrl.y + 0.25 * p2.y};
       }
       var sel = selected && selected.kind === "transition" && selected.index === e.ti;
-      var g = svgEl("g", {class: "wf-edge" + (sel ? " selected" : "") + (tr.timer ? " timer" : ""), "data-transition": e.ti,
-                          "data-name": tr.name, "data-path": "transitions[" + e.ti + "]", "data-from": e.from, "data-to": tr.to});
+      var back = tr.to === PREVIOUS;
+      var g = svgEl("g", {class: "wf-edge" + (sel ? " selected" : "") + (tr.timer ? " timer" : "") + (back ? " previous" : ""),
+                          "data-transition": e.ti, "data-name": tr.name, "data-path": "transitions[" + e.ti + "]",
+                          "data-from": e.from, "data-to": e.to});
       g.appendChild(svgEl("path", {d: d, class: "wf-hit"}));
       g.appendChild(svgEl("path", {d: d, class: "wf-line", "marker-end": "url(#wf-arrow)"}));
       var label = svgEl("text", {x: mid.x, y: mid.y - 4, class: "wf-label", "text-anchor": "middle"});
-      label.textContent = E.titleText(tr.title, tr.name);
+      label.textContent = (back ? "\u21a9 " : "") + E.titleText(tr.title, tr.name);
       g.appendChild(label);
       edgesLayer.appendChild(g);
     });
@@ -371,7 +388,10 @@
     var title = E.titleInputs(tr.title, {label: T("Title"), path: base + ".title"});
     [title.ru, title.en].forEach(function (inp) { inp.addEventListener("input", function () { var v = title.get(); if (v) tr.title = v; else delete tr.title; changed(); }); });
     var from = checks(names, froms(tr), function (list) { tr.from = list.length === 1 ? list[0] : list; changed(); }, "wf-from");
-    var to = el("select", {class: "wf-to", name: base + ".to"}, names.concat(names.indexOf(tr.to) < 0 && tr.to ? [tr.to] : []).map(function (n) { return el("option", {value: n, text: n}); }));
+    var targets = names.concat([PREVIOUS]);
+    var to = el("select", {class: "wf-to", name: base + ".to"}, targets.concat(targets.indexOf(tr.to) < 0 && tr.to ? [tr.to] : []).map(function (n) {
+      return el("option", {value: n, text: n === PREVIOUS ? "\u21a9 " + T("previous status") : n});
+    }));
     to.value = tr.to;
     to.addEventListener("change", function () { tr.to = to.value; changed(); });
     var roles = checks(hints.roles || [], tr.roles || [], function (list) { if (list.length) tr.roles = list; else delete tr.roles; changed(); }, "wf-roles");

@@ -342,10 +342,11 @@ def status_history(ent, record: dict, creator: str) -> list[dict]:
     stays = [{"status": first, "at": created, "user": creator, "via": t("created")}]
     for ch in changes:
         via, _, name = (ch["transition"] or "").rpartition(":")
+        via = set(via.split(":"))  # "timer", "cascade", and "return" for a transition back to $previous
         label = transitions.get(name, name)
-        if via == "timer":
+        if "timer" in via:
             label = t("{transition} (timer)", transition=label)
-        elif via == "cascade":
+        elif "cascade" in via:
             label = t("{transition} (with the linked record)", transition=label)
         stays.append({"status": ch["to"], "at": dt.datetime.fromisoformat(ch["at"]), "user": ch["user"], "via": label})
     now = clock.now()
