@@ -257,7 +257,8 @@ def _hints(doc: dict, entity: str | None = None) -> dict:
         fields = sorted({f for spec in specs.values() if isinstance(spec, dict) for f in spec.get("fields") or {}})
     statuses = sorted({s.get("name") for spec in specs.values() if isinstance(spec, dict)
                        for s in spec.get("statuses") or [] if isinstance(s, dict) and s.get("name")})
-    recipients = (["assignee"] + [f"role:{r}" for r in roles] + [f"group:{g}" for g in groups] + fields)
+    recipients = (["assignee"] + [f"role:{r}" for r in roles] + [f"group:{g}" for g in groups]
+                  + [f"group:{g}.lead" for g in groups] + fields)
     return {
         "entity": entities, "dictionary": entities, "keys:entities": entities, "group": groups, "groups": groups,
         "roles": roles, "read": roles, "create": roles, "update": roles, "delete": roles, "hidden": roles,

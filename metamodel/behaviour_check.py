@@ -7,13 +7,11 @@ analyst publishes cannot fail later on a typo while a ticket waits.
 """
 from __future__ import annotations
 
-import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .recipients import parse_recipient
+
 CATEGORIES = ("open", "in_work", "waiting", "done", "cancelled")
-_PREFIXED = re.compile(r"^(role|group|user):[\w.\-]+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_RECORD_USERS = ("created_by", "updated_by")
 
 
 class BehaviourCheck:
@@ -47,29 +45,12 @@ class BehaviourCheck:
                 self.out.add(path + (j,), problem)
 
     def _recipient_problem(self, entity, spec: str) -> str | None:
-        if _PREFIXED.match(spec) or _EMAIL.match(spec) or spec in _RECORD_USERS:
-            return None
-        head, _, rest = spec.partition(".")
-        f = entity.fields.get(head)
-        if f is None:
-            return (self.check._unknown("field", head, set(entity.fields)) +
-                    "; a recipient is a user, group or link field, role:<name>, group:<name>, user:<name> or an e-mail")
-        if not rest:
-            return None if f.value_type in ("user", "group") else \
-                f"{head!r} is a {f.value_type} field; a recipient needs a user or group field (or follow a link: {head}.<field>)"
-        if f.value_type == "group":
-            return None if rest == "lead" else f"a group field is followed only by .lead, not .{rest}"
-        if f.value_type == "link":
-            target = self.check.resolve(f.target) if f.target else None
-            if target is None:
-                return None  # the link itself is reported elsewhere
-            g = target.fields.get(rest.partition(".")[0])
-            if g is None:
-                return self.check._unknown(f"field of {target.name}", rest, set(target.fields))
-            if g.value_type not in ("user", "group"):
-                return f"{target.name}.{g.name} is a {g.value_type} field; a recipient needs a user or group field"
-            return None
-        return f"{head!r} is a {f.value_type} field and cannot be followed by .{rest}"
+        try:
+            parse_recipient(spec, entity, lambda f: self.check.resolve(f.target) if f.target else None)
+        except ValueError as exc:
+            return f"{exc}; a recipient is a user, group or e-mail field (after links: system.technical_owner), " \
+                   f"a group field's .lead, role:<name>, group:<name>, group:<name>.lead, user:<name> or an address"
+        return None
 
     def duration_calendar(self, calendar: str | None, path: tuple) -> None:
         if calendar is not None and calendar not in self.calendars:

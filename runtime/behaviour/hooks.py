@@ -21,17 +21,19 @@ portal pages[].actions    ``f(record)``                          writable
 ========================  =====================================  ==============
 
 Scripts see a narrow API: ``record``, ``old``, ``user``, ``find``, ``get``,
-``create``, ``update``, ``notify``, ``log``, ``now``, ``today``, ``money``,
-``Decimal``, ``reject`` and the frozen modules math, decimal, datetime, re
-and json. ``create``/``update`` go through the record service on the same
-transaction, so validation, permissions and audit apply and a failure
-rolls everything back.
+``create``, ``update``, ``notify``, ``send``, ``users_of_role``,
+``users_of_group``, ``log``, ``now``, ``today``, ``money``, ``Decimal``,
+``reject`` and the frozen modules math, decimal, datetime, re and json.
+``create``/``update`` go through the record service and ``send`` through the
+notifier on the same transaction, so validation, permissions and audit apply,
+a message is stored in the outbox with the change, and a failure rolls
+everything back.
 """
 from __future__ import annotations
 
 import threading
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from metamodel import App, Problem
 from runtime import sandbox
@@ -107,7 +109,7 @@ class Hooks:
         script = self.compile(app, filename)
         fields = list(entity.fields) if entity is not None else None
         proxy = sandbox.RecordProxy(record or {}, writable=writable, fields=fields) if record is not None else None
-        api = self._api(conn, app, actor, proxy, old)
+        api = self._api(conn, app, actor, proxy, old, entity)
         limits = self._limits(entity)
         report = lambda r: self._remember(r, app, hook, entity, record_id, actor, dry_run)  # noqa: E731
         if proxy is not None:
@@ -155,7 +157,7 @@ class Hooks:
         config = ((entity.spec.get("hooks") or {}).get("limits") if entity is not None else None) or {}
         return sandbox.Limits.from_config(config) if config else sandbox.DEFAULT_LIMITS
 
-    def _api(self, conn, app: App, actor, proxy, old) -> dict:
+    def _api(self, conn, app: App, actor, proxy, old, entity=None) -> dict:
         records = self.loom.records
         safe = (LoomError,)
 
@@ -187,7 +189,6 @@ class Hooks:
             return records.update(owner, name, int(record_id), _plain(data), current["row_version"], actor, conn=conn)
 
         def notify(user, title, body=None):
-            from sqlalchemy import select
             u = platform.user
             column = u.c.id if isinstance(user, int) else u.c.username
             user_id = conn.execute(select(u.c.id).where(column == user)).scalar()
@@ -208,6 +209,7 @@ class Hooks:
             from .calendars import calendar_from_app_section
             return calendar_from_app_section(app.section("sla"), calendar).between(_aware(a), _aware(b))
 
+        mail = _Mail(self.loom, conn, app, actor, proxy, entity)
         user = {"id": actor.id, "username": actor.username, "roles": list(actor.roles)}
         tz = app.document["app"].get("timezone", "Europe/Moscow")
         api = sandbox.build_api(None, tz=tz, user=user, old=old,
@@ -216,6 +218,11 @@ class Hooks:
                                 create=sandbox.expose(create, "create", errors=safe),
                                 update=sandbox.expose(update, "update", errors=safe),
                                 notify=sandbox.expose(notify, "notify", errors=safe),
+                                send=sandbox.expose(mail.send, "send", errors=(LoomError, ValueError)),
+                                users_of_role=sandbox.expose(mail.users_of_role, "users_of_role",
+                                                             errors=(LoomError, ValueError)),
+                                users_of_group=sandbox.expose(mail.users_of_group, "users_of_group",
+                                                              errors=(LoomError, ValueError)),
                                 business_add=sandbox.expose(business_add, "business_add", errors=(ValueError,)),
                                 business_between=sandbox.expose(business_between, "business_between",
                                                                 errors=(ValueError,)))
@@ -264,6 +271,92 @@ class Hooks:
         self._local.pending = []
         with self.loom.engine.begin() as conn:
             conn.execute(insert(platform.script_run), pending)
+
+
+class _Mail:
+    """``send()``, ``users_of_role()`` and ``users_of_group()`` of one script run.
+
+    ``send`` writes through the notifier in the script's transaction, so a message is
+    stored in the outbox and leaves only if the change commits, with the outbox's
+    delivery guarantees. It is permission-aware: a stored record is read again with the
+    script's rights, and one its actor may not read is refused, not mailed about.
+    """
+
+    def __init__(self, loom, conn, app: App, actor, proxy, entity):
+        self.loom, self.conn, self.app, self.actor, self.proxy, self.entity = loom, conn, app, actor, proxy, entity
+
+    def send(self, template, to=(), cc=(), record=None, entity=None, context=None) -> dict:
+        """Send notification ``template`` of this app to ``to`` (copies to ``cc``), about
+        ``record`` (the hook's record, a record from ``get``/``find``, or an id with
+        ``entity``); return how many messages each channel got."""
+        name, record_id, values = self._about(record, entity)
+        ids = self.loom.notifier.send(self.conn, self.app.name, str(template), entity=name, record_id=record_id,
+                                      to=_specs(to, "to"), cc=_specs(cc, "cc"),
+                                      context=_plain(context) if context else None, record=values)
+        return {channel: len(rows) for channel, rows in ids.items()}
+
+    def _about(self, record, entity) -> tuple:
+        """``(entity, record id, values)`` of what a message is about, checked against the script's rights."""
+        if record is None:
+            return entity, None, None
+        name = entity or (self.entity.name if self.entity is not None else None)
+        if name is None:
+            raise ValueError("send(): say which entity the record is of: send(..., record=r, entity='name')")
+        if name not in self.app.entities:
+            raise ValueError(f"send(): {self.app.name} has no entity {name!r}; templates speak of "
+                             f"this app's records")
+        own = record is self.proxy and self.proxy is not None
+        if own:
+            values = sandbox.record_values(self.proxy)
+            record_id = values.get("id")
+        else:
+            record_id = record if isinstance(record, int) and not isinstance(record, bool) else _id_of(record)
+        if record_id is None:  # the hook's own record, not saved yet: nothing stored to read
+            return name, None, values
+        stored = self.loom.records.get(self.app.name, name, int(record_id), self.actor, conn=self.conn)
+        return name, int(record_id), ({**stored, **values} if own else stored)
+
+    def users_of_role(self, role, limit=100) -> list:
+        """Active users with ``role``, by id: ``[{id, username, email, full_name}]``, at most ``limit``."""
+        return self._directory(f"role:{role}", limit)
+
+    def users_of_group(self, group, limit=100) -> list:
+        """Active members of group ``group`` (``"line1.lead"``: its lead), as :meth:`users_of_role`."""
+        return self._directory(f"group:{group}", limit)
+
+    def _directory(self, spec: str, limit) -> list:
+        if not isinstance(limit, int) or not 1 <= limit <= DIRECTORY_LIMIT:
+            raise ValueError(f"limit must be a whole number from 1 to {DIRECTORY_LIMIT}")
+        found = self.loom.notifier.recipients(self.conn, self.app.name, None, None, [spec])
+        ids = [r.user_id for r in found if r.user_id is not None][:limit]
+        if not ids:
+            return []
+        u = platform.user
+        rows = {r.id: r for r in self.conn.execute(select(u.c.id, u.c.username, u.c.email, u.c.full_name)
+                                                   .where(u.c.id.in_(ids)))}
+        return [{"id": i, "username": rows[i].username, "email": rows[i].email, "full_name": rows[i].full_name}
+                for i in ids if i in rows]
+
+
+DIRECTORY_LIMIT = 1000  # users_of_role/users_of_group return at most this many
+
+
+def _specs(value, name: str) -> list[str]:
+    """Recipient specs as a list of strings (one spec may be given alone)."""
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(v, str) for v in items):
+        raise ValueError(f"send(): {name} is a list of recipient specs (strings) such as 'assignee', "
+                         f"'role:agent' or 'correspondent.email'")
+    return items
+
+
+def _id_of(record):
+    try:
+        return record["id"]
+    except (KeyError, TypeError, IndexError):
+        raise ValueError("send(): record is the hook's record, a record from get()/find() or an id") from None
 
 
 def forbidden_imports(source: str, filename: str) -> list[Problem]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 import uuid
 from dataclasses import dataclass, replace
 
@@ -33,6 +32,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from sqlalchemy import insert, or_, select, update
 
 from metamodel import title_text
+from metamodel.recipients import USER_SYSTEM_FIELDS, parse_recipient
 from runtime import clock
 from runtime.data import tables as platform
 from runtime.errors import LoomError, NotFound
@@ -42,8 +42,6 @@ LEASE = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 RETRY_DELAYS = tuple(dt.timedelta(minutes=m) for m in (1, 5, 15, 60))  # after attempt 1, 2, 3, 4
 DEFAULT_CHANNELS = ("email", "inapp")
-USER_SYSTEM_FIELDS = ("created_by", "updated_by")
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 class TemplateFailed(LoomError):
@@ -132,41 +130,6 @@ def render(name: str, part: str, text, lang: str, context: dict) -> str:
 
 
 # ---------------------------------------------------------------------- recipient specs
-def parse_recipient(spec: str, entity, resolve) -> tuple:
-    """Turn a recipient spec into a plan; ``ValueError`` names a spec that means nothing.
-
-    ``entity`` is the :class:`metamodel.Entity` the spec starts from (``None`` when there
-    is no record); ``resolve(field)`` returns the entity a link field points at, or
-    ``None`` when it cannot be known here (the rest of the path is then not checked).
-    """
-    kind, _, arg = spec.partition(":")
-    if arg and kind in ("role", "group", "user"):
-        return (kind, arg)
-    if EMAIL.fullmatch(spec):
-        return ("email", spec)
-    if entity is None:
-        raise ValueError(f"recipient {spec!r} needs a record")
-    links, parts = [], spec.split(".")
-    for i, part in enumerate(parts):
-        rest = parts[i + 1:]
-        f = entity.fields.get(part)
-        if part in USER_SYSTEM_FIELDS or (f is not None and f.value_type == "user"):
-            if not rest:
-                return ("path", tuple(links), part, "user")
-        elif f is not None and f.value_type == "group":
-            if rest in ([], ["lead"]):
-                return ("path", tuple(links), part, "lead" if rest else "group")
-        elif f is not None and f.value_type == "link" and f.storage == "column" and rest:
-            links.append(f)
-            entity = resolve(f)
-            if entity is None:
-                return ("unchecked", spec)
-            continue
-        raise ValueError(f"unknown recipient {spec!r}: {part!r} is not a user, group or link field "
-                         f"of {entity.name!r}" + (f" followed by {'.'.join(rest)!r}" if rest else ""))
-    raise ValueError(f"unknown recipient {spec!r}")  # a path that ends in a link
-
-
 def check_recipient(app, entity: str, spec: str) -> str | None:
     """Why ``spec`` is not a recipient of ``app``'s ``entity``, or ``None`` when it is.
     Links into other apps are followed no further."""
@@ -229,11 +192,15 @@ class Notifier:
             return _with_role(conn, args[0])
         if kind == "group":
             return _group(conn, g.c.name == args[0])
+        if kind == "group_lead":
+            return _users(conn, u.c.id == select(g.c.lead_id).where(g.c.name == args[0]).scalar_subquery())
         links, name, what = args
         record = self._follow(conn, record, links)
         value = record.get(name) if record else None
-        if value is None:
+        if value in (None, ""):
             return []
+        if what == "email":  # a correspondent who is not a user: the address alone, in the default language
+            return [Recipient(None, str(value))]
         if what == "user":
             return _users(conn, u.c.id == value)
         if what == "group":

@@ -180,11 +180,11 @@ def test_empty_fields_resolve_to_nobody(desk):
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("nosuch", "'nosuch' is not a user, group or link field of 'ticket'"),
+    ("nosuch", "'nosuch' is not a user, group, e-mail or link field of 'ticket'"),
     ("assignee.email", "followed by 'email'"),
     ("system", "unknown recipient 'system'"),
     ("support_group.members", "followed by 'members'"),
-    ("system.name", "'name' is not a user, group or link field of 'system'"),
+    ("system.name", "'name' is not a user, group, e-mail or link field of 'system'"),
     ("role:", "unknown recipient 'role:'"),
 ])
 def test_unknown_recipient_specs_are_named(desk, spec, message):
