@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .recipients import parse_recipient
 
 CATEGORIES = ("open", "in_work", "waiting", "done", "cancelled")
+MAX_ROUTING_LINKS = 2  # group_from/user_from follow at most this many links
 
 
 class BehaviourCheck:
@@ -146,11 +147,32 @@ class BehaviourCheck:
                 self.template(spec["notify_moved"], path + ("notify_moved",))
                 if "requester_field" not in spec:
                     self.out.add(path + ("notify_moved",), "notify_moved needs requester_field: whom to inform")
+            if "reroute" in spec:
+                self.reroute(entity, spec, path + ("reroute",))
             rules = list(enumerate(spec.get("rules", [])))
             for i, rule in rules:
                 self.rule(entity, rule, path + ("rules", i))
             if "fallback" in spec:
                 self.rule(entity, spec["fallback"], path + ("fallback",))
+
+    def reroute(self, entity, spec: dict, path: tuple) -> None:
+        """Re-routing triggers: fields of the record (not the ones routing itself sets) and its statuses."""
+        own = {spec["group_field"], spec.get("assignee_field")}
+        for j, name in enumerate(spec["reroute"].get("fields", [])):
+            f = entity.fields.get(name)
+            if f is None:
+                self.out.add(path + ("fields", j), self.check._unknown("field", name, set(entity.fields)))
+            elif name in own:
+                self.out.add(path + ("fields", j), f"{name!r} is set by routing itself; a change of it "
+                                                   f"moves the record by hand and cannot trigger routing")
+            elif f.storage != "column":
+                self.out.add(path + ("fields", j), f"{name!r} is a {f.type} field; re-routing watches "
+                                                   f"single-value fields")
+        statuses = {s["name"] for s in entity.statuses}
+        for j, name in enumerate(spec["reroute"].get("statuses", [])):
+            if name not in statuses:
+                self.out.add(path + ("statuses", j), self.check._unknown("status", name, statuses) +
+                             ("" if statuses else f"; {entity.name} has no statuses"))
 
     def rule(self, entity, rule: dict, path: tuple) -> None:
         if "when" in rule:
@@ -161,14 +183,50 @@ class BehaviourCheck:
             self.template(rule["notify"]["template"], path + ("notify", "template"))
             for key in ("to", "cc"):
                 self.recipients(entity, rule["notify"].get(key, []), path + ("notify", key))
-        if "group" not in rule and "user" not in rule:
-            self.out.add(path, "a rule routes to a group or a user: add group: or user:")
+        if not {"group", "group_from", "user", "user_from"} & set(rule):
+            self.out.add(path, "a rule routes to a group or a user: add group:, group_from:, user: or user_from:")
+        for fixed, key in (("group", "group_from"), ("user", "user_from")):
+            if fixed in rule and key in rule:
+                self.out.add(path + (key,), f"give either {fixed}: (one {fixed} for every record) or {key}: "
+                                            f"(the {fixed} in a field of the record), not both")
+        if "group_from" in rule:
+            self._routed_path(entity, rule["group_from"], "group", path + ("group_from",))
+        if "user_from" in rule:
+            self._routed_path(entity, rule["user_from"], "user", path + ("user_from",))
         if rule.get("strategy") == "by_skill":
             if "skill_field" not in rule:
                 self.out.add(path + ("strategy",), "by_skill needs skill_field: the field whose value is the skill")
             elif rule["skill_field"] not in entity.fields:
                 self.out.add(path + ("skill_field",),
                              self.check._unknown("field", rule["skill_field"], set(entity.fields)))
+
+    def _routed_path(self, entity, dotted: str, kind: str, path: tuple) -> None:
+        """``group_from``/``user_from``: a ``kind`` field of the record, or after one or two links."""
+        parts = dotted.split(".")
+        if len(parts) > MAX_ROUTING_LINKS + 1:
+            self.out.add(path, f"{dotted!r} follows {len(parts) - 1} links; routing follows at most "
+                               f"{MAX_ROUTING_LINKS} (link.link.field)")
+            return
+        current = entity
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            f = current.fields.get(part)
+            if f is None and last and kind == "user" and part in ("created_by", "updated_by"):
+                return
+            if f is None:
+                self.out.add(path, self.check._unknown(f"field of {current.name}", part, set(current.fields)))
+                return
+            if last:
+                if f.value_type != kind:
+                    self.out.add(path, f"{current.name}.{part} is a {f.value_type} field; {dotted!r} must end "
+                                       f"in a {kind} field")
+                return
+            if f.value_type != "link" or f.storage != "column":
+                self.out.add(path, f"{part!r} is not a link, so {dotted!r} cannot follow it")
+                return
+            current = self.check.resolve(f.target)
+            if current is None:
+                return  # the link itself is reported with the entity
 
     # ------------------------------------------------------------------ sla.yaml
     def sla(self) -> None:

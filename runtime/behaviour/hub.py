@@ -12,7 +12,7 @@ dictionary look-ups per change.
 """
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from runtime.clock import now as clock_now
 from runtime.data import tables as platform
@@ -20,6 +20,7 @@ from runtime.data import tables as platform
 from .calendars import calendar_from_app_section, parse_duration
 
 TIMER_TRANSITION = "transition"
+ROUTES = "loom.routes"  # conn.info: re-routes decided before a write, logged after it
 RETURN = "return"  # marks a status history row written by a transition to $previous
 
 
@@ -31,20 +32,36 @@ def history_label(name: str, via: str | None = None, returning: bool = False) ->
     return f"{via}:{label}" if via else label
 
 
+def _forget_routes(conn) -> None:
+    conn.info.pop(ROUTES, None)
+
+
 class Behaviour:
     def __init__(self, loom):
         self.loom = loom
         loom.timers.handlers[TIMER_TRANSITION] = self._fire_timer_transition
+        for name in ("commit", "rollback"):  # a re-route remembered for after_write lives one transaction
+            event.listen(loom.engine, name, _forget_routes)
 
     # ------------------------------------------------------------------ before the row is written
     def before_write(self, conn, et, values: dict, existing, actor) -> dict:
-        """Field changes routing makes (group, assignee) for a row about to be written."""
+        """Field changes routing makes (group, assignee) for a row about to be written.
+
+        ``values`` are the change's column values (with ``status`` when it enters one). A
+        re-route is remembered until :meth:`after_write` of the same record logs it.
+        """
         entity = et.entity
-        if self.loom.router.spec(entity.app, entity.name) is None:
+        router = self.loom.router
+        if router.spec(entity.app, entity.name) is None:
             return {}
         old = dict(existing) if existing is not None else None
         merged = {**(old or {}), **values}
-        return self.loom.router.assign(conn, entity.app, entity.name, merged, old)
+        if old is not None:
+            route = router.reroute(conn, entity.app, entity.name, merged, old)
+            conn.info.setdefault(ROUTES, {})[(entity.app, entity.name, old["id"])] = route
+            if route is not None:
+                return dict(route.changes)
+        return router.assign(conn, entity.app, entity.name, merged, old)
 
     # ------------------------------------------------------------------ after the row is written
     def after_write(self, conn, et, record_id: int, old, actor, transition: str | None = None) -> None:
@@ -74,26 +91,40 @@ class Behaviour:
         if old is None and entity.spec.get("aggregations"):
             from .aggregation import collect
             collect(self.loom, conn, et, row)
-        self._notify_routed(conn, app, entity, row, old)
+        self._notify_routed(conn, app, entity, row, old, actor)
 
     # ------------------------------------------------------------------ routing notices
-    def _notify_routed(self, conn, app, entity, row: dict, old) -> None:
+    def _notify_routed(self, conn, app, entity, row: dict, old, actor) -> None:
+        """The notices of routing: a rule's ``notify`` when it routed the record (on create or
+        a re-route), the "moved to another group" notice to the requester, and an audit entry
+        for every re-route."""
         router = self.loom.router
         spec = router.spec(entity.app, entity.name)
         if spec is None:
             return
+        rule = None
         if old is None:
-            rule = router.rule_for(entity.app, entity.name, row, conn=conn) if old is None else None
             # Only a rule that did route the record notifies (not one for a record filed by hand elsewhere).
-            if rule and rule.get("notify") and (
-                    "group" not in rule or row.get(spec["group_field"]) == router._group_id(conn, rule["group"])):
-                self.loom.notifier.send(conn, entity.app, rule["notify"]["template"], entity=entity.name,
-                                        record_id=row["id"], to=rule["notify"].get("to", []),
-                                        cc=rule["notify"].get("cc", []), record=row)
-        elif spec.get("notify_moved") and router.moved(entity.app, entity.name, row, old):
+            rule = router.routed_by(conn, entity.app, entity.name, row)
+        else:
+            route = conn.info.get(ROUTES, {}).pop((entity.app, entity.name, row["id"]), None)
+            if route is not None:
+                rule = {"notify": route.notify} if route.notify else None
+                self._log_route(conn, entity, spec, row, old, route, actor)
+        if rule and rule.get("notify"):
+            self.loom.notifier.send(conn, entity.app, rule["notify"]["template"], entity=entity.name,
+                                    record_id=row["id"], to=rule["notify"].get("to", []),
+                                    cc=rule["notify"].get("cc", []), record=row)
+        if old is not None and spec.get("notify_moved") and router.moved(entity.app, entity.name, row, old):
             self.loom.notifier.send(conn, entity.app, spec["notify_moved"], entity=entity.name, record_id=row["id"],
                                     to=[spec["requester_field"]], record=row,
                                     context={"old_group": old.get(spec["group_field"])})
+
+    def _log_route(self, conn, entity, spec: dict, row: dict, old: dict, route, actor) -> None:
+        """An audit entry ``route``: where the record was and is now placed, by which rule and trigger."""
+        placed = [f for f in (spec["group_field"], spec.get("assignee_field")) if f]
+        self.loom.audit.record(conn, actor, "route", entity, row["id"], {f: old.get(f) for f in placed},
+                               {**{f: row.get(f) for f in placed}, "rule": route.rule, "trigger": route.trigger})
 
     # ------------------------------------------------------------------ timer transitions
     def _schedule_timer_transitions(self, conn, app, entity, row: dict) -> None:

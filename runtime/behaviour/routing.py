@@ -2,9 +2,14 @@
 
 ``routing.yaml`` names, per entity, a ``group`` field and a ``user`` field and
 lists rules; the first rule whose ``when`` holds sends a new record to a group
-(and a person in it) or straight to a user. The record service calls
-:meth:`Router.assign` inside the change's transaction, before the row is
-written, and applies the field changes it returns.
+(and a person in it) or straight to a user. The group or user is named in the
+rule (``group: line2``) or read from the record (``group_from: district.group``,
+``user_from: curator``). The behaviour hub calls :meth:`Router.assign` and
+:meth:`Router.reroute` inside the change's transaction, before the row is
+written, and applies the field changes they return.
+
+Routing runs on create; ``reroute`` declares when it runs again: when one of its
+``fields`` changes or the record enters one of its ``statuses``.
 """
 from __future__ import annotations
 
@@ -36,18 +41,37 @@ class RoutingError(LoomError):
 
 @dataclass(frozen=True)
 class Target:
-    """Where a rule sends a record: a group and/or a user, and how to pick inside the group."""
+    """Where a rule sends a record: a group and/or a user (named, or read from a field of the
+    record: ``group_from``, ``user_from``), and how to pick inside the group."""
 
     key: str  # "app.entity.rule": names the rule's round-robin pointer
     group: str | None = None
     user: str | None = None
     strategy: str = DEFAULT_STRATEGY
     skill_field: str | None = None
+    group_from: str | None = None
+    user_from: str | None = None
 
     @classmethod
     def of(cls, app: str, entity: str, name: str, rule: dict) -> Target:
         return cls(f"{app}.{entity}.{name}", rule.get("group"), rule.get("user"),
-                   rule.get("strategy") or DEFAULT_STRATEGY, rule.get("skill_field"))
+                   rule.get("strategy") or DEFAULT_STRATEGY, rule.get("skill_field"),
+                   rule.get("group_from"), rule.get("user_from"))
+
+    def pointer(self, group_id: int) -> str:
+        """The round-robin pointer of this target in ``group_id``: a rule whose group comes from
+        the record keeps one per group, so each group's rotation is its own."""
+        return f"{self.key}:{group_id}" if self.group_from else self.key
+
+
+@dataclass(frozen=True)
+class Route:
+    """A re-routing decided for a change: the rule, what triggered it and the field changes."""
+
+    rule: str
+    trigger: str  # "field:<name>" or "status:<name>"
+    changes: dict
+    notify: dict | None = None
 
 
 class Router:
@@ -68,6 +92,29 @@ class Router:
             return False
         group = values.get(spec["group_field"])
         return group is not None and group != old.get(spec["group_field"])
+
+    # ------------------------------------------------------------------ re-routing
+    def reroute(self, conn, app: str, entity: str, values: dict, old: dict) -> Route | None:
+        """Route a stored record again when this change meets the entity's ``reroute`` triggers.
+
+        ``values`` are the record's values after the change (``status`` the one it enters),
+        ``old`` the stored row. A change that sets the group or the assignee itself is not
+        re-routed: the person's choice stands. None when nothing triggers or nothing moves.
+        """
+        spec = self.spec(app, entity)
+        if not spec or not spec.get("reroute"):
+            return None
+        trigger = _trigger(spec["reroute"], values, old)
+        placed = [spec["group_field"], spec.get("assignee_field")]
+        if trigger is None or any(f and values.get(f) != old.get(f) for f in placed):
+            return None
+        found = self._first_rule(conn, app, entity, spec, values)
+        if found is None:
+            return None
+        name, rule = found
+        changes = self._place(conn, app, entity, spec, Target.of(app, entity, name, rule), values, rerouting=True)
+        changes = {k: v for k, v in changes.items() if v != values.get(k)}
+        return Route(name, trigger, changes, rule.get("notify")) if changes else None
 
     # ------------------------------------------------------------------ assigning
     def assign(self, conn, app: str, entity: str, values: dict, old: dict | None) -> dict:
@@ -98,19 +145,69 @@ class Router:
 
     def _route(self, conn, app: str, entity: str, spec: dict, values: dict) -> dict:
         target = self._match(conn, app, entity, spec, values)
-        if target is None:
-            return {}
-        group_id = self._group_id(conn, target.group) if target.group else None
-        changes = {spec["group_field"]: group_id} if group_id is not None else {}
-        assignee_field = spec.get("assignee_field")
-        if not assignee_field or values.get(assignee_field) is not None:
-            return changes  # an assignee given with the record stays
-        user_id = self._user_id(conn, target.user) if target.user else None
+        return {} if target is None else self._place(conn, app, entity, spec, target, values)
+
+    def _place(self, conn, app: str, entity: str, spec: dict, target: Target, values: dict,
+               rerouting: bool = False) -> dict:
+        """The group and assignee ``target`` gives the record. On create an assignee given with the
+        record stays; on a re-route the assignee stays while the group does."""
+        group_field, assignee_field = spec["group_field"], spec.get("assignee_field")
+        group_id = self._target_group(conn, app, entity, target, values)
+        changes = {group_field: group_id} if group_id is not None else {}
+        current = values.get(assignee_field) if assignee_field else None
+        if not assignee_field or (current is not None and not rerouting):
+            return changes
+        user_id = self._target_user(conn, app, entity, target, values)
         if user_id is None and group_id is not None:
-            user_id = self.pick(conn, app, entity, group_id, target.strategy, rule_key=target.key,
+            if rerouting and current is not None and group_id == values.get(group_field):
+                return changes  # still in the same group: its assignee keeps the item
+            user_id = self.pick(conn, app, entity, group_id, target.strategy, rule_key=target.pointer(group_id),
                                 values=values, skill_field=target.skill_field)
+        elif user_id is None and rerouting:
+            return changes  # nobody to hand it to: the assignee stays
         changes[assignee_field] = user_id
         return changes
+
+    def _target_group(self, conn, app: str, entity: str, target: Target, values: dict) -> int | None:
+        if target.group:
+            return self._group_id(conn, target.group)
+        if target.group_from:
+            return self.value_at(conn, app, entity, values, target.group_from)
+        return None
+
+    def _target_user(self, conn, app: str, entity: str, target: Target, values: dict) -> int | None:
+        """The user a target names or reads from the record; None when there is none or they are inactive."""
+        if target.user:
+            return self._user_id(conn, target.user)
+        if target.user_from:
+            user_id = self.value_at(conn, app, entity, values, target.user_from)
+            u = platform.user
+            if user_id is not None and conn.execute(select(u.c.is_active).where(u.c.id == user_id)).scalar():
+                return user_id
+        return None
+
+    def value_at(self, conn, app: str, entity: str, values: dict, path: str):
+        """The value at ``path`` (``field`` or ``link.field``, ``link.link.field``) over ``values``;
+        None where a link is empty or points at a deleted record. Routing is the engine's own
+        decision, so the linked records are read whatever the user who saved may see."""
+        *links, name = path.split(".")
+        et, row = self.loom.entity_tables(app, entity), values
+        for link in links:
+            target_id = row.get(link)
+            if target_id is None:
+                return None
+            owner, _, target = et.entity.fields[link].target.rpartition(".")
+            et = self.loom.entity_tables(owner or et.entity.app, target)
+            t = et.main
+            row = conn.execute(select(t).where(t.c.id == target_id, t.c.deleted_at.is_(None))).mappings().first()
+            if row is None:
+                return None
+        return row.get(name)
+
+    def _resolves(self, conn, app: str, entity: str, rule: dict, values: dict) -> bool:
+        """A rule that takes its group or user from the record applies only where there is one."""
+        return all(self.value_at(conn, app, entity, values, rule[key]) is not None
+                   for key in ("group_from", "user_from") if rule.get(key))
 
     def _reassign(self, conn, app: str, entity: str, spec: dict, values: dict) -> dict:
         group_id = values[spec["group_field"]]
@@ -149,9 +246,21 @@ class Router:
                     conn, self.loom.live[app].app, rule["when_script"], f"routing:{name}", values, SYSTEM,
                     entity=et.entity):
                 continue
+            if not self._resolves(conn, app, entity, rule, values):
+                continue
             return name, rule
         fallback = spec.get("fallback")
-        return ("fallback", fallback) if fallback else None
+        return ("fallback", fallback) if fallback and self._resolves(conn, app, entity, fallback, values) else None
+
+    def routed_by(self, conn, app: str, entity: str, row: dict) -> dict | None:
+        """The rule that routed a just-created record: the first that matches, if the record is in
+        the group it sends to (a record filed into a group by hand was not routed by it)."""
+        spec = self.spec(app, entity)
+        found = self._first_rule(conn, app, entity, spec, row) if spec else None
+        if found is None:
+            return None
+        group_id = self._target_group(conn, app, entity, Target.of(app, entity, *found), row)
+        return found[1] if group_id is None or row.get(spec["group_field"]) == group_id else None
 
     def _group_target(self, conn, app: str, entity: str, spec: dict, group_id: int) -> Target:
         """How to pick in a group the record was put into by hand: as the first rule that
@@ -279,6 +388,17 @@ class Router:
     def _set_pointer(conn, key: str, user_id: int) -> None:
         rr = platform.round_robin
         conn.execute(update(rr).where(rr.c.key == key).values(last_user_id=user_id))
+
+
+def _trigger(reroute: dict, values: dict, old: dict) -> str | None:
+    """What in this change re-routes the record: entering a listed status, or a listed field changing."""
+    status = values.get("status")
+    if status != old.get("status") and status in reroute.get("statuses", ()):
+        return f"status:{status}"
+    for name in reroute.get("fields", ()):
+        if values.get(name) != old.get(name):
+            return f"field:{name}"
+    return None
 
 
 def _next_after(user_ids: list[int], last: int | None) -> int:

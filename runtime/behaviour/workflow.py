@@ -83,6 +83,8 @@ class Workflow:
             returning = tr["to"] == PREVIOUS_STATUS
             target = self._previous(c, et, record_id, name) if returning else tr["to"]
             values, related = self.records._prepare(c, et, data, actor, existing=current)
+            routed = self.loom.behaviour.before_write(c, et, {**values, "status": target}, current, actor)
+            values.update(routed)
             t = et.main
             values.update(status=target, updated_at=utcnow(), updated_by=actor.id,
                           row_version=current["row_version"] + 1, meta_version=self.loom.live_version(app))
@@ -91,7 +93,7 @@ class Workflow:
             self.records.changed(c, actor, "transition", entity_, record_id,
                                  {"status": current["status"]},
                                  {"status": target, "transition": name, **self.records._audit_view(
-                                     {k: v for k, v in values.items() if k in data}, related)})
+                                     {k: v for k, v in values.items() if k in data or k in routed}, related)})
             self.loom.behaviour.after_write(c, et, record_id, current, actor,
                                             transition=history_label(name, via, returning))
             if tr.get("after"):

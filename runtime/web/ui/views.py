@@ -243,11 +243,14 @@ def _timeline(ent, record_id: int) -> list[dict]:
         label = {"create": tc("history", "created"), "update": tc("history", "changed"),
                  "delete": tc("history", "deleted"), "restore": tc("history", "restored"),
                  "comment": tc("history", "comment"), "attach": tc("history", "file attached"),
-                 "comment_delete": tc("history", "comment deleted"), "detach": tc("history", "file deleted")
+                 "comment_delete": tc("history", "comment deleted"), "detach": tc("history", "file deleted"),
+                 "route": tc("history", "re-routed"),
                  }.get(r.action, r.action)
         detail = after.get("text") or after.get("filename") or "" if r.action in ("comment", "attach") else ""
         if r.action in ("comment_delete", "detach") or (r.action == "comment" and after.get("comment_id") in deleted):
             detail = before.get("filename") or ""
+        if r.action == "route":
+            detail = after.get("rule") or ""
         if r.action == "transition":
             label = tc("history", "transition") + f": {transitions.get(after.get('transition'), after.get('transition'))}"
             detail = f"{meta.status_title(ent, before.get('status'))} → {meta.status_title(ent, after.get('status'))}"
