@@ -53,7 +53,7 @@ from metamodel.schemas import schema as raw_schema
 from metamodel.schemas import validator
 from metamodel.validate import explain_schema_error
 from runtime import sandbox
-from runtime.behaviour.hooks import forbidden_imports, parse_ref, script_refs
+from runtime.behaviour.hooks import forbidden_imports, parse_ref, runs_privileged, script_refs
 from runtime.errors import Conflict, LoomError, NotFound
 from runtime.web.ui.i18n import lang, t
 
@@ -77,7 +77,7 @@ TYPE_OPTIONS = {
     "user": [], "group": [], "file": ["multiple", "accept", "max_size_mb"],
     "table": ["fields"], "computed": ["expression", "result", "script"],
 }
-COMMON_OPTIONS = ["help", "default", "unique", "index", "readonly", "validator", "previous_names"]
+COMMON_OPTIONS = ["help", "default", "unique", "index", "readonly", "validator", "privileged", "previous_names"]
 MAIN_FIELD_KEYS = ("type", "title", "required")
 
 # UI strings the editors' JavaScript shows: sent translated with each page's data.
@@ -96,7 +96,7 @@ JS_STRINGS = (
     "Add filter", "Field", "Operator", "Sort", "Add sort", "ascending", "descending", "Checking…",
     "No problems found.", "Line {line}", "Result", "Changes", "Log", "Error", "remove", "(any JSON value)",
     "key", "Add entry", "yes", "Entity", "Running…", "as text", "per language", "list", "object", "Position",
-    "Renamed from {name}", "previous status",
+    "Renamed from {name}", "previous status", "Runs with system rights",
 )
 
 
@@ -716,7 +716,8 @@ def _refs_to(doc: dict, file: str) -> list[dict]:
     for (filename, path), ref in refs:
         name, function = parse_ref(ref)
         if name == file:
-            out.append({"where": f"{filename} {path}", "function": function})
+            out.append({"where": f"{filename} {path}", "function": function,
+                        "privileged": runs_privileged(app, (filename, path))})
     return out
 
 

@@ -452,14 +452,34 @@ class _CrossCheck:
                 self.out.add(path + ("condition",), str(exc))
 
     def hooks(self, entity: Entity, base: tuple) -> None:
-        for key, ref in (entity.spec.get("hooks") or {}).items():
-            if key == "limits":
+        hooks = entity.spec.get("hooks") or {}
+        for key, ref in hooks.items():
+            if key in ("limits", "privileged"):
                 continue
             if key == "actions":
                 for i, action in enumerate(ref):
                     self._script(action["script"], base + ("hooks", "actions", i, "script"))
             else:
                 self._script(ref, base + ("hooks", key))
+        self._privileged(entity, base)
+
+    def _privileged(self, entity: Entity, base: tuple) -> None:
+        """A ``privileged`` flag must raise the rights of a script that is there."""
+        hooks = entity.spec.get("hooks") or {}
+        for j, name in enumerate(hooks.get("privileged", [])):
+            if name not in hooks:
+                self.out.add(base + ("hooks", "privileged", j), f"{name!r} is privileged, but {entity.name} has no "
+                                                                f"{name} hook; add hooks.{name}: file.py:function")
+        for name, spec in entity.spec.get("fields", {}).items():
+            if spec.get("privileged") and not (spec.get("validator") or spec.get("script")):
+                self.out.add(base + ("fields", name, "privileged"),
+                             "privileged applies to a field's validator or script, and this field has neither")
+        for i, tr in enumerate(entity.spec.get("transitions", [])):
+            runs = any("run" in action for action in tr.get("actions", []))
+            if tr.get("privileged") and not (tr.get("before") or tr.get("after") or runs):
+                self.out.add(base + ("transitions", i, "privileged"),
+                             "privileged applies to a transition's before, after and run scripts, "
+                             "and this transition has none")
 
     def _script(self, ref: str, path: tuple) -> None:
         filename = ref.split(":")[0]

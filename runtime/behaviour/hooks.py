@@ -31,6 +31,7 @@ everything back.
 """
 from __future__ import annotations
 
+import re
 import threading
 
 from sqlalchemy import insert, select
@@ -38,6 +39,7 @@ from sqlalchemy import insert, select
 from metamodel import App, Problem
 from runtime import sandbox
 from runtime.data import tables as platform
+from runtime.data.records import elevated
 from runtime.data.storage import utcnow
 from runtime.data.values import FieldError, to_json
 from runtime.errors import LoomError, ValidationFailed
@@ -99,9 +101,14 @@ class Hooks:
     # ------------------------------------------------------------------ running
     def run(self, conn, app: App, ref: str, hook: str, *, actor, record: dict | None = None,
             writable: bool = False, old: dict | None = None, args: tuple = (), entity=None,
-            record_id: int | None = None, dry_run: bool = False):
+            record_id: int | None = None, dry_run: bool = False, privileged: bool = False):
         """Run one hook; return ``(result, changes)``. Script errors become :class:`ScriptFailed`
-        (or :class:`ValidationFailed` when the script called ``reject``)."""
+        (or :class:`ValidationFailed` when the script called ``reject``).
+
+        A ``privileged`` hook reads and writes with system rights on behalf of ``actor``
+        (:func:`runtime.data.records.elevated`): its changes are marked in the audit log, and
+        what it read is one audit entry ``privileged_read``. ``user`` is still the caller.
+        """
         depth = getattr(self._local, "depth", 0)
         if depth >= MAX_DEPTH:
             raise LoomError(f"hooks call each other more than {MAX_DEPTH} levels deep ({hook} of {ref})")
@@ -109,7 +116,9 @@ class Hooks:
         script = self.compile(app, filename)
         fields = list(entity.fields) if entity is not None else None
         proxy = sandbox.RecordProxy(record or {}, writable=writable, fields=fields) if record is not None else None
-        api = self._api(conn, app, actor, proxy, old, entity)
+        rights = elevated(actor, f"{hook} ({ref})") if privileged else actor
+        reads = Reads() if rights is not actor else None
+        api = self._api(conn, app, actor, proxy, old, entity, rights=rights, reads=reads)
         limits = self._limits(entity)
         report = lambda r: self._remember(r, app, hook, entity, record_id, actor, dry_run)  # noqa: E731
         if proxy is not None:
@@ -123,6 +132,9 @@ class Hooks:
             raise ScriptFailed(exc, hook) from None
         finally:
             self._local.depth = depth
+        if reads:
+            self.loom.audit.record(conn, actor, "privileged_read", entity, record_id, None,
+                                   {"hook": hook, "script": ref, "read": reads.counts()})
         return result, sandbox.record_changes(proxy) if proxy is not None else {}
 
     # ------------------------------------------------------------------ engine entry points
@@ -157,9 +169,17 @@ class Hooks:
         config = ((entity.spec.get("hooks") or {}).get("limits") if entity is not None else None) or {}
         return sandbox.Limits.from_config(config) if config else sandbox.DEFAULT_LIMITS
 
-    def _api(self, conn, app: App, actor, proxy, old, entity=None) -> dict:
+    def _api(self, conn, app: App, actor, proxy, old, entity=None, rights=None, reads: Reads | None = None) -> dict:
+        """The script's globals. ``actor`` is who the script runs for (``user``); ``rights`` whose
+        permissions its reads and writes have (the same, or raised for a privileged hook, which
+        counts what it reads in ``reads``)."""
         records = self.loom.records
         safe = (LoomError,)
+        user_actor, actor = actor, rights or actor
+
+        def count(owner: str, name: str, found: list) -> None:
+            if reads is not None:
+                reads.add(f"{owner}.{name}", (r["id"] for r in found))
 
         def resolve(entity: str):
             owner, _, name = entity.rpartition(".")
@@ -170,14 +190,18 @@ class Hooks:
 
         def find(entity, where=None, sort=None, limit=50):
             owner, name = resolve(entity)
-            return records.find(owner, name, where, sort or [], limit, actor, conn=conn)
+            found = records.find(owner, name, where, sort or [], limit, actor, conn=conn)
+            count(owner, name, found)
+            return found
 
         def get(entity, record_id):
             owner, name = resolve(entity)
             try:
-                return records.get(owner, name, int(record_id), actor, conn=conn)
+                found = records.get(owner, name, int(record_id), actor, conn=conn)
             except LoomError:
                 return None
+            count(owner, name, [found])
+            return found
 
         def create(entity, data):
             owner, name = resolve(entity)
@@ -210,7 +234,7 @@ class Hooks:
             return calendar_from_app_section(app.section("sla"), calendar).between(_aware(a), _aware(b))
 
         mail = _Mail(self.loom, conn, app, actor, proxy, entity)
-        user = {"id": actor.id, "username": actor.username, "roles": list(actor.roles)}
+        user = {"id": user_actor.id, "username": user_actor.username, "roles": list(user_actor.roles)}
         tz = app.document["app"].get("timezone", "Europe/Moscow")
         api = sandbox.build_api(None, tz=tz, user=user, old=old,
                                 find=sandbox.expose(find, "find", errors=safe),
@@ -271,6 +295,22 @@ class Hooks:
         self._local.pending = []
         with self.loom.engine.begin() as conn:
             conn.execute(insert(platform.script_run), pending)
+
+
+class Reads:
+    """The records a privileged run read, by entity (``app.entity``), each counted once."""
+
+    def __init__(self):
+        self.ids: dict[str, set] = {}
+
+    def add(self, entity: str, ids) -> None:
+        self.ids.setdefault(entity, set()).update(ids)
+
+    def counts(self) -> dict[str, int]:
+        return {entity: len(ids) for entity, ids in sorted(self.ids.items()) if ids}
+
+    def __bool__(self) -> bool:
+        return any(self.ids.values())
 
 
 class _Mail:
@@ -395,6 +435,28 @@ def _plain(data):
     return to_json(data)
 
 
+def runs_privileged(app: App, where: tuple[str, str]) -> bool:
+    """Whether the hook at ``where`` (a ``(file, path)`` of :func:`script_refs`) runs with system
+    rights: metadata declares it ``privileged`` (:attr:`metamodel.Entity.privileged_hooks`)."""
+    filename, path = where
+    m = re.fullmatch(r"entities/(\w+)\.yaml", filename)
+    entity = app.entities.get(m.group(1)) if m else None
+    if entity is None:
+        return False
+    spec = entity.spec
+    if m := re.fullmatch(r"hooks\.actions\[(\d+)\]\.script", path):
+        label = f"action:{spec['hooks']['actions'][int(m.group(1))]['name']}"
+    elif m := re.fullmatch(r"hooks\.(\w+)", path):
+        label = m.group(1)
+    elif m := re.fullmatch(r"fields\.(\w+)\.(validator|script)", path):
+        label = f"field:{m.group(1)}.{m.group(2)}"
+    elif m := re.fullmatch(r"transitions\[(\d+)\]\.(before|after)", path):
+        label = f"transition:{spec['transitions'][int(m.group(1))]['name']}.{m.group(2)}"
+    else:
+        return False
+    return label in entity.privileged_hooks
+
+
 def script_refs(app: App):
     """Every ``(file, path)`` and script reference in an app's metadata."""
     for entity in app.entities.values():
@@ -404,7 +466,7 @@ def script_refs(app: App):
             if key == "actions":
                 for i, action in enumerate(ref):
                     yield (base, f"hooks.actions[{i}].script"), action["script"]
-            elif key != "limits":
+            elif key not in ("limits", "privileged"):
                 yield (base, f"hooks.{key}"), ref
         for name, spec in entity.spec.get("fields", {}).items():
             for key in ("validator", "script"):

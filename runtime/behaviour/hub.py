@@ -90,7 +90,7 @@ class Behaviour:
         self.loom.sla.track(conn, app, entity, row, old)
         if old is None and entity.spec.get("aggregations"):
             from .aggregation import collect
-            collect(self.loom, conn, et, row)
+            collect(self.loom, conn, et, row, actor)
         self._notify_routed(conn, app, entity, row, old, actor)
 
     # ------------------------------------------------------------------ routing notices

@@ -100,7 +100,7 @@ class Workflow:
                 record = self.records.to_json(c, et, self.records._fetch(c, et, record_id), None, related=False)
                 self.records._hook(c, et, tr["after"], f"transition:{name}.after", actor, record, record_id=record_id)
             for action in tr.get("actions", []):
-                self._act(c, et, record_id, action, actor)
+                self._act(c, et, record_id, action, actor, name)
             self.records._require_visible(c, et, record_id, actor)
             return self.records.to_json(c, et, self.records._fetch(c, et, record_id), actor)
 
@@ -124,7 +124,7 @@ class Workflow:
         ids = set(conn.execute(select(g.c.id).where(g.c.name.in_(names))).scalars())
         return bool(ids & set(actor.groups))
 
-    def _act(self, c, et, record_id: int, action: dict, actor) -> None:
+    def _act(self, c, et, record_id: int, action: dict, actor, transition: str) -> None:
         """One of a transition's ``actions``: notify, create a linked record, run a hook, cascade."""
         entity = et.entity
         record = self.records._plain_row(self.records._fetch(c, et, record_id))
@@ -140,7 +140,8 @@ class Workflow:
             self.records.create(entity.app if "." not in spec["entity"] else spec["entity"].split(".")[0],
                                 target, data, actor=SYSTEM, conn=c)
         elif "run" in action:
-            self.records._hook(c, et, action["run"], "transition:action", actor, record, record_id=record_id)
+            self.records._hook(c, et, action["run"], f"transition:{transition}.run", actor, record,
+                               record_id=record_id)
         elif "cascade" in action:
             self._cascade(c, et, record, action["cascade"])
 

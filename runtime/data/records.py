@@ -9,6 +9,7 @@ existence, uniqueness, defaults, computed fields); optimistic locking uses
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import decimal
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,9 +44,20 @@ class Actor:
     system: bool = False  # trusted platform code (fixtures, import): may set status and numbers
     groups: tuple = ()  # ids of the user's groups (loom_group)
     organization: str | None = None  # "app.entity:id" of the user's organisation record
+    elevated_by: str | None = None  # the privileged hook this user's rights were raised for (audited)
 
 
 SYSTEM = Actor(None, "system", is_admin=True, system=True)
+
+
+def elevated(actor: Actor, hook: str) -> Actor:
+    """``actor`` with system rights for one privileged hook (metadata says ``privileged``): every
+    permission passes, while the changes stay the user's own (``created_by``, the audit log's
+    user) and the audit log marks each one with the hook. The system and administrators
+    already have every right and stay as they are."""
+    if actor.system or actor.is_admin:
+        return actor
+    return dataclasses.replace(actor, is_admin=True, elevated_by=hook)
 FIND_LIMIT = 200  # rows one find() returns at most (scripts, plugins)
 EVENT_OF = {"create": "created", "update": "updated", "delete": "deleted", "restore": "restored",
             "transition": "transition"}  # audit action -> record event
@@ -338,9 +350,12 @@ class RecordService:
     # ------------------------------------------------------------------ hooks
     def _hook(self, c, et: EntityTables, ref: str, hook: str, actor: Actor, record: dict, writable: bool = False,
               args: tuple = (), record_id: int | None = None, old: dict | None = None, dry_run: bool = False):
+        """Run hook ``hook`` (named as the run log names it); with system rights where metadata
+        declares it ``privileged``."""
         app = self.loom.live[et.entity.app].app
         return self.loom.hooks.run(c, app, ref, hook, actor=actor, record=record, writable=writable, old=old,
-                                   args=args, entity=et.entity, record_id=record_id, dry_run=dry_run)
+                                   args=args, entity=et.entity, record_id=record_id, dry_run=dry_run,
+                                   privileged=hook in et.entity.privileged_hooks)
 
     def _defaults(self, et: EntityTables, data: dict) -> dict:
         out = {}

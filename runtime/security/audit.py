@@ -27,6 +27,7 @@ from runtime.data import tables as platform
 from runtime.data.storage import utcnow
 
 GENESIS = "0" * 64
+PRIVILEGED = "_privileged"  # key of ``after`` naming the privileged hook that made a change (never a field name)
 CONTENT = ("seq", "at", "user_id", "username", "ip", "action", "app", "entity", "record_id", "before", "after")
 
 
@@ -40,7 +41,12 @@ _MOVE_HEAD = update(_head).where(_head.c.id == 1).values(seq=bindparam("new_seq"
 
 class Audit:
     def record(self, conn, actor, action: str, entity, record_id, before, after, username: str | None = None) -> None:
-        """Append one entry on ``conn``'s transaction (it commits or rolls back with the change)."""
+        """Append one entry on ``conn``'s transaction (it commits or rolls back with the change).
+
+        A change a privileged hook made for a user is theirs, marked ``after._privileged``
+        with the hook (``Actor.elevated_by``)."""
+        if getattr(actor, "elevated_by", None):
+            after = {**(after or {}), PRIVILEGED: actor.elevated_by}
         last = conn.execute(_READ_HEAD).one()
         seq, prev = last.seq, last.hash
         row = {"seq": seq + 1, "at": utcnow(), "user_id": getattr(actor, "id", None),

@@ -420,6 +420,9 @@
     var refs = E.datalist("script-refs", hints.script || []);
     var before = text(tr, "before", base + ".before", {list: refs, placeholder: "file.py:function"});
     var afterScript = text(tr, "after", base + ".after", {list: refs, placeholder: "file.py:function"});
+    var privileged = el("input", {type: "checkbox", class: "wf-privileged", name: base + ".privileged"});
+    privileged.checked = !!tr.privileged;
+    privileged.addEventListener("change", function () { if (privileged.checked) tr.privileged = true; else delete tr.privileged; changed(); });
     var setNode = E.SchemaForm.render(D.setSchema, tr.set, {path: base + ".set", name: "set", hints: hints});
     setNode.el.addEventListener("input", function () { apply(tr, "set", setNode.get()); });
     setNode.el.addEventListener("change", function () { apply(tr, "set", setNode.get()); });
@@ -439,6 +442,7 @@
         el("span", {class: "fd-label", text: T("Calendar")}), calendar]),
       row(T("Script before"), before, base + ".before"),
       row(T("Script after"), afterScript, base + ".after"),
+      row(T("Runs with system rights"), privileged, base + ".privileged"),
       el("details", {class: "wf-row", open: tr.set ? true : null, dataset: {path: base + ".set"}}, [el("summary", {text: T("Set fields")}), setNode.el]),
       el("details", {class: "wf-row", open: tr.actions ? true : null, dataset: {path: base + ".actions"}}, [el("summary", {text: T("Actions")}), actions.el]),
       el("button", {type: "button", class: "wf-delete dz-danger", id: "delete-transition", text: T("Delete"),

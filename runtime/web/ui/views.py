@@ -244,7 +244,7 @@ def _timeline(ent, record_id: int) -> list[dict]:
                  "delete": tc("history", "deleted"), "restore": tc("history", "restored"),
                  "comment": tc("history", "comment"), "attach": tc("history", "file attached"),
                  "comment_delete": tc("history", "comment deleted"), "detach": tc("history", "file deleted"),
-                 "route": tc("history", "re-routed"),
+                 "route": tc("history", "re-routed"), "privileged_read": tc("history", "read with system rights"),
                  }.get(r.action, r.action)
         detail = after.get("text") or after.get("filename") or "" if r.action in ("comment", "attach") else ""
         if r.action in ("comment_delete", "detach") or (r.action == "comment" and after.get("comment_id") in deleted):
@@ -254,6 +254,10 @@ def _timeline(ent, record_id: int) -> list[dict]:
         if r.action == "transition":
             label = tc("history", "transition") + f": {transitions.get(after.get('transition'), after.get('transition'))}"
             detail = f"{meta.status_title(ent, before.get('status'))} → {meta.status_title(ent, after.get('status'))}"
+        if r.action == "privileged_read":
+            detail = after.get("hook") or ""
+        elif after.get("_privileged"):  # made by a privileged hook on the user's behalf
+            detail = " · ".join(filter(None, [detail, t("with system rights: {hook}", hook=after["_privileged"])]))
         changed = [tt(ent.fields[k].title) for k in after if k in ent.fields]
         out.append({"action": label, "user": r.username or "", "at": fmt_datetime(r.at), "detail": detail,
                     "fields": changed if r.action not in ("create", "comment", "attach", "detach") else []})
