@@ -304,3 +304,23 @@ def test_schema_driven_editors_show_the_sections_of_it_support(server, page, kin
         reports = Drafts(loom).open("it_support").doc["reports"]["reports"]
         expect(page.locator('[data-path^="reports["][data-path$="].name"]')).to_have_count(len(reports))
     shot(page, kind)
+
+
+def test_a_return_to_the_previous_status_is_drawn_to_where_a_record_comes_from(server, page):
+    """``to: $previous`` is a target of the workflow editor; the diagram draws it, dotted and marked ↩,
+    to every status the record may have come from; the privileged flag is a checkbox."""
+    from playwright.sync_api import expect
+    base, loom, _ = server
+    page.goto(f"{base}{BASE}/entities/ticket/workflow")
+    page.locator('.wf-pick-transition[data-transition="user_replied"]').click()
+    page.select_option("#wf-panel select.wf-to", "$previous")
+    page.locator("#wf-panel .wf-privileged").check()
+    back = page.locator('.wf-edge.previous[data-name="user_replied"]')
+    expect(back).to_have_count(1)  # waiting_user is entered from in_work only (ask_user)
+    expect(back).to_have_attribute("data-from", "waiting_user")
+    expect(back).to_have_attribute("data-to", "in_work")
+    expect(back.locator(".wf-label")).to_contain_text("↩")
+    saved(page)
+    tr = next(t for t in entity(loom, "ticket")["transitions"] if t["name"] == "user_replied")
+    assert tr["to"] == "$previous" and tr["privileged"] is True
+    expect(page.locator('.wf-edge.previous[data-name="user_replied"]')).to_have_count(1)  # drawn again from the draft
