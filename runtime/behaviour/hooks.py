@@ -175,7 +175,7 @@ class Hooks:
         counts what it reads in ``reads``)."""
         records = self.loom.records
         safe = (LoomError,)
-        user_actor, actor = actor, rights or actor
+        acting = rights or actor
 
         def count(owner: str, name: str, found: list) -> None:
             if reads is not None:
@@ -190,14 +190,14 @@ class Hooks:
 
         def find(entity, where=None, sort=None, limit=50):
             owner, name = resolve(entity)
-            found = records.find(owner, name, where, sort or [], limit, actor, conn=conn)
+            found = records.find(owner, name, where, sort or [], limit, acting, conn=conn)
             count(owner, name, found)
             return found
 
         def get(entity, record_id):
             owner, name = resolve(entity)
             try:
-                found = records.get(owner, name, int(record_id), actor, conn=conn)
+                found = records.get(owner, name, int(record_id), acting, conn=conn)
             except LoomError:
                 return None
             count(owner, name, [found])
@@ -205,12 +205,12 @@ class Hooks:
 
         def create(entity, data):
             owner, name = resolve(entity)
-            return records.create(owner, name, _plain(data), actor, conn=conn)
+            return records.create(owner, name, _plain(data), acting, conn=conn)
 
         def update(entity, record_id, data):
             owner, name = resolve(entity)
-            current = records.get(owner, name, int(record_id), actor, conn=conn)
-            return records.update(owner, name, int(record_id), _plain(data), current["row_version"], actor, conn=conn)
+            current = records.get(owner, name, int(record_id), acting, conn=conn)
+            return records.update(owner, name, int(record_id), _plain(data), current["row_version"], acting, conn=conn)
 
         def notify(user, title, body=None):
             u = platform.user
@@ -233,8 +233,8 @@ class Hooks:
             from .calendars import calendar_from_app_section
             return calendar_from_app_section(app.section("sla"), calendar).between(_aware(a), _aware(b))
 
-        mail = _Mail(self.loom, conn, app, actor, proxy, entity)
-        user = {"id": user_actor.id, "username": user_actor.username, "roles": list(user_actor.roles)}
+        mail = _Mail(self.loom, conn, app, acting, proxy, entity)
+        user = {"id": actor.id, "username": actor.username, "roles": list(actor.roles)}
         tz = app.document["app"].get("timezone", "Europe/Moscow")
         api = sandbox.build_api(None, tz=tz, user=user, old=old,
                                 find=sandbox.expose(find, "find", errors=safe),
@@ -252,7 +252,7 @@ class Hooks:
                                                                 errors=(ValueError,)))
         for name, function in self.loom.plugins.script_functions().items():
             if name not in api:  # the platform's own names come first
-                api[name] = self._plugin_function(function, conn, app, actor, user)
+                api[name] = self._plugin_function(function, conn, app, acting, user)
         if proxy is not None:
             api["record"] = proxy
         return api
