@@ -94,7 +94,8 @@ class BehaviourCheck:
                 if name not in target.fields:
                     self.out.add(path + ("create", "set", name),
                                  self.check._unknown(f"field of {target.name}", name, set(target.fields)))
-                self.check._expression(expr, path + ("create", "set", name), names | {"id", "user", "now", "today"})
+                self.check._expression(expr, path + ("create", "set", name), names | {"id", "user"}, entity,
+                                       target=target.fields.get(name))
         if "cascade" in action:
             self.cascade(entity, action["cascade"], path + ("cascade",))
 
@@ -122,14 +123,15 @@ class BehaviourCheck:
                 self.out.add(path + ("link_field",), f"{rule['link_field']!r} must be a link field of "
                                                      f"{entity.name} that points to {entity.name}")
             if "where" in rule:
-                self.check._expression(rule["where"], path + ("where",), names)
+                self.check._expression(rule["where"], path + ("where",), names, entity)
             parent = rule["parent"]
             if "find" in parent:
-                self.check._expression(parent["find"], path + ("parent", "find"), names)
+                self.check._expression(parent["find"], path + ("parent", "find"), names, entity)
             for name, expr in parent.get("set", {}).items():
                 if name not in names:
                     self.out.add(path + ("parent", "set", name), self.check._unknown("field", name, names))
-                self.check._expression(expr, path + ("parent", "set", name), names)
+                self.check._expression(expr, path + ("parent", "set", name), names, entity,
+                                       target=entity.fields.get(name))
 
     # ------------------------------------------------------------------ routing.yaml
     def routing(self) -> None:
@@ -176,7 +178,7 @@ class BehaviourCheck:
 
     def rule(self, entity, rule: dict, path: tuple) -> None:
         if "when" in rule:
-            self.check._expression(rule["when"], path + ("when",), set(entity.fields) | {"status"})
+            self.check._expression(rule["when"], path + ("when",), set(entity.fields) | {"status"}, entity)
         if "when_script" in rule:
             self.check._script(rule["when_script"], path + ("when_script",))
         if "notify" in rule:
@@ -268,7 +270,7 @@ class BehaviourCheck:
             return
         names = set(entity.fields) | {"status"}
         if "when" in policy:
-            self.check._expression(policy["when"], path + ("when",), names)
+            self.check._expression(policy["when"], path + ("when",), names, entity)
         if "when_script" in policy:
             self.check._script(policy["when_script"], path + ("when_script",))
         self.duration_calendar(policy.get("calendar"), path + ("calendar",))
@@ -285,7 +287,7 @@ class BehaviourCheck:
                         self.out.add(tpath + (key, k), self.check._unknown("status or category", name, statuses))
                 if f"{key}_when" in target:
                     self.check._expression(target[f"{key}_when"], tpath + (f"{key}_when",),
-                                           names | {"status_category"})
+                                           names | {"status_category"}, entity)
             if not target.get("stop") and "stop_when" not in target:
                 self.out.add(tpath, "a target needs stop: (statuses or categories) or stop_when: where it is met")
         levels = set()

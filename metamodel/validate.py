@@ -242,13 +242,8 @@ class _CrossCheck:
             if key in spec:
                 self._script(spec[key], path + (key,))
         if f.type == "computed" and "expression" in spec:
-            try:
-                expr = parse(spec["expression"])
-            except ExpressionError as exc:
-                self.out.add(path + ("expression",), str(exc))
-            else:
-                for name in sorted(expr.names - names):
-                    self.out.add(path + ("expression",), self._unknown("field", name, names))
+            self._expression(spec["expression"], path + ("expression",), names,
+                             entity=None if in_table else f.entity, system=False)
         if "min" in spec and "max" in spec:
             try:
                 if float(spec["min"]) > float(spec["max"]):
@@ -316,13 +311,13 @@ class _CrossCheck:
                     self.out.add(base + path + ("fields", j), f"{name!r} is already placed on the form")
                 placed[name] = path
             if "visible_if" in section:
-                self._expression(section["visible_if"], base + path + ("visible_if",), names)
+                self._expression(section["visible_if"], base + path + ("visible_if",), names, entity)
         for i, rule in enumerate(form.get("rules", [])):
             if rule["field"] not in names:
                 self.out.add(base + ("form", "rules", i, "field"), self._unknown("field", rule["field"], names))
             for key in ("visible_if", "required_if", "readonly_if"):
                 if key in rule:
-                    self._expression(rule[key], base + ("form", "rules", i, key), names)
+                    self._expression(rule[key], base + ("form", "rules", i, key), names, entity)
 
     def views(self, entity: Entity, base: tuple) -> None:
         names = set(entity.fields) | set(SYSTEM_COLUMNS)
@@ -382,9 +377,10 @@ class _CrossCheck:
             for name, expr in tr.get("set", {}).items():
                 if name not in names:
                     self.out.add(path + ("set", name), self._unknown("field", name, names))
-                self._expression(expr, path + ("set", name), names | {"user", "now", "today"})
+                self._expression(expr, path + ("set", name), names | {"user"}, entity,
+                                 target=entity.fields.get(name))
             if "condition" in tr:
-                self._expression(tr["condition"], path + ("condition",), names | {"status", "user"})
+                self._expression(tr["condition"], path + ("condition",), names | {"status", "user"}, entity)
             for j, role in enumerate(tr.get("roles", [])):
                 if role not in self.roles:
                     self.out.add(path + ("roles", j), self._unknown("role", role, self.roles))
@@ -488,14 +484,72 @@ class _CrossCheck:
             self.out.add(path, f"no script scripts/{filename}" +
                          (f"; scripts are: {', '.join(sorted(self.app.scripts))}" if self.app.scripts else ""))
 
-    def _expression(self, source: str, path: tuple, names: set) -> None:
+    def _expression(self, source: str, path: tuple, names: set, entity: Entity | None = None,
+                    target: Field | None = None, system: bool = True) -> None:
+        """Check an expression: it parses, its names exist, and (given the ``entity`` it reads) its
+        paths follow links and table columns that exist; with ``target``, the field it is assigned to
+        can take a clock value it gives."""
         try:
             expr = parse(source)
         except ExpressionError as exc:
             self.out.add(path, str(exc))
             return
-        for name in sorted(expr.names - names - set(SYSTEM_COLUMNS)):
+        known = names | set(SYSTEM_COLUMNS) if system else names
+        for name in sorted(expr.names - known):
             self.out.add(path, self._unknown("field", name, names))
+        if entity is not None:
+            for dotted in expr.paths:
+                self._expression_path(entity, expr, dotted, path)
+        if target is not None:
+            self._clock_value(source, target, path)
+
+    def _expression_path(self, entity: Entity, expr, dotted: str, path: tuple) -> None:
+        """``link.field`` (up to two links) or ``table.column`` (inside sum/count/min/max/avg)."""
+        head, *rest = dotted.split(".")
+        f = entity.fields.get(head)
+        if f is None:
+            return  # reported as an unknown name
+        aggregates = {fn for fn, p in expr.aggregated if p == dotted}
+        if f.storage == "child":
+            if len(rest) != 1 or rest[0] not in f.children:
+                self.out.add(path, f"{dotted!r}: a table is read by its columns, table.column; "
+                             + self._unknown(f"column of {head}", rest[0], set(f.children)))
+            elif not aggregates:
+                self.out.add(path, f"{dotted!r} is a column of every row of the table {head!r}; aggregate it: "
+                                   f"sum({dotted}), count({dotted}), min, max or avg")
+            else:
+                self._aggregate_type(f.children[rest[0]], dotted, aggregates, path)
+            return
+        current, name = f, head
+        for part in rest:
+            target = self.resolve(current.target) if current is not None and current.value_type == "link" \
+                and current.target else None
+            if target is None:
+                kind = current.type if current is not None else "system"
+                self.out.add(path, f"{name!r} is a {kind} field, so {dotted!r} cannot follow it; a path follows "
+                                   f"links (link.field) and table columns (table.column)")
+                return
+            current, name = target.fields.get(part), part
+            if current is None and part not in SYSTEM_COLUMNS:
+                self.out.add(path, self._unknown(f"field of {target.name}", part, set(target.fields)))
+                return
+        if aggregates and current is not None:
+            self._aggregate_type(current, dotted, aggregates, path)
+
+    def _aggregate_type(self, f: Field, dotted: str, aggregates: set, path: tuple) -> None:
+        for fn in sorted(aggregates & {"sum", "avg"}):
+            if f.value_type not in self._NUMBERS:
+                self.out.add(path, f"{fn}({dotted}) needs numbers; {dotted!r} is a {f.value_type} field")
+
+    def _clock_value(self, source: str, target: Field, path: tuple) -> None:
+        """``set: {x: now}``: the clock gives a date and time (``today``: a date), which only a date,
+        datetime or text field can take; say so at publish rather than fail when the transition fires."""
+        bare = source.strip().removesuffix("()").strip()
+        if bare not in ("now", "today") or target.value_type in ("date", "datetime", "string", "text"):
+            return
+        gives = "a date and time" if bare == "now" else "a date"
+        self.out.add(path, f"{source.strip()!r} gives {gives}, and {target.name!r} is a {target.type} field; "
+                           f"assign it to a date, datetime or text field")
 
     def navigation(self) -> None:
         for i, item in enumerate(self.app.document["app"].get("navigation", [])):

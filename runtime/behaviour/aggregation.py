@@ -40,7 +40,7 @@ def _apply(loom, conn, et, rule: dict, row: dict, actor) -> None:
     records = loom.records
     if row.get(rule["link_field"]) is not None or any(row.get(m) is None for m in rule["match"]):
         return
-    if "where" in rule and not records._expression(rule["where"]).evaluate(row):
+    if "where" in rule and not records.evaluate(conn, et.entity, rule["where"], row, actor):
         return
     rights = elevated(actor, f"aggregation:{rule['name']}") if rule.get("privileged") else actor
     reads = Reads()
@@ -65,7 +65,7 @@ def _gather(loom, conn, et, rule: dict, row: dict, rights, reads: Reads) -> None
         if len(voices - {None}) < rule["min_count"]:
             return
         data = {m: to_json(row[m]) for m in rule["match"]}
-        data.update({k: to_json(records._expression(e).evaluate(row))
+        data.update({k: to_json(records.evaluate(conn, et.entity, e, row, rights))
                      for k, e in rule["parent"].get("set", {}).items()})
         parent = records.create(et.entity.app, et.entity.name, data, actor=rights, conn=conn)
     else:
@@ -93,7 +93,7 @@ def _open_parent(loom, conn, et, rule: dict, row: dict, rights, reads: Reads) ->
     find = rule["parent"].get("find")
     for candidate in conn.execute(query).mappings():
         reads.add(entity.ref, [candidate["id"]])
-        if find and loom.records._expression(find).evaluate(dict(candidate)):
+        if find and loom.records.evaluate(conn, entity, find, dict(candidate), rights):
             return dict(candidate)
     return None
 
@@ -108,6 +108,5 @@ def _members(loom, conn, et, rule: dict, row: dict, rights, reads: Reads) -> lis
     rows = [dict(r) for r in conn.execute(query).mappings()]
     reads.add(et.entity.ref, [r["id"] for r in rows])
     if "where" in rule:
-        expr = loom.records._expression(rule["where"])
-        rows = [r for r in rows if expr.evaluate(r)]
+        rows = [r for r in rows if loom.records.evaluate(conn, et.entity, rule["where"], r, rights)]
     return rows

@@ -190,18 +190,18 @@ class Hooks:
 
         def find(entity, where=None, sort=None, limit=50):
             owner, name = resolve(entity)
-            found = records.find(owner, name, where, sort or [], limit, acting, conn=conn)
+            found = records.find(owner, name, _plain(where or {}), sort or [], limit, acting, conn=conn, typed=True)
             count(owner, name, found)
-            return found
+            return [sandbox.rows(record) for record in found]
 
         def get(entity, record_id):
             owner, name = resolve(entity)
             try:
-                found = records.get(owner, name, int(record_id), acting, conn=conn)
+                found = records.get(owner, name, int(record_id), acting, conn=conn, typed=True)
             except LoomError:
                 return None
             count(owner, name, [found])
-            return found
+            return sandbox.rows(found)
 
         def create(entity, data):
             owner, name = resolve(entity)

@@ -43,6 +43,10 @@ class Behaviour:
         for name in ("commit", "rollback"):  # a re-route remembered for after_write lives one transaction
             event.listen(loom.engine, name, _forget_routes)
 
+    def calendar(self, app_name: str, name: str | None = None):
+        """A business calendar of an app's ``sla.yaml`` (its default one without ``name``)."""
+        return calendar_from_app_section(self.loom.live[app_name].app.section("sla"), name)
+
     # ------------------------------------------------------------------ before the row is written
     def before_write(self, conn, et, values: dict, existing, actor) -> dict:
         """Field changes routing makes (group, assignee) for a row about to be written.

@@ -13,14 +13,12 @@ Routing runs on create; ``reroute`` declares when it runs again: when one of its
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from metamodel.expressions import parse
 from runtime.data import tables as platform
 from runtime.data.records import SYSTEM
 from runtime.errors import LoomError
@@ -28,8 +26,6 @@ from runtime.errors import LoomError
 DEFAULT_STRATEGY = "least_loaded"
 # Status categories whose items count towards a member's load.
 LOADED = ("open", "in_work", "waiting")
-
-_condition = functools.lru_cache(maxsize=1024)(parse)
 
 
 class RoutingError(LoomError):
@@ -240,7 +236,7 @@ class Router:
         values = {**values, "status": values.get("status") or et.entity.initial_status}
         for i, rule in enumerate(spec.get("rules") or []):
             name = rule.get("name") or str(i)
-            if rule.get("when") and not _condition(rule["when"]).evaluate(values):
+            if rule.get("when") and not self.loom.records.evaluate(conn, et.entity, rule["when"], values):
                 continue
             if rule.get("when_script") and not self.loom.hooks.condition(
                     conn, self.loom.live[app].app, rule["when_script"], f"routing:{name}", values, SYSTEM,

@@ -54,7 +54,7 @@ class SLA:
         """The first policy whose conditions hold for ``row``."""
         scope = {"status": row.get("status"), "status_category": entity.status_category(row.get("status"))}
         for policy in self.policies(app, entity):
-            if "when" in policy and not self.loom.records._expression(policy["when"]).evaluate(row, scope):
+            if "when" in policy and not self.loom.records.evaluate(conn, entity, policy["when"], row, None, scope):
                 continue
             if "when_script" in policy and not self.loom.hooks.condition(
                     conn, app, policy["when_script"], f"sla:{policy['name']}.when_script", row, None, entity=entity):
@@ -99,8 +99,8 @@ class SLA:
         if status in target.get(key, ()) or category in target.get(key, ()):
             return True
         expr = target.get(f"{key}_when")
-        return bool(expr) and bool(self.loom.records._expression(expr).evaluate(
-            row, {"status": status, "status_category": category}))
+        return bool(expr) and bool(self.loom.records.evaluate(
+            None, entity, expr, row, None, {"status": status, "status_category": category}))
 
     def _step(self, conn, app, entity, policy, target, row, state, now, status_changed: bool) -> None:
         inside = lambda key: self._in(entity, target, key, row)  # noqa: E731

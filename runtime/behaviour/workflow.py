@@ -7,11 +7,14 @@ audit log records with the old and new status.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select, update
 
 from metamodel import App
 from metamodel.model import PREVIOUS_STATUS
 from runtime.data import tables as platform
+from runtime.data.evaluation import app_timezone
 from runtime.data.records import SYSTEM, Actor, _jsonish
 from runtime.data.storage import utcnow
 from runtime.data.values import FieldError, to_json
@@ -67,17 +70,23 @@ class Workflow:
                                f"it goes from {', '.join(sources)} to {tr['to']}")
             if not self._in_groups(c, actor, tr):
                 raise Forbidden(f"{name!r} may be fired by members of {', '.join(tr['groups'])} only")
-            merged = {**self.records._plain_row(current), **data}
+            # The record as it will be: stored values, table rows and files, with the caller's values
+            # typed ("3000" for money is a Decimal), so the condition compares like with like.
+            merged = self.records.full(c, et, current, self.records.typed(et, data))
             scope = {"user": actor.username, "status": current["status"]}
-            if "condition" in tr and not self.records._expression(tr["condition"]).evaluate(merged, scope):
+            if "condition" in tr and not self.records.evaluate(c, entity_, tr["condition"], merged, actor, scope):
                 raise Conflict(f"{name!r} is not allowed now: the condition {tr['condition']!r} is not met")
             for field_name, expr in tr.get("set", {}).items():
-                data[field_name] = to_json(self.records._expression(expr).evaluate(merged, scope))
+                value = self._settable(entity_, field_name, self.records.evaluate(c, entity_, expr, merged, actor,
+                                                                                   scope))
+                data[field_name] = _jsonish(value)
+                merged[field_name] = value
             if tr.get("before"):
                 _, changes = self.records._hook(c, et, tr["before"], f"transition:{name}.before", actor,
-                                        {**merged, **data}, writable=True, record_id=record_id)
-                data.update({k: to_json(v) for k, v in changes.items()})
-            missing = [f for f in tr.get("required", []) if {**merged, **data}.get(f) in (None, "", [])]
+                                                merged, writable=True, record_id=record_id)
+                data.update(_jsonish(changes))
+                merged.update(changes)
+            missing = [f for f in tr.get("required", []) if _empty(merged.get(f))]
             if missing:
                 raise ValidationFailed([FieldError(f, f"is required to {name}") for f in missing])
             returning = tr["to"] == PREVIOUS_STATUS
@@ -97,7 +106,7 @@ class Workflow:
             self.loom.behaviour.after_write(c, et, record_id, current, actor,
                                             transition=history_label(name, via, returning))
             if tr.get("after"):
-                record = self.records.to_json(c, et, self.records._fetch(c, et, record_id), None, related=False)
+                record = self.records.full(c, et, self.records._fetch(c, et, record_id))
                 self.records._hook(c, et, tr["after"], f"transition:{name}.after", actor, record, record_id=record_id)
             for action in tr.get("actions", []):
                 self._act(c, et, record_id, action, actor, name)
@@ -115,6 +124,14 @@ class Workflow:
             raise Conflict(f"{name!r} would return to status {status!r}, which {et.entity.name} no longer has")
         return status
 
+    def _settable(self, entity, field_name: str, value):
+        """A ``set`` value as its field takes it: ``now`` set into a date field is today's date
+        in the app's time zone (not a time of day the field cannot hold)."""
+        f = entity.fields.get(field_name)
+        if f is not None and f.value_type == "date" and isinstance(value, dt.datetime):
+            return value.astimezone(app_timezone(self.loom.live[entity.app].app)).date()
+        return value
+
     def _in_groups(self, conn, actor, tr: dict) -> bool:
         """Whether ``actor`` belongs to one of the transition's ``groups`` (when it names any)."""
         names = tr.get("groups")
@@ -127,7 +144,7 @@ class Workflow:
     def _act(self, c, et, record_id: int, action: dict, actor, transition: str) -> None:
         """One of a transition's ``actions``: notify, create a linked record, run a hook, cascade."""
         entity = et.entity
-        record = self.records._plain_row(self.records._fetch(c, et, record_id))
+        record = self.records.full(c, et, self.records._fetch(c, et, record_id))
         if "notify" in action:
             spec = action["notify"]
             self.loom.notifier.send(c, entity.app, spec["template"], entity=entity.name, record_id=record_id,
@@ -135,10 +152,13 @@ class Workflow:
         elif "create" in action:
             spec = action["create"]
             target = spec["entity"].split(".")[-1]
-            scope = {"user": actor.username, "now": utcnow(), "today": utcnow().date()}
-            data = {k: to_json(self.records._expression(e).evaluate(record, scope)) for k, e in spec.get("set", {}).items()}
-            self.records.create(entity.app if "." not in spec["entity"] else spec["entity"].split(".")[0],
-                                target, data, actor=SYSTEM, conn=c)
+            owner = entity.app if "." not in spec["entity"] else spec["entity"].split(".")[0]
+            target_entity = self.loom.entity_tables(owner, target).entity
+            scope = {"user": actor.username}
+            data = {k: _jsonish(self._settable(target_entity, k, self.records.evaluate(c, entity, e, record, actor,
+                                                                                         scope)))
+                    for k, e in spec.get("set", {}).items()}
+            self.records.create(owner, target, data, actor=SYSTEM, conn=c)
         elif "run" in action:
             self.records._hook(c, et, action["run"], f"transition:{transition}.run", actor, record,
                                record_id=record_id)
@@ -170,11 +190,11 @@ class Workflow:
         self.loom.permissions.require(actor, et.entity, "read")
         with self.records._tx(conn) as c:
             current = self.records._fetch(c, et, record_id, actor=actor)
-            result, changes = self.records._hook(c, et, action["script"], f"action:{name}", actor, self.records._plain_row(current),
-                                         writable=True, record_id=record_id)
+            result, changes = self.records._hook(c, et, action["script"], f"action:{name}", actor,
+                                                 self.records.full(c, et, current), writable=True, record_id=record_id)
             record = self.records.to_json(c, et, current, actor)
             if changes:
-                record = self.records.update(app, entity, record_id, {k: to_json(v) for k, v in changes.items()},
+                record = self.records.update(app, entity, record_id, _jsonish(changes),
                                              current["row_version"], actor, conn=c, check_fields=False)
             return {"record": record, "result": to_json(result) if not isinstance(result, (dict, list)) else result}
 
@@ -194,8 +214,8 @@ class Workflow:
             try:
                 record = dict(data or {})
                 if record_id is not None:
-                    record = {**self.records._plain_row(self.records._fetch(c, et, record_id, actor=actor)),
-                              **record}
+                    record = self.records.full(c, et, self.records._fetch(c, et, record_id, actor=actor),
+                                               self.records.typed(et, record))
                 try:
                     if scripts:
                         live = self.loom.live[et.entity.app].app
@@ -217,3 +237,8 @@ class Workflow:
                 "logs": list(report.logs) if report else [],
                 "report": {"duration_ms": round(report.duration * 1000, 3), "steps": report.steps,
                            "outcome": report.outcome, "line": report.line} if report else None}
+
+
+def _empty(value) -> bool:
+    """Whether a required field has nothing: no value, blank text, no table rows, no files."""
+    return value is None or value == "" or (isinstance(value, (list, tuple)) and not value)

@@ -16,6 +16,7 @@ from metamodel import App, MetadataError, Problem, content_hash, normalize, read
 from metamodel.diff import diff
 from metamodel.errors import dotted
 from metamodel.migration import plan as make_plan
+from runtime.behaviour.calendars import calendar_from_app_section
 from runtime.behaviour.notifications import check_templates
 from runtime.data import tables as platform
 from runtime.data.migrate import MigrationRefused, Migrator
@@ -218,7 +219,8 @@ class AppStore:
             check_mapping(stranded, status_map)
             try:
                 others = [live.app for name, live in self.loom.live.items() if name != app.name]
-                Migrator(c, old.app if old else None, app, number, others).apply(plan)
+                Migrator(c, old.app if old else None, app, number, others,
+                         calendar=lambda: calendar_from_app_section(app.section("sla"))).apply(plan)
             except MigrationRefused as exc:
                 raise MetadataError([Problem(f"{app.name}", "", reason) for reason in exc.reasons]) from None
             if stranded:

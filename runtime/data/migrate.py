@@ -15,6 +15,7 @@ from sqlalchemy import Column, MetaData, Table, and_, bindparam, func, insert, i
 from metamodel import App, Field
 from metamodel.migration import Plan, Step
 
+from . import evaluation
 from . import tables as platform
 from .db import ID
 from .storage import (
@@ -43,14 +44,15 @@ class MigrationRefused(Exception):
 
 
 class Migrator:
-    def __init__(self, conn, old: App | None, new: App, version: int, others: list[App] = ()):
+    def __init__(self, conn, old: App | None, new: App, version: int, others: list[App] = (), calendar=None):
+        """``calendar()``: the new app's business calendar, for computed fields that count working days."""
         self.conn, self.old, self.new, self.version = conn, old, new, version
         self.ops = Operations(MigrationContext.configure(conn))
         self.sqlite = conn.dialect.name == "sqlite"
         self.md = new_metadata()
-        for other in others:  # tables that cross-app links point at
-            build_tables(other, self.md)
+        self.others = {other.name: build_tables(other, self.md) for other in others}  # cross-app link targets
         self.tables: dict[str, EntityTables] = build_tables(new, self.md)
+        self.functions = evaluation.functions(new, calendar)
 
     def apply(self, plan: Plan) -> None:
         if plan.refused:
@@ -229,15 +231,24 @@ class Migrator:
         main = et.main
         names = sorted(n for n in f.expression.names if n in main.c)
         last = 0
+
+        def evaluate(expr, values):  # as the system: a stored value must not depend on who published
+            paths = evaluation.Paths(self.conn, et.entity, values, self._tables) if expr.paths else None
+            return expr.evaluate(values, None, self.functions, paths)
+
         while True:
             rows = self.conn.execute(select(main.c.id, *[main.c[n] for n in names]).where(main.c.id > last)
                                      .order_by(main.c.id).limit(BATCH)).mappings().all()
             if not rows:
                 break
-            params = [{"_id": r["id"], "_v": compute_all(et.entity, dict(r), only=f.name)} for r in rows]
+            params = [{"_id": r["id"], "_v": compute_all(et.entity, dict(r), only=f.name, evaluate=evaluate)}
+                      for r in rows]
             self.conn.execute(update(main).where(main.c.id == bindparam("_id")).values({f.name: bindparam("_v")}),
                               params)
             last = rows[-1]["id"]
+
+    def _tables(self, app: str, entity: str) -> EntityTables:
+        return self.tables[entity] if app == self.new.name else self.others[app][entity]
 
     # ------------------------------------------------------------------ indexes and search
     def add_index(self, step: Step) -> None:

@@ -22,7 +22,7 @@ from metamodel import Entity, Field
 from runtime.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from runtime.extension import RecordEvent
 
-from . import events
+from . import evaluation, events, related
 from . import tables as platform
 from .storage import EntityTables, utcnow
 from .values import FieldError, check, coerce, to_json
@@ -73,10 +73,13 @@ def _insert_returning(table):
     return insert(table).returning(*table.c)
 
 
-def compute_all(entity: Entity, values: dict, only: str | None = None):
-    """Evaluate computed fields into ``values``; with ``only``, return that one field's value."""
+def compute_all(entity: Entity, values: dict, only: str | None = None, evaluate=None):
+    """Evaluate computed fields into ``values``; with ``only``, return that one field's value.
+
+    ``evaluate(expression, values)`` evaluates with the runtime's clock, calendar and paths
+    (:meth:`RecordService.evaluate`); without it, the expression's own defaults apply."""
     for f in entity.computed_order:
-        result = f.expression.evaluate(values)
+        result = evaluate(f.expression, values) if evaluate is not None else f.expression.evaluate(values)
         if result is not None:
             try:
                 result = coerce(_result_field(f), result)
@@ -108,6 +111,7 @@ class RecordService:
 
     def __init__(self, loom):
         self.loom = loom
+        self._functions: dict = {}  # app name -> (App, the functions its expressions call)
 
     # ------------------------------------------------------------------ transactions
     @contextlib.contextmanager
@@ -131,17 +135,19 @@ class RecordService:
 
     # ------------------------------------------------------------------ read
     def get(self, app: str, entity: str, record_id: int, actor: Actor = SYSTEM, conn=None,
-            include_deleted: bool = False) -> dict:
+            include_deleted: bool = False, typed: bool = False) -> dict:
+        """One record as JSON, or with ``typed`` as Python values (what scripts see)."""
         et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "read")
         with self._read(conn) as c:
             row = self._fetch(c, et, record_id, include_deleted, actor=actor)
-            return self.to_json(c, et, row, actor)
+            return self.values(c, et, row, actor) if typed else self.to_json(c, et, row, actor)
 
     def find(self, app: str, entity: str, where: dict | None = None, sort=(), limit: int = 50,
-             actor: Actor = SYSTEM, conn=None) -> list[dict]:
+             actor: Actor = SYSTEM, conn=None, typed: bool = False) -> list[dict]:
         """Records ``actor`` may read that match ``where`` (``{"field__op": value}``, the API's
-        filters), as JSON, at most ``limit`` (and never more than :data:`FIND_LIMIT`)."""
+        filters), at most ``limit`` (and never more than :data:`FIND_LIMIT`): as JSON of their
+        columns, or with ``typed`` as Python values with their table rows, links and files."""
         from .query import ListQuery, parse_args
         et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "read")
@@ -150,7 +156,30 @@ class RecordService:
         with self._read(conn) as c:
             page = ListQuery(self.loom, et).run(c, filters, list(sort or []), limit=min(int(limit), FIND_LIMIT),
                                                 actor=actor)
-            return [self.to_json(c, et, row, actor, related=False) for row in page.items]
+            if not typed:
+                return [self.to_json(c, et, row, actor, related=False) for row in page.items]
+            more = related.load(c, et, [row["id"] for row in page.items])
+            return [self.values(c, et, row, actor, extra=more[row["id"]]) for row in page.items]
+
+    def evaluate(self, conn, entity: Entity, source, values, actor: Actor | None = None, extra: dict | None = None):
+        """Evaluate an expression (source or parsed) of ``entity``'s app over ``values``, as the runtime
+        does everywhere: the platform clock, the app's time zone and calendar, links followed as
+        ``actor`` may read them (``None``: the system); see :mod:`runtime.data.evaluation`."""
+        expr = evaluation.expression(source) if isinstance(source, str) else source
+        paths = None
+        if expr.paths:
+            paths = evaluation.Paths(conn, entity, values, self.loom.entity_tables, self.loom.permissions, actor,
+                                     self.loom.reader)
+        return expr.evaluate(values, extra, self._app_functions(entity.app), paths)
+
+    def _app_functions(self, app_name: str) -> dict:
+        live = self.loom.live.get(app_name)
+        app = live.app if live is not None else None
+        cached = self._functions.get(app_name)
+        if cached is None or cached[0] is not app:
+            cached = (app, evaluation.functions(app, lambda: self.loom.behaviour.calendar(app_name)))
+            self._functions[app_name] = cached
+        return cached[1]
 
     def comment(self, app: str, entity: str, record_id: int, body: str, actor: Actor = SYSTEM, conn=None) -> dict:
         """Add a comment to a record (mentions notify, the audit log records it)."""
@@ -180,24 +209,19 @@ class RecordService:
                             f"you are not allowed to see")
 
     def to_json(self, conn, et: EntityTables, row, actor: Actor | None = None, related: bool = True) -> dict:
-        out = {k: to_json(v) for k, v in row.items() if not k.startswith("_")}
-        if related:
-            rid = row["id"]
-            for name, child in et.children.items():
-                rows = conn.execute(select(child).where(child.c.parent_id == rid).order_by(child.c.position)).mappings()
-                out[name] = [{k: to_json(v) for k, v in r.items() if k not in ("parent_id", "position")} for r in rows]
-            for name, assoc in et.assoc.items():
-                out[name] = list(conn.execute(select(assoc.c.target_id).where(assoc.c.parent_id == rid)
-                                              .order_by(assoc.c.position)).scalars())
-            files = [f for f in et.entity.fields.values() if f.storage == "attachments"]
-            if files:
-                a = platform.attachment
-                rows = conn.execute(select(a.c.id, a.c.field, a.c.filename, a.c.size, a.c.content_type)
-                                    .where(a.c.app == et.entity.app, a.c.entity == et.entity.name,
-                                           a.c.record_id == rid, a.c.deleted_at.is_(None)).order_by(a.c.id)).all()
-                for f in files:
-                    out[f.name] = [{"id": r.id, "filename": r.filename, "size": r.size, "content_type": r.content_type}
-                                   for r in rows if r.field == f.name]
+        """A stored row as the API answers it; with ``related``, its table rows, links and files too."""
+        if not related:
+            out = {k: to_json(v) for k, v in row.items() if not k.startswith("_")}
+            if actor is not None:
+                self.loom.permissions.mask(out, et.entity, actor)
+            return out
+        return _jsonish(self.values(conn, et, row, actor))
+
+    def values(self, conn, et: EntityTables, row, actor: Actor | None = None, extra: dict | None = None) -> dict:
+        """A stored row with its table rows, links and files, as typed Python values (``Decimal``
+        money, dates): what scripts and expressions read. ``extra``: those parts, already loaded."""
+        out = {k: v for k, v in row.items() if not k.startswith("_")}
+        out.update(extra if extra is not None else related.load(conn, et, [row["id"]])[row["id"]])
         if actor is not None:
             self.loom.permissions.mask(out, et.entity, actor)
         return out
@@ -293,10 +317,11 @@ class RecordService:
                 raise self._integrity(et, exc) from None
             if result.rowcount != 1:  # someone committed in between our read and write
                 raise self._conflict(c, et, self._fetch(c, et, record_id, actor=actor), data, row_version, actor)
+            old = self.full(c, et, current) if (et.entity.spec.get("hooks") or {}).get("after_save") else None
             self._write_related(c, et, record_id, related, replace=True)
             after = self._audit_view({k: v for k, v in values.items() if k in before or k in data}, related)
             self.changed(c, actor, "update", et.entity, record_id, before, after)
-            self._after_save(c, et, record_id, actor, old=self._plain_row(current))
+            self._after_save(c, et, record_id, actor, old=old)
             self.loom.behaviour.after_write(c, et, record_id, current, actor)
             self._require_visible(c, et, record_id, actor)
             return self.to_json(c, et, self._fetch(c, et, record_id), actor)
@@ -325,7 +350,7 @@ class RecordService:
                 raise Conflict(f"{et.entity.name} {record_id} is {'already' if deleted else 'not'} deleted")
             ref = (et.entity.spec.get("hooks") or {}).get("before_delete")
             if deleted and ref:
-                self._hook(c, et, ref, "before_delete", actor, self._plain_row(row), record_id=record_id)
+                self._hook(c, et, ref, "before_delete", actor, self.full(c, et, row), record_id=record_id)
             c.execute(update(t).where(t.c.id == record_id).values(
                 deleted_at=utcnow() if deleted else None, updated_at=utcnow(), updated_by=actor.id,
                 row_version=t.c.row_version + 1))
@@ -358,25 +383,50 @@ class RecordService:
                                    privileged=hook in et.entity.privileged_hooks)
 
     def _defaults(self, et: EntityTables, data: dict) -> dict:
+        """What the ``default`` hook of a new record sees: the data with defaults, typed."""
         out = {}
         for f in et.entity.fields.values():
-            if f.storage != "column" or f.type == "computed":
+            if f.type == "computed" or f.storage == "attachments":
                 continue
-            raw = data.get(f.name, f.spec.get("default"))
-            try:
-                out[f.name] = coerce(f, raw)
-            except FieldError:
-                out[f.name] = raw
+            out[f.name] = self._typed_value(f, data.get(f.name, f.spec.get("default")))
+        return out
+
+    def typed(self, et: EntityTables, data: dict) -> dict:
+        """``data`` (JSON from a client) with each value of a known field turned into the type the
+        field stores, as far as it can be (``"3000"`` for money is ``Decimal("3000")``); a value that
+        cannot be is left as it is, for validation to name. Conditions then compare like with like."""
+        fields = et.entity.fields
+        return {k: self._typed_value(fields[k], v) if k in fields else v for k, v in data.items()}
+
+    def _typed_value(self, f: Field, raw):
+        try:
+            if f.storage == "child":
+                return self._child_rows(f, raw)
+            if f.storage == "assoc":
+                return [coerce(Field(f.name, "link", {"type": "link", "entity": f.target}), v) for v in raw or ()]
+            if f.storage == "attachments" or f.type == "computed" and raw is None:
+                return raw
+            return coerce(f, raw)
+        except (FieldError, ValueError, TypeError):
+            return raw
+
+    def full(self, c, et: EntityTables, row, changes: dict | None = None) -> dict:
+        """The record a hook or an expression sees: ``row`` (stored, or the values of a record being
+        made) with its table rows, links and files, then ``changes`` on top, all typed."""
+        out = self._plain_row(row)
+        record_id = out.get("id")
+        several = [f.name for f in et.entity.fields.values() if f.storage in ("child", "assoc", "attachments")]
+        if record_id is not None and several:
+            out.update(related.load(c, et, [record_id])[record_id])
+        for name in several:  # no rows, links or files yet: an empty list, never None
+            out.setdefault(name, [])
+        if changes:
+            out.update(changes)
         return out
 
     @staticmethod
     def _plain_row(row) -> dict:
         return {k: v for k, v in dict(row).items() if not k.startswith("_")}
-
-    @staticmethod
-    def _expression(source: str):
-        from metamodel.expressions import parse
-        return parse(source)
 
     def _scripts_before_save(self, c, et: EntityTables, data: dict, values: dict, related: dict, actor: Actor,
                              existing) -> tuple[dict, dict]:
@@ -387,8 +437,8 @@ class RecordService:
         if not scripted and not hooks.get("validate") and not hooks.get("before_save"):
             return values, related
         record_id = existing["id"] if existing is not None else None
-        old = self._plain_row(existing) if existing is not None else None
-        merged = {**(old or {}), **values}
+        old = self.full(c, et, existing) if existing is not None else None
+        merged = {**(old or self.full(c, et, {})), **values, **related}
         errors = []
         for f in scripted:
             ref = f.spec.get("validator")
@@ -406,11 +456,12 @@ class RecordService:
             _, changes = self._hook(c, et, hooks["before_save"], "before_save", actor, merged, writable=True,
                                     record_id=record_id, old=old)
             if changes:
-                extra, extra_related = self._prepare(c, et, {k: to_json(v) for k, v in changes.items()}, actor,
+                extra, extra_related = self._prepare(c, et, _jsonish(changes), actor,
                                                      existing={**merged, "id": record_id})
                 values = {**values, **extra}
                 related = {**related, **extra_related}
                 merged.update(extra)
+                merged.update(extra_related)
         for f in scripted:
             if f.spec.get("script"):
                 value, _ = self._hook(c, et, f.spec["script"], f"field:{f.name}.script", actor, merged,
@@ -424,7 +475,7 @@ class RecordService:
     def _after_save(self, c, et: EntityTables, record_id: int, actor: Actor, old) -> None:
         ref = (et.entity.spec.get("hooks") or {}).get("after_save")
         if ref:
-            record = self._plain_row(self._fetch(c, et, record_id))
+            record = self.full(c, et, self._fetch(c, et, record_id))
             self._hook(c, et, ref, "after_save", actor, record, record_id=record_id, old=old)
 
     # ------------------------------------------------------------------ validation
@@ -493,7 +544,8 @@ class RecordService:
         if errors:
             raise ValidationFailed(errors)
         if entity.computed_order:
-            computed = compute_all(entity, merged)
+            computed = compute_all(entity, {**merged, **related},
+                                   evaluate=lambda expr, scope: self.evaluate(c, entity, expr, scope, actor))
             for f in entity.computed_order:
                 values[f.name] = computed[f.name]
         return values, related

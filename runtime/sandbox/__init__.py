@@ -18,7 +18,19 @@ Typical use by the runtime::
 See ``docs/decisions/0004-script-sandbox.md`` for what is guarded and why.
 """
 
-from .api import FrozenMap, RecordProxy, build_api, expose, freeze, make_clock, money, record_changes, record_values
+from .api import (
+    FrozenMap,
+    RecordProxy,
+    Row,
+    build_api,
+    expose,
+    freeze,
+    make_clock,
+    money,
+    record_changes,
+    record_values,
+    rows,
+)
 from .compiler import CompiledScript, clear_cache, compile_expression, compile_script, compile_snippet
 from .errors import (
     ApiError,
@@ -42,6 +54,7 @@ __all__ = [
     "Limits",
     "MODULES",
     "RecordProxy",
+    "Row",
     "RunReport",
     "ScriptCompileError",
     "ScriptError",
@@ -61,5 +74,6 @@ __all__ = [
     "money",
     "record_changes",
     "record_values",
+    "rows",
     "run",
 ]

@@ -25,7 +25,12 @@ from .state import deny
 
 
 class FrozenMap(Mapping):
-    """A read-only mapping. ``copy()`` returns a plain, writable dict."""
+    """A read-only mapping. ``copy()`` returns a plain, writable dict.
+
+    Keys read as attributes too (``row.price`` as ``row["price"]``), so a table row or a
+    record from ``get()`` reads like ``record``; a key named like a method (``items``) is
+    read with ``[...]``.
+    """
 
     __slots__ = ("_data",)
 
@@ -34,6 +39,15 @@ class FrozenMap(Mapping):
 
     def __getitem__(self, key):
         return self._data[key]
+
+    def __getattr__(self, name):
+        # Only called for names that are not slots or methods; private names never reach data.
+        if name[:1] == "_":
+            raise AttributeError(name)
+        try:
+            return self._data[name]
+        except KeyError:
+            raise AttributeError(f"no field '{name}'") from None
 
     def __iter__(self):
         return iter(self._data)
@@ -68,23 +82,50 @@ _IMMUTABLE = frozenset(
 )
 
 
-def freeze(value):
+class Row(FrozenMap):
+    """A read-only record or table row: ``row.price`` and ``row["price"]``.
+
+    A field wins over a method of the same name, so an order's table ``items``
+    reads as ``order.items``; ``copy()`` (unless a field is so named) or
+    ``dict(row)`` gives a plain, writable dict.
+    """
+
+    __slots__ = ()
+
+    def __getattribute__(self, name):
+        if name[:1] != "_":
+            data = object.__getattribute__(self, "_data")
+            if name in data:
+                return data[name]
+        return object.__getattribute__(self, name)
+
+
+_IMMUTABLE = _IMMUTABLE | {Row}
+
+
+def freeze(value, mapping=FrozenMap):
     """Return ``value`` with dicts, lists and sets made read-only, deeply.
 
     Use it for anything shared between runs (configuration, fixtures): a
     plain dict in the api could be changed by one script and seen by the
-    next. Objects of other types are returned as they are.
+    next. Objects of other types are returned as they are. ``mapping`` is
+    the read-only type dicts become (:class:`Row` for records and rows).
     """
     kind = type(value)
     if kind in _IMMUTABLE:
         return value
     if kind is dict:
-        return FrozenMap({key: freeze(item) for key, item in value.items()})
+        return mapping({key: freeze(item, mapping) for key, item in value.items()})
     if kind is list or kind is tuple:
-        return tuple(freeze(item) for item in value)
+        return tuple(freeze(item, mapping) for item in value)
     if kind is set:
         return frozenset(value)
     return value
+
+
+def rows(value):
+    """Records and table rows (dicts, lists of dicts) as read-only :class:`Row` objects."""
+    return freeze(value, Row)
 
 
 @mark_writable
@@ -115,7 +156,7 @@ class RecordProxy:
         if type(name) is not str or name[:1] == "_":
             raise error(name)
         try:
-            return freeze(self._values[name])
+            return freeze(self._values[name], Row)
         except KeyError:
             if self._fields is not None and name in self._fields:
                 return None

@@ -11,7 +11,7 @@ SCRIPT = '''
 def expire_contracts():
     done = 0
     for c in find("contract", where={"status": "active"}):
-        if c["valid_to"] < today().isoformat():
+        if c["valid_to"] < today():  # typed: a date, as record.valid_to
             update("contract", c["id"], {"valid_to": c["valid_to"]})
             done += 1
     log("checked contracts", done)

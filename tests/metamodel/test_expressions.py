@@ -97,7 +97,9 @@ def test_none_inside_larger_expression_yields_none():
 # ---------------------------------------------------------------- the sandbox
 
 @pytest.mark.parametrize("source, what", [
-    ("a.__class__", "Attribute"),
+    ("a.__class__", "not allowed"),
+    ("a.b.c.d", "at most 2"),
+    ("(a + b).c", "only on field names"),
     ("a.upper()", "only these functions"),
     ("a[0]", "Subscript"),
     ("lambda: 1", "Lambda"),

@@ -159,7 +159,8 @@ def test_transition_from_a_missing_status(app_dir):
 
 
 @pytest.mark.parametrize("expression, expected", [
-    ("labor_hours.__class__", "Attribute is not allowed"),
+    ("labor_hours.__class__", "'labor_hours.__class__' is not allowed"),
+    ("labor_hours.x", "'labor_hours' is a decimal field, so 'labor_hours.x' cannot follow it"),
     ("labor_hours[0]", "Subscript is not allowed"),
     ("__import__('os')", "only these functions"),
     ("[x for x in labor_hours]", "not allowed"),

@@ -16,7 +16,6 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from metamodel.expressions import ExpressionError
-from metamodel.expressions import parse as parse_expression
 from runtime import clock
 from runtime.data import comments as comment_service
 from runtime.data import tables as platform
@@ -252,9 +251,9 @@ def _typed(ent, values: dict) -> dict:
     return out
 
 
-def _truth(source: str, values: dict) -> bool:
+def _truth(ent, source: str, values: dict) -> bool:
     try:
-        return bool(parse_expression(source).evaluate(values))
+        return bool(loom().records.evaluate(None, ent, source, values, actor()))
     except ExpressionError:
         return False
 
@@ -267,18 +266,18 @@ def rule_state(ent, values: dict) -> dict:
     for rule in (ent.spec.get("form") or {}).get("rules", []):
         state = fields.setdefault(rule["field"], {"visible": True, "required": False, "readonly": False})
         if "visible_if" in rule:
-            state["visible"] = _truth(rule["visible_if"], values)
+            state["visible"] = _truth(ent, rule["visible_if"], values)
         if "required_if" in rule:
-            state["required"] = _truth(rule["required_if"], values)
+            state["required"] = _truth(ent, rule["required_if"], values)
         if "readonly_if" in rule:
-            state["readonly"] = _truth(rule["readonly_if"], values)
+            state["readonly"] = _truth(ent, rule["readonly_if"], values)
     for state in fields.values():  # a hidden field is neither required nor edited
         if not state["visible"]:
             state["required"] = False
     sections = {}
     for sec in _sections_spec(ent):
         if "visible_if" in sec and sec.get("fields"):
-            visible = _truth(sec["visible_if"], values)
+            visible = _truth(ent, sec["visible_if"], values)
             for name in sec["fields"]:
                 sections[name] = visible
                 if not visible and name in fields:
