@@ -205,12 +205,13 @@ class Hooks:
 
         def create(entity, data):
             owner, name = resolve(entity)
-            return records.create(owner, name, _plain(data), acting, conn=conn)
+            return records.create(owner, name, _plain(data), acting, conn=conn, by_script=True)
 
         def update(entity, record_id, data):
             owner, name = resolve(entity)
             current = records.get(owner, name, int(record_id), acting, conn=conn)
-            return records.update(owner, name, int(record_id), _plain(data), current["row_version"], acting, conn=conn)
+            return records.update(owner, name, int(record_id), _plain(data), current["row_version"], acting, conn=conn,
+                                  by_script=True)
 
         def notify(user, title, body=None):
             u = platform.user

@@ -227,10 +227,13 @@ class RecordService:
         return out
 
     # ------------------------------------------------------------------ create
-    def create(self, app: str, entity: str, data: dict, actor: Actor = SYSTEM, conn=None) -> dict:
+    def create(self, app: str, entity: str, data: dict, actor: Actor = SYSTEM, conn=None, by_script: bool = False
+               ) -> dict:
+        """Create a record. ``by_script``: the data comes from the app's own script, which may set
+        read-only fields (see :mod:`runtime.security.permissions`)."""
         et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "create")
-        self.loom.permissions.check_write(actor, et.entity, data)
+        self.loom.permissions.check_write(actor, et.entity, data, readonly=not by_script)
         with self._tx(conn) as c:
             row = self._insert(c, et, data, actor)
             self._require_visible(c, et, row["id"], actor)
@@ -289,9 +292,10 @@ class RecordService:
 
     # ------------------------------------------------------------------ update
     def update(self, app: str, entity: str, record_id: int, data: dict, row_version: int | None,
-               actor: Actor = SYSTEM, conn=None, check_fields: bool = True) -> dict:
+               actor: Actor = SYSTEM, conn=None, check_fields: bool = True, by_script: bool = False) -> dict:
         """Change a record. ``check_fields=False`` is for changes an app's own button script
-        made (like before_save's), which field permissions do not restrict."""
+        made to its record (like before_save's), which field permissions do not restrict;
+        ``by_script``: a script's ``update()``, which may write read-only fields, not hidden ones."""
         et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "update")
         if row_version is None:
@@ -300,7 +304,7 @@ class RecordService:
         with self._tx(conn) as c:
             current = self._fetch(c, et, record_id, actor=actor)
             if check_fields:
-                self.loom.permissions.check_write(actor, et.entity, data, current)
+                self.loom.permissions.check_write(actor, et.entity, data, current, readonly=not by_script)
             if current["row_version"] != row_version:
                 raise self._conflict(c, et, current, data, row_version, actor)
             values, related = self._prepare(c, et, data, actor, existing=current)
@@ -503,10 +507,7 @@ class RecordService:
             if f.type == "computed" or f.storage == "attachments":
                 continue
             if f.name in data:
-                raw = data[f.name]
-                if f.spec.get("readonly") and not actor.system and existing is not None:
-                    errors.append(FieldError(f.name, "is read-only"))
-                    continue
+                raw = data[f.name]  # read-only fields: people were refused in check_write, hooks may write
             elif existing is None and "default" in f.spec:
                 raw = f.spec["default"]
             else:

@@ -7,6 +7,13 @@ Everything comes from an entity's ``permissions`` block in metadata:
 * ``fields: {name: {hidden: [roles], readonly: [roles]}}`` - a hidden field
   is cut from every answer and may not be written, filtered, sorted or
   searched by those roles; a readonly field may not be set or changed.
+
+Read-only is one rule, whoever declares it (a field's ``readonly: true`` for
+everyone, ``permissions.fields`` for some roles): a field read-only to a person
+may not be set by them, on create, update or a transition, through the API, the
+UI or an import. The system and the app's own metadata and hooks - ``default``,
+``before_save``, a transition's ``set`` and ``before``, buttons, computed fields -
+write it: they run after the person's values were checked (:meth:`check_write`).
 * ``rows: [{roles, own, group_field, organisation_field, condition}]`` -
   which records a role sees. The rules whose roles the user has are OR-ed;
   the parts of one rule are AND-ed; a rule with no parts means "all rows".
@@ -79,28 +86,37 @@ class Permissions:
         return frozenset() if privileged(actor) else _field_rule(entity, "hidden", frozenset(roles_of(actor)))
 
     def readonly(self, actor, entity) -> frozenset:
-        return frozenset() if privileged(actor) else _field_rule(entity, "readonly", frozenset(roles_of(actor)))
+        """Fields ``actor`` may not set: ``readonly: true`` ones (for every person, administrators
+        too) and those their roles get read-only. Only the system writes them (and hooks)."""
+        if actor is None or actor.system:
+            return frozenset()
+        fixed = _readonly_fields(entity)
+        return fixed if actor.is_admin else fixed | _field_rule(entity, "readonly", frozenset(roles_of(actor)))
 
     def mask(self, record: dict, entity, actor) -> None:
         """Remove the fields hidden from ``actor`` from an outgoing record."""
         for name in self.hidden(actor, entity):
             record.pop(name, None)
 
-    def check_write(self, actor, entity, data: dict, current=None) -> None:
+    def check_write(self, actor, entity, data: dict, current=None, readonly: bool = True) -> None:
         """Refuse (403, naming each field) values ``actor`` may not write.
 
         Sending a read-only field's current value back is not a change, so a
-        form may post every field it shows.
+        form may post every field it shows. ``readonly=False``: the values come
+        from the app's own script, which may write read-only fields (not hidden ones).
         """
-        hidden, readonly = self.hidden(actor, entity), self.readonly(actor, entity)
+        hidden = self.hidden(actor, entity)
+        readonly = self.readonly(actor, entity) if readonly else frozenset()
         if not hidden and not readonly:
             return
+        fixed = _readonly_fields(entity)
         errors = []
         for name, value in data.items():
             if name in hidden:
                 errors.append(FieldError(name, "you may not set this field"))
             elif name in readonly and _changes(entity.fields[name], value, current):
-                errors.append(FieldError(name, "is read-only for your role"))
+                errors.append(FieldError(name, "is read-only: the app sets it" if name in fixed
+                                         else "is read-only for your role"))
         if errors:
             raise Forbidden("; ".join(f"{e.field}: {e.message}" for e in errors),
                             errors=[{"field": e.field, "message": e.message} for e in errors])
@@ -179,6 +195,12 @@ def _field_rule(entity, key: str, roles: frozenset) -> frozenset:
 
 
 @lru_cache(maxsize=1024)
+def _readonly_fields(entity) -> frozenset:
+    """Fields declared ``readonly: true``: read-only to every person."""
+    return frozenset(f.name for f in entity.fields.values() if f.spec.get("readonly"))
+
+
+@lru_cache(maxsize=1024)
 def _row_rules(entity) -> tuple[RowRule, ...]:
     columns = {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
     out = []
@@ -190,8 +212,13 @@ def _row_rules(entity) -> tuple[RowRule, ...]:
 
 
 def _changes(f, value, current) -> bool:
-    if current is None:
-        return value not in (None, "", [])
+    if current is None:  # a new record: only its default value is no change
+        if value in (None, "", []):
+            return False
+        try:
+            return f.storage != "column" or "default" not in f.spec or coerce(f, value) != coerce(f, f.spec["default"])
+        except (FieldError, ValueError):
+            return True
     if f.storage != "column":
         return True
     try:

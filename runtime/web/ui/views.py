@@ -310,9 +310,7 @@ def _form(app: str, entity: str, record_id: int | None):
     perms.require(who, ent, "create" if record_id is None else "update")
     tabs = meta.layout(ent, perms.hidden(who, ent))
     fields = meta.form_fields(tabs)
-    locked = set(perms.readonly(who, ent))
-    if record_id is not None:
-        locked |= {f.name for f in fields if f.spec.get("readonly")}
+    locked = set(perms.readonly(who, ent))  # readonly: true fields too, on a new record as well
     editable = [f for f in fields if f.type != "computed" and f.storage != "attachments" and f.name not in locked]
     record = loom().records.get(app, entity, record_id, who) if record_id is not None else {}
     errors, general, conflict = {}, [], None
