@@ -228,8 +228,11 @@ class _CrossCheck:
             else:
                 msg = self._unknown("entity", f.target, set(self.app.entities))
             self.out.add(path + (where,), msg)
-        if in_table and f.type in ("table", "multilink", "file"):
+        if in_table and f.type in ("table", "multilink"):
             self.out.add(path + ("type",), f"a table row cannot hold a {f.type} field")
+        if in_table and f.type == "file" and spec.get("multiple"):
+            self.out.add(path + ("multiple",), "a table row holds one file per file column; add a column, "
+                                               "or a row per file")
         if f.type == "table":
             for child in f.children.values():
                 self.field(child, path + ("fields", child.name), set(f.children), in_table=True)

@@ -15,6 +15,7 @@ from metamodel import App
 from metamodel.model import PREVIOUS_STATUS
 from runtime.data import tables as platform
 from runtime.data.evaluation import app_timezone
+from runtime.data.files import merge_uploads
 from runtime.data.records import SYSTEM, Actor, _jsonish
 from runtime.data.storage import utcnow
 from runtime.data.values import FieldError, to_json
@@ -44,11 +45,19 @@ class Workflow:
         return out
 
     def transition(self, app: str, entity: str, record_id: int, name: str, data: dict | None = None,
-                   row_version: int | None = None, actor: Actor = SYSTEM, conn=None, via: str | None = None) -> dict:
+                   row_version: int | None = None, actor: Actor = SYSTEM, conn=None, via: str | None = None,
+                   files: dict | None = None) -> dict:
         """Fire transition ``name``: check source status, roles, groups, condition and required fields,
         apply ``set`` and the caller's field values, run the before/after hooks and the actions, all in
-        one change. ``via`` names what fired it when no person did ("timer", "cascade")."""
+        one change. ``via`` names what fired it when no person did ("timer", "cascade"). ``files``:
+        uploads that come with it (a required photo), as for :meth:`RecordService.create`."""
         et = self.loom.entity_tables(app, entity)
+        with self.records._uploads(et, files) as staged:
+            return self._transition(et, record_id, name, merge_uploads(dict(data or {}), staged), row_version,
+                                    actor, conn, via)
+
+    def _transition(self, et, record_id: int, name: str, data: dict, row_version, actor, conn, via) -> dict:
+        app, entity = et.entity.app, et.entity.name
         entity_ = et.entity
         tr = next((x for x in entity_.spec.get("transitions", []) if x["name"] == name), None)
         if tr is None:
@@ -58,7 +67,6 @@ class Workflow:
         self.loom.permissions.require(actor, entity_, "read" if tr.get("roles") or tr.get("groups") else "update")
         if not self.may_fire(actor, tr):
             raise Forbidden(f"{name!r} needs one of the roles {', '.join(tr['roles'])}")
-        data = dict(data or {})
         with self.records._tx(conn) as c:
             current = self.records._fetch(c, et, record_id, actor=actor)
             self.loom.permissions.check_write(actor, entity_, data, current)
@@ -98,7 +106,7 @@ class Workflow:
             values.update(status=target, updated_at=utcnow(), updated_by=actor.id,
                           row_version=current["row_version"] + 1, meta_version=self.loom.live_version(app))
             c.execute(update(t).where(t.c.id == record_id, t.c.row_version == current["row_version"]).values(values))
-            self.records._write_related(c, et, record_id, related, replace=True)
+            self.records._write_related(c, et, record_id, related, replace=True, actor=actor)
             self.records.changed(c, actor, "transition", entity_, record_id,
                                  {"status": current["status"]},
                                  {"status": target, "transition": name, **self.records._audit_view(

@@ -22,8 +22,11 @@ from metamodel import Entity, Field
 from runtime.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from runtime.extension import RecordEvent
 
-from . import evaluation, events, related
+from . import evaluation, events
 from . import tables as platform
+from .files import FileStore, StagedFile, merge_uploads
+from .related import file_columns, row_file_ids
+from .related import load as load_related
 from .storage import EntityTables, utcnow
 from .values import FieldError, check, coerce, to_json
 
@@ -158,7 +161,7 @@ class RecordService:
                                                 actor=actor)
             if not typed:
                 return [self.to_json(c, et, row, actor, related=False) for row in page.items]
-            more = related.load(c, et, [row["id"] for row in page.items])
+            more = load_related(c, et, [row["id"] for row in page.items])
             return [self.values(c, et, row, actor, extra=more[row["id"]]) for row in page.items]
 
     def evaluate(self, conn, entity: Entity, source, values, actor: Actor | None = None, extra: dict | None = None):
@@ -221,23 +224,42 @@ class RecordService:
         """A stored row with its table rows, links and files, as typed Python values (``Decimal``
         money, dates): what scripts and expressions read. ``extra``: those parts, already loaded."""
         out = {k: v for k, v in row.items() if not k.startswith("_")}
-        out.update(extra if extra is not None else related.load(conn, et, [row["id"]])[row["id"]])
+        out.update(extra if extra is not None else load_related(conn, et, [row["id"]])[row["id"]])
         if actor is not None:
             self.loom.permissions.mask(out, et.entity, actor)
         return out
 
     # ------------------------------------------------------------------ create
-    def create(self, app: str, entity: str, data: dict, actor: Actor = SYSTEM, conn=None, by_script: bool = False
-               ) -> dict:
+    def create(self, app: str, entity: str, data: dict, actor: Actor = SYSTEM, conn=None, by_script: bool = False,
+               files: dict | None = None) -> dict:
         """Create a record. ``by_script``: the data comes from the app's own script, which may set
-        read-only fields (see :mod:`runtime.security.permissions`)."""
+        read-only fields (see :mod:`runtime.security.permissions`). ``files``: uploads saved with
+        it, ``{"photo": [Upload, ...], "items[0].photo": [Upload]}`` (a file field, or a file
+        column of a table row in ``data``); the record and its files are saved together or not at all."""
         et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "create")
-        self.loom.permissions.check_write(actor, et.entity, data, readonly=not by_script)
-        with self._tx(conn) as c:
-            row = self._insert(c, et, data, actor)
-            self._require_visible(c, et, row["id"], actor)
-            return self.to_json(c, et, row, actor)
+        with self._uploads(et, files) as staged:
+            data = merge_uploads(data, staged)
+            self.loom.permissions.check_write(actor, et.entity, data, readonly=not by_script)
+            with self._tx(conn) as c:
+                row = self._insert(c, et, data, actor)
+                self._require_visible(c, et, row["id"], actor)
+                return self.to_json(c, et, row, actor)
+
+    @contextlib.contextmanager
+    def _uploads(self, et: EntityTables, files: dict | None):
+        """Stage the files of a change (content on disk, checked against their fields); when the
+        change fails, the content no other record uses goes again."""
+        if not files:
+            yield {}
+            return
+        store = FileStore(self.loom)
+        staged = store.stage_all(et.entity, files)
+        try:
+            yield staged
+        except BaseException:
+            store.discard(staged)
+            raise
 
     def _insert(self, c, et: EntityTables, data: dict, actor: Actor):
         """Validate, run the save hooks and insert; return the stored row."""
@@ -259,7 +281,7 @@ class RecordService:
         except IntegrityError as exc:
             raise self._integrity(et, exc) from None
         row_id = row["id"]
-        self._write_related(c, et, row_id, related)
+        self._write_related(c, et, row_id, related, actor=actor)
         self.changed(c, actor, "create", entity, row_id, None, self._audit_view(values, related))
         if (entity.spec.get("hooks") or {}).get("after_save"):
             self._after_save(c, et, row_id, actor, old=None)
@@ -292,15 +314,23 @@ class RecordService:
 
     # ------------------------------------------------------------------ update
     def update(self, app: str, entity: str, record_id: int, data: dict, row_version: int | None,
-               actor: Actor = SYSTEM, conn=None, check_fields: bool = True, by_script: bool = False) -> dict:
+               actor: Actor = SYSTEM, conn=None, check_fields: bool = True, by_script: bool = False,
+               files: dict | None = None) -> dict:
         """Change a record. ``check_fields=False`` is for changes an app's own button script
         made to its record (like before_save's), which field permissions do not restrict;
-        ``by_script``: a script's ``update()``, which may write read-only fields, not hidden ones."""
+        ``by_script``: a script's ``update()``, which may write read-only fields, not hidden ones.
+        ``files``: uploads saved with the change, as for :meth:`create`."""
         et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "update")
         if row_version is None:
             raise ValidationFailed([FieldError("row_version", "send the row_version you edited "
                                                               "(or an If-Match header) so no change is overwritten")])
+        with self._uploads(et, files) as staged:
+            return self._update(et, record_id, merge_uploads(data, staged), row_version, actor, conn, check_fields,
+                                by_script)
+
+    def _update(self, et: EntityTables, record_id: int, data: dict, row_version: int, actor: Actor, conn,
+                check_fields: bool, by_script: bool) -> dict:
         with self._tx(conn) as c:
             current = self._fetch(c, et, record_id, actor=actor)
             if check_fields:
@@ -322,7 +352,7 @@ class RecordService:
             if result.rowcount != 1:  # someone committed in between our read and write
                 raise self._conflict(c, et, self._fetch(c, et, record_id, actor=actor), data, row_version, actor)
             old = self.full(c, et, current) if (et.entity.spec.get("hooks") or {}).get("after_save") else None
-            self._write_related(c, et, record_id, related, replace=True)
+            self._write_related(c, et, record_id, related, replace=True, actor=actor)
             after = self._audit_view({k: v for k, v in values.items() if k in before or k in data}, related)
             self.changed(c, actor, "update", et.entity, record_id, before, after)
             self._after_save(c, et, record_id, actor, old=old)
@@ -334,7 +364,7 @@ class RecordService:
         return Conflict(
             f"{et.entity.name} {current['id']} was changed by someone else (you edited version {row_version}, "
             f"it is now at version {current['row_version']}); reload and apply your change again",
-            yours={"row_version": row_version, "changes": data},
+            yours={"row_version": row_version, "changes": _jsonish(data)},
             current=self.to_json(c, et, current, actor))
 
     # ------------------------------------------------------------------ delete / restore
@@ -421,7 +451,7 @@ class RecordService:
         record_id = out.get("id")
         several = [f.name for f in et.entity.fields.values() if f.storage in ("child", "assoc", "attachments")]
         if record_id is not None and several:
-            out.update(related.load(c, et, [record_id])[record_id])
+            out.update(load_related(c, et, [record_id])[record_id])
         for name in several:  # no rows, links or files yet: an empty list, never None
             out.setdefault(name, [])
         if changes:
@@ -443,6 +473,9 @@ class RecordService:
         record_id = existing["id"] if existing is not None else None
         old = self.full(c, et, existing) if existing is not None else None
         merged = {**(old or self.full(c, et, {})), **values, **related}
+        for name, new in related.items():  # new files join a multiple file field's current ones
+            if entity.fields[name].storage == "attachments" and entity.fields[name].spec.get("multiple") and old:
+                merged[name] = [*old.get(name, []), *new]
         errors = []
         for f in scripted:
             ref = f.spec.get("validator")
@@ -504,7 +537,14 @@ class RecordService:
         related: dict = {}
         merged = dict(existing) if existing is not None else {}
         for f in entity.fields.values():
-            if f.type == "computed" or f.storage == "attachments":
+            if f.type == "computed":
+                continue
+            if f.storage == "attachments":
+                if f.name in data:
+                    try:
+                        related[f.name] = self._new_files(c, et, f, data[f.name], existing)
+                    except FieldError as exc:
+                        errors.append(exc)
                 continue
             if f.name in data:
                 raw = data[f.name]  # read-only fields: people were refused in check_write, hooks may write
@@ -515,6 +555,7 @@ class RecordService:
             try:
                 if f.storage == "child":
                     related[f.name] = self._child_rows(f, raw)
+                    self._check_row_files(c, et, f, related[f.name], existing)
                 elif f.storage == "assoc":
                     related[f.name] = self._link_list(c, et, f, raw, actor)
                 else:
@@ -540,6 +581,9 @@ class RecordService:
                 errors.append(FieldError(f.name, "needs at least one row"))
             elif f.storage in ("child", "assoc") and existing is None and f.name not in related:
                 errors.append(FieldError(f.name, "is required"))
+            elif f.storage == "attachments" and existing is None and not related.get(f.name) and not actor.system:
+                # (fixtures, imports and sample records come without files: the system may create them)
+                errors.append(FieldError(f.name, "is required: attach a file"))
         if not errors:
             errors.extend(self._unique_errors(c, et, values, existing))
         if errors:
@@ -552,6 +596,8 @@ class RecordService:
         return values, related
 
     def _child_rows(self, f: Field, raw) -> list[dict]:
+        """Rows of table ``f``, typed. A row keeps the ``id`` it was read with (its files and
+        links to it stay valid); a file column holds an upload or the id of the row's file."""
         if not isinstance(raw, list):
             raise FieldError(f.name, "expected a list of rows")
         rows = []
@@ -562,11 +608,19 @@ class RecordService:
             for key in item:
                 if key not in f.children and key != "id":
                     raise FieldError(f"{f.name}[{i}].{key}", f"unknown column of {f.name}")
+            if item.get("id") is not None:
+                row["id"] = coerce(Field("id", "integer", {"type": "integer"}), item["id"])
             for child in f.children.values():
-                value = coerce(child, item.get(child.name, child.spec.get("default")))
+                if child.type == "file":
+                    value = _file_cell(f"{f.name}[{i}].{child.name}", item.get(child.name))
+                else:
+                    try:
+                        value = coerce(child, item.get(child.name, child.spec.get("default")))
+                    except FieldError as exc:
+                        raise FieldError(f"{f.name}[{i}].{child.name}", exc.message) from None
                 if value is None and child.required:
                     raise FieldError(f"{f.name}[{i}].{child.name}", "is required")
-                if value is not None:
+                if value is not None and child.type != "file":
                     try:
                         check(child, value)
                     except FieldError as exc:
@@ -574,6 +628,38 @@ class RecordService:
                 row[child.name] = value
             rows.append(row)
         return rows
+
+    def _new_files(self, c, et: EntityTables, f: Field, raw, existing) -> list[StagedFile]:
+        """The uploads among a file field's value; the record's own files may be sent back (no change),
+        anything else is refused."""
+        items = raw if isinstance(raw, list) else [] if raw is None else [raw]
+        staged = [item for item in items if isinstance(item, StagedFile)]
+        others = [item.get("id") if isinstance(item, dict) else item for item in items
+                  if not isinstance(item, StagedFile)]
+        if others:
+            own = set()
+            if existing is not None and existing.get("id") is not None:
+                own = {m["id"] for m in load_related(c, et, [existing["id"]])[existing["id"]].get(f.name, [])}
+            strange = [o for o in others if o not in own]
+            if strange:
+                raise FieldError(f.name, f"{strange[0]!r} is not a file of this record; send new files as "
+                                         f"multipart parts named {f.name}")
+        if len(staged) > 1 and not f.spec.get("multiple"):
+            raise FieldError(f.name, "takes one file (it is not multiple)")
+        return staged
+
+    def _check_row_files(self, c, et: EntityTables, f: Field, rows: list[dict], existing) -> None:
+        """A row's file column may hold an upload or a file this record's table already holds."""
+        ids = {row[col] for row in rows for col in file_columns(f) if isinstance(row.get(col), int)}
+        if not ids:
+            return
+        own = set()
+        if existing is not None and existing.get("id") is not None:
+            own = row_file_ids(c, et, f.name, existing["id"])
+        strange = sorted(ids - own)
+        if strange:
+            raise FieldError(f.name, f"file {strange[0]} is not a file of this record's {f.name}; send a new one "
+                                     f"as a multipart part named {f.name}[row].column")
 
     def _link_list(self, c, et: EntityTables, f: Field, raw, actor=None) -> list[int]:
         if not isinstance(raw, list):
@@ -641,14 +727,23 @@ class RecordService:
                 return ValidationFailed([FieldError(cols[0], "this value is already used by another record")])
         return ValidationFailed([FieldError("record", f"the database refused the change: {exc.orig}")])
 
-    def _write_related(self, c, et: EntityTables, row_id: int, related: dict, replace: bool = False) -> None:
+    def _write_related(self, c, et: EntityTables, row_id: int, related: dict, replace: bool = False,
+                       actor: Actor = SYSTEM) -> None:
+        """Write table rows, links and new files of a record; ``replace``: its current ones go.
+        A file a row no longer holds, or a single-file field's replaced file, is deleted (audited)."""
+        store = None
         for name, rows in related.items():
-            if name in et.children:
-                table = et.children[name]
-                if replace:
-                    c.execute(delete(table).where(table.c.parent_id == row_id))
+            f = et.entity.fields[name]
+            if f.storage == "attachments":
                 if rows:
-                    c.execute(insert(table), [{**r, "parent_id": row_id, "position": i} for i, r in enumerate(rows)])
+                    store = store or FileStore(self.loom)
+                    if not f.spec.get("multiple"):
+                        current = load_related(c, et, [row_id])[row_id].get(name, []) if replace else []
+                        store.retire(c, et.entity, row_id, [m["id"] for m in current], actor)
+                    for staged in rows:
+                        store.bind(c, et.entity, row_id, name, staged, actor)
+            elif name in et.children:
+                store = self._write_rows(c, et, f, row_id, rows, replace, actor, store)
             else:
                 table = et.assoc[name]
                 if replace:
@@ -657,11 +752,38 @@ class RecordService:
                     c.execute(insert(table), [{"parent_id": row_id, "target_id": t, "position": i}
                                               for i, t in enumerate(rows)])
 
+    def _write_rows(self, c, et: EntityTables, f: Field, row_id: int, rows: list, replace: bool, actor, store):
+        table, columns = et.children[f.name], file_columns(f)
+        held = row_file_ids(c, et, f.name, row_id) if replace and columns else set()
+        own = set(c.execute(select(table.c.id).where(table.c.parent_id == row_id)).scalars()) if replace else set()
+        if replace:
+            c.execute(delete(table).where(table.c.parent_id == row_id))
+        kept, fresh = [], []
+        for i, r in enumerate(rows):
+            r = {**r, "parent_id": row_id, "position": i}
+            for col in columns:
+                if isinstance(r.get(col), StagedFile):
+                    store = store or FileStore(self.loom)
+                    r[col] = store.bind(c, et.entity, row_id, f.name, r[col], actor, label=f"{f.name}[{i}].{col}")
+            if r.get("id") in own:
+                kept.append(r)  # the row keeps its id
+            else:
+                r.pop("id", None)
+                fresh.append(r)
+        for batch in (kept, fresh):
+            if batch:
+                c.execute(insert(table), batch)
+        gone = held - {r[col] for r in kept + fresh for col in columns if r.get(col) is not None}
+        if gone:
+            store = store or FileStore(self.loom)
+            store.retire(c, et.entity, row_id, gone, actor, field=f.name)
+        return store
+
     @staticmethod
     def _audit_view(values: dict, related: dict) -> dict:
         out = {k: to_json(v) for k, v in values.items()}
         for name, rows in related.items():
-            out[name] = [{k: to_json(v) for k, v in r.items()} if isinstance(r, dict) else r for r in rows]
+            out[name] = _jsonish(rows)
         return out
 
 
@@ -676,7 +798,20 @@ def _script_errors(result) -> list[FieldError]:
     return [FieldError("record", str(m)) for m in result]
 
 
+def _file_cell(label: str, value):
+    """A table row's file column: an upload, the id of a file (or the file as read, ``{"id": ...}``)."""
+    if value is None or isinstance(value, StagedFile):
+        return value
+    ident = value.get("id") if isinstance(value, dict) else value
+    if isinstance(ident, bool) or not isinstance(ident, int):
+        raise FieldError(label, "expected a file: the id of one of the record's files, or an upload "
+                                f"sent as a multipart part named {label}")
+    return ident
+
+
 def _jsonish(value):
+    if isinstance(value, StagedFile):
+        return value.as_json()
     if hasattr(value, "items"):
         return {str(k): _jsonish(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

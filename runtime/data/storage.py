@@ -2,7 +2,8 @@
 
 One table per entity (``<app>__<entity>``) with system columns and a typed
 column per field; ``table`` fields get child tables, ``multilink`` fields
-association tables, ``file`` fields rows in ``loom_attachment``.
+association tables, ``file`` fields rows in ``loom_attachment`` (a ``file`` column of a
+table row is a column of the child table holding the attachment's id).
 """
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def sql_type(f: Field):
         return Date()
     if kind == "datetime":
         return UTCDateTime()
-    if kind in ("link", "user", "group"):
+    if kind in ("link", "user", "group", "file"):  # a file column of a table row holds its attachment's id
         return ID
     raise ValueError(f"{f.type} fields have no column")
 
@@ -90,6 +91,8 @@ def field_column(f: Field, app_name: str, name: str | None = None) -> Column:
     args = []
     if f.value_type in ("link", "user", "group"):
         args.append(ForeignKey(f"{target_table(f, app_name)}.id"))
+    elif f.value_type == "file":
+        args.append(ForeignKey("loom_attachment.id"))
     return Column(name or f.name, sql_type(f), *args, nullable=True)
 
 

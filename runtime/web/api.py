@@ -6,10 +6,12 @@ Clients authenticate with ``Authorization: Bearer <token>``
 """
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, current_app, g, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException
 
-from runtime.data.files import FileStore
+from runtime.data.files import FileStore, Upload
 from runtime.data.query import ListQuery, parse_args
 from runtime.errors import LoomError, NotFound, Unauthorized
 from runtime.security import throttle
@@ -69,6 +71,63 @@ def _json_body() -> dict:
     return data
 
 
+def _record_body(app: str, entity: str, optional: bool = False) -> tuple[dict, dict]:
+    """The record data and the files of a request.
+
+    JSON, or ``multipart/form-data``: the record as JSON in a part named ``record`` (or as form
+    fields, one per field; a table's rows as JSON text), and each file in a part named by its
+    field (``photo``, several parts for a multiple field) or by a table row's file column
+    (``items[0].photo``, the row being ``items[0]`` of the record data).
+    """
+    if request.mimetype != "multipart/form-data":
+        if optional and not request.get_data():
+            return {}, {}
+        data = request.get_json(silent=True)
+        if data is None and optional:
+            return {}, {}
+        if not isinstance(data, dict):
+            raise LoomError("the request body must be a JSON object, or multipart/form-data with the record "
+                            "in a part named 'record' and a part per file")
+        return data, {}
+    raw = request.form.get("record")
+    if raw is None and "record" in request.files:
+        raw = request.files["record"].read().decode("utf-8")
+    if raw is not None:
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise LoomError(f"the part 'record' must be a JSON object: {exc}") from None
+        if not isinstance(data, dict):
+            raise LoomError("the part 'record' must be a JSON object")
+    else:
+        fields = loom().entity_tables(app, entity).entity.fields
+        data = {key: _form_value(fields.get(key), values) for key, values in request.form.lists()}
+    files = {key: [Upload(u.filename or "file", u.mimetype, u.stream) for u in uploads if u and u.filename]
+             for key, uploads in request.files.lists() if key != "record"}
+    return data, {key: uploads for key, uploads in files.items() if uploads}
+
+
+def _version(version) -> int | None:
+    try:
+        return int(version) if version is not None else None
+    except (TypeError, ValueError):
+        raise LoomError(f"row_version must be a whole number, got {version!r}") from None
+
+
+def _form_value(f, values: list):
+    """A form field's value: a text, the ids of a multi-link (a part each, or JSON), a table's rows
+    as JSON text."""
+    if f is not None and f.storage in ("child", "assoc") and len(values) == 1 and values[0][:1] == "[":
+        try:
+            return json.loads(values[0])
+        except ValueError:
+            raise LoomError(f"the form field {f.name!r} must hold JSON: a list of "
+                            f"{'rows' if f.storage == 'child' else 'ids'}") from None
+    if f is not None and f.storage == "assoc":
+        return [v for v in values if v]
+    return values[0] if len(values) == 1 else values
+
+
 @bp.post("/auth/token")
 def issue_token():
     data = _json_body()
@@ -126,7 +185,8 @@ def _view_filters(view: dict):
 
 @bp.post("/<app>/<entity>")
 def create_record(app: str, entity: str):
-    record = loom().records.create(app, entity, _json_body(), g.actor)
+    data, files = _record_body(app, entity)
+    record = loom().records.create(app, entity, data, g.actor, files=files)
     response = jsonify(record)
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/{app}/{entity}/{record['id']}"
@@ -145,16 +205,13 @@ def get_record(app: str, entity: str, record_id: int):
 
 @bp.route("/<app>/<entity>/<int:record_id>", methods=["PATCH", "PUT"])
 def update_record(app: str, entity: str, record_id: int):
-    data = _json_body()
+    data, files = _record_body(app, entity)
     version = data.pop("row_version", None)
     if_match = request.headers.get("If-Match")
     if if_match:
         version = if_match.strip().removeprefix("W/").strip('"')
-    try:
-        version = int(version) if version is not None else None
-    except ValueError:
-        raise LoomError(f"row_version must be a whole number, got {version!r}") from None
-    record = loom().records.update(app, entity, record_id, data, version, g.actor)
+    version = _version(version)
+    record = loom().records.update(app, entity, record_id, data, version, g.actor, files=files)
     response = jsonify(record)
     response.headers["ETag"] = f'"{record["row_version"]}"'
     return response
@@ -180,6 +237,20 @@ def upload_file(app: str, entity: str, record_id: int, field: str):
     return jsonify(meta), 201
 
 
+@bp.post("/<app>/<entity>/<int:record_id>/files/<table>/<int:row_id>/<column>")
+def upload_row_file(app: str, entity: str, record_id: int, table: str, row_id: int, column: str):
+    """Put a file into a table row's file column (the row's ``id`` as the record shows it)."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise LoomError("send the file as multipart form data in a part named 'file'")
+    out = FileStore(loom()).attach_to_row(app, entity, record_id, table, row_id, column,
+                                          Upload(upload.filename or "file", upload.mimetype, upload.stream), g.actor)
+    response = jsonify(out)
+    response.status_code = 201
+    response.headers["ETag"] = f'"{out["record"]["row_version"]}"'
+    return response
+
+
 @bp.get("/files/<int:attachment_id>")
 def download_file(attachment_id: int):
     meta, path = FileStore(loom()).open(attachment_id, g.actor)
@@ -189,11 +260,9 @@ def download_file(attachment_id: int):
 
 @bp.post("/<app>/<entity>/<int:record_id>/transitions/<name>")
 def fire_transition(app: str, entity: str, record_id: int, name: str):
-    data = request.get_json(silent=True) or {}
-    if not isinstance(data, dict):
-        raise LoomError("the request body must be a JSON object")
-    version = data.pop("row_version", None)
-    return jsonify(loom().workflow.transition(app, entity, record_id, name, data, version, g.actor))
+    data, files = _record_body(app, entity, optional=True)
+    version = _version(data.pop("row_version", None))
+    return jsonify(loom().workflow.transition(app, entity, record_id, name, data, version, g.actor, files=files))
 
 
 @bp.post("/<app>/<entity>/<int:record_id>/actions/<name>")

@@ -33,12 +33,15 @@ _SYSTEM = {
 def field_schema(f) -> dict:
     desc = title_text(f.title, "en")
     if f.storage == "child":
-        props = {c.name: field_schema(c) for c in f.children.values()}
+        props = {c.name: field_schema(c) if c.type != "file" else {
+            "type": "integer", "nullable": True, "description": f"{title_text(c.title, 'en')} (the id of one of the "
+            f"record's files; a new one is a multipart part {f.name}[row].{c.name})"} for c in f.children.values()}
         return {"type": "array", "description": desc, "items": {"type": "object", "properties": props}}
     if f.storage == "assoc":
         return {"type": "array", "description": desc, "items": {"type": "integer"}}
     if f.storage == "attachments":
-        return {"type": "array", "readOnly": True, "description": desc, "items": {"type": "object"}}
+        return {"type": "array", "readOnly": True, "description": f"{desc} (files: upload them as multipart parts)",
+                "items": {"type": "object"}}
     out = dict(_TYPES[f.value_type] if f.value_type in _TYPES else {"type": "string"})
     out["description"] = desc
     out["nullable"] = not f.required
@@ -53,6 +56,20 @@ def field_schema(f) -> dict:
     if f.target:
         out["description"] += f" (id of {f.target})"
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _multipart(entity) -> dict:
+    """A create with its files: the record as JSON in ``record``, a part per file field and per
+    table row's file (``items[0].photo``)."""
+    binary = {"type": "string", "format": "binary"}
+    props = {"record": {"type": "string", "description": "the record as a JSON object"}}
+    for f in entity.fields.values():
+        if f.storage == "attachments":
+            props[f.name] = {"type": "array", "items": binary} if f.spec.get("multiple") else binary
+        for c in f.children.values():
+            if c.type == "file":
+                props[f"{f.name}[0].{c.name}"] = {**binary, "description": f"the file of row 0 of {f.name}"}
+    return {"type": "object", "properties": props}
 
 
 def build_spec(loom) -> dict:
@@ -97,7 +114,8 @@ def build_spec(loom) -> dict:
                                                              "count": {"type": "integer", "nullable": True}}}}}},
                                       **errors}},
                 "post": {"tags": [tag], "summary": f"Create a {title_text(entity.title, 'en')}",
-                         "requestBody": {"content": {"application/json": {"schema": ref}}},
+                         "requestBody": {"content": {"application/json": {"schema": ref},
+                                                     "multipart/form-data": {"schema": _multipart(entity)}}},
                          "responses": {"201": one["200"], **errors}},
             })
             id_param = [{"name": "record_id", "in": "path", "required": True, "schema": {"type": "integer"}}]

@@ -67,7 +67,9 @@ def tt(title) -> str:
 
 # English messages of the record service that the forms show as they are; the
 # catalog translates them (``message`` looks them up).
-SERVICE_MESSAGES = (N_("is required"), N_("needs at least one row"))
+SERVICE_MESSAGES = (N_("is required"), N_("needs at least one row"), N_("is required: attach a file"),
+                    N_("is read-only: the app sets it"), N_("is read-only for your role"),
+                    N_("is required: upload another file before deleting the last one"))
 
 # Messages with values in them: each is a msgid whose ``{0}``, ``{1}`` match
 # the parts of the service's text that vary (its translation may drop some).

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from metamodel import Field
 from runtime.data import tables as platform
+from runtime.data.files import Upload
 from runtime.errors import NotFound
 
 from .i18n import N_, fmt_date, fmt_datetime, fmt_number, t, tt
@@ -150,6 +151,8 @@ def display(f: Field, value, titles: Titles) -> Cell:
         return Cell(str(value))
     if kind == "boolean":
         return Cell(t("Yes") if value else t("No"))
+    if kind == "file":
+        return Cell(value.get("filename", "") if isinstance(value, dict) else str(value))
     if kind == "datetime":
         return Cell(fmt_datetime(value))
     if kind == "date":
@@ -211,21 +214,31 @@ def input_value(f: Field, value):
             return value
     if f.storage == "child":
         return [{k: ("" if v is None else v) for k, v in row.items()} for row in value]
+    if f.storage == "attachments":
+        return [a["filename"] for a in value if isinstance(a, dict)]
     return value
 
 
-def parse(fields: list[Field], form) -> tuple[dict, dict]:
-    """The record data a posted form means, and the raw values to show again on an error."""
-    data, raw = {}, {}
+def parse(fields: list[Field], form, files=None) -> tuple[dict, dict, dict]:
+    """The record data a posted form means, the raw values to show again on an error, and the
+    uploaded files (``{"photo": [Upload], "items[0].photo": [Upload]}``, for the record service)."""
+    data, raw, uploads = {}, {}, {}
     for f in fields:
-        if f.storage == "child":
-            rows = _rows(f, form)
+        if f.storage == "attachments":
+            chosen = [Upload(u.filename, u.mimetype, u.stream) for u in (files.getlist(f.name) if files else [])
+                      if u and u.filename]
+            if chosen:
+                uploads[f.name] = chosen
+        elif f.storage == "child":
+            rows, row_files = _rows(f, form, files)
             raw[f.name] = rows
-            data[f.name] = [{k: (v if v != "" else None) for k, v in r.items() if k != "id" or v}
-                            for r in rows]
+            data[f.name] = [{k: (_number(f.children.get(k), v) if v != "" else None) for k, v in r.items()
+                             if k != "id" or v} for r in rows]
             for r in data[f.name]:
-                if "id" in r:
-                    r["id"] = int(r["id"])
+                for key in ["id"] + [c.name for c in f.children.values() if c.type == "file"]:
+                    if isinstance(r.get(key), str):
+                        r[key] = int(r[key]) if r[key].isdigit() else None
+            uploads.update(row_files)
         elif f.storage == "assoc":
             ids = [v for v in form.getlist(f.name) if v]
             raw[f.name] = [int(v) if v.isdigit() else v for v in ids]
@@ -239,28 +252,43 @@ def parse(fields: list[Field], form) -> tuple[dict, dict]:
             if text == "":
                 data[f.name] = None
             elif f.value_type in ("decimal", "money", "integer"):
-                data[f.name] = text.replace("\u00a0", "").replace(" ", "").replace(",", ".")
+                data[f.name] = _number(f, text)
             elif f.value_type in ("link", "user", "group"):
                 data[f.name] = int(text) if text.isdigit() else text
             else:
                 data[f.name] = text
-    return data, raw
+    return data, raw, uploads
 
 
-def _rows(f: Field, form) -> list[dict]:
-    """Child rows posted as ``<table>-<index>-<column>``; rows left blank are dropped."""
+def _number(f: Field | None, text):
+    """A number as people type it ("1 500,50") as the record service reads it."""
+    if f is not None and f.value_type in ("decimal", "money", "integer") and isinstance(text, str):
+        return text.replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    return text
+
+
+def _rows(f: Field, form, files=None) -> tuple[list[dict], dict]:
+    """Child rows posted as ``<table>-<index>-<column>``; rows left blank are dropped. A file
+    column posts the id of the row's file as ``<column>`` and a new one as ``<column>-file``;
+    the new files come back as ``{"<table>[<row>].<column>": [Upload]}``, by the kept rows' order."""
     prefix = f"{f.name}-"
-    indexes = sorted({int(k[len(prefix):].split("-", 1)[0]) for k in form
+    keys = list(form) + (list(files) if files else [])
+    indexes = sorted({int(k[len(prefix):].split("-", 1)[0]) for k in keys
                       if k.startswith(prefix) and k[len(prefix):].split("-", 1)[0].isdigit()})
-    rows = []
+    file_columns = [c.name for c in f.children.values() if c.type == "file"]
+    rows, uploads = [], {}
     for i in indexes:
         row = {c: form.get(f"{prefix}{i}-{c}", "").strip() for c in f.children}
-        if any(row.values()):
+        new = {c: files.get(f"{prefix}{i}-{c}-file") for c in file_columns} if files else {}
+        new = {c: u for c, u in new.items() if u and u.filename}
+        if any(row.values()) or new:
             row_id = form.get(f"{prefix}{i}-id", "")
             if row_id:
                 row["id"] = row_id
+            for c, u in new.items():
+                uploads[f"{f.name}[{len(rows)}].{c}"] = [Upload(u.filename, u.mimetype, u.stream)]
             rows.append(row)
-    return rows
+    return rows, uploads
 
 
 def options(loom, actor, f: Field, q: str = "", selected=()) -> list[tuple[int, str]]:

@@ -318,7 +318,7 @@ def form_rules(app: str, entity: str):
         values = loom().records.get(app, entity, int(record_id), who)
     hidden = loom().permissions.hidden(who, ent)
     fields = [f for f in ent.fields.values() if f.name not in hidden and f.storage in ("column", "assoc")]
-    _, raw = meta.parse([f for f in fields if f.name in request.form or f.value_type == "boolean"], request.form)
+    _, raw, _ = meta.parse([f for f in fields if f.name in request.form or f.value_type == "boolean"], request.form)
     values = {**values, **raw}
     state = rule_state(ent, values)
     response = Response("", 200)

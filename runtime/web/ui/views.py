@@ -147,7 +147,7 @@ def _record_page(app: str, entity: str, record_id: int, refused: dict | None = N
     shown = {}
     for f in fields:
         if f.storage == "child":
-            shown[f.name] = [[meta.display(c, row.get(c.name), titles) for c in f.children.values()]
+            shown[f.name] = [[_row_cell(ent, record_id, c, row.get(c.name), titles) for c in f.children.values()]
                              for row in record.get(f.name) or []]
         elif f.storage == "attachments":
             shown[f.name] = record.get(f.name) or []
@@ -172,15 +172,15 @@ def _record_page(app: str, entity: str, record_id: int, refused: dict | None = N
 
 def asked_fields(ent, tr: dict, record: dict, who) -> list:
     """The fields a transition needs from the person firing it: its ``required`` fields that are
-    empty, that its ``set`` does not fill and that the person may edit (a file is uploaded on
-    the record page, so it is not asked here)."""
+    empty, that its ``set`` does not fill and that the person may edit (a required file is
+    uploaded in the dialog; a table's rows are edited on the form, so they are not asked here)."""
     perms = loom().permissions
     locked = set(perms.readonly(who, ent)) | set(perms.hidden(who, ent))
     out = []
     for name in tr.get("required", []):
         f = ent.fields.get(name)
         if (f is None or name in (tr.get("set") or {}) or name in locked or f.type == "computed"
-                or f.storage in ("attachments", "child") or record.get(name) not in (None, "", [])):
+                or f.storage == "child" or record.get(name) not in (None, "", [])):
             continue
         out.append(f)
     return out
@@ -196,6 +196,15 @@ def _transition_button(app: str, ent, tr: dict, record: dict, who, refused: dict
     return {"name": tr["name"], "title": tt(tr.get("title", tr["name"])), "fields": fields, "values": values,
             "picks": picks, "errors": mine["errors"] if mine else {}, "general": mine["general"] if mine else [],
             "open": bool(mine)}
+
+
+def _row_cell(ent, record_id: int, c, value, titles) -> meta.Cell:
+    """A table row's value on the record page; a file is its name, linked for download."""
+    if c.type == "file" and isinstance(value, dict):
+        return meta.Cell(value["filename"], url_for("ui.download_file", app=ent.app, entity=ent.name,
+                                                    record_id=record_id, attachment_id=value["id"]))
+    return meta.display(c, value, titles)
+
 
 def sla_badges(app: str, entity: str, record_id: int) -> list[dict]:
     """The SLA targets of a record as badges: state and the business time left or overdue."""
@@ -272,11 +281,11 @@ def fire(app: str, entity: str, record_id: int, name: str):
     ent, who = loom().entity_tables(app, entity).entity, actor()
     tr = next((x for x in ent.spec.get("transitions", []) if x["name"] == name), None)
     fields = [f for f in (ent.fields.get(n) for n in (tr or {}).get("required", [])) if f is not None
-              and f.name in request.form] if tr else []
-    data, raw = meta.parse(fields, request.form)
+              and (f.name in request.form or f.name in request.files)] if tr else []
+    data, raw, files = meta.parse(fields, request.form, request.files)
     try:
         loom().workflow.transition(app, entity, record_id, name, data, int(version) if version.isdigit() else None,
-                                   who)
+                                   who, files=files)
         flash(t("Done"), "ok")
     except ValidationFailed as exc:
         record = loom().records.get(app, entity, record_id, who)
@@ -311,7 +320,7 @@ def _form(app: str, entity: str, record_id: int | None):
     tabs = meta.layout(ent, perms.hidden(who, ent))
     fields = meta.form_fields(tabs)
     locked = set(perms.readonly(who, ent))  # readonly: true fields too, on a new record as well
-    editable = [f for f in fields if f.type != "computed" and f.storage != "attachments" and f.name not in locked]
+    editable = [f for f in fields if f.type != "computed" and f.name not in locked]
     record = loom().records.get(app, entity, record_id, who) if record_id is not None else {}
     errors, general, conflict = {}, [], None
     values = {f.name: meta.input_value(f, record.get(f.name, f.spec.get("default") if record_id is None else None))
@@ -320,7 +329,7 @@ def _form(app: str, entity: str, record_id: int | None):
     status = 200
     on_form = {f.name for f in editable}
     if request.method == "POST":
-        data, raw = meta.parse(editable, request.form)
+        data, raw, files = meta.parse(editable, request.form, request.files)
         values.update(raw)
         rules = extra.rule_state(ent, {**record, **raw})
         try:
@@ -328,12 +337,12 @@ def _form(app: str, entity: str, record_id: int | None):
             if errors:
                 raise ValidationFailed([])
             if record_id is None:
-                saved = loom().records.create(app, entity, data, who)
+                saved = loom().records.create(app, entity, data, who, files=files)
                 flash(t("Created."), "ok")
             else:
                 version = request.form.get("row_version", "")
                 row_version = int(version) if version.isdigit() else None
-                saved = loom().records.update(app, entity, record_id, data, row_version, who)
+                saved = loom().records.update(app, entity, record_id, data, row_version, who, files=files)
                 flash(t("Saved."), "ok")
             return redirect(url_for("ui.record_view", app=app, entity=entity, record_id=saved["id"]))
         except ValidationFailed as exc:
@@ -370,7 +379,9 @@ def _form(app: str, entity: str, record_id: int | None):
         "ui/form.html", app=app, entity=ent, record_id=record_id, tabs=tabs, values=values, errors=errors,
         general=general, conflict=conflict, row_version=row_version, picks=picks, locked=locked,
         computed=computed, title=title, field_title=meta.field_title, rules=rules,
-        section_visible=extra.section_visible, has_rules=extra.has_rules(ent)), status
+        section_visible=extra.section_visible, has_rules=extra.has_rules(ent),
+        has_files=any(f.storage == "attachments" or any(c.type == "file" for c in f.children.values())
+                      for f in fields), resend=request.method == "POST" and bool(request.files)), status
 
 
 class _E:
