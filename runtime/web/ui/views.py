@@ -328,6 +328,7 @@ def _form(app: str, entity: str, record_id: int | None):
     row_version = record.get("row_version")
     status = 200
     on_form = {f.name for f in editable}
+    files: dict = {}
     if request.method == "POST":
         data, raw, files = meta.parse(editable, request.form, request.files)
         values.update(raw)
@@ -381,7 +382,7 @@ def _form(app: str, entity: str, record_id: int | None):
         computed=computed, title=title, field_title=meta.field_title, rules=rules,
         section_visible=extra.section_visible, has_rules=extra.has_rules(ent),
         has_files=any(f.storage == "attachments" or any(c.type == "file" for c in f.children.values())
-                      for f in fields), resend=request.method == "POST" and bool(request.files)), status
+                      for f in fields), resend=bool(files)), status
 
 
 class _E:
