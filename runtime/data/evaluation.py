@@ -80,6 +80,8 @@ class Paths:
         f = self.entity.fields.get(head)
         if f is None:
             return follow(self.values, path)
+        if self.permissions is not None and head in self.permissions.hidden(self.actor, self.entity):
+            return None  # a link or table hidden from the reader is not followed for them either
         if f.storage == "child":
             rows = self.values.get(head)
             if rows is None and self.values.get("id") is not None:

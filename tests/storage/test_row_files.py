@@ -44,14 +44,15 @@ def test_publishing_adds_a_file_column_to_a_table_with_rows(loom):
     rows = loom.records.get("inv", "act", act["id"])["items"]
     assert rows == [{"id": rows[0]["id"], "item": "стол", "price": "10.00", "photo": None}]
 
-    with pytest.raises(ValidationFailed) as err:  # the new column is required of changed rows
-        loom.records.update("inv", "act", act["id"], {"items": rows}, act["row_version"])
+    person = loom.accounts.actor_for_id(loom.accounts.create_user("u", "pw-user-12345", roles=["clerk"]))
+    with pytest.raises(ValidationFailed) as err:  # the new column is required of the rows a person saves
+        loom.records.update("inv", "act", act["id"], {"items": rows}, act["row_version"], person)
     assert err.value.errors[0].field == "items[0].photo"
     with pytest.raises(ValidationFailed) as err:
-        loom.records.update("inv", "act", act["id"], {"items": rows}, act["row_version"],
+        loom.records.update("inv", "act", act["id"], {"items": rows}, act["row_version"], person,
                             files={"items[0].photo": [Upload("table.png", "image/png", io.BytesIO(b"png"))]})
     assert "only jpg files are accepted" in err.value.errors[0].message
-    done = loom.records.update("inv", "act", act["id"], {"items": rows}, act["row_version"],
+    done = loom.records.update("inv", "act", act["id"], {"items": rows}, act["row_version"], person,
                                files={"items[0].photo": [Upload("table.jpg", "image/jpeg", io.BytesIO(b"jpg"))]})
     assert done["items"][0]["photo"]["filename"] == "table.jpg" and done["items"][0]["id"] == rows[0]["id"]
 
