@@ -438,7 +438,7 @@ class RecordService:
                 return self._child_rows(f, raw)
             if f.storage == "assoc":
                 return [coerce(Field(f.name, "link", {"type": "link", "entity": f.target}), v) for v in raw or ()]
-            if f.storage == "attachments" or f.type == "computed" and raw is None:
+            if f.storage == "attachments":
                 return raw
             return coerce(f, raw)
         except (FieldError, ValueError, TypeError):
