@@ -60,3 +60,19 @@ def test_a_record_is_created_with_its_files_in_one_submit(browser, loom):
     after = loom.records.get("claims", "claim", claim["id"])
     assert [(r["id"] == row_id, r["photo"]["filename"]) for r in after["damaged"]] == [
         (True, "table.png"), (False, "chair.png")]
+
+
+def test_a_transition_that_needs_a_file_asks_for_it_in_its_dialog(browser, loom):
+    from runtime.data.files import Upload
+    claim = loom.records.create("claims", "claim", {"title": "Диалог"},
+                                files={"photo": [Upload("p.png", "image/png", io.BytesIO(PNG))]})
+    url = f"/ui/claims/claim/{claim['id']}"
+    page = browser.get(url).get_data(as_text=True)
+    dialog = page[page.index('id="dialog-close"'):]
+    dialog = dialog[:dialog.index("</dialog>")]
+    assert 'enctype="multipart/form-data"' in dialog and 'type="file" name="report" id="close-report"' in dialog
+    fired = browser.post(f"{url}/transitions/close", {"row_version": "1", "report": (io.BytesIO(b"%PDF"), "r.pdf")},
+                         token_from=url, content_type="multipart/form-data")
+    assert fired.status_code == 302
+    after = loom.records.get("claims", "claim", claim["id"])
+    assert after["status"] == "closed" and [f["filename"] for f in after["report"]] == ["r.pdf"]
