@@ -19,7 +19,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from metamodel import Entity, Field
-from runtime.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from metamodel.expressions import ExpressionError
+from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
 from runtime.extension import RecordEvent
 
 from . import evaluation, events
@@ -173,7 +174,10 @@ class RecordService:
         if expr.paths:
             paths = evaluation.Paths(conn, entity, values, self.loom.entity_tables, self.loom.permissions, actor,
                                      self.loom.reader)
-        return expr.evaluate(values, extra, self._app_functions(entity.app), paths)
+        try:
+            return expr.evaluate(values, extra, self._app_functions(entity.app), paths)
+        except ExpressionError as exc:  # a result too large, no business calendar to count in
+            raise LoomError(f"{entity.name}: {expr.source!r} cannot be evaluated: {exc}") from None
 
     def _app_functions(self, app_name: str) -> dict:
         live = self.loom.live.get(app_name)

@@ -178,3 +178,12 @@ def test_set_with_now_into_a_field_that_cannot_hold_it_is_refused_at_publish(loo
     assert messages == [("transitions[2].set.amount",
                          "'today' gives a date, and 'amount' is a money field; assign it to a date, datetime or "
                          "text field")]
+
+
+def test_an_expression_that_cannot_be_evaluated_is_a_clear_error(loom):
+    from runtime.errors import LoomError
+    loom.store.publish({"app": {"name": "big", "title": "Big"}, "entities": {"note": {"title": "Note", "fields": {
+        "text": {"type": "string"},
+        "echo": {"type": "computed", "result": "text", "expression": "text * 1000000"}}}}}, author="tester")
+    with pytest.raises(LoomError, match="'text \\* 1000000' cannot be evaluated: expression result too large"):
+        loom.records.create("big", "note", {"text": "ab"})

@@ -254,7 +254,7 @@ def _typed(ent, values: dict) -> dict:
 def _truth(ent, source: str, values: dict) -> bool:
     try:
         return bool(loom().records.evaluate(None, ent, source, values, actor()))
-    except ExpressionError:
+    except (ExpressionError, LoomError):
         return False
 
 
