@@ -92,7 +92,7 @@ class Workflow:
             if tr.get("before"):
                 _, changes = self.records._hook(c, et, tr["before"], f"transition:{name}.before", actor,
                                                 merged, writable=True, record_id=record_id)
-                data.update(_jsonish(changes))
+                data.update(_jsonish(changes, files=False))
                 merged.update(changes)
             missing = [f for f in tr.get("required", []) if _empty(merged.get(f))]
             if missing:

@@ -497,7 +497,7 @@ class RecordService:
             _, changes = self._hook(c, et, hooks["before_save"], "before_save", actor, merged, writable=True,
                                     record_id=record_id, old=old)
             if changes:
-                extra, extra_related = self._prepare(c, et, _jsonish(changes), actor,
+                extra, extra_related = self._prepare(c, et, _jsonish(changes, files=False), actor,
                                                      existing={**merged, "id": record_id})
                 values = {**values, **extra}
                 related = {**related, **extra_related}
@@ -814,13 +814,15 @@ def _file_cell(label: str, value):
     return ident
 
 
-def _jsonish(value):
+def _jsonish(value, files: bool = True):
+    """``value`` as JSON-like data: mappings (a script's rows too) as dicts, lists, JSON scalars.
+    ``files=False`` keeps uploads not yet saved as they are, for the record service to save."""
     if isinstance(value, StagedFile):
-        return value.as_json()
+        return value.as_json() if files else value
     if hasattr(value, "items"):
-        return {str(k): _jsonish(v) for k, v in value.items()}
+        return {str(k): _jsonish(v, files) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonish(v) for v in value]
+        return [_jsonish(v, files) for v in value]
     return to_json(value)
 
 
