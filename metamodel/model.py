@@ -18,7 +18,7 @@ SCALAR_TYPES = ("string", "text", "integer", "decimal", "money", "boolean", "dat
                 "choice", "link", "user", "group", "email", "phone", "computed")
 TEXT_TYPES = ("string", "text", "email", "phone", "choice")
 DEFAULT_STRING_LENGTH = 255
-BUILTIN_ROLES = ("admin", "user")
+BUILTIN_ROLES = ("admin", "user", "authenticated")  # every user of the app; every signed-in user
 # A transition target that means "the status the record came from" (its status history decides).
 PREVIOUS_STATUS = "$previous"
 

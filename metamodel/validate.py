@@ -164,6 +164,11 @@ class _CrossCheck:
         self.roles = set(app.roles) | set(BUILTIN_ROLES)
 
     def run(self) -> None:
+        for i, name in enumerate(self.app.roles):
+            if name in BUILTIN_ROLES:
+                self.out.add(("app", "roles", i, "name"),
+                             f"{name!r} is a built-in role (admin: administrators; user: everyone holding a role "
+                             f"of this app; authenticated: every signed-in user); name the app's role differently")
         for dep in self.app.depends_on:
             if dep not in self.external and dep != self.app.name:
                 self.out.add(("app", "depends_on"), f"depends on app {dep!r}, which is not installed")

@@ -70,7 +70,8 @@ class Support:
         self.users, self.clients = {}, {}
 
         def person(name, roles, group=None, lead=False, skills=None):
-            uid = accounts.create_user(name, None, email=f"{name}@corp.example", roles=roles,
+            uid = accounts.create_user(name, None, email=f"{name}@corp.example",
+                                       roles=[f"it_support:{role}" for role in roles],
                                        lang="en" if name == "req4" else "ru")
             self.users[name] = uid
             if skills:

@@ -41,6 +41,7 @@ from runtime.data import tables as platform
 from runtime.data.query import MAX_LIMIT, Filter, ListQuery, parse_args
 from runtime.data.storage import utcnow
 from runtime.errors import LoomError, NotFound, ValidationFailed
+from runtime.security.permissions import holds
 
 from . import meta
 from .base import actor, bp, loom
@@ -70,7 +71,7 @@ def list_extras(app: str, ent, view_name: str | None) -> dict:
     if perms.allowed(who, ent, "update"):
         for tr in ent.spec.get("transitions", []):
             roles = tr.get("roles")
-            if roles and not (who.is_admin or who.system or set(roles) & set(who.roles)):
+            if roles and not holds(who, app, roles):
                 continue
             actions.append({"value": f"transition:{tr['name']}", "title": tt(tr.get("title", tr["name"]))})
     if perms.allowed(who, ent, "delete"):

@@ -23,6 +23,8 @@ TIMELINE_LIMIT = 100
 def home():
     apps = []
     for name, live in sorted(loom().live.items()):
+        if not loom().permissions.readable(actor(), live.app):
+            continue  # an app the user has no role in is not theirs to see
         apps.append({"name": name, "title": tt(live.app.title), "description": tt(live.app.document["app"].get("description")),
                      "url": url_for("ui.app_home", app=name)})
     return render_template("ui/home.html", apps=apps)
