@@ -74,7 +74,7 @@ TYPE_OPTIONS = {
     "money": ["min", "max", "precision", "scale", "currency"], "boolean": [],
     "date": ["min", "max"], "datetime": ["min", "max"],
     "choice": ["choices", "dictionary"], "link": ["entity"], "multilink": ["entity"],
-    "user": [], "group": [], "file": ["multiple", "accept", "max_size_mb"],
+    "user": [], "group": [], "geo": [], "file": ["multiple", "accept", "max_size_mb"],
     "table": ["fields"], "computed": ["expression", "result", "script"],
 }
 COMMON_OPTIONS = ["help", "default", "unique", "index", "readonly", "validator", "privileged", "previous_names"]

@@ -52,6 +52,7 @@ from runtime.core.loom import Loom
 from runtime.data import tables as platform
 from runtime.data.fixtures import load_fixtures
 from runtime.errors import LoomError
+from runtime.security.permissions import app_role
 from runtime.web.ui import csrf
 from runtime.web.ui.auth import User
 from runtime.web.ui.i18n import LANGS, t
@@ -441,7 +442,7 @@ def _user_id(preview: Preview, username: str) -> int:
 
 def _role_choices(preview: Preview) -> list[tuple[str, str]]:
     """Whom the analyst can view the preview as: an administrator, or one role of the draft app
-    (and nothing else: the built-in ``user`` role every signed-in user has comes with each)."""
+    (and nothing else: the built-in ``user`` and ``authenticated`` roles come with each)."""
     doc = preview.loom.live[preview.app].app.document["app"]
     return [("admin", t("Administrator"))] + [
         (r["name"], title_text(r.get("title"), session.get("lang") or "ru") or r["name"]) for r in doc.get("roles", [])]
@@ -454,7 +455,8 @@ def _view_as():
     role = request.form.get("role", "")
     if role not in dict(_role_choices(preview)):
         abort(400)
-    changes = {"is_admin": True, "roles": []} if role == "admin" else {"is_admin": False, "roles": [role]}
+    changes = ({"is_admin": True, "roles": []} if role == "admin"
+               else {"is_admin": False, "roles": [app_role(preview.app, role)]})
     preview.loom.accounts.update_user(current_user.actor.id, **changes)
     back = request.form.get("next", "")
     if not back.startswith(request.script_root + "/") or back.startswith(request.script_root + VIEW_AS):
@@ -466,7 +468,7 @@ def _viewing_as(preview: Preview) -> str:
     actor = current_user.actor if current_user.is_authenticated else None
     if actor is None or actor.is_admin or not actor.roles:
         return "admin"
-    return actor.roles[0]
+    return actor.roles[0].rpartition(":")[2]
 
 
 BODY = re.compile(rb"<body[^>]*>", re.IGNORECASE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .geo import parse_distance
 from .recipients import parse_recipient
 
 CATEGORIES = ("open", "in_work", "waiting", "done", "cancelled")
@@ -113,9 +114,19 @@ class BehaviourCheck:
         names = set(entity.fields)
         for i, rule in enumerate(entity.spec.get("aggregations", [])):
             path = base + ("aggregations", i)
-            for j, name in enumerate(rule["match"]):
+            for j, name in enumerate(rule.get("match", [])):
                 if name not in names:
                     self.out.add(path + ("match", j), self.check._unknown("field", name, names))
+                elif entity.fields[name].storage != "column":
+                    self.out.add(path + ("match", j), f"{name!r} is a {entity.fields[name].type} field; match "
+                                 f"compares single values" + ("; use near for points" if
+                                                              entity.fields[name].type == "geo" else ""))
+            if "near" in rule:
+                self._field_of_type(entity, rule["near"]["field"], ("geo",), path + ("near", "field"))
+                try:
+                    parse_distance(rule["near"]["within"])
+                except ValueError as exc:
+                    self.out.add(path + ("near", "within"), str(exc))
             if "distinct" in rule and rule["distinct"] not in names | {"created_by"}:
                 self.out.add(path + ("distinct",), self.check._unknown("field", rule["distinct"], names))
             f = entity.fields.get(rule["link_field"])

@@ -18,7 +18,7 @@ SCALAR_TYPES = ("string", "text", "integer", "decimal", "money", "boolean", "dat
                 "choice", "link", "user", "group", "email", "phone", "computed")
 TEXT_TYPES = ("string", "text", "email", "phone", "choice")
 DEFAULT_STRING_LENGTH = 255
-BUILTIN_ROLES = ("admin", "user")
+BUILTIN_ROLES = ("admin", "user", "authenticated")  # every user of the app; every signed-in user
 # A transition target that means "the status the record came from" (its status history decides).
 PREVIOUS_STATUS = "$previous"
 
@@ -58,8 +58,17 @@ class Field:
 
     @cached_property
     def storage(self) -> str:
-        """``column``, ``child`` (table rows), ``assoc`` (multi-link) or ``attachments``."""
-        return {"table": "child", "multilink": "assoc", "file": "attachments"}.get(self.type, "column")
+        """``column``, ``child`` (table rows), ``assoc`` (multi-link), ``attachments`` or ``point``
+        (a geo field: two columns, :attr:`columns`)."""
+        return {"table": "child", "multilink": "assoc", "file": "attachments", "geo": "point"}.get(self.type, "column")
+
+    @cached_property
+    def columns(self) -> tuple[str, ...]:
+        """The table columns that hold this field's value: its name, or a point's latitude and
+        longitude (``<name>__lat``, ``<name>__lon``); none for fields kept in other tables."""
+        if self.storage == "point":
+            return (f"{self.name}__lat", f"{self.name}__lon")
+        return (self.name,) if self.storage == "column" else ()
 
     @cached_property
     def value_type(self) -> str:
@@ -197,6 +206,8 @@ class Entity:
         for f in self.fields.values():
             if f.storage == "column" and (f.spec.get("unique") or f.spec.get("index")):
                 out.append(((f.name,), bool(f.spec.get("unique"))))
+            elif f.storage == "point":  # "near" reads a latitude range off it, longitude from the same entries
+                out.append((f.columns, False))
         return out
 
     @cached_property

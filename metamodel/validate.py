@@ -18,6 +18,7 @@ from .behaviour_check import BehaviourCheck
 from .document import SourceMap, file_of, normalize, read_folder
 from .errors import MetadataError, Problem, dotted
 from .expressions import ExpressionError, parse
+from .geo import parse_near
 from .model import BUILTIN_ROLES, PREVIOUS_STATUS, SYSTEM_COLUMNS, App, Entity, Field
 from .predicates import parse_condition
 from .schemas import validator
@@ -164,6 +165,11 @@ class _CrossCheck:
         self.roles = set(app.roles) | set(BUILTIN_ROLES)
 
     def run(self) -> None:
+        for i, name in enumerate(self.app.roles):
+            if name in BUILTIN_ROLES:
+                self.out.add(("app", "roles", i, "name"),
+                             f"{name!r} is a built-in role (admin: administrators; user: everyone holding a role "
+                             f"of this app; authenticated: every signed-in user); name the app's role differently")
         for dep in self.app.depends_on:
             if dep not in self.external and dep != self.app.name:
                 self.out.add(("app", "depends_on"), f"depends on app {dep!r}, which is not installed")
@@ -228,11 +234,20 @@ class _CrossCheck:
             else:
                 msg = self._unknown("entity", f.target, set(self.app.entities))
             self.out.add(path + (where,), msg)
-        if in_table and f.type in ("table", "multilink"):
+        if in_table and f.type in ("table", "multilink", "geo"):
             self.out.add(path + ("type",), f"a table row cannot hold a {f.type} field")
         if in_table and f.type == "file" and spec.get("multiple"):
             self.out.add(path + ("multiple",), "a table row holds one file per file column; add a column, "
                                                "or a row per file")
+        if f.type == "geo":
+            for option in ("unique", "default"):
+                if option in spec:
+                    self.out.add(path + (option,), f"a geo field takes no {option!r}: a point is indexed for "
+                                                   f"'near' already and has no default")
+            for column in f.columns:
+                if column in names:
+                    self.out.add(path, f"the field {column!r} takes the name of a column of this geo field; "
+                                       f"rename one of them")
         if f.type == "table":
             for child in f.children.values():
                 self.field(child, path + ("fields", child.name), set(f.children), in_table=True)
@@ -334,8 +349,28 @@ class _CrossCheck:
                 self._path_field(entity, col, path + ("columns", j), names)
             for j, col in enumerate(view.get("sort", [])):
                 self._path_field(entity, col.lstrip("-"), path + ("sort", j), names)
+                if getattr(entity.fields.get(col.lstrip("-")), "type", None) == "geo":
+                    self.out.add(path + ("sort", j), f"a list cannot be sorted by the point {col.lstrip('-')!r}")
             for j, flt in enumerate(view.get("filters", [])):
                 self._path_field(entity, flt["field"], path + ("filters", j, "field"), names)
+                self._geo_filter(entity, flt, path + ("filters", j))
+
+    def _geo_filter(self, entity: Entity, flt: dict, path: tuple) -> None:
+        """``near`` takes a geo field and a value that names a point and a radius; a geo field takes
+        ``near``, ``isnull`` or ``notnull`` only."""
+        f = entity.fields.get(flt["field"])
+        op = flt.get("op", "eq")
+        if op == "near":
+            if f is None or f.type != "geo":
+                if f is not None:
+                    self.out.add(path + ("op",), f"near needs a geo field; {f.name!r} is a {f.type} field")
+                return
+            try:
+                parse_near(flt.get("value"))
+            except ValueError as exc:
+                self.out.add(path + ("value",), str(exc))
+        elif f is not None and f.type == "geo" and op not in ("isnull", "notnull"):
+            self.out.add(path + ("op",), f"a geo field is filtered with near (or isnull, notnull), not {op!r}")
 
     def _path_field(self, entity: Entity, dotted_name: str, path: tuple, names: set) -> None:
         head, _, rest = dotted_name.partition(".")

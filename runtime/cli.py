@@ -377,12 +377,15 @@ def users():
 
 @users.command("create")
 @click.argument("username")
-@click.option("--role", "roles", multiple=True)
+@click.option("--role", "roles", multiple=True, help="a role of an app as app:role (service_desk:agent), or analyst")
 @click.option("--admin", is_flag=True)
 def users_create(username, roles, admin):
     from runtime.security.accounts import generate_password
     password = generate_password()
-    _loom().accounts.create_user(username, password, roles=roles, is_admin=admin)
+    try:
+        _loom().accounts.create_user(username, password, roles=roles, is_admin=admin)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     click.echo(f"created {username} with password: {password}")
 
 

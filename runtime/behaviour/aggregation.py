@@ -2,6 +2,7 @@
 
 A rule of ``entities/<name>.yaml: aggregations`` says: when at least ``min_count``
 records (from that many different ``distinct`` values) with equal ``match`` fields
+(and/or with points ``near`` each other: within a distance of the new record's)
 arrive within ``window``, find or create a parent record and link them all to it by
 ``link_field``. An open parent that already matches (``parent.find``) absorbs new
 records at once — a monitoring alert that came first collects the tickets after it.
@@ -18,7 +19,9 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from metamodel.geo import Point, parse_distance
 from runtime.clock import now as clock_now
+from runtime.data import geo
 from runtime.data.records import elevated
 from runtime.data.values import to_json
 from runtime.errors import Forbidden
@@ -38,7 +41,10 @@ def _apply(loom, conn, et, rule: dict, row: dict, actor) -> None:
     only records they may see and change, unless the rule is ``privileged``; then it acts with
     system rights on their behalf, and the audit log records what it read and changed."""
     records = loom.records
-    if row.get(rule["link_field"]) is not None or any(row.get(m) is None for m in rule["match"]):
+    link = rule["link_field"]
+    if row.get(link) is not None or any(row.get(m) is None for m in rule.get("match", [])):
+        return
+    if "near" in rule and _point(et, rule, row) is None:
         return
     if "where" in rule and not records.evaluate(conn, et.entity, rule["where"], row, actor):
         return
@@ -64,7 +70,9 @@ def _gather(loom, conn, et, rule: dict, row: dict, rights, reads: Reads) -> None
         voices = {m.get(distinct) for m in members} if distinct else {m["id"] for m in members}
         if len(voices - {None}) < rule["min_count"]:
             return
-        data = {m: to_json(row[m]) for m in rule["match"]}
+        data = {m: to_json(row[m]) for m in rule.get("match", [])}
+        if "near" in rule:  # the parent stands where the record that completed the group was reported
+            data[rule["near"]["field"]] = _point(et, rule, row).json()
         data.update({k: to_json(records.evaluate(conn, et.entity, e, row, rights))
                      for k, e in rule["parent"].get("set", {}).items()})
         parent = records.create(et.entity.app, et.entity.name, data, actor=rights, conn=conn)
@@ -78,8 +86,19 @@ def _gather(loom, conn, et, rule: dict, row: dict, rights, reads: Reads) -> None
 
 
 def _same(et, rule: dict, row: dict):
+    """Conditions for records that count with ``row``: equal ``match`` values, and a point within
+    ``near.within`` of ``row``'s (a bounding box on the indexed columns, then the distance)."""
     t = et.main
-    return [t.c[m] == row[m] for m in rule["match"]] + [t.c.deleted_at.is_(None)]
+    out = [t.c[m] == row[m] for m in rule.get("match", [])] + [t.c.deleted_at.is_(None)]
+    if "near" in rule:
+        lat, lon = et.entity.fields[rule["near"]["field"]].columns
+        out.append(geo.near(t.c[lat], t.c[lon], _point(et, rule, row), parse_distance(rule["near"]["within"])))
+    return out
+
+
+def _point(et, rule: dict, row: dict) -> Point | None:
+    lat, lon = et.entity.fields[rule["near"]["field"]].columns
+    return Point(row[lat], row[lon]) if row.get(lat) is not None and row.get(lon) is not None else None
 
 
 def _open_parent(loom, conn, et, rule: dict, row: dict, rights, reads: Reads) -> dict | None:

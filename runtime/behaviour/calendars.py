@@ -195,7 +195,7 @@ class _Rules:
         return cached
 
     def _build_year(self, year: int):
-        days_off, workdays = self._country_days(year)
+        days_off, workdays, shortened = country_days(self.country, year) if self.country else ((), (), ())
         weekly, exceptions, monday = self.weekly, self.exceptions, self.weekly[0]
         day, one = dt.date(year, 1, 1), dt.timedelta(days=1)
         while day.year == year:
@@ -203,23 +203,83 @@ class _Rules:
                 hours = exceptions[day]
             elif day in days_off:
                 hours = ()
-            elif day in workdays:
-                hours = monday  # a transferred working day works Monday's hours
             else:
-                hours = weekly[day.weekday()]
+                hours = monday if day in workdays else weekly[day.weekday()]  # a working Saturday works Monday's hours
+                if day in shortened:
+                    hours = _shortened(hours, SHORTENED_BY)
             if hours:
                 yield day, hours
             day += one
 
-    def _country_days(self, year: int) -> tuple[set, set]:
-        if self.country is None:
-            return set(), set()
-        import holidays  # imported here: it is slow to import and most calendars never need it
 
-        found = holidays.country_holidays(self.country, years=year)
-        # weekend_workdays is not limited to the years asked for (BY lists 2006 in every year)
-        workdays = {d for d in found.weekend_workdays if d.year == year}
-        return set(found), workdays
+# ---------------------------------------------------------------- country calendars
+
+SHORTENED_BY = 3600
+"""How much shorter the working day before a public holiday is (RU Labour Code art. 95, BY art. 116)."""
+
+
+@functools.lru_cache(maxsize=512)
+def country_days(country: str, year: int) -> tuple[frozenset, frozenset, frozenset]:
+    """``(days_off, working_weekend_days, shortened_days)`` of ``year`` in ``country``.
+
+    Days off and the working Saturdays they were swapped with come from the
+    ``holidays`` package, which follows the yearly decrees. Shortened days
+    follow the rule both countries share: the working day immediately before
+    a non-working public holiday is one hour shorter. When that day was made a
+    day off by a transfer, its working time moved to the weekend day it was
+    swapped with, and the shortening moves with it (RU 2024: April 30 before
+    May 1 was swapped with Saturday November 2, so November 2 is the short
+    day). A holiday preceded by a weekend or by another holiday shortens
+    nothing.
+    """
+    import holidays  # imported here: it is slow to import and most calendars never need it
+
+    around = (year - 1, year, year + 1)  # a transfer or a holiday's eve may cross the new year
+    found = holidays.country_holidays(country, years=around, expand=False)
+    swapped = _substitutions(found)  # day off -> the weekend day that works instead
+    real = {d for d in holidays.country_holidays(country, years=around, observed=False, expand=False)
+            if d not in swapped}
+    shortened = set()
+    for holiday in real:
+        eve = holiday - dt.timedelta(days=1)
+        if eve in real:
+            continue
+        if eve in swapped:
+            if swapped[eve] in found.weekend_workdays:
+                shortened.add(swapped[eve])
+        elif eve not in found and (eve.weekday() < 5 or eve in found.weekend_workdays):
+            shortened.add(eve)
+    days_off = frozenset(d for d in found if d.year == year)
+    # weekend_workdays is not limited to the years asked for (BY lists 2006 in every year)
+    workdays = frozenset(d for d in found.weekend_workdays if d.year == year)
+    return days_off, workdays, frozenset(d for d in shortened if d.year == year)
+
+
+def _substitutions(found) -> dict[dt.date, dt.date]:
+    """The transferred days off of a ``holidays`` year: day off -> the day whose rest it took."""
+    out = {}
+    for year in found.years:
+        for item in _as_tuples(getattr(found, "special_public_holidays", {}).get(year, ())):
+            if len(item) >= 4:  # (to_month, to_day, from_month, from_day[, from_year]); 3 items: a one-off holiday
+                to_month, to_day, from_month, from_day, *from_year = item
+                out[dt.date(year, to_month, to_day)] = dt.date(from_year[0] if from_year else year, from_month, from_day)
+    return out
+
+
+def _as_tuples(data) -> tuple:
+    """The package stores one substitution as a flat tuple and several as a tuple of tuples."""
+    return (data,) if data and not isinstance(data[0], tuple) else tuple(data)
+
+
+def _shortened(hours: tuple[tuple[int, int], ...], by: int) -> tuple[tuple[int, int], ...]:
+    """``hours`` with their last ``by`` seconds cut off (from the end of the day, across breaks)."""
+    out, left = list(hours), by
+    while out and left > 0:
+        start, end = out.pop()
+        if end - start > left:
+            out.append((start, end - left))
+        left -= end - start
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- materialised span

@@ -40,6 +40,7 @@ from metamodel import App, Problem
 from runtime import sandbox
 from runtime.data import tables as platform
 from runtime.data.records import elevated
+from runtime.data.roles import holds, roles_of
 from runtime.data.storage import utcnow
 from runtime.data.values import FieldError, to_json
 from runtime.errors import LoomError, ValidationFailed
@@ -235,7 +236,7 @@ class Hooks:
             return calendar_from_app_section(app.section("sla"), calendar).between(_aware(a), _aware(b))
 
         mail = _Mail(self.loom, conn, app, acting, proxy, entity)
-        user = {"id": actor.id, "username": actor.username, "roles": list(actor.roles)}
+        user = {"id": actor.id, "username": actor.username, "roles": sorted(roles_of(actor, app.name))}
         tz = app.document["app"].get("timezone", "Europe/Moscow")
         api = sandbox.build_api(None, tz=tz, user=user, old=old,
                                 find=sandbox.expose(find, "find", errors=safe),
@@ -261,7 +262,7 @@ class Hooks:
     def _plugin_function(self, function, conn, app: App, actor, user: dict):
         """A plugin's script function, refused to callers without one of its roles."""
         def call(*args, **kwargs):
-            if function.roles and not (actor.is_admin or actor.system or set(actor.roles) & set(function.roles)):
+            if function.roles and not holds(actor, app.name, function.roles):
                 raise LoomError(f"{function.name}() may be called by {', '.join(function.roles)} only; "
                                 f"{actor.username} holds none of these roles")
             context = ScriptCall(app.name, user, Records(self.loom, actor, conn), Platform(self.loom))

@@ -35,6 +35,7 @@ from metamodel import title_text
 from metamodel.recipients import USER_SYSTEM_FIELDS, parse_recipient
 from runtime import clock
 from runtime.data import tables as platform
+from runtime.data.roles import PLATFORM_ROLES, app_role
 from runtime.errors import LoomError, NotFound
 from runtime.extension import OutgoingMessage
 
@@ -167,7 +168,7 @@ class Notifier:
         start = self.loom.entity_tables(app, entity).entity if entity else None
         out = []
         for spec in specs:
-            for r in self._resolve(conn, parse_recipient(spec, start, self._target), record or {}):
+            for r in self._resolve(conn, app, parse_recipient(spec, start, self._target), record or {}):
                 address = ("email", r.email.lower()) if r.email else None
                 if address in seen:  # already mailed: a user still gets the in-app notification
                     r = replace(r, email=None)
@@ -181,7 +182,7 @@ class Notifier:
     def _target(self, f):
         return self.loom.entity_tables(*_split(f)).entity
 
-    def _resolve(self, conn, plan: tuple, record: dict) -> list[Recipient]:
+    def _resolve(self, conn, app: str, plan: tuple, record: dict) -> list[Recipient]:
         kind, *args = plan
         u, g = platform.user, platform.group
         if kind == "email":
@@ -189,7 +190,7 @@ class Notifier:
         if kind == "user":
             return _users(conn, u.c.username == args[0])
         if kind == "role":
-            return _with_role(conn, args[0])
+            return _with_role(conn, app, args[0])
         if kind == "group":
             return _group(conn, g.c.name == args[0])
         if kind == "group_lead":
@@ -437,11 +438,13 @@ def _users(conn, *where) -> list[Recipient]:
     return [Recipient(r.id, r.email or None, r.lang or "ru", r.full_name or r.username) for r in rows]
 
 
-def _with_role(conn, role: str) -> list[Recipient]:
-    """Active users with ``role`` (roles are a JSON list: filtered here, the same on both backends)."""
+def _with_role(conn, app: str, role: str) -> list[Recipient]:
+    """Active users with ``role`` of ``app`` (``admin``: the administrators; a platform role such as
+    ``analyst`` as it is). Roles are a JSON list: filtered here, the same on both backends."""
     u = platform.user
     rows = conn.execute(select(u.c.id, u.c.roles, u.c.is_admin).where(u.c.is_active.is_(True)))
-    ids = [r.id for r in rows if role in (r.roles or []) or (role == "admin" and r.is_admin)]
+    stored = role if role in PLATFORM_ROLES else app_role(app, role)
+    ids = [r.id for r in rows if stored in (r.roles or []) or (role == "admin" and r.is_admin)]
     return _users(conn, u.c.id.in_(ids)) if ids else []
 
 

@@ -17,6 +17,7 @@ from runtime.data import tables as platform
 from runtime.data.evaluation import app_timezone
 from runtime.data.files import merge_uploads
 from runtime.data.records import SYSTEM, Actor, _jsonish
+from runtime.data.roles import holds
 from runtime.data.storage import utcnow
 from runtime.data.values import FieldError, to_json
 from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
@@ -30,17 +31,18 @@ class Workflow:
         self.records = loom.records
 
     @staticmethod
-    def may_fire(actor, tr: dict) -> bool:
-        """Whether ``actor``'s roles allow transition ``tr`` (its other checks come when it fires)."""
+    def may_fire(actor, entity, tr: dict) -> bool:
+        """Whether ``actor``'s roles in ``entity``'s app allow transition ``tr`` (its other checks
+        come when it fires)."""
         roles = tr.get("roles")
-        return not roles or actor.is_admin or actor.system or bool(set(roles) & set(actor.roles))
+        return not roles or holds(actor, entity.app, roles)
 
     def available(self, entity, status: str | None, actor) -> list[dict]:
         """The transitions ``actor`` may fire from ``status``: the buttons a record page shows."""
         out = []
         for tr in entity.spec.get("transitions", []):
             sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
-            if ("*" in sources or status in sources) and self.may_fire(actor, tr):
+            if ("*" in sources or status in sources) and self.may_fire(actor, entity, tr):
                 out.append(tr)
         return out
 
@@ -65,7 +67,7 @@ class Workflow:
         # A transition that names its roles or groups decides who fires it (a requester confirms a fix
         # without the right to edit tickets); one that does not needs the right to update the record.
         self.loom.permissions.require(actor, entity_, "read" if tr.get("roles") or tr.get("groups") else "update")
-        if not self.may_fire(actor, tr):
+        if not self.may_fire(actor, entity_, tr):
             raise Forbidden(f"{name!r} needs one of the roles {', '.join(tr['roles'])}")
         with self.records._tx(conn) as c:
             current = self.records._fetch(c, et, record_id, actor=actor)
@@ -193,7 +195,7 @@ class Workflow:
         if action is None:
             raise NotFound(f"{entity} has no action {name!r}")
         roles = action.get("roles")
-        if roles and not (actor.is_admin or actor.system or set(roles) & set(actor.roles)):
+        if roles and not holds(actor, app, roles):
             raise Forbidden(f"action {name!r} needs one of the roles {', '.join(roles)}")
         self.loom.permissions.require(actor, et.entity, "read")
         with self.records._tx(conn) as c:

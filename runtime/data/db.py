@@ -8,6 +8,8 @@ from sqlalchemy import BigInteger, DateTime, Integer, Numeric, create_engine, ev
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
+from metamodel.geo import haversine
+
 # SQLite rowid alias needs INTEGER PRIMARY KEY; elsewhere a 64-bit key.
 ID = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -34,6 +36,8 @@ def _sqlite_setup(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         # SQLite's lower() folds ASCII only; Russian text needs Python's.
         dbapi_conn.create_function("lower", 1, lambda v: v.lower() if isinstance(v, str) else v, deterministic=True)
+        # SQLite has no trigonometry we can count on: "near" filters measure with Python's (runtime.data.geo).
+        dbapi_conn.create_function("loom_distance", 4, haversine, deterministic=True)
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA journal_mode=WAL")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from runtime.errors import ValidationFailed
 
 from .records import SYSTEM, compute_all
-from .storage import refresh_statistics, utcnow
+from .storage import expand_point, refresh_statistics, utcnow
 from .values import FieldError, check, coerce
 
 BATCH = 5000
@@ -47,9 +47,10 @@ def import_csv(loom, app: str, entity: str, stream, batch: int = BATCH, actor=SY
     loom.permissions.check_write(actor, et.entity, {h: True for h in header if h in fields})
     columns = [(i, fields.get(h), h) for i, h in enumerate(header)]
     for _, f, name in columns:
-        if f is not None and f.storage != "column":
+        if f is not None and f.storage not in ("column", "point"):
             raise ValidationFailed([FieldError(name, f"{f.type} fields cannot be imported from CSV")])
-    required = [f.name for f in fields.values() if f.required and f.storage == "column" and f.type != "computed"]
+    required = [f.name for f in fields.values()
+                if f.required and f.storage in ("column", "point") and f.type != "computed"]
     missing = [r for r in required if r not in header and "default" not in fields[r].spec]
     if missing:
         raise ValidationFailed([FieldError(m, "is required but the file has no such column") for m in missing])
@@ -58,6 +59,7 @@ def import_csv(loom, app: str, entity: str, stream, batch: int = BATCH, actor=SY
     links = {f.name: (_target(loom, et, f), f) for _, f, _ in columns
              if f is not None and f.value_type in ("link", "user", "group")}
     computed = bool(et.entity.computed_order)
+    points = [f for _, f, _ in columns if f is not None and f.storage == "point"]
     version = loom.live_version(app)
     initial = et.entity.initial_status
     total = batches = 0
@@ -84,6 +86,8 @@ def import_csv(loom, app: str, entity: str, stream, batch: int = BATCH, actor=SY
         for name in required:
             if record.get(name) in (None, ""):
                 raise ImportError_([FieldError(f"line {line}: {name}", "is required")])
+        for f in points:  # a point ("lat,lon" in the file) is two columns
+            record.update(expand_point(f, record.pop(f.name, None)))
         if computed:
             compute_all(et.entity, record)
         rows.append(record)

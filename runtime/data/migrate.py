@@ -24,6 +24,7 @@ from .storage import (
     field_column,
     index_name,
     new_metadata,
+    point_columns,
     search_sql,
     sql_type,
     table_name,
@@ -110,6 +111,9 @@ class Migrator:
             self._create_fresh(et.children[f.name], step.entity, f.name)
         elif f.storage == "assoc":
             self._create_fresh(et.assoc[f.name], step.entity, f.name)
+        elif f.storage == "point":
+            for col in point_columns(f):
+                self.ops.add_column(et.main.name, col)
         if f.type == "computed":
             self._recompute(et, f)
 
@@ -151,6 +155,9 @@ class Migrator:
             return
         if f.storage == "column":
             self._retire_column(et_name, step.entity, f.name, f, f.name)
+        elif f.storage == "point":  # both columns, each recorded as retired
+            for column in f.columns:
+                self._retire_column(et_name, step.entity, f.name, f, column)
         elif f.storage in ("child", "assoc"):
             self._retire_table(f"{et_name}__{f.name}", step.entity, f.name, reason="removed")
         # attachments stay in loom_attachment, keyed by field name
@@ -175,6 +182,9 @@ class Migrator:
                 self.conn.exec_driver_sql(stmt)
             self._rename_column(et.main.name, old_name, f.name)
             self._refresh_search(et.main.name)
+        elif f.storage == "point":
+            for old, new in zip(step.old.columns, f.columns):
+                self._rename_column(et.main.name, old, new)
         elif f.storage in ("child", "assoc"):
             self.ops.rename_table(f"{et.main.name}__{old_name}", f"{et.main.name}__{f.name}")
 

@@ -1,7 +1,8 @@
 """List queries: filters, sort, keyset pagination, full-text search, capped counts.
 
 Filters come as ``field__op=value`` (``priority__in=1,2``,
-``created_at__gte=2026-01-01``, ``organization.short_name__contains=мин``);
+``created_at__gte=2026-01-01``, ``organization.short_name__contains=мин``,
+``location__near=56.8389,60.6057,500`` for a geo field: within 500 m);
 sort as ``-created_at,priority``. Pagination is by keyset: the cursor holds
 the sort values of the last row, so page 1000 costs what page 1 costs.
 """
@@ -10,17 +11,21 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import and_, func, or_, select
 
 from metamodel import Field
+from metamodel.geo import parse_near
 from runtime.errors import Forbidden, LoomError
 
+from . import geo
 from .storage import EntityTables, search_condition
 from .values import FieldError, coerce, to_json
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "startswith", "isnull", "notnull",
-       "between")
+       "between", "near")
+POINT_OPS = ("near", "isnull", "notnull")
 SYSTEM_FIELDS = {
     "id": "integer", "number": "string", "status": "string", "created_at": "datetime", "created_by": "user",
     "updated_at": "datetime", "updated_by": "user", "row_version": "integer", "meta_version": "integer",
@@ -32,6 +37,13 @@ COUNT_CAP = 10_000
 
 class BadQuery(LoomError):
     title = "Invalid query"
+
+
+class PointColumns(NamedTuple):
+    """The two columns of a geo field, where a one-column field has its column."""
+
+    lat: object
+    lon: object
 
 
 @dataclass
@@ -97,6 +109,8 @@ class ListQuery:
             if head in SYSTEM_FIELDS:
                 return self.t.c[head], Field(head, SYSTEM_FIELDS[head], {"type": SYSTEM_FIELDS[head], "max_length": 100})
             f = entity.fields.get(head)
+            if f is not None and f.storage == "point":
+                return PointColumns(*(self.t.c[c] for c in f.columns)), f
             if f is None or f.storage != "column":
                 raise BadQuery(f"cannot filter or sort by {name!r}: not a column of {entity.name}",
                                field=name)
@@ -114,11 +128,17 @@ class ListQuery:
         joins.append((alias, on if visible is None else and_(on, visible)))
         inner = ListQuery(self.loom, other)
         col, tf = inner.column_and_field(rest, [], actor, checked, path or name)
+        if isinstance(col, PointColumns):
+            return PointColumns(alias.c[col.lat.name], alias.c[col.lon.name]), tf
         return alias.c[col.name], tf
 
     def condition(self, flt: Filter, joins: list, actor=None, checked: bool = True):
         col, f = self.column_and_field(flt.field, joins, actor, checked)
         op, value = flt.op, flt.value
+        if isinstance(col, PointColumns):
+            return self._point_condition(flt, col)
+        if op == "near":
+            raise BadQuery(f"filter {flt.field}__near needs a geo field; {flt.field!r} is {f.type}", field=flt.field)
 
         def one(v):
             if f.value_type in ("string", "text", "email", "phone", "choice"):
@@ -144,8 +164,25 @@ class ListQuery:
         if op == "startswith":
             return col.startswith(str(value), autoescape=True)
         v = one(value)
-        return {"eq": col == v, "ne": or_(col != v, col.is_(None)), "lt": col < v, "lte": col <= v,
-                "gt": col > v, "gte": col >= v}[op]
+        if op == "ne":
+            return or_(col != v, col.is_(None))
+        # only the operator asked for is built: an order comparison with true/false is not SQL
+        return {"eq": col.__eq__, "lt": col.__lt__, "lte": col.__le__, "gt": col.__gt__, "gte": col.__ge__}[op](v)
+
+    @staticmethod
+    def _point_condition(flt: Filter, col: PointColumns):
+        """``near`` (a bounding box on the indexed columns, then the exact distance), ``isnull``, ``notnull``."""
+        if flt.op not in POINT_OPS:
+            raise BadQuery(f"a geo field is filtered with {', '.join(POINT_OPS)}, not {flt.op!r} "
+                           f"(e.g. {flt.field}__near=56.8389,60.6057,500: within 500 m)", field=flt.field)
+        if flt.op in ("isnull", "notnull"):
+            empty = flt.value if flt.op == "isnull" else not flt.value
+            return col.lat.is_(None) if empty else col.lat.is_not(None)
+        try:
+            centre, radius = parse_near(flt.value)
+        except ValueError as exc:
+            raise BadQuery(f"filter {flt.field}__near: {exc}", field=flt.field) from None
+        return geo.near(col.lat, col.lon, centre, radius)
 
     def run(self, conn, filters: list[Filter], sort: list[str], limit: int = 50, after: str | None = None,
             search: str | None = None, count: str | None = None, actor=None, include_deleted: bool = False,
@@ -205,6 +242,8 @@ class ListQuery:
             desc = item.startswith("-")
             name = item.lstrip("-")
             col, _ = self.column_and_field(name, joins, actor, checked)
+            if isinstance(col, PointColumns):
+                raise BadQuery(f"cannot sort by the point {name!r}; filter with {name}__near instead", field=name)
             if name not in seen:
                 keys.append((col, desc))
                 seen.add(name)

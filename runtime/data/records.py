@@ -28,7 +28,7 @@ from . import tables as platform
 from .files import FileStore, StagedFile, merge_uploads
 from .related import file_columns, row_file_ids
 from .related import load as load_related
-from .storage import EntityTables, utcnow
+from .storage import EntityTables, expand_point, fold_points, utcnow
 from .values import FieldError, check, coerce, to_json
 
 SYSTEM_READONLY = {"id", "number", "created_at", "created_by", "updated_at", "updated_by", "row_version",
@@ -218,7 +218,7 @@ class RecordService:
     def to_json(self, conn, et: EntityTables, row, actor: Actor | None = None, related: bool = True) -> dict:
         """A stored row as the API answers it; with ``related``, its table rows, links and files too."""
         if not related:
-            out = {k: to_json(v) for k, v in row.items() if not k.startswith("_")}
+            out = {k: to_json(v) for k, v in fold_points(et.entity, row).items() if not k.startswith("_")}
             if actor is not None:
                 self.loom.permissions.mask(out, et.entity, actor)
             return out
@@ -226,8 +226,8 @@ class RecordService:
 
     def values(self, conn, et: EntityTables, row, actor: Actor | None = None, extra: dict | None = None) -> dict:
         """A stored row with its table rows, links and files, as typed Python values (``Decimal``
-        money, dates): what scripts and expressions read. ``extra``: those parts, already loaded."""
-        out = {k: v for k, v in row.items() if not k.startswith("_")}
+        money, dates, points): what scripts and expressions read. ``extra``: those parts, already loaded."""
+        out = {k: v for k, v in fold_points(et.entity, row).items() if not k.startswith("_")}
         out.update(extra if extra is not None else load_related(conn, et, [row["id"]])[row["id"]])
         if actor is not None:
             self.loom.permissions.mask(out, et.entity, actor)
@@ -399,6 +399,8 @@ class RecordService:
     def changed(self, c, actor: Actor, action: str, entity: Entity, record_id: int, before, after) -> None:
         """Log a change of a record: its audit entry, and (when a plugin listens) the
         :class:`RecordEvent` it hears of once ``c``'s transaction commits."""
+        before = fold_points(entity, before, json=True) if before else before
+        after = fold_points(entity, after, json=True) if after else after
         self.loom.audit.record(c, actor, action, entity, record_id, before, after)
         if not self.loom.plugins.listening:
             return
@@ -416,6 +418,8 @@ class RecordService:
         """Run hook ``hook`` (named as the run log names it); with system rights where metadata
         declares it ``privileged``."""
         app = self.loom.live[et.entity.app].app
+        record = fold_points(et.entity, record, json=True) if record is not None else None
+        old = fold_points(et.entity, old, json=True) if old is not None else None
         return self.loom.hooks.run(c, app, ref, hook, actor=actor, record=record, writable=writable, old=old,
                                    args=args, entity=et.entity, record_id=record_id, dry_run=dry_run,
                                    privileged=hook in et.entity.privileged_hooks)
@@ -539,7 +543,7 @@ class RecordService:
                 errors.append(FieldError("status", "status changes through transitions, not by editing"))
         values: dict = {}
         related: dict = {}
-        merged = dict(existing) if existing is not None else {}
+        merged = fold_points(entity, dict(existing)) if existing is not None else {}
         for f in entity.fields.values():
             if f.type == "computed":
                 continue
@@ -562,6 +566,9 @@ class RecordService:
                     self._check_row_files(c, et, f, related[f.name], existing)
                 elif f.storage == "assoc":
                     related[f.name] = self._link_list(c, et, f, raw, actor)
+                elif f.storage == "point":
+                    merged[f.name] = point = coerce(f, raw)
+                    values.update(expand_point(f, point))
                 else:
                     value = coerce(f, raw)
                     if value is not None:
@@ -578,7 +585,7 @@ class RecordService:
         for f in entity.fields.values():
             if not f.required or f.type == "computed" or f.name in failed:
                 continue
-            if f.storage == "column" and merged.get(f.name) in (None, ""):
+            if f.storage in ("column", "point") and merged.get(f.name) in (None, ""):
                 if f.name in data or existing is None:
                     errors.append(FieldError(f.name, "is required"))
             elif f.storage in ("child", "assoc") and f.name in related and not related[f.name]:

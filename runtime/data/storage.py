@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 )
 
 from metamodel import App, Entity, Field
+from metamodel.geo import Point
 
 from . import tables as platform
 from .db import ID, Money, UTCDateTime
@@ -86,6 +88,35 @@ def target_table(f: Field, app_name: str) -> str:
     return table_name(other_app or app_name, name)
 
 
+def point_columns(f: Field, names: tuple[str, str] | None = None) -> list[Column]:
+    """A geo field's latitude and longitude: double-precision degrees, indexed together
+    (:attr:`metamodel.Entity.indexes`) so that a bounding box is a range scan."""
+    return [Column(name, Float(precision=53), nullable=True) for name in (names or f.columns)]
+
+
+def expand_point(f: Field, value: Point | None) -> dict:
+    """The column values of a geo field's point (both ``None`` for no point)."""
+    lat, lon = f.columns
+    return {lat: value.lat, lon: value.lon} if value is not None else {lat: None, lon: None}
+
+
+def fold_points(entity: Entity, row, json: bool = False) -> dict:
+    """``row`` (a table row or audit values) with each geo field's two columns folded into one
+    value under the field's name: a :class:`Point`, or its JSON with ``json=True``. Rows of
+    entities without geo fields come back as they are."""
+    points = [f for f in entity.fields.values() if f.storage == "point"]
+    if not points:
+        return row
+    out = dict(row)
+    for f in points:
+        lat, lon = f.columns
+        if lat in out or lon in out:
+            a, b = out.pop(lat, None), out.pop(lon, None)
+            point = Point(float(a), float(b)) if a is not None and b is not None else None
+            out[f.name] = point.json() if json and point is not None else point
+    return out
+
+
 def field_column(f: Field, app_name: str, name: str | None = None) -> Column:
     """The column of a column-stored field (constraints beyond FKs live in indexes)."""
     args = []
@@ -125,6 +156,8 @@ def build_tables(app: App, md: MetaData, retired_columns: dict[str, list[tuple[s
         for f in entity.fields.values():
             if f.storage == "column":
                 cols.append(field_column(f, app.name))
+            elif f.storage == "point":
+                cols.extend(point_columns(f))
         for col_name, col_type in (retired_columns or {}).get(name, []):
             cols.append(Column(col_name, col_type, nullable=True))
         main = Table(name, md, *cols)

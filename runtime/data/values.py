@@ -13,6 +13,7 @@ import re
 from functools import lru_cache
 
 from metamodel import Field
+from metamodel.geo import Point, parse_point
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9 ()\-]{5,25}$")
@@ -91,6 +92,11 @@ def coerce(f: Field, value):
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=dt.timezone.utc)
             return parsed.astimezone(dt.timezone.utc)
+        if kind == "geo":
+            try:
+                return parse_point(value)
+            except ValueError as exc:
+                raise FieldError(f.name, str(exc)) from None
         if kind in ("link", "user", "group"):
             if isinstance(value, dict) and "id" in value:
                 value = value["id"]
@@ -156,7 +162,8 @@ def _datetime_json(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-_JSON = {decimal.Decimal: lambda v: format(v, "f"), dt.datetime: _datetime_json, dt.date: dt.date.isoformat}
+_JSON = {decimal.Decimal: lambda v: format(v, "f"), dt.datetime: _datetime_json, dt.date: dt.date.isoformat,
+         Point: Point.json}
 
 
 def to_json(value):

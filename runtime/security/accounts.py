@@ -19,6 +19,8 @@ from runtime.data.records import Actor
 from runtime.data.storage import utcnow
 from runtime.errors import NotFound
 
+from .permissions import app_role, role_error
+
 _hasher = PasswordHasher()
 TOKEN_CACHE_SECONDS = 2.0
 _DUMMY_HASH = _hasher.hash("timing-equaliser")
@@ -36,6 +38,7 @@ class Accounts:
     def create_user(self, username: str, password: str | None, *, email: str | None = None,
                     full_name: str | None = None, roles=(), is_admin: bool = False, lang: str = "ru",
                     organization: str | None = None, by: Actor | None = None) -> int:
+        roles = self.check_roles(roles)
         u = platform.user
         with self.loom.engine.begin() as c:
             user_id = c.execute(insert(u).values(
@@ -55,7 +58,7 @@ class Accounts:
         if unknown:
             raise ValueError(f"cannot change {', '.join(sorted(unknown))} of a user")
         if "roles" in changes:
-            changes["roles"] = list(changes["roles"])
+            changes["roles"] = self.check_roles(changes["roles"])
         u = platform.user
         with self.loom.engine.begin() as c:
             old = c.execute(select(*[u.c[k] for k in changes]).where(u.c.id == user_id)).mappings().first()
@@ -64,6 +67,18 @@ class Accounts:
             c.execute(update(u).where(u.c.id == user_id).values(**changes))
             self._audit(c, by, "user.update", user_id, dict(old), changes)
         self.forget_tokens()
+
+    def check_roles(self, roles) -> list[str]:
+        """``roles`` as a list, or ValueError naming the first that is not ``app:role`` (or a
+        platform role), with the apps that declare a bare name as the way to write it."""
+        roles = list(roles)
+        for role in roles:
+            problem = role_error(role)
+            if problem:
+                apps = [name for name, live in sorted(self.loom.live.items()) if role in live.app.roles]
+                raise ValueError(problem + (f", e.g. {' or '.join(repr(app_role(a, role)) for a in apps)}"
+                                            if apps else ""))
+        return roles
 
     def create_group(self, name: str, title=None, email: str | None = None, by: Actor | None = None) -> int:
         g = platform.group

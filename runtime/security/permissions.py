@@ -1,9 +1,16 @@
 """Who may do what: one place for the API, list queries, counts, search, import and scripts.
 
-Everything comes from an entity's ``permissions`` block in metadata:
+Roles belong to apps (:mod:`runtime.data.roles`): inside an app a user holds
+only that app's roles, plus the built-in ``user`` (whoever holds any role of
+the app) and ``authenticated`` (every signed-in user). A user with no role in
+an app therefore sees nothing of it unless the app opens something to
+``authenticated`` explicitly.
+
+Everything else comes from an entity's ``permissions`` block in metadata:
 
 * ``read/create/update/delete: [roles]`` - who may do the operation at all;
-  an operation without a list is open to every signed-in user.
+  an operation without a list is granted to nobody (but administrators and
+  the system): access is declared, never assumed.
 * ``fields: {name: {hidden: [roles], readonly: [roles]}}`` - a hidden field
   is cut from every answer and may not be written, filtered, sorted or
   searched by those roles; a readonly field may not be set or changed.
@@ -19,11 +26,11 @@ write it: they run after the person's values were checked (:meth:`check_write`).
   the parts of one rule are AND-ed; a rule with no parts means "all rows".
   A user whose roles match no rule sees every row (the entity's read roles
   still apply). Rules are SQL conditions, so a list, its count and a single
-  fetch agree; see docs/decisions/0005-permissions-and-audit.md.
+  fetch agree; see docs/decisions/0005-permissions-and-audit.md and
+  docs/decisions/0013-app-scoped-roles.md.
 
 Administrators and trusted platform code (``actor.system``, or no actor at
-all) pass every check. Every signed-in user also has the built-in role
-``user``.
+all) pass every check.
 """
 from __future__ import annotations
 
@@ -35,12 +42,21 @@ from sqlalchemy import and_, false, not_, or_, true
 from metamodel import Field
 from metamodel.model import SYSTEM_COLUMNS
 from metamodel.predicates import parse_condition
+from runtime.data.roles import (  # noqa: F401  (re-exported: callers in higher rooms ask permissions)
+    ANALYST,
+    AUTHENTICATED,
+    MEMBER,
+    PLATFORM_ROLES,
+    app_role,
+    holds,
+    privileged,
+    role_error,
+    roles_of,
+)
 from runtime.data.values import FieldError, coerce
 from runtime.errors import Forbidden, LoomError
 
 OPERATIONS = ("read", "create", "update", "delete")
-EVERYONE = "user"  # the built-in role every signed-in user has
-ANALYST = "analyst"  # the platform role of those who build apps in the designer (and read their scripts)
 
 
 @dataclass(frozen=True)
@@ -50,14 +66,6 @@ class RowRule:
     group_field: str | None
     organisation_field: str | None
     condition: tuple | None  # a metamodel.predicates tree
-
-
-def privileged(actor) -> bool:
-    return actor is None or actor.is_admin or actor.system
-
-
-def roles_of(actor) -> set:
-    return set(actor.roles) | {EVERYONE}
 
 
 def is_analyst(actor) -> bool:
@@ -71,27 +79,32 @@ class Permissions:
         if privileged(actor):
             return True
         roles = _spec(entity).get(op)
-        if roles is None:
-            return True
-        return bool(set(roles) & roles_of(actor))
+        return bool(roles) and bool(roles_of(actor, entity.app).intersection(roles))
+
+    def readable(self, actor, app) -> list:
+        """The entities of ``app`` (a metamodel App) that ``actor`` may read; empty for a user who
+        has nothing in the app, whose navigation, home page and API listing then leave it out."""
+        return [e for e in app.entities.values() if self.allowed(actor, e, "read")]
 
     def require(self, actor, entity, op: str) -> None:
         if not self.allowed(actor, entity, op):
-            raise Forbidden(f"you may not {op} {entity.name} records: that needs one of the roles "
-                            f"{', '.join(_spec(entity).get(op, []))}")
+            roles = _spec(entity).get(op)
+            raise Forbidden(f"you may not {op} {entity.name} records: " + (
+                f"that needs one of the roles {', '.join(roles)} of {entity.app}" if roles else
+                f"its permissions.{op} names no role, so only administrators may"))
 
     # ------------------------------------------------------------------ fields
     def hidden(self, actor, entity) -> frozenset:
         """Fields of ``entity`` that ``actor`` may neither see nor touch."""
-        return frozenset() if privileged(actor) else _field_rule(entity, "hidden", frozenset(roles_of(actor)))
+        return frozenset() if privileged(actor) else _field_rule(entity, "hidden", roles_of(actor, entity.app))
 
     def readonly(self, actor, entity) -> frozenset:
         """Fields ``actor`` may not set: ``readonly: true`` ones (for every person, administrators
-        too) and those their roles get read-only. Only the system writes them (and hooks)."""
+        too) and those their roles in the entity's app get read-only. Only the system writes them (and hooks)."""
         if actor is None or actor.system:
             return frozenset()
         fixed = _readonly_fields(entity)
-        return fixed if actor.is_admin else fixed | _field_rule(entity, "readonly", frozenset(roles_of(actor)))
+        return fixed if actor.is_admin else fixed | _field_rule(entity, "readonly", frozenset(roles_of(actor, entity.app)))
 
     def mask(self, record: dict, entity, actor) -> None:
         """Remove the fields hidden from ``actor`` from an outgoing record."""
@@ -137,7 +150,7 @@ class Permissions:
         ``actor`` may see, or ``None`` when nothing is restricted."""
         if privileged(actor):
             return None
-        roles = roles_of(actor)
+        roles = roles_of(actor, entity.app)
         rules = [r for r in _row_rules(entity) if r.roles & roles]
         if not rules:
             return None
@@ -160,12 +173,13 @@ class Permissions:
 
     # ------------------------------------------------------------------ what a role is given
     def grants(self, entity, role: str) -> dict:
-        """What a user holding ``role`` (and the built-in ``user``) may do with ``entity``: the
-        operations, which rows (``None``: all of them; else one phrase per rule, any of which
-        opens a row), hidden and read-only fields, and the transitions that name the role."""
-        roles = {role, EVERYONE}
+        """What a user holding ``role`` of ``entity``'s app (and so the built-in ``user`` and
+        ``authenticated``) may do with ``entity``: the operations, which rows (``None``: all of
+        them; else one phrase per rule, any of which opens a row), hidden and read-only fields,
+        and the transitions that name the role."""
+        roles = {role, AUTHENTICATED} | ({MEMBER} if role != AUTHENTICATED else set())
         spec = _spec(entity)
-        ops = [op for op in OPERATIONS if spec.get(op) is None or roles & set(spec[op])]
+        ops = [op for op in OPERATIONS if roles & set(spec.get(op) or ())]
         rules = [r for r in _row_rules(entity) if r.roles & roles]
         rows = None
         if rules and all(r.own or r.group_field or r.organisation_field or r.condition is not None for r in rules):

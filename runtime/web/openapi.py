@@ -42,6 +42,11 @@ def field_schema(f) -> dict:
     if f.storage == "attachments":
         return {"type": "array", "readOnly": True, "description": f"{desc} (files: upload them as multipart parts)",
                 "items": {"type": "object"}}
+    if f.storage == "point":
+        return {"type": "object", "nullable": not f.required, "required": ["lat", "lon"],
+                "description": desc + " (WGS 84 degrees; filter: <field>__near=lat,lon,radius_m)",
+                "properties": {"lat": {"type": "number", "minimum": -90, "maximum": 90},
+                               "lon": {"type": "number", "minimum": -180, "maximum": 180}}}
     out = dict(_TYPES[f.value_type] if f.value_type in _TYPES else {"type": "string"})
     out["description"] = desc
     out["nullable"] = not f.required

@@ -20,7 +20,7 @@ def test_requires_a_token(app):
 
 
 def test_token_from_password(app, service_desk):
-    service_desk.accounts.create_user("ivanov", "correct horse", roles=["agent"])
+    service_desk.accounts.create_user("ivanov", "correct horse", roles=["service_desk:agent"])
     client = app.test_client()
     bad = client.post("/api/v1/auth/token", json={"username": "ivanov", "password": "nope"})
     assert bad.status_code == 401
@@ -171,14 +171,14 @@ def test_permissions_from_metadata(app, service_desk):
     doc = service_desk.store.document("service_desk")
     doc["entities"]["contract"]["permissions"] = {"read": ["agent", "dispatcher"], "create": ["dispatcher"]}
     service_desk.store.publish(doc, author="tester")
-    uid = service_desk.accounts.create_user("agent1", "pw-agent-1", roles=["agent"])
+    uid = service_desk.accounts.create_user("agent1", "pw-agent-1", roles=["service_desk:agent"])
     from tests.api.conftest import Client
     agent = Client(app.test_client(), service_desk.accounts.issue_token(uid))
     assert agent.get("/api/v1/service_desk/contract").status_code == 200
     denied = agent.post("/api/v1/service_desk/contract", {"code": "X"})
     assert denied.status_code == 403
     assert "dispatcher" in denied.get_json()["detail"]
-    uid2 = service_desk.accounts.create_user("client1", "pw-client-1", roles=["client"])
+    uid2 = service_desk.accounts.create_user("client1", "pw-client-1", roles=["service_desk:client"])
     client = Client(app.test_client(), service_desk.accounts.issue_token(uid2))
     assert client.get("/api/v1/service_desk/contract").status_code == 403
     names = [e["name"] for a in client.get("/api/v1/apps").get_json() for e in a["entities"]]

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from runtime import clock
+from runtime.behaviour.calendars import country_days
 from runtime.core.config import Settings
 from runtime.data import tables as platform
 from runtime.web import create_app
@@ -26,8 +27,9 @@ def local(y, m, d, hh, mm=0) -> dt.datetime:
     return dt.datetime(y, m, d, hh, mm, tzinfo=YEKT)
 
 
-# Thursday 11 June 2026, 17:30 local; Friday 12 June is Russia Day, then a weekend.
-T0 = local(2026, 6, 11, 17, 30)
+# Thursday 11 June 2026, 16:30 local, half an hour before the end of the day: Friday 12 June is
+# Russia Day (then a weekend), so Thursday is its eve and an hour short (09:00-17:00).
+T0 = local(2026, 6, 11, 16, 30)
 EXPECTED = {  # priority: (reaction due, resolution due), in business hours from T0
     "1": (local(2026, 6, 15, 9, 30), local(2026, 6, 17, 14, 30)),    # 1 h, 24 h
     "2": (local(2026, 6, 15, 12, 30), local(2026, 6, 18, 17, 30)),   # 4 h, 36 h
@@ -50,6 +52,7 @@ def frozen_clock():
 def test_the_calendar_facts_the_expectations_rely_on():
     ru = holidays.country_holidays("RU", years=2026)
     assert dt.date(2026, 6, 12) in ru
+    assert dt.date(2026, 6, 11) in country_days("RU", 2026)[2]  # the eve of a holiday is short
     for day in range(13, 27):
         d = dt.date(2026, 6, day)
         assert d not in ru and d not in ru.weekend_workdays
@@ -67,7 +70,8 @@ class Support:
         self.users, self.clients = {}, {}
 
         def person(name, roles, group=None, lead=False, skills=None):
-            uid = accounts.create_user(name, None, email=f"{name}@corp.example", roles=roles,
+            uid = accounts.create_user(name, None, email=f"{name}@corp.example",
+                                       roles=[f"it_support:{role}" for role in roles],
                                        lang="en" if name == "req4" else "ru")
             self.users[name] = uid
             if skills:
@@ -312,7 +316,7 @@ def test_the_record_page_shows_how_long_the_ticket_stayed_in_each_status(support
     import re
 
     from tests.ui.conftest import Browser
-    ticket = support.ticket(priority="3")  # Thursday 11 June 17:30
+    ticket = support.ticket(priority="3")  # Thursday 11 June 16:30
     support.at(local(2026, 6, 15, 10, 0))
     support.fire("take", ticket, client="l2a")
     support.fire("ask_user", ticket, client="l2a", question="Уточните номер договора")
@@ -326,7 +330,7 @@ def test_the_record_page_shows_how_long_the_ticket_stayed_in_each_status(support
     rows = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip()
             for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]]
     assert len(rows) == 4, rows
-    assert rows[0].startswith("Зарегистрировано 3 д 16 ч ") and rows[0].endswith("создано · req1")
+    assert rows[0].startswith("Зарегистрировано 3 д 17 ч ") and rows[0].endswith("создано · req1")
     assert rows[1].startswith("В работе 0 с ") and rows[1].endswith("Взять в работу · l2a")
     assert rows[2].startswith("Ожидает ответа пользователя 7 д ")
     assert rows[3].startswith("Закрыто 2 ч 30 мин пока ") and rows[3].endswith("(по таймеру) · system")
@@ -406,7 +410,7 @@ def test_planned_works_notice_is_refused_less_than_two_working_days_ahead(suppor
     base = {"name": "Обновление CRM до 5.2", "system": support.crm["id"], "reason": "Плановое обновление",
             "interruption": "2 часа", "responsible": support.users["line2_lead"],
             "technical_description": "Миграция схемы БД"}
-    # now: Thursday 11 June 17:30; Friday is a holiday, so 2 working days ahead is Tuesday 16 June 17:30
+    # now: Thursday 11 June 16:30; Friday is a holiday, so 2 working days ahead is Tuesday 16 June 16:30
     early = lead.post("/api/v1/it_support/planned_work", {**base, "start_at": local(2026, 6, 16, 10).isoformat(),
                                                           "end_at": local(2026, 6, 16, 12).isoformat()}).get_json()
     refused = lead.post(f"/api/v1/it_support/planned_work/{early['id']}/transitions/announce", {})

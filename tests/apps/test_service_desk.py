@@ -87,7 +87,7 @@ def test_escalate_button_notifies_the_department_head(sd):
     dep = one(sd, "department", name="Отдел сопровождения информационных систем")
     sd.records.update(APP, "department", dep["id"], {"head": head}, dep["row_version"])
     req = one(sd, "request", number="REQ-000001")
-    agent = Actor(None, "agent", ("agent",))
+    agent = Actor(None, "agent", ("service_desk:agent",))
     out = sd.workflow.action(APP, "request", req["id"], "escalate", agent)
     assert out["record"]["priority"] == "1"
     n = platform.notification

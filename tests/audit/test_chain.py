@@ -31,8 +31,8 @@ def busy(service_desk):
     org = loom.records.create(APP, "organization", {"short_name": "Минздрав", "inn": "6658000001"})
     loom.records.update(APP, "organization", org["id"], {"full_name": "Министерство здравоохранения"}, 1)
     loom.records.create(APP, "department", {"name": "Отдел сопровождения"})
-    uid = loom.accounts.create_user("ivanov", None, roles=["agent"])  # no password: no slow hashing
-    loom.accounts.update_user(uid, roles=["agent", "dispatcher"], by=Actor(None, "admin"))
+    uid = loom.accounts.create_user("ivanov", None, roles=["service_desk:agent"])  # no password: no slow hashing
+    loom.accounts.update_user(uid, roles=["service_desk:agent", "service_desk:dispatcher"], by=Actor(None, "admin"))
     group = loom.accounts.create_group("first_line")
     loom.accounts.add_to_group(uid, group)
     return loom
@@ -76,7 +76,8 @@ def test_sign_ins_and_account_changes_are_audited(busy):
     assert logins == [("login", "ivanov", "10.0.0.7"), ("login_failed", "ivanov", "10.0.0.8"),
                       ("login_failed", "nobody", None)]
     change = next(e for e in log if e["action"] == "user.update")
-    assert change["before"] == {"roles": ["agent"]} and change["after"] == {"roles": ["agent", "dispatcher"]}
+    assert change["before"] == {"roles": ["service_desk:agent"]}
+    assert change["after"] == {"roles": ["service_desk:agent", "service_desk:dispatcher"]}
     assert change["username"] == "admin"
     assert not any("correct horse" in str(e) or "argon2" in str(e) for e in log)  # no secrets in the log
 

@@ -41,7 +41,7 @@ def users(designer_loom):
     accounts.create_user("ann", PASSWORD, full_name="Ann Analyst", roles=["analyst"])
     accounts.create_user("bob", PASSWORD, full_name="Bob Analyst", roles=["analyst"])
     accounts.create_user("root", PASSWORD, full_name="Root Admin", is_admin=True)
-    accounts.create_user("carl", PASSWORD, full_name="Carl User", roles=["agent"])
+    accounts.create_user("carl", PASSWORD, full_name="Carl User", roles=["service_desk:agent"])
     return ("ann", "bob", "root", "carl")
 
 

@@ -25,7 +25,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("editors")
     loom = make_loom(f"sqlite:///{tmp / 'loom.db'}", tmp / "files")
     loom.store.install(APPS / "it_support", author="tester")
-    loom.accounts.create_user("ann", PASSWORD, full_name="Ann Analyst", roles=["analyst", "lead"])
+    loom.accounts.create_user("ann", PASSWORD, full_name="Ann Analyst", roles=["analyst", "it_support:lead"])
     system = loom.records.create("it_support", "system", {"name": "crm"})
     app = create_app(Settings(tmp, loom.database_url, secret="editors-browser"), loom)
     srv = make_server("127.0.0.1", 0, app, threaded=True)

@@ -99,7 +99,7 @@ def main(loom):
     loom.store.publish(STAFF, author="tester")
     load_fixtures(loom, "staff")
     loom.accounts.create_user("ana", PASSWORD, roles=["analyst"])
-    loom.accounts.create_user("bob", PASSWORD, roles=["employee"])
+    loom.accounts.create_user("bob", PASSWORD, roles=["vacations:employee"])
     assert loom.store.create_draft("vacations", VACATIONS, "ana") == 1
     return loom
 

@@ -486,8 +486,8 @@ def analyst_builds_the_app(page, base, loom, web, doc, entity, saved, expect):
 
 
 def end_users_use_it(browser, base, loom, errors, expect):
-    loom.accounts.create_user("emma", PASSWORD, full_name="Emma Employee", roles=["employee"])
-    loom.accounts.create_user("harry", PASSWORD, full_name="Harry HR", roles=["hr_manager"])
+    loom.accounts.create_user("emma", PASSWORD, full_name="Emma Employee", roles=["vacation:employee"])
+    loom.accounts.create_user("harry", PASSWORD, full_name="Harry HR", roles=["vacation:hr_manager"])
 
     # ------------------------------------------------------------------ 14. an employee asks for a vacation
     page = sign_in(browser, base, "emma", errors)

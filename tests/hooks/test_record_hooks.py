@@ -67,6 +67,9 @@ def tax(record):
 '''
 
 
+EVERY_ROLE = {op: ["user"] for op in ("read", "create", "update", "delete")}  # anyone with a role of hk
+
+
 def app_doc(script=SCRIPT, **ticket_hooks):
     hooks = {"default": "t.py:defaults", "validate": "t.py:check", "before_save": "t.py:before_save",
              "after_save": "t.py:after_save", "before_delete": "t.py:guard_delete",
@@ -77,7 +80,7 @@ def app_doc(script=SCRIPT, **ticket_hooks):
              "limits": {"timeout": 0.5}}
     hooks.update(ticket_hooks)
     return {
-        "app": {"name": "hk", "title": "Hooks", "roles": [{"name": "boss"}, {"name": "agent"}]},
+        "app": {"name": "hk", "title": "Hooks", "roles": [{"name": "boss"}, {"name": "agent"}, {"name": "client"}]},
         "entities": {
             "ticket": {
                 "title": "Ticket", "number": "T-{0000}",
@@ -96,9 +99,11 @@ def app_doc(script=SCRIPT, **ticket_hooks):
                                  "set": {"approved_by": "user"},
                                  "before": "t.py:before_close", "after": "t.py:after_close"}],
                 "hooks": hooks,
+                "permissions": EVERY_ROLE,
             },
             "note": {"title": "Note", "fields": {"ticket": {"type": "link", "entity": "ticket"},
-                                                   "text": {"type": "text"}}},
+                                                   "text": {"type": "text"}},
+                     "permissions": EVERY_ROLE},
         },
         "scripts": {"t.py": script},
     }
@@ -107,7 +112,7 @@ def app_doc(script=SCRIPT, **ticket_hooks):
 @pytest.fixture
 def hk(loom):
     loom.store.publish(app_doc(), author="tester")
-    loom.accounts.create_user("boss", "pw-boss-1234", roles=["boss"])
+    loom.accounts.create_user("boss", "pw-boss-1234", roles=["hk:boss"])
     return loom
 
 
@@ -157,8 +162,8 @@ def test_before_delete_may_refuse(hk):
 
 
 def test_transition_rules_and_hooks(hk):
-    boss = Actor(hk.accounts.authenticate("boss", "pw-boss-1234").id, "boss", ("boss",))
-    stranger = Actor(None, "stranger", ("client",))
+    boss = Actor(hk.accounts.authenticate("boss", "pw-boss-1234").id, "boss", ("hk:boss",))
+    stranger = Actor(None, "stranger", ("hk:client",))
     rec = hk.records.create("hk", "ticket", {"title": "закрыть"})
     with pytest.raises(Forbidden, match="boss, agent"):
         hk.workflow.transition("hk", "ticket", rec["id"], "close", {}, None, stranger)
@@ -190,7 +195,7 @@ def test_action_saves_changes_and_logs(hk):
     assert out["result"] == "2.00" and out["record"]["amount"] == "2.00"
     assert out["record"]["row_version"] == rec["row_version"] + 1
     with pytest.raises(Forbidden):
-        hk.workflow.action("hk", "ticket", rec["id"], "restricted", Actor(None, "x", ("agent",)))
+        hk.workflow.action("hk", "ticket", rec["id"], "restricted", Actor(None, "x", ("hk:agent",)))
     r = platform.script_run
     with hk.engine.connect() as c:
         runs = c.execute(select(r.c.hook, r.c.outcome, r.c.duration_ms, r.c.steps)

@@ -29,7 +29,7 @@ def people(loom) -> dict:
     g = platform.group
     with loom.reader.connect() as c:
         line2 = c.execute(select(g.c.id).where(g.c.name == "line2")).scalar_one()
-    ids = {name: loom.accounts.create_user(name, None, email=f"{name}@corp.example", roles=["agent"])
+    ids = {name: loom.accounts.create_user(name, None, email=f"{name}@corp.example", roles=["it_support:agent"])
            for name in ("lead", "agent", "tech", "biz")}
     for name in ("lead", "agent"):
         loom.accounts.add_to_group(ids[name], line2)

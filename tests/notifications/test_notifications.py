@@ -91,11 +91,11 @@ def desk(loom):
     loom.store.publish(desk_doc(), author="t")
     acc = loom.accounts
     ids = {
-        "alice": acc.create_user("alice", None, email="alice@example.com", full_name="Алиса", roles=["agent"]),
+        "alice": acc.create_user("alice", None, email="alice@example.com", full_name="Алиса", roles=["desk:agent"]),
         "bob": acc.create_user("bob", None, email="Bob@Example.com", full_name="Bob", lang="en"),
         "carol": acc.create_user("carol", None, full_name="Карина"),
         "dave": acc.create_user("dave", None, email="dave@example.com"),
-        "erin": acc.create_user("erin", None, email="erin@example.com", roles=["agent"], lang="en"),
+        "erin": acc.create_user("erin", None, email="erin@example.com", roles=["desk:agent"], lang="en"),
     }
     acc.update_user(ids["dave"], is_active=False)
     line1 = ids["line1"] = acc.create_group("line1", title={"ru": "Первая линия", "en": "First line"},

@@ -107,12 +107,12 @@ def world(service_desk, tmp_path):
             "valid_to": str(today.replace(year=today.year + 1)), "amount": "100000.00"}, SYSTEM)
     users = {
         "admin": accounts.create_user("admin", None, is_admin=True),
-        "dispatcher": accounts.create_user("dispatcher", None, roles=["dispatcher"]),
-        "agent1": accounts.create_user("agent1", None, roles=["agent"]),
-        "agent2": accounts.create_user("agent2", None, roles=["agent"]),
-        "client_a": accounts.create_user("client_a", None, roles=["client"],
+        "dispatcher": accounts.create_user("dispatcher", None, roles=["service_desk:dispatcher"]),
+        "agent1": accounts.create_user("agent1", None, roles=["service_desk:agent"]),
+        "agent2": accounts.create_user("agent2", None, roles=["service_desk:agent"]),
+        "client_a": accounts.create_user("client_a", None, roles=["service_desk:client"],
                                          organization=f"{APP}.organization:{orgs['A']['id']}"),
-        "client_b": accounts.create_user("client_b", None, roles=["client"],
+        "client_b": accounts.create_user("client_b", None, roles=["service_desk:client"],
                                          organization=f"{APP}.organization:{orgs['B']['id']}"),
         "nobody": accounts.create_user("nobody", None, roles=[]),
     }

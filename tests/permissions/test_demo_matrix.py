@@ -85,9 +85,9 @@ def demo(service_desk, tmp_path):
     load_fixtures(loom, APP)
     org = next(o for o in everything(loom, "organization") if o["short_name"] == CLIENT_ORG)
     users = {
-        "agent": loom.accounts.create_user("agent", PASSWORD, roles=["agent"]),
-        "dispatcher": loom.accounts.create_user("dispatcher", PASSWORD, roles=["dispatcher"]),
-        "client": loom.accounts.create_user("client", PASSWORD, roles=["client"],
+        "agent": loom.accounts.create_user("agent", PASSWORD, roles=["service_desk:agent"]),
+        "dispatcher": loom.accounts.create_user("dispatcher", PASSWORD, roles=["service_desk:dispatcher"]),
+        "client": loom.accounts.create_user("client", PASSWORD, roles=["service_desk:client"],
                                             organization=f"{APP}.organization:{org['id']}"),
     }
     app = create_app(Settings(tmp_path, loom.database_url), loom)

@@ -36,7 +36,7 @@ RULES = {
 }
 ROLES = list(RULES) + ["plain"]
 TICKETS = {
-    "app": {"name": "tickets", "title": "Tickets", "roles": [{"name": r} for r in ROLES]},
+    "app": {"name": "tickets", "title": "Tickets", "roles": [{"name": r} for r in ROLES + ["writer"]]},
     "entities": {
         "org": {"title": "Org", "fields": {"name": {"type": "string"}}},
         "ticket": {
@@ -46,6 +46,7 @@ TICKETS = {
                        "org": {"type": "link", "entity": "org"}, "owner": {"type": "user"},
                        "secret": {"type": "string"}},
             "permissions": {
+                **{op: ["user"] for op in ("read", "create", "update", "delete")},  # every role of the app
                 "rows": [{"roles": [role], **rule} for role, rules in RULES.items() for rule in rules],
                 "fields": {"secret": {"hidden": ["r_all", "plain"]}},
             },
@@ -84,7 +85,8 @@ def tickets(loom):
     u1 = accounts.create_user("u1", None, organization=f"tickets.org:{o1}")
     u2 = accounts.create_user("u2", None)
     accounts.add_to_group(u1, g1)
-    writers = [Actor(u1, "u1"), Actor(u2, "u2"), Actor(None, "system", system=True, is_admin=True)]
+    writers = [Actor(u1, "u1", ("tickets:writer",)), Actor(u2, "u2", ("tickets:writer",)),
+               Actor(None, "system", system=True, is_admin=True)]
     combos = itertools.product(["a", "b", "c", None], [None, 1, 2, 5], [True, False, None])
     for i, (kind, level, flag) in enumerate(combos):
         create("tickets", "ticket", {
@@ -107,7 +109,7 @@ def test_rules_in_sql_match_their_meaning(tickets):
     et = loom.entity_tables("tickets", "ticket")
     failures = []
     for role, user in itertools.product(ROLES, (u1, u2)):
-        actor = Actor(user.id, user.username, (role,), groups=user.groups, organization=user.organization)
+        actor = Actor(user.id, user.username, (f"tickets:{role}",), groups=user.groups, organization=user.organization)
         expected = [t["id"] for t in rows if ORACLE[role](t, actor)]
         with loom.reader.connect() as c:
             page = ListQuery(loom, et).run(c, [], ["id"], limit=500, count="exact", actor=actor)
@@ -126,7 +128,7 @@ def test_rules_in_sql_match_their_meaning(tickets):
     assert not failures, "\n".join(failures)
     # Sanity of the data: every rule keeps some rows and hides some (r_all and plain see all).
     for role in ROLES[:-2]:
-        actor = Actor(u1.id, "u1", (role,), groups=u1.groups, organization=u1.organization)
+        actor = Actor(u1.id, "u1", (f"tickets:{role}",), groups=u1.groups, organization=u1.organization)
         assert 0 < sum(ORACLE[role](t, actor) for t in rows) < len(rows), role
 
 
@@ -136,20 +138,21 @@ def test_several_roles_or_together_and_a_rule_without_parts_opens_all(tickets):
     et = loom.entity_tables("tickets", "ticket")
 
     def ids(roles):
-        actor = Actor(u1.id, "u1", roles, groups=u1.groups, organization=u1.organization)
+        actor = Actor(u1.id, "u1", tuple(f"tickets:{r}" for r in roles), groups=u1.groups,
+                      organization=u1.organization)
         with loom.reader.connect() as c:
             return {r["id"] for r in ListQuery(loom, et).run(c, [], [], limit=500, actor=actor).items}
 
     assert ids(("r_in", "r_flag")) == ids(("r_in",)) | ids(("r_flag",))
     assert ids(("r_in", "r_all")) == {t["id"] for t in rows}
-    assert ids(("plain",)) == {t["id"] for t in rows}  # no rule for the role: every row
+    assert ids(("tickets:plain",)) == {t["id"] for t in rows}  # no rule for the role: every row
 
 
 def test_missing_user_facts_match_nothing(tickets):
     loom, _, u2 = tickets  # u2 has no organisation and no groups
     et = loom.entity_tables("tickets", "ticket")
     for role in ("r_org", "r_orgparam", "r_team", "r_teams"):
-        actor = Actor(u2.id, "u2", (role,))
+        actor = Actor(u2.id, "u2", (f"tickets:{role}",))
         with loom.reader.connect() as c:
             assert ListQuery(loom, et).run(c, [], [], actor=actor, count="exact").count == 0, role
 
@@ -157,7 +160,7 @@ def test_missing_user_facts_match_nothing(tickets):
 def test_hidden_field_cannot_be_filtered_sorted_or_written(tickets):
     loom, u1, _ = tickets
     et = loom.entity_tables("tickets", "ticket")
-    actor = Actor(u1.id, "u1", ("plain",))
+    actor = Actor(u1.id, "u1", ("tickets:plain",))
     with loom.reader.connect() as c:
         for filters, sort in (([Filter("secret", "eq", "s")], []), ([Filter("secret", "isnull", True)], []),
                               ([], ["secret"])):
@@ -248,7 +251,7 @@ def test_import_respects_field_and_row_rules(world):
 
 def test_import_refuses_rows_the_importer_could_not_see(tickets):
     loom, u1, _ = tickets
-    actor = Actor(u1.id, "u1", ("r_team",), groups=u1.groups)
+    actor = Actor(u1.id, "u1", ("tickets:r_team",), groups=u1.groups)
     group = u1.groups[0]
     before = len(_all(loom))
     text = f"title,team\nмоя группа,{group}\nещё моя,{group}\nнет группы,\n"

@@ -52,8 +52,8 @@ def stamps(installed, db_url, tmp_path):
     """A Loom with the plugin, the stamps app published, an agent (ann) and a guest (gus)."""
     loom = make_loom(db_url, tmp_path / "files")
     loom.store.install(APP, author="tester")
-    loom.accounts.create_user("ann", PASSWORD, roles=["agent"], email="ann@example.com")
-    loom.accounts.create_user("gus", PASSWORD, roles=["guest"])
+    loom.accounts.create_user("ann", PASSWORD, roles=["stamps:agent"], email="ann@example.com")
+    loom.accounts.create_user("gus", PASSWORD, roles=["stamps:guest"])
     yield loom
     loom.engine.dispose()
 

@@ -57,7 +57,7 @@ def grant(loom, username: str, *roles: str) -> None:
     from runtime.data import tables
     with loom.engine.connect() as c:
         row = c.execute(select(tables.user.c.id, tables.user.c.roles).where(tables.user.c.username == username)).first()
-    loom.accounts.update_user(row.id, roles=[*row.roles, *roles])
+    loom.accounts.update_user(row.id, roles=[*row.roles, *(f"service_desk:{r}" for r in roles)])
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def ui_app(service_desk, tmp_path):
 @pytest.fixture
 def data(service_desk):
     out = seed(service_desk)
-    service_desk.accounts.create_user("agent", PASSWORD, full_name="Анна Агентова", roles=["agent"])
+    service_desk.accounts.create_user("agent", PASSWORD, full_name="Анна Агентова", roles=["service_desk:agent"])
     return out
 
 

@@ -48,15 +48,18 @@ def test_admin_manages_users_groups_tokens_and_sees_them_audited(admin, service_
     assert "Администрирование" in text(home) and "Журнал аудита" in text(home)
 
     form = admin.get("/ui/admin/users/new")
-    assert form.status_code == 200 and 'value="agent"' in form.get_data(as_text=True)  # app roles are offered
+    assert form.status_code == 200 and 'value="service_desk:agent"' in form.get_data(as_text=True)  # app roles
+    assert "Служба поддержки: Специалист поддержки" in text(form)  # under their app's title
     r = admin.post("/ui/admin/users/new", {"username": "ivan", "full_name": "Иван Петров", "email": "ivan@example.org",
-                                           "roles": ["agent", "dispatcher"]})
+                                           "roles": ["service_desk:agent", "service_desk:dispatcher", "agent"]})
     assert r.status_code == 200
     password = SECRET.search(r.get_data(as_text=True)).group(1)
     assert "показывается только один раз" in text(r)
     ivan = user_id(loom, "ivan")
     actor = loom.accounts.authenticate("ivan", password)
-    assert actor is not None and set(actor.roles) == {"agent", "dispatcher"} and not actor.is_admin
+    # the bare "agent" is no role of any app: not offered, so not given
+    assert actor is not None and set(actor.roles) == {"service_desk:agent", "service_desk:dispatcher"}
+    assert not actor.is_admin
     assert "ivan" in text(admin.get("/ui/admin/users"))
 
     r = admin.post("/ui/admin/users/new", {"username": "ivan"})
@@ -73,11 +76,11 @@ def test_admin_manages_users_groups_tokens_and_sees_them_audited(admin, service_
     assert "Первая линия поддержки" in groups and "ivan" in groups
 
     r = admin.post(f"/ui/admin/users/{ivan}", {"full_name": "Иван Иванов", "email": "ivan@example.org",
-                                              "roles": ["agent"], "is_active": "on"},
+                                              "roles": ["service_desk:agent"], "is_active": "on"},
                    token_from=f"/ui/admin/users/{ivan}")
     assert r.status_code == 302
     actor = loom.accounts.actor_for_id(ivan)
-    assert actor.roles == ("agent",) and actor.groups == ()  # unticked group: removed
+    assert actor.roles == ("service_desk:agent",) and actor.groups == ()  # unticked group: removed
 
     r = admin.post(f"/ui/admin/users/{ivan}/token", {"name": "ci"}, token_from=f"/ui/admin/users/{ivan}")
     assert r.status_code == 200
@@ -166,14 +169,15 @@ def grants_row(html: str, role: str, entity: str) -> str:
 
 def test_the_roles_page_says_who_may_do_what(admin, service_desk):
     loom = service_desk
-    loom.accounts.create_user("olga", "olga-pass-123", full_name="Ольга Клиентова", roles=["client"],
+    loom.accounts.create_user("olga", "olga-pass-123", full_name="Ольга Клиентова", roles=["service_desk:client"],
                               organization="service_desk.organization:1")
     page = admin.get("/ui/admin/roles")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    for role in ("agent", "dispatcher", "client", "analyst", "admin", "user"):
+    for role in ("service_desk-agent", "service_desk-dispatcher", "service_desk-client", "analyst", "admin",
+                 "authenticated"):
         assert f'id="role-{role}"' in html, role
-    client = re.search(r'id="role-client"(.*?)</section>', html, re.S).group(1)
+    client = re.search(r'id="role-service_desk-client"(.*?)</section>', html, re.S).group(1)
     assert "Ольга Клиентова" in text_of(client) and "Анна Агентова" not in text_of(client)
 
     # requests: read and create, not update or delete; only their organisation's rows; the labour cost hidden
@@ -194,10 +198,10 @@ def test_the_roles_page_says_who_may_do_what(admin, service_desk):
 
 
 def test_an_administrator_makes_a_user_an_analyst(admin, service_desk, ui_app):
-    ivan = service_desk.accounts.create_user("ivan", "ivan-pass-123", roles=["agent"])
+    ivan = service_desk.accounts.create_user("ivan", "ivan-pass-123", roles=["service_desk:agent"])
     form = admin.get(f"/ui/admin/users/{ivan}").get_data(as_text=True)
     assert 'value="analyst"' in form
-    r = admin.post(f"/ui/admin/users/{ivan}", {"roles": ["agent", "analyst"], "is_active": "on"},
+    r = admin.post(f"/ui/admin/users/{ivan}", {"roles": ["service_desk:agent", "analyst"], "is_active": "on"},
                    token_from=f"/ui/admin/users/{ivan}")
     assert r.status_code == 302
     b = Browser(ui_app.test_client())

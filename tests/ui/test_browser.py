@@ -72,7 +72,7 @@ def server(tmp_path):
     loom = make_loom(f"sqlite:///{tmp_path / 'loom.db'}", tmp_path / "files")
     loom.store.install(APPS / "service_desk", author="tester")
     data = seed(loom)
-    loom.accounts.create_user("agent", PASSWORD, full_name="Анна Агентова", roles=["agent"])
+    loom.accounts.create_user("agent", PASSWORD, full_name="Анна Агентова", roles=["service_desk:agent"])
     for i, (subject, priority) in enumerate([("Не формируется отчёт по обращениям", "2"),
                                              ("Ошибка при подписании документа", "1"),
                                              ("Нужен доступ для нового сотрудника", "3")]):
@@ -262,19 +262,19 @@ def test_an_administrator_reads_who_may_do_what(server):
     from playwright.sync_api import expect
     base, loom = server
     loom.accounts.create_user("root", PASSWORD, full_name="Главный Администратор", is_admin=True)
-    loom.accounts.create_user("olga", PASSWORD, full_name="Ольга Клиентова", roles=["client"])
+    loom.accounts.create_user("olga", PASSWORD, full_name="Ольга Клиентова", roles=["service_desk:client"])
     with russian_page(1280, 900) as page:
         sign_in(page, base, "root")
         page.click("#nav-admin")
         page.click("nav.admin-nav >> text=Роли")
         expect(page.locator("h1")).to_have_text("Роли")
         page.click("nav.role-index >> text=Представитель клиента")
-        client = page.locator("#role-client")
+        client = page.locator("#role-service_desk-client")
         expect(client.locator(".members")).to_contain_text("Ольга Клиентова")
         row = client.locator('tr[data-entity="request"]')
         expect(row.locator('td[data-op="update"]')).to_have_text("—")
         expect(row.locator("td.rows")).to_have_text("их организации (Организация)")
         expect(client.locator('tr[data-entity="contract"]')).to_have_count(0)
-        page.locator("#role-agent").scroll_into_view_if_needed()
-        page.evaluate("document.getElementById('role-agent').scrollIntoView(); window.scrollBy(0, -20)")
+        page.locator("#role-service_desk-agent").scroll_into_view_if_needed()
+        page.evaluate("document.getElementById('role-service_desk-agent').scrollIntoView(); window.scrollBy(0, -20)")
         page.screenshot(path=str(SHOTS / "admin-roles.png"))

@@ -56,7 +56,7 @@ def test_saved_view_round_trip_and_isolation(signed_in, ui_app, service_desk, da
     assert len(re.findall(r'class="saved-view">Критичные<', html)) == 1
     assert "priority=4" in re.search(r'<a href="([^"]+)" class="saved-view">Критичные</a>', html).group(1)
     # another user neither sees nor deletes it
-    service_desk.accounts.create_user("other", PASSWORD, roles=["agent"])
+    service_desk.accounts.create_user("other", PASSWORD, roles=["service_desk:agent"])
     other = Browser(ui_app.test_client())
     other.login("other")
     assert "Критичные" not in text(other.get(LIST))
@@ -117,7 +117,7 @@ def test_bulk_never_defaults_to_delete(signed_in, service_desk, data):
 def test_bulk_checks_permissions_per_record(browser, service_desk, data):
     """A user without the transition's role gets each record refused; nothing changes."""
     reqs = make_request(service_desk, data, 2)
-    service_desk.accounts.create_user("guest", PASSWORD, roles=["client"])
+    service_desk.accounts.create_user("guest", PASSWORD, roles=["service_desk:client"])
     browser.login("guest")
     html = browser.get(LIST).get_data(as_text=True)
     assert 'value="transition:take"' not in html  # not offered

@@ -39,7 +39,7 @@ def two_workers(tmp_path, redis_url, prefix):
     url = f"sqlite:///{tmp_path / 'loom.db'}"
     first = make_loom(url, tmp_path / "files")
     first.redis_url = redis_url
-    first.accounts.create_user("agent", PASSWORD, roles=["agent"])
+    first.accounts.create_user("agent", PASSWORD, roles=["service_desk:agent"])
     second = Loom(url, files_dir=tmp_path / "files", redis_url=redis_url)
     second.load()
     yield (Browser(_web(first, tmp_path / "a", prefix).test_client()),

@@ -43,10 +43,10 @@ def items(html: str) -> list[str]:
 
 def test_a_mention_shows_on_the_page_with_a_link_to_the_record(signed_in, service_desk, data):
     req = make_request(service_desk, data)[0]
-    boss = service_desk.accounts.create_user("boss", None, roles=["agent"])
+    boss = service_desk.accounts.create_user("boss", None, roles=["service_desk:agent"])
     assert badge(signed_in.get("/ui/").get_data(as_text=True)) is None
     comments.add(service_desk, "service_desk", "request", req["id"], "@agent посмотрите, пожалуйста",
-                 Actor(boss, "boss", ("agent",)))
+                 Actor(boss, "boss", ("service_desk:agent",)))
     assert badge(signed_in.get("/ui/").get_data(as_text=True)) == "1"
     html = signed_in.get(PAGE).get_data(as_text=True)
     assert "@boss: Обращение номер 000" in html and "посмотрите, пожалуйста" in html
@@ -55,7 +55,7 @@ def test_a_mention_shows_on_the_page_with_a_link_to_the_record(signed_in, servic
 
 def test_only_ones_own_notifications_newest_first(signed_in, service_desk, data):
     mine = notify(service_desk, user_id(service_desk, "agent"), 3)
-    other = service_desk.accounts.create_user("other", None, roles=["agent"])
+    other = service_desk.accounts.create_user("other", None, roles=["service_desk:agent"])
     notify(service_desk, other, 1, title="Чужое уведомление")
     html = signed_in.get(PAGE).get_data(as_text=True)
     assert items(html) == [str(i) for i in reversed(mine)]
@@ -64,7 +64,7 @@ def test_only_ones_own_notifications_newest_first(signed_in, service_desk, data)
 
 def test_marking_read_one_and_all(signed_in, service_desk, data):
     first, second, third = notify(service_desk, user_id(service_desk, "agent"), 3)
-    other = service_desk.accounts.create_user("other", None, roles=["agent"])
+    other = service_desk.accounts.create_user("other", None, roles=["service_desk:agent"])
     [theirs] = notify(service_desk, other, 1)
 
     assert signed_in.http.post(f"{PAGE}/{first}/read").status_code == 400  # CSRF

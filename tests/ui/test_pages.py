@@ -276,7 +276,7 @@ def test_record_page_transition_and_timeline(signed_in, service_desk, data):
 
 
 def test_transition_refused_for_missing_role(browser, service_desk, data):
-    service_desk.accounts.create_user("client", "client-pass", roles=["client"])
+    service_desk.accounts.create_user("client", "client-pass", roles=["service_desk:client"])
     req = make_request(service_desk, data)[0]
     browser.login("client", "client-pass")
     url = f"/ui/service_desk/request/{req['id']}"

@@ -24,7 +24,7 @@ def contract(loom, data, code="Д-1"):
 
 # ---------------------------------------------------------------------- comments
 def test_comment_with_mention_notifies_and_escapes(signed_in, service_desk, data):
-    boss = service_desk.accounts.create_user("boss", "boss-pass-1", full_name="Борис Начальников", roles=["agent"])
+    boss = service_desk.accounts.create_user("boss", "boss-pass-1", full_name="Борис Начальников", roles=["service_desk:agent"])
     boss_id = boss
     req = make_request(service_desk, data)[0]
     page = f"{R}/{req['id']}"
@@ -166,10 +166,10 @@ def test_deleting_ones_own_comment(signed_in, browser, service_desk, data):
     req = make_request(service_desk, data)[0]
     page = f"{R}/{req['id']}"
     signed_in.post(f"{page}/comments", {"body": "Мой комментарий"}, token_from=page)
-    colleague_id = service_desk.accounts.create_user("colleague", "colleague-pass-1", roles=["agent"])
+    colleague_id = service_desk.accounts.create_user("colleague", "colleague-pass-1", roles=["service_desk:agent"])
     from runtime.data import comments
     theirs = comments.add(service_desk, "service_desk", "request", req["id"], "Чужой комментарий",
-                          Actor(colleague_id, "colleague", ("agent",)))
+                          Actor(colleague_id, "colleague", ("service_desk:agent",)))
     html = signed_in.get(page).get_data(as_text=True)
     forms = _delete_forms(html, "comments")
     assert len(forms) == 1 and f"/comments/{theirs['id']}/" not in forms[0]  # only one's own
@@ -195,8 +195,8 @@ def test_an_administrator_may_delete_any_comment(ui_app, service_desk, data):
     service_desk.accounts.create_user("root", "root-pass-1", is_admin=True)
     from runtime.data import comments
     from runtime.data.records import Actor
-    uid = service_desk.accounts.create_user("writer", None, roles=["agent"])
-    theirs = comments.add(service_desk, "service_desk", "request", req["id"], "Лишнее", Actor(uid, "writer", ("agent",)))
+    uid = service_desk.accounts.create_user("writer", None, roles=["service_desk:agent"])
+    theirs = comments.add(service_desk, "service_desk", "request", req["id"], "Лишнее", Actor(uid, "writer", ("service_desk:agent",)))
     admin = Browser(ui_app.test_client())
     assert admin.login("root", "root-pass-1").status_code == 302
     assert _delete_forms(admin.get(page).get_data(as_text=True), "comments")
@@ -211,10 +211,10 @@ def test_deleting_ones_own_file(signed_in, service_desk, data):
     page = f"{R}/{req['id']}"
     signed_in.post(f"{page}/files/attachments", {"file": (io.BytesIO(b"mine\n"), "mine.txt")},
                    token_from=page, content_type="multipart/form-data")
-    colleague_id = service_desk.accounts.create_user("colleague", None, roles=["agent"])
+    colleague_id = service_desk.accounts.create_user("colleague", None, roles=["service_desk:agent"])
     theirs = FileStore(service_desk).attach("service_desk", "request", req["id"], "attachments", "theirs.txt",
                                             "text/plain", io.BytesIO(b"theirs\n"),
-                                            Actor(colleague_id, "colleague", ("agent",)))
+                                            Actor(colleague_id, "colleague", ("service_desk:agent",)))
     html = signed_in.get(page).get_data(as_text=True)
     forms = _delete_forms(html, "files")
     assert len(forms) == 1 and f"/files/{theirs['id']}/" not in forms[0]
@@ -243,7 +243,7 @@ def test_a_file_cannot_be_deleted_without_the_right_to_update_the_record(signed_
     mine = _delete_forms(signed_in.get(page).get_data(as_text=True), "files")[0]
     with service_desk.engine.connect() as conn:
         uid = conn.execute(select(platform.user.c.id).where(platform.user.c.username == "agent")).scalar_one()
-    service_desk.accounts.update_user(uid, roles=["client"], organization=f"service_desk.organization:"
+    service_desk.accounts.update_user(uid, roles=["service_desk:client"], organization=f"service_desk.organization:"
                                                                           f"{data['organization']['id']}")
     html = signed_in.get(page).get_data(as_text=True)
     assert "x.txt" in html and not _delete_forms(html, "files")  # still readable, no delete button

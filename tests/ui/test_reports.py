@@ -149,8 +149,8 @@ def test_date_buckets_day_week_month(small):
 
 def test_kpi_per_assignee(small):
     loom, org, mod = small
-    ann = loom.accounts.create_user("ann", None, roles=["agent"])
-    bob = loom.accounts.create_user("bob", None, roles=["agent"])
+    ann = loom.accounts.create_user("ann", None, roles=["service_desk:agent"])
+    bob = loom.accounts.create_user("bob", None, roles=["service_desk:agent"])
     now = dt.datetime.now(dt.UTC)
     past, future = now - dt.timedelta(days=2), now + dt.timedelta(days=2)
     plan = [(ann, "in_work", past), (ann, "registered", future), (ann, "done", past), (ann, "cancelled", past),
@@ -172,6 +172,7 @@ def test_kpi_per_assignee(small):
 def permissioned(doc: dict) -> dict:
     doc = copy.deepcopy(doc)
     doc["entities"]["request"]["permissions"] = {
+        "read": ["user"],
         "rows": [{"roles": ["client"], "organisation_field": "organization"},
                  {"roles": ["agent"], "condition": "priority in ['1', '2']"}],
         "fields": {"labor_hours": {"hidden": ["client"]}},
@@ -189,8 +190,8 @@ def guarded(loaded):
 def test_row_rules_narrow_every_aggregate(guarded):
     requests = fixture("request")
     orgs = {v: k for k, v in ids(guarded, "organization", "short_name").items()}
-    client = Actor(1, "client", roles=("client",), organization=f"{APP}.organization:{orgs['Минобразования']}")
-    agent = Actor(2, "agent", roles=("agent",))
+    client = Actor(1, "client", roles=("service_desk:client",), organization=f"{APP}.organization:{orgs['Минобразования']}")
+    agent = Actor(2, "agent", roles=("service_desk:agent",))
     mine = [r for r in requests if r["organization"] == "Минобразования"]
     status = run(guarded, "requests_by_status", client)
     assert {k: status.cells[(k, None)] for k in status.row_keys} == Counter(r["status"] for r in mine)
@@ -210,7 +211,7 @@ def test_row_rules_narrow_every_aggregate(guarded):
 # ---------------------------------------------------------------------- pages
 @pytest.fixture
 def browser(ui_app, loaded):
-    loaded.accounts.create_user("agent", PASSWORD, full_name="Анна Агентова", roles=["agent"])
+    loaded.accounts.create_user("agent", PASSWORD, full_name="Анна Агентова", roles=["service_desk:agent"])
     b = Browser(ui_app.test_client())
     assert b.login().status_code == 302
     return b
@@ -285,7 +286,7 @@ def live_server(tmp_path):
     loom = make_loom(f"sqlite:///{tmp_path / 'loom.db'}", tmp_path / "files")
     loom.store.install(APPS / APP, author="tester")
     load_fixtures(loom, APP)
-    loom.accounts.create_user("agent", PASSWORD, roles=["agent"])
+    loom.accounts.create_user("agent", PASSWORD, roles=["service_desk:agent"])
     srv = make_server("127.0.0.1", 0, create_app(Settings(tmp_path, loom.database_url), loom), threaded=True)
     import threading
     thread = threading.Thread(target=srv.serve_forever, daemon=True)

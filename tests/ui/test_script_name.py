@@ -52,11 +52,11 @@ def outside(html: str) -> list[str]:
 def records(service_desk, data):
     """A request with a comment by someone else, a file and a notification; a contract."""
     req = make_request(service_desk, data)[0]
-    writer = service_desk.accounts.create_user("writer", None, roles=["agent"])
+    writer = service_desk.accounts.create_user("writer", None, roles=["service_desk:agent"])
     comments.add(service_desk, "service_desk", "request", req["id"], "@agent взгляните",
-                 Actor(writer, "writer", ("agent",)))
+                 Actor(writer, "writer", ("service_desk:agent",)))
     FileStore(service_desk).attach("service_desk", "request", req["id"], "attachments", "log.txt", "text/plain",
-                                   io.BytesIO(b"x"), Actor(user_id(service_desk, "agent"), "agent", ("agent",)))
+                                   io.BytesIO(b"x"), Actor(user_id(service_desk, "agent"), "agent", ("service_desk:agent",)))
     service_desk.records.create("service_desk", "contract", {
         "code": "Д-1", "organization": data["organization"]["id"], "department": data["department"]["id"],
         "valid_from": "2024-01-01", "valid_to": "2025-12-31"})
@@ -103,7 +103,8 @@ def test_redirects_keep_the_prefix(ui_app, records):
     assert r.headers["Location"] == f"{PREFIX}/ui/notifications"
 
 
-@pytest.mark.parametrize("roles, admin, shown", [(["agent"], False, False), (["agent", "analyst"], False, True),
+@pytest.mark.parametrize("roles, admin, shown", [(["service_desk:agent"], False, False),
+                                                 (["service_desk:agent", "analyst"], False, True),
                                                  ([], True, True)])
 def test_the_designer_link_is_for_analysts_and_administrators(ui_app, service_desk, data, roles, admin, shown):
     service_desk.accounts.update_user(user_id(service_desk, "agent"), roles=roles, is_admin=admin)

@@ -32,7 +32,7 @@ def make(loom, data, subject, **extra):
 def test_my_tasks_lists_mine_due_soon_and_overdue(signed_in, service_desk, data):
     loom = service_desk
     agent = loom.accounts.authenticate("agent", PASSWORD).id
-    other = loom.accounts.create_user("other", "other-pass-1", roles=["agent"])
+    other = loom.accounts.create_user("other", "other-pass-1", roles=["service_desk:agent"])
     make(loom, data, "Моя заявка надолго", assignee=agent, due_at=when(days=5))
     make(loom, data, "Моя срочная заявка", assignee=agent, due_at=when(hours=3))
     make(loom, data, "Моя просроченная заявка", assignee=agent, due_at=when(hours=-2))
@@ -65,8 +65,8 @@ def test_my_groups_respect_row_rules(ui_app, service_desk, data):
     loom.store.publish(doc, author="tester", comment="agents see only their own requests")
     team = loom.accounts.create_group("first_line")
     agent = loom.accounts.authenticate("agent", PASSWORD).id
-    other = loom.accounts.create_user("other", "other-pass-1", roles=["agent"])
-    boss = loom.accounts.create_user("boss", "boss-pass-1", roles=["dispatcher"])
+    other = loom.accounts.create_user("other", "other-pass-1", roles=["service_desk:agent"])
+    boss = loom.accounts.create_user("boss", "boss-pass-1", roles=["service_desk:dispatcher"])
     for user in (agent, other, boss):
         loom.accounts.add_to_group(user, team)
     make(loom, data, "Заявка группы для агента", assignee=agent, team=team)

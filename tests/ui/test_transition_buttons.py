@@ -6,7 +6,7 @@ from tests.ui.test_pages import make_request
 def test_buttons_follow_status_and_roles(ui_app, service_desk, data):
     req = make_request(service_desk, data)[0]
     service_desk.workflow.transition("service_desk", "request", req["id"], "take")  # now in_work
-    service_desk.accounts.create_user("disp", PASSWORD, roles=["dispatcher"])
+    service_desk.accounts.create_user("disp", PASSWORD, roles=["service_desk:dispatcher"])
     url = f"/ui/service_desk/request/{req['id']}"
 
     dispatcher = Browser(ui_app.test_client())

@@ -18,7 +18,7 @@ from runtime.data import tables as platform
 from runtime.errors import Forbidden, NotFound
 from runtime.security.accounts import generate_password
 from runtime.security.audit import verify
-from runtime.security.permissions import ANALYST, EVERYONE, OPERATIONS
+from runtime.security.permissions import ANALYST, AUTHENTICATED, OPERATIONS, app_role
 
 from . import base, tasks
 from .base import actor as me
@@ -55,15 +55,14 @@ def _my_tasks():
 
 # ---------------------------------------------------------------------- users
 def role_choices() -> list[tuple[str, str]]:
-    """(name, title) of the roles of every live app, then the built-in admin and user."""
-    seen = {}
-    for _, live in sorted(loom().live.items()):
+    """(stored name, title) of the roles a user can be given: each live app's roles as
+    ``app:role`` titled "App: Role" (a role of one app is not the same-named role of another),
+    then the platform's analyst and administrator."""
+    out = []
+    for name, live in sorted(loom().live.items()):
         for role in live.app.document["app"].get("roles", []):
-            seen.setdefault(role["name"], tt(role.get("title", role["name"])))
-    out = sorted(seen.items())
-    out += [(ANALYST, t("Analyst: builds apps in the designer")), ("admin", t("Administrator")),
-            (EVERYONE, t("Every user (built-in)"))]
-    return [r for i, r in enumerate(out) if r[0] not in {x[0] for x in out[:i]}]
+            out.append((app_role(name, role["name"]), f"{tt(live.app.title)}: {tt(role.get('title', role['name']))}"))
+    return out + [(ANALYST, t("Analyst: builds apps in the designer")), ("admin", t("Administrator"))]
 
 
 def _user(user_id: int) -> dict:
@@ -184,19 +183,20 @@ def roles():
     with loom().reader.connect() as c:
         users = [dict(r) for r in c.execute(select(u.c.id, u.c.username, u.c.full_name, u.c.roles, u.c.is_admin,
                                                    u.c.is_active).order_by(u.c.username)).mappings()]
+    lives = sorted(loom().live.items())
     out = []
-    for name, title in role_choices():
+    for stored, title in role_choices():
+        app, _, name = stored.rpartition(":")
         if name == "admin":
             members = [x for x in users if x["is_admin"]]
-        elif name == EVERYONE:
-            members = [x for x in users if x["is_active"]]
         else:
-            members = [x for x in users if name in (x["roles"] or [])]
-        apps = [] if name == "admin" else [a for a in (_role_in_app(name, live) for _, live in sorted(loom().live.items()))
-                                         if a["entities"]]
-        out.append({"name": name, "title": title, "members": members, "apps": apps,
-                    "declared_by": [tt(live.app.title) for _, live in sorted(loom().live.items())
-                                    if any(r["name"] == name for r in live.app.document["app"].get("roles", []))]})
+            members = [x for x in users if stored in (x["roles"] or [])]
+        apps = [a for a in (_role_in_app(name, live) for app_name, live in lives if app_name == app) if a["entities"]]
+        out.append({"name": name, "id": stored.replace(":", "-"), "app": app, "title": title, "members": members,
+                    "apps": apps})
+    everyone = [a for a in (_role_in_app(AUTHENTICATED, live) for _, live in lives) if a["entities"]]
+    out.append({"name": AUTHENTICATED, "id": AUTHENTICATED, "app": "", "title": t("Every signed-in user (built-in)"),
+                "members": [x for x in users if x["is_active"]], "apps": everyone})
     return render_template("ui/admin_roles.html", title=t("Roles"), roles=out, operations=OPERATIONS)
 
 

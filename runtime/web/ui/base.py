@@ -76,8 +76,9 @@ def navigation():
     """The sidebar: the current app's navigation groups and entities the user may read."""
     app_name = (request.view_args or {}).get("app")
     live = loom().live.get(app_name) if app_name else None
-    apps = [(name, tt(lv.app.title)) for name, lv in sorted(loom().live.items())]
-    if live is None:
+    apps = [(name, tt(lv.app.title)) for name, lv in sorted(loom().live.items())
+            if loom().permissions.readable(actor(), lv.app)]
+    if live is None or app_name not in dict(apps):  # not even the title of an app the user has nothing in
         return {"nav_apps": apps, "nav": [], "nav_app": None}
     entities = live.app.entities
 

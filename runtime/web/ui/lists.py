@@ -41,6 +41,7 @@ from runtime.data import tables as platform
 from runtime.data.query import MAX_LIMIT, Filter, ListQuery, parse_args
 from runtime.data.storage import utcnow
 from runtime.errors import LoomError, NotFound, ValidationFailed
+from runtime.security.permissions import holds
 
 from . import meta
 from .base import actor, bp, loom
@@ -70,7 +71,7 @@ def list_extras(app: str, ent, view_name: str | None) -> dict:
     if perms.allowed(who, ent, "update"):
         for tr in ent.spec.get("transitions", []):
             roles = tr.get("roles")
-            if roles and not (who.is_admin or who.system or set(roles) & set(who.roles)):
+            if roles and not holds(who, app, roles):
                 continue
             actions.append({"value": f"transition:{tr['name']}", "title": tt(tr.get("title", tr["name"]))})
     if perms.allowed(who, ent, "delete"):
@@ -270,14 +271,14 @@ def export_columns(ent, hidden) -> list:
     except KeyError:
         raise NotFound(f"{ent.name} has no view {request.args.get('view')!r}") from None
     names = list(view.get("columns", []))
-    names += [f.name for f in ent.fields.values() if f.storage == "column"]
+    names += [f.name for f in ent.fields.values() if f.storage in ("column", "point")]
     if ent.statuses:
         names.append("status")
     names += list(SYSTEM_TAIL)
     out, seen = [], set()
     for name in names:
         f = meta.column_field(ent, name)
-        if f is None or name in seen or name in hidden or f.storage != "column":
+        if f is None or name in seen or name in hidden or f.storage not in ("column", "point"):
             continue
         seen.add(name)
         out.append(f)
@@ -309,9 +310,9 @@ def _batches(et, who, view, cap: int):
 def _cells(columns, items, titles: meta.Titles, excel: bool) -> list[list]:
     for row in items:
         for f in columns:
-            titles.want(f, row[f.name])
+            titles.want(f, meta.row_value(f, row))
     titles.load()
-    return [[_value(f, row[f.name], titles, excel) for f in columns] for row in items]
+    return [[_value(f, meta.row_value(f, row), titles, excel) for f in columns] for row in items]
 
 
 def _value(f, value, titles, excel: bool):
@@ -322,6 +323,8 @@ def _value(f, value, titles, excel: bool):
     kind = f.value_type
     if kind in ("link", "user", "group", "choice"):
         return meta.display(f, value, titles).text
+    if kind == "geo":  # "lat,lon": what the import reads back
+        return f"{value['lat']},{value['lon']}"
     if kind == "boolean":
         return bool(value) if excel else (t("Yes") if value else t("No"))
     if kind == "datetime":

@@ -10,8 +10,10 @@ from flask import url_for
 from sqlalchemy import select
 
 from metamodel import Field
+from metamodel.geo import parse_point
 from runtime.data import tables as platform
 from runtime.data.files import Upload
+from runtime.data.storage import fold_points
 from runtime.errors import NotFound
 
 from .i18n import N_, fmt_date, fmt_datetime, fmt_number, t, tt
@@ -32,6 +34,18 @@ def column_field(entity, name: str) -> Field | None:
         kind = SYSTEM_TYPES[name]
         return Field(name, kind, {"type": kind, "title": None}, entity)
     return None
+
+
+def row_value(f: Field, row) -> object:
+    """The value of ``f`` in a table row (a geo field's two columns as one point)."""
+    return fold_points(f.entity, {c: row[c] for c in f.columns}, json=True)[f.name] if f.storage == "point" \
+        else row[f.name]
+
+
+def map_url(point) -> str:
+    """An OpenStreetMap page centred on the point, with a marker."""
+    lat, lon = f"{point['lat']:.6f}", f"{point['lon']:.6f}"
+    return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"
 
 
 def field_title(f: Field) -> str:
@@ -144,6 +158,9 @@ def display(f: Field, value, titles: Titles) -> Cell:
     if kind in ("link", "user", "group"):
         text, href = titles.get(f, value)
         return Cell(text, href)
+    if kind == "geo":
+        point = parse_point(value)
+        return Cell(f"{point.lat:.6f}, {point.lon:.6f}", map_url(point.json()))
     if kind == "choice":
         for c in f.choices:
             if c.value == value:
@@ -216,6 +233,8 @@ def input_value(f: Field, value):
         return [{k: ("" if v is None else v) for k, v in row.items()} for row in value]
     if f.storage == "attachments":
         return [a["filename"] for a in value if isinstance(a, dict)]
+    if f.value_type == "geo" and isinstance(value, dict):
+        return {k: str(value.get(k, "")) for k in ("lat", "lon")}
     return value
 
 
@@ -245,6 +264,10 @@ def parse(fields: list[Field], form, files=None) -> tuple[dict, dict, dict]:
             data[f.name] = raw[f.name]
         elif f.value_type == "boolean":
             raw[f.name] = data[f.name] = bool(form.get(f.name))
+        elif f.value_type == "geo":  # two inputs, <name>-lat and <name>-lon; both empty: no point
+            raw[f.name] = {k: form.get(f"{f.name}-{k}", "").strip() for k in ("lat", "lon")}
+            given = {k: v.replace(",", ".") for k, v in raw[f.name].items()}
+            data[f.name] = given if any(given.values()) else None
         else:
             text = form.get(f.name, "")
             text = text.strip() if f.value_type != "text" else text

@@ -14,7 +14,7 @@ from flask import jsonify, render_template, url_for
 from flask_babel import format_date
 
 from runtime.data.reports import Result, SlaFigures, entity_tables_of, find_report, reports_of, run_report, sla_targets
-from runtime.errors import LoomError
+from runtime.errors import LoomError, NotFound
 
 from . import meta
 from .base import actor, bp, loom
@@ -37,6 +37,9 @@ def _readable(app: str, report: dict) -> bool:
 
 @bp.get("/<app>/reports")
 def reports(app: str):
+    live = loom().live.get(app)
+    if live is None or not loom().permissions.readable(actor(), live.app):
+        raise NotFound(f"app {app!r}")
     items = [{"name": r["name"], "title": tt(r.get("title", r["name"])), "description": tt(r.get("description")),
               "url": url_for("ui.report", app=app, name=r["name"])}
              for r in reports_of(loom(), app) if _readable(app, r)]

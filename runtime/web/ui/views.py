@@ -23,6 +23,8 @@ TIMELINE_LIMIT = 100
 def home():
     apps = []
     for name, live in sorted(loom().live.items()):
+        if not loom().permissions.readable(actor(), live.app):
+            continue  # an app the user has no role in is not theirs to see
         apps.append({"name": name, "title": tt(live.app.title), "description": tt(live.app.document["app"].get("description")),
                      "url": url_for("ui.app_home", app=name)})
     return render_template("ui/home.html", apps=apps)
@@ -71,7 +73,7 @@ def list_view(app: str, entity: str):
         raise NotFound(f"{entity} has no view {request.args.get('view')!r}") from None
     hidden = loom().permissions.hidden(who, ent)
     columns = [f for f in (meta.column_field(ent, c) for c in view.get("columns", []))
-               if f is not None and f.name not in hidden and f.storage == "column"]
+               if f is not None and f.name not in hidden and f.storage in ("column", "point")]
     error, page, filters, sort = None, None, [], []
     try:
         filters, sort, options = parse_args(request.args)
@@ -88,12 +90,12 @@ def list_view(app: str, entity: str):
     if page is not None:
         for row in page.items:
             for f in columns:
-                titles.want(f, row[f.name])
+                titles.want(f, meta.row_value(f, row))
         titles.load()
         for row in page.items:
             rows.append({"id": row["id"],
                          "url": url_for("ui.record_view", app=app, entity=entity, record_id=row["id"]),
-                         "cells": [meta.display(f, row[f.name], titles) for f in columns]})
+                         "cells": [meta.display(f, meta.row_value(f, row), titles) for f in columns]})
     current_sort = request.args.get("sort", "")
     headers = []
     for f in columns:
