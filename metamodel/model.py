@@ -19,6 +19,8 @@ SCALAR_TYPES = ("string", "text", "integer", "decimal", "money", "boolean", "dat
 TEXT_TYPES = ("string", "text", "email", "phone", "choice")
 DEFAULT_STRING_LENGTH = 255
 BUILTIN_ROLES = ("admin", "user")
+# The time zone of an app that names none: its days (today(), relative dates) are Moscow's.
+DEFAULT_TIMEZONE = "Europe/Moscow"
 
 
 def title_text(title, lang: str = "ru") -> str:
@@ -127,6 +129,7 @@ class Entity:
     app: str
     name: str
     spec: dict
+    timezone: str = DEFAULT_TIMEZONE  # the app's: where its days begin and end
 
     @property
     def ref(self) -> str:
@@ -251,9 +254,15 @@ class App:
     def roles(self) -> list[str]:
         return [r["name"] for r in self.document["app"].get("roles", [])]
 
+    @property
+    def timezone(self) -> str:
+        """The IANA zone of the app's days: ``today()`` in scripts, relative dates in filters."""
+        return self.document["app"].get("timezone") or DEFAULT_TIMEZONE
+
     @cached_property
     def entities(self) -> dict[str, Entity]:
-        return {name: Entity(self.name, name, spec) for name, spec in self.document.get("entities", {}).items()}
+        return {name: Entity(self.name, name, spec, self.timezone)
+                for name, spec in self.document.get("entities", {}).items()}
 
     @property
     def scripts(self) -> dict[str, str]:

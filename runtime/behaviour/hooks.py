@@ -209,8 +209,7 @@ class Hooks:
             return calendar_from_app_section(app.section("sla"), calendar).between(_aware(a), _aware(b))
 
         user = {"id": actor.id, "username": actor.username, "roles": list(actor.roles)}
-        tz = app.document["app"].get("timezone", "Europe/Moscow")
-        api = sandbox.build_api(None, tz=tz, user=user, old=old,
+        api = sandbox.build_api(None, tz=app.timezone, user=user, old=old,
                                 find=sandbox.expose(find, "find", errors=safe),
                                 get=sandbox.expose(get, "get", errors=safe),
                                 create=sandbox.expose(create, "create", errors=safe),

@@ -15,7 +15,6 @@ starts); the UI turns them into titles.
 """
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 from dataclasses import dataclass, field
 
@@ -28,7 +27,6 @@ from runtime.errors import NotFound
 
 from . import tables as platform
 from .query import BadQuery, Filter, ListQuery
-from .storage import utcnow
 
 KPI_METRICS = ("total", "open", "overdue", "done", "done_on_time")
 SLA_FIGURES = ("total", "met", "breached", "in_progress", "compliance")
@@ -235,7 +233,7 @@ def _kpi_columns(lq, report, joins, actor) -> list:
     cols = [func.count().label("total"), count_if(is_open).label("open")]
     if "due_field" in report:
         due, f = lq.column_and_field(report["due_field"], joins, actor)
-        now = utcnow() if f.value_type == "datetime" else dt.date.today()
+        now = clock.relative("now" if f.value_type == "datetime" else "today", f.value_type, entity.timezone)
         cols.append(count_if(and_(is_open, due.is_not(None), due < now)).label("overdue"))
     if is_done is not None:
         cols.append(count_if(is_done).label("done"))
