@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator
 
@@ -18,6 +19,7 @@ from .behaviour_check import BehaviourCheck
 from .document import SourceMap, file_of, normalize, read_folder
 from .errors import MetadataError, Problem, dotted
 from .expressions import ExpressionError, parse
+from .filter_check import FilterCheck
 from .model import BUILTIN_ROLES, SYSTEM_COLUMNS, App, Entity, Field
 from .predicates import parse_condition
 from .schemas import validator
@@ -162,11 +164,18 @@ class _CrossCheck:
     def __init__(self, app: App, external: dict[str, App], out: _Collector):
         self.app, self.external, self.out = app, external, out
         self.roles = set(app.roles) | set(BUILTIN_ROLES)
+        self.filter_check = FilterCheck(self)
 
     def run(self) -> None:
         for dep in self.app.depends_on:
             if dep not in self.external and dep != self.app.name:
                 self.out.add(("app", "depends_on"), f"depends on app {dep!r}, which is not installed")
+        zone = self.app.document["app"].get("timezone")
+        try:
+            if zone:
+                ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.out.add(("app", "timezone"), f"unknown time zone {zone!r}; use an IANA name like Asia/Yekaterinburg")
         for entity in self.app.entities.values():
             self.entity(entity)
         self.navigation()
@@ -336,8 +345,12 @@ class _CrossCheck:
                 self._path_field(entity, col, path + ("columns", j), names)
             for j, col in enumerate(view.get("sort", [])):
                 self._path_field(entity, col.lstrip("-"), path + ("sort", j), names)
+                f = entity.fields.get(col.lstrip("-"))
+                if f is not None and f.storage != "column":
+                    self.out.add(path + ("sort", j), f"{f.name!r} is a {f.type} field and has no column to sort by")
             for j, flt in enumerate(view.get("filters", [])):
                 self._path_field(entity, flt["field"], path + ("filters", j, "field"), names)
+            self.filter_check.filters(entity, view.get("filters", []), path + ("filters",))
 
     def _path_field(self, entity: Entity, dotted_name: str, path: tuple, names: set) -> None:
         head, _, rest = dotted_name.partition(".")
@@ -425,9 +438,11 @@ class _CrossCheck:
         if "condition" in rule:
             columns = {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
             try:
-                parse_condition(rule["condition"], columns)
+                tree = parse_condition(rule["condition"], columns)
             except ExpressionError as exc:
                 self.out.add(path + ("condition",), str(exc))
+            else:
+                self.filter_check.condition(entity, tree, path + ("condition",))
 
     def hooks(self, entity: Entity, base: tuple) -> None:
         for key, ref in (entity.spec.get("hooks") or {}).items():
@@ -523,6 +538,7 @@ class _CrossCheck:
                     self.out.add(mpath, "an sla report counts SLA targets; it takes no measure")
             for j, flt in enumerate(report.get("filters", [])):
                 self._report_field(entity, flt["field"], path + ("filters", j, "field"))
+            self.filter_check.filters(entity, report.get("filters", []), path + ("filters",), storage=False)
             if kind == "kpi":
                 tp = self._report_field(entity, report.get("user_field", "assignee"), path + ("user_field",))
                 if tp not in (None, "user"):
