@@ -508,6 +508,15 @@ class _CrossCheck:
             if entity is None:
                 continue  # reported by sections()
             kind = report.get("kind", "group")
+            for j, flt in enumerate(report.get("filters", [])):
+                self._report_field(entity, flt["field"], path + ("filters", j, "field"))
+            self.filter_check.filters(entity, report.get("filters", []), path + ("filters",), storage=False)
+            if kind == "list":
+                self._list_report(entity, report, path)
+                continue
+            for key in ("columns", "sort"):
+                if key in report:
+                    self.out.add(path + (key,), f"{key} belong to list reports only")
             group_by = report.get("group_by", [])
             types = [self._report_field(entity, name, path + ("group_by", j))
                      for j, name in enumerate(group_by)]
@@ -536,9 +545,6 @@ class _CrossCheck:
                     self.out.add(mpath, "a kpi report counts records per user; it takes no measure")
                 if kind == "sla":
                     self.out.add(mpath, "an sla report counts SLA targets; it takes no measure")
-            for j, flt in enumerate(report.get("filters", [])):
-                self._report_field(entity, flt["field"], path + ("filters", j, "field"))
-            self.filter_check.filters(entity, report.get("filters", []), path + ("filters",), storage=False)
             if kind == "kpi":
                 tp = self._report_field(entity, report.get("user_field", "assignee"), path + ("user_field",))
                 if tp not in (None, "user"):
@@ -559,6 +565,19 @@ class _CrossCheck:
                 self._sla_report(entity, report, path)
             elif "targets" in report:
                 self.out.add(path + ("targets",), "targets belong to sla reports only")
+
+    _NOT_FOR_LISTS = ("group_by", "period", "measure", "chart", "targets", "user_field", "due_field", "done_field")
+
+    def _list_report(self, entity: Entity, report: dict, path: tuple) -> None:
+        """A record list: its columns are fields of the entity (a link shows its record's title)."""
+        for key in self._NOT_FOR_LISTS:
+            if key in report:
+                self.out.add(path + (key,), f"a list report shows records; {key} does not apply to it "
+                                            f"(it takes columns, filters, sort and limit)")
+        for j, name in enumerate(report.get("columns", [])):
+            self._report_field(entity, name, path + ("columns", j))
+        for j, name in enumerate(report.get("sort", [])):
+            self._report_field(entity, name.lstrip("-"), path + ("sort", j))
 
     def _sla_report(self, entity: Entity, report: dict, path: tuple) -> None:
         """An sla report's entity has SLA policies here and its targets are theirs."""
