@@ -26,6 +26,7 @@ Trees: ``("and", [..])``, ``("or", [..])``, ``("not", p)``,
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 
 from . import reltime
@@ -42,6 +43,8 @@ ALLOWED = ("comparisons of a field with a value (== != < <= > >= in, not in, is 
 # swapped for a placeholder name before parsing).
 _TOKENS = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|""" + reltime.PATTERN)
 _PLACEHOLDER = "_rel{}_"
+# What looks like a relative time with an offset, right or wrong (for a helpful message).
+_LOOSE = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\b[A-Za-z_]+\s*[+-]\s*\d+\s*[A-Za-z]+\b""")
 
 
 def parse_condition(source: str, names) -> tuple:
@@ -60,6 +63,12 @@ def parse_condition(source: str, names) -> tuple:
     try:
         tree = ast.parse(_TOKENS.sub(swap, source.strip()), mode="eval").body
     except SyntaxError as exc:
+        for match in _LOOSE.finditer(source):  # "start_of_yaer - 1y", "now - 7days": say what is wrong there
+            if match.group(0)[0] not in "'\"":
+                try:
+                    reltime.parse(match.group(0))
+                except reltime.RelativeTimeError as wrong:
+                    raise ExpressionError(f"cannot parse {source!r}: {wrong}") from None
         hint = f"; a relative time is written as {reltime.GRAMMAR}" if relatives else ""
         raise ExpressionError(f"cannot parse {source!r}: {exc.msg}{hint}") from None
     return _Reader(source, names, relatives).node(tree)
@@ -128,7 +137,7 @@ class _Reader:
     def is_field(self, n) -> bool:
         if isinstance(n, ast.Name) and n.id not in _CONSTANTS and n.id not in PARAMS and n.id not in self.relatives:
             if n.id not in self.names:
-                raise ExpressionError(f"unknown field {n.id!r} in {self.source!r}")
+                raise ExpressionError(f"unknown field {n.id!r} in {self.source!r}{_hint(n.id, self.names)}")
             return True
         return False
 
@@ -145,10 +154,15 @@ class _Reader:
         if isinstance(n, ast.Name) and n.id in self.relatives:
             return ("rel", self.relatives[n.id])
         if isinstance(n, ast.Name) and n.id not in self.names:
-            raise ExpressionError(f"unknown field {n.id!r} in {self.source!r}")
+            raise ExpressionError(f"unknown field {n.id!r} in {self.source!r}{_hint(n.id, self.names)}")
         if isinstance(n, (ast.List, ast.Tuple)):
             items = [self.value(e) for e in n.elts]
             if any(kind != "lit" for kind, _ in items):
                 self.fail("a list may hold only literals")
             return ("list", [v for _, v in items])
         return self.fail(f"{self.text(n)!r} is not a literal or a user fact")
+
+
+def _hint(name: str, names) -> str:
+    close = difflib.get_close_matches(name, sorted(names), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -491,6 +491,42 @@ class _CrossCheck:
                 for j, action in enumerate(item.get("actions", [])):
                     self._script(action["script"], (kind, key, i, "actions", j, "script"))
         self.reports()
+        self.portal()
+
+    # ------------------------------------------------------------------ portal.yaml
+    def portal(self) -> None:
+        """Every entity, field and filter name a portal page mentions is real."""
+        portal = self.app.document.get("portal") or {}
+        org = portal.get("organisation_entity")
+        if org and self.resolve(org) is None:
+            self.out.add(("portal", "organisation_entity"), self._unknown("entity", org, set(self.app.entities)))
+        seen = set()
+        for i, page in enumerate(portal.get("pages", [])):
+            path = ("portal", "pages", i)
+            if page["name"] in seen:
+                self.out.add(path + ("name",), f"page {page['name']!r} is defined twice")
+            seen.add(page["name"])
+            entity = self.resolve(page["entity"])
+            if entity is None:
+                continue  # reported by sections()
+            form = page.get("kind") == "form"
+            known = set(entity.fields) | (set() if form else set(SYSTEM_COLUMNS))
+            for j, name in enumerate(page.get("fields", [])):
+                f = entity.fields.get(name)
+                if name not in known:
+                    hint = "; a form page shows fields the user fills in" if form and name in SYSTEM_COLUMNS else ""
+                    self.out.add(path + ("fields", j), self._unknown(f"field of {entity.name}", name, known) + hint)
+                elif form and f.type == "computed":
+                    self.out.add(path + ("fields", j), f"{name!r} is computed; a form page shows fields the "
+                                                       f"user fills in")
+            if "filter" in page:
+                columns = {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
+                try:
+                    tree = parse_condition(page["filter"], columns)
+                except ExpressionError as exc:
+                    self.out.add(path + ("filter",), str(exc))
+                else:
+                    self.filter_check.condition(entity, tree, path + ("filter",))
 
     # ------------------------------------------------------------------ reports.yaml
     _NUMBERS = ("integer", "decimal", "money")

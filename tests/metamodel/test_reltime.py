@@ -138,7 +138,10 @@ def _comparisons(tree):
 
 
 @pytest.mark.parametrize("source, message", [
-    ("created_at > now - 7days", "a relative time is written as an anchor"),
+    ("created_at > now - 7days", "unknown unit 'days' in 'now - 7days'; did you mean 'd'?"),
+    ("created_at >= start_of_yaer - 1y", "did you mean 'start_of_year'?"),
+    ("created_at > now -", "a relative time is written as an anchor"),
+    ("created_at > now - 7 and status == 'x'", "'now - 7' is not a literal"),
     ("created_at > now + today", "'now + today' is not a literal"),
     ("today", "'today' is not a condition"),
 ])
