@@ -229,7 +229,7 @@ class Entity:
         for v in views:
             if v.get("default"):
                 return v
-        return views[0] if views else {"name": "all", "columns": ["number", self.title_field]}
+        return views[0] if views else {"name": "all", "columns": list(dict.fromkeys(["number", self.title_field]))}
 
 
 @dataclass(frozen=True, eq=False)

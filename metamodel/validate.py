@@ -204,8 +204,7 @@ class _CrossCheck:
                     self.out.add(base + ("fields", f.name, "previous_names"),
                                  f"{old!r} is still the name of another field")
         self._computed_cycles(entity, base)
-        if entity.spec.get("title_field") and entity.spec["title_field"] not in names:
-            self.out.add(base + ("title_field",), self._unknown("field", entity.spec["title_field"], names))
+        self._title_field(entity, base)
         for i, name in enumerate(entity.search_fields):
             f = entity.fields.get(name)
             if f is None:
@@ -225,6 +224,25 @@ class _CrossCheck:
         self.workflow(entity, base)
         self.permissions(entity, base)
         self.hooks(entity, base)
+
+    # The system columns a record's title may be: its human number (REQ-000123).
+    TITLE_SYSTEM_COLUMNS = ("number",)
+
+    def _title_field(self, entity: Entity, base: tuple) -> None:
+        """``title_field`` is a single-value field of the entity, or ``number``."""
+        name = entity.spec.get("title_field")
+        if not name or name in self.TITLE_SYSTEM_COLUMNS:
+            return
+        f = entity.fields.get(name)
+        titles = {n for n, g in entity.fields.items() if g.storage == "column"} | set(self.TITLE_SYSTEM_COLUMNS)
+        if f is None and name in SYSTEM_COLUMNS:
+            self.out.add(base + ("title_field",), f"{name!r} is a system column; a record's title is one of its "
+                                                  f"fields or number")
+        elif f is None:
+            self.out.add(base + ("title_field",), self._unknown("field", name, titles))
+        elif f.storage != "column":
+            self.out.add(base + ("title_field",), f"{name!r} is a {f.type} field; a title is a single-value field "
+                                                  f"or number")
 
     def field(self, f: Field, path: tuple, names: set, in_table: bool = False) -> None:
         spec = f.spec
