@@ -106,3 +106,9 @@ def test_a_row_rule_with_a_relative_time_moves_with_the_clock(api):
     assert titles(api["viewer"], {}) == ["D"]
     hidden = api["viewer"].get("/api/v1/deadlines/task/1")
     assert hidden.status_code == 404  # a single fetch agrees with the list
+
+
+def test_find_in_scripts_takes_relative_times(loom, api):
+    found = loom.records.find("deadlines", "task", where={"due_at__lt": "now", "due_date__gte": "start_of_month"},
+                              sort=["title"])
+    assert [r["title"] for r in found] == ["A"]

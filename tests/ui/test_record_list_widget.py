@@ -107,3 +107,15 @@ def test_columns_hidden_from_the_viewer_are_left_out_and_the_limit_holds(service
     everyone = run_report(service_desk, APP, spec, SYSTEM)
     assert everyone.columns == ["number", "subject", "hourly_rate"]
     assert len(everyone.items) == 1 and everyone.count == 2  # limit 1 of 2
+
+
+def test_the_list_page_takes_relative_times_in_its_arguments(ui_app, world):
+    b = signed_in(ui_app, "agent")
+    page = b.get("/ui/service_desk/request?view=all&due_at__lt=now&due_at__gte=today-1d").get_data(as_text=True)
+    assert "flash error" not in page
+    rows = record_links(page.split("<tbody>")[1])
+    assert rows == [f"/ui/service_desk/request/{world['own_overdue']['id']}"]  # the 17th; the 16th is before yesterday (Moscow)
+    assert "today - 1d" in page  # the chip
+    tomorrow = b.get("/ui/service_desk/request?view=all&due_at__between=now,today+2d").get_data(as_text=True)
+    assert record_links(tomorrow.split("<tbody>")[1]) == [f"/ui/service_desk/request/{world['due_tomorrow']['id']}"]
+    assert "now, today + 2d" in tomorrow  # "+" arrived as a space, the chip shows what was meant
