@@ -73,6 +73,7 @@ def test_the_dashboard_shows_the_overdue_requests_the_viewer_may_read(ui_app, wo
     agent = widget(agent_page)
     assert record_links(agent) == [url("other_overdue"), url("own_overdue")]  # the longest overdue first
     assert 'id="report-contracts_expiring"' in agent_page  # agents read contracts; the client's page has no such widget
+    assert agent_page.index('id="report-overdue_requests"') < agent_page.index('id="report-requests_by_status"')
 
     clock.advance(dt.timedelta(days=2))  # now the 20th: tomorrow's request is overdue too
     agent = widget(signed_in(ui_app, "agent").get("/ui/service_desk/reports").get_data(as_text=True))

@@ -56,6 +56,7 @@ def reports(app: str):
         if r.get("kind") == "list":
             item["widget"], item["error"] = _widget(app, r)
         items.append(item)
+    items.sort(key=lambda i: i["widget"] is None and not i.get("error"))  # record lists first, in their order
     return render_template("ui/reports.html", app=app, title=t("Reports"), items=items)
 
 
