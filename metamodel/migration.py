@@ -58,6 +58,37 @@ def conversion(old: Field, new: Field) -> str:
     return kind
 
 
+class Refusal(str):
+    """A change publishing cannot make. It reads ``entity.field: why`` (the plan shows it so) and
+    knows where it comes from: ``entities/<entity>.yaml`` and the path inside (``fields.code``)."""
+
+    entity: str
+    path: tuple
+    message: str
+
+    def __new__(cls, entity: str, field: str | None, message: str, path: tuple | None = None):
+        self = super().__new__(cls, f"{entity}.{field}: {message}" if field else f"{entity}: {message}")
+        self.entity, self.message = entity, message
+        self.path = tuple(path) if path is not None else field_path(field)
+        return self
+
+
+def field_path(field: str | None) -> tuple:
+    """The path of a field inside its entity file: ``code`` -> fields.code, ``lines.n`` ->
+    fields.lines.fields.n (a column of a table field)."""
+    if not field:
+        return ()
+    out: tuple = ()
+    for part in field.split("."):
+        out += ("fields", part)
+    return out
+
+
+def computed_by_script(f: Field | None) -> bool:
+    """A computed field whose value a script returns: it is computed when a record is saved."""
+    return f is not None and f.type == "computed" and "script" in f.spec
+
+
 @dataclass(frozen=True)
 class Step:
     """One storage operation. ``kind`` is one of the names listed in :data:`STEP_KINDS`."""
@@ -71,6 +102,12 @@ class Step:
 
     def describe(self) -> str:
         f = f".{self.field}" if self.field else ""
+        if self.kind == "add_field" and computed_by_script(self.new):
+            return f"add {self.entity}{f} (its script computes it when a record is saved; existing records " \
+                   f"get it at their next save)"
+        if self.kind == "compute_on_save":
+            return f"compute {self.entity}{f} by its script when a record is saved (existing records keep " \
+                   f"their values until their next save)"
         text = {
             "create_entity": "create table for",
             "retire_entity": "retire (keep, stop using) table of",
@@ -88,13 +125,13 @@ class Step:
 
 
 STEP_KINDS = ("create_entity", "retire_entity", "add_field", "retire_field", "rename_field", "change_field",
-              "recompute_field", "add_index", "drop_index", "rebuild_search")
+              "recompute_field", "compute_on_save", "add_index", "drop_index", "rebuild_search")
 
 
 @dataclass
 class Plan:
     steps: list[Step]
-    refused: list[str]  # changes that can never be applied, with the reason
+    refused: list[Refusal]  # changes that can never be applied, with the reason
 
     def __bool__(self) -> bool:
         return bool(self.steps)
@@ -141,7 +178,10 @@ def _plan_entity(old: Entity, new: Entity, steps: list[Step], refused: list[str]
             _plan_children(new.name, prior, f, steps, refused)
             continue
         if prior.storage_signature() == f.storage_signature():
-            if f.type == "computed" and prior.spec.get("expression") != f.spec.get("expression"):
+            if computed_by_script(f) and not computed_by_script(prior):
+                steps.append(Step("compute_on_save", new.name, name, prior, f))
+            elif f.type == "computed" and not computed_by_script(f) and \
+                    prior.spec.get("expression") != f.spec.get("expression"):
                 steps.append(Step("recompute_field", new.name, name, prior, f))
             continue
         if f.type == "computed" and prior.type == "computed":
@@ -151,8 +191,8 @@ def _plan_entity(old: Entity, new: Entity, steps: list[Step], refused: list[str]
             continue
         kind = conversion(prior, f)
         if kind == "refuse":
-            refused.append(f"{new.name}.{name}: cannot change a {prior.type} field into a {f.type} field without "
-                           f"losing data; add a new field instead and retire this one")
+            refused.append(Refusal(new.name, name, f"cannot change a {prior.type} field into a {f.type} field "
+                                                   f"without losing data; add a new field instead and retire this one"))
         else:
             steps.append(Step("change_field", new.name, name, prior, f, {"conversion": kind}))
     old_idx, new_idx = set(old.indexes), set(new.indexes)
@@ -173,7 +213,8 @@ def _plan_children(entity: str, old: Field, new: Field, steps: list[Step], refus
         elif olds[name].storage_signature() != child.storage_signature():
             kind = conversion(olds[name], child)
             if kind == "refuse":
-                refused.append(f"{entity}.{new.name}.{name}: cannot change {olds[name].type} into {child.type}")
+                refused.append(Refusal(entity, f"{new.name}.{name}", f"cannot change {olds[name].type} into "
+                                                                     f"{child.type}"))
             else:
                 steps.append(Step("change_field", entity, f"{new.name}.{name}", olds[name], child,
                                   {"conversion": kind, "table": new.name}))

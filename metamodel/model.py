@@ -21,6 +21,8 @@ DEFAULT_STRING_LENGTH = 255
 BUILTIN_ROLES = ("admin", "user", "authenticated")  # every user of the app; every signed-in user
 # A transition target that means "the status the record came from" (its status history decides).
 PREVIOUS_STATUS = "$previous"
+# The time zone of an app that names none: its days (today(), relative dates) are Moscow's.
+DEFAULT_TIMEZONE = "Europe/Moscow"
 
 
 def title_text(title, lang: str = "ru") -> str:
@@ -138,6 +140,7 @@ class Entity:
     app: str
     name: str
     spec: dict
+    timezone: str = DEFAULT_TIMEZONE  # the app's: where its days begin and end
 
     @property
     def ref(self) -> str:
@@ -255,7 +258,7 @@ class Entity:
         for v in views:
             if v.get("default"):
                 return v
-        return views[0] if views else {"name": "all", "columns": ["number", self.title_field]}
+        return views[0] if views else {"name": "all", "columns": list(dict.fromkeys(["number", self.title_field]))}
 
 
 @dataclass(frozen=True, eq=False)
@@ -280,9 +283,15 @@ class App:
     def roles(self) -> list[str]:
         return [r["name"] for r in self.document["app"].get("roles", [])]
 
+    @property
+    def timezone(self) -> str:
+        """The IANA zone of the app's days: ``today()`` in scripts, relative dates in filters."""
+        return self.document["app"].get("timezone") or DEFAULT_TIMEZONE
+
     @cached_property
     def entities(self) -> dict[str, Entity]:
-        return {name: Entity(self.name, name, spec) for name, spec in self.document.get("entities", {}).items()}
+        return {name: Entity(self.name, name, spec, self.timezone)
+                for name, spec in self.document.get("entities", {}).items()}
 
     @property
     def scripts(self) -> dict[str, str]:

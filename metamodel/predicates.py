@@ -9,22 +9,27 @@ SQL. What it accepts:
   the field), ``field in [v, ...]``, ``field not in [...]``,
   ``field is None`` / ``field is not None`` (or ``== None``);
 * a bare field name (true when the value is true), ``and``, ``or``, ``not``;
-* as values: literals (text, numbers, ``True``/``False``/``None``) and the
+* as values: literals (text, numbers, ``True``/``False``/``None``), the
   current user's facts ``user_id``, ``user_groups`` (a list, for ``in``)
-  and ``user_organisation`` (the id of the user's organisation record).
+  and ``user_organisation`` (the id of the user's organisation record), and
+  relative times for date and datetime fields (``due < today``,
+  ``created_at >= now - 7d``; see :mod:`metamodel.reltime`).
 
 Anything else (arithmetic, function calls, field-to-field comparisons) is
 refused with a message saying what is allowed.
 
 Trees: ``("and", [..])``, ``("or", [..])``, ``("not", p)``,
 ``("cmp", op, field, value)`` with op in eq ne lt le gt ge in not_in,
-``("true", field)``; a value is ``("lit", v)``, ``("list", [v, ...])`` or
-``("param", name)``.
+``("true", field)``; a value is ``("lit", v)``, ``("list", [v, ...])``,
+``("param", name)`` or ``("rel", "now - 7d")`` (resolved when the query runs).
 """
 from __future__ import annotations
 
 import ast
+import difflib
+import re
 
+from . import reltime
 from .expressions import ExpressionError
 
 PARAMS = ("user_id", "user_groups", "user_organisation")
@@ -33,21 +38,64 @@ _CMP = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt"
 _FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le", "eq": "eq", "ne": "ne"}
 _CONSTANTS = {"None": None, "null": None, "True": True, "true": True, "False": False, "false": False}
 ALLOWED = ("comparisons of a field with a value (== != < <= > >= in, not in, is None), and/or/not, "
-           f"literals and {', '.join(PARAMS)}")
+           f"literals, {', '.join(PARAMS)} and relative times (now, today - 1d, start_of_month, ...)")
+# A quoted string (left alone) or a relative time (``now - 7d`` is not Python, so it is
+# swapped for a placeholder name before parsing).
+_TOKENS = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|""" + reltime.PATTERN)
+_PLACEHOLDER = "_rel{}_"
+# What looks like a relative time with an offset, right or wrong (for a helpful message).
+_LOOSE = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\b[A-Za-z_]+\s*[+-]\s*\d+\s*[A-Za-z]+\b""")
 
 
 def parse_condition(source: str, names) -> tuple:
     """The tree of ``source``; ``names`` are the columns it may read. Raises :class:`ExpressionError`."""
+    names = set(names)
+    relatives: dict[str, str] = {}
+
+    def swap(match: re.Match) -> str:
+        text = match.group(0)
+        if text[0] in "'\"" or re.match(r"\w+", text).group(0) in names:  # a string, or a field of that name
+            return text
+        key = _PLACEHOLDER.format(len(relatives))
+        relatives[key] = str(reltime.parse(text))
+        return key
+
     try:
-        tree = ast.parse(source.strip(), mode="eval").body
+        tree = ast.parse(_TOKENS.sub(swap, source.strip()), mode="eval").body
     except SyntaxError as exc:
-        raise ExpressionError(f"cannot parse {source!r}: {exc.msg} at column {exc.offset}") from None
-    return _Reader(source, set(names)).node(tree)
+        for match in _LOOSE.finditer(source):  # "start_of_yaer - 1y", "now - 7days": say what is wrong there
+            if match.group(0)[0] not in "'\"":
+                try:
+                    reltime.parse(match.group(0))
+                except reltime.RelativeTimeError as wrong:
+                    raise ExpressionError(f"cannot parse {source!r}: {wrong}") from None
+        hint = f"; a relative time is written as {reltime.GRAMMAR}" if relatives else ""
+        raise ExpressionError(f"cannot parse {source!r}: {exc.msg}{hint}") from None
+    return _Reader(source, names, relatives).node(tree)
+
+
+def relative_values(tree: tuple):
+    """``(field, relative time text)`` of every comparison in ``tree`` with a relative time."""
+    kind = tree[0]
+    if kind in ("and", "or"):
+        for node in tree[1]:
+            yield from relative_values(node)
+    elif kind == "not":
+        yield from relative_values(tree[1])
+    elif kind == "cmp" and tree[3][0] == "rel":
+        yield tree[2], tree[3][1]
 
 
 class _Reader:
-    def __init__(self, source: str, names: set):
-        self.source, self.names = source, names
+    def __init__(self, source: str, names: set, relatives: dict | None = None):
+        self.source, self.names, self.relatives = source, names, relatives or {}
+
+    def text(self, n) -> str:
+        """``n`` as the analyst wrote it (relative times in place of their placeholders)."""
+        out = ast.unparse(n)
+        for key, value in self.relatives.items():
+            out = out.replace(key, value)
+        return out
 
     def fail(self, what: str):
         raise ExpressionError(f"{what} in {self.source!r}; a row condition can use only {ALLOWED}")
@@ -65,7 +113,7 @@ class _Reader:
             return parts[0] if len(parts) == 1 else ("and", parts)
         if isinstance(n, ast.Name) and n.id in self.names:
             return ("true", n.id)
-        return self.fail(f"{ast.unparse(n)!r} is not a condition")
+        return self.fail(f"{self.text(n)!r} is not a condition")
 
     def compare(self, left, op, right) -> tuple:
         name = _CMP.get(type(op))
@@ -76,10 +124,10 @@ class _Reader:
         elif self.is_field(right) and name in _FLIP:
             field, value, name = right.id, self.value(left), _FLIP[name]
         else:
-            return self.fail(f"{ast.unparse(left)!r} and {ast.unparse(right)!r}: one side must be a field, "
+            return self.fail(f"{self.text(left)!r} and {self.text(right)!r}: one side must be a field, "
                              f"the other a value")
         if name in ("in", "not_in") and value[0] == "lit":
-            self.fail(f"'in' needs a list or user_groups, not {ast.unparse(right)}")
+            self.fail(f"'in' needs a list or user_groups, not {self.text(right)}")
         if name not in ("in", "not_in") and (value[0] == "list" or value == ("param", "user_groups")):
             self.fail("a list can only be used with 'in' / 'not in'")
         if name in ("lt", "le", "gt", "ge") and value == ("lit", None):
@@ -87,9 +135,9 @@ class _Reader:
         return ("cmp", name, field, value)
 
     def is_field(self, n) -> bool:
-        if isinstance(n, ast.Name) and n.id not in _CONSTANTS and n.id not in PARAMS:
+        if isinstance(n, ast.Name) and n.id not in _CONSTANTS and n.id not in PARAMS and n.id not in self.relatives:
             if n.id not in self.names:
-                raise ExpressionError(f"unknown field {n.id!r} in {self.source!r}")
+                raise ExpressionError(f"unknown field {n.id!r} in {self.source!r}{_hint(n.id, self.names)}")
             return True
         return False
 
@@ -103,11 +151,18 @@ class _Reader:
             return ("lit", _CONSTANTS[n.id])
         if isinstance(n, ast.Name) and n.id in PARAMS:
             return ("param", n.id)
+        if isinstance(n, ast.Name) and n.id in self.relatives:
+            return ("rel", self.relatives[n.id])
         if isinstance(n, ast.Name) and n.id not in self.names:
-            raise ExpressionError(f"unknown field {n.id!r} in {self.source!r}")
+            raise ExpressionError(f"unknown field {n.id!r} in {self.source!r}{_hint(n.id, self.names)}")
         if isinstance(n, (ast.List, ast.Tuple)):
             items = [self.value(e) for e in n.elts]
             if any(kind != "lit" for kind, _ in items):
                 self.fail("a list may hold only literals")
             return ("list", [v for _, v in items])
-        return self.fail(f"{ast.unparse(n)!r} is not a literal or a user fact")
+        return self.fail(f"{self.text(n)!r} is not a literal or a user fact")
+
+
+def _hint(name: str, names) -> str:
+    close = difflib.get_close_matches(name, sorted(names), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator
 
@@ -18,6 +19,7 @@ from .behaviour_check import BehaviourCheck
 from .document import SourceMap, file_of, normalize, read_folder
 from .errors import MetadataError, Problem, dotted
 from .expressions import ExpressionError, parse
+from .filter_check import FilterCheck
 from .geo import parse_near
 from .model import BUILTIN_ROLES, PREVIOUS_STATUS, SYSTEM_COLUMNS, App, Entity, Field
 from .predicates import parse_condition
@@ -163,6 +165,7 @@ class _CrossCheck:
     def __init__(self, app: App, external: dict[str, App], out: _Collector):
         self.app, self.external, self.out = app, external, out
         self.roles = set(app.roles) | set(BUILTIN_ROLES)
+        self.filter_check = FilterCheck(self)
 
     def run(self) -> None:
         for i, name in enumerate(self.app.roles):
@@ -173,6 +176,12 @@ class _CrossCheck:
         for dep in self.app.depends_on:
             if dep not in self.external and dep != self.app.name:
                 self.out.add(("app", "depends_on"), f"depends on app {dep!r}, which is not installed")
+        zone = self.app.document["app"].get("timezone")
+        try:
+            if zone:
+                ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.out.add(("app", "timezone"), f"unknown time zone {zone!r}; use an IANA name like Asia/Yekaterinburg")
         for entity in self.app.entities.values():
             self.entity(entity)
         self.navigation()
@@ -201,8 +210,7 @@ class _CrossCheck:
                     self.out.add(base + ("fields", f.name, "previous_names"),
                                  f"{old!r} is still the name of another field")
         self._computed_cycles(entity, base)
-        if entity.spec.get("title_field") and entity.spec["title_field"] not in names:
-            self.out.add(base + ("title_field",), self._unknown("field", entity.spec["title_field"], names))
+        self._title_field(entity, base)
         for i, name in enumerate(entity.search_fields):
             f = entity.fields.get(name)
             if f is None:
@@ -222,6 +230,25 @@ class _CrossCheck:
         self.workflow(entity, base)
         self.permissions(entity, base)
         self.hooks(entity, base)
+
+    # The system columns a record's title may be: its human number (REQ-000123).
+    TITLE_SYSTEM_COLUMNS = ("number",)
+
+    def _title_field(self, entity: Entity, base: tuple) -> None:
+        """``title_field`` is a single-value field of the entity, or ``number``."""
+        name = entity.spec.get("title_field")
+        if not name or name in self.TITLE_SYSTEM_COLUMNS:
+            return
+        f = entity.fields.get(name)
+        titles = {n for n, g in entity.fields.items() if g.storage == "column"} | set(self.TITLE_SYSTEM_COLUMNS)
+        if f is None and name in SYSTEM_COLUMNS:
+            self.out.add(base + ("title_field",), f"{name!r} is a system column; a record's title is one of its "
+                                                  f"fields or number")
+        elif f is None:
+            self.out.add(base + ("title_field",), self._unknown("field", name, titles))
+        elif f.storage != "column":
+            self.out.add(base + ("title_field",), f"{name!r} is a {f.type} field; a title is a single-value field "
+                                                  f"or number")
 
     def field(self, f: Field, path: tuple, names: set, in_table: bool = False) -> None:
         spec = f.spec
@@ -349,11 +376,15 @@ class _CrossCheck:
                 self._path_field(entity, col, path + ("columns", j), names)
             for j, col in enumerate(view.get("sort", [])):
                 self._path_field(entity, col.lstrip("-"), path + ("sort", j), names)
-                if getattr(entity.fields.get(col.lstrip("-")), "type", None) == "geo":
+                f = entity.fields.get(col.lstrip("-"))
+                if f is not None and f.type == "geo":
                     self.out.add(path + ("sort", j), f"a list cannot be sorted by the point {col.lstrip('-')!r}")
+                elif f is not None and f.storage != "column":
+                    self.out.add(path + ("sort", j), f"{f.name!r} is a {f.type} field and has no column to sort by")
             for j, flt in enumerate(view.get("filters", [])):
                 self._path_field(entity, flt["field"], path + ("filters", j, "field"), names)
                 self._geo_filter(entity, flt, path + ("filters", j))
+            self.filter_check.filters(entity, view.get("filters", []), path + ("filters",))
 
     def _geo_filter(self, entity: Entity, flt: dict, path: tuple) -> None:
         """``near`` takes a geo field and a value that names a point and a radius; a geo field takes
@@ -481,9 +512,11 @@ class _CrossCheck:
         if "condition" in rule:
             columns = {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
             try:
-                parse_condition(rule["condition"], columns)
+                tree = parse_condition(rule["condition"], columns)
             except ExpressionError as exc:
                 self.out.add(path + ("condition",), str(exc))
+            else:
+                self.filter_check.condition(entity, tree, path + ("condition",))
 
     def hooks(self, entity: Entity, base: tuple) -> None:
         hooks = entity.spec.get("hooks") or {}
@@ -610,6 +643,42 @@ class _CrossCheck:
                 for j, action in enumerate(item.get("actions", [])):
                     self._script(action["script"], (kind, key, i, "actions", j, "script"))
         self.reports()
+        self.portal()
+
+    # ------------------------------------------------------------------ portal.yaml
+    def portal(self) -> None:
+        """Every entity, field and filter name a portal page mentions is real."""
+        portal = self.app.document.get("portal") or {}
+        org = portal.get("organisation_entity")
+        if org and self.resolve(org) is None:
+            self.out.add(("portal", "organisation_entity"), self._unknown("entity", org, set(self.app.entities)))
+        seen = set()
+        for i, page in enumerate(portal.get("pages", [])):
+            path = ("portal", "pages", i)
+            if page["name"] in seen:
+                self.out.add(path + ("name",), f"page {page['name']!r} is defined twice")
+            seen.add(page["name"])
+            entity = self.resolve(page["entity"])
+            if entity is None:
+                continue  # reported by sections()
+            form = page.get("kind") == "form"
+            known = set(entity.fields) | (set() if form else set(SYSTEM_COLUMNS))
+            for j, name in enumerate(page.get("fields", [])):
+                f = entity.fields.get(name)
+                if name not in known:
+                    hint = "; a form page shows fields the user fills in" if form and name in SYSTEM_COLUMNS else ""
+                    self.out.add(path + ("fields", j), self._unknown(f"field of {entity.name}", name, known) + hint)
+                elif form and f.type == "computed":
+                    self.out.add(path + ("fields", j), f"{name!r} is computed; a form page shows fields the "
+                                                       f"user fills in")
+            if "filter" in page:
+                columns = {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
+                try:
+                    tree = parse_condition(page["filter"], columns)
+                except ExpressionError as exc:
+                    self.out.add(path + ("filter",), str(exc))
+                else:
+                    self.filter_check.condition(entity, tree, path + ("filter",))
 
     # ------------------------------------------------------------------ reports.yaml
     _NUMBERS = ("integer", "decimal", "money")
@@ -627,6 +696,15 @@ class _CrossCheck:
             if entity is None:
                 continue  # reported by sections()
             kind = report.get("kind", "group")
+            for j, flt in enumerate(report.get("filters", [])):
+                self._report_field(entity, flt["field"], path + ("filters", j, "field"))
+            self.filter_check.filters(entity, report.get("filters", []), path + ("filters",), storage=False)
+            if kind == "list":
+                self._list_report(entity, report, path)
+                continue
+            for key in ("columns", "sort"):
+                if key in report:
+                    self.out.add(path + (key,), f"{key} belong to list reports only")
             group_by = report.get("group_by", [])
             types = [self._report_field(entity, name, path + ("group_by", j))
                      for j, name in enumerate(group_by)]
@@ -655,8 +733,6 @@ class _CrossCheck:
                     self.out.add(mpath, "a kpi report counts records per user; it takes no measure")
                 if kind == "sla":
                     self.out.add(mpath, "an sla report counts SLA targets; it takes no measure")
-            for j, flt in enumerate(report.get("filters", [])):
-                self._report_field(entity, flt["field"], path + ("filters", j, "field"))
             if kind == "kpi":
                 tp = self._report_field(entity, report.get("user_field", "assignee"), path + ("user_field",))
                 if tp not in (None, "user"):
@@ -677,6 +753,19 @@ class _CrossCheck:
                 self._sla_report(entity, report, path)
             elif "targets" in report:
                 self.out.add(path + ("targets",), "targets belong to sla reports only")
+
+    _NOT_FOR_LISTS = ("group_by", "period", "measure", "chart", "targets", "user_field", "due_field", "done_field")
+
+    def _list_report(self, entity: Entity, report: dict, path: tuple) -> None:
+        """A record list: its columns are fields of the entity (a link shows its record's title)."""
+        for key in self._NOT_FOR_LISTS:
+            if key in report:
+                self.out.add(path + (key,), f"a list report shows records; {key} does not apply to it "
+                                            f"(it takes columns, filters, sort and limit)")
+        for j, name in enumerate(report.get("columns", [])):
+            self._report_field(entity, name, path + ("columns", j))
+        for j, name in enumerate(report.get("sort", [])):
+            self._report_field(entity, name.lstrip("-"), path + ("sort", j))
 
     def _sla_report(self, entity: Entity, report: dict, path: tuple) -> None:
         """An sla report's entity has SLA policies here and its targets are theirs."""

@@ -9,6 +9,8 @@ import contextlib
 import datetime as dt
 import threading
 
+from metamodel import reltime
+
 _lock = threading.Lock()
 _frozen: dt.datetime | None = None
 
@@ -17,6 +19,13 @@ def now() -> dt.datetime:
     """The current instant, timezone-aware UTC."""
     frozen = _frozen
     return frozen if frozen is not None else dt.datetime.now(dt.timezone.utc)
+
+
+def relative(text: str, value_type: str, tz: str):
+    """The value a relative time (``now - 7d``, ``start_of_month``; :mod:`metamodel.reltime`) has
+    now for a ``date`` or ``datetime`` field, in the time zone ``tz`` (the app's). Raises
+    :class:`metamodel.reltime.RelativeTimeError` saying what is wrong with ``text``."""
+    return reltime.resolve(text, now(), tz, value_type)
 
 
 def freeze(at: dt.datetime) -> None:

@@ -237,8 +237,7 @@ class Hooks:
 
         mail = _Mail(self.loom, conn, app, acting, proxy, entity)
         user = {"id": actor.id, "username": actor.username, "roles": sorted(roles_of(actor, app.name))}
-        tz = app.document["app"].get("timezone", "Europe/Moscow")
-        api = sandbox.build_api(None, tz=tz, user=user, old=old,
+        api = sandbox.build_api(None, tz=app.timezone, user=user, old=old,
                                 find=sandbox.expose(find, "find", errors=safe),
                                 get=sandbox.expose(get, "get", errors=safe),
                                 create=sandbox.expose(create, "create", errors=safe),

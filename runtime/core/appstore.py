@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select, update
 from metamodel import App, MetadataError, Problem, content_hash, normalize, read_folder, validate_document, write_folder
 from metamodel.diff import diff
 from metamodel.errors import dotted
+from metamodel.migration import Refusal
 from metamodel.migration import plan as make_plan
 from runtime.behaviour.calendars import calendar_from_app_section
 from runtime.behaviour.notifications import check_templates
@@ -24,6 +25,15 @@ from runtime.data.storage import refresh_statistics, table_name, utcnow
 from runtime.errors import Conflict, NotFound
 
 from .statuses import check_mapping, find_stranded, move
+
+
+def _problem(reason, source) -> Problem:
+    """A storage refusal as a problem of the entity file that asked for the change."""
+    if not isinstance(reason, Refusal):
+        return Problem("app.yaml", "", str(reason))
+    filename = f"entities/{reason.entity}.yaml"
+    line = source.line(filename, reason.path) if source is not None else None
+    return Problem(filename, dotted(reason.path), reason.message, line)
 
 
 @dataclass
@@ -108,7 +118,8 @@ class AppStore:
         """Validate a folder and publish it (a first version, or the next one)."""
         doc, source = read_folder(folder)
         self.validate(doc, source)  # errors name files and lines
-        return self.publish(doc, author=author, comment=comment or f"installed from {Path(folder).name}")
+        return self.publish(doc, author=author, comment=comment or f"installed from {Path(folder).name}",
+                            source=source)
 
     # ------------------------------------------------------------------ drafts
     def draft(self, name: str) -> dict:
@@ -180,11 +191,14 @@ class AppStore:
                        saved_by=row.draft_updated_by, revision=row.draft_revision)
 
     def publish(self, doc: dict, author: str, comment: str | None = None, rollback_of: int | None = None,
-                draft_revision: int | None = None, status_map: dict | None = None) -> Published:
+                draft_revision: int | None = None, status_map: dict | None = None, source=None) -> Published:
         """Validate ``doc``, migrate storage and record a new version, all in one transaction.
 
         Records in a status the new version drops are refused (:class:`StatusesStranded`)
         unless ``status_map`` (``{entity: {old: new}}``) moves them (see :mod:`.statuses`).
+        A change storage refuses (values a type change would lose, duplicates under a new unique
+        index) is a :class:`MetadataError` naming the entity's file, the field's path and, with
+        ``source`` (the folder's :class:`SourceMap`), the line.
 
         With ``draft_revision`` (publishing a draft read at that revision) the draft must not
         have been saved since, and it is cleared in the same transaction: the draft becomes
@@ -222,7 +236,7 @@ class AppStore:
                 Migrator(c, old.app if old else None, app, number, others,
                          calendar=lambda: calendar_from_app_section(app.section("sla"))).apply(plan)
             except MigrationRefused as exc:
-                raise MetadataError([Problem(f"{app.name}", "", reason) for reason in exc.reasons]) from None
+                raise MetadataError([_problem(reason, source) for reason in exc.reasons]) from None
             if stranded:
                 move(c, self.loom, app.name, stranded, status_map, old.tables, author)
             self._ensure_groups(c, app)

@@ -12,8 +12,10 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import Column, MetaData, Table, and_, bindparam, func, insert, inspect, select, text, update
 
+import logging
+
 from metamodel import App, Field
-from metamodel.migration import Plan, Step
+from metamodel.migration import Plan, Refusal, Step
 
 from . import evaluation
 from . import tables as platform
@@ -34,12 +36,16 @@ from .values import FieldError, convert
 
 BATCH = 2000
 SHOW_AT_MOST = 20
+log = logging.getLogger(__name__)
+_WHERE = {"add_index": ("indexes",), "drop_index": ("indexes",), "rebuild_search": ("search",),
+          "create_entity": (), "retire_entity": ()}
 
 
 class MigrationRefused(Exception):
-    """A change that would lose data; ``reasons`` says which records would lose what."""
+    """A change publishing cannot make; ``reasons`` (each a :class:`Refusal`, naming the entity and
+    the path of the field in its file) say which records would lose what, or what failed."""
 
-    def __init__(self, reasons: list[str]):
+    def __init__(self, reasons: list[Refusal]):
         self.reasons = reasons
         super().__init__("; ".join(reasons))
 
@@ -63,8 +69,17 @@ class Migrator:
         steps = sorted(plan.steps, key=lambda s: order.get(s.kind, 2))
         self.create_entities([s.entity for s in steps if s.kind == "create_entity"])
         for step in steps:
-            if step.kind != "create_entity":
+            if step.kind == "create_entity":
+                continue
+            try:
                 getattr(self, step.kind)(step)
+            except MigrationRefused:
+                raise
+            except Exception as exc:  # the database said no: name the metadata that asked for it
+                log.exception("publishing %s: %s failed", self.new.name, step.describe())
+                where = _WHERE.get(step.kind)
+                raise MigrationRefused([Refusal(step.entity, step.field, f"could not {step.describe()}: {exc}",
+                                                path=where)]) from exc
 
     # ------------------------------------------------------------------ entities
     def create_entities(self, names: list[str]) -> None:
@@ -114,7 +129,7 @@ class Migrator:
         elif f.storage == "point":
             for col in point_columns(f):
                 self.ops.add_column(et.main.name, col)
-        if f.type == "computed":
+        if f.type == "computed" and f.expression is not None:  # a script's values come at each record's save
             self._recompute(et, f)
 
     def _create_fresh(self, table: Table, entity: str, field: str) -> None:
@@ -229,12 +244,17 @@ class Migrator:
         if failures:
             shown = failures[:SHOW_AT_MOST]
             more = f" and {len(failures) - SHOW_AT_MOST} more" if len(failures) > SHOW_AT_MOST else ""
-            raise MigrationRefused([f"{step.entity}.{step.field}: changing {old.type} to {new.type} would lose "
-                                    f"{len(failures)} value(s): " + "; ".join(shown) + more])
+            raise MigrationRefused([Refusal(step.entity, step.field, f"changing {old.type} to {new.type} would lose "
+                                                                     f"{len(failures)} value(s): " + "; ".join(shown)
+                                                                     + more)])
         self._refresh_search(table.name)
 
     def recompute_field(self, step: Step) -> None:
         self._recompute(self.tables[step.entity], step.new)
+
+    def compute_on_save(self, step: Step) -> None:
+        """An expression field became a script one: its column stays as it is, and the record
+        service computes each record's value through the script when the record is next saved."""
 
     def _recompute(self, et: EntityTables, f: Field) -> None:
         from .records import compute_all  # computed fields share one evaluator with the record service
@@ -271,9 +291,17 @@ class Migrator:
                 .group_by(*[et.main.c[c] for c in cols]).having(func.count() > 1).limit(SHOW_AT_MOST)).all()
             if dupes:
                 shown = "; ".join(f"{tuple(d[:-1]) if len(cols) > 1 else d[0]!r} x{d[-1]}" for d in dupes)
-                raise MigrationRefused([f"{step.entity}: cannot make {', '.join(cols)} unique, "
-                                        f"these values repeat: {shown}"])
+                raise MigrationRefused([Refusal(step.entity, None, f"cannot make {', '.join(cols)} unique, these "
+                                                                   f"values repeat: {shown}",
+                                                path=self._index_path(step.entity, cols))])
         self.ops.create_index(index_name(et.main.name, cols, unique), et.main.name, cols, unique=unique)
+
+    def _index_path(self, entity: str, cols: list) -> tuple:
+        """Where an index is declared: ``fields.<name>.unique`` or the ``indexes`` list."""
+        f = self.new.entities[entity].fields.get(cols[0])
+        if len(cols) == 1 and f is not None and f.spec.get("unique"):
+            return ("fields", cols[0], "unique")
+        return ("indexes",)
 
     def drop_index(self, step: Step) -> None:
         name = index_name(table_name(self.new.name, step.entity), step.detail["columns"], step.detail["unique"])

@@ -2,7 +2,9 @@
 
 Filters come as ``field__op=value`` (``priority__in=1,2``,
 ``created_at__gte=2026-01-01``, ``organization.short_name__contains=мин``,
-``location__near=56.8389,60.6057,500`` for a geo field: within 500 m);
+``location__near=56.8389,60.6057,500`` for a geo field: within 500 m;
+a date or datetime field also takes a relative time, ``due_at__lt=now``,
+``created_at__gte=start_of_month``, resolved when the query runs);
 sort as ``-created_at,priority``. Pagination is by keyset: the cursor holds
 the sort values of the last row, so page 1000 costs what page 1 costs.
 """
@@ -17,6 +19,8 @@ from sqlalchemy import and_, func, or_, select
 
 from metamodel import Field
 from metamodel.geo import parse_near
+from metamodel.reltime import RelativeTimeError, is_relative
+from runtime import clock
 from runtime.errors import Forbidden, LoomError
 
 from . import geo
@@ -144,14 +148,15 @@ class ListQuery:
             if f.value_type in ("string", "text", "email", "phone", "choice"):
                 return str(v)
             try:
+                if f.value_type in ("date", "datetime") and is_relative(v):
+                    v = clock.relative(v, f.value_type, (f.entity or self.et.entity).timezone)
                 return coerce(f, v)
-            except FieldError as exc:
-                raise BadQuery(f"filter {flt.field}: {exc.message}", field=flt.field) from None
+            except (FieldError, RelativeTimeError) as exc:
+                raise BadQuery(f"filter {flt.field}: {getattr(exc, 'message', exc)}", field=flt.field) from None
 
-        if op == "isnull":
-            return col.is_(None) if value else col.is_not(None)
-        if op == "notnull":
-            return col.is_not(None) if value else col.is_(None)
+        if op in ("isnull", "notnull"):
+            wanted = value is None or bool(value)  # ``{field: x, op: isnull}`` with no value means "is empty"
+            return col.is_(None) if wanted == (op == "isnull") else col.is_not(None)
         if op in ("in", "not_in"):
             values = [one(v) for v in (value if isinstance(value, list) else [value])]
             return col.in_(values) if op == "in" else col.not_in(values)

@@ -1,4 +1,5 @@
-"""Reports: aggregate queries over one entity, defined in an app's ``reports.yaml``.
+"""Reports: aggregate queries over one entity, defined in an app's ``reports.yaml``,
+and record lists (``kind: list``, a dashboard widget such as "overdue requests").
 
 A report counts records, or sums/averages a number field, grouped by one or
 two fields (a link groups by the linked record, a date or datetime by day,
@@ -11,11 +12,12 @@ exactly the rows its viewer could list; grouping or measuring a field hidden
 from the viewer is refused, as filtering by it would be.
 
 The result holds raw keys (ids, choice values, ``YYYY-MM-DD`` bucket
-starts); the UI turns them into titles.
+starts); the UI turns them into titles. A record list is a :class:`ListQuery`
+page like a list view's: row rules narrow it, hidden fields are left out of
+its columns, and its filters may use relative times (``due_at < now``).
 """
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 from dataclasses import dataclass, field
 
@@ -27,8 +29,7 @@ from runtime import clock
 from runtime.errors import NotFound
 
 from . import tables as platform
-from .query import BadQuery, Filter, ListQuery
-from .storage import utcnow
+from .query import SYSTEM_FIELDS, BadQuery, Filter, ListQuery
 
 KPI_METRICS = ("total", "open", "overdue", "done", "done_on_time")
 SLA_FIGURES = ("total", "met", "breached", "in_progress", "compliance")
@@ -84,6 +85,21 @@ class Result:
     total: object = None
 
 
+@dataclass
+class RecordList:
+    """The first ``limit`` records of a list report that the viewer may read, and how many there are."""
+    report: dict
+    entity: object
+    columns: list[str]  # the report's columns without those hidden from the viewer
+    items: list
+    count: int
+    count_exact: bool
+    kind: str = "list"
+
+
+LIST_LIMIT = 10
+
+
 def reports_of(loom, app: str) -> list[dict]:
     live = loom.live.get(app)
     if live is None:
@@ -122,11 +138,13 @@ def bucket(col, period: str, value_type: str, dialect: str):
     return func.to_char(func.date_trunc(literal_column(f"'{period}'"), stamp), literal_column("'YYYY-MM-DD'"))
 
 
-def run_report(loom, app: str, report: dict, actor, conn=None) -> Result:
+def run_report(loom, app: str, report: dict, actor, conn=None) -> Result | RecordList:
     """Run ``report`` of ``app`` as ``actor`` (row rules and hidden fields apply)."""
     if conn is None:
         with loom.reader.connect() as c:
             return run_report(loom, app, report, actor, c)
+    if report.get("kind") == "list":
+        return _run_list(loom, app, report, actor, conn)
     et = entity_tables_of(loom, app, report)
     entity, t = et.entity, et.main
     loom.permissions.require(actor, entity, "read")
@@ -177,6 +195,23 @@ def run_report(loom, app: str, report: dict, actor, conn=None) -> Result:
     else:
         _shape(result, rows, report)
     return result
+
+
+def list_columns(entity, report: dict) -> list[str]:
+    """A list report's columns: its own, or those of the entity's default list view."""
+    names = report.get("columns") or entity.view().get("columns") or ["number", entity.title_field]
+    return [n for n in names if n in entity.fields or n in SYSTEM_FIELDS]
+
+
+def _run_list(loom, app: str, report: dict, actor, conn) -> RecordList:
+    et = entity_tables_of(loom, app, report)
+    loom.permissions.require(actor, et.entity, "read")
+    hidden = loom.permissions.hidden(actor, et.entity)
+    filters = [Filter(f["field"], f.get("op", "eq"), f.get("value")) for f in report.get("filters", [])]
+    page = ListQuery(loom, et).run(conn, [], [], limit=report.get("limit", LIST_LIMIT), count="capped", actor=actor,
+                                   view_filters=filters, view_sort=list(report.get("sort", [])))
+    columns = [n for n in list_columns(et.entity, report) if n not in hidden]
+    return RecordList(report, et.entity, columns, page.items, page.count or 0, page.count_exact)
 
 
 def sla_targets(loom, entity) -> list[tuple[str, object]]:
@@ -235,7 +270,7 @@ def _kpi_columns(lq, report, joins, actor) -> list:
     cols = [func.count().label("total"), count_if(is_open).label("open")]
     if "due_field" in report:
         due, f = lq.column_and_field(report["due_field"], joins, actor)
-        now = utcnow() if f.value_type == "datetime" else dt.date.today()
+        now = clock.relative("now" if f.value_type == "datetime" else "today", f.value_type, entity.timezone)
         cols.append(count_if(and_(is_open, due.is_not(None), due < now)).label("overdue"))
     if is_done is not None:
         cols.append(count_if(is_done).label("done"))
@@ -311,5 +346,5 @@ def _shape_kpi(result: Result, rows, metrics: list[str]) -> None:
     result.row_keys = sorted(result.row_totals, key=lambda k: (-result.row_totals[k], _order_key(k)))
 
 
-__all__ = ["KPI_METRICS", "SLA_FIGURES", "Axis", "Result", "SlaFigures", "bucket", "find_report", "reports_of",
-           "run_report", "sla_targets"]
+__all__ = ["KPI_METRICS", "SLA_FIGURES", "Axis", "RecordList", "Result", "SlaFigures", "bucket", "find_report",
+           "list_columns", "reports_of", "run_report", "sla_targets"]

@@ -53,6 +53,8 @@ from runtime.data.roles import (  # noqa: F401  (re-exported: callers in higher 
     role_error,
     roles_of,
 )
+from metamodel.reltime import RelativeTimeError
+from runtime import clock
 from runtime.data.values import FieldError, coerce
 from runtime.errors import Forbidden, LoomError
 
@@ -293,6 +295,12 @@ def _sql(node: tuple, entity, table, actor):
         value = _param(value, actor)
         if value is None:  # the user lacks the fact (no organisation): it matches nothing
             return col.is_not(None) if op == "ne" else false()
+    elif vkind == "rel":  # ``due < today``: the day or instant it means at this query
+        try:
+            value = clock.relative(value, _value_type(entity, name), entity.timezone)
+        except RelativeTimeError as exc:
+            raise LoomError(f"the row rule of {entity.name} compares {name} with {exc}; fix the rule's condition") \
+                from None
     if op in ("in", "not_in"):
         values = [_literal(entity, name, v) for v in value if v is not None]
         if not values:

@@ -199,3 +199,46 @@ def test_sla_targets_schema_errors_name_file_and_line(tmp_path):
 """)
     found = sorted((p.file, p.line, p.path) for p in problems(folder))
     assert found == [("reports.yaml", 5, "reports[0].targets"), ("reports.yaml", 9, "reports[1].targets")]
+
+
+def test_a_record_list_report(app_dir):
+    write(app_dir, """reports:
+  - name: overdue
+    entity: request
+    kind: list
+    columns: [number, subject, due_at, status]
+    filters:
+      - {field: due_at, op: lt, value: now}
+    sort: [due_at, -id]
+    limit: 20
+  - name: default_columns
+    entity: contract
+    kind: list
+""")
+    assert [r["kind"] for r in load_app(app_dir).section("reports")["reports"]] == ["list", "list"]
+
+
+def test_a_record_list_report_checks_its_columns_sort_and_keys(app_dir):
+    write(app_dir, """reports:
+  - name: overdue
+    entity: request
+    kind: list
+    columns: [number, subjct, works]
+    sort: [-due_att]
+    group_by: [status]
+    chart: bar
+  - name: chart_with_columns
+    entity: request
+    group_by: [status]
+    columns: [subject]
+""")
+    found = sorted((p.line, p.path, p.message) for p in problems(app_dir))
+    assert [(line, path) for line, path, _ in found] == [
+        (5, "reports[0].columns[1]"), (5, "reports[0].columns[2]"), (6, "reports[0].sort[0]"),
+        (7, "reports[0].group_by"), (8, "reports[0].chart"), (12, "reports[1].columns")]
+    messages = [m for _, _, m in found]
+    assert "did you mean 'subject'?" in messages[0]
+    assert "'works' is a table field" in messages[1]
+    assert "did you mean 'due_at'?" in messages[2]
+    assert "a list report shows records; group_by does not apply" in messages[3]
+    assert messages[5] == "columns belong to list reports only"

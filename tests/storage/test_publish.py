@@ -131,7 +131,7 @@ def test_lossy_type_change_is_refused_naming_record_and_value_and_changes_nothin
     message = str(info.value)
     assert bad["number"] in message and "'abc'" in message
     assert good["number"] not in message
-    assert "item.code" in message and "string to integer" in message
+    assert "entities/item.yaml fields.code:" in message and "string to integer" in message
     # The transaction rolled back: same columns, same data, no version, same live version.
     assert "code" in columns(loom) and not any(c.startswith("_r") for c in columns(loom))
     assert raw(loom, "code", bad["id"]) == "abc" and raw(loom, "code", good["id"]) == "42"
@@ -182,7 +182,7 @@ def test_refused_retype_by_plan_changes_nothing(loom):
     table = {"type": "table", "fields": {"line": {"type": "string"}}}
     with pytest.raises(MetadataError) as info:
         loom.store.publish(doc({**V1, "code": table}), author="ann")
-    assert "item.code" in str(info.value) and "add a new field instead" in str(info.value)
+    assert "entities/item.yaml fields.code:" in str(info.value) and "add a new field instead" in str(info.value)
     assert version_numbers(loom) == [1] and raw(loom, "code", rec["id"]) == "T-1"
     assert "shop__item__code" not in inspect(loom.engine).get_table_names()
 

@@ -203,7 +203,8 @@
     titleFieldIn.innerHTML = "";
     titleFieldIn.appendChild(el("option", {value: "", text: "—"}));
     rows.forEach(function (r) { if (r.name) titleFieldIn.appendChild(el("option", {value: r.name, text: r.name})); });
-    if (current && !rows.some(function (r) { return r.name === current; })) titleFieldIn.appendChild(el("option", {value: current, text: current + " (?)"}));
+    titleFieldIn.appendChild(el("option", {value: "number", text: "number"}));  // the record's number (REQ-000123) may be its title
+    if (current && current !== "number" && !rows.some(function (r) { return r.name === current; })) titleFieldIn.appendChild(el("option", {value: current, text: current + " (?)"}));
     titleFieldIn.value = current;
   }
 

@@ -1,9 +1,10 @@
-"""Report pages of the UI: the app's reports, one report (chart + table), its chart data as JSON.
+"""Report pages of the UI: the app's dashboard, one report (chart + table), its chart data as JSON.
 
 The routes live on the UI blueprint (``ui.reports``, ``ui.report``,
 ``ui.report_data``), so sign-in, error pages and the sidebar are the same as
 everywhere else. The figures come from :mod:`runtime.reports`, which applies
-the viewer's row rules.
+the viewer's row rules. The dashboard links to each report and shows record
+lists (``kind: list``, "overdue requests") in place, each row linking to its record.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import decimal
 from flask import jsonify, render_template, url_for
 from flask_babel import format_date
 
-from runtime.data.reports import Result, SlaFigures, entity_tables_of, find_report, reports_of, run_report, sla_targets
+from runtime.data.reports import (RecordList, Result, SlaFigures, entity_tables_of, find_report, reports_of, run_report,
+                                  sla_targets)
 from runtime.errors import LoomError, NotFound
 
 from . import meta
@@ -40,10 +42,25 @@ def reports(app: str):
     live = loom().live.get(app)
     if live is None or not loom().permissions.readable(actor(), live.app):
         raise NotFound(f"app {app!r}")
-    items = [{"name": r["name"], "title": tt(r.get("title", r["name"])), "description": tt(r.get("description")),
-              "url": url_for("ui.report", app=app, name=r["name"])}
-             for r in reports_of(loom(), app) if _readable(app, r)]
+    items = []
+    for r in reports_of(loom(), app):
+        if not _readable(app, r):
+            continue
+        item = {"name": r["name"], "title": tt(r.get("title", r["name"])), "description": tt(r.get("description")),
+                "url": url_for("ui.report", app=app, name=r["name"]), "widget": None}
+        if r.get("kind") == "list":
+            item["widget"], item["error"] = _widget(app, r)
+        items.append(item)
+    items.sort(key=lambda i: i["widget"] is None and not i.get("error"))  # record lists first, in their order
     return render_template("ui/reports.html", app=app, title=t("Reports"), items=items)
+
+
+def _widget(app: str, spec: dict) -> tuple[dict | None, str | None]:
+    """A record list shaped for the page, or the reason it cannot be shown (a filter the viewer may not use)."""
+    try:
+        return _list_view(run_report(loom(), app, spec, actor())), None
+    except LoomError as exc:
+        return None, exc.detail
 
 
 @bp.get("/<app>/reports/<name>")
@@ -87,7 +104,26 @@ def _key_label(field, axis, key, titles) -> str:
     return meta.display(field, key, titles).text
 
 
-def _view(app: str, spec: dict, result: Result) -> dict:
+def _list_view(result: RecordList) -> dict:
+    """Headers and rows of a record list; the first cell of each row links to the record."""
+    ent = result.entity
+    fields = [meta.column_field(ent, name) for name in result.columns]
+    titles = meta.Titles(loom(), actor())
+    for row in result.items:
+        for f in fields:
+            titles.want(f, row[f.name])
+    titles.load()
+    rows = [{"id": row["id"], "url": url_for("ui.record_view", app=ent.app, entity=ent.name, record_id=row["id"]),
+             "cells": [meta.display(f, row[f.name], titles) for f in fields]} for row in result.items]
+    return {"kind": "list", "headers": [meta.field_title(f) for f in fields], "rows": rows, "empty": not rows,
+            "count": result.count, "count_exact": result.count_exact,
+            "chart": {"type": "list", "columns": [meta.field_title(f) for f in fields], "total": result.count,
+                      "rows": [{"url": r["url"], "cells": [c.text for c in r["cells"]]} for r in rows]}}
+
+
+def _view(app: str, spec: dict, result: Result | RecordList) -> dict:
+    if result.kind == "list":
+        return _list_view(result)
     if result.kind == "sla":
         return _sla_view(spec, result)
     titles = meta.Titles(loom(), actor())

@@ -5,6 +5,8 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from metamodel.reltime import RelativeTimeError, is_relative
+from metamodel.reltime import parse as parse_relative
 from runtime.data import tables as platform
 from runtime.data.query import Filter, ListQuery, parse_args
 from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
@@ -61,6 +63,17 @@ OP_TEXT = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "�
            "contains": "∋", "startswith": "^", "isnull": "∅", "notnull": "≠ ∅", "between": "↔"}
 
 
+def _shown(value, dated: bool) -> str:
+    """A filter value as its chip shows it: a date field's relative time in its written form
+    (``today + 30d``, which a URL's ``+`` turned into ``today 30d``)."""
+    if dated and is_relative(value):
+        try:
+            return str(parse_relative(value))
+        except RelativeTimeError:
+            pass
+    return str(value)
+
+
 @bp.get("/<app>/<entity>")
 def list_view(app: str, entity: str):
     et = loom().entity_tables(app, entity)
@@ -106,7 +119,9 @@ def list_view(app: str, entity: str):
     for flt in filters:
         key = flt.field if flt.op == "eq" else f"{flt.field}__{flt.op}"
         f = meta.column_field(ent, flt.field.partition(".")[0])
-        value = ", ".join(map(str, flt.value)) if isinstance(flt.value, list) else str(flt.value)
+        dated = f is not None and f.value_type in ("date", "datetime") and "." not in flt.field
+        value = ", ".join(_shown(v, dated) for v in flt.value) if isinstance(flt.value, list) else \
+            _shown(flt.value, dated)
         if f is not None and f.value_type == "choice" and isinstance(flt.value, str):
             value = meta.display(f, flt.value, titles).text
         chips.append({"text": f"{meta.field_title(f) if f else flt.field} {OP_TEXT[flt.op]} {value}",
