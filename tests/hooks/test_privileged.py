@@ -78,7 +78,7 @@ def crm(loom, tmp_path):
     app = create_app(Settings(tmp_path, loom.database_url), loom)
     loom.ids, loom.clients = {}, {}
     for name in ("op1", "op2", "op3"):
-        loom.ids[name] = loom.accounts.create_user(name, None, roles=["operator"])
+        loom.ids[name] = loom.accounts.create_user(name, None, roles=["crm:operator"])
         loom.clients[name] = Client(app.test_client(), loom.accounts.issue_token(loom.ids[name]))
     return loom
 

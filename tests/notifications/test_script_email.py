@@ -86,7 +86,7 @@ def office(loom, tmp_path):
     """The office app, its users and group (``office.ids``), and an API client per user."""
     loom.store.publish(copy.deepcopy(DOC), author="t")
     acc = loom.accounts
-    ids = {name: acc.create_user(name, "pw-pw-pw-pw", email=f"{name}@city.example", roles=[role])
+    ids = {name: acc.create_user(name, "pw-pw-pw-pw", email=f"{name}@city.example", roles=[f"office:{role}"])
            for name, role in (("clerk1", "clerk"), ("clerk2", "clerk"), ("head1", "head"), ("head2", "head"))}
     acc.update_user(ids["head2"], is_active=False)
     ids["office"] = acc.create_group("office", email="office@city.example")
