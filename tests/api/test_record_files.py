@@ -57,7 +57,7 @@ def app_doc():
 @pytest.fixture
 def claims(loom, tmp_path):
     loom.store.publish(app_doc(), author="tester")
-    uid = loom.accounts.create_user("clerk", "pw-clerk-1234", roles=["clerk"])
+    uid = loom.accounts.create_user("clerk", "pw-clerk-1234", roles=["claims:clerk"])
     app = create_app(Settings(tmp_path, loom.database_url), loom)
     app.config["TESTING"] = True
     return loom, Client(app.test_client(), loom.accounts.issue_token(uid))

@@ -50,7 +50,7 @@ def api(loom, tmp_path):
     loom.store.publish(DEADLINES, author="tester")
     http = create_app(Settings(tmp_path, loom.database_url), loom).test_client()
     admin = loom.accounts.create_user("admin", "admin-pass-1", is_admin=True)
-    viewer = loom.accounts.create_user("vera", "vera-pass-1", roles=["viewer"])
+    viewer = loom.accounts.create_user("vera", "vera-pass-1", roles=["deadlines:viewer"])
     clients = {"admin": Client(http, loom.accounts.issue_token(admin)),
                "viewer": Client(http, loom.accounts.issue_token(viewer))}
     with clock.frozen(NOW):

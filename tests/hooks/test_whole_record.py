@@ -100,8 +100,8 @@ def app_doc():
 @pytest.fixture
 def orders(loom):
     loom.store.publish(app_doc(), author="tester")
-    loom.accounts.create_user("clerk", "pw-clerk-1234", roles=["clerk"])
-    loom.accounts.create_user("boss", "pw-boss-12345", roles=["boss"])
+    loom.accounts.create_user("clerk", "pw-clerk-1234", roles=["orders:clerk"])
+    loom.accounts.create_user("boss", "pw-boss-12345", roles=["orders:boss"])
     north = loom.records.create("orders", "district", {"name": "Север"})
     loom.records.create("orders", "consumer", {"name": "ООО Ромашка", "district": north["id"]})
     return loom

@@ -54,7 +54,7 @@ def app_doc():
 @pytest.fixture
 def ro(loom, tmp_path):
     loom.store.publish(app_doc(), author="tester")
-    loom.accounts.create_user("clerk", "pw-clerk-1234", roles=["clerk"])
+    loom.accounts.create_user("clerk", "pw-clerk-1234", roles=["ro:clerk"])
     loom.accounts.create_user("root", "pw-root-12345", is_admin=True)
     return loom
 

@@ -44,7 +44,7 @@ def test_publishing_adds_a_file_column_to_a_table_with_rows(loom):
     rows = loom.records.get("inv", "act", act["id"])["items"]
     assert rows == [{"id": rows[0]["id"], "item": "стол", "price": "10.00", "photo": None}]
 
-    person = loom.accounts.actor_for_id(loom.accounts.create_user("u", "pw-user-12345", roles=["clerk"]))
+    person = loom.accounts.actor_for_id(loom.accounts.create_user("u", "pw-user-12345", roles=["inv:clerk"]))
     with pytest.raises(ValidationFailed) as err:  # the new column is required of the rows a person saves
         loom.records.update("inv", "act", act["id"], {"items": rows}, act["row_version"], person)
     assert err.value.errors[0].field == "items[0].photo"
@@ -59,7 +59,7 @@ def test_publishing_adds_a_file_column_to_a_table_with_rows(loom):
 
 def test_people_must_bring_a_required_file_and_the_system_need_not(loom):
     loom.store.publish(doc(photo=True), author="tester")
-    uid = loom.accounts.create_user("u", "pw-user-12345", roles=["clerk"])
+    uid = loom.accounts.create_user("u", "pw-user-12345", roles=["inv:clerk"])
     person = loom.accounts.actor_for_id(uid)
     with pytest.raises(ValidationFailed) as err:
         loom.records.create("inv", "act", {"title": "x"}, person)

@@ -2,7 +2,7 @@
 
 A computed field whose value a script returns (``script: calc.py:total``) is computed by the
 record service when a record is saved; publishing never runs scripts over the stored records
-(docs/decisions/0013-computed-by-script-at-publish.md). So adding one gives existing records an
+(docs/decisions/0015-computed-by-script-at-publish.md). So adding one gives existing records an
 empty value until their next save, and turning an expression field into a script one keeps the
 values the expression stored until then. Before, both crashed in the migrator with an
 AttributeError and no file or line, although validate and diff had said ok.

@@ -13,7 +13,7 @@ from tests.ui.conftest import Browser
 @pytest.fixture
 def browser(loom, tmp_path):
     loom.store.publish(app_doc(), author="tester")
-    loom.accounts.create_user("clerk", "pw-clerk-1234", roles=["clerk"])
+    loom.accounts.create_user("clerk", "pw-clerk-1234", roles=["claims:clerk"])
     app = create_app(Settings(tmp_path, loom.database_url), loom)
     app.config["TESTING"] = True
     b = Browser(app.test_client())

@@ -31,7 +31,7 @@ def request(loom, data, subject, org, due_at, status=None):
 def world(service_desk, data, ui_app):
     """Five requests around 'now'; a client of the first organisation and the agent of ``data``."""
     org = data["organization"]["id"]
-    service_desk.accounts.create_user("clara", PASSWORD, roles=["client"],
+    service_desk.accounts.create_user("clara", PASSWORD, roles=["service_desk:client"],
                                       organization=f"{APP}.organization:{org}")
     with clock.frozen(NOW):
         made = {
@@ -101,7 +101,7 @@ def test_columns_hidden_from_the_viewer_are_left_out_and_the_limit_holds(service
     spec = {**find_report(service_desk, APP, "overdue_requests"), "columns": ["number", "subject", "hourly_rate"],
             "limit": 1}
     org = world["own_overdue"]["organization"]
-    client = Actor(99, "clara", roles=("client",), organization=f"{APP}.organization:{org}")
+    client = Actor(99, "clara", roles=("service_desk:client",), organization=f"{APP}.organization:{org}")
     mine = run_report(service_desk, APP, spec, client)
     assert mine.columns == ["number", "subject"]  # hourly_rate is hidden from clients
     assert [r["subject"] for r in mine.items] == ["Просрочена своя"] and mine.count == 1
