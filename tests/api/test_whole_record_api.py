@@ -20,7 +20,7 @@ def api(loom, tmp_path):
     app = create_app(Settings(tmp_path, loom.database_url), loom)
     app.config["TESTING"] = True
     clients = {}
-    for name, roles in (("clerk", ["clerk"]), ("boss", ["boss"])):
+    for name, roles in (("clerk", ["orders:clerk"]), ("boss", ["orders:boss"])):
         uid = loom.accounts.create_user(name, f"pw-{name}-12345", roles=roles)
         clients[name] = Client(app.test_client(), loom.accounts.issue_token(uid))
     district = clients["boss"].post("/api/v1/orders/district", {"name": "Север"}).get_json()
