@@ -16,7 +16,7 @@ import decimal
 
 from . import reltime
 from .model import TEXT_TYPES, Field
-from .predicates import relative_values
+from .predicates import comparisons, relative_values
 
 SYSTEM_TYPES = {"id": "integer", "number": "string", "status": "status", "created_at": "datetime",
                 "created_by": "user", "updated_at": "datetime", "updated_by": "user", "row_version": "integer",
@@ -163,19 +163,13 @@ def _column(entity, name: str) -> Field | None:
 
 
 def _literals(tree: tuple):
-    kind = tree[0]
-    if kind in ("and", "or"):
-        for node in tree[1]:
-            yield from _literals(node)
-    elif kind == "not":
-        yield from _literals(tree[1])
-    elif kind == "cmp":
-        vkind, value = tree[3]
-        if vkind == "lit":
-            yield tree[2], value
-        elif vkind == "list":
+    """``(field, literal)`` of every comparison with a literal (each item of a literal list)."""
+    for name, (kind, value) in comparisons(tree):
+        if kind == "lit":
+            yield name, value
+        elif kind == "list":
             for item in value:
-                yield tree[2], item
+                yield name, item
 
 
 def _is_number(value, whole: bool = False) -> bool:

@@ -74,16 +74,21 @@ def parse_condition(source: str, names) -> tuple:
     return _Reader(source, names, relatives).node(tree)
 
 
-def relative_values(tree: tuple):
-    """``(field, relative time text)`` of every comparison in ``tree`` with a relative time."""
+def comparisons(tree: tuple):
+    """``(field, (value kind, value))`` of every comparison in ``tree``, through and/or/not."""
     kind = tree[0]
     if kind in ("and", "or"):
         for node in tree[1]:
-            yield from relative_values(node)
+            yield from comparisons(node)
     elif kind == "not":
-        yield from relative_values(tree[1])
-    elif kind == "cmp" and tree[3][0] == "rel":
-        yield tree[2], tree[3][1]
+        yield from comparisons(tree[1])
+    elif kind == "cmp":
+        yield tree[2], tree[3]
+
+
+def relative_values(tree: tuple):
+    """``(field, relative time text)`` of every comparison in ``tree`` with a relative time."""
+    return [(name, value[1]) for name, value in comparisons(tree) if value[0] == "rel"]
 
 
 class _Reader:
