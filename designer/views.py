@@ -34,6 +34,7 @@ SECTION_SKELETONS = {
     "notifications": {"templates": {}},
     "portal": {"pages": []},
     "reports": {"reports": []},
+    "approvals": {"approvals": []},
 }
 # shown through t() where they are chosen at run time: diff operations and error titles
 OPERATIONS = {"added": N_("Added"), "removed": N_("Removed"), "changed": N_("Changed")}

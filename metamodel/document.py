@@ -1,7 +1,7 @@
 """An app as one document, and its mapping to and from a folder of files.
 
 A document is ``{"app": {...}, "entities": {name: {...}}, "routing": {...},
-"sla": {...}, "schedules": {...}, "portal": {...}, "reports": {...},
+"sla": {...}, "schedules": {...}, "portal": {...}, "reports": {...}, "approvals": {...},
 "scripts": {file: source}, "fixtures": {entity: [records]},
 "extensions": {kind: {...}}}``. The folder layout mirrors it: ``app.yaml``,
 ``entities/<name>.yaml``, ``routing.yaml``, ..., ``scripts/<file>.py``,
@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import MetadataError, Problem
 from .yamlio import dump_yaml, load_yaml
 
-SECTIONS = ("routing", "sla", "schedules", "notifications", "portal", "reports")
+SECTIONS = ("routing", "sla", "schedules", "notifications", "portal", "reports", "approvals")
 
 
 def file_of(path: tuple) -> tuple[str, tuple]:

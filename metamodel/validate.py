@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jsonschema import Draft202012Validator
 
 from .behaviour_check import BehaviourCheck
+from .concepts_check import ConceptsCheck
 from .document import SourceMap, file_of, normalize, read_folder
 from .errors import MetadataError, Problem, dotted
 from .expressions import ExpressionError, parse
@@ -38,7 +39,7 @@ class Capabilities:
 
 
 _SECTION_KIND = {"routing": "routing", "sla": "sla", "schedules": "schedules", "notifications": "notifications",
-                 "portal": "portal", "reports": "reports"}
+                 "portal": "portal", "reports": "reports", "approvals": "approvals"}
 FIELD_TYPES = validator("entity").schema["$defs"]["field"]["properties"]["type"]["enum"]
 
 
@@ -186,7 +187,9 @@ class _CrossCheck:
             self.entity(entity)
         self.navigation()
         self.sections()
-        BehaviourCheck(self).run()
+        behaviour = BehaviourCheck(self)
+        behaviour.run()
+        ConceptsCheck(self, behaviour).run()
         self.fixtures()
 
     def resolve(self, ref: str) -> Entity | None:

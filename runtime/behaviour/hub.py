@@ -4,8 +4,8 @@ The record service and the workflow call two hooks, inside the change's transact
 
 * :meth:`Behaviour.before_write` — routing and assignment, merged into the row
   before it is written;
-* :meth:`Behaviour.after_write` — status history, timer transitions, SLA targets,
-  aggregation rules and the "moved to another group" notice.
+* :meth:`Behaviour.after_write` — status history, timer transitions, approval rounds,
+  SLA targets, aggregation rules and the "moved to another group" notice.
 
 Each piece reads its own metadata; an entity that declares none of it costs a few
 dictionary look-ups per change.
@@ -73,7 +73,8 @@ class Behaviour:
         entity = et.entity
         app = self.loom.live[entity.app].app
         engaged = (any("timer" in tr for tr in entity.spec.get("transitions", [])) or entity.spec.get("aggregations")
-                   or self.loom.sla.policies(app, entity) or self.loom.router.spec(entity.app, entity.name))
+                   or self.loom.sla.policies(app, entity) or self.loom.router.spec(entity.app, entity.name)
+                   or self.loom.approvals.specs(entity.app, entity.name))
         if not engaged and (old is None or not entity.statuses):
             return  # nothing to track: the common case costs no query
         if engaged:
@@ -91,6 +92,7 @@ class Behaviour:
             return
         if changed_status:
             self._schedule_timer_transitions(conn, app, entity, row)
+            self.loom.approvals.status_changed(conn, entity, row, old)
         self.loom.sla.track(conn, app, entity, row, old)
         if old is None and entity.spec.get("aggregations"):
             from .aggregation import collect

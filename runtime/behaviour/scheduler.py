@@ -149,7 +149,8 @@ class Scheduler:
             return conn.execute(stmt.on_conflict_do_nothing().returning(r.c.app)).first() is not None
 
     def run_slot(self, app: str, schedule: str, slot: dt.datetime) -> str:
-        """Run a claimed slot's script and record how it went: ``ok``, ``error`` or ``skipped``.
+        """Run a claimed slot's script or generator and record how it went: ``ok``, ``error`` or ``skipped``
+        (a generator whose templates failed is ``error``, its result naming each).
 
         A slot runs at most once: a worker that dies here leaves the row without
         ``finished_at``, which is how a lost run shows.
@@ -161,7 +162,11 @@ class Scheduler:
             outcome, result = "skipped", {"reason": "the schedule is gone: a newer version of the app removed it"}
         else:
             try:
-                outcome, result = "ok", self.loom.hooks.run_scheduled(app, spec["script"])
+                if "generate" in spec:
+                    result = self.loom.generators.run(app, schedule, slot)
+                    outcome = "error" if result["failed"] else "ok"
+                else:
+                    outcome, result = "ok", self.loom.hooks.run_scheduled(app, spec["script"])
             except Exception as exc:  # noqa: BLE001 - recorded on the slot; the next slot runs anyway
                 log.warning("schedule %s.%s at %s failed: %s", app, schedule, slot, exc)
                 outcome, result = "error", {"error": describe_error(exc)}

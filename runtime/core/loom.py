@@ -9,6 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from metamodel import App
+from runtime.behaviour.approvals import Approvals
+from runtime.behaviour.generators import Generators
 from runtime.behaviour.hooks import Hooks
 from runtime.behaviour.hub import Behaviour
 from runtime.behaviour.inbound import Inbound
@@ -72,6 +74,8 @@ class Loom:
         self.router = Router(self)
         self.sla = SLA(self)
         self.behaviour = Behaviour(self)
+        self.approvals = Approvals(self)
+        self.generators = Generators(self)
         self.inbound = Inbound(self)
         self._lock = threading.Lock()
         self._checked_at = 0.0

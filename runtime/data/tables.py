@@ -353,3 +353,53 @@ inbound = Table(
     UniqueConstraint("channel", "external_id", name="uq_loom_inbound_external"),
     Index("ix_loom_inbound_record", "app", "entity", "record_id"),
 )
+
+generated = Table(
+    # One row per record a generator made: (app, generator, source record, table row,
+    # period) is unique, so a period yields its record once however often the generator runs.
+    "loom_generated", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("generator", String(60), nullable=False),
+    Column("source_id", ID, nullable=False),
+    Column("row_key", String(40), nullable=False),  # the table row's id; "" without rows
+    Column("period", String(10), nullable=False),  # the period's first day, ISO (2026-03-01)
+    Column("entity", String(40), nullable=False),
+    Column("record_id", ID),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("app", "generator", "source_id", "row_key", "period", name="uq_loom_generated_period"),
+)
+
+approval_round = Table(
+    # One round of an approval of one record: opened when the record enters the start status,
+    # decided by the votes or the deadline, cancelled when the record leaves the status first.
+    "loom_approval_round", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("record_id", ID, nullable=False),
+    Column("approval", String(60), nullable=False),
+    Column("round", Integer, nullable=False),  # 1, 2, ... per record and approval
+    Column("state", String(10), nullable=False),  # open | approved | rejected | expired | cancelled
+    Column("need", Integer, nullable=False),  # approvals that decide it
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("deadline_at", UTCDateTime()),
+    Column("decided_at", UTCDateTime()),
+    Column("transition", String(60)),  # what the decision fired
+    Column("error", Text),  # why that transition could not be fired
+    UniqueConstraint("app", "entity", "record_id", "approval", "round", name="uq_loom_approval_round"),
+)
+
+approval_vote = Table(
+    # One row per approver of a round, written when it opens (who must vote); the vote fills
+    # ``decision`` once: an update of a row whose decision is still empty.
+    "loom_approval_vote", metadata,
+    Column("id", ID, primary_key=True),
+    Column("round_id", ID, ForeignKey("loom_approval_round.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ID, ForeignKey("loom_user.id", ondelete="CASCADE"), nullable=False),
+    Column("decision", String(10)),  # approve | reject; None: not voted yet
+    Column("comment", Text),
+    Column("voted_at", UTCDateTime()),
+    UniqueConstraint("round_id", "user_id", name="uq_loom_approval_vote"),
+    Index("ix_loom_approval_vote_user", "user_id", "decision"),
+)

@@ -1,0 +1,178 @@
+"""Cross-checks of record generators (``schedules.yaml: generate``) and approvals
+(``approvals.yaml``): every entity, field, status, transition, role, group field,
+template and calendar they name must exist, with the file, line and path of a wrong one.
+"""
+from __future__ import annotations
+
+from .expressions import ExpressionError, parse
+from .periods import PERIODICITIES
+
+PERIOD_NAMES = {"period_start", "period_end"}
+ROW = "row"
+
+
+class ConceptsCheck:
+    """Runs inside :class:`metamodel.validate._CrossCheck`, after :class:`BehaviourCheck`."""
+
+    def __init__(self, check, behaviour):
+        self.check = check
+        self.behaviour = behaviour  # templates, calendars and recipients are checked as elsewhere
+        self.app = check.app
+        self.out = check.out
+
+    def run(self) -> None:
+        for i, spec in enumerate(self.app.section("schedules").get("schedules", [])):
+            if "generate" in spec:
+                self.generator(spec["generate"], ("schedules", "schedules", i, "generate"))
+        seen = set()
+        for i, spec in enumerate(self.app.section("approvals").get("approvals", [])):
+            self.approval(spec, ("approvals", "approvals", i), seen)
+
+    # ------------------------------------------------------------------ generators
+    def generator(self, spec: dict, path: tuple) -> None:
+        source = self._entity(spec["source"], path + ("source",))
+        target = self._entity(spec["target"], path + ("target",))
+        if source is None:
+            return
+        rows = None
+        if "rows" in spec:
+            f = source.fields.get(spec["rows"])
+            tables = {n for n, g in source.fields.items() if g.storage == "child"}
+            if f is None:
+                self.out.add(path + ("rows",), self.check._unknown(f"table field of {source.name}", spec["rows"],
+                                                                   tables))
+            elif f.storage != "child":
+                self.out.add(path + ("rows",), f"{spec['rows']!r} is a {f.type} field; rows: names a table field "
+                                               f"(one record per row)")
+            else:
+                rows = f
+        names = set(source.fields) | {"status"}
+        if "when" in spec:
+            self.check._expression(spec["when"], path + ("when",), names, source)
+        if isinstance(spec["every"], dict):
+            self._periodicity(source, rows, spec["every"]["field"], path + ("every", "field"))
+        scope = names | {ROW}
+        for key in ("valid_from", "valid_to"):
+            if key in spec:
+                self._expression(source, rows, spec[key], path + (key,), scope)
+        for name, expr in spec["set"].items():
+            if target is not None and name not in target.fields:
+                self.out.add(path + ("set", name), self.check._unknown(f"field of {target.name}", name,
+                                                                       set(target.fields)))
+            self._expression(source, rows, str(expr), path + ("set", name), scope | PERIOD_NAMES,
+                             target.fields.get(name) if target is not None else None)
+
+    def _entity(self, ref: str, path: tuple):
+        entity = self.check.resolve(ref)
+        if entity is None:
+            self.out.add(path, self.check._unknown("entity", ref, set(self.app.entities)))
+        return entity
+
+    def _periodicity(self, source, rows, ref: str, path: tuple) -> None:
+        """``every: {field: ...}``: a choice field (of the source, or ``row.<column>``) whose every
+        value is a periodicity."""
+        head, _, column = ref.partition(".")
+        if head == ROW and column:
+            if rows is None:
+                self.out.add(path, f"{ref!r} reads a table row; add rows: (the table field) to the generator")
+                return
+            f, owner, known = rows.children.get(column), f"column of {rows.name}", set(rows.children)
+        else:
+            f, owner, known = source.fields.get(ref), f"field of {source.name}", set(source.fields)
+        if f is None:
+            self.out.add(path, self.check._unknown(owner, column or ref, known))
+        elif f.type != "choice" or not f.choices:
+            self.out.add(path, f"{ref!r} is a {f.type} field; the periodicity is read from a choice field whose "
+                               f"values are {', '.join(PERIODICITIES)}")
+        else:
+            wrong = sorted(f.choice_values - set(PERIODICITIES))
+            if wrong:
+                self.out.add(path, f"{ref!r} has the choices {', '.join(map(repr, wrong))}, which are no "
+                                   f"periodicity; use {', '.join(PERIODICITIES)}")
+
+    def _expression(self, source, rows, text: str, path: tuple, names: set, target=None) -> None:
+        """An expression over the source record, ``row.<column>`` of its table and the period."""
+        self.check._expression(text, path, names, source, target=target)
+        try:
+            expr = parse(text)
+        except ExpressionError:
+            return  # reported above
+        for dotted in expr.paths:
+            head, _, column = dotted.partition(".")
+            if head != ROW:
+                continue
+            if rows is None:
+                self.out.add(path, f"{dotted!r} reads a table row; add rows: (the table field) to the generator")
+            elif column not in rows.children:
+                self.out.add(path, self.check._unknown(f"column of {rows.name}", column, set(rows.children)))
+        if ROW in expr.names and ROW not in {p.split(".")[0] for p in expr.paths}:
+            self.out.add(path, "row is read by its columns: row.<column>")
+
+    # ------------------------------------------------------------------ approvals
+    def _approver_field(self, entity, name: str, path: tuple) -> None:
+        """A user or group field of the record, or ``table.column`` of a user column (many users)."""
+        head, _, column = name.partition(".")
+        f = entity.fields.get(head)
+        if f is None:
+            self.out.add(path, self.check._unknown("field", head, set(entity.fields)))
+            return
+        if column:
+            if f.storage != "child":
+                self.out.add(path, f"{head!r} is a {f.type} field; table.column reads a table's user column")
+                return
+            f = f.children.get(column)
+            if f is None:
+                self.out.add(path, self.check._unknown(f"column of {head}", column, set(entity.fields[head].children)))
+                return
+        if f.type not in ("user", "group") or (column and f.type != "user"):
+            self.out.add(path, f"{name!r} is a {f.type} field; approvers come from a user or group field, "
+                               f"or a user column of a table (table.column)")
+
+    def approval(self, spec: dict, path: tuple, seen: set) -> None:
+        if spec["name"] in seen:
+            self.out.add(path + ("name",), f"approval {spec['name']!r} is defined twice")
+        seen.add(spec["name"])
+        entity = self._entity(spec["entity"], path + ("entity",))
+        if entity is None:
+            return
+        statuses = {s["name"] for s in entity.statuses}
+        if spec["start"] not in statuses:
+            self.out.add(path + ("start",), self.check._unknown("status", spec["start"], statuses) +
+                         ("" if statuses else f"; {entity.name} has no statuses"))
+        transitions = {t["name"]: t for t in entity.spec.get("transitions", [])}
+        for key in ("on_approved", "on_rejected", "on_timeout"):
+            name = spec.get(key)
+            if name is None:
+                continue
+            tr = transitions.get(name)
+            if tr is None:
+                self.out.add(path + (key,), self.check._unknown("transition", name, set(transitions)))
+                continue
+            sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
+            if "*" not in sources and spec["start"] not in sources:
+                self.out.add(path + (key,), f"transition {name!r} goes from {', '.join(sources)}, not from "
+                                            f"{spec['start']!r} where the approval is decided")
+        if "on_timeout" in spec and "deadline" not in spec:
+            self.out.add(path + ("on_timeout",), "on_timeout needs a deadline: when the time is up")
+        if "calendar" in spec:
+            self.behaviour.duration_calendar(spec["calendar"], path + ("calendar",))
+        approvers = spec["approvers"]
+        roles = set(self.app.roles)
+        for j, role in enumerate(approvers.get("roles", [])):
+            if role not in roles:
+                self.out.add(path + ("approvers", "roles", j), self.check._unknown("role", role, roles) +
+                             "; roles are those of app.yaml")
+        for j, name in enumerate(approvers.get("fields", [])):
+            self._approver_field(entity, name, path + ("approvers", "fields", j))
+        rule = spec["rule"]
+        if isinstance(rule, dict) and "n_of_m" in rule and approvers.get("users") and \
+                set(approvers) == {"users"} and rule["n_of_m"] > len(approvers["users"]):
+            self.out.add(path + ("rule", "n_of_m"), f"{rule['n_of_m']} of {len(approvers['users'])} named users "
+                                                    f"can never be reached")
+        if "notify" in spec:
+            self.behaviour.template(spec["notify"]["template"], path + ("notify", "template"))
+        if "notify_timeout" in spec:
+            self.behaviour.template(spec["notify_timeout"]["template"], path + ("notify_timeout", "template"))
+            for key in ("to", "cc"):
+                self.behaviour.recipients(entity, spec["notify_timeout"].get(key, []), path + ("notify_timeout", key))
+
