@@ -298,3 +298,18 @@ def sla_status(app: str, entity: str, record_id: int):
     loom().records.get(app, entity, record_id, g.actor)
     with loom().reader.connect() as c:
         return jsonify(loom().sla.status(c, app, entity, record_id))
+
+
+@bp.get("/<app>/<entity>/<int:record_id>/approvals")
+def approval_rounds(app: str, entity: str, record_id: int):
+    """The record's approval rounds, newest first: who must vote, the votes with their comments,
+    the state, the deadline, and whether the caller may vote now."""
+    return jsonify(loom().approvals.rounds(app, entity, record_id, g.actor))
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/approvals/<name>/votes")
+def cast_vote(app: str, entity: str, record_id: int, name: str):
+    """Vote in the open round of approval ``name``: ``{"decision": "approve"|"reject", "comment": ...}``."""
+    data = _json_body()
+    return jsonify(loom().approvals.vote(app, entity, record_id, name, str(data.get("decision") or ""),
+                                         data.get("comment"), g.actor))

@@ -133,9 +133,50 @@ def build_spec(loom) -> dict:
                     "responses": {**one, "409": {"description": "changed by someone else", **problem}}},
                 "delete": {"tags": [tag], "parameters": id_param, "responses": one},
             })
+            approvals = [a["name"] for a in live.app.section("approvals").get("approvals", [])
+                         if a["entity"].split(".")[-1] == entity.name]
+            if approvals:
+                _approval_paths(spec, base, tag, id_param, approvals, errors, problem)
     out = spec.to_dict()
     out["security"] = [{"bearer": []}]
     return out
+
+
+_ROUND = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "approval": {"type": "string"}, "round": {"type": "integer"},
+    "state": {"type": "string", "enum": ["open", "approved", "rejected", "expired", "cancelled"]},
+    "need": {"type": "integer", "description": "approvals that decide the round"},
+    "approvers": {"type": "integer"}, "approved": {"type": "integer"}, "rejected": {"type": "integer"},
+    "opened_at": {"type": "string", "format": "date-time"},
+    "deadline_at": {"type": "string", "format": "date-time", "nullable": True},
+    "decided_at": {"type": "string", "format": "date-time", "nullable": True},
+    "transition": {"type": "string", "nullable": True}, "can_vote": {"type": "boolean"},
+    "votes": {"type": "array", "items": {"type": "object", "properties": {
+        "user": {"type": "string"}, "name": {"type": "string"},
+        "decision": {"type": "string", "enum": ["approve", "reject"], "nullable": True},
+        "comment": {"type": "string", "nullable": True},
+        "voted_at": {"type": "string", "format": "date-time", "nullable": True}}}}}}
+
+
+def _approval_paths(spec, base: str, tag: str, id_param: list, names: list, errors: dict, problem: dict) -> None:
+    """The approval rounds of a record and the vote of an approver (docs/behaviour.md, "Approvals")."""
+    if "ApprovalRound" not in spec.components.schemas:
+        spec.components.schema("ApprovalRound", _ROUND)
+    ref = {"$ref": "#/components/schemas/ApprovalRound"}
+    spec.path(path=base + "/{record_id}/approvals", operations={"get": {
+        "tags": [tag], "summary": "Approval rounds with their votes, newest first", "parameters": id_param,
+        "responses": {"200": {"description": "the rounds", "content": {"application/json": {"schema": {
+            "type": "array", "items": ref}}}}, **errors}}})
+    name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": names}}
+    spec.path(path=base + "/{record_id}/approvals/{name}/votes", operations={"post": {
+        "tags": [tag], "summary": "Vote in the open round (approvers only, once)",
+        "parameters": id_param + [name_param],
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["decision"],
+                                                                     "properties": {
+            "decision": {"type": "string", "enum": ["approve", "reject"]}, "comment": {"type": "string"}}}}}},
+        "responses": {"200": {"description": "the round after the vote",
+                              "content": {"application/json": {"schema": ref}}},
+                      **errors, "409": {"description": "no open round, or already voted", **problem}}}})
 
 
 @bp.get("/api/v1/openapi.json")

@@ -74,6 +74,43 @@ def delete_comment(app: str, entity: str, record_id: int, comment_id: int):
     return _back(app, entity, record_id, "#comments")
 
 
+# ---------------------------------------------------------------------- approvals
+ROUND_STATES = {"open": N_("Voting"), "approved": N_("Approved"), "rejected": N_("Rejected"),
+                "expired": N_("Deadline passed"), "cancelled": N_("Cancelled")}
+DECISIONS = {"approve": N_("Approves"), "reject": N_("Rejects"), None: N_("Has not voted")}
+
+
+def approvals_for(app: str, entity: str, record_id: int) -> list[dict]:
+    """The record's approval rounds for its page: who must vote, the votes with comments, and
+    the vote form for an approver whose vote is still due."""
+    if not loom().approvals.specs(app, entity):
+        return []
+    rounds = loom().approvals.rounds(app, entity, record_id, actor())
+    return [{**r, "title": tt(r["title"]) if r["title"] else r["approval"], "state_text": t(ROUND_STATES[r["state"]]),
+             "deadline": fmt_datetime(dt.datetime.fromisoformat(r["deadline_at"])) if r["deadline_at"] else "",
+             "votes": [{**v, "text": t(DECISIONS[v["decision"]]),
+                        "at": fmt_datetime(dt.datetime.fromisoformat(v["voted_at"])) if v["voted_at"] else ""}
+                       for v in r["votes"]],
+             "vote_url": url_for("ui.vote", app=app, entity=entity, record_id=record_id, name=r["approval"])
+             if r["can_vote"] else None}
+            for r in rounds]
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/approvals/<name>/vote")
+def vote(app: str, entity: str, record_id: int, name: str):
+    try:
+        loom().approvals.vote(app, entity, record_id, name, request.form.get("decision", ""),
+                              request.form.get("comment"), actor())
+        flash(t("Your vote is counted."), "ok")
+    except ValidationFailed as exc:
+        flash("; ".join(message(e.message) for e in exc.errors), "error")
+    except LoomError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        flash(exc.detail, "error")
+    return _back(app, entity, record_id, "#approvals")
+
+
 # ---------------------------------------------------------------------- attachments
 def human_size(size: int) -> str:
     for unit in (N_("B"), N_("KB"), N_("MB")):

@@ -133,7 +133,40 @@ def my_tasks(loom, actor, now: dt.datetime | None = None) -> list[Section]:
             rows.sort(key=lambda r: r["sort"])
             section.items = rows[:TOP]
             sections.append(section)
+        awaiting = _awaiting_approval(loom, conn, actor, now)
+        if awaiting is not None:
+            sections.insert(0, awaiting)
     return sections
+
+
+def _awaiting_approval(loom, conn, actor, now: dt.datetime) -> Section | None:
+    """Open approval rounds where the user has yet to vote, earliest deadline first; shown only
+    to those who have some (docs/behaviour.md, "Approvals")."""
+    from runtime.errors import NotFound
+
+    from .views import _record_title
+
+    rounds = loom.approvals.awaiting(actor, limit=TOP + 1)
+    if not rounds:
+        return None
+    section = Section("approvals", t(N_("Awaiting my approval")), count=min(len(rounds), TOP), more=len(rounds) > TOP)
+    for r in rounds[:TOP]:
+        try:
+            et = loom.entity_tables(r["app"], r["entity"])
+            row = loom.records._fetch(conn, et, r["record_id"], actor=actor)
+        except (KeyError, NotFound):  # the app or entity is gone, or the record is hidden from them
+            continue
+        deadline = r["deadline_at"]
+        section.items.append({
+            "title": _record_title(et.entity, row),
+            "url": url_for("ui.record_view", app=r["app"], entity=r["entity"], record_id=r["record_id"]) + "#approvals",
+            "entity": tt(et.entity.title),
+            "status": meta.status_title(et.entity, row.get("status")),
+            "category": meta.status_category(et.entity, row.get("status")),
+            "due": fmt_datetime(deadline) if deadline else "",
+            "overdue": deadline is not None and deadline < now,
+        })
+    return section
 
 
 def _as_datetime(value) -> dt.datetime | None:

@@ -178,7 +178,8 @@ def _record_page(app: str, entity: str, record_id: int, refused: dict | None = N
     return render_template(
         "ui/record.html", app=app, entity=ent, record=record, tabs=tabs, shown=shown, rules=rules,
         section_visible=extra.section_visible, files=extra.file_fields(ent, fields, record),
-        comments=extra.comments_for(app, entity, record_id), linked=extra.linked_records(ent, record_id),
+        comments=extra.comments_for(app, entity, record_id), approvals=extra.approvals_for(app, entity, record_id),
+        linked=extra.linked_records(ent, record_id),
         title=_record_title(ent, record), status=status and meta.status_title(ent, status),
         status_category=meta.status_category(ent, status), transitions=transitions,
         timeline=_timeline(ent, record_id), sla=sla_badges(app, entity, record_id), author=author,
