@@ -35,9 +35,11 @@ class ConceptsCheck:
         if source is None:
             return
         rows = None
+        self._rows_unknown = False  # a wrong rows: is reported once, not again by every row.<column>
         if "rows" in spec:
             f = source.fields.get(spec["rows"])
             tables = {n for n, g in source.fields.items() if g.storage == "child"}
+            self._rows_unknown = f is None or f.storage != "child"
             if f is None:
                 self.out.add(path + ("rows",), self.check._unknown(f"table field of {source.name}", spec["rows"],
                                                                    tables))
@@ -73,6 +75,8 @@ class ConceptsCheck:
         value is a periodicity."""
         head, _, column = ref.partition(".")
         if head == ROW and column:
+            if rows is None and self._rows_unknown:
+                return
             if rows is None:
                 self.out.add(path, f"{ref!r} reads a table row; add rows: (the table field) to the generator")
                 return
@@ -99,7 +103,7 @@ class ConceptsCheck:
             return  # reported above
         for dotted in expr.paths:
             head, _, column = dotted.partition(".")
-            if head != ROW:
+            if head != ROW or (rows is None and self._rows_unknown):
                 continue
             if rows is None:
                 self.out.add(path, f"{dotted!r} reads a table row; add rows: (the table field) to the generator")
@@ -136,7 +140,8 @@ class ConceptsCheck:
         if entity is None:
             return
         statuses = {s["name"] for s in entity.statuses}
-        if spec["start"] not in statuses:
+        known_start = spec["start"] in statuses
+        if not known_start:
             self.out.add(path + ("start",), self.check._unknown("status", spec["start"], statuses) +
                          ("" if statuses else f"; {entity.name} has no statuses"))
         transitions = {t["name"]: t for t in entity.spec.get("transitions", [])}
@@ -149,7 +154,7 @@ class ConceptsCheck:
                 self.out.add(path + (key,), self.check._unknown("transition", name, set(transitions)))
                 continue
             sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
-            if "*" not in sources and spec["start"] not in sources:
+            if known_start and "*" not in sources and spec["start"] not in sources:
                 self.out.add(path + (key,), f"transition {name!r} goes from {', '.join(sources)}, not from "
                                             f"{spec['start']!r} where the approval is decided")
         if "on_timeout" in spec and "deadline" not in spec:
