@@ -239,13 +239,13 @@ def test_add_script_and_sections_give_a_valid_draft(designer_loom, ann):
     page = html(ann.get(f"{NEW}/"))
     response = ann.post(f"{NEW}/scripts", {"file": "checks", "revision": revision_of(page)}, token_from=f"{NEW}/")
     assert response.status_code == 302 and response.headers["Location"].endswith(f"{NEW}/scripts/checks.py")
-    for kind in ("routing", "sla", "schedules", "notifications", "portal", "reports"):
+    for kind in ("routing", "sla", "schedules", "notifications", "portal", "reports", "approvals"):
         page = html(ann.get(f"{NEW}/"))
         assert f'<option value="{kind}">' in page
         response = ann.post(f"{NEW}/sections", {"kind": kind, "revision": revision_of(page)}, token_from=f"{NEW}/")
         assert response.status_code == 302 and response.headers["Location"].endswith(f"{NEW}/sections/{kind}")
     doc = designer_loom.store.draft("vacation")["draft"]
-    assert set(doc) >= {"routing", "sla", "schedules", "notifications", "portal", "reports"}
+    assert set(doc) >= {"routing", "sla", "schedules", "notifications", "portal", "reports", "approvals"}
     assert "checks.py" in doc["scripts"]
     page = html(ann.get(f"{NEW}/validate"))
     assert 'id="problems"' not in page, page
