@@ -507,3 +507,16 @@ def test_dry_run_explains_what_it_needs(it_support, ann_it, root):
     # the analyst has no role that may read systems: the permission check of the API applies
     forbidden = dry_run(ann_it, "tickets.py", {"function": "defaults", "entity": "system", "record_id": 1})
     assert forbidden.status_code == 403
+
+
+def test_approvals_section_through_the_schema_editor(ann_it, it_support):
+    """approvals.yaml is edited like any section: the form, a wrong name refused with its path, a save."""
+    assert ann_it.get(f"{BASE}/sections/approvals").status_code == 200
+    approval = {"name": "confirm_fix", "entity": "ticket", "start": "resolved", "approvers": {"fields": ["requester"]},
+                "rule": "any", "on_approved": "confirm", "on_rejected": "reopen"}
+    assert save(ann_it, f"{BASE}/sections/approvals", {"approvals": [{**approval, "on_rejected": "reopn"}]}) \
+        .status_code == 302  # a draft may be wrong; validation says where
+    problems = page(ann_it.get(f"{BASE}/validate"))
+    assert "approvals.yaml" in problems and "approvals[0].on_rejected" in problems and "reopen" in problems
+    assert save(ann_it, f"{BASE}/sections/approvals", {"approvals": [approval]}).status_code == 302
+    assert draft(it_support).doc["approvals"] == {"approvals": [approval]}
