@@ -208,7 +208,7 @@ class Approvals:
             # The transition leaves the start status, so status_changed finds this round no longer open.
             self.loom.workflow.transition(entity.app, entity.name, record_id, transition, actor=SYSTEM, conn=c,
                                           via="approval")
-        except (Conflict, ValidationFailed) as exc:
+        except (Conflict, ValidationFailed, NotFound) as exc:  # refused now, or the record was deleted
             c.execute(update(r).where(r.c.id == round_id).values(error=str(getattr(exc, "detail", exc))[:2000]))
 
     def _deadline(self, conn, timer) -> None:

@@ -20,7 +20,7 @@ def upkeep_app(rule="all", deadline: str | None = "2 business days", every=None)
     approval = {"name": "sign_off", "title": {"ru": "Подпись закупки", "en": "Purchase sign-off"},
                 "entity": "purchase", "start": "review",
                 "approvers": {"fields": ["manager", "reviewers.reviewer"]}, "rule": rule,
-                "on_approved": "approve", "on_rejected": "reject"}
+                "on_approved": "approve", "on_rejected": "reject", "notify": {"template": "asked"}}
     if deadline:
         approval.update(deadline=deadline, on_timeout="reject",
                         notify_timeout={"template": "late", "to": ["created_by"]})
@@ -63,7 +63,9 @@ def upkeep_app(rule="all", deadline: str | None = "2 business days", every=None)
                     {"name": "revise", "from": "rejected", "to": "draft", "roles": ["buyer"]}]},
         },
         "schedules": {"schedules": [{"name": "inspections", "cron": "0 7 * * *", "generate": generate}]},
-        "notifications": {"templates": {"late": {"channels": ["inapp"], "subject": "Не подписано: {{ record.title }}",
+        "notifications": {"templates": {
+            "asked": {"channels": ["inapp"], "subject": "Подпишите: {{ record.title }} ({{ approval }})", "body": "-"},
+            "late": {"channels": ["inapp"], "subject": "Не подписано: {{ record.title }}",
                                                  "body": "Срок подписи истёк"}}},
         "approvals": {"approvals": [approval]},
     }

@@ -162,6 +162,7 @@ def test_awaiting_my_approval_on_the_home_page_and_the_vote_form(board, web):
     assert "Согласна" in record and 'name="decision" value="approve"' not in record
     [r] = rounds(client(web, board, "petrova"), "service_desk", "change", cid)
     assert [(v["user"], v["decision"]) for v in r["votes"] if v["decision"]] == [("petrova", "approve")]
+    assert "Согласует · Согласна" in record  # the vote in the record's history, with its comment
     # the form without its CSRF token is refused
     assert page.http.post(url + "/approvals/cab/vote", data={"decision": "reject"}).status_code == 400
 
@@ -193,6 +194,11 @@ def test_all_approvers_from_fields_must_approve(upkeep, web):
     buyer, pid = purchase(upkeep, web)
     [r] = rounds(buyer, "upkeep", "purchase", pid)
     assert ({v["user"] for v in r["votes"]}, r["need"]) == ({"manager", "rev1", "rev2"}, 3)
+    n = platform.notification
+    with upkeep.engine.connect() as c:  # the approval's template, to each approver
+        asked = c.execute(select(n.c.user_id, n.c.title).where(n.c.template == "asked")).all()
+    assert sorted(asked) == sorted((_id(upkeep, name), "Подпишите: Подшипники для насосов (sign_off)")
+                                   for name in ("manager", "rev1", "rev2"))
     for name in ("manager", "rev1"):
         assert vote(client(web, upkeep, name), "upkeep", "purchase", pid, "sign_off", "approve") \
             .get_json()["state"] == "open"
@@ -249,3 +255,12 @@ def test_a_passed_deadline_notifies_and_fires_on_timeout(upkeep, web):
     with upkeep.engine.connect() as c:
         late = c.execute(select(n.c.user_id, n.c.title).where(n.c.template == "late")).all()
     assert [(x.user_id, x.title) for x in late] == [(_id(upkeep, "buyer"), "Не подписано: Подшипники для насосов")]
+
+
+def test_openapi_describes_the_approval_endpoints(board, web):
+    spec = client(web, board, "agent").get("/api/v1/openapi.json").get_json()
+    base = "/api/v1/service_desk/change/{record_id}"
+    assert "get" in spec["paths"][base + "/approvals"]
+    vote_op = spec["paths"][base + "/approvals/{name}/votes"]["post"]
+    assert vote_op["parameters"][1]["schema"]["enum"] == ["cab"]
+    assert "/api/v1/service_desk/request/{record_id}/approvals" not in spec["paths"]

@@ -272,6 +272,8 @@ def _timeline(ent, record_id: int) -> list[dict]:
                  "comment": tc("history", "comment"), "attach": tc("history", "file attached"),
                  "comment_delete": tc("history", "comment deleted"), "detach": tc("history", "file deleted"),
                  "route": tc("history", "re-routed"), "privileged_read": tc("history", "read with system rights"),
+                 "approval_open": tc("history", "approval opened"), "approval_vote": tc("history", "vote"),
+                 "approval_decided": tc("history", "approval decided"),
                  }.get(r.action, r.action)
         detail = after.get("text") or after.get("filename") or "" if r.action in ("comment", "attach") else ""
         if r.action in ("comment_delete", "detach") or (r.action == "comment" and after.get("comment_id") in deleted):
@@ -281,6 +283,10 @@ def _timeline(ent, record_id: int) -> list[dict]:
         if r.action == "transition":
             label = tc("history", "transition") + f": {transitions.get(after.get('transition'), after.get('transition'))}"
             detail = f"{meta.status_title(ent, before.get('status'))} → {meta.status_title(ent, after.get('status'))}"
+        if r.action == "approval_vote":
+            detail = " · ".join(filter(None, [t(extra.DECISIONS[after.get("decision")]), after.get("comment")]))
+        elif r.action == "approval_decided":
+            detail = t(extra.ROUND_STATES.get(after.get("outcome"), after.get("outcome") or ""))
         if r.action == "privileged_read":
             detail = after.get("hook") or ""
         elif after.get("_privileged"):  # made by a privileged hook on the user's behalf
