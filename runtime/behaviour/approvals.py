@@ -68,6 +68,18 @@ class Approvals:
             raise NotFound(f"{entity} has no approval {name!r}")
         return found
 
+    def deciding(self, entity, status: str | None, transition: str, actor: Actor) -> str | None:
+        """The approval whose result ``transition`` is while the record waits in ``status``, when
+        ``actor`` may not fire it by hand (only the approval itself, as the system, and
+        administrators may: a button would bypass the vote); else None."""
+        if actor.system or actor.is_admin:
+            return None
+        for spec in self.specs(entity.app, entity.name):
+            if spec["start"] == status and transition in (spec.get("on_approved"), spec.get("on_rejected"),
+                                                          spec.get("on_timeout")):
+                return spec["name"]
+        return None
+
     # ------------------------------------------------------------------ status changes
     def status_changed(self, conn, entity, row: dict, old: dict | None) -> None:
         """After a change of status (the hub calls this): leaving a start status cancels the open

@@ -42,7 +42,8 @@ class Workflow:
         out = []
         for tr in entity.spec.get("transitions", []):
             sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
-            if ("*" in sources or status in sources) and self.may_fire(actor, entity, tr):
+            if (("*" in sources or status in sources) and self.may_fire(actor, entity, tr)
+                    and self.loom.approvals.deciding(entity, status, tr["name"], actor) is None):
                 out.append(tr)
         return out
 
@@ -78,6 +79,9 @@ class Workflow:
             if "*" not in sources and current["status"] not in sources:
                 raise Conflict(f"{name!r} cannot be fired from status {current['status']!r}; "
                                f"it goes from {', '.join(sources)} to {tr['to']}")
+            deciding = self.loom.approvals.deciding(entity_, current["status"], name, actor)
+            if deciding is not None:
+                raise Forbidden(f"{name!r} is decided by the approval {deciding!r}: its approvers vote on it")
             if not self._in_groups(c, actor, tr):
                 raise Forbidden(f"{name!r} may be fired by members of {', '.join(tr['groups'])} only")
             # The record as it will be: stored values, table rows and files, with the caller's values

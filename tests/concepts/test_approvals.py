@@ -113,6 +113,9 @@ def test_only_approvers_vote_and_only_once(board, web):
     refused = vote(outsider, "service_desk", "change", cid, "cab", "approve")
     assert refused.status_code == 403
     ivanov = client(web, board, "ivanov")
+    # a board member may fire approve by role, but not while the vote decides it: no bypass
+    bypass = ivanov.post(f"/api/v1/service_desk/change/{cid}/transitions/approve", {})
+    assert bypass.status_code == 403 and "decided by the approval 'cab'" in bypass.get_json()["detail"]
     assert vote(ivanov, "service_desk", "change", cid, "cab", "approve").status_code == 200
     twice = vote(ivanov, "service_desk", "change", cid, "cab", "reject")
     assert twice.status_code == 409 and "already voted" in twice.get_json()["detail"]
@@ -155,6 +158,7 @@ def test_awaiting_my_approval_on_the_home_page_and_the_vote_form(board, web):
     url = f"/ui/service_desk/change/{cid}"
     record = page.get(url).get_data(as_text=True)
     assert 'id="approvals"' in record and 'name="decision" value="approve"' in record
+    assert 'data-transition="approve"' not in record  # the vote decides, not a button
     assert page.post(url + "/approvals/cab/vote", {"decision": "approve", "comment": "Согласна"},
                      token_from=url).status_code == 302
     assert 'id="tasks-approvals"' not in page.get("/ui/").get_data(as_text=True)
