@@ -268,3 +268,24 @@ def test_openapi_describes_the_approval_endpoints(board, web):
     vote_op = spec["paths"][base + "/approvals/{name}/votes"]["post"]
     assert vote_op["parameters"][1]["schema"]["enum"] == ["cab"]
     assert "/api/v1/service_desk/request/{record_id}/approvals" not in spec["paths"]
+
+
+def test_approvers_from_roles_groups_users_and_fields_each_once_and_only_active(loom, web):
+    doc = upkeep_app()
+    doc["approvals"]["approvals"][0]["approvers"] = {"roles": ["board"], "groups": ["plant"], "users": ["rev1"],
+                                                     "fields": ["manager"]}
+    loom.store.publish(doc, author="tester")
+    for name in ("buyer", "manager", "rev1", "rev2"):
+        user(loom, name, "buyer" if name == "buyer" else "engineer")
+    user(loom, "chair", "board")
+    retired = user(loom, "retired", "board")
+    loom.accounts.update_user(retired, is_active=False)
+    plant = loom.accounts.create_group("plant")
+    for name in ("manager", "rev2"):  # the manager is in the group and in the field: asked once
+        loom.accounts.add_to_group(_id(loom, name), plant)
+    buyer = client(web, loom, "buyer")
+    pid = buyer.post("/api/v1/upkeep/purchase", {"title": "Фильтры", "manager": _id(loom, "manager")}).get_json()["id"]
+    buyer.post(f"/api/v1/upkeep/purchase/{pid}/transitions/submit", {})
+    [r] = rounds(buyer, "upkeep", "purchase", pid)
+    assert sorted(v["user"] for v in r["votes"]) == ["chair", "manager", "rev1", "rev2"]
+    assert r["need"] == 4
