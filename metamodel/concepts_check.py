@@ -19,6 +19,7 @@ class ConceptsCheck:
         self.behaviour = behaviour  # templates, calendars and recipients are checked as elsewhere
         self.app = check.app
         self.out = check.out
+        self._rows_unknown = False
 
     def run(self) -> None:
         for i, spec in enumerate(self.app.section("schedules").get("schedules", [])):

@@ -67,7 +67,7 @@ class Generators:
         else:
             day = at
         day += dt.timedelta(days=_ahead_days(gen.get("ahead")))
-        source = self.loom.entity_tables(app, gen["source"].split(".")[-1])
+        source = self.loom.entity_tables(*_owned(app, gen["source"]))
         result = {"day": day.isoformat(), "created": 0, "existing": 0, "outside": 0, "no_period": 0,
                   "errors": [], "failed": 0}
         for template in self._templates(source, gen):
@@ -111,7 +111,7 @@ class Generators:
             if every not in PERIODICITIES:
                 return "no_period"
         start, end = period_of(day, every)
-        target_ref = gen["target"]
+        target_ref = gen["target"]  # "entity", or "other_app.entity" of an app this one depends on
         key = {"app": app, "generator": name, "source_id": template["id"],
                "row_key": str(row["id"]) if row is not None else "", "period": start.isoformat()}
         try:
@@ -119,8 +119,8 @@ class Generators:
                 first, last = self._window(c, gen, source, values, start, end, app)
                 if first > last:
                     return "outside"
-                owner = target_ref.split(".")[0] if "." in target_ref else app
-                target = self.loom.entity_tables(owner, target_ref.split(".")[-1]).entity
+                owner, name_ = _owned(app, target_ref)
+                target = self.loom.entity_tables(owner, name_).entity
                 if not self._claim(c, key, target.name):
                     return "existing"
                 scope = {**values, "period_start": first, "period_end": last}
@@ -159,6 +159,12 @@ class Generators:
         insert = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
         stmt = insert(g).values(**key, entity=entity, created_at=clock.now()).on_conflict_do_nothing()
         return c.execute(stmt.returning(g.c.id)).first() is not None
+
+
+def _owned(app: str, ref: str) -> tuple[str, str]:
+    """(app, entity) of an entity reference: ``name`` of this app or ``other_app.name``."""
+    owner, _, name = ref.rpartition(".")
+    return owner or app, name
 
 
 def _ahead_days(text: str | None) -> int:

@@ -231,3 +231,13 @@ def test_loom_generate_runs_a_generator_now(tmp_path, monkeypatch):
     assert "0 created, 7 made before" in again.output
     wrong = runner.invoke(main, ["generate", "service_desk", "calendar_plan", "--at", "2026-03-02"])
     assert wrong.exit_code == 1 and "generators: calendar_plan_works" in wrong.output
+
+
+def test_ahead_makes_the_next_periods_record_before_it_starts(loom):
+    doc = upkeep_app()
+    doc["schedules"]["schedules"][0]["generate"]["ahead"] = "7 days"
+    loom.store.publish(doc, author="tester")
+    asset(loom)
+    loom.generators.run("upkeep", "inspections", D(2026, 3, 24))  # + 7 days is still March
+    loom.generators.run("upkeep", "inspections", D(2026, 3, 25))  # + 7 days is April 1st
+    assert [due for due, _ in inspections(loom)] == ["2026-03-31", "2026-04-30"]
