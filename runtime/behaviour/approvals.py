@@ -92,7 +92,8 @@ class Approvals:
 
     def _cancel(self, conn, entity, record_id: int, spec: dict) -> None:
         r = platform.approval_round
-        for round_id in conn.execute(select(r.c.id).where(*self._of(entity, record_id, spec), r.c.state == OPEN)).scalars():
+        open_rounds = select(r.c.id).where(*self._of(entity, record_id, spec), r.c.state == OPEN)
+        for round_id in conn.execute(open_rounds).scalars().all():
             conn.execute(update(r).where(r.c.id == round_id).values(state="cancelled", decided_at=clock.now()))
             self.loom.timers.cancel(conn, f"{TIMER_KIND}:{round_id}")
 
@@ -266,12 +267,11 @@ class Approvals:
                 "state": x.state, "need": x.need, "approvers": len(mine),
                 "approved": sum(1 for vote in mine if vote.decision == "approve"),
                 "rejected": sum(1 for vote in mine if vote.decision == "reject"),
-                "opened_at": x.opened_at.isoformat(), "deadline_at": x.deadline_at.isoformat() if x.deadline_at else None,
-                "decided_at": x.decided_at.isoformat() if x.decided_at else None,
+                "opened_at": _iso(x.opened_at), "deadline_at": _iso(x.deadline_at), "decided_at": _iso(x.decided_at),
                 "transition": x.transition, "error": x.error,
-                "can_vote": x.state == OPEN and any(vote.user_id == actor.id and vote.decision is None for vote in mine),
+                "can_vote": x.state == OPEN and any(v.user_id == actor.id and v.decision is None for v in mine),
                 "votes": [{"user": vote.username, "name": vote.full_name or vote.username, "decision": vote.decision,
-                           "comment": vote.comment, "voted_at": vote.voted_at.isoformat() if vote.voted_at else None}
+                           "comment": vote.comment, "voted_at": _iso(vote.voted_at)}
                           for vote in mine]})
         return out
 
@@ -286,3 +286,7 @@ class Approvals:
                              .order_by(r.c.deadline_at, r.c.opened_at).limit(limit)).all()
         return [{"app": x.app, "entity": x.entity, "record_id": x.record_id, "approval": x.approval,
                  "round": x.round, "deadline_at": x.deadline_at, "opened_at": x.opened_at} for x in rows]
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
