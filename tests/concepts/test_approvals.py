@@ -12,6 +12,7 @@ from runtime.core.config import Settings
 from runtime.data import tables as platform
 from runtime.web import create_app
 from tests.api.conftest import Client
+from tests.conftest import make_loom
 from tests.ui.conftest import Browser
 
 from .conftest import PASSWORD, upkeep_app, user
@@ -289,3 +290,31 @@ def test_approvers_from_roles_groups_users_and_fields_each_once_and_only_active(
     [r] = rounds(buyer, "upkeep", "purchase", pid)
     assert sorted(v["user"] for v in r["votes"]) == ["chair", "manager", "rev1", "rev2"]
     assert r["need"] == 4
+
+
+def test_two_deciding_votes_at_once_decide_the_round_once(board, web):
+    import threading
+    cid = submitted_change(board, web)
+    other = make_loom(board.database_url, None)
+    try:
+        barrier = threading.Barrier(2)
+        results = []
+
+        def cast(instance, name):
+            barrier.wait()
+            results.append(instance.approvals.vote("service_desk", "change", cid, "cab", "approve", None,
+                                                   instance.actor(name))["state"])
+
+        threads = [threading.Thread(target=cast, args=args) for args in ((board, "ivanov"), (other, "petrova"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        other.engine.dispose()
+    assert sorted(results) == ["approved", "open"]  # the second to count saw both votes
+    h = platform.status_history
+    with board.engine.connect() as c:
+        fired = c.execute(select(h.c.transition).where(h.c.entity == "change", h.c.record_id == cid,
+                                                       h.c.to_status == "approved")).scalars().all()
+    assert fired == ["approval:approve"]
