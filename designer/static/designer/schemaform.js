@@ -41,11 +41,20 @@
     return ty;
   }
 
+  // oneOf: [{required: [a]}, {required: [b]}] beside properties only constrains the object
+  // ("give a or b"); the form is still the object's, and the server checks the constraint.
+  function onlyConstrains(s) {
+    var alts = s.oneOf || s.anyOf;
+    return !!s.properties && alts.every(function (a) {
+      return Object.keys(a).every(function (k) { return k === "required" || k === "not"; });
+    });
+  }
+
   function kindOf(s) {
     if (isTitle(s)) return "title";
     if (s.enum) return "enum";
     if (s.const !== undefined) return "const";
-    if (s.oneOf || s.anyOf) return "oneof";
+    if ((s.oneOf || s.anyOf) && !onlyConstrains(s)) return "oneof";
     var ty = typeOf(s);
     if (ty === "numstr") return "numstr";
     if (ty === "object" || (!ty && (s.properties || s.additionalProperties))) {
