@@ -21,7 +21,8 @@ refused with a message saying what is allowed.
 Trees: ``("and", [..])``, ``("or", [..])``, ``("not", p)``,
 ``("cmp", op, field, value)`` with op in eq ne lt le gt ge in not_in,
 ``("true", field)``; a value is ``("lit", v)``, ``("list", [v, ...])``,
-``("param", name)`` or ``("rel", "now - 7d")`` (resolved when the query runs).
+``("param", name)``, ``("rel", "now - 7d")`` (resolved when the query runs) or, in a link
+field's ``filter``, ``("ref", name)``: ``$name``, the value of a field of the record being edited.
 """
 from __future__ import annotations
 
@@ -47,21 +48,43 @@ _PLACEHOLDER = "_rel{}_"
 _LOOSE = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\b[A-Za-z_]+\s*[+-]\s*\d+\s*[A-Za-z]+\b""")
 
 
-def parse_condition(source: str, names) -> tuple:
-    """The tree of ``source``; ``names`` are the columns it may read. Raises :class:`ExpressionError`."""
+_REF = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\$([A-Za-z_]\w*)""")
+_REF_PLACEHOLDER = "_ref_{}_"
+
+
+def parse_condition(source: str, names, refs=None) -> tuple:
+    """The tree of ``source``; ``names`` are the columns it may read. ``refs``: the fields of
+    another record that ``$name`` may stand for (a link field's ``filter``; None: no ``$`` at all).
+    Raises :class:`ExpressionError`."""
     names = set(names)
     relatives: dict[str, str] = {}
+    references: dict[str, str] = {}
+
+    def swap_ref(match: re.Match) -> str:
+        if match.group(1) is None:
+            return match.group(0)
+        name = match.group(1)
+        if refs is None:
+            raise ExpressionError(f"${name} in {source!r}: only a link field's filter may refer to "
+                                  f"the record being edited")
+        if name not in refs:
+            raise ExpressionError(f"unknown field ${name} of the record in {source!r}{_hint(name, refs)}")
+        key = _REF_PLACEHOLDER.format(name)
+        references[key] = name
+        return key
+
+    source_refs = _REF.sub(swap_ref, source) if "$" in source else source
 
     def swap(match: re.Match) -> str:
         text = match.group(0)
-        if text[0] in "'\"" or re.match(r"\w+", text).group(0) in names:  # a string, or a field of that name
-            return text
+        if text[0] in "'\"" or re.match(r"\w+", text).group(0) in names | set(references):
+            return text  # a string, or a field of that name
         key = _PLACEHOLDER.format(len(relatives))
         relatives[key] = str(reltime.parse(text))
         return key
 
     try:
-        tree = ast.parse(_TOKENS.sub(swap, source.strip()), mode="eval").body
+        tree = ast.parse(_TOKENS.sub(swap, source_refs.strip()), mode="eval").body
     except SyntaxError as exc:
         for match in _LOOSE.finditer(source):  # "start_of_yaer - 1y", "now - 7days": say what is wrong there
             if match.group(0)[0] not in "'\"":
@@ -71,7 +94,7 @@ def parse_condition(source: str, names) -> tuple:
                     raise ExpressionError(f"cannot parse {source!r}: {wrong}") from None
         hint = f"; a relative time is written as {reltime.GRAMMAR}" if relatives else ""
         raise ExpressionError(f"cannot parse {source!r}: {exc.msg}{hint}") from None
-    return _Reader(source, names, relatives).node(tree)
+    return _Reader(source, names, relatives, references).node(tree)
 
 
 def comparisons(tree: tuple):
@@ -92,14 +115,17 @@ def relative_values(tree: tuple):
 
 
 class _Reader:
-    def __init__(self, source: str, names: set, relatives: dict | None = None):
+    def __init__(self, source: str, names: set, relatives: dict | None = None, references: dict | None = None):
         self.source, self.names, self.relatives = source, names, relatives or {}
+        self.references = references or {}
 
     def text(self, n) -> str:
         """``n`` as the analyst wrote it (relative times in place of their placeholders)."""
         out = ast.unparse(n)
         for key, value in self.relatives.items():
             out = out.replace(key, value)
+        for key, value in self.references.items():
+            out = out.replace(key, "$" + value)
         return out
 
     def fail(self, what: str):
@@ -140,7 +166,8 @@ class _Reader:
         return ("cmp", name, field, value)
 
     def is_field(self, n) -> bool:
-        if isinstance(n, ast.Name) and n.id not in _CONSTANTS and n.id not in PARAMS and n.id not in self.relatives:
+        if isinstance(n, ast.Name) and n.id not in _CONSTANTS and n.id not in PARAMS and n.id not in self.relatives \
+                and n.id not in self.references:
             if n.id not in self.names:
                 raise ExpressionError(f"unknown field {n.id!r} in {self.source!r}{_hint(n.id, self.names)}")
             return True
@@ -158,6 +185,8 @@ class _Reader:
             return ("param", n.id)
         if isinstance(n, ast.Name) and n.id in self.relatives:
             return ("rel", self.relatives[n.id])
+        if isinstance(n, ast.Name) and n.id in self.references:
+            return ("ref", self.references[n.id])
         if isinstance(n, ast.Name) and n.id not in self.names:
             raise ExpressionError(f"unknown field {n.id!r} in {self.source!r}{_hint(n.id, self.names)}")
         if isinstance(n, (ast.List, ast.Tuple)):

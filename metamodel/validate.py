@@ -24,6 +24,7 @@ from .filter_check import FilterCheck
 from .geo import parse_near
 from .model import BUILTIN_ROLES, PREVIOUS_STATUS, SYSTEM_COLUMNS, App, Entity, Field
 from .predicates import parse_condition
+from .ui_check import UiCheck
 from .schemas import validator
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class _CrossCheck:
         self.app, self.external, self.out = app, external, out
         self.roles = set(app.roles) | set(BUILTIN_ROLES)
         self.filter_check = FilterCheck(self)
+        self.ui_check = UiCheck(self)
 
     def run(self) -> None:
         for i, name in enumerate(self.app.roles):
@@ -233,6 +235,7 @@ class _CrossCheck:
         self.workflow(entity, base)
         self.permissions(entity, base)
         self.hooks(entity, base)
+        self.ui_check.entity(entity, base)
 
     # The system columns a record's title may be: its human number (REQ-000123).
     TITLE_SYSTEM_COLUMNS = ("number",)

@@ -30,6 +30,7 @@ from runtime.extension import PluginHost
 from runtime.extension.platform import Platform
 from runtime.security.accounts import Accounts
 from runtime.security.audit import Audit
+from runtime.security.link_filters import LinkFilters
 from runtime.security.permissions import Permissions
 
 from .appstore import AppStore
@@ -64,6 +65,7 @@ class Loom:
         self.store = AppStore(self)
         self.records = RecordService(self)
         self.permissions = Permissions()
+        self.link_filters = LinkFilters(self)
         self.audit = Audit()
         self.accounts = Accounts(self)
         self.hooks = Hooks(self)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import decimal
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -582,6 +583,8 @@ class RecordService:
             except ValueError as exc:
                 errors.append(FieldError(f.name, str(exc)))
         failed = {e.field for e in errors}
+        if not actor.system and not errors:
+            errors.extend(self._link_filter_errors(c, et, data, {**merged, **values}, related, actor, existing))
         for f in entity.fields.values():
             if not f.required or f.type == "computed" or f.name in failed:
                 continue
@@ -605,6 +608,30 @@ class RecordService:
             for f in entity.computed_order:
                 values[f.name] = computed[f.name]
         return values, related
+
+    def _link_filter_errors(self, c, et: EntityTables, data: dict, merged: dict, related: dict, actor: Actor,
+                            existing) -> list[FieldError]:
+        """A filtered link (docs/metadata.md, "Link filters") must hold records its filter allows
+        for the record as it will be: checked when the link, or a field its filter reads, changes
+        (a filter script may read anything, so any change checks it)."""
+        errors = []
+        record = {**merged, **related}
+        if existing is not None:
+            record["id"] = existing["id"]
+        for f in et.entity.fields.values():
+            spec = f.spec
+            if not (spec.get("filter") or spec.get("filter_script")) or f.storage not in ("column", "assoc"):
+                continue
+            refs = set(re.findall(r"\$(\w+)", spec.get("filter", "")))
+            touched = existing is None or f.name in data or refs & set(data) or (spec.get("filter_script") and data)
+            value = record.get(f.name)
+            ids = value if isinstance(value, list) else [value]
+            if touched and any(i is not None for i in ids):
+                try:
+                    self.loom.link_filters.check(c, f, ids, record, actor)
+                except FieldError as exc:
+                    errors.append(exc)
+        return errors
 
     def _child_rows(self, f: Field, raw, system: bool = False) -> list[dict]:
         """Rows of table ``f``, typed. A row keeps the ``id`` it was read with (its files and

@@ -277,21 +277,31 @@ def _param(name: str, actor):
     return org[1] if org else None
 
 
-def _sql(node: tuple, entity, table, actor):
+def _sql(node: tuple, entity, table, actor, record: dict | None = None):
     """Translate a predicate tree to SQL with two-valued logic: a comparison with an empty
-    value is false (``!=`` and ``not in`` true), never SQL NULL, so ``not`` means what it says."""
+    value is false (``!=`` and ``not in`` true), never SQL NULL, so ``not`` means what it says.
+    ``record``: the values ``$name`` stands for (a link field's filter); a comparison with an
+    empty one matches nothing, whatever its operator, so nothing is offered until it is filled."""
     kind = node[0]
     if kind == "and":
-        return and_(*[_sql(n, entity, table, actor) for n in node[1]])
+        return and_(*[_sql(n, entity, table, actor, record) for n in node[1]])
     if kind == "or":
-        return or_(*[_sql(n, entity, table, actor) for n in node[1]])
+        return or_(*[_sql(n, entity, table, actor, record) for n in node[1]])
     if kind == "not":
-        return not_(_sql(node[1], entity, table, actor))
+        return not_(_sql(node[1], entity, table, actor, record))
     col = table.c[node[1] if kind == "true" else node[2]]
     if kind == "true":
         return col.is_(True) if _value_type(entity, node[1]) == "boolean" else col.is_not(None)
     _, op, name, (vkind, value) = node
-    if vkind == "param":
+    if vkind == "ref":
+        value = (record or {}).get(value)
+        if value in (None, "", []):
+            return false()
+        if isinstance(value, (list, tuple)) and op not in ("in", "not_in"):
+            return false()
+        if op in ("in", "not_in") and not isinstance(value, (list, tuple)):
+            value = [value]
+    elif vkind == "param":
         value = _param(value, actor)
         if value is None:  # the user lacks the fact (no organisation): it matches nothing
             return col.is_not(None) if op == "ne" else false()
@@ -331,3 +341,9 @@ def _literal(entity, name: str, value):
     except FieldError as exc:
         raise LoomError(f"the row rule of {entity.name} compares {name} with {value!r}: {exc.message}; "
                         f"fix the rule's condition") from None
+
+
+def condition_sql(tree: tuple, entity, table, actor, record: dict | None = None):
+    """The SQL of a row condition's ``tree`` over ``table`` (``entity``'s table or an alias);
+    ``record`` gives the values of ``$name`` references (a link field's filter)."""
+    return _sql(tree, entity, table, actor, record)

@@ -313,3 +313,36 @@ def cast_vote(app: str, entity: str, record_id: int, name: str):
     data = _json_body()
     return jsonify(loom().approvals.vote(app, entity, record_id, name, str(data.get("decision") or ""),
                                          data.get("comment"), g.actor))
+
+
+@bp.get("/<app>/<entity>/options/<field>")
+def link_options(app: str, entity: str, field: str):
+    """The records a link field offers (docs/metadata.md, "Link filters"): narrowed by its filter
+    for the record described by the arguments (``id=`` a stored record, ``<field>=`` values,
+    ``q=`` text), and only those the caller may read."""
+    from .ui import meta
+    et = loom().entity_tables(app, entity)
+    f = et.entity.fields.get(field)
+    perms = loom().permissions
+    if f is None or not (f.value_type in ("link", "user", "group") or f.type == "multilink"):
+        raise NotFound(f"{entity} has no link field {field!r}")
+    if not (perms.allowed(g.actor, et.entity, "create") or perms.allowed(g.actor, et.entity, "update")):
+        perms.require(g.actor, et.entity, "update")
+    if field in perms.hidden(g.actor, et.entity):
+        raise NotFound(f"{entity} has no link field {field!r}")
+    with loom().reader.connect() as c:
+        record = loom().link_filters.record_from_args(c, et, request.args, g.actor)
+    options = meta.options(loom(), g.actor, f, request.args.get("q", ""), record=record)
+    return jsonify({"items": [{"id": i, "title": text} for i, text in options]})
+
+
+@bp.get("/<app>/<entity>/<int:record_id>/graph")
+def record_graph(app: str, entity: str, record_id: int):
+    """The record's relation graph (an entity's ``graph:``): nodes the caller may read and the
+    relations between them."""
+    from .ui.graph import graph_json
+    et = loom().entity_tables(app, entity)
+    if "graph" not in et.entity.spec:
+        raise NotFound(f"{entity} declares no graph")
+    loom().permissions.require(g.actor, et.entity, "read")
+    return jsonify(graph_json(app, entity, record_id, g.actor, request.args.get("depth", type=int)))

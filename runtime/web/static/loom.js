@@ -65,13 +65,30 @@
       close();
       box.querySelector(".combo-value, input[type=hidden]").dispatchEvent(new Event("change", {bubbles: true}));
     }
-    function search() {
+    // A filtered link sends the values of the fields its filter reads ("*": every field).
+    var form = box.closest("form"), depends = (box.dataset.depends || "").split(" ").filter(Boolean);
+    function dependsOn(name) {
+      return name && name !== box.dataset.name && name !== "csrf_token" && name !== "row_version" &&
+        (depends.indexOf("*") >= 0 || depends.indexOf(name) >= 0);
+    }
+    function recordArgs() {
+      if (!form || !depends.length) return "";
+      var out = "";
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (!dependsOn(el.name) || el.type === "file" || el.classList.contains("combo-input")) return;
+        if ((el.type === "checkbox" || el.type === "radio") && !el.checked) return;
+        out += "&" + encodeURIComponent(el.name) + "=" + encodeURIComponent(el.value);
+      });
+      return out;
+    }
+    function search(then) {
       var mine = ++seq, url = box.dataset.url + (box.dataset.url.indexOf("?") < 0 ? "?" : "&") +
-        "format=json&q=" + encodeURIComponent(input.value);
+        "format=json&q=" + encodeURIComponent(then ? "" : input.value) + recordArgs();
       fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
         .then(function (r) { return r.ok ? r.json() : []; })
         .then(function (rows) {
           if (mine !== seq) return;  // a newer search answered first
+          if (then) { then(rows); return; }
           list.innerHTML = "";
           var taken = multi ? chosenIds() : [];
           rows.filter(function (r) { return taken.indexOf(String(r.id)) < 0; }).forEach(function (r, k) {
@@ -109,6 +126,29 @@
     box.addEventListener("click", function (ev) {
       if (ev.target.classList.contains("chip-x")) { ev.target.closest(".chip").remove(); }
     });
+    // When a field the filter reads changes, the offered records change: a chosen one that is no
+    // longer offered is cleared, and the next search asks again.
+    if (form && depends.length) {
+      form.addEventListener("change", function (ev) {
+        if (!dependsOn(ev.target.name) || box.contains(ev.target)) return;
+        list.innerHTML = ""; list.hidden = true;
+        search(function (rows) {
+          var offered = rows.map(function (r) { return String(r.id); });
+          if (multi) {
+            box.querySelectorAll(".chip").forEach(function (chip) {
+              if (offered.indexOf(chip.dataset.value) < 0) chip.remove();
+            });
+          } else {
+            var hidden = box.querySelector(".combo-value");
+            if (hidden.value && offered.indexOf(hidden.value) < 0) {
+              hidden.value = ""; input.value = input.dataset.chosen = "";
+              hidden.dispatchEvent(new Event("change", {bubbles: true}));
+            }
+          }
+          box.dataset.offered = offered.join(" ");  // what the last refresh offered (tests read it)
+        });
+      });
+    }
   }
   // A transition that asks for fields opens its dialog; the page opens one itself after a refusal.
   function initTransitions(root) {

@@ -11,15 +11,17 @@ from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from . import i18n
+from . import i18n, meta
 
 csrf = CSRFProtect()
 
 
 def init_app(app: Flask, exempt: tuple = (), translations=()) -> None:
     from . import (
+        graph,  # noqa: F401  (the record graph, on the ui blueprint)
         inbox,  # noqa: F401  (the notifications page, on the ui blueprint)
         lists,  # noqa: F401  (list-page routes on the ui blueprint)
+        organiser,  # noqa: F401  (the personal organiser page)
         records_extra,  # noqa: F401  (its routes hang on the ui blueprint)
     )
     from . import reports as _reports  # noqa: F401  (adds the report pages to the UI blueprint)
@@ -44,7 +46,7 @@ def init_app(app: Flask, exempt: tuple = (), translations=()) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(ui_bp)
     app.register_blueprint(__import__("runtime.web.ui.admin", fromlist=["bp"]).bp)  # users, groups, audit log
-    app.jinja_env.globals.update(t=i18n.t, tc=i18n.tc, tt=i18n.tt, lang=i18n.lang)
+    app.jinja_env.globals.update(t=i18n.t, tc=i18n.tc, tt=i18n.tt, lang=i18n.lang, link_depends=meta.link_depends)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):

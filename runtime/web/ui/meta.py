@@ -3,6 +3,7 @@ a posted form back into record data."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 
@@ -314,34 +315,52 @@ def _rows(f: Field, form, files=None) -> tuple[list[dict], dict]:
     return rows, uploads
 
 
-def options(loom, actor, f: Field, q: str = "", selected=()) -> list[tuple[int, str]]:
-    """Up to ``PICKER_LIMIT`` choices for a link-like field, matching ``q``, plus the selected ones."""
+def _narrowed(loom, conn, f: Field, record, actor, query):
+    if record is None:
+        return query
+    conditions = loom.link_filters.narrowing(conn, f, record, actor)
+    return query.where(*conditions) if conditions else query
+
+
+def link_depends(f: Field) -> str:
+    """What a form sends when it asks for a filtered link's options, and which changes refresh
+    them: the fields its filter reads (``$name``), or ``*`` (all of them) for a filter script."""
+    if f.spec.get("filter_script"):
+        return "*"
+    return " ".join(dict.fromkeys(re.findall(r"\$(\w+)", f.spec.get("filter", ""))))
+
+
+def options(loom, actor, f: Field, q: str = "", selected=(), record: dict | None = None) -> list[tuple[int, str]]:
+    """Up to ``PICKER_LIMIT`` choices for a link-like field, matching ``q``, plus the selected ones.
+    With ``record`` (the values of the record being edited) the field's link filter narrows them
+    (docs/metadata.md, "Link filters")."""
     q = (q or "").strip()
-    if f.value_type == "user":
-        u = platform.user
-        query = select(u.c.id, u.c.username, u.c.full_name).where(u.c.is_active.is_(True))
-        if q:
-            query = query.where(u.c.username.ilike(f"%{q}%") | u.c.full_name.ilike(f"%{q}%"))
-        with loom.reader.connect() as c:
+    with loom.reader.connect() as c:
+        if f.value_type == "user":
+            u = platform.user
+            query = select(u.c.id, u.c.username, u.c.full_name).where(u.c.is_active.is_(True))
+            if q:
+                query = query.where(u.c.username.ilike(f"%{q}%") | u.c.full_name.ilike(f"%{q}%"))
+            query = _narrowed(loom, c, f, record, actor, query)
             rows = [(r.id, r.full_name or r.username) for r in c.execute(query.order_by(u.c.username)
                                                                           .limit(PICKER_LIMIT))]
-    elif f.value_type == "group":
-        g = platform.group
-        query = select(g.c.id, g.c.name, g.c.title)
-        if q:
-            query = query.where(g.c.name.ilike(f"%{q}%"))
-        with loom.reader.connect() as c:
+        elif f.value_type == "group":
+            g = platform.group
+            query = select(g.c.id, g.c.name, g.c.title)
+            if q:
+                query = query.where(g.c.name.ilike(f"%{q}%"))
+            query = _narrowed(loom, c, f, record, actor, query)
             rows = [(r.id, tt(r.title) or r.name) for r in c.execute(query.order_by(g.c.name).limit(PICKER_LIMIT))]
-    else:
-        et = target_of(loom, f)
-        if not loom.permissions.allowed(actor, et.entity, "read"):
-            return []
-        col = et.main.c[et.entity.title_field]
-        query = select(et.main.c.id, col.label("title")).where(et.main.c.deleted_at.is_(None))
-        if q:
-            query = query.where(col.ilike(f"%{q}%"))
-        query = loom.permissions.restrict(query, et, actor).order_by(col, et.main.c.id).limit(PICKER_LIMIT)
-        with loom.reader.connect() as c:
+        else:
+            et = target_of(loom, f)
+            if not loom.permissions.allowed(actor, et.entity, "read"):
+                return []
+            col = et.main.c[et.entity.title_field]
+            query = select(et.main.c.id, col.label("title")).where(et.main.c.deleted_at.is_(None))
+            if q:
+                query = query.where(col.ilike(f"%{q}%"))
+            query = _narrowed(loom, c, f, record, actor, query)
+            query = loom.permissions.restrict(query, et, actor).order_by(col, et.main.c.id).limit(PICKER_LIMIT)
             rows = [(r.id, str(r.title) if r.title is not None else f"#{r.id}") for r in c.execute(query)]
     have = {i for i, _ in rows}
     missing = [int(s) for s in selected if str(s).isdigit() and int(s) not in have]

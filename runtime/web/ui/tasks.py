@@ -1,6 +1,8 @@
 """The personal organiser on the home page: "my tasks" across every live app.
 
-An entity takes part when it has statuses and a ``user`` field named
+An entity that declares ``tasks:`` (docs/metadata.md, "Personal organiser") takes part as
+it says: its ``assignee`` field, its ``due`` field and its ``open`` statuses. Without the
+declaration, an entity takes part when it has statuses and a ``user`` field named
 ``assignee``, ``executor`` or ``responsible`` (the first such field). Its
 optional ``group`` field (the first one) gives "my groups' records", and a
 ``date``/``datetime`` field named ``due_at``, ``due`` or ``deadline`` gives
@@ -59,6 +61,10 @@ def sources(loom, actor) -> list[TaskSource]:
             if not ent.statuses or not loom.permissions.allowed(actor, ent, "read"):
                 continue
             fields = ent.fields
+            declared = ent.spec.get("tasks")
+            if declared:
+                out.append(_declared(app_name, ent, declared))
+                continue
             assignee = next((n for n in ASSIGNEE_NAMES if n in fields and fields[n].value_type == "user"), None)
             if assignee is None:
                 continue
@@ -69,6 +75,15 @@ def sources(loom, actor) -> list[TaskSource]:
                 out.append(TaskSource(app_name, ent, assignee, group, due,
                                       due is not None and fields[due].value_type == "date", open_statuses))
     return out
+
+
+def _declared(app_name: str, ent, spec: dict) -> TaskSource:
+    due = spec.get("due")
+    group = next((f.name for f in ent.fields.values() if f.value_type == "group" and f.storage == "column"), None)
+    open_statuses = list(spec.get("open") or
+                         [s["name"] for s in ent.statuses if s.get("category") not in CLOSED_CATEGORIES])
+    return TaskSource(app_name, ent, spec["assignee"], group, due,
+                      due is not None and ent.fields[due].value_type == "date", open_statuses)
 
 
 def _filters(src: TaskSource, key: str, actor, now: dt.datetime) -> list[Filter] | None:

@@ -11,7 +11,7 @@ from runtime.data import tables as platform
 from runtime.data.query import Filter, ListQuery, parse_args
 from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
 
-from . import meta
+from . import graph, meta
 from . import records_extra as extra
 from .base import actor, bp, loom
 from .i18n import N_, fmt_datetime, message, t, tc, tt
@@ -179,7 +179,7 @@ def _record_page(app: str, entity: str, record_id: int, refused: dict | None = N
         "ui/record.html", app=app, entity=ent, record=record, tabs=tabs, shown=shown, rules=rules,
         section_visible=extra.section_visible, files=extra.file_fields(ent, fields, record),
         comments=extra.comments_for(app, entity, record_id), approvals=extra.approvals_for(app, entity, record_id),
-        linked=extra.linked_records(ent, record_id),
+        linked=extra.linked_records(ent, record_id), graph=graph.for_record(ent, record_id),
         title=_record_title(ent, record), status=status and meta.status_title(ent, status),
         status_category=meta.status_category(ent, status), transitions=transitions,
         timeline=_timeline(ent, record_id), sla=sla_badges(app, entity, record_id), author=author,
@@ -442,7 +442,11 @@ def picker_options(app: str, entity: str, field: str):
             or field in loom().permissions.hidden(actor(), et.entity):
         abort(404)
     selected = [v for v in request.args.getlist(field) if v]
-    options = meta.options(loom(), actor(), f, request.args.get("q", ""), selected)
+    record = None
+    if f.spec.get("filter") or f.spec.get("filter_script"):
+        with loom().reader.connect() as c:
+            record = loom().link_filters.record_from_args(c, et, request.args, actor())
+    options = meta.options(loom(), actor(), f, request.args.get("q", ""), selected, record=record)
     if request.args.get("format") == "json":  # the combo box of forms (loom.js)
         return jsonify([{"id": i, "text": text} for i, text in options])
     return render_template("ui/_options.html", options=options, selected=selected, multiple=f.type == "multilink")
