@@ -32,7 +32,8 @@ WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_
 def _item(src, row, today: dt.date) -> dict:
     due = row.get(src.due) if src.due else None
     day = _day(due, src.entity.timezone)
-    return {"title": _record_title(src.entity, row), "app": src.app, "entity": tt(src.entity.title),
+    label = row.get(src.entity.title_field)
+    return {"title": _record_title(src.entity, row), "label": str(label or row.get("number") or ""), "app": src.app, "entity": tt(src.entity.title),
             "url": url_for("ui.record_view", app=src.app, entity=src.entity.name, record_id=row["id"]),
             "status": meta.status_title(src.entity, row.get("status")),
             "category": meta.status_category(src.entity, row.get("status")),

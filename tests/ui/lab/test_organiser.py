@@ -44,11 +44,11 @@ def test_open_assignments_of_the_user_with_a_month_calendar(lab, world, signed_i
     names = [n.split(" · ")[-1] for n in tasks_of(html)]
     assert names == ["Просрочено", "Заменить диск", "В апреле", "Без срока"]   # soonest due first
     assert 'id="month-title">Март 2026' in html
-    assert day(html, "2026-03-12") == [n for n in tasks_of(html) if n.endswith("Заменить диск")]
+    assert day(html, "2026-03-12") == ["Заменить диск"]
     assert "overdue" in re.search(r'data-date="2026-03-02">(.*?)</td>', html, re.S).group(1)
     april = signed_in("eng1").get("/ui/organiser?month=2026-04").get_data(as_text=True)
     assert 'id="month-title">Апрель 2026' in april
-    assert [n.split(" · ")[-1] for n in day(april, "2026-04-03")] == ["В апреле"]
+    assert day(april, "2026-04-03") == ["В апреле"]
     assert 'href="/ui/organiser?month=2026-03"' in april and 'href="/ui/organiser?month=2026-05"' in april
     assert 'id="nav-organiser"' in html
 
