@@ -3,8 +3,15 @@ from __future__ import annotations
 
 from runtime.plugin_api import LoomError, current_actor, t, tt
 
-SYSTEM = {"number": ("Number", "string"), "status": ("Status", "status"), "created_at": ("Created", "datetime"),
-          "updated_at": ("Updated", "datetime"), "id": ("No.", "integer")}
+
+
+def N_(message: str) -> str:  # noqa: N802  (marks a string for extraction; t() translates it when shown)
+    return message
+
+
+SYSTEM = {"number": (N_("Number"), "string"), "status": (N_("Status"), "status"),
+          "created_at": (N_("Created"), "datetime"), "updated_at": (N_("Updated"), "datetime"),
+          "id": (N_("No."), "integer")}
 
 
 class Display:

@@ -304,8 +304,8 @@ def file(app: str, name: str, record_id: int, attachment_id: int):
     portal = _portal(app)
     page = _page(portal, name, "record")
     full, records = _visible_record(portal, page, record_id)
-    ids = {f["id"] for name_ in page.fields for f in (full.get(name_) or []) if isinstance(full.get(name_), list)
-           and isinstance(f, dict) and "filename" in f}
+    display = Display(current_platform(), app, page.entity)
+    ids = {f["id"] for field in page.fields if display.kind(field) == "file" for f in (full.get(field) or [])}
     if attachment_id not in ids:
         raise NotFound(f"no file {attachment_id}")
     meta, path = records.open_file(attachment_id)

@@ -83,7 +83,7 @@ def seed(loom) -> dict:
     accounts = loom.accounts
     accounts.create_user("agent", PASSWORD, full_name="Анна Агентова", roles=[f"{APP}:agent"])
     accounts.create_user("dispatcher", PASSWORD, full_name="Дмитрий Диспетчеров", roles=[f"{APP}:dispatcher"])
-    out = {"module": mod, "orgs": orgs, "users": [], "requests": [], "secrets": []}
+    out = {"module": mod, "orgs": orgs, "users": [], "requests": [], "secrets": [], "desk": loom}
     for i, org in enumerate(orgs):
         name = f"client{i + 1}@org{i + 1}.example"
         accounts.create_user(name, PASSWORD, email=name, full_name=f"Клиент {i + 1}", roles=[f"{APP}:client"],
