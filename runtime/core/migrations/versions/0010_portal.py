@@ -19,15 +19,19 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ADD/DROP COLUMN on both backends (SQLite 3.35+): a batch copy of loom_user would
+# drop a table that other tables' foreign keys point at.
+COLUMNS = (("loom_user", "external"), ("loom_comment", "public"))
+
+
 def upgrade():
-    with op.batch_alter_table("loom_user") as batch:
-        batch.add_column(sa.Column("external", sa.Boolean, nullable=False, server_default=sa.false()))
-    with op.batch_alter_table("loom_comment") as batch:
-        batch.add_column(sa.Column("public", sa.Boolean, nullable=False, server_default=sa.false()))
+    for table, column in COLUMNS:
+        op.add_column(table, sa.Column(column, sa.Boolean, nullable=False, server_default=sa.false()))
 
 
 def downgrade():
-    with op.batch_alter_table("loom_comment") as batch:
-        batch.drop_column("public")
-    with op.batch_alter_table("loom_user") as batch:
-        batch.drop_column("external")
+    for table, column in reversed(COLUMNS):
+        if op.get_bind().dialect.name == "sqlite":
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        else:
+            op.drop_column(table, column)
