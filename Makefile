@@ -32,7 +32,10 @@ translations: setup
 	$(VENV)/bin/pybabel extract -F designer/translations/babel.cfg --no-default-keywords -k t -k N_ --project Loom \
 		--copyright-holder Loom -o designer/translations/messages.pot .
 	$(VENV)/bin/pybabel update -i designer/translations/messages.pot -d designer/translations --ignore-obsolete
-	@for d in runtime/web/translations designer/translations; do \
+	$(VENV)/bin/pybabel extract -F plugins/portal/translations/babel.cfg --no-default-keywords -k t -k N_ --project Loom \
+		--copyright-holder Loom -o plugins/portal/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i plugins/portal/translations/messages.pot -d plugins/portal/translations --ignore-obsolete
+	@for d in runtime/web/translations designer/translations plugins/portal/translations; do \
 		if ls $$d/*/LC_MESSAGES/*.po >/dev/null 2>&1; then $(VENV)/bin/pybabel compile -d $$d --statistics || exit 1; fi; \
 	done
 

@@ -658,6 +658,15 @@ class _CrossCheck:
         org = portal.get("organisation_entity")
         if org and self.resolve(org) is None:
             self.out.add(("portal", "organisation_entity"), self._unknown("entity", org, set(self.app.entities)))
+        pages = {p["name"] for p in portal.get("pages", [])}
+        roles = {r["name"] for r in self.app.document["app"].get("roles", [])}
+        for key in ("inviters", "roles"):
+            for j, role in enumerate(portal.get(key, [])):
+                if role not in roles:
+                    self.out.add(("portal", key, j), self._unknown("role", role, roles))
+        for j, name in enumerate(portal.get("menu", [])):
+            if name not in pages:
+                self.out.add(("portal", "menu", j), self._unknown("page", name, pages))
         seen = set()
         for i, page in enumerate(portal.get("pages", [])):
             path = ("portal", "pages", i)
@@ -677,6 +686,7 @@ class _CrossCheck:
                 elif form and f.type == "computed":
                     self.out.add(path + ("fields", j), f"{name!r} is computed; a form page shows fields the "
                                                        f"user fills in")
+            self._portal_page(portal, page, entity, path)
             if "filter" in page:
                 columns = {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
                 try:
@@ -685,6 +695,42 @@ class _CrossCheck:
                     self.out.add(path + ("filter",), str(exc))
                 else:
                     self.filter_check.condition(entity, tree, path + ("filter",))
+
+    def _portal_page(self, portal: dict, page: dict, entity, path: tuple) -> None:
+        """A page's references: other pages, transitions, roles, filters and ``set`` fields."""
+        pages = {p["name"]: p for p in portal.get("pages", [])}
+        kind = page.get("kind", "list")
+        for key, want in (("record_page", ("record",)), ("suggest", ("search",))):
+            target = page.get(key)
+            if target and (target not in pages or pages[target].get("kind", "list") not in want):
+                self.out.add(path + (key,), f"{target!r} is no {want[0]} page of portal.yaml; "
+                                            f"{want[0]} pages: {', '.join(n for n, p in pages.items() if p.get('kind', 'list') in want) or 'none'}")
+        names = {tr["name"] for tr in entity.spec.get("transitions", [])}
+        for j, name in enumerate(page.get("transitions", [])):
+            if name not in names:
+                self.out.add(path + ("transitions", j), self._unknown(f"transition of {entity.name}", name, names))
+        for j, name in enumerate(page.get("filters", [])):
+            if name not in entity.fields and name != "status":
+                self.out.add(path + ("filters", j), self._unknown(f"field of {entity.name}", name, set(entity.fields)))
+        for name in page.get("set", {}):
+            if name not in entity.fields:
+                self.out.add(path + ("set", name), self._unknown(f"field of {entity.name}", name, set(entity.fields)))
+        if page.get("anonymous") and kind != "form" and not page.get("filter"):
+            self.out.add(path + ("anonymous",), "an anonymous list, search or record page needs a filter "
+                                                "saying which records anyone may see (e.g. published == true)")
+        if kind == "search" and not entity.search_fields:
+            self.out.add(path + ("kind",), f"{entity.name} declares no search fields for a search page")
+        if page.get("helpful"):
+            for name in ("helpful_yes", "helpful_no"):
+                if name not in entity.fields:
+                    self.out.add(path + ("helpful",), f"'did this help?' counts in {entity.name}.{name}, "
+                                                      f"an integer field it lacks")
+        confirmation = page.get("confirmation") or {}
+        if confirmation.get("email_field") and confirmation["email_field"] not in page.get("fields", []):
+            self.out.add(path + ("confirmation", "email_field"),
+                         f"{confirmation['email_field']!r} is not among the page's fields")
+        if kind == "record" and not page.get("fields"):
+            self.out.add(path + ("fields",), "a record page lists the fields it shows")
 
     # ------------------------------------------------------------------ reports.yaml
     _NUMBERS = ("integer", "decimal", "money")

@@ -15,10 +15,11 @@ See ``docs/plugins.md``.
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
-from flask import current_app, render_template
-from flask_login import current_user
+from flask import current_app, render_template, request, session
+from flask_login import current_user, login_user, logout_user
 
 from runtime.clock import now
 from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
@@ -33,11 +34,16 @@ from runtime.extension import (
     ScriptFunction,
     hookimpl,
 )
+from runtime.data.files import Upload
 from runtime.extension.platform import Platform, Records, ScriptCall
+from runtime.security import throttle
+from runtime.security.accounts import LinkInvalid, generate_password
 from runtime.security.permissions import is_analyst
+from runtime.web import confine
 from runtime.web.ui import csrf
+from runtime.web.ui.auth import User
 from runtime.web.ui.base import NavLink, add_nav_link, navigation
-from runtime.web.ui.i18n import lang, t
+from runtime.web.ui.i18n import LANGS, lang, t, tt
 
 __all__ = [
     "hookimpl", "now",
@@ -45,7 +51,9 @@ __all__ = [
     "RecordEvent", "ScriptFunction", "ScriptCall", "Platform", "Records",
     "LoomError", "Conflict", "Forbidden", "NotFound", "ValidationFailed",
     "NavLink", "add_nav_link", "current_platform", "current_actor", "login_required", "render_page",
-    "csrf_exempt", "is_analyst", "lang", "t",
+    "csrf_exempt", "is_analyst", "lang", "t", "tt", "LANGS",
+    "Upload", "LinkInvalid", "external_facing", "sign_in", "sign_out", "rate_limit", "password_link",
+    "redeem_link", "generate_password",
 ]
 
 
@@ -79,3 +87,56 @@ def csrf_exempt(view_or_blueprint):
     """Leave a view or blueprint out of CSRF checks: only for endpoints that authenticate
     otherwise (a webhook's signature, a Bearer token), never for cookie-signed-in forms."""
     return csrf.exempt(view_or_blueprint)
+
+
+def external_facing(app, blueprint, home) -> None:
+    """Open ``blueprint`` to external users (a client's contacts, ``loom_user.external``):
+    every other page and endpoint of the platform answers them 403, and the front page sends
+    them to ``home(actor)`` (a URL). Register the blueprint first."""
+    confine.register(app, blueprint, home)
+
+
+def sign_in(username: str, password: str):
+    """Check a password and start a session cookie: ``(actor, None)``, or ``(None, reason)``
+    with ``reason`` ``"throttled"`` or ``"wrong"``. The sign-in throttle and audit apply."""
+    limits, address = throttle.for_app(current_app), request.remote_addr
+    if limits.blocked(username, address):
+        return None, "throttled"
+    actor = current_app.extensions["loom"].accounts.authenticate(username, password, ip=address)
+    if actor is None:
+        limits.failed(username, address)
+        return None, "wrong"
+    limits.succeeded(username, address)
+    chosen = session.get("lang")
+    session.clear()  # no fixation: the signed-in session starts fresh
+    if chosen in LANGS:
+        session["lang"] = chosen
+    session.permanent = True
+    login_user(User(actor))
+    return actor, None
+
+
+def sign_out() -> None:
+    chosen = session.get("lang")
+    logout_user()
+    session.clear()
+    if chosen in LANGS:
+        session["lang"] = chosen
+
+
+def rate_limit(key: str, limit: int, window_seconds: float) -> bool:
+    """Count one attempt at ``key`` (e.g. an anonymous form from one address); ``False`` once
+    ``limit`` were made within the window. Counted in Redis when the platform has one."""
+    return throttle.allow(current_app, key, limit, window_seconds)
+
+
+def password_link(user_id: int, purpose: str) -> str:
+    """A signed, single-use token to set a password (``purpose``: ``invite``, ``reset``)."""
+    return current_app.extensions["loom"].accounts.password_link(current_app.secret_key, user_id, purpose)
+
+
+def redeem_link(token: str, purpose: str, max_age: dt.timedelta, password: str | None = None) -> dict:
+    """The user of a :func:`password_link` token (raises ``LinkInvalid`` when forged, expired
+    or used); with ``password``, set it, which spends the token."""
+    return current_app.extensions["loom"].accounts.redeem_link(current_app.secret_key, token, purpose, max_age,
+                                                               password)

@@ -260,6 +260,15 @@ class Notifier:
                 for i, (r, address) in enumerate(mails))
         return ids
 
+    def mail(self, conn, to: str, subject: str, body: str, channel: str = "email") -> int:
+        """One message that no template makes (a password link): an outbox row in ``conn``."""
+        self._channel(channel)
+        o = platform.outbox
+        return conn.execute(insert(o).values(
+            channel=channel, recipient=to, cc=[], subject=subject[:255], body=body, state="pending", attempts=0,
+            created_at=clock.now(), message_id=f"<{uuid.uuid4()}@loom>", template=None, app=None, entity=None,
+            record_id=None).returning(o.c.id)).scalar_one()
+
     def _inapp(self, conn, r: Recipient, renderer: _Renderer, where: dict) -> int:
         subject, body = renderer(r.lang)
         n = platform.notification

@@ -191,13 +191,15 @@ class ListQuery:
 
     def run(self, conn, filters: list[Filter], sort: list[str], limit: int = 50, after: str | None = None,
             search: str | None = None, count: str | None = None, actor=None, include_deleted: bool = False,
-            view_filters: list[Filter] = (), view_sort: list[str] = ()) -> Page:
-        """One page. ``filters``/``sort`` are the caller's; ``view_filters``/``view_sort`` come
+            view_filters: list[Filter] = (), view_sort: list[str] = (), condition: str | None = None) -> Page:
+        """One page. ``condition``: a row condition (metadata's, e.g. a portal page's filter). ``filters``/``sort`` are the caller's; ``view_filters``/``view_sort`` come
         from a list view in the app's metadata (used when the caller gives no sort)."""
         limit = max(1, min(int(limit), MAX_LIMIT))
         joins: list = []
         where = [self.condition(f, joins, actor, checked=False) for f in view_filters]
         where += [self.condition(f, joins, actor) for f in filters]
+        if condition:
+            where.append(self.loom.permissions.condition(self.et.entity, self.t, condition, actor))
         if not include_deleted:
             where.append(self.t.c.deleted_at.is_(None))
         if search:

@@ -49,6 +49,7 @@ class Actor:
     system: bool = False  # trusted platform code (fixtures, import): may set status and numbers
     groups: tuple = ()  # ids of the user's groups (loom_group)
     organization: str | None = None  # "app.entity:id" of the user's organisation record
+    external: bool = False  # a client's contact: reaches the portal only (docs/portal.md)
     elevated_by: str | None = None  # the privileged hook this user's rights were raised for (audited)
 
 
@@ -166,6 +167,23 @@ class RecordService:
             more = load_related(c, et, [row["id"] for row in page.items])
             return [self.values(c, et, row, actor, extra=more[row["id"]]) for row in page.items]
 
+    def page(self, app: str, entity: str, actor: Actor = SYSTEM, *, where: dict | None = None, sort=(),
+             limit: int = 20, after: str | None = None, search: str | None = None, condition: str | None = None,
+             count: bool = False) -> dict:
+        """One page of the records ``actor`` may read: ``{"items", "next", "count"}``; ``after``
+        is the ``next`` of the page before, ``condition`` a row condition of metadata."""
+        from .query import ListQuery, parse_args
+        et = self.loom.entity_tables(app, entity)
+        self.loom.permissions.require(actor, et.entity, "read")
+        filters, _, _ = parse_args({k: list(v) if isinstance(v, (list, tuple)) else v
+                                    for k, v in dict(where or {}).items()})
+        with self._read() as c:
+            page = ListQuery(self.loom, et).run(c, filters, list(sort or []), limit=limit, after=after,
+                                                search=search or None, condition=condition,
+                                                count="exact" if count else None, actor=actor)
+            return {"items": [self.to_json(c, et, row, actor, related=False) for row in page.items],
+                    "next": page.next_cursor, "count": page.count}
+
     def evaluate(self, conn, entity: Entity, source, values, actor: Actor | None = None, extra: dict | None = None):
         """Evaluate an expression (source or parsed) of ``entity``'s app over ``values``, as the runtime
         does everywhere: the platform clock, the app's time zone and calendar, links followed as
@@ -189,10 +207,22 @@ class RecordService:
             self._functions[app_name] = cached
         return cached[1]
 
-    def comment(self, app: str, entity: str, record_id: int, body: str, actor: Actor = SYSTEM, conn=None) -> dict:
-        """Add a comment to a record (mentions notify, the audit log records it)."""
+    def comment(self, app: str, entity: str, record_id: int, body: str, actor: Actor = SYSTEM, conn=None,
+                public: bool = False) -> dict:
+        """Add a comment to a record (mentions notify, the audit log records it); ``public``
+        shows it on the portal."""
         from . import comments
-        return comments.add(self.loom, app, entity, record_id, body, actor, conn=conn)
+        return comments.add(self.loom, app, entity, record_id, body, actor, conn=conn, public=public)
+
+    def comments(self, app: str, entity: str, record_id: int, actor: Actor = SYSTEM,
+                 public_only: bool = False) -> list[dict]:
+        """The record's comments, oldest first (the public ones alone for an external user)."""
+        from . import comments
+        return comments.list_for(self.loom, app, entity, record_id, actor, public_only=public_only)
+
+    def open_file(self, attachment_id: int, actor: Actor = SYSTEM):
+        """``(meta, path)`` of a file whose record and field ``actor`` may read."""
+        return FileStore(self.loom).open(attachment_id, actor)
 
     def _fetch(self, conn, et: EntityTables, record_id: int, include_deleted: bool = False, actor=None):
         """The row, or 404; with ``actor``, a row their row rules hide is 404 too (not 403,

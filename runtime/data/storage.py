@@ -243,6 +243,11 @@ def drop_search_sql(conn, table: str) -> list[str]:
     return [f"ALTER TABLE {table} DROP COLUMN IF EXISTS _search"]
 
 
+def search_term(word: str) -> str:
+    from .stemming import search_term as stemmed
+    return stemmed(word)
+
+
 def search_condition(conn_or_dialect, table: Table, query: str, fields: list[str] | None = None):
     """A WHERE clause matching ``query`` against the table's full-text index.
 
@@ -251,8 +256,18 @@ def search_condition(conn_or_dialect, table: Table, query: str, fields: list[str
     """
     dialect = getattr(conn_or_dialect, "name", None) or conn_or_dialect.dialect.name
     if dialect == "sqlite":
-        terms = [t.replace('"', '""') for t in query.split() if t.strip()]
-        match = " ".join(f'"{t}"*' for t in terms) or '""'
+        # FTS5 does not stem: a Russian word matches its Snowball stem as a prefix (stemming.py)
+        # "a or b" means either, as websearch_to_tsquery reads it on PostgreSQL
+        parts = []
+        for word in query.split():
+            if word.lower() == "or":
+                if parts and parts[-1] != "OR":
+                    parts.append("OR")
+                continue
+            parts.append('"' + search_term(word).replace('"', '""') + '"*')
+        while parts and parts[-1] == "OR":
+            parts.pop()
+        match = " ".join(parts) or '""'
         if fields is not None:  # an FTS5 column filter: the index still does the work
             match = f"{{{' '.join(fields)}}} : ({match})"
         return table.c.id.in_(text(f"SELECT rowid FROM {table.name}__fts WHERE {table.name}__fts MATCH :q")

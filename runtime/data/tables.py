@@ -65,6 +65,7 @@ user = Table(
     Column("roles", JSON, nullable=False, default=list),  # role names, app-wide
     Column("lang", String(5), nullable=False, default="ru"),
     Column("organization", String(80)),  # "app.entity:id" of a portal user's organisation
+    Column("external", Boolean, nullable=False, default=False),  # a client's contact: the portal only
     Column("skills", JSON),  # skill tags matched by by_skill routing
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_login_at", DateTime(timezone=True)),
@@ -227,6 +228,7 @@ comment = Table(
     Column("author", String(255)),  # who that was (the channel and sender), when user_id is None
     Column("body", Text, nullable=False),
     Column("mentions", JSON, nullable=False),  # user ids named with @username
+    Column("public", Boolean, nullable=False, default=False),  # shown on the portal; internal by default
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("deleted_at", DateTime(timezone=True)),
     Index("ix_loom_comment_record", "app", "entity", "record_id"),

@@ -25,8 +25,17 @@ class Records:
         """Records matching ``where`` (``{"field__op": value}``, as the REST API filters)."""
         return self._loom.records.find(app, entity, where, list(sort), limit, self.actor, conn=self._conn)
 
-    def create(self, app: str, entity: str, data: dict) -> dict:
-        return self._loom.records.create(app, entity, dict(data), self.actor, conn=self._conn)
+    def page(self, app: str, entity: str, *, where: dict | None = None, sort=(), limit: int = 20,
+             after: str | None = None, search: str | None = None, condition: str | None = None,
+             count: bool = False) -> dict:
+        """One page of records: ``{"items", "next" (the cursor of the next page), "count"}``;
+        ``search`` is a full-text query, ``condition`` a row condition of metadata."""
+        return self._loom.records.page(app, entity, self.actor, where=where, sort=sort, limit=limit, after=after,
+                                       search=search, condition=condition, count=count)
+
+    def create(self, app: str, entity: str, data: dict, files: dict | None = None) -> dict:
+        """``files``: ``{field: [Upload, ...]}`` saved with the record, or nothing is saved."""
+        return self._loom.records.create(app, entity, dict(data), self.actor, conn=self._conn, files=files)
 
     def update(self, app: str, entity: str, record_id: int, data: dict, row_version: int | None = None) -> dict:
         """Change a record; without ``row_version`` the current one is read first."""
@@ -39,8 +48,29 @@ class Records:
         return self._loom.workflow.transition(app, entity, int(record_id), name, dict(data or {}), actor=self.actor,
                                               conn=self._conn)
 
-    def comment(self, app: str, entity: str, record_id: int, text: str) -> dict:
-        return self._loom.records.comment(app, entity, int(record_id), text, self.actor, conn=self._conn)
+    def comment(self, app: str, entity: str, record_id: int, text: str, public: bool = False) -> dict:
+        """A comment, internal unless ``public`` (an external user's are always public)."""
+        return self._loom.records.comment(app, entity, int(record_id), text, self.actor, conn=self._conn,
+                                          public=public)
+
+    def comments(self, app: str, entity: str, record_id: int, public_only: bool = False) -> list[dict]:
+        """The record's comments, oldest first; an external user sees the public ones alone."""
+        return self._loom.records.comments(app, entity, int(record_id), self.actor, public_only=public_only)
+
+    def history(self, app: str, entity: str, record_id: int) -> list[dict]:
+        """The record's status changes, oldest first (``from``, ``to``, ``transition``, ``at``)."""
+        self.get(app, entity, record_id)  # only of a record the user may read
+        return self._loom.behaviour.history(app, entity, int(record_id))
+
+    def transitions(self, app: str, entity: str, record: dict) -> list[dict]:
+        """The transitions the user may fire from the record's status now."""
+        et = self._loom.entity_tables(app, entity)
+        return self._loom.workflow.available(et.entity, record.get("status"), self.actor)
+
+    def open_file(self, attachment_id: int) -> tuple[dict, object]:
+        """A file of a record the user may read, from a field not hidden from them:
+        ``(meta, path)``; meta has ``app``, ``entity``, ``record_id``, ``field``, ``filename``."""
+        return self._loom.records.open_file(int(attachment_id), self.actor)
 
 
 class Platform:
@@ -80,6 +110,25 @@ class Platform:
         if live is None:
             return None
         return live.app.document.get("extensions", {}).get(kind, live.app.document.get(kind))
+
+    def entity(self, app: str, entity: str):
+        """The live metadata of an entity: ``fields`` (name -> field with ``type``, ``title``,
+        ``spec``), ``statuses``, ``transitions``, ``title_field``; raises NotFound."""
+        return self._loom.entity_tables(app, entity).entity
+
+    @property
+    def accounts(self):
+        """Users and password links (``runtime.security.accounts.Accounts``): ``create_user``,
+        ``update_user``, ``user``, ``authenticate``, ``password_link``, ``redeem_link``."""
+        return self._loom.accounts
+
+    def mail(self, to: str, subject: str, body: str) -> int:
+        """Send one e-mail through the outbox (delivered by the e-mail channel, retried); the
+        outbox row's id."""
+        with self._loom.engine.begin() as conn:
+            outbox_id = self._loom.notifier.mail(conn, to, subject, body)
+        self._loom.jobs.enqueue("deliver_outbox", outbox_id)
+        return outbox_id
 
     def records(self, user: str | None = None) -> Records:
         """The record service acting as ``user`` (a username), or as the system when ``None``."""

@@ -192,6 +192,11 @@ class Permissions:
                 "readonly": [f for f in entity.fields if f in readonly],
                 "transitions": [tr for tr in entity.spec.get("transitions", []) if roles & set(tr.get("roles") or ())]}
 
+    def condition(self, entity, table, source: str, actor):
+        """SQL for a row condition written like ``permissions.rows[].condition`` (a portal
+        page's ``filter``), over ``table`` and with ``actor``'s parameters."""
+        return _sql(_parsed_condition(entity, source), entity, table, actor)
+
     def restrict(self, query, et, actor, table=None):
         """Narrow a select over ``et`` to the rows ``actor`` may read."""
         condition = self.row_filter(et.entity, table if table is not None else et.main, actor)
@@ -214,6 +219,12 @@ def _field_rule(entity, key: str, roles: frozenset) -> frozenset:
 def _readonly_fields(entity) -> frozenset:
     """Fields declared ``readonly: true``: read-only to every person."""
     return frozenset(f.name for f in entity.fields.values() if f.spec.get("readonly"))
+
+
+@lru_cache(maxsize=1024)
+def _parsed_condition(entity, source: str):
+    columns = {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
+    return parse_condition(source, columns)
 
 
 @lru_cache(maxsize=1024)

@@ -140,3 +140,14 @@ def for_app(app) -> Throttle:
                          prefix=app.config.get("LOOM_LOGIN_THROTTLE_PREFIX", PREFIX))
         found = app.extensions.setdefault("loom_login_throttle", found)
     return found
+
+
+def allow(app, key: str, limit: int, window: float) -> bool:
+    """Count one attempt at ``key`` (say, a form sent from one address) and say whether it is
+    within ``limit`` per ``window`` seconds; shares the sign-in throttle's counter (Redis or this process)."""
+    counter = for_app(app).counter
+    full = f"loom:limit:{key}"
+    if counter.counts([full], window)[0] >= limit:
+        return False
+    counter.add([full], window)
+    return True

@@ -11,6 +11,7 @@ import json
 from flask import Blueprint, current_app, g, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException
 
+from runtime.data import comments
 from runtime.data.files import FileStore, Upload
 from runtime.data.query import ListQuery, parse_args
 from runtime.errors import LoomError, NotFound, Unauthorized
@@ -140,6 +141,9 @@ def issue_token():
         limits.failed(username, address)
         raise Unauthorized("wrong username or password")
     limits.succeeded(username, address)
+    if actor.external:
+        from runtime.errors import Forbidden
+        raise Forbidden("external users reach the portal only; the API is for staff and systems")
     token = loom().accounts.issue_token(actor.id, name=str(data.get("name") or "api"))
     return jsonify({"token": token, "username": actor.username}), 201
 
@@ -290,6 +294,31 @@ def status_history(app: str, entity: str, record_id: int):
     """Every status change of a record, oldest first."""
     loom().records.get(app, entity, record_id, g.actor)  # 404 unless the caller may read it
     return jsonify(loom().behaviour.history(app, entity, record_id))
+
+
+@bp.get("/<app>/<entity>/<int:record_id>/comments")
+def list_comments(app: str, entity: str, record_id: int):
+    """The record's comments, oldest first, each with ``public`` (shown on the portal) or not."""
+    rows = comments.list_for(loom(), app, entity, record_id, g.actor)
+    return jsonify([{**c, "created_at": c["created_at"].isoformat()} for c in rows])
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/comments")
+def post_comment(app: str, entity: str, record_id: int):
+    """``{"body": "...", "public": false}``: a comment, internal unless ``public``."""
+    data = _json_body()
+    out = comments.add(loom(), app, entity, record_id, str(data.get("body") or ""), g.actor,
+                       public=data.get("public") is True)
+    return jsonify({**out, "created_at": out["created_at"].isoformat()}), 201
+
+
+@bp.patch("/<app>/<entity>/<int:record_id>/comments/<int:comment_id>")
+def patch_comment(app: str, entity: str, record_id: int, comment_id: int):
+    """``{"public": true}`` shows the comment on the portal; ``false`` makes it internal again."""
+    data = _json_body()
+    if not isinstance(data.get("public"), bool):
+        raise LoomError("send {\"public\": true} or {\"public\": false}")
+    return jsonify(comments.set_public(loom(), app, entity, record_id, comment_id, data["public"], g.actor))
 
 
 @bp.get("/<app>/<entity>/<int:record_id>/sla")

@@ -46,8 +46,12 @@ def render_comment(body: str, mentions: list[str]) -> Markup:
 
 def comments_for(app: str, entity: str, record_id: int) -> list[dict]:
     who = actor()
+    ent = loom().entity_tables(app, entity).entity
+    may_publish = not who.external and loom().permissions.allowed(who, ent, "update")
     return [{"id": c["id"], "author": c["author"], "username": c["username"], "at": fmt_datetime(c["created_at"]),
-             "html": render_comment(c["body"], c["mentions"]),
+             "html": render_comment(c["body"], c["mentions"]), "public": c["public"],
+             "publish_url": url_for("ui.publish_comment", app=app, entity=entity, record_id=record_id,
+                                    comment_id=c["id"]) if may_publish else None,
              "delete_url": url_for("ui.delete_comment", app=app, entity=entity, record_id=record_id,
                                    comment_id=c["id"]) if c["user_id"] == who.id or who.is_admin else None}
             for c in comment_service.list_for(loom(), app, entity, record_id, who)]
@@ -60,7 +64,8 @@ def _back(app, entity, record_id, anchor):
 @bp.post("/<app>/<entity>/<int:record_id>/comments")
 def post_comment(app: str, entity: str, record_id: int):
     try:
-        comment_service.add(loom(), app, entity, record_id, request.form.get("body", ""), actor())
+        comment_service.add(loom(), app, entity, record_id, request.form.get("body", ""), actor(),
+                            public=request.form.get("public") == "1")
         flash(t("Comment added."), "ok")
     except ValidationFailed as exc:
         flash(t("Comment") + ": " + "; ".join(message(e.message) for e in exc.errors), "error")
@@ -72,6 +77,15 @@ def delete_comment(app: str, entity: str, record_id: int, comment_id: int):
     comment_service.delete(loom(), app, entity, record_id, comment_id, actor())
     flash(t("Comment deleted."), "ok")
     return _back(app, entity, record_id, "#comments")
+
+
+@bp.post("/<app>/<entity>/<int:record_id>/comments/<int:comment_id>/public")
+def publish_comment(app: str, entity: str, record_id: int, comment_id: int):
+    """Show a comment on the portal, or make it internal again (``public=0``)."""
+    public = request.form.get("public") == "1"
+    comment_service.set_public(loom(), app, entity, record_id, comment_id, public, actor())
+    flash(t("The comment is public now.") if public else t("The comment is internal now."), "ok")
+    return _back(app, entity, record_id, f"#comment-{comment_id}")
 
 
 # ---------------------------------------------------------------------- approvals
