@@ -25,6 +25,8 @@ class ConceptsCheck:
         for i, spec in enumerate(self.app.section("schedules").get("schedules", [])):
             if "generate" in spec:
                 self.generator(spec["generate"], ("schedules", "schedules", i, "generate"))
+            if "notify_before" in spec:
+                self.notices(spec["notify_before"], ("schedules", "schedules", i, "notify_before"))
         seen = set()
         for i, spec in enumerate(self.app.section("approvals").get("approvals", [])):
             self.approval(spec, ("approvals", "approvals", i), seen)
@@ -64,6 +66,24 @@ class ConceptsCheck:
                                                                        set(target.fields)))
             self._expression(source, rows, str(expr), path + ("set", name), scope | PERIOD_NAMES,
                              target.fields.get(name) if target is not None else None)
+
+    # ------------------------------------------------------------------ notices ahead of a date
+    def notices(self, spec: dict, path: tuple) -> None:
+        entity = self._entity(spec["entity"], path + ("entity",))
+        if entity is None:
+            return
+        f = entity.fields.get(spec["field"])
+        dates = {n for n, g in entity.fields.items() if g.value_type in ("date", "datetime")}
+        if f is None:
+            self.out.add(path + ("field",), self.check._unknown(f"date field of {entity.name}", spec["field"], dates))
+        elif spec["field"] not in dates:
+            self.out.add(path + ("field",), f"{spec['field']!r} is a {f.type} field; notices count down to a date "
+                                            f"or datetime field")
+        if "when" in spec:
+            self.check._expression(spec["when"], path + ("when",), set(entity.fields) | {"status"}, entity)
+        self.behaviour.template(spec["template"], path + ("template",))
+        for key in ("to", "cc"):
+            self.behaviour.recipients(entity, spec.get(key, []), path + (key,))
 
     def _entity(self, ref: str, path: tuple):
         entity = self.check.resolve(ref)

@@ -140,7 +140,8 @@ def date_functions(tz=None) -> dict:
 
 
 def _no_calendar(a, b):
-    raise ValueError("business_days_between needs the app's business calendar, which only the runtime has")
+    raise ValueError("business_days_between and business_hours_between need the app's business calendar, "
+                     "which only the runtime has")
 
 
 FUNCTIONS = {
@@ -149,7 +150,8 @@ FUNCTIONS = {
     "upper": lambda s: s.upper() if s is not None else None, "coalesce": _coalesce,
     "today": lambda: _dt.date.today(), "now": lambda: _dt.datetime.now(_dt.timezone.utc),
     "days": _days, "hours": _hours, "concat": lambda *parts: "".join("" if p is None else str(p) for p in parts),
-    "sum": _sum, "count": _count, "avg": _avg, "business_days_between": _no_calendar, **date_functions(),
+    "sum": _sum, "count": _count, "avg": _avg, "business_days_between": _no_calendar,
+    "business_hours_between": _no_calendar, **date_functions(),
 }
 CONSTANTS = {"None", "True", "False", "null", "true", "false"}
 _GLOBALS = {"__builtins__": {}, "_mul": _mul, "_mod": _mod, "null": None, "true": True, "false": False,
@@ -172,7 +174,7 @@ class Expression:
         """Evaluate against ``values``; a missing field reads as ``None``.
 
         ``extra`` adds names (``user``, ``status``); ``functions`` replaces functions by name
-        (the runtime's ``now``, ``today``, ``business_days_between``); ``resolve(path)`` reads
+        (the runtime's ``now``, ``today``, ``business_days_between``, ``business_hours_between``); ``resolve(path)`` reads
         a dotted path (default: :func:`follow` over ``values``).
 
         Arithmetic or ordering on a missing value, and division by zero,

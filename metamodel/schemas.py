@@ -10,7 +10,7 @@ from referencing import Registry, Resource
 
 SCHEMA_DIR = Path(__file__).with_name("schemas")
 KINDS = ("app", "entity", "routing", "sla", "schedules", "notifications", "portal", "reports", "approvals",
-         "fixture")
+         "fixture", "accounts")
 
 
 @lru_cache(maxsize=None)

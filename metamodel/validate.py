@@ -39,6 +39,8 @@ class Capabilities:
     disabled: frozenset = frozenset()
 
 
+#: fixtures/_accounts.yaml: demo staff (groups and users), not records of an entity.
+ACCOUNTS = "_accounts"
 _SECTION_KIND = {"routing": "routing", "sla": "sla", "schedules": "schedules", "notifications": "notifications",
                  "portal": "portal", "reports": "reports", "approvals": "approvals"}
 FIELD_TYPES = validator("entity").schema["$defs"]["field"]["properties"]["type"]["enum"]
@@ -102,7 +104,7 @@ def _check_schemas(doc: dict, out: _Collector) -> None:
         if kind in doc:
             check(kind, doc[kind], (kind,))
     for name, records in doc["fixtures"].items():
-        check("fixture", records, ("fixtures", name))
+        check("accounts" if name == ACCOUNTS else "fixture", records, ("fixtures", name))
 
 
 def _check_capabilities(doc: dict, offered: Capabilities, out: _Collector) -> None:
@@ -871,6 +873,9 @@ class _CrossCheck:
 
     def fixtures(self) -> None:
         for name, records in self.app.fixtures.items():
+            if name == ACCOUNTS:
+                self.accounts(records)
+                continue
             entity = self.app.entities.get(name)
             if entity is None:
                 self.out.add(("fixtures", name), self._unknown("entity", name, set(self.app.entities)))
@@ -880,6 +885,24 @@ class _CrossCheck:
                 for key in record:
                     if key not in allowed:
                         self.out.add(("fixtures", name, i, key), self._unknown("field", key, set(entity.fields)))
+
+    def accounts(self, spec: dict) -> None:
+        """``fixtures/_accounts.yaml``: each role is one of this app's, each group and lead is named."""
+        groups = {g.get("name") for g in spec.get("groups", [])}
+        users = {u.get("username") for u in spec.get("users", [])}
+        for i, group in enumerate(spec.get("groups", [])):
+            if group.get("lead") and group["lead"] not in users:
+                self.out.add(("fixtures", ACCOUNTS, "groups", i, "lead"),
+                             self._unknown("user", group["lead"], users))
+        for i, account in enumerate(spec.get("users", [])):
+            for j, role in enumerate(account.get("roles", [])):
+                if role not in self.app.roles:
+                    self.out.add(("fixtures", ACCOUNTS, "users", i, "roles", j),
+                                 self._unknown("role", role, set(self.app.roles)))
+            for j, group in enumerate(account.get("groups", [])):
+                if group not in groups:
+                    self.out.add(("fixtures", ACCOUNTS, "users", i, "groups", j),
+                                 self._unknown("group", group, groups) + " (declare it under groups:)")
 
     @staticmethod
     def _unknown(kind: str, name: str, known: set) -> str:

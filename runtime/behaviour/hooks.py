@@ -214,6 +214,12 @@ class Hooks:
             return records.update(owner, name, int(record_id), _plain(data), current["row_version"], acting, conn=conn,
                                   by_script=True)
 
+        def transition(entity, record_id, name, data=None):
+            """Fire transition ``name`` on a stored record, with the script's rights, in its change."""
+            owner, entity_name = resolve(entity)
+            return self.loom.workflow.transition(owner, entity_name, int(record_id), str(name), _plain(data or {}),
+                                                 actor=acting, conn=conn, via="script")
+
         def notify(user, title, body=None):
             u = platform.user
             column = u.c.id if isinstance(user, int) else u.c.username
@@ -243,6 +249,7 @@ class Hooks:
                                 create=sandbox.expose(create, "create", errors=safe),
                                 update=sandbox.expose(update, "update", errors=safe),
                                 notify=sandbox.expose(notify, "notify", errors=safe),
+                                transition=sandbox.expose(transition, "transition", errors=safe),
                                 send=sandbox.expose(mail.send, "send", errors=(LoomError, ValueError)),
                                 users_of_role=sandbox.expose(mail.users_of_role, "users_of_role",
                                                              errors=(LoomError, ValueError)),

@@ -149,7 +149,7 @@ class Scheduler:
             return conn.execute(stmt.on_conflict_do_nothing().returning(r.c.app)).first() is not None
 
     def run_slot(self, app: str, schedule: str, slot: dt.datetime) -> str:
-        """Run a claimed slot's script or generator and record how it went: ``ok``, ``error`` or ``skipped``
+        """Run a claimed slot's script, generator or date notices and record how it went: ``ok``, ``error`` or ``skipped``
         (a generator whose templates failed is ``error``, its result naming each).
 
         A slot runs at most once: a worker that dies here leaves the row without
@@ -162,8 +162,9 @@ class Scheduler:
             outcome, result = "skipped", {"reason": "the schedule is gone: a newer version of the app removed it"}
         else:
             try:
-                if "generate" in spec:
-                    result = self.loom.generators.run(app, schedule, slot)
+                if "generate" in spec or "notify_before" in spec:
+                    runner = self.loom.generators if "generate" in spec else self.loom.notices
+                    result = runner.run(app, schedule, slot)
                     outcome = "error" if result["failed"] else "ok"
                 else:
                     outcome, result = "ok", self.loom.hooks.run_scheduled(app, spec["script"])

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from metamodel import App
 from runtime.behaviour.approvals import Approvals
 from runtime.behaviour.generators import Generators
+from runtime.behaviour.notices import Notices
 from runtime.behaviour.hooks import Hooks
 from runtime.behaviour.hub import Behaviour
 from runtime.behaviour.inbound import Inbound
@@ -78,6 +79,7 @@ class Loom:
         self.behaviour = Behaviour(self)
         self.approvals = Approvals(self)
         self.generators = Generators(self)
+        self.notices = Notices(self)
         self.inbound = Inbound(self)
         self._lock = threading.Lock()
         self._checked_at = 0.0

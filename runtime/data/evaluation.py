@@ -4,7 +4,8 @@ The metamodel's expressions are pure; here they meet the platform:
 
 * ``now``/``today`` read the platform clock (:mod:`runtime.clock`, which tests freeze),
   ``today`` and the date functions in the app's time zone;
-* ``business_days_between`` counts working days of the app's default business calendar;
+* ``business_days_between`` counts working days of the app's default business calendar,
+  ``business_hours_between`` its working hours between two instants;
 * a path follows links as the reader (``consumer.district``): a record they may not read,
   or a field hidden from them, reads as nothing, so an expression never shows more than its
   reader could open; a child-table column (``items.price``) is the list of the rows' values.
@@ -12,6 +13,7 @@ The metamodel's expressions are pure; here they meet the platform:
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import functools
 import zoneinfo
 
@@ -50,8 +52,24 @@ def functions(app, calendar=None) -> dict:
         a, b = _local_date(a, cal.tz), _local_date(b, cal.tz)
         return cal.working_days(a, b) if a <= b else -cal.working_days(b, a)
 
+    def business_hours_between(a, b):
+        """Working hours from instant ``a`` to ``b`` (a date is its first instant), to 0.01 h."""
+        if a is None or b is None:
+            return None
+        cal = calendar()
+        seconds = cal.between(_instant(a, cal.tz), _instant(b, cal.tz))
+        return (decimal.Decimal(seconds) / 3600).quantize(decimal.Decimal("0.01"))
+
     return {**date_functions(tz), "now": clock.now, "today": today,
-            "business_days_between": business_days_between}
+            "business_days_between": business_days_between, "business_hours_between": business_hours_between}
+
+
+def _instant(value, tz) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(), tz)
+    raise TypeError(f"expected a date or datetime, got {type(value).__name__}")
 
 
 def _local_date(value, tz) -> dt.date:

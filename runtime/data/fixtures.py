@@ -1,19 +1,31 @@
 """Loading an app's ``fixtures/`` (dictionaries, demo data) through the record service.
 
 Link values may name the target record by its title field (``organization:
-Минздрав области``) instead of an id, so fixtures read like the data they are.
+Минздрав области``) instead of an id, a user field the user by username and a group
+field the group by name, so fixtures read like the data they are.
+
+``fixtures/_accounts.yaml`` declares demo staff: groups (with a lead) and users with
+this app's roles and their groups. They are made before the records, so records can
+name them; a user or group that exists already is kept, and given what it lacks.
 """
 from __future__ import annotations
 
 from sqlalchemy import select
 
+from metamodel.validate import ACCOUNTS
+
+from . import tables as platform
 from .records import SYSTEM
 
 
 def load_fixtures(loom, app_name: str) -> int:
-    """Create every fixture record of ``app_name`` in one transaction; return how many."""
+    """Create the demo accounts, then every fixture record of ``app_name`` in one transaction;
+    return how many records."""
     live = loom.live[app_name]
-    fixtures = live.app.fixtures
+    fixtures = dict(live.app.fixtures)
+    accounts = fixtures.pop(ACCOUNTS, None)
+    if accounts:
+        load_accounts(loom, app_name, accounts)
     order = _dependency_order(live.app, list(fixtures))
     created = 0
     with loom.engine.begin() as conn:
@@ -44,8 +56,45 @@ def _dependency_order(app, names: list[str]) -> list[str]:
     return order
 
 
+def load_accounts(loom, app_name: str, spec: dict) -> dict[str, int]:
+    """Make the groups and users of ``_accounts.yaml`` (audited as the system's); return user ids
+    by username. Existing ones are reused: a user gains the roles and groups it lacks."""
+    u, g, ug = platform.user, platform.group, platform.user_group
+    with loom.engine.connect() as c:
+        group_ids = dict(c.execute(select(g.c.name, g.c.id)).all())
+    for group in spec.get("groups", []):
+        if group["name"] not in group_ids:
+            group_ids[group["name"]] = loom.accounts.create_group(group["name"], group.get("title"),
+                                                                  group.get("email"))
+    user_ids = {}
+    for account in spec.get("users", []):
+        roles = [f"{app_name}:{role}" for role in account.get("roles", [])]
+        with loom.engine.connect() as c:
+            row = c.execute(select(u.c.id, u.c.roles).where(u.c.username == account["username"])).first()
+            member_of = set(c.execute(select(ug.c.group_id).where(ug.c.user_id == row.id)).scalars()) if row else set()
+        if row is None:
+            user_id = loom.accounts.create_user(account["username"], account.get("password"),
+                                                email=account.get("email"), full_name=account.get("full_name"),
+                                                roles=roles, lang=account.get("lang", "ru"))
+        else:
+            user_id = row.id
+            missing = [r for r in roles if r not in (row.roles or [])]
+            if missing:
+                loom.accounts.update_user(user_id, roles=list(row.roles or []) + missing)
+        for name in account.get("groups", []):
+            if group_ids[name] not in member_of:
+                loom.accounts.add_to_group(user_id, group_ids[name])
+        user_ids[account["username"]] = user_id
+    for group in spec.get("groups", []):
+        if group.get("lead"):
+            loom.accounts.update_group(group_ids[group["name"]], lead_id=user_ids[group["lead"]])
+    return user_ids
+
+
 def _resolve(loom, conn, et, key, value):
     f = et.entity.fields.get(key)
+    if f is not None and f.type in ("user", "group") and isinstance(value, str):
+        return _principal(conn, f.type, value, et, key)
     if f is None or f.target is None:
         return value
     if isinstance(value, list):
@@ -62,4 +111,14 @@ def _lookup(loom, conn, et, f, value):
     found = conn.execute(select(target.main.c.id).where(column == value)).scalar()
     if found is None:
         raise ValueError(f"fixture {et.entity.name}.{f.name}: no {name} titled {value!r}")
+    return found
+
+
+def _principal(conn, kind: str, name: str, et, key: str) -> int:
+    """The id of the user (by username) or group (by name) a fixture names."""
+    table = platform.user if kind == "user" else platform.group
+    column = table.c.username if kind == "user" else table.c.name
+    found = conn.execute(select(table.c.id).where(column == name)).scalar()
+    if found is None:
+        raise ValueError(f"fixture {et.entity.name}.{key}: no {kind} {name!r}")
     return found
