@@ -20,8 +20,8 @@ from collections.abc import Mapping
 
 from .errors import ApiError
 from .guards import mark_writable
-from .sizes import register_container
-from .state import deny
+from .sizes import register_container, size_hint
+from .state import current, deny, exceed
 
 
 class FrozenMap(Mapping):
@@ -222,18 +222,26 @@ def record_values(proxy):
     return dict(proxy._values)
 
 
-def expose(func, name=None, *, errors=()):
+def expose(func, name=None, *, errors=(), messages=False):
     """Wrap a host callable so its failures reach scripts as ``ApiError``.
 
     A host exception can carry internals (SQL, paths, objects); scripts
     get ``ApiError("query() failed")`` instead and the original stays as
     ``__cause__`` for the host's logs. Exceptions of the types in
     ``errors`` are considered safe: their message is passed on.
+
+    ``messages=True`` marks a function that stores or sends a message
+    (``notify``, ``send``): one run may call such functions
+    ``Limits.max_messages`` times in all, each with arguments of at most
+    ``Limits.max_message_size`` characters, so a loop cannot fill the
+    database with notices.
     """
     label = name or getattr(func, "__name__", "api")
     safe = tuple(errors)
 
     def call(*args, **kwargs):
+        if messages:
+            _count_message(label, args, kwargs)
         try:
             return func(*args, **kwargs)
         except ApiError:
@@ -246,6 +254,19 @@ def expose(func, name=None, *, errors=()):
     call.__name__ = call.__qualname__ = label
     call._sandbox_exposed_ = True
     return call
+
+
+def _count_message(label, args, kwargs):
+    state = current()
+    limits = state.limits
+    sent = state.calls.get("messages", 0)
+    if sent >= limits.max_messages:
+        exceed("messages", f"{label}(): a run may send at most {limits.max_messages} messages")
+    size = sum(size_hint(value, limits) for value in args) + sum(size_hint(value, limits) for value in kwargs.values())
+    if size > limits.max_message_size:
+        exceed("memory", f"{label}(): a message of about {size} characters exceeds the limit of "
+               f"{limits.max_message_size}")
+    state.calls["messages"] = sent + 1
 
 
 def zone(name):

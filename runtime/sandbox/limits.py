@@ -54,6 +54,15 @@ class Limits:
     max_memory: int | None = 256 * 2**20
     #: ``log()``/``print()`` entries kept for the run report.
     max_log: int = 200
+    #: Characters of all ``log()``/``print()`` entries kept for the run report.
+    max_log_size: int = 100_000
+    #: Characters of JSON text one ``json.loads()`` parses: parsing runs in C,
+    #: holding the interpreter, so one call must stay short.
+    max_json: int = 256 * 1024
+    #: Calls of message-sending api functions (``notify()``, ``send()``) in one run.
+    max_messages: int = 50
+    #: Characters of one message's arguments (title, body, context).
+    max_message_size: int = 100_000
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -68,8 +77,8 @@ class Limits:
         # 1024 items); that is only sound if no limit is smaller.
         if self.max_int_bits < 4096:
             raise ValueError("Limits.max_int_bits must be at least 4096")
-        if self.max_string < 1024 or self.max_items < 1024:
-            raise ValueError("Limits.max_string and Limits.max_items must be at least 1024")
+        if self.max_string < 1024 or self.max_items < 1024 or self.max_json < 1024:
+            raise ValueError("Limits.max_string, max_items and max_json must be at least 1024")
 
     @classmethod
     def from_config(cls, config, base=None):
@@ -180,6 +189,14 @@ class Meter:
 
             return call
 
+        def check(cost=1):
+            # The slow check now, after ``cost`` steps of work done in C.
+            nonlocal spent, granted, left, rss_next
+            spent += granted - left + max(int(cost), 0) - 1
+            granted = left = 0
+            rss_next = 0.0
+            refill()
+
         def used():
             return min(spent + granted - left, budget)
 
@@ -196,6 +213,7 @@ class Meter:
         self.enter = enter
         self.leave = leave
         self.wrap_lambda = wrap_lambda
+        self.check = check
         self.used = used
         self.close = close
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import functools
 import json
 import math
 import re
 import types
 
+from . import regex
 from .api import FrozenMap, RecordProxy, record_values
 from .guards import GuardedType, guard_methods
 from .operators import guarded_mul
 from .sizes import SMALL, check_bits, check_text_size, size_hint
-from .state import current, deny, exceed
+from .state import checkpoint, current, deny, exceed
 
 
 class ScriptModule:
@@ -144,167 +144,6 @@ _math = {name: getattr(math, name) for name in dir(math) if not name.startswith(
 _math.update(factorial=_factorial, comb=_comb, perm=_perm, lcm=_lcm, prod=_prod)
 
 
-# -- re ----------------------------------------------------------------------------
-
-try:  # Python 3.11+
-    from re import _constants as _sre
-    from re import _parser as _sre_parse
-except ImportError:  # pragma: no cover
-    import sre_constants as _sre
-    import sre_parse as _sre_parse
-
-_REPEATS = {
-    getattr(_sre, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") if hasattr(_sre, name)
-}
-MAX_PATTERN = 1000
-
-
-def _nested_repeat(items, inside):
-    """Is there an unbounded repeat inside another repeat, as in ``(a+)+``?
-
-    Python's backtracking engine runs in C and cannot be interrupted;
-    such patterns take exponential time on a near-miss. Alternations
-    like ``(a|a)+`` have the same problem and are not detected.
-    """
-    for op, av in items:
-        if op in _REPEATS:
-            low, high, sub = av
-            if inside and high == _sre.MAXREPEAT:
-                return True
-            if _nested_repeat(sub, inside or high > 1):
-                return True
-        elif op is _sre.SUBPATTERN:
-            if _nested_repeat(av[-1], inside):
-                return True
-        elif op is _sre.BRANCH:
-            if any(_nested_repeat(alt, inside) for alt in av[1]):
-                return True
-        elif op in (_sre.ASSERT, _sre.ASSERT_NOT):
-            if _nested_repeat(av[1], inside):
-                return True
-        elif op is _sre.GROUPREF_EXISTS:
-            if any(_nested_repeat(alt, inside) for alt in av[1:] if alt):
-                return True
-        elif op is getattr(_sre, "ATOMIC_GROUP", None):
-            if _nested_repeat(av, inside):
-                return True
-    return False
-
-
-@functools.lru_cache(maxsize=512)
-def _pattern_problem(pattern, flags):
-    if len(pattern) > MAX_PATTERN:
-        return f"regular expressions are limited to {MAX_PATTERN} characters"
-    if flags & re.DEBUG:
-        return "re.DEBUG is not available in scripts"
-    try:
-        parsed = _sre_parse.parse(pattern, flags)
-    except re.error:
-        return None  # re.compile raises the proper error
-    if _nested_repeat(parsed, False):
-        return "nested repetition such as (a+)+ can take exponential time; simplify the pattern"
-    return None
-
-
-def _compiled(pattern, flags=0):
-    if isinstance(pattern, re.Pattern):
-        if flags:
-            raise ValueError("cannot process flags argument with a compiled pattern")
-        return pattern
-    if not isinstance(pattern, (str, bytes)) or not isinstance(flags, int):
-        raise TypeError("first argument must be string or compiled pattern")
-    problem = _pattern_problem(pattern, flags)
-    if problem:
-        deny("regex", problem)
-    return re.compile(pattern, flags)
-
-
-def _expand(match, template):
-    if isinstance(template, (str, bytes)):
-        refs = template.count("\\" if isinstance(template, str) else b"\\")
-        if refs:
-            longest = max(len(group) for group in (match.group(0),) + match.groups() if group)
-            check_text_size(len(template) + refs * longest, "expanded template")
-    return match.expand(template)
-
-
-def _substitute(pattern, repl, string, count, with_count):
-    # Each replacement is built by a Python callable, so the growing
-    # result can be checked before ``re`` joins it in C.
-    limit = current().limits.max_string
-    total = len(string)
-    if callable(repl):
-        produce = repl
-    elif isinstance(repl, (str, bytes)) and ("\\" if isinstance(repl, str) else b"\\") not in repl:
-
-        def produce(match):
-            return repl
-
-    else:
-
-        def produce(match):
-            return _expand(match, repl)
-
-    def counted(match):
-        nonlocal total
-        piece = produce(match)
-        if hasattr(piece, "__len__"):
-            total += len(piece) - (match.end() - match.start())
-            if total > limit:
-                exceed("memory", f"substitution result exceeds the limit of {limit} characters")
-        return piece
-
-    method = pattern.subn if with_count else pattern.sub
-    return method(counted, string, count)
-
-
-def _pattern_sub(pattern, repl, string, count=0):
-    return _substitute(pattern, repl, string, count, False)
-
-
-def _pattern_subn(pattern, repl, string, count=0):
-    return _substitute(pattern, repl, string, count, True)
-
-
-guard_methods(re.Pattern, sub=_pattern_sub, subn=_pattern_subn)
-guard_methods(re.Match, expand=_expand)
-
-
-def _re_function(name):
-    def call(pattern, string, flags=0):
-        return getattr(_compiled(pattern, flags), name)(string)
-
-    call.__name__ = name
-    return call
-
-
-def _re_split(pattern, string, maxsplit=0, flags=0):
-    return _compiled(pattern, flags).split(string, maxsplit)
-
-
-def _re_sub(pattern, repl, string, count=0, flags=0):
-    return _substitute(_compiled(pattern, flags), repl, string, count, False)
-
-
-def _re_subn(pattern, repl, string, count=0, flags=0):
-    return _substitute(_compiled(pattern, flags), repl, string, count, True)
-
-
-_re = {name: _re_function(name) for name in ("search", "match", "fullmatch", "findall", "finditer")}
-_re.update(
-    compile=_compiled,
-    split=_re_split,
-    sub=_re_sub,
-    subn=_re_subn,
-    escape=re.escape,
-    error=re.error,
-    Pattern=re.Pattern,
-    Match=re.Match,
-    **_public(re, "A", "ASCII", "I", "IGNORECASE", "M", "MULTILINE", "S", "DOTALL"),
-    **_public(re, "X", "VERBOSE", "U", "UNICODE", "NOFLAG"),
-)
-
-
 # -- json --------------------------------------------------------------------------
 
 _MAX_INDENT = 16
@@ -346,10 +185,18 @@ def _json_dumps(obj, *, indent=None, separators=None, sort_keys=False, ensure_as
     )
     if len(text) > SMALL:
         check_text_size(len(text), "json text")
+        checkpoint(len(text) >> 8)
     return text
 
 
 def _json_loads(text, *, parse_float=None, parse_int=None, parse_constant=None, object_hook=None, object_pairs_hook=None):
+    # Parsing runs in C and holds the interpreter: one call is kept short, and
+    # the limits are checked right after it rather than some steps later.
+    if hasattr(text, "__len__") and len(text) > SMALL:
+        limit = current().limits.max_json
+        if len(text) > limit:
+            exceed("memory", f"json.loads() text of {len(text)} characters exceeds the limit of {limit}")
+        checkpoint(len(text) >> 8)
     return json.loads(
         text,
         parse_float=parse_float,
@@ -379,7 +226,7 @@ MODULES = {
         | {"UTC": datetime.timezone.utc},
         datetime,
     ),
-    "re": ScriptModule("re", _re, re),
+    "re": ScriptModule("re", regex.MEMBERS, re),
     "json": ScriptModule(
         "json", {"dumps": _json_dumps, "loads": _json_loads, "JSONDecodeError": json.JSONDecodeError}, json
     ),

@@ -12,10 +12,23 @@ from __future__ import annotations
 import decimal
 import operator
 import re
+from collections.abc import Mapping
 
 from .guards import guard_methods
-from .sizes import SEQUENCES, SMALL, SMALL_INT, check_bits, check_items, check_sequence, check_text_size, size_hint
-from .state import current, exceed
+from .sizes import (
+    FLAT,
+    SEQUENCES,
+    SMALL,
+    SMALL_INT,
+    check_bits,
+    check_items,
+    check_sequence,
+    check_text_size,
+    scrub,
+    size_hint,
+    to_text,
+)
+from .state import checkpoint, current, exceed
 
 _TEXT = (str, bytes, bytearray)
 _REPEATABLE = frozenset(_TEXT + SEQUENCES)
@@ -95,6 +108,8 @@ def guarded_mod(a, b):
         size = len(a) + extra + size_hint(b, limits)
         if size > limits.max_string:
             exceed("memory", f"formatted string of about {size} characters exceeds the limit")
+        result = a % b
+        return scrub(result) if kind is str and type(b) not in FLAT else result
     return a % b
 
 
@@ -182,11 +197,13 @@ def guarded_format(value, spec="", conversion=-1):
         if type(value) not in _FLAT:
             size_hint(value, limits)
         if conversion == 114:
-            value = repr(value)
+            value = to_text(value, limits, repr)
         elif conversion == 115:
-            value = str(value)
+            value = to_text(value, limits)
         elif conversion == 97:
-            value = ascii(value)
+            value = to_text(value, limits, ascii)
+        elif type(value) not in _FLAT:
+            return scrub(format(value, spec))
     return format(value, spec)
 
 
@@ -203,13 +220,18 @@ def _fstring_part(value, conversion, spec):
 
 
 def guarded_repr(obj):
-    size_hint(obj)
-    return repr(obj)
+    return to_text(obj, None, repr)
 
 
 def guarded_ascii(obj):
-    size_hint(obj)
-    return ascii(obj)
+    return to_text(obj, None, ascii)
+
+
+def guarded_str(*args, **kwargs):
+    """The ``str`` builtin: ``str(obj)`` of a container is formatted in C at once."""
+    if len(args) == 1 and not kwargs:
+        return to_text(args[0])
+    return str(*args, **kwargs)  # decoding bytes: linear in the input
 
 
 # -- methods that allocate -------------------------------------------------------
@@ -222,6 +244,8 @@ def _join(sep, iterable):
     except TypeError:
         return sep.join(parts)  # raises the usual TypeError
     check_text_size(size, "joined string")
+    if size > SMALL:
+        checkpoint(size // SMALL)
     return sep.join(parts)
 
 
@@ -252,10 +276,16 @@ def _replace(text, old, new, count=-1):
 
 
 def _translate(text, table):
-    longest = 1
-    if hasattr(table, "values"):
-        longest = max((len(v) for v in table.values() if isinstance(v, str)), default=1)
-    check_text_size(len(text) * longest, "translated string")
+    # Any table other than a mapping or a sequence could answer each lookup with
+    # a new, longer string; those two are measured before C builds the result.
+    if isinstance(table, Mapping) or type(table) is dict:
+        values = table.values()
+    elif type(table) in SEQUENCES:
+        values = table
+    else:
+        raise TypeError("translate() takes a dict (see str.maketrans) or a list as its table")
+    longest = max((len(v) for v in values if isinstance(v, str)), default=1)
+    check_text_size(len(text) * max(longest, 1), "translated string")
     return text.translate(table)
 
 

@@ -63,6 +63,7 @@ checked_bytes = checked_type(bytes, _bytes_new(bytes))
 checked_bytearray = checked_type(bytearray, _bytes_new(bytearray))
 checked_int = checked_type(int, _int_new)
 checked_tuple = checked_type(tuple, lambda cls, iterable=(): nesting.check_nesting(tuple(iterable)))
+checked_str = checked_type(str, lambda cls, *args, **kwargs: ops.guarded_str(*args, **kwargs))
 
 
 def guarded_apply(func, *args, **kwargs):
@@ -121,7 +122,7 @@ def _unavailable(name):
 _PLAIN_BUILTINS = (
     "None False True abs all any bin bool callable chr complex dict divmod "
     "float frozenset hex isinstance issubclass len "
-    "list max min next oct ord reversed set slice sorted str "
+    "list max min next oct ord reversed set slice sorted "
     # Exceptions scripts may raise and catch. BaseException and the
     # non-Exception signals are left out, so ``except`` clauses can only
     # name Exception subclasses.
@@ -157,6 +158,7 @@ def make_builtins(importer, extra):
         enumerate=nesting.guarded_enumerate,
         hash=nesting.guarded_hash,
         tuple=checked_tuple,
+        str=checked_str,
         pow=ops.guarded_pow,
         range=guarded_range,
         sum=guarded_sum,

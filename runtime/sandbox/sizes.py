@@ -10,9 +10,10 @@ every call returns without touching the run state.
 from __future__ import annotations
 
 import decimal
+import re
 from collections.abc import Mapping
 
-from .state import current, exceed
+from .state import checkpoint, current, exceed
 
 #: Operands below this size never need a look at the limits: ``Limits``
 #: guarantees every size limit is at least this large.
@@ -109,9 +110,31 @@ def size_hint(obj, limits=None):
     return size
 
 
-def to_text(obj, limits=None):
-    """``str(obj)``, after making sure the result is of reasonable size."""
-    if type(obj) is str:
+#: Types whose text never holds an object's default repr.
+FLAT = frozenset({str, int, float, bool, type(None), decimal.Decimal, bytes})
+
+#: ``<function f at 0x7f...>``: the address in a default repr tells a script
+#: where the host keeps its objects, which is nobody's business.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+(?=>)")
+
+
+def scrub(text):
+    """``text`` without the memory addresses of default reprs."""
+    if "0x" in text:
+        return _ADDRESS.sub("", text)
+    return text
+
+
+def to_text(obj, limits=None, convert=str):
+    """``convert(obj)`` (``str``, ``repr``, ``ascii``) after making sure the result is of
+    reasonable size, without memory addresses."""
+    kind = type(obj)
+    if kind is str and convert is str:
         return obj
-    size_hint(obj, limits)
-    return str(obj)
+    size = size_hint(obj, limits)
+    text = convert(obj)
+    if kind not in FLAT:
+        text = scrub(text)
+        if size > SMALL:
+            checkpoint(size // SMALL)
+    return text

@@ -18,7 +18,7 @@ _CURRENT = contextvars.ContextVar("loom_sandbox_run", default=None)
 class RunState:
     """What one run needs beyond its globals: limits, meter and logs."""
 
-    __slots__ = ("script", "limits", "meter", "logs", "dropped_logs", "interrupt")
+    __slots__ = ("script", "limits", "meter", "logs", "dropped_logs", "log_size", "interrupt", "calls")
 
     def __init__(self, script, limits, meter):
         self.script = script
@@ -26,12 +26,17 @@ class RunState:
         self.meter = meter
         self.logs = []
         self.dropped_logs = 0
+        self.log_size = 0
+        #: Calls of metered api functions (``notify``, ``send``) by quota name.
+        self.calls = {}
         #: The first interrupt raised in the run, see :func:`stop`.
         self.interrupt = None
 
     def add_log(self, text):
-        if len(self.logs) < self.limits.max_log:
+        # Count and total size are both capped: the logs are kept with the run report.
+        if len(self.logs) < self.limits.max_log and self.log_size + len(text) <= self.limits.max_log_size:
             self.logs.append(text)
+            self.log_size += len(text)
         else:
             self.dropped_logs += 1
 
@@ -68,6 +73,19 @@ def current():
     if state is None:
         deny("context", "script code can only run inside sandbox.run()")
     return state
+
+
+def checkpoint(cost=1):
+    """Check the time, memory and step limits now, counting ``cost`` steps.
+
+    Guards call it after work done in C (parsing JSON, matching a regular
+    expression, formatting a large value): the meter's regular checks come
+    every few dozen steps, and a few dozen such calls could otherwise run far
+    past the deadline.
+    """
+    state = _CURRENT.get()
+    if state is not None:
+        state.meter.check(cost)
 
 
 def activate(state):

@@ -145,3 +145,32 @@ def test_limits_from_config():
     assert (limits.steps, limits.timeout, limits.recursion) == (5000, 0.5, Limits().recursion)
     with pytest.raises(ValueError, match="unknown limit"):
         Limits.from_config({"stepz": 1})
+
+
+def test_message_functions_are_capped_per_run_in_count_and_size():
+    sent = []
+    api = sandbox.build_api(notify=sandbox.expose(lambda user, title, body=None: sent.append(title),
+                                                  "notify", messages=True))
+    loop = sandbox.compile_snippet("for i in range(1000):\n    notify('u', 'hi', 'x' * 1000000)", "tests/n.py")
+    with pytest.raises(ScriptLimitExceeded) as info:
+        sandbox.run(loop, api=api)
+    assert info.value.guard == "memory" and not sent  # a 1 MB body is refused before it is stored
+
+    many = sandbox.compile_snippet("for i in range(1000):\n    notify('u', 'hi')", "tests/n.py")
+    with pytest.raises(ScriptLimitExceeded) as info:
+        sandbox.run(many, api=api, limits=Limits(max_messages=20))
+    assert info.value.guard == "messages" and "at most 20" in info.value.message
+    assert len(sent) == 20
+    sent.clear()
+    sandbox.run(sandbox.compile_snippet("notify('u', 'a')\nnotify('u', 'b')", "tests/n.py"), api=api,
+                limits=Limits(max_messages=2))  # the budget is per run, not per process
+    assert sent == ["a", "b"]
+
+
+def test_log_is_capped_in_count_and_total_size():
+    script = sandbox.compile_snippet("for i in range(5000):\n    log('x' * 100000)", "tests/log.py")
+    reports = []
+    sandbox.run(script, on_report=reports.append)
+    logs = reports[0].logs
+    assert len(logs) <= Limits().max_log
+    assert sum(map(len, logs)) <= Limits().max_log_size
