@@ -36,7 +36,7 @@ from runtime.extension import (
 from runtime.extension.platform import Platform, Records, ScriptCall
 from runtime.security.permissions import is_analyst
 from runtime.web.ui import csrf
-from runtime.web.ui.base import NavLink, add_nav_link, navigation
+from runtime.web.ui.base import NavLink, RecordButton, add_nav_link, add_record_buttons, navigation
 from runtime.web.ui.i18n import lang, t
 
 __all__ = [
@@ -44,7 +44,7 @@ __all__ = [
     "Channel", "ChannelError", "DocumentRenderer", "InboundEvent", "MetadataKind", "OutgoingMessage",
     "RecordEvent", "ScriptFunction", "ScriptCall", "Platform", "Records",
     "LoomError", "Conflict", "Forbidden", "NotFound", "ValidationFailed",
-    "NavLink", "add_nav_link", "current_platform", "current_actor", "login_required", "render_page",
+    "NavLink", "add_nav_link", "RecordButton", "add_record_buttons", "current_platform", "current_actor", "login_required", "render_page",
     "csrf_exempt", "is_analyst", "lang", "t",
 ]
 
