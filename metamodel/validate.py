@@ -31,12 +31,18 @@ from .schemas import validator
 class Capabilities:
     """What the platform that will run an app offers beyond the metamodel: enabled
     plugins, notification channels and the metadata kinds plugins define (name ->
-    JSON Schema). Validation without it checks none of these references."""
+    JSON Schema). Validation without it checks none of these references.
+
+    ``checks``: per kind, a plugin's own check of its section beyond the schema
+    (references into the app, template syntax): ``check(section, doc)`` yields
+    ``(path inside the section, message, line offset or None)``; the offset is added to
+    the line of the path (a template's own line inside a YAML block)."""
 
     plugins: frozenset = frozenset()
     channels: frozenset = frozenset({"inapp"})
     kinds: Mapping[str, Any] = field(default_factory=dict)
     disabled: frozenset = frozenset()
+    checks: Mapping[str, Any] = field(default_factory=dict)
 
 
 #: fixtures/_accounts.yaml: demo staff (groups and users), not records of an entity.
@@ -51,9 +57,11 @@ class _Collector:
         self.source = source
         self.problems: list[Problem] = []
 
-    def add(self, path: tuple, message: str) -> None:
+    def add(self, path: tuple, message: str, offset: int | None = None) -> None:
         filename, inner = file_of(tuple(path))
         line = self.source.line(filename, inner) if self.source else None
+        if line is not None and offset:
+            line += offset
         self.problems.append(Problem(filename, dotted(inner), message, line))
 
 
@@ -130,8 +138,19 @@ def _check_capabilities(doc: dict, offered: Capabilities, out: _Collector) -> No
             out.add(("extensions", kind), f"no installed plugin defines the metadata kind {kind!r}"
                                           f"{_hint(kind, offered.kinds)}; kinds: {', '.join(sorted(offered.kinds)) or 'none'}")
             continue
-        for err in sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+        for err in errors:
             out.add(("extensions", kind) + tuple(err.absolute_path), explain_schema_error(err))
+        check = offered.checks.get(kind)
+        if check is None or errors:  # a plugin's check may assume the shape its schema gives
+            continue
+        try:
+            found = list(check(data, doc))
+        except Exception as exc:  # noqa: BLE001  (a plugin's bug must not hide the app's other problems)
+            out.add(("extensions", kind), f"the plugin's check of {kind!r} failed: {type(exc).__name__}: {exc}")
+            continue
+        for path, message, offset in found:
+            out.add(("extensions", kind) + tuple(path), message, offset)
 
 
 def _hint(word: str, choices) -> str:

@@ -42,7 +42,7 @@ from runtime.security.permissions import is_analyst
 from runtime.web import confine
 from runtime.web.ui import csrf
 from runtime.web.ui.auth import User
-from runtime.web.ui.base import NavLink, add_nav_link, navigation
+from runtime.web.ui.base import NavLink, RecordButton, add_nav_link, add_record_buttons, navigation
 from runtime.web.ui.i18n import LANGS, lang, t, tt
 
 __all__ = [
@@ -50,8 +50,8 @@ __all__ = [
     "Channel", "ChannelError", "DocumentRenderer", "InboundEvent", "MetadataKind", "OutgoingMessage",
     "RecordEvent", "ScriptFunction", "ScriptCall", "Platform", "Records",
     "LoomError", "Conflict", "Forbidden", "NotFound", "ValidationFailed",
-    "NavLink", "add_nav_link", "current_platform", "current_actor", "login_required", "render_page",
-    "csrf_exempt", "is_analyst", "lang", "t", "tt", "LANGS",
+    "NavLink", "add_nav_link", "RecordButton", "add_record_buttons", "current_platform", "current_actor",
+    "login_required", "render_page", "csrf_exempt", "is_analyst", "lang", "t", "tt", "LANGS",
     "Upload", "LinkInvalid", "external_facing", "sign_in", "sign_out", "rate_limit", "password_link",
     "redeem_link", "generate_password",
 ]

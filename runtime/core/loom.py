@@ -24,6 +24,7 @@ from runtime.behaviour.workflow import Workflow
 from runtime.data import events
 from runtime.data import tables as platform
 from runtime.data.db import make_engine
+from runtime.data.files import FileStore
 from runtime.data.records import SYSTEM, RecordService
 from runtime.data.storage import EntityTables, build_tables, new_metadata
 from runtime.errors import NotFound
@@ -84,6 +85,11 @@ class Loom:
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._generation: tuple = ()
+
+    @property
+    def files(self) -> FileStore:
+        """Attachments of records (needs ``files_dir``)."""
+        return FileStore(self)
 
     # ------------------------------------------------------------------ plugins
     def _dispatch_events(self, committed: list) -> None:

@@ -15,6 +15,7 @@ share it); the audit log records who removed which file.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -174,18 +175,19 @@ class FileStore:
 
     # ------------------------------------------------------------------ one file at a time
     def attach(self, app: str, entity: str, record_id: int, field: str, filename: str, content_type: str | None,
-               stream, actor) -> dict:
-        """Add a file to a file field of a stored record (a single-file field: replace its file)."""
+               stream, actor, conn=None) -> dict:
+        """Add a file to a file field of a stored record (a single-file field: replace its file);
+        with ``conn``, inside that transaction (a script's)."""
         et = self.loom.entity_tables(app, entity)
         f = et.entity.fields.get(field)
         if f is None or f.storage != "attachments":
             raise ValidationFailed([FieldError(field, f"{entity} has no file field {field!r}")])
         self.loom.permissions.require(actor, et.entity, "update")
         self.loom.permissions.check_write(actor, et.entity, {field: filename})
-        self.loom.records.get(app, entity, record_id, actor)  # exists and readable
+        self.loom.records.get(app, entity, record_id, actor, conn=conn)  # exists and readable
         staged = self.stage(f, Upload(filename, content_type, stream))
         try:
-            with self.loom.engine.begin() as c:
+            with (contextlib.nullcontext(conn) if conn is not None else self.loom.engine.begin()) as c:
                 if not f.spec.get("multiple", False):  # a single-file field: the new file replaces the old
                     a = platform.attachment
                     old = c.execute(select(a.c.id).where(

@@ -196,7 +196,8 @@ class PluginHost:
         """What apps published here may refer to: for validation at publish."""
         return Capabilities(plugins=self.enabled, channels=frozenset({"inapp", *self.channels()}),
                             kinds={k: kind.schema for k, kind in self.metadata_kinds().items()},
-                            disabled=frozenset(self.disabled))
+                            disabled=frozenset(self.disabled),
+                            checks={k: kind.check for k, kind in self.metadata_kinds().items() if kind.check})
 
     def notify_record_event(self, event, platform) -> None:
         """Tell every subscriber; a failing one is logged and the others still hear of it."""

@@ -6,6 +6,7 @@ below the core); plugins receive one from hooks and ``runtime.plugin_api``.
 """
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,20 @@ class Records:
         ``(meta, path)``; meta has ``app``, ``entity``, ``record_id``, ``field``, ``filename``."""
         return self._loom.records.open_file(int(attachment_id), self.actor)
 
+    def attach(self, app: str, entity: str, record_id: int, field: str, filename: str, content: bytes,
+               content_type: str | None = None) -> dict:
+        """Add a file to a file field of a record (the user must be allowed to update it and the field):
+        ``{id, filename, size, content_type, sha256}``. Inside a script's call it is part of the
+        script's transaction: a rolled-back change leaves no attachment row."""
+        return self._loom.files.attach(app, entity, int(record_id), field, filename, content_type,
+                                       io.BytesIO(content), self.actor, conn=self._conn)
+
+    def may(self, app: str, entity: str, action: str) -> bool:
+        """Whether the user may ``read``, ``create``, ``update`` or ``delete`` records of ``app.entity``."""
+        live = self._loom.live.get(app)
+        target = live.app.entities.get(entity) if live else None
+        return target is not None and self._loom.permissions.allowed(self.actor, target, action)
+
 
 class Platform:
     """The running platform as a plugin sees it."""
@@ -103,6 +118,34 @@ class Platform:
 
     def apps(self) -> list[str]:
         return sorted(self._loom.live)
+
+    def entities(self, app: str) -> list[str]:
+        """The entity names of a live app (empty when it is not live)."""
+        live = self._loom.live.get(app)
+        return list(live.app.entities) if live else []
+
+    def entity(self, app: str, name: str) -> dict | None:
+        """The live metadata of an entity (its ``entities/<name>.yaml`` as a mapping), or ``None``."""
+        live = self._loom.live.get(app)
+        spec = live.app.document["entities"].get(name) if live else None
+        return dict(spec, title_field=live.app.entities[name].title_field) if spec is not None else None
+
+    def draft_section(self, app: str, kind: str) -> tuple[Any, int]:
+        """``(section, revision)``: an app's draft ``extensions/<kind>.yaml`` (``None`` when it has
+        none) and the draft revision it was read at, for :meth:`save_draft_section`."""
+        state = self._loom.store.draft(app)
+        doc = state["draft"]
+        if doc is None:
+            doc = self._loom.store.document(app, state["current_version"])
+        return (doc.get("extensions") or {}).get(kind), state["draft_revision"]
+
+    def save_draft_section(self, app: str, kind: str, value: Any, revision: int, author: str) -> int:
+        """Put ``value`` as the draft's ``extensions/<kind>.yaml`` if nobody saved the draft since
+        ``revision`` (``Conflict`` otherwise); the new revision. Publishing stays the designer's."""
+        state = self._loom.store.draft(app)
+        doc = dict(state["draft"] or self._loom.store.document(app, state["current_version"]))
+        doc["extensions"] = {**(doc.get("extensions") or {}), kind: value}
+        return self._loom.store.save_draft(app, doc, author, revision)
 
     def app_section(self, app: str, kind: str) -> Any:
         """An app's metadata of ``kind`` (``"notifications"``, or a plugin kind's name)."""

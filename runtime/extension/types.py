@@ -134,8 +134,14 @@ class ScriptFunction:
 class MetadataKind:
     """A YAML kind a plugin adds to apps: ``extensions/<name>.yaml`` in an app folder,
     validated against ``schema`` (JSON Schema) at publish; the designer edits it with
-    a form generated from the schema."""
+    a form generated from the schema.
+
+    ``check(section, doc)``, when given, checks what a schema cannot (references to
+    the app's entities and fields, template syntax) at validation and publish: it
+    yields ``(path inside the section, message, line offset or None)``.
+    """
 
     name: str
     schema: Mapping[str, Any]
     title: Mapping[str, str] | None = None
+    check: Callable[[Any, Mapping[str, Any]], Any] | None = None

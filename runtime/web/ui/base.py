@@ -65,6 +65,42 @@ def nav_links() -> list[tuple[str, str, str]]:
             for link in current_app.extensions.get("loom.nav_links", ()) if link.visible(current_user.actor)]
 
 
+@dataclass(frozen=True)
+class RecordButton:
+    """A button a plugin puts on record pages, or on lists where it acts on the selected
+    records (they are posted to ``url`` as ``id`` fields with the CSRF token).
+    ``method``: ``get`` (a link) or ``post`` (a form with the CSRF token)."""
+
+    id: str
+    title: str  # already in the user's language
+    url: str
+    method: str = "get"
+
+
+def add_record_buttons(app, provider: Callable[[str, str, int | None, Any], list]) -> None:
+    """Register ``provider(app, entity, record_id, actor) -> [RecordButton]``, asked for each
+    record page (``record_id`` set) and each list page (``record_id`` is ``None``); it
+    answers only with buttons the actor may use."""
+    app.extensions.setdefault("loom.record_buttons", []).append(provider)
+
+
+def _buttons(app_name: str, entity: str, record_id: int | None) -> list[RecordButton]:
+    return [b for provider in current_app.extensions.get("loom.record_buttons", ())
+            for b in provider(app_name, entity, record_id, current_user.actor)]
+
+
+@bp.app_template_global("record_buttons")
+def record_buttons(app_name: str, entity: str, record_id: int) -> list[RecordButton]:
+    """The plugins' buttons for one record page."""
+    return _buttons(app_name, entity, record_id)
+
+
+@bp.app_template_global("list_buttons")
+def list_buttons(app_name: str, entity: str) -> list[RecordButton]:
+    """The plugins' buttons for the selected records of a list."""
+    return _buttons(app_name, entity, None)
+
+
 @bp.app_template_global("here")
 def here() -> str:
     """This page's path and query as a ``next`` target: with the script root, without the host."""

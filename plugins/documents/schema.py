@@ -1,0 +1,106 @@
+"""``extensions/documents.yaml``: an app's printable documents, and its checks at publish.
+
+```yaml
+templates:
+  act:                                  # the template's name
+    entity: request                     # whose records it prints
+    title: {ru: Акт выполненных работ, en: Act of completed works}
+    html: |                             # HTML + jinja, printed as PDF ...
+      <h1>Акт по заявке {{ record.number }}</h1>
+    # docx: <base64 of a .docx with docxtpl tags>   ... or a Word template, printed as DOCX
+    filename: "Акт {{ record.number }}" # optional, jinja; the suffix is added
+    attach_to: attachments              # optional: a file field that keeps printed copies
+    roles: [agent]                      # optional: who gets the button (readers of the record by default)
+    list: true                          # optional (HTML only): print the selected records of a list
+```
+"""
+from __future__ import annotations
+
+from .render import TemplateProblem, check_docx, check_html, decode_docx
+
+KIND = "documents"
+FILE = f"extensions/{KIND}.yaml"
+
+_TITLE = {"oneOf": [{"type": "string", "minLength": 1},
+                    {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"},
+                     "propertyNames": {"enum": ["ru", "en"]}}]}
+
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Printable documents",
+    "description": "Templates that print an entity's records as PDF (HTML) or DOCX (Word).",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["templates"],
+    "properties": {
+        "templates": {
+            "type": "object",
+            "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,39}$"},
+            "additionalProperties": {"$ref": "#/$defs/template"},
+        },
+    },
+    "$defs": {
+        "template": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["entity", "title"],
+            "properties": {
+                "entity": {"type": "string", "description": "the entity whose records it prints"},
+                "title": _TITLE,
+                "html": {"type": "string", "minLength": 1, "description": "HTML with jinja, printed as PDF"},
+                "docx": {"type": "string", "minLength": 1,
+                         "description": "a Word file with docxtpl tags, base64; printed as DOCX"},
+                "filename": {"type": "string", "minLength": 1, "maxLength": 200},
+                "attach_to": {"type": "string", "description": "a file field that keeps printed copies"},
+                "roles": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+                "list": {"type": "boolean", "description": "offered on lists for the selected records"},
+            },
+            "oneOf": [{"required": ["html"]}, {"required": ["docx"]}],
+        },
+    },
+}
+
+
+def where(name: str, part: str) -> str:
+    """How errors name a template's part: ``extensions/documents.yaml templates.act.html``."""
+    return f"{FILE} templates.{name}.{part}"
+
+
+def check(section: dict, doc: dict):
+    """What the schema cannot say: the entity, its file field and the app's roles exist, and
+    every template compiles. Yields ``(path, message, line offset)``; a template's own line is
+    the offset from its key (an HTML block starts on the line after ``html: |``)."""
+    entities = doc.get("entities") or {}
+    roles = {r.get("name") for r in (doc.get("app") or {}).get("roles") or [] if isinstance(r, dict)}
+    for name, spec in (section.get("templates") or {}).items():
+        entity = entities.get(spec["entity"])
+        if entity is None:
+            yield (("templates", name, "entity"),
+                   f"no entity {spec['entity']!r} in this app; entities: {', '.join(sorted(entities)) or 'none'}", None)
+        elif spec.get("attach_to"):
+            field = (entity.get("fields") or {}).get(spec["attach_to"])
+            if not isinstance(field, dict) or field.get("type") != "file":
+                files = sorted(n for n, f in (entity.get("fields") or {}).items()
+                               if isinstance(f, dict) and f.get("type") == "file")
+                yield (("templates", name, "attach_to"),
+                       f"{spec['entity']} has no file field {spec['attach_to']!r}; its file fields: "
+                       f"{', '.join(files) or 'none (add a field of type file)'}", None)
+        for i, role in enumerate(spec.get("roles") or []):
+            if role not in roles:
+                yield (("templates", name, "roles", i),
+                       f"no role {role!r} in app.yaml; roles: {', '.join(sorted(roles)) or 'none'}", None)
+        if "docx" in spec and spec.get("list"):
+            yield (("templates", name, "list"), "only HTML templates print a list into one PDF", None)
+        for part, test in (("html", check_html), ("filename", check_html)):
+            if part in spec:
+                try:
+                    test(spec[part], where(name, part))
+                except TemplateProblem as exc:
+                    yield (("templates", name, part), f"template line {exc.line}: {exc.message}",
+                           exc.line if "\n" in spec[part] else None)
+        if "docx" in spec:
+            try:
+                check_docx(decode_docx(spec["docx"], where(name, "docx")), where(name, "docx"))
+            except TemplateProblem as exc:
+                line = f"line {exc.line} of " if exc.line else ""
+                yield (("templates", name, "docx"), f"{line}the Word file: {exc.message}", None)
