@@ -55,7 +55,7 @@ def test_hash_ignores_key_order_and_empty_optional_parts(sd_doc):
     subject = doc["entities"]["request"]["fields"]["subject"]
     doc["entities"]["request"]["fields"]["subject"] = dict(reversed(list(subject.items())))
     doc["routing"] = {}
-    doc["portal"] = {}  # an empty optional section is no change
+    doc["sla"] = {}  # an empty optional section is no change
     assert content_hash(doc) == content_hash(sd_doc)
 
 

@@ -120,8 +120,8 @@ def test_a_form_fills_the_organisation_itself_and_saves_the_file(web, world, des
     assert as_user(web, world, 1).get(f"{P}/p/request/{saved['id']}").status_code == 404
 
 
-INTERNAL = ["/", "/ui/", f"/ui/{APP}/request", f"/ui/{APP}/request/1", "/designer/", "/admin/users",
-            "/admin/audit", "/api/v1/apps", f"/api/v1/{APP}/request", "/api/docs", "/api/openapi.json",
+INTERNAL = ["/", "/ui/", f"/ui/{APP}/request", f"/ui/{APP}/request/1", "/designer/", "/ui/admin/users", "/ui/admin/users/1", "/ui/admin/groups",
+            "/ui/admin/audit", "/api/v1/apps", f"/api/v1/{APP}/request", "/api/docs", "/api/openapi.json",
             f"/ui/{APP}/request/1/comments"]
 
 

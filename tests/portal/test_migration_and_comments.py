@@ -73,3 +73,22 @@ def test_staff_toggle_a_comment_in_the_internal_ui(web, world, desk):
     ui.post(f"/ui/{APP}/request/{rid}/comments", {"body": "Новый публичный", "public": "1"},
             token_from=f"/ui/{APP}/request/{rid}")
     assert {c["body"]: c["public"] for c in desk.records.comments(APP, "request", rid)}["Новый публичный"] is True
+
+
+def test_the_admin_picks_a_users_organisation_from_the_apps_records(web, world, desk):
+    admin_id = desk.accounts.create_user("root", PASSWORD, is_admin=True)
+    ui = Browser(web.test_client())
+    ui.login("root", PASSWORD)
+    page = ui.get("/ui/admin/users/new").get_data(as_text=True)
+    org = world["orgs"][1]
+    value = f"{APP}.organization:{org['id']}"
+    assert f'value="{value}"' in page and "Минфин" in page
+    r = ui.post("/ui/admin/users/new", {"username": "typed", "organization": f"{APP}.organization:999",
+                                     "external": "on"}, token_from="/ui/admin/users/new")
+    assert r.status_code == 422 and not desk.accounts.exists("typed")
+    r = ui.post("/ui/admin/users/new", {"username": "picked", "organization": value, "external": "on",
+                                     "roles": f"{APP}:client"}, token_from="/ui/admin/users/new")
+    assert r.status_code == 200
+    assert admin_id
+    picked = [u for u in (desk.accounts.user(user_id=i) for i in range(1, 20)) if u and u["username"] == "picked"][0]
+    assert picked["organization"] == value and picked["external"] is True

@@ -65,6 +65,28 @@ def role_choices() -> list[tuple[str, str]]:
     return out + [(ANALYST, t("Analyst: builds apps in the designer")), ("admin", t("Administrator"))]
 
 
+def organisation_choices() -> list[tuple[str, str]]:
+    """``("app.entity:id", "App: title")`` of every record of each live app's organisation
+    entity (``portal.yaml: organisation_entity``): the organisations a user can belong to."""
+    out = []
+    for name, live in sorted(loom().live.items()):
+        entity = (live.app.document.get("portal") or {}).get("organisation_entity")
+        if not entity:
+            continue
+        e = loom().entity_tables(name, entity).entity
+        for r in loom().records.find(name, entity, sort=[e.title_field or "id"], limit=1000):
+            out.append((f"{name}.{entity}:{r['id']}", f"{tt(live.app.title)}: {r.get(e.title_field) or r['id']}"))
+    return out
+
+
+def _organisation(form, errors: list) -> str | None:
+    """The organisation picked on a user form: one of :func:`organisation_choices` or none."""
+    value = form.get("organization", "").strip()
+    if value and value not in dict(organisation_choices()):
+        errors.append(t("Choose the organisation from the list."))
+    return value or None
+
+
 def _user(user_id: int) -> dict:
     u = platform.user
     with loom().reader.connect() as c:
@@ -115,18 +137,22 @@ def user_new():
             errors.append(t("Enter a username (up to 150 characters)."))
         elif loom().accounts.exists(username):
             errors.append(t("A user with this name already exists."))
+        organization = _organisation(form, errors)
+        external = form.get("external") == "on"
+        if external and ("admin" in roles or not organization):
+            errors.append(t("An external user belongs to an organisation and is no administrator."))
         if not errors:
             password = generate_password()
             user_id = loom().accounts.create_user(
                 username, password, email=form.get("email", "").strip() or None,
                 full_name=form.get("full_name", "").strip() or None,
                 roles=[r for r in roles if r != "admin"], is_admin="admin" in roles,
-                organization=form.get("organization", "").strip() or None, by=me())
+                organization=organization, external=external, by=me())
             return render_template("ui/admin_secret.html", title=t("User created"), user=_user(user_id),
                                    label=t("Password"), secret=password,
                                    note=t("Give this password to the user now: it is shown only once."))
     return render_template("ui/admin_user_new.html", title=t("New user"), roles=role_choices(), form=form,
-                           errors=errors), 422 if errors else 200
+                           organisations=organisation_choices(), errors=errors), 422 if errors else 200
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -144,11 +170,14 @@ def user_edit(user_id: int):
         wanted = {
             "full_name": form.get("full_name", "").strip() or None,
             "email": form.get("email", "").strip() or None,
-            "organization": form.get("organization", "").strip() or None,
+            "organization": _organisation(form, errors),
             "roles": [r for r in roles if r != "admin"],
             "is_admin": "admin" in roles,
             "is_active": form.get("is_active") == "on",
+            "external": form.get("external") == "on",
         }
+        if wanted["external"] and (wanted["is_admin"] or not wanted["organization"]):
+            errors.append(t("An external user belongs to an organisation and is no administrator."))
         if user_id == me().id and (not wanted["is_admin"] or not wanted["is_active"]):
             errors.append(t("You cannot take away your own administrator rights or deactivate yourself."))
         if not errors:
@@ -170,6 +199,7 @@ def user_edit(user_id: int):
         tok["created"], tok["used"] = fmt_datetime(tok["created_at"]), fmt_datetime(tok["last_used_at"])
     current = set(user["roles"] or []) | ({"admin"} if user["is_admin"] else set())
     return render_template("ui/admin_user_edit.html", title=user["username"], user=user, roles=choices,
+                           organisations=organisation_choices(),
                            current_roles=current, groups=[(g["id"], _group_title(g)) for g in groups],
                            member_of=member_of, tokens=tokens, errors=errors), 422 if errors else 200
 
