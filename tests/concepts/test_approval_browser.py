@@ -9,6 +9,7 @@ import pytest
 
 from runtime.core.config import Settings
 from runtime.web import create_app
+from tests.concepts.test_approvals import rfc_plan
 from tests.conftest import APPS, make_loom
 from tests.ui.test_browser import SHOTS, _need_browser, russian_page, sign_in
 
@@ -26,7 +27,7 @@ def server(tmp_path):
     agent = loom.actor("agent")
     change = loom.records.create("service_desk", "change", {
         "title": "Обновление сервера СЭД до версии 4.2",
-        "description": "Установка обновления в субботнее окно, откат из снимка ВМ"}, actor=agent)
+        "description": "Установка обновления в субботнее окно, откат из снимка ВМ", **rfc_plan(loom)}, actor=agent)
     loom.workflow.transition("service_desk", "change", change["id"], "submit", actor=agent)
     app = create_app(Settings(tmp_path, loom.database_url), loom)
     srv = make_server("127.0.0.1", 0, app, threaded=True)

@@ -62,9 +62,23 @@ def board(service_desk, web):
     clock.thaw()
 
 
+def rfc_plan(loom) -> dict:
+    """What an RFC needs to be submitted (entities/change.yaml: submit's required fields)."""
+    services = loom.records.find("service_desk", "service", limit=1)
+    if services:
+        service = services[0]
+    else:
+        module = loom.records.create("service_desk", "module", {"name": "СЭД", "code": "EDMS"})
+        service = loom.records.create("service_desk", "service", {"name": "Восстановление", "module": module["id"]})
+    return {"kind": "modify", "object_type": "software", "service": service["id"], "risk": "medium",
+            "implementation_plan": "Установка пакета", "backout_plan": "Откат из снимка",
+            "planned_start": "2026-03-07T06:00:00Z", "planned_end": "2026-03-07T10:00:00Z"}
+
+
 def submitted_change(loom, web):
     author = client(web, loom, "agent")
-    change = author.post("/api/v1/service_desk/change", {"title": "Обновление СЭД", "description": "Версия 4.2"})
+    change = author.post("/api/v1/service_desk/change", {"title": "Обновление СЭД", "description": "Версия 4.2",
+                                                         **rfc_plan(loom)})
     assert change.status_code == 201, change.get_json()
     cid = change.get_json()["id"]
     assert author.post(f"/api/v1/service_desk/change/{cid}/transitions/submit", {}).status_code == 200
@@ -77,11 +91,11 @@ def test_two_of_three_board_members_approve_a_change(board, web):
     [opened] = rounds(ivanov, "service_desk", "change", cid)
     assert (opened["state"], opened["need"], opened["approvers"], opened["can_vote"]) == ("open", 2, 3, True)
     assert {v["user"] for v in opened["votes"]} == {"ivanov", "petrova", "sidorov"}
-    # each approver got an in-app notice titled with the approval
+    # each approver got the desk's notice (approvals.yaml notify: change_board)
     n = platform.notification
     with board.engine.connect() as c:
         notices = c.execute(select(n.c.title).where(n.c.entity == "change", n.c.record_id == cid)).scalars().all()
-    assert len(notices) == 3 and all(t.startswith("Согласование консультативным советом: ") for t in notices)
+    assert notices == ["Согласуйте изменение RFC-00001: Обновление СЭД"] * 3
 
     first = vote(ivanov, "service_desk", "change", cid, "cab", "approve", "Окно согласовано с заказчиком")
     assert first.status_code == 200 and first.get_json()["state"] == "open"
