@@ -53,6 +53,7 @@ from runtime.data import tables as platform
 from runtime.data.fixtures import load_fixtures
 from runtime.errors import LoomError
 from runtime.security.permissions import app_role
+from runtime.web.safe_next import is_safe_path
 from runtime.web.ui import csrf
 from runtime.web.ui.auth import User
 from runtime.web.ui.i18n import LANGS, t
@@ -459,7 +460,7 @@ def _view_as():
                else {"is_admin": False, "roles": [app_role(preview.app, role)]})
     preview.loom.accounts.update_user(current_user.actor.id, **changes)
     back = request.form.get("next", "")
-    if not back.startswith(request.script_root + "/") or back.startswith(request.script_root + VIEW_AS):
+    if not is_safe_path(back, request.script_root + "/") or back.startswith(request.script_root + VIEW_AS):
         back = request.script_root + f"/ui/{preview.app}/"
     return current_app.redirect(back)
 

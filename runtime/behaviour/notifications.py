@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass, replace
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 from sqlalchemy import insert, or_, select, update
 
 from metamodel import title_text
@@ -38,6 +38,7 @@ from runtime.data import tables as platform
 from runtime.data.roles import PLATFORM_ROLES, app_role
 from runtime.errors import LoomError, NotFound
 from runtime.extension import OutgoingMessage
+from runtime.sandbox import templates as limited
 
 LEASE = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 5
@@ -62,9 +63,10 @@ class Recipient:
 
 
 # ---------------------------------------------------------------------- templates
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, but an unsafe attribute is an error rather than a silently empty value,
-    and ``record.items`` is the field ``items``, not ``dict.items``."""
+class _Environment(limited.LimitedEnvironment):
+    """The sandbox with the scripts' limits (steps, time, sizes; see
+    :mod:`runtime.sandbox.templates`), but an unsafe attribute is an error rather than a
+    silently empty value, and ``record.items`` is the field ``items``, not ``dict.items``."""
 
     def getattr(self, obj, attribute):
         if isinstance(obj, dict) and attribute in obj:
@@ -121,7 +123,10 @@ def render(name: str, part: str, text, lang: str, context: dict) -> str:
     """Render template ``name``'s ``part`` in ``lang`` (falling back to ``ru``)."""
     source = title_text(text, lang)
     try:
-        return _compile(source).render(context)
+        return limited.render(_compile(source), context)
+    except limited.TemplateLimitExceeded as exc:
+        raise TemplateFailed(f"notification template {name!r}, {part} ({lang}): {exc.message}",
+                             template=name, part=part, guard=exc.guard) from None
     except Exception as exc:  # noqa: BLE001 - any failure of an analyst's template reads the same
         line = _line(exc)
         where = f", line {line}" if line else ""

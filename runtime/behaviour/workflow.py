@@ -8,6 +8,7 @@ audit log records with the old and new status.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from sqlalchemy import select, update
 
@@ -247,7 +248,8 @@ class Workflow:
             finally:
                 tx.rollback()
                 self.loom.hooks.flush()
-        return {"ok": error is None, "result": _jsonish(result), "changes": _jsonish(changes), "error": error,
+        return {"ok": error is None, "result": _shown(result, "result"), "changes": _shown(changes, "changes"),
+                "error": error,
                 "logs": list(report.logs) if report else [],
                 "report": {"duration_ms": round(report.duration * 1000, 3), "steps": report.steps,
                            "outcome": report.outcome, "line": report.line} if report else None}
@@ -256,3 +258,14 @@ class Workflow:
 def _empty(value) -> bool:
     """Whether a required field has nothing: no value, blank text, no table rows, no files."""
     return value is None or value == "" or (isinstance(value, (list, tuple)) and not value)
+
+
+def _shown(value, what: str):
+    """A dry run's result or changes as JSON, or a 400 naming what the script returned."""
+    value = _jsonish(value)
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise LoomError(f"the script's {what} cannot be shown as JSON ({exc}); return dicts, lists, "
+                        f"text, numbers, true/false or null", field=what) from None
+    return value

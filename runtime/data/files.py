@@ -225,7 +225,10 @@ class FileStore:
             row = c.execute(select(a).where(a.c.id == attachment_id, a.c.deleted_at.is_(None))).mappings().first()
         if row is None:
             raise NotFound(f"no file {attachment_id}")
-        self.loom.records.get(row["app"], row["entity"], row["record_id"], actor)  # may the actor read it?
+        try:  # may the actor read the record? An outsider learns nothing, not even which record
+            self.loom.records.get(row["app"], row["entity"], row["record_id"], actor)
+        except (NotFound, Forbidden):
+            raise NotFound(f"no file {attachment_id}") from None
         entity = self.loom.entity_tables(row["app"], row["entity"]).entity
         if row["field"] in self.loom.permissions.hidden(actor, entity):
             raise NotFound(f"no file {attachment_id}")

@@ -70,6 +70,8 @@ def parse_args(args) -> tuple[list[Filter], list[str], dict]:
     filters, sort, options = [], [], {}
     for key, value in args.items(multi=True) if hasattr(args, "items") and hasattr(args, "getlist") else args.items():
         if key in ("limit", "after", "q", "count", "view", "deleted", "fields"):
+            if key == "limit" and not (isinstance(value, int) or str(value).isdecimal() and int(value) > 0):
+                raise BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}, not {value!r}", field="limit")
             options[key] = value
         elif key == "sort":
             sort.extend(s.strip() for s in value.split(",") if s.strip())
@@ -147,6 +149,9 @@ class ListQuery:
         def one(v):
             if f.value_type in ("string", "text", "email", "phone", "choice"):
                 return str(v)
+            if isinstance(v, str) and v == "":
+                raise BadQuery(f"filter {flt.field}: no value given; use {flt.field.partition('__')[0]}__isnull=1 "
+                               f"for records where it is empty", field=flt.field)
             try:
                 if f.value_type in ("date", "datetime") and is_relative(v):
                     v = clock.relative(v, f.value_type, (f.entity or self.et.entity).timezone)

@@ -46,12 +46,12 @@ def coerce(f: Field, value):
         if kind == "integer":
             if isinstance(value, bool):
                 raise FieldError(f.name, "expected a whole number, got true/false")
-            if isinstance(value, int):
-                return value
-            d = decimal.Decimal(str(value).strip())
-            if d != d.to_integral_value():
-                raise FieldError(f.name, f"{value!r} is not a whole number")
-            return int(d)
+            if not isinstance(value, int):
+                d = decimal.Decimal(str(value).strip())
+                if d != d.to_integral_value():
+                    raise FieldError(f.name, f"{value!r} is not a whole number")
+                value = int(d)
+            return _in_64_bits(f, value)
         if kind in ("decimal", "money"):
             if isinstance(value, bool):
                 raise FieldError(f.name, "expected a number, got true/false")
@@ -105,12 +105,22 @@ def coerce(f: Field, value):
             number = int(str(value).strip()) if not isinstance(value, int) else value
             if number <= 0:
                 raise FieldError(f.name, f"{value!r} is not a record id")
-            return number
+            return _in_64_bits(f, number)
     except FieldError:
         raise
     except (ValueError, TypeError, decimal.InvalidOperation, ArithmeticError):
         raise FieldError(f.name, f"{value!r} is not a valid {_kind_name(kind)}") from None
     raise FieldError(f.name, f"{f.type} fields take no single value")
+
+
+#: Whole numbers and ids are stored as signed 64-bit integers on both databases.
+INT64 = 2**63
+
+
+def _in_64_bits(f: Field, number: int) -> int:
+    if not -INT64 <= number < INT64:
+        raise FieldError(f.name, f"{number} is out of range (a whole number of at most 64 bits)")
+    return number
 
 
 def _text(value) -> str:

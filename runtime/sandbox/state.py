@@ -88,6 +88,11 @@ def checkpoint(cost=1):
         state.meter.check(cost)
 
 
+def peek():
+    """The state of the run in progress in this thread, or ``None``."""
+    return _CURRENT.get()
+
+
 def activate(state):
     """Make ``state`` current; returns a token for :func:`deactivate`."""
     return _CURRENT.set(state)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Flask, Response
+from werkzeug.routing import IntegerConverter
 
 from runtime.core.config import Settings
 from runtime.core.loom import Loom
@@ -24,12 +25,22 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+class Int64Converter(IntegerConverter):
+    """``<int:...>`` limited to what a 64-bit id column holds."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(settings: Settings | None = None, loom: Loom | None = None, without=()) -> Flask:
     """Build the web app for ``settings`` (default: from the environment) with the pages of
     every enabled plugin but those named in ``without`` (the designer's preview of a draft
     app leaves the designer out)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    # Ids in paths are 64-bit: a longer number is "not found", not an overflow in the database.
+    app.url_map.converters["int"] = Int64Converter
     app.config["SECRET_KEY"] = settings.secret_key()
     app.config["LOOM_HOME"] = str(settings.home)  # the instance folder (the designer keeps previews there)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024

@@ -520,3 +520,12 @@ def test_approvals_section_through_the_schema_editor(ann_it, it_support):
     assert "approvals.yaml" in problems and "approvals[0].on_rejected" in problems and "reopen" in problems
     assert save(ann_it, f"{BASE}/sections/approvals", {"approvals": [approval]}).status_code == 302
     assert draft(it_support).doc["approvals"] == {"approvals": [approval]}
+
+
+def test_a_dry_run_whose_script_returns_no_json_is_a_4xx(it_support, root):
+    system = it_support.records.create("it_support", "system", {"name": "crm"})
+    source = "def odd(record):\n    return {1, 2}\n"
+    response = dry_run(root, "systems.py", {"source": source, "function": "odd", "entity": "system",
+                                           "record_id": system["id"]})
+    assert response.status_code == 422, response.data[:300]  # the designer's answer to a bad dry run
+    assert "cannot be shown as JSON" in response.get_json()["error"]["detail"]

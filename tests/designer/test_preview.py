@@ -481,3 +481,9 @@ def test_the_analyst_views_the_preview_as_one_role_and_back(analyst, main):
 def _live_id(loom, username):
     with loom.engine.connect() as c:
         return c.execute(select(platform.user.c.id).where(platform.user.c.username == username)).scalar_one()
+
+
+def test_a_form_without_any_token_inside_the_preview_is_a_400_not_a_500(analyst, main):
+    page(analyst, f"{PREVIEW}/ui/vacations/vacation/new")
+    response = analyst.post(f"{PREVIEW}/ui/vacations/vacation/new", data={"employee": "Петров Пётр"})
+    assert response.status_code == 400

@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
 from runtime.security import throttle
+from runtime.web.safe_next import safe_next
 
 from .i18n import LANGS, t
 
@@ -35,9 +36,7 @@ def load_user(user_id: str):
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("ui.home")
+    return safe_next(target, url_for("ui.home"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -43,6 +43,7 @@ from runtime.data.storage import utcnow
 from runtime.errors import LoomError, NotFound, ValidationFailed
 from runtime.security.permissions import holds
 
+from runtime.web.safe_next import safe_next
 from . import meta
 from .base import actor, bp, loom
 from .i18n import message, t, tt
@@ -158,7 +159,7 @@ def _back(app: str, entity: str) -> str:
     """Where to return after a POST: the list page it came from (same site only)."""
     target = request.form.get("next", "")
     prefix = _list_url(app, entity)
-    return target if target.startswith(prefix) and not target.startswith("//") else prefix
+    return safe_next(target, prefix, prefix)
 
 
 @bp.post("/<app>/<entity>/saved-views")

@@ -182,7 +182,7 @@ def _record_page(app: str, entity: str, record_id: int, refused: dict | None = N
         linked=extra.linked_records(ent, record_id), graph=graph.for_record(ent, record_id),
         title=_record_title(ent, record), status=status and meta.status_title(ent, status),
         status_category=meta.status_category(ent, status), transitions=transitions,
-        timeline=_timeline(ent, record_id), sla=sla_badges(app, entity, record_id), author=author,
+        timeline=_timeline(ent, record_id, loom().permissions.hidden(who, ent)), sla=sla_badges(app, entity, record_id), author=author,
         statuses=extra.status_history(ent, record, author.text),
         created=fmt_datetime(record.get("created_at")),
         can_edit=loom().permissions.allowed(who, ent, "update")), 422 if refused else 200
@@ -254,9 +254,10 @@ def _record_title(ent, record) -> str:
     return f"{number} · {title}" if title and number and ent.title_field != "number" else str(title or number or "")
 
 
-def _timeline(ent, record_id: int) -> list[dict]:
+def _timeline(ent, record_id: int, hidden=frozenset()) -> list[dict]:
     """The record's history from the audit log, newest first; a deleted comment's text is left out
-    (the audit log page still has it)."""
+    (the audit log page still has it). Fields in ``hidden`` (the reader may not see them) are not
+    named, and a change of hidden fields only is left out."""
     a = platform.audit
     with loom().reader.connect() as c:
         rows = c.execute(select(a.c.action, a.c.username, a.c.at, a.c.before, a.c.after)
@@ -291,7 +292,9 @@ def _timeline(ent, record_id: int) -> list[dict]:
             detail = after.get("hook") or ""
         elif after.get("_privileged"):  # made by a privileged hook on the user's behalf
             detail = " · ".join(filter(None, [detail, t("with system rights: {hook}", hook=after["_privileged"])]))
-        changed = [tt(ent.fields[k].title) for k in after if k in ent.fields]
+        changed = [tt(ent.fields[k].title) for k in after if k in ent.fields and k not in hidden]
+        if r.action == "update" and not changed and any(k in hidden for k in after):
+            continue
         out.append({"action": label, "user": r.username or "", "at": fmt_datetime(r.at), "detail": detail,
                     "fields": changed if r.action not in ("create", "comment", "attach", "detach") else []})
     return out
