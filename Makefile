@@ -32,10 +32,13 @@ translations: setup
 	$(VENV)/bin/pybabel extract -F designer/translations/babel.cfg --no-default-keywords -k t -k N_ --project Loom \
 		--copyright-holder Loom -o designer/translations/messages.pot .
 	$(VENV)/bin/pybabel update -i designer/translations/messages.pot -d designer/translations --ignore-obsolete
-	$(VENV)/bin/pybabel extract -F plugins/portal/translations/babel.cfg --no-default-keywords -k t -k N_ --project Loom \
-		--copyright-holder Loom -o plugins/portal/translations/messages.pot .
-	$(VENV)/bin/pybabel update -i plugins/portal/translations/messages.pot -d plugins/portal/translations --ignore-obsolete
-	@for d in runtime/web/translations designer/translations plugins/portal/translations; do \
+	@for cfg in plugins/*/translations/babel.cfg; do d=$$(dirname $$cfg); \
+		$(VENV)/bin/pybabel extract -F $$cfg --no-default-keywords -k t -k N_ --project Loom \
+			--copyright-holder Loom -o $$d/messages.pot . && \
+		if [ -d $$d/ru ]; then $(VENV)/bin/pybabel update -i $$d/messages.pot -d $$d --ignore-obsolete; \
+		else $(VENV)/bin/pybabel init -i $$d/messages.pot -d $$d -l ru; fi || exit 1; \
+	done
+	@for d in runtime/web/translations designer/translations plugins/*/translations; do \
 		if ls $$d/*/LC_MESSAGES/*.po >/dev/null 2>&1; then $(VENV)/bin/pybabel compile -d $$d --statistics || exit 1; fi; \
 	done
 

@@ -20,6 +20,11 @@ from .schema import KIND, SCHEMA, check
 HERE = Path(__file__).resolve().parent
 
 
+def N_(message: str) -> str:
+    """Marks a string for extraction; the top bar translates it with the plugin's catalog."""
+    return message
+
+
 def _render_pdf(template: bytes, context: dict) -> bytes:
     html = render.render_text(render.HTML_ENV, template.decode("utf-8"), context, "template")
     return render.pdf_from_html([html])
@@ -64,7 +69,7 @@ def loom_web_app(app, loom):
     from .web import bp, buttons
     app.register_blueprint(bp)
     add_record_buttons(app, buttons)
-    add_nav_link(app, NavLink("nav-documents", "Documents", "documents.design_index", visible=is_analyst))
+    add_nav_link(app, NavLink("nav-documents", N_("Documents"), "documents.design_index", visible=is_analyst))
 
 
 @hookimpl

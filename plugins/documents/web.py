@@ -22,7 +22,7 @@ bp = Blueprint("documents", __name__, url_prefix="/documents", template_folder="
 
 
 def _records():
-    return current_platform().records(current_actor().username)
+    return current_platform().records(current_actor())
 
 
 def _download(name: str, content: bytes, media_type: str) -> Response:
@@ -78,7 +78,7 @@ def buttons(app: str, entity: str, record_id: int | None, actor) -> list[RecordB
     """The record page's print buttons (and attach, where the template keeps copies), or a
     list's buttons for its HTML templates marked ``list``; only for users who may read."""
     platform = current_platform()
-    records = platform.records(actor.username)
+    records = platform.records(actor)
     if not records.may(app, entity, "read"):
         return []
     out = []

@@ -17,7 +17,7 @@ SYSTEM = {"number": (N_("Number"), "string"), "status": (N_("Status"), "status")
 class Display:
     def __init__(self, platform, app: str, entity: str):
         self.platform, self.app = platform, app
-        self.entity = platform.entity(app, entity)
+        self.entity = platform.entity_model(app, entity)
         self._titles: dict = {}
 
     def field(self, name: str):
@@ -68,7 +68,7 @@ class Display:
             if me is None:
                 return []
             app, entity = self._target(f)
-            target = self.platform.entity(app, entity)
+            target = self.platform.entity_model(app, entity)
             try:
                 rows = self.platform.records(me.username).find(app, entity, sort=[target.title_field or "id"],
                                                                limit=200)
@@ -107,7 +107,7 @@ class Display:
         key = (f.target, value)
         if key not in self._titles:
             app, entity = self._target(f)
-            target = self.platform.entity(app, entity)
+            target = self.platform.entity_model(app, entity)
             try:
                 row = self.platform.records().get(app, entity, int(value))
                 self._titles[key] = str(row.get(target.title_field) or row.get("number") or value)

@@ -405,7 +405,7 @@ def invite(app: str):
     if not portal.organisation_entity:
         raise NotFound("the portal names no organisation entity")
     system = current_platform().records()
-    entity = current_platform().entity(app, portal.organisation_entity)
+    entity = current_platform().entity_model(app, portal.organisation_entity)
     orgs = [(r["id"], r.get(entity.title_field) or r.get("number")) for r in
             system.find(app, portal.organisation_entity, sort=[entity.title_field or "id"], limit=500)]
     error = None

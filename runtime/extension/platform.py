@@ -154,8 +154,8 @@ class Platform:
             return None
         return live.app.document.get("extensions", {}).get(kind, live.app.document.get(kind))
 
-    def entity(self, app: str, entity: str):
-        """The live metadata of an entity: ``fields`` (name -> field with ``type``, ``title``,
+    def entity_model(self, app: str, entity: str):
+        """The live, interpreted model of an entity: ``fields`` (name -> field with ``type``, ``title``,
         ``spec``), ``statuses``, ``transitions``, ``title_field``; raises NotFound."""
         return self._loom.entity_tables(app, entity).entity
 
@@ -173,9 +173,10 @@ class Platform:
         self._loom.jobs.enqueue("deliver_outbox", outbox_id)
         return outbox_id
 
-    def records(self, user: str | None = None) -> Records:
-        """The record service acting as ``user`` (a username), or as the system when ``None``."""
-        return Records(self._loom, self._loom.actor(user))
+    def records(self, user=None) -> Records:
+        """The record service acting as ``user`` (a username, or the ``Actor`` a page's
+        ``current_actor()`` gives), or as the system when ``None``."""
+        return Records(self._loom, user if hasattr(user, "roles") else self._loom.actor(user))
 
     def enqueue(self, job: str, *args) -> Any:
         """Run a job (the platform's or a plugin's) on a worker, or here without Redis."""
