@@ -4,7 +4,7 @@ Python's own engine backtracks, in C, holding the interpreter: a pattern such
 as ``(a|a)+$`` on 30 characters runs for minutes and every other request of
 the process waits. No check of the pattern catches every such case, so
 scripts match with RE2 (``google-re2``), which never backtracks. See
-``docs/decisions/0018-sandbox-limits-that-hold.md``.
+``docs/decisions/0021-sandbox-limits-that-hold.md``.
 
 The API is the one scripts know (``re.search``, ``re.sub``, ``re.compile``,
 flags ``re.I``/``re.M``/``re.S``/``re.A``), with Python's meaning of ``\\w``,
