@@ -235,14 +235,14 @@ class Entity:
     @cached_property
     def privileged_hooks(self) -> frozenset[str]:
         """The hooks that run with system rights, named as the script run log names them:
-        ``before_save``, ``action:merge``, ``field:inn.validator``, ``transition:close.before``
+        ``before_save``, ``action:merge``, ``field:inn.validator``, ``field:service.filter``, ``transition:close.before``
         (``.after``, ``.run`` for its run actions)."""
         hooks = self.spec.get("hooks") or {}
         out = set(hooks.get("privileged", []))
         out.update(f"action:{a['name']}" for a in hooks.get("actions", []) if a.get("privileged"))
         for name, spec in self.spec.get("fields", {}).items():
             if spec.get("privileged"):
-                out.update((f"field:{name}.validator", f"field:{name}.script"))
+                out.update((f"field:{name}.validator", f"field:{name}.script", f"field:{name}.filter"))
         for tr in self.spec.get("transitions", []):
             if tr.get("privileged"):
                 out.update(f"transition:{tr['name']}.{part}" for part in ("before", "after", "run"))

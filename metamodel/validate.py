@@ -565,9 +565,10 @@ class _CrossCheck:
                 self.out.add(base + ("hooks", "privileged", j), f"{name!r} is privileged, but {entity.name} has no "
                                                                 f"{name} hook; add hooks.{name}: file.py:function")
         for name, spec in entity.spec.get("fields", {}).items():
-            if spec.get("privileged") and not (spec.get("validator") or spec.get("script")):
+            if spec.get("privileged") and not (spec.get("validator") or spec.get("script") or spec.get("filter_script")):
                 self.out.add(base + ("fields", name, "privileged"),
-                             "privileged applies to a field's validator or script, and this field has neither")
+                             "privileged applies to a field's validator, script or filter_script, and this field "
+                             "has none of them")
         for i, tr in enumerate(entity.spec.get("transitions", [])):
             runs = any("run" in action for action in tr.get("actions", []))
             if tr.get("privileged") and not (tr.get("before") or tr.get("after") or runs):

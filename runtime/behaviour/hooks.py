@@ -459,6 +459,8 @@ def runs_privileged(app: App, where: tuple[str, str]) -> bool:
         label = m.group(1)
     elif m := re.fullmatch(r"fields\.(\w+)\.(validator|script)", path):
         label = f"field:{m.group(1)}.{m.group(2)}"
+    elif m := re.fullmatch(r"fields\.(\w+)\.filter_script", path):
+        label = f"field:{m.group(1)}.filter"
     elif m := re.fullmatch(r"transitions\[(\d+)\]\.(before|after)", path):
         label = f"transition:{spec['transitions'][int(m.group(1))]['name']}.{m.group(2)}"
     else:

@@ -68,8 +68,10 @@ class LinkFilters:
     def _scripted(self, conn, f, record: dict, actor, table, et) -> list:
         ref = f.spec["filter_script"]
         live = self.loom.live[f.entity.app]
-        result, _ = self.loom.hooks.run(conn, live.app, ref, f"field:{f.name}.filter", actor=actor,
-                                        record=dict(record), entity=f.entity, record_id=record.get("id"))
+        hook = f"field:{f.name}.filter"
+        result, _ = self.loom.hooks.run(conn, live.app, ref, hook, actor=actor, record=dict(record),
+                                        entity=f.entity, record_id=record.get("id"),
+                                        privileged=hook in f.entity.privileged_hooks)
         if result is None:
             return []
         if isinstance(result, dict):

@@ -148,7 +148,8 @@ def test_a_row_rule_takes_relative_times_and_values_its_fields_take(condition, m
 
 def test_an_unknown_app_time_zone_is_refused(app_dir):
     path = app_dir / "app.yaml"
-    path.write_text(path.read_text(encoding="utf-8") + "timezone: Europe/Mosсow\n", encoding="utf-8")  # Cyrillic с
+    text = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("timezone:"))
+    path.write_text(text + "\ntimezone: Europe/Mosсow\n", encoding="utf-8")  # Cyrillic с
     p = only(app_dir)
     assert (p.file, p.path) == ("app.yaml", "timezone") and "unknown time zone" in p.message
 

@@ -113,3 +113,29 @@ def test_the_forms_picker_narrows_and_the_form_refuses(signed_in, world):
                                                  "service": str(world["edms"])}, token_from=f"/ui/{APP}/ticket/new")
     assert refused.status_code == 422
     assert 'id="err-service"' in refused.get_data(as_text=True)
+
+
+def test_a_privileged_filter_script_reads_what_the_user_may_not(api, world, lab, tmp_path):
+    """docs/metadata.md: with ``privileged: true`` the field's filter script reads contracts the
+    clerk may not; the options are still only services the clerk may read."""
+    import shutil
+    from .conftest import LAB
+    folder = tmp_path / "cmdb_lab"
+    shutil.copytree(LAB, folder)
+    contract = folder / "entities" / "contract.yaml"
+    contract.write_text(contract.read_text(encoding="utf-8").replace(
+        "permissions: {read: [user],", "permissions: {read: [engineer],"), encoding="utf-8")
+    clerk = api("clerk")
+    lab.store.install(folder, author="tester")
+    answer = clerk.get(f"/api/v1/{APP}/ticket/options/service", query_string={"organization": world["o1"]})
+    assert answer.get_json()["title"] == "Script failed" and "filters.py" in answer.get_json()["detail"]
+    ticket = folder / "entities" / "ticket.yaml"
+    ticket.write_text(ticket.read_text(encoding="utf-8").replace(
+        "    filter_script: filters.py:contracted_services",
+        "    filter_script: filters.py:contracted_services\n    privileged: true"), encoding="utf-8")
+    lab.store.install(folder, author="tester")
+    assert offered(clerk, "service", organization=world["o1"]) == {"Почта"}
+    assert offered(clerk, "service", organization=world["o2"]) == {"СЭД"}
+    saved = clerk.post(f"/api/v1/{APP}/ticket", {"subject": "Нет почты", "organization": world["o1"],
+                                                  "service": world["edms"]})
+    assert saved.status_code == 422 and [e["field"] for e in saved.get_json()["errors"]] == ["service"]
