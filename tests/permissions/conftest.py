@@ -60,9 +60,10 @@ def permissioned_document(doc: dict) -> dict:
     request["fields"]["team"] = {"type": "group", "title": {"ru": "Группа", "en": "Team"}}
     request["fields"]["internal_note"] = {"type": "text", "title": {"ru": "Заметка", "en": "Internal note"}}
     request["search"] = ["subject", "description", "internal_note"]
-    request["permissions"] = REQUEST_PERMISSIONS
-    entities["organization"]["permissions"] = ORGANIZATION_PERMISSIONS
-    entities["contract"]["permissions"] = CONTRACT_PERMISSIONS
+    # copies: a test that changes its document's rules must not change them for the next test
+    request["permissions"] = copy.deepcopy(REQUEST_PERMISSIONS)
+    entities["organization"]["permissions"] = copy.deepcopy(ORGANIZATION_PERMISSIONS)
+    entities["contract"]["permissions"] = copy.deepcopy(CONTRACT_PERMISSIONS)
     return doc
 
 
