@@ -83,6 +83,13 @@ def sqlite_loom(tmp_path):
 
 @pytest.fixture
 def service_desk(loom):
-    """``loom`` with the service desk demo app published (no fixtures loaded)."""
+    """``loom`` with the service desk demo app published (no fixtures loaded) and the groups its
+    routing names (``fixtures/_accounts.yaml``, without its demo users)."""
+    from metamodel.yamlio import load_yaml
+    from runtime.data.fixtures import load_accounts
     loom.store.install(APPS / "service_desk", author="tester")
+    accounts, _ = load_yaml((APPS / "service_desk/fixtures/_accounts.yaml").read_text(encoding="utf-8"),
+                            "_accounts.yaml")
+    load_accounts(loom, "service_desk", {"groups": [{k: v for k, v in g.items() if k != "lead"}
+                                                     for g in accounts["groups"]]})
     return loom

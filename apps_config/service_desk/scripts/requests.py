@@ -24,6 +24,19 @@ def choose_contract(record):
         return
 
 
+def contracted_services(record):
+    """filter_script of service: the services of the organisation's active contracts covering the
+    module; none until the organisation is chosen. Privileged: a client cannot read contracts."""
+    if not record.organization:
+        return []
+    ids = []
+    for contract in find("contract", where={"organization": record.organization, "status": "active"}, limit=200):
+        if record.module and record.module not in (contract["modules"] or []):
+            continue
+        ids.extend(contract["services"] or [])
+    return ids
+
+
 def check_classification(record):
     """validate: the service belongs to the module; the contract is the organisation's, active, covers it."""
     errors = {}
