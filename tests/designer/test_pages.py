@@ -249,7 +249,10 @@ def test_add_script_and_sections_give_a_valid_draft(designer_loom, ann):
     assert "checks.py" in doc["scripts"]
     page = html(ann.get(f"{NEW}/validate"))
     assert 'id="problems"' not in page, page
-    assert 'id="add-section-form"' not in html(ann.get(f"{NEW}/"))  # nothing left to add
+    page = html(ann.get(f"{NEW}/"))
+    for kind in ("routing", "sla", "schedules", "notifications", "portal", "reports", "approvals"):
+        assert f'<option value="{kind}">' not in page  # nothing of the platform's left to add
+    assert 'id="add-section-form"' not in page or '<option value="extensions/' in page  # only plugins' kinds
 
 
 def test_raw_view_creates_and_removes_items(designer_loom, ann):
