@@ -144,7 +144,8 @@ def _say(app, lang: str, *messages: str) -> list[str]:
 
 def test_both_catalog_directories_are_configured(web):
     dirs = web().config["BABEL_TRANSLATION_DIRECTORIES"].split(";")
-    assert dirs == [str(i18n.RUNTIME_TRANSLATIONS), str(ROOT / "designer" / "translations")]
+    assert dirs == [str(i18n.RUNTIME_TRANSLATIONS), str(ROOT / "designer" / "translations"),
+                    str(ROOT / "plugins" / "portal" / "translations")]
     assert all(Path(d).is_absolute() for d in dirs)
 
 
