@@ -145,7 +145,8 @@ def _say(app, lang: str, *messages: str) -> list[str]:
 def test_both_catalog_directories_are_configured(web):
     dirs = web().config["BABEL_TRANSLATION_DIRECTORIES"].split(";")
     assert dirs[:2] == [str(i18n.RUNTIME_TRANSLATIONS), str(ROOT / "designer" / "translations")]
-    assert str(ROOT / "plugins" / "documents" / "translations") in dirs[2:]  # installed plugins' catalogs follow
+    for plugin in ("documents", "portal"):  # installed plugins' catalogs follow
+        assert str(ROOT / "plugins" / plugin / "translations") in dirs[2:]
     assert all(Path(d).is_absolute() for d in dirs)
 
 
