@@ -38,10 +38,7 @@ def test_hash_is_stable_across_reformatting_and_comments(tmp_path, sd_doc):
         # Block style instead of flow style, different quoting, comments everywhere.
         # Re-quote only whole scalars: a quote inside text ("status == 'done'") is content.
         text = re.sub(r"(?m)(: |- )'([^'\"\\]*)'$", r'\1"\2"', dump_yaml(data))
-        commented = "# reformatted by a test\n" + "\n".join(
-            line + ("  # trailing comment" if line.strip() and not line.rstrip().endswith("|")
-                    and not line.rstrip().endswith("|-") and ":" in line and not line.startswith(" " * 20)
-                    else "") for line in text.splitlines()) + "\n\n# the end\n"
+        commented = "# reformatted by a test\n" + "\n".join(_with_comments(text.splitlines())) + "\n\n# the end\n"
         path.write_text(commented, encoding="utf-8")
     changed = (folder / "entities/request.yaml").read_text(encoding="utf-8")
     assert changed != (SERVICE_DESK / "entities/request.yaml").read_text(encoding="utf-8")
@@ -50,12 +47,36 @@ def test_hash_is_stable_across_reformatting_and_comments(tmp_path, sd_doc):
     assert content_hash(doc) == content_hash(sd_doc)
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _with_comments(lines: list[str]):
+    """A trailing comment on each line that ends a ``key: value``: not inside a block scalar,
+    nor on a long value the dumper wrapped onto the next, deeper line (a comment would split it)."""
+    block = None  # the indentation of the line that opened a block scalar
+    for i, line in enumerate(lines):
+        if block is not None and (not line.strip() or _indent(line) > block):
+            yield line
+            continue
+        block = None
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        wrapped = following.strip() and _indent(following) > _indent(line) and \
+            not re.match(r"\s*(- |[\w.-]+:( |$))", following)
+        if line.rstrip().endswith(("|", "|-")):
+            block = _indent(line)
+            yield line
+        elif line.strip() and ":" in line and not wrapped:
+            yield line + "  # trailing comment"
+        else:
+            yield line
+
+
 def test_hash_ignores_key_order_and_empty_optional_parts(sd_doc):
     doc = copy.deepcopy(sd_doc)
     subject = doc["entities"]["request"]["fields"]["subject"]
     doc["entities"]["request"]["fields"]["subject"] = dict(reversed(list(subject.items())))
-    doc["routing"] = {}
-    doc["portal"] = {}  # an empty optional section is no change
+    doc["portal"] = {}  # an empty optional section the desk does not have is no change
     assert content_hash(doc) == content_hash(sd_doc)
 
 
