@@ -33,39 +33,43 @@ def sd_doc() -> dict:
 def test_hash_is_stable_across_reformatting_and_comments(tmp_path, sd_doc):
     folder = tmp_path / "sd"
     shutil.copytree(SERVICE_DESK, folder)
-    def in_block(line: str, block: list = [None]) -> bool:  # noqa: B006  (state across the lines of a file)
-        """Whether a line is text of a block scalar (a template's HTML), where a # is content."""
-        indent = len(line) - len(line.lstrip())
-        if block[0] is not None and (not line.strip() or indent > block[0]):
-            return True
-        block[0] = indent if line.rstrip().endswith(("|", "|-")) else None
-        return False
-
     for path in folder.rglob("*.yaml"):
         data, _ = load_yaml(path.read_text(encoding="utf-8"), path.name)
         # Block style instead of flow style, different quoting, comments everywhere.
         # Re-quote only whole scalars: a quote inside text ("status == 'done'") is content.
         text = re.sub(r"(?m)(: |- )'([^'\"\\]*)'$", r'\1"\2"', dump_yaml(data))
-        lines = text.splitlines()
-
-        def continued(i: int) -> bool:
-            """Whether the next line carries on this line's plain scalar (a long text folded)."""
-            if i + 1 >= len(lines):
-                return False
-            line, nxt = lines[i], lines[i + 1]
-            deeper = len(nxt) - len(nxt.lstrip()) > len(line) - len(line.lstrip())
-            return deeper and not re.match(r"\s*(- |[^\s:]+:( |$))", nxt)
-
-        commented = "# reformatted by a test\n" + "\n".join(
-            line + ("  # trailing comment" if not in_block(line) and line.strip() and not line.rstrip().endswith("|")
-                    and not line.rstrip().endswith("|-") and ":" in line and not line.startswith(" " * 20)
-                    and not continued(i) else "") for i, line in enumerate(lines)) + "\n\n# the end\n"
+        commented = "# reformatted by a test\n" + "\n".join(_with_comments(text.splitlines())) + "\n\n# the end\n"
         path.write_text(commented, encoding="utf-8")
     changed = (folder / "entities/request.yaml").read_text(encoding="utf-8")
     assert changed != (SERVICE_DESK / "entities/request.yaml").read_text(encoding="utf-8")
     doc, _ = read_folder(folder)
     assert doc == sd_doc
     assert content_hash(doc) == content_hash(sd_doc)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _with_comments(lines: list[str]):
+    """A trailing comment on each line that ends a ``key: value``: not inside a block scalar,
+    nor on a long value the dumper wrapped onto the next, deeper line (a comment would split it)."""
+    block = None  # the indentation of the line that opened a block scalar
+    for i, line in enumerate(lines):
+        if block is not None and (not line.strip() or _indent(line) > block):
+            yield line
+            continue
+        block = None
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        wrapped = following.strip() and _indent(following) > _indent(line) and \
+            not re.match(r"\s*(- |[\w.-]+:( |$))", following)
+        if line.rstrip().endswith(("|", "|-")):
+            block = _indent(line)
+            yield line
+        elif line.strip() and ":" in line and not wrapped:
+            yield line + "  # trailing comment"
+        else:
+            yield line
 
 
 def test_hash_ignores_key_order_and_empty_optional_parts(sd_doc):

@@ -241,12 +241,13 @@ def test_report_list_and_pages(browser):
     assert "Зарегистрирована 11" in page and "Итого 24" in page
 
     money = text(browser.get("/ui/service_desk/reports/contract_amount_by_department"))
-    assert "1 250 000,00" in money and "Итого 2 030 000,00" in money  # Russian number format
+    assert "1 890 000,00" in money and "Итого 3 930 000,00" in money  # Russian number format
     table = text(browser.get("/ui/service_desk/reports/open_by_module_priority"))
     assert "Критический" in table and "СЭД" in table
     assert re.search(r"Итого( \d+){4} 21 ", table), table  # column totals, then the grand total
     assert "Открыто" in text(browser.get("/ui/service_desk/reports/assignee_kpi"))
-    assert "(не указано)" in text(browser.get("/ui/service_desk/reports/assignee_kpi"))
+    kpi = text(browser.get("/ui/service_desk/reports/assignee_kpi"))
+    assert "Белова Мария Сергеевна" in kpi and "(не указано)" not in kpi  # routing gave every demo request a specialist
     count = text(browser.get("/ui/service_desk/reports/open_requests"))
     assert "21" in count and "Количество" in count
     week = text(browser.get("/ui/service_desk/reports/requests_per_week"))
@@ -263,7 +264,7 @@ def test_chart_data_json(browser):
     stacked = browser.get("/ui/service_desk/reports/contracts_by_department/data").get_json()
     assert {d["label"] for d in stacked["datasets"]} == {"Действует", "Истёк"} or len(stacked["datasets"]) == 2
     amount = browser.get("/ui/service_desk/reports/contract_amount_by_department/data").get_json()
-    assert amount["total"] == 2030000
+    assert amount["total"] == 3930000
     browser.get("/lang/en")
     en = browser.get("/ui/service_desk/reports/requests_by_status/data").get_json()
     assert "Registered" in en["labels"] and en["locale"] == "en"
