@@ -85,5 +85,5 @@ def search_term(word: str) -> str:
     """What an FTS5 prefix query should match for ``word``: its stem when Russian."""
     if not CYRILLIC.search(word) or not word.isalpha():
         return word
-    stemmed = stem(word)
+    stemmed = word.lower()[:len(stem(word))]  # the word's own letters: the index keeps ё as written
     return stemmed if len(stemmed) >= 2 else word
