@@ -26,7 +26,7 @@ def _titles(element, title) -> None:
 def to_bpmn(app: str, entity: str, spec: dict) -> bytes:
     """The BPMN 2.0 XML of ``entity``'s statuses, transitions, timers and roles."""
     statuses = [s for s in spec.get("statuses") or [] if isinstance(s, dict)]
-    transitions = [t for t in spec.get("transitions") or [] if isinstance(t, dict)]
+    transitions = [tr for tr in spec.get("transitions") or [] if isinstance(tr, dict)]
     names = [s["name"] for s in statuses]
     root = etree.Element(_q(BPMN, "definitions"), nsmap=NSMAP)
     root.set("id", f"Definitions_{app}_{entity}")
@@ -38,12 +38,12 @@ def to_bpmn(app: str, entity: str, spec: dict) -> bytes:
     process.set(_q(LOOM, "entity"), entity)
 
     # lanes: a status sits in the lane of the first role that may move a record out of it
-    roles = list(dict.fromkeys(r for t in transitions for r in t.get("roles") or []))
+    roles = list(dict.fromkeys(r for tr in transitions for r in tr.get("roles") or []))
     lane_of = {}
-    for t in transitions:
-        for source in froms(t):
-            if t.get("roles") and source not in lane_of:
-                lane_of[source] = t["roles"][0]
+    for tr in transitions:
+        for source in froms(tr):
+            if tr.get("roles") and source not in lane_of:
+                lane_of[source] = tr["roles"][0]
     if roles:
         lane_set = etree.SubElement(process, _q(BPMN, "laneSet"), id=f"LaneSet_{entity}")
         for role in roles:
@@ -73,51 +73,51 @@ def to_bpmn(app: str, entity: str, spec: dict) -> bytes:
     if initial:
         flows.append(("Flow_start", "StartEvent", f"Task_{initial}", None))
 
-    for t in transitions:
-        any_from = t.get("from") == "*"
-        sources = [n for n in names if n != t["to"]] if any_from else froms(t)
-        target = t["to"]
+    for tr in transitions:
+        any_from = tr.get("from") == "*"
+        sources = [n for n in names if n != tr["to"]] if any_from else froms(tr)
+        target = tr["to"]
         if target not in names:  # $previous: back to where the record came from, one flow per source
             target = None
         for source in sources:
-            flow_id = f"Flow_{t['name']}_{source}"
+            flow_id = f"Flow_{tr['name']}_{source}"
             start = f"Task_{source}"
-            if t.get("timer"):
-                start = f"Timer_{t['name']}_{source}"
+            if tr.get("timer"):
+                start = f"Timer_{tr['name']}_{source}"
                 event = etree.SubElement(process, _q(BPMN, "boundaryEvent"), id=start, attachedToRef=f"Task_{source}",
-                                         cancelActivity="true", name=_text(t.get("title"), t["name"]))
-                event.set(_q(LOOM, "after"), t["timer"]["after"])
-                if t["timer"].get("calendar"):
-                    event.set(_q(LOOM, "calendar"), t["timer"]["calendar"])
-                definition = etree.SubElement(event, _q(BPMN, "timerEventDefinition"), id=f"TimerDef_{t['name']}_{source}")
+                                         cancelActivity="true", name=_text(tr.get("title"), tr["name"]))
+                event.set(_q(LOOM, "after"), tr["timer"]["after"])
+                if tr["timer"].get("calendar"):
+                    event.set(_q(LOOM, "calendar"), tr["timer"]["calendar"])
+                definition = etree.SubElement(event, _q(BPMN, "timerEventDefinition"), id=f"TimerDef_{tr['name']}_{source}")
                 duration = etree.SubElement(definition, _q(BPMN, "timeDuration"))
                 duration.set(_q(XSI, "type"), "bpmn:tFormalExpression")
-                duration.text = iso_duration(t["timer"]["after"])
+                duration.text = iso_duration(tr["timer"]["after"])
                 nodes.append((start, "boundary"))
-            flows.append((flow_id, start, f"Task_{target or source}", t | {"_any": any_from, "_previous": target is None}))
+            flows.append((flow_id, start, f"Task_{target or source}", tr | {"_any": any_from, "_previous": target is None}))
     for s in statuses:
         if s.get("category") in END_CATEGORIES:
             flows.append((f"Flow_end_{s['name']}", f"Task_{s['name']}", f"EndEvent_{s['name']}", None))
 
-    for flow_id, source, target, t in flows:
+    for flow_id, source, target, tr in flows:
         flow = etree.SubElement(process, _q(BPMN, "sequenceFlow"), id=flow_id, sourceRef=source, targetRef=target)
-        if t is None:
+        if tr is None:
             continue
-        flow.set("name", _text(t.get("title"), t["name"]))
-        flow.set(_q(LOOM, "name"), t["name"])
-        _titles(flow, t.get("title"))
+        flow.set("name", _text(tr.get("title"), tr["name"]))
+        flow.set(_q(LOOM, "name"), tr["name"])
+        _titles(flow, tr.get("title"))
         for key in ("roles", "groups"):
-            if t.get(key):
-                flow.set(_q(LOOM, key), " ".join(t[key]))
-        if t["_any"]:
+            if tr.get(key):
+                flow.set(_q(LOOM, key), " ".join(tr[key]))
+        if tr["_any"]:
             flow.set(_q(LOOM, "from"), "*")
-        if t["_previous"]:
-            flow.set(_q(LOOM, "to"), t["to"])
-        if t.get("condition"):
+        if tr["_previous"]:
+            flow.set(_q(LOOM, "to"), tr["to"])
+        if tr.get("condition"):
             condition = etree.SubElement(flow, _q(BPMN, "conditionExpression"))
             condition.set(_q(XSI, "type"), "bpmn:tFormalExpression")
             condition.set("language", "https://loom.dev/expressions")
-            condition.text = t["condition"]
+            condition.text = tr["condition"]
     _order_incoming_outgoing(process)
     _diagram(root, process, entity, statuses, transitions, nodes, flows)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -192,12 +192,12 @@ def read(data: bytes, process_id: str | None = None) -> dict:
     _positions(root, process, statuses, status_of)
 
     out = []
-    for t in transitions.values():
-        sources = t.pop("from")
-        t = {"name": t["name"], **({"title": t["title"]} if "title" in t else {}),
-             "from": "*" if t.pop("_any", False) else (sources[0] if len(sources) == 1 else sources),
-             **{k: v for k, v in t.items() if k not in ("name", "title")}}
-        out.append(t)
+    for tr in transitions.values():
+        sources = tr.pop("from")
+        tr = {"name": tr["name"], **({"title": tr["title"]} if "title" in tr else {}),
+             "from": "*" if tr.pop("_any", False) else (sources[0] if len(sources) == 1 else sources),
+             **{k: v for k, v in tr.items() if k not in ("name", "title")}}
+        out.append(tr)
     return {"title": _titles(process), "statuses": statuses, "transitions": out}
 
 
