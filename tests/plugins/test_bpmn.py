@@ -280,3 +280,27 @@ def test_the_workflow_page_links_to_export_and_import(desk, tmp_path):
     page = ann.get("/designer/apps/service_desk/entities/request/workflow").get_data(as_text=True)
     assert 'href="/designer/apps/service_desk/bpmn/request.bpmn"' in page
     assert "/designer/apps/service_desk/bpmn/import?entity=request" in page
+
+
+def test_loom_plugins_list_shows_the_bpmn_plugin(tmp_path):
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", "import sys; from runtime.cli import main; sys.exit(main())",
+                           "plugins", "list"], capture_output=True, text=True, cwd=root, timeout=120,
+                          env={**os.environ, "LOOM_HOME": str(tmp_path / "cli-home")})
+    assert done.returncode == 0, done.stderr
+    line = next(row.split() for row in done.stdout.splitlines() if row.startswith("bpmn "))
+    assert line[3] == "enabled" and "web_app" in " ".join(line[4:])
+
+
+def test_the_import_page_speaks_russian_by_default(desk, tmp_path):
+    app = create_app(Settings(tmp_path, desk.database_url, secret="bpmn-tests"), desk)
+    app.config["TESTING"] = True
+    ann = Browser(app.test_client())
+    assert ann.login("ann", PASSWORD).status_code == 302
+    page = ann.get("/designer/apps/service_desk/bpmn/import?entity=request").get_data(as_text=True)
+    assert "Загрузка процесса BPMN" in page and "Загрузить в черновик" in page
+    workflow_page = ann.get("/designer/apps/service_desk/entities/request/workflow").get_data(as_text=True)
+    assert "Скачать в BPMN 2.0" in workflow_page
