@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
 
-from runtime.plugin_api import (Conflict, Forbidden, LoomError, NotFound, current_actor, current_platform,
+from runtime.plugin_api import (Forbidden, LoomError, NotFound, current_actor, current_platform,
                                 is_analyst, login_required, render_page, t)
 
 from .export import to_bpmn
@@ -110,10 +110,8 @@ def import_(app: str):
         raise LoomError(t("The form has no draft revision; reload the page.")) from None
     try:
         platform.save_draft_entity(app, entity, merged(spec, entity, imported), posted, current_actor().username)
-    except ValueError as exc:
+    except ValueError as exc:  # the imported workflow does not fit the entity schema
         raise LoomError(str(exc)) from None
-    except Conflict:
-        raise
     flash(t("Imported {n} statuses and {m} transitions into the draft of {entity}; publish the app in the "
             "designer to use them.", n=len(imported["statuses"]), m=len(imported["transitions"]), entity=entity))
     return redirect(url_for("designer.workflow", app=app, entity=entity))
