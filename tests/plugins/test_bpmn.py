@@ -304,3 +304,26 @@ def test_the_import_page_speaks_russian_by_default(desk, tmp_path):
     assert "Загрузка процесса BPMN" in page and "Загрузить в черновик" in page
     workflow_page = ann.get("/designer/apps/service_desk/entities/request/workflow").get_data(as_text=True)
     assert "Скачать в BPMN 2.0" in workflow_page
+
+
+def test_a_workflow_the_entity_schema_refuses_is_not_saved(desk, tmp_path):
+    ann = browser_for(desk, tmp_path, "ann")
+    content = to_bpmn("service_desk", "change", entity_yaml("service_desk", "change")).replace(
+        b'loom:category="waiting"', b'loom:category="sleeping"')
+    response = upload(ann, "service_desk", "change", content)
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "entities/change.yaml" in text and "statuses.1.category" in text and "sleeping" in text
+    assert desk.store.draft("service_desk")["draft"] is None
+
+
+def test_a_timer_without_a_duration_is_refused_with_its_line():
+    doc = b"""<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+<process id="p">
+<task id="a"/><task id="b"/>
+<boundaryEvent id="t" attachedToRef="a"><timerEventDefinition><timeDate>2026-01-01</timeDate></timerEventDefinition></boundaryEvent>
+<sequenceFlow id="go" sourceRef="t" targetRef="b"/>
+</process></definitions>"""
+    with pytest.raises(BpmnError) as caught:
+        read(doc)
+    assert caught.value.line == 4 and "timeDate" in str(caught.value)
