@@ -64,7 +64,9 @@ def _slug(text: str | None) -> str | None:
 def _titles(el) -> dict:
     prefix = f"{{{LOOM}}}title-"
     out = {k[len(prefix):]: v for k, v in el.attrib.items() if k.startswith(prefix)}
-    if not out and (el.get("name") or "").strip():
+    # a Loom export names every element (the status's name when it has no title): only files
+    # drawn elsewhere take ``name`` as the title
+    if not out and el.get(f"{{{LOOM}}}name") is None and (el.get("name") or "").strip():
         out = {"ru": el.get("name").strip()}
     return out
 

@@ -327,3 +327,16 @@ def test_a_timer_without_a_duration_is_refused_with_its_line():
     with pytest.raises(BpmnError) as caught:
         read(doc)
     assert caught.value.line == 4 and "timeDate" in str(caught.value)
+
+
+def test_any_source_and_back_to_previous_survive_a_round_trip(schema):
+    spec = {"title": {"ru": "Пропуск"},
+            "statuses": [{"name": "new", "category": "open", "initial": True},
+                         {"name": "hold", "category": "waiting"},
+                         {"name": "gone", "category": "cancelled"}],
+            "transitions": [{"name": "hold", "from": "new", "to": "hold", "groups": ["desk"]},
+                            {"name": "resume", "from": "hold", "to": "$previous"},
+                            {"name": "drop", "from": "*", "to": "gone", "timer": {"after": "2 hours"}}]}
+    xml = to_bpmn("demo", "pass", spec)
+    assert schema.validate(etree.fromstring(xml)), schema.error_log
+    assert workflow(read(xml)) == workflow(spec)
