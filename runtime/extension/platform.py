@@ -147,6 +147,35 @@ class Platform:
         doc["extensions"] = {**(doc.get("extensions") or {}), kind: value}
         return self._loom.store.save_draft(app, doc, author, revision)
 
+    def draft_entity(self, app: str, entity: str) -> tuple[dict | None, int]:
+        """``(spec, revision)``: an entity of an app's draft (its ``entities/<name>.yaml``,
+        ``None`` when the draft has no such entity) and the draft revision it was read at, for
+        :meth:`save_draft_entity`. Raises ``LookupError`` for an unknown app."""
+        state = self._loom.store.draft(app)
+        doc = state["draft"]
+        if doc is None:
+            if state["current_version"] is None:
+                raise LookupError(f"app {app!r} has neither a draft nor a published version")
+            doc = self._loom.store.document(app, state["current_version"])
+        spec = (doc.get("entities") or {}).get(entity)
+        return (dict(spec) if spec is not None else None), state["draft_revision"]
+
+    def save_draft_entity(self, app: str, entity: str, spec: dict, revision: int, author: str) -> int:
+        """Put ``spec`` as the draft's ``entities/<entity>.yaml`` (added when new) if nobody saved
+        the draft since ``revision`` (``Conflict`` otherwise); the new revision. ``spec`` must
+        pass the entity JSON Schema (``ValueError`` listing each problem by path); the whole
+        app is checked, as always, when an analyst publishes it in the designer."""
+        from metamodel.schemas import validator  # metamodel is pure; imported here to keep start-up light
+
+        problems = [f"{'.'.join(str(p) for p in e.absolute_path) or entity}: {e.message}"
+                    for e in validator("entity").iter_errors(spec)]
+        if problems:
+            raise ValueError(f"entities/{entity}.yaml: " + "; ".join(problems))
+        state = self._loom.store.draft(app)
+        doc = dict(state["draft"] or self._loom.store.document(app, state["current_version"]))
+        doc["entities"] = {**(doc.get("entities") or {}), entity: spec}
+        return self._loom.store.save_draft(app, doc, author, revision)
+
     def app_section(self, app: str, kind: str) -> Any:
         """An app's metadata of ``kind`` (``"notifications"``, or a plugin kind's name)."""
         live = self._loom.live.get(app)
