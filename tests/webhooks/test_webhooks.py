@@ -166,7 +166,7 @@ def test_a_bearer_endpoint_comments_on_the_record_found_by_key(served, grid):
     assert status == 201 and answer["outcome"] == "commented"
     [record] = outages(grid)
     comments = grid.records.comments("grid", "outage", record["id"], grid.actor("root"))
-    assert [c["text"] for c in comments] == ["Бригада выехала"]
+    assert [c["body"] for c in comments] == ["Бригада выехала"]
     assert post(f"{served}/hooks/grid/note", body, {"Authorization": f"Bearer {TOKEN}"})[1]["outcome"] == "duplicate"
     missing = json.dumps({**note, "message_id": "m-2", "outage_id": "D-0"}).encode()
     assert post(f"{served}/hooks/grid/note", missing, {"Authorization": f"Bearer {TOKEN}"})[0] == 404
