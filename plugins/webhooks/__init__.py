@@ -8,10 +8,24 @@ Administrators read both logs at ``/hooks/log``.
 """
 from __future__ import annotations
 
-from runtime.plugin_api import Channel, MetadataKind, hookimpl
+from pathlib import Path
+
+from runtime.plugin_api import Channel, MetadataKind, NavLink, add_nav_link, hookimpl
 
 from . import inbound, log, outbound
 from .schema import SCHEMA, check
+
+HERE = Path(__file__).resolve().parent
+
+
+def N_(message: str) -> str:
+    """Marks a string for the catalog; translated where it is shown."""
+    return message
+
+
+@hookimpl
+def loom_translation_dirs():
+    return [HERE / "translations"]
 
 
 @hookimpl
@@ -39,3 +53,5 @@ def loom_record_event(event, platform):
 def loom_web_app(app, loom):
     app.register_blueprint(inbound.bp)
     app.register_blueprint(log.bp)
+    add_nav_link(app, NavLink("nav-webhooks", N_("Webhooks"), "webhooks_log.delivery_log",
+                              visible=lambda actor: actor is not None and actor.is_admin))

@@ -236,6 +236,8 @@ def test_the_delivery_log_is_for_administrators(served, grid):
         browser = Client(served)
         _, page = browser.get("/login")
         browser.post("/login", {"username": user, "password": password, "csrf_token": browser.token(page)})
+        _, home = browser.get("/")
+        assert ('id="nav-webhooks"' in home) is allowed  # the top-bar link only for administrators
         status, page = browser.get("/hooks/log")
         assert (status == 200) is allowed, (user, status)
         if allowed:
