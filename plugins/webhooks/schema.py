@@ -62,7 +62,22 @@ SCHEMA = {
 }
 
 
+def _path(dotted: str) -> tuple:
+    """``endpoints.outage.fields[2]`` as the key path validation reports want."""
+    out = []
+    for part in dotted.split("."):
+        name, *indexes = re.split(r"\[(\d+)\]", part)
+        out.append(name)
+        out.extend(int(i) for i in indexes if i)
+    return tuple(out)
+
+
 def check(section: dict, doc: dict):
+    for where, message, offset in _problems(section, doc):
+        yield _path(where), message, offset
+
+
+def _problems(section: dict, doc: dict):
     """Entities, fields and transforms that exist: ``(path, message, line offset)``."""
     entities = doc.get("entities") or {}
     for name, ep in (section.get("endpoints") or {}).items():

@@ -247,8 +247,30 @@ def test_the_delivery_log_is_for_administrators(served, grid):
 def test_publishing_names_the_file_line_and_path_of_a_bad_section(grid):
     doc, _ = read_folder(APP)
     doc = copy.deepcopy(doc)
-    doc["extensions"]["webhooks"]["endpoints"]["outage"]["fields"]["nope"] = "$.x"
-    doc["extensions"]["webhooks"]["endpoints"]["outage"]["auth"] = {"hmac": "in yaml"}
+    doc["extensions"]["webhooks"]["endpoints"]["outage"]["auth"] = {"hmac": "in yaml"}  # a secret in YAML
     with pytest.raises(MetadataError) as err:
         grid.store.publish(doc, author="tester")
-    assert "extensions/webhooks.yaml" in str(err.value) and "auth" in str(err.value)
+    assert "extensions/webhooks.yaml" in str(err.value) and "endpoints.outage.auth" in str(err.value)
+
+    doc, _ = read_folder(APP)
+    doc = copy.deepcopy(doc)
+    doc["extensions"]["webhooks"]["endpoints"]["outage"]["fields"]["nope"] = "$.x"
+    doc["extensions"]["webhooks"]["endpoints"]["outage"]["fields"]["address"]["transform"] = "value +"
+    with pytest.raises(MetadataError) as err:
+        grid.store.publish(doc, author="tester")
+    message = str(err.value)
+    assert "endpoints.outage.fields.nope: entity 'outage' has no field 'nope'" in message
+    assert "endpoints.outage.fields.address.transform: not an expression" in message
+
+
+def test_validate_names_the_file_and_line_in_the_app_folder(sqlite_loom, tmp_path):
+    import shutil
+    folder = tmp_path / "grid"
+    shutil.copytree(APP, folder)
+    path = folder / "extensions" / "webhooks.yaml"
+    path.write_text(path.read_text().replace("events: [created, changed, transition]", "events: [created, deleted]"))
+    doc, source = read_folder(folder)
+    with pytest.raises(MetadataError) as err:
+        sqlite_loom.store.validate(doc, source)
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "deleted" in text)
+    assert f"extensions/webhooks.yaml:{line}" in str(err.value) and "webhooks.crm.events" in str(err.value)
