@@ -120,6 +120,10 @@ def receive(app: str, name: str):
         platform.log_delivery(CHANNEL, "in", "refused" if exc.status in (401, 503) else "failed",
                               external_id=external_id, status=exc.status, detail=str(exc), **log)
         return jsonify(error=str(exc)), exc.status
+    except Exception as exc:  # the server's fault: logged for the administrator, then Flask's 500
+        platform.log_delivery(CHANNEL, "in", "failed", external_id=external_id, status=500,
+                              detail=f"{type(exc).__name__}: {exc}", **log)
+        raise
     outcome = "duplicate" if result["duplicate"] else ("commented" if result["comment_id"] else "created")
     status = 200 if result["duplicate"] else 201
     platform.log_delivery(CHANNEL, "in", outcome, external_id=external_id, status=status,
