@@ -78,8 +78,9 @@ def event_for(platform, app: str, name: str, spec: dict, payload) -> InboundEven
     fields = {f: v for f, v in fields.items() if v is not None}
     sender = mapped(spec["sender"], payload, f"{where}.sender") if "sender" in spec else None
     text = mapped(spec["text"], payload, f"{where}.text") if "text" in spec else None
+    action = spec.get("action", "create")
     record_id = None
-    if spec.get("action") == "comment":
+    if action in ("comment", "update"):
         wanted = read_path(payload, spec["key"]["path"])
         found = platform.records().find(app, spec["entity"], {spec["key"]["field"]: wanted}, limit=1)
         if not found:
@@ -87,8 +88,14 @@ def event_for(platform, app: str, name: str, spec: dict, payload) -> InboundEven
         record_id = found[0]["id"]
     return InboundEvent(channel=CHANNEL, app=app, entity=spec["entity"], external_id=f"{app}/{name}/{key}",
                         sender=str(sender or f"{name}"), fields=fields,
-                        text=str(text if text is not None else json.dumps(payload, ensure_ascii=False)),
-                        record_id=record_id)
+                        text=_text(text, payload, action), record_id=record_id, update=action == "update")
+
+
+def _text(text, payload, action: str) -> str:
+    """The comment: the mapped text; for a comment endpoint without one, the payload itself."""
+    if text is not None:
+        return str(text)
+    return json.dumps(payload, ensure_ascii=False) if action == "comment" else ""
 
 
 @bp.post("/<app>/<name>")
@@ -124,7 +131,12 @@ def receive(app: str, name: str):
         platform.log_delivery(CHANNEL, "in", "failed", external_id=external_id, status=500,
                               detail=f"{type(exc).__name__}: {exc}", **log)
         raise
-    outcome = "duplicate" if result["duplicate"] else ("commented" if result["comment_id"] else "created")
+    if result["duplicate"]:
+        outcome = "duplicate"
+    elif spec.get("action") == "update":
+        outcome = "updated"
+    else:
+        outcome = "commented" if result["comment_id"] else "created"
     status = 200 if result["duplicate"] else 201
     platform.log_delivery(CHANNEL, "in", outcome, external_id=external_id, status=status,
                           record_id=result["record_id"], **log)

@@ -28,7 +28,7 @@ SCHEMA = {
             "additionalProperties": False,
             "properties": {
                 "entity": {"type": "string"},
-                "action": {"enum": ["create", "comment"]},
+                "action": {"enum": ["create", "comment", "update"]},
                 "auth": {"oneOf": [
                     {"type": "object", "required": ["bearer_env"], "additionalProperties": False,
                      "properties": {"bearer_env": {"type": "string", "pattern": ENV}}},
@@ -94,8 +94,8 @@ def _problems(section: dict, doc: dict):
         for part in ("text", "sender"):
             if part in ep:
                 yield from _check_transform(f"{where}.{part}", ep[part])
-        if ep.get("action") == "comment" and "key" not in ep:
-            yield where, "a comment endpoint needs key: {field, path} to find the record", 0
+        if ep.get("action") in ("comment", "update") and "key" not in ep:
+            yield where, f"a {ep['action']} endpoint needs key: {{field, path}} to find the record", 0
         if "key" in ep and ep["key"]["field"] not in known | {"id", "number"}:
             yield f"{where}.key.field", f"entity {ep['entity']!r} has no field {ep['key']['field']!r}", 0
     for name, hook in (section.get("webhooks") or {}).items():

@@ -36,7 +36,15 @@ class Inbound:
         try:
             with self.loom.engine.begin() as c:
                 comment_id = None
-                if event.record_id is not None:
+                if event.record_id is not None and event.update:
+                    current = self.loom.records.get(event.app, event.entity, event.record_id, actor, conn=c)
+                    self.loom.records.update(event.app, event.entity, event.record_id, dict(event.fields),
+                                             current["row_version"], actor, conn=c)
+                    record_id = event.record_id
+                    if event.text:
+                        comment_id = self.loom.records.comment(event.app, event.entity, record_id, event.text,
+                                                               actor, conn=c)["id"]
+                elif event.record_id is not None:
                     comment = self.loom.records.comment(event.app, event.entity, event.record_id,
                                                         event.text, actor, conn=c)
                     record_id, comment_id = event.record_id, comment["id"]

@@ -172,6 +172,20 @@ def test_a_bearer_endpoint_comments_on_the_record_found_by_key(served, grid):
     assert post(f"{served}/hooks/grid/note", missing, {"Authorization": f"Bearer {TOKEN}"})[0] == 404
 
 
+def test_an_update_endpoint_changes_the_record_found_by_key_once(served, grid):
+    post(f"{served}/hooks/grid/outage", *signed(OUTAGE))
+    event = json.dumps({"event_id": "r-1", "outage_id": "D-77", "note": "линия включена"}).encode()
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    status, answer = post(f"{served}/hooks/grid/restored", event, bearer)
+    assert status == 201 and answer["outcome"] == "updated"
+    [record] = outages(grid)
+    assert record["households"] == 0 and record["row_version"] == 2
+    comments = grid.records.comments("grid", "outage", record["id"], grid.actor("root"))
+    assert [c["body"] for c in comments] == ["Восстановлено: линия включена"]
+    assert post(f"{served}/hooks/grid/restored", event, bearer)[1]["outcome"] == "duplicate"
+    assert outages(grid)[0]["row_version"] == 2  # the replay changed nothing
+
+
 def test_a_record_failing_validation_is_refused_with_the_reason(served, grid):
     payload = {"event_id": "evt-9", "outage": {"id": "D-9", "text": "без адреса", "households": "много"}}
     status, answer = post(f"{served}/hooks/grid/outage", *signed(payload))
