@@ -21,6 +21,8 @@ import functools
 from flask import current_app, render_template, request, session
 from flask_login import current_user, login_user, logout_user
 
+from metamodel.expressions import ExpressionError
+from metamodel.expressions import parse as expression
 from runtime.clock import now
 from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
 from runtime.extension import (
@@ -46,7 +48,7 @@ from runtime.web.ui.base import NavLink, RecordButton, add_nav_link, add_record_
 from runtime.web.ui.i18n import LANGS, lang, t, tt
 
 __all__ = [
-    "hookimpl", "now",
+    "hookimpl", "now", "expression", "ExpressionError",
     "Channel", "ChannelError", "DocumentRenderer", "InboundEvent", "MetadataKind", "OutgoingMessage",
     "RecordEvent", "ScriptFunction", "ScriptCall", "Platform", "Records",
     "LoomError", "Conflict", "Forbidden", "NotFound", "ValidationFailed",

@@ -36,7 +36,15 @@ class Inbound:
         try:
             with self.loom.engine.begin() as c:
                 comment_id = None
-                if event.record_id is not None:
+                if event.record_id is not None and event.update:
+                    current = self.loom.records.get(event.app, event.entity, event.record_id, actor, conn=c)
+                    self.loom.records.update(event.app, event.entity, event.record_id, dict(event.fields),
+                                             current["row_version"], actor, conn=c)
+                    record_id = event.record_id
+                    if event.text:
+                        comment_id = self.loom.records.comment(event.app, event.entity, record_id, event.text,
+                                                               actor, conn=c)["id"]
+                elif event.record_id is not None:
                     comment = self.loom.records.comment(event.app, event.entity, event.record_id,
                                                         event.text, actor, conn=c)
                     record_id, comment_id = event.record_id, comment["id"]
@@ -53,6 +61,22 @@ class Inbound:
             return seen
         return {"app": event.app, "entity": event.entity, "record_id": record_id, "comment_id": comment_id,
                 "duplicate": False}
+
+    def log(self, channel: str, direction: str, outcome: str, *, app=None, name=None, external_id=None,
+            status=None, record_id=None, detail=None) -> None:
+        """One line of the delivery log (``loom_delivery_log``), in its own transaction: a refused
+        or failed delivery is logged although nothing else was written."""
+        with self.loom.engine.begin() as c:
+            c.execute(insert(platform.delivery_log).values(
+                channel=channel[:40], direction=direction, app=app, name=(name or "")[:80] or None,
+                external_id=(external_id or "")[:255] or None, outcome=outcome[:20], status=status,
+                record_id=record_id, detail=(detail or "")[:4000] or None, at=utcnow()))
+
+    def log_lines(self, channel: str, limit: int = 100) -> list[dict]:
+        d = platform.delivery_log
+        with self.loom.reader.connect() as c:
+            rows = c.execute(select(d).where(d.c.channel == channel).order_by(d.c.id.desc()).limit(limit))
+            return [dict(r._mapping) for r in rows]
 
     def _seen(self, event) -> dict | None:
         i = platform.inbound

@@ -265,14 +265,22 @@ class Notifier:
                 for i, (r, address) in enumerate(mails))
         return ids
 
-    def mail(self, conn, to: str, subject: str, body: str, channel: str = "email") -> int:
-        """One message that no template makes (a password link): an outbox row in ``conn``."""
+    def mail(self, conn, to: str, subject: str, body: str, channel: str = "email", *, app=None, entity=None,
+             record_id=None, cc=()) -> int:
+        """One message that no template makes (a password link, a webhook call): an outbox row in ``conn``."""
         self._channel(channel)
         o = platform.outbox
         return conn.execute(insert(o).values(
-            channel=channel, recipient=to, cc=[], subject=subject[:255], body=body, state="pending", attempts=0,
-            created_at=clock.now(), message_id=f"<{uuid.uuid4()}@loom>", template=None, app=None, entity=None,
-            record_id=None).returning(o.c.id)).scalar_one()
+            channel=channel, recipient=to, cc=list(cc), subject=subject[:255], body=body, state="pending",
+            attempts=0, created_at=clock.now(), message_id=f"<{uuid.uuid4()}@loom>", template=None, app=app,
+            entity=entity, record_id=record_id).returning(o.c.id)).scalar_one()
+
+    def outbox_rows(self, channel: str, limit: int = 100) -> list[dict]:
+        """The newest outbox rows of ``channel``, for a delivery log."""
+        o = platform.outbox
+        with self.loom.reader.connect() as c:
+            rows = c.execute(select(o).where(o.c.channel == channel).order_by(o.c.id.desc()).limit(limit))
+            return [dict(r._mapping) for r in rows]
 
     def _inapp(self, conn, r: Recipient, renderer: _Renderer, where: dict) -> int:
         subject, body = renderer(r.lang)

@@ -356,6 +356,24 @@ inbound = Table(
     Index("ix_loom_inbound_record", "app", "entity", "record_id"),
 )
 
+delivery_log = Table(
+    # One line per delivery a plugin reports (a webhook received or refused, a call made),
+    # with its outcome, for administrators; written by ``platform.log_delivery``.
+    "loom_delivery_log", metadata,
+    Column("id", ID, primary_key=True),
+    Column("channel", String(40), nullable=False),
+    Column("direction", String(3), nullable=False),  # in | out
+    Column("app", String(40)),
+    Column("name", String(80)),  # the endpoint or webhook of the app's metadata
+    Column("external_id", String(255)),
+    Column("outcome", String(20), nullable=False),  # created, commented, updated, duplicate, refused, failed, sent
+    Column("status", Integer),  # the HTTP status answered or received
+    Column("record_id", ID),
+    Column("detail", Text),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_loom_delivery_log_channel", "channel", "at"),
+)
+
 generated = Table(
     # One row per record a generator made: (app, generator, source record, table row,
     # period) is unique, so a period yields its record once however often the generator runs.

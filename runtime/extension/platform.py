@@ -202,6 +202,37 @@ class Platform:
         self._loom.jobs.enqueue("deliver_outbox", outbox_id)
         return outbox_id
 
+    def post(self, channel: str, recipient: str, subject: str, body: str, *, app: str | None = None,
+             entity: str | None = None, record_id: int | None = None, cc=()) -> int:
+        """Put one message for a notification ``channel`` (a plugin's) into the outbox and start its
+        delivery: retried with back-off like e-mail, at least once, the row's ``message_id`` the
+        same on every attempt. The outbox row's id."""
+        with self._loom.engine.begin() as conn:
+            outbox_id = self._loom.notifier.mail(conn, recipient, subject, body, channel=channel, app=app,
+                                                 entity=entity, record_id=record_id, cc=list(cc))
+        self._loom.jobs.enqueue("deliver_outbox", outbox_id)
+        return outbox_id
+
+    def deliver_pending(self):
+        """Try every outbox message that is due now (the scheduler does this each tick)."""
+        return self._loom.jobs.enqueue("deliver_outbox")
+
+    def outbox(self, channel: str, limit: int = 100) -> list[dict]:
+        """The newest outbox messages of ``channel``: ``id``, ``recipient``, ``subject``, ``state``
+        (pending, sending, sent, failed), ``attempts``, ``error``, ``created_at``, ``sent_at``,
+        ``message_id``, ``app``, ``entity``, ``record_id``."""
+        return self._loom.notifier.outbox_rows(channel, limit)
+
+    def log_delivery(self, channel: str, direction: str, outcome: str, **fields) -> None:
+        """Write one line of the delivery log administrators read: ``direction`` ``in`` or ``out``,
+        ``outcome`` (created, duplicate, refused, failed, ...), and optionally ``app``, ``name``
+        (the endpoint), ``external_id``, ``status`` (HTTP), ``record_id``, ``detail``."""
+        self._loom.inbound.log(channel, direction, outcome, **fields)
+
+    def delivery_log(self, channel: str, limit: int = 100) -> list[dict]:
+        """The newest lines of ``channel``'s delivery log, newest first."""
+        return self._loom.inbound.log_lines(channel, limit)
+
     def records(self, user=None) -> Records:
         """The record service acting as ``user`` (a username, or the ``Actor`` a page's
         ``current_actor()`` gives), or as the system when ``None``."""

@@ -86,7 +86,9 @@ class InboundEvent:
     """Something that arrived from outside (an e-mail, a webhook call, a chat message).
 
     The platform turns it into a new record of ``app.entity`` with ``fields``, or,
-    when ``record_id`` names an existing record (a reply), into a comment on it.
+    when ``record_id`` names an existing record (a reply), into a comment on it; with
+    ``update`` too, ``fields`` change that record (its newest version) and a ``text``
+    that is not empty is added as a comment.
     ``external_id`` makes receiving idempotent: the same id twice creates one record.
     """
 
@@ -98,6 +100,7 @@ class InboundEvent:
     fields: Mapping[str, Any] = field(default_factory=dict)
     text: str = ""
     record_id: int | None = None
+    update: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,130 @@
+"""The JSON Schema of ``extensions/webhooks.yaml`` and the checks a schema cannot make."""
+from __future__ import annotations
+
+import re
+
+from runtime.plugin_api import ExpressionError, expression
+
+PATH = r"^\$(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+ENV = r"^[A-Z][A-Z0-9_]*$"
+NAME = r"^[a-z][a-z0-9_]*$"
+
+_mapping = {"oneOf": [
+    {"type": "string", "pattern": PATH},
+    {"type": "object", "required": ["path"], "additionalProperties": False, "properties": {
+        "path": {"type": "string", "pattern": PATH},
+        "transform": {"type": "string", "minLength": 1},
+        "default": {}}},
+    {"type": "object", "required": ["value"], "additionalProperties": False, "properties": {"value": {}}},
+]}
+
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "endpoints": {"type": "object", "propertyNames": {"pattern": NAME}, "additionalProperties": {
+            "type": "object",
+            "required": ["entity", "auth", "idempotency_key"],
+            "additionalProperties": False,
+            "properties": {
+                "entity": {"type": "string"},
+                "action": {"enum": ["create", "comment", "update"]},
+                "auth": {"oneOf": [
+                    {"type": "object", "required": ["bearer_env"], "additionalProperties": False,
+                     "properties": {"bearer_env": {"type": "string", "pattern": ENV}}},
+                    {"type": "object", "required": ["hmac_env"], "additionalProperties": False,
+                     "properties": {"hmac_env": {"type": "string", "pattern": ENV},
+                                    "header": {"type": "string", "minLength": 1}}},
+                ]},
+                "idempotency_key": {"type": "string", "pattern": PATH},
+                "sender": _mapping,
+                "key": {"type": "object", "required": ["field", "path"], "additionalProperties": False,
+                        "properties": {"field": {"type": "string"}, "path": {"type": "string", "pattern": PATH}}},
+                "text": _mapping,
+                "fields": {"type": "object", "additionalProperties": _mapping},
+            },
+        }},
+        "webhooks": {"type": "object", "propertyNames": {"pattern": NAME}, "additionalProperties": {
+            "type": "object",
+            "required": ["entity", "url", "events", "secret_env"],
+            "additionalProperties": False,
+            "properties": {
+                "entity": {"type": "string"},
+                "url": {"type": "string", "pattern": "^https?://"},
+                "events": {"type": "array", "minItems": 1, "uniqueItems": True,
+                           "items": {"enum": ["created", "changed", "transition"]}},
+                "fields": {"type": "array", "items": {"type": "string"}},
+                "transitions": {"type": "array", "items": {"type": "string"}},
+                "secret_env": {"type": "string", "pattern": ENV},
+            },
+        }},
+    },
+}
+
+
+def _path(dotted: str) -> tuple:
+    """``endpoints.outage.fields[2]`` as the key path validation reports want."""
+    out = []
+    for part in dotted.split("."):
+        name, *indexes = re.split(r"\[(\d+)\]", part)
+        out.append(name)
+        out.extend(int(i) for i in indexes if i)
+    return tuple(out)
+
+
+def check(section: dict, doc: dict):
+    for where, message, offset in _problems(section, doc):
+        yield _path(where), message, offset
+
+
+def _problems(section: dict, doc: dict):
+    """Entities, fields and transforms that exist: ``(path, message, line offset)``."""
+    entities = doc.get("entities") or {}
+    for name, ep in (section.get("endpoints") or {}).items():
+        where = f"endpoints.{name}"
+        spec = entities.get(ep["entity"])
+        if spec is None:
+            yield f"{where}.entity", f"no entity {ep['entity']!r} in this app", 0
+            continue
+        known = set((spec.get("fields") or {}))
+        for field, mapping in (ep.get("fields") or {}).items():
+            if field not in known:
+                yield f"{where}.fields.{field}", f"entity {ep['entity']!r} has no field {field!r}", 0
+            yield from _check_transform(f"{where}.fields.{field}", mapping)
+        for part in ("text", "sender"):
+            if part in ep:
+                yield from _check_transform(f"{where}.{part}", ep[part])
+        if ep.get("action") in ("comment", "update") and "key" not in ep:
+            yield where, f"a {ep['action']} endpoint needs key: {{field, path}} to find the record", 0
+        if "key" in ep and ep["key"]["field"] not in known | {"id", "number"}:
+            yield f"{where}.key.field", f"entity {ep['entity']!r} has no field {ep['key']['field']!r}", 0
+    for name, hook in (section.get("webhooks") or {}).items():
+        where = f"webhooks.{name}"
+        spec = entities.get(hook["entity"])
+        if spec is None:
+            yield f"{where}.entity", f"no entity {hook['entity']!r} in this app", 0
+            continue
+        known = set((spec.get("fields") or {})) | {"status"}
+        for i, field in enumerate(hook.get("fields") or []):
+            if field not in known:
+                yield f"{where}.fields[{i}]", f"entity {hook['entity']!r} has no field {field!r}", 0
+        if "changed" in hook["events"] and not hook.get("fields"):
+            yield f"{where}.fields", "event 'changed' needs the fields whose change is sent", 0
+
+
+def _check_transform(where: str, mapping):
+    if isinstance(mapping, dict) and "transform" in mapping:
+        try:
+            expression(mapping["transform"])
+        except (ExpressionError, SyntaxError) as exc:
+            yield f"{where}.transform", f"not an expression: {exc}", 0
+
+
+def read_path(payload, path: str):
+    """``$.a.b`` in a JSON payload; ``None`` where it is missing."""
+    value = payload
+    for part in re.findall(r"\.([A-Za-z_][A-Za-z0-9_]*)", path):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
