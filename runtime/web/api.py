@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from runtime.data import comments
 from runtime.data.files import FileStore, Upload
 from runtime.data.query import ListQuery, parse_args
-from runtime.errors import LoomError, NotFound, Unauthorized
+from runtime.errors import Forbidden, LoomError, NotFound, Unauthorized
 from runtime.security import throttle
 from runtime.security.permissions import is_analyst
 
@@ -142,7 +142,6 @@ def issue_token():
         raise Unauthorized("wrong username or password")
     limits.succeeded(username, address)
     if actor.external:
-        from runtime.errors import Forbidden
         raise Forbidden("external users reach the portal only; the API is for staff and systems")
     token = loom().accounts.issue_token(actor.id, name=str(data.get("name") or "api"))
     return jsonify({"token": token, "username": actor.username}), 201
@@ -279,7 +278,6 @@ def run_action(app: str, entity: str, record_id: int, name: str):
 def dry_run(app: str, entity: str):
     """Run a script against a record without committing anything (analysts and admins)."""
     if not is_analyst(g.actor):
-        from runtime.errors import Forbidden
         raise Forbidden("dry runs are for analysts and administrators")
     data = _json_body()
     if not data.get("script"):
