@@ -923,6 +923,10 @@ class _CrossCheck:
                 if group not in groups:
                     self.out.add(("fixtures", ACCOUNTS, "users", i, "groups", j),
                                  self._unknown("group", group, groups) + " (declare it under groups:)")
+            if account.get("organization") and not (self.app.document.get("portal") or {}).get("organisation_entity"):
+                self.out.add(("fixtures", ACCOUNTS, "users", i, "organization"),
+                             "an external contact needs portal.yaml's organisation_entity to say which "
+                             "records are organisations")
 
     @staticmethod
     def _unknown(kind: str, name: str, known: set) -> str:

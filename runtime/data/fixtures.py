@@ -6,7 +6,9 @@ field the group by name, so fixtures read like the data they are.
 
 ``fixtures/_accounts.yaml`` declares demo staff: groups (with a lead) and users with
 this app's roles and their groups. They are made before the records, so records can
-name them; a user or group that exists already is kept, and given what it lacks.
+name them; a user or group that exists already is kept, and given what it lacks. A user
+with an ``organization`` is an external contact of that organisation's record (named by
+its title once the records exist): the portal is all they reach.
 """
 from __future__ import annotations
 
@@ -35,7 +37,31 @@ def load_fixtures(loom, app_name: str) -> int:
                 data = {k: _resolve(loom, conn, et, k, v) for k, v in record.items()}
                 loom.records._insert(conn, et, data, SYSTEM)
                 created += 1
+    if accounts:
+        _bind_contacts(loom, live, accounts)
     return created
+
+
+def _bind_contacts(loom, live, accounts: dict) -> None:
+    """Make the users with an ``organization`` external contacts of that organisation's record
+    (the portal's ``organisation_entity``, named by its title), now that the records exist."""
+    entity = (live.app.document.get("portal") or {}).get("organisation_entity")
+    contacts = [a for a in accounts.get("users", []) if a.get("organization")]
+    if not contacts or not entity:
+        return
+    et, u = live.tables[entity], platform.user
+    column = et.main.c[et.entity.title_field]
+    bound = []
+    with loom.engine.connect() as conn:
+        for account in contacts:
+            found = conn.execute(select(et.main.c.id).where(column == account["organization"])).scalar()
+            if found is None:
+                raise ValueError(f"fixtures/_accounts.yaml: user {account['username']}: no {entity} titled "
+                                 f"{account['organization']!r}")
+            user_id = conn.execute(select(u.c.id).where(u.c.username == account["username"])).scalar_one()
+            bound.append((user_id, f"{live.app.name}.{entity}:{found}"))
+    for user_id, organization in bound:  # each an audited change of its own, after the reads are closed
+        loom.accounts.update_user(user_id, organization=organization, external=True)
 
 
 def _dependency_order(app, names: list[str]) -> list[str]:
