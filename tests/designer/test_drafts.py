@@ -57,7 +57,8 @@ def test_get_and_set_items(drafts):
     assert "fields" in request
     script = next(i["item"] for i in drafts.items(doc) if i["kind"] == "script")
     assert isinstance(drafts.get_item(doc, script), str)
-    assert drafts.get_item(doc, "sla.yaml") is None
+    assert drafts.get_item(doc, "sla.yaml") == doc["sla"]
+    assert drafts.get_item({k: v for k, v in doc.items() if k != "sla"}, "sla.yaml") is None  # an absent section
 
     changed = drafts.set_item(doc, "entities/request.yaml", {**request, "plural": {"en": "Tickets"}})
     assert changed["entities"]["request"]["plural"] == {"en": "Tickets"}

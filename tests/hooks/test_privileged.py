@@ -182,6 +182,6 @@ def test_publish_refuses_a_privileged_flag_without_a_script(loom):
     assert problems == {
         "hooks.privileged[1]": "'after_save' is privileged, but consumer has no after_save hook; "
                                "add hooks.after_save: file.py:function",
-        "fields.inn.privileged": "privileged applies to a field's validator or script, and this field has neither",
+        "fields.inn.privileged": "privileged applies to a field's validator, script or filter_script, and this field has none of them",
         "transitions[1].privileged": "privileged applies to a transition's before, after and run scripts, "
                                      "and this transition has none"}

@@ -69,8 +69,8 @@ def test_my_groups_respect_row_rules(ui_app, service_desk, data):
     boss = loom.accounts.create_user("boss", "boss-pass-1", roles=["service_desk:dispatcher"])
     for user in (agent, other, boss):
         loom.accounts.add_to_group(user, team)
-    make(loom, data, "Заявка группы для агента", assignee=agent, team=team)
-    make(loom, data, "Заявка группы для коллеги", assignee=other, team=team, due_at=when(hours=-1))
+    make(loom, data, "Заявка группы для агента", assignee=agent, support_group=team)
+    make(loom, data, "Заявка группы для коллеги", assignee=other, support_group=team, due_at=when(hours=-1))
 
     b = Browser(ui_app.test_client())
     assert b.login("agent").status_code == 302
