@@ -10,5 +10,20 @@ timeout = 60
 graceful_timeout = 30
 max_requests = 5000          # recycle workers to cap memory growth
 max_requests_jitter = 500
-accesslog = "-"
 forwarded_allow_ips = os.environ.get("LOOM_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Logs as JSON lines with the request id (runtime/web/operations.py); gunicorn's own access
+# log would repeat each request without it.
+os.environ.setdefault("LOOM_LOG_FORMAT", "json")
+accesslog = None
+
+# Each worker keeps its Prometheus counters in files here and /metrics adds them up; the folder
+# must start empty, so every start of the server gets a fresh one.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    import tempfile
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="loom-metrics-")
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)

@@ -16,7 +16,7 @@ OURS = ("metamodel", "runtime", "designer", "plugins")
 
 #: runtime's rooms, lowest first; a room may import the rooms of lower rank only.
 RANKS = {
-    "runtime.errors": 0, "runtime.clock": 0, "runtime.extension": 0,
+    "runtime.errors": 0, "runtime.clock": 0, "runtime.extension": 0, "runtime.metrics": 0,
     "runtime.sandbox": 1,
     "runtime.data": 2,
     "runtime.security": 3, "runtime.behaviour": 3,  # peers: neither imports the other

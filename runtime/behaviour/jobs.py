@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from runtime import metrics
 from runtime.extension.platform import Platform
 
 #: Seconds a job may run before RQ kills it; jobs are one short transaction each.
@@ -54,12 +55,25 @@ def job_handler(loom, name: str) -> Callable[..., Any]:
     """``callable(*args)`` running job ``name`` on ``loom``: the platform's own, or a plugin's
     (``loom_job_handlers``), which gets the plugin's view of the platform instead of the Loom."""
     if name in JOBS:
-        return functools.partial(JOBS[name], loom)
+        return _counted(name, functools.partial(JOBS[name], loom))
     handler = loom.plugins.job_handlers().get(name)
     if handler is None:
         known = sorted({*JOBS, *loom.plugins.job_handlers()})
         raise KeyError(f"no job {name!r}; known: {', '.join(known)}")
-    return functools.partial(handler, Platform(loom))
+    return _counted(name, functools.partial(handler, Platform(loom)))
+
+
+def _counted(name: str, handler):
+    """``handler`` counting its outcomes in ``loom_jobs_total``."""
+    def run(*args):
+        try:
+            result = handler(*args)
+        except BaseException:
+            metrics.JOBS.labels(name, "error").inc()
+            raise
+        metrics.JOBS.labels(name, "ok").inc()
+        return result
+    return run
 
 
 class Jobs:

@@ -7,6 +7,7 @@ import decimal
 import time
 import types
 
+from runtime import metrics
 from runtime.sandbox import scriptbuiltins
 
 from .compiler import SNIPPET_FUNCTION
@@ -124,6 +125,7 @@ def run(script, function=None, *, api=None, args=(), kwargs=None, limits=None, o
         message=None if error is None else error.message,
         logs=tuple(state.logs),
     )
+    metrics.script_run(report.outcome, report.guard)
     if on_report is not None:
         on_report(report)
     if error is not None:

@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None, loom: Loom | None = None, witho
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
     )
     app.after_request(security_headers)
-    from . import confine
+    from . import confine, operations
+    operations.init_app(app)  # request ids, latency metrics, /healthz, /readyz, /metrics
     confine.init_app(app)  # external users reach only the areas plugins open to them
     app.json.ensure_ascii = False
     app.json.sort_keys = False
