@@ -1,6 +1,7 @@
 """The ``loom`` command: run the platform, manage apps, import data."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -443,16 +444,82 @@ def audit():
 
 
 @audit.command("verify")
-def audit_verify():
-    """Check the audit log's hash chain; name the first changed or missing entry (exit 1)."""
-    from runtime.security.audit import verify
+@click.option("--anchor", "anchor_file", type=click.File("r"), help="an anchor printed by `loom audit anchor`")
+def audit_verify(anchor_file):
+    """Check the audit log's hash chain; name the first changed or missing entry (exit 1).
+
+    With LOOM_AUDIT_KEY set, the keyed part must verify under the key; with --anchor, the log
+    must still hold the anchored head."""
+    from runtime.security.audit import check_anchor, verify
     loom = _loom()
     with loom.reader.connect() as c:
-        verdict = verify(c)
+        verdict = verify(c, key=loom.audit.key)
+        problem = None
+        if verdict.ok and anchor_file is not None:
+            if not loom.audit.key:
+                _fail(Exception("checking an anchor needs LOOM_AUDIT_KEY"))
+            try:
+                anchor = json.load(anchor_file)
+            except ValueError as exc:
+                _fail(Exception(f"{anchor_file.name}: not an anchor: {exc}"))
+            problem = check_anchor(c, loom.audit.key, anchor if isinstance(anchor, dict) else {})
     if not verdict.ok:
         click.echo(f"audit log is broken after {verdict.entries} good entries: {verdict.problem}", err=True)
         sys.exit(1)
-    click.echo(f"ok, {verdict.entries} entries" + (f" (last hash {verdict.head})" if verdict.entries else ""))
+    if problem:
+        click.echo(f"audit log does not hold the anchor: {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"ok, {verdict.entries} entries" + (f" (last hash {verdict.head})" if verdict.entries else "")
+               + (", anchor held" if anchor_file is not None else ""))
+
+
+@audit.command("anchor")
+def audit_anchor():
+    """Print the chain's head signed with LOOM_AUDIT_KEY, as JSON: keep it off this machine."""
+    import datetime as dt
+    from runtime.security.audit import sign_anchor, verify
+    loom = _loom()
+    if not loom.audit.key:
+        _fail(Exception("an anchor is signed with the audit key: set LOOM_AUDIT_KEY"))
+    with loom.reader.connect() as c:
+        verdict = verify(c, key=loom.audit.key)
+    if not verdict.ok:
+        _fail(Exception(f"the audit log does not verify, no anchor made: {verdict.problem}"))
+    click.echo(json.dumps({"seq": verdict.entries, "hash": verdict.head,
+                           "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                           "signature": sign_anchor(loom.audit.key, verdict.entries, verdict.head)}))
+
+
+@main.command("backup")
+@click.argument("out", type=click.Path(dir_okay=False, writable=True))
+def backup_(out):
+    """Write the database, the file store and a manifest to the archive OUT (.tar.gz)."""
+    from runtime.core.backup import BackupError, backup
+    loom = _loom()
+    try:
+        manifest = backup(loom, out)
+    except BackupError as exc:
+        _fail(exc)
+    rows = sum(manifest["tables"].values())
+    click.echo(f"backed up {len(manifest['apps'])} app(s), {rows} rows in {len(manifest['tables'])} tables "
+               f"and the file store to {out}")
+
+
+@main.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+def restore_(archive):
+    """Put a backup into this (empty) instance, then compare it with the backup's manifest."""
+    from runtime.core.backup import BackupError, restore
+    try:
+        result = restore(archive, Settings.from_env())
+    except BackupError as exc:
+        _fail(exc)
+    for problem in result.problems:
+        click.echo(f"error: {problem}", err=True)
+    if not result.ok:
+        sys.exit(1)
+    click.echo(f"restored {len(result.manifest['apps'])} app(s) and {sum(result.tables.values())} rows; "
+               f"every table matches the backup and the audit chain verifies")
 
 
 @main.group()

@@ -19,6 +19,7 @@ class Settings:
     session_hours: float = 8  # a signed-in session ends after this long without a request
     secure_cookies: bool | None = None  # cookies only over HTTPS; None: when base_url is https://
     disabled_plugins: tuple[str, ...] = ()  # installed plugins left out (LOOM_DISABLED_PLUGINS=a,b)
+    audit_key: str | None = None  # keys the audit chain; kept outside the database (LOOM_AUDIT_KEY)
 
     @classmethod
     def from_env(cls, home: str | Path | None = None) -> "Settings":
@@ -30,7 +31,8 @@ class Settings:
                    session_hours=float(os.environ.get("LOOM_SESSION_HOURS", "8")),
                    secure_cookies=None if secure in (None, "") else secure.lower() in ("1", "true", "yes"),
                    disabled_plugins=tuple(n.strip() for n in os.environ.get("LOOM_DISABLED_PLUGINS", "").split(",")
-                                          if n.strip()))
+                                          if n.strip()),
+                   audit_key=os.environ.get("LOOM_AUDIT_KEY") or None)
 
     @property
     def https(self) -> bool:
@@ -44,7 +46,8 @@ class Settings:
         from .loom import Loom
         self.home.mkdir(parents=True, exist_ok=True)
         loom = Loom(self.database_url, files_dir=self.files_dir, redis_url=self.redis_url,
-                    smtp_url=self.smtp_url, base_url=self.base_url, plugins=self.plugin_host())
+                    smtp_url=self.smtp_url, base_url=self.base_url, plugins=self.plugin_host(),
+                    audit_key=self.audit_key)
         loom.upgrade_db()
         loom.load()
         return loom

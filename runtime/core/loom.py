@@ -52,7 +52,7 @@ class Loom:
 
     def __init__(self, database_url: str, files_dir: str | Path | None = None, *, redis_url: str | None = None,
                  smtp_url: str | None = None, base_url: str | None = None, plugins: PluginHost | None = None,
-                 **engine_options):
+                 audit_key: str | None = None, **engine_options):
         self.database_url = database_url
         self.redis_url = redis_url  # None: jobs run in this process
         self.smtp_url = smtp_url  # smtp://host:port; None: e-mails stay in the outbox
@@ -68,7 +68,7 @@ class Loom:
         self.records = RecordService(self)
         self.permissions = Permissions()
         self.link_filters = LinkFilters(self)
-        self.audit = Audit()
+        self.audit = Audit(audit_key)  # LOOM_AUDIT_KEY: the chain is keyed (runtime.security.audit)
         self.accounts = Accounts(self)
         self.hooks = Hooks(self)
         self.workflow = Workflow(self)
@@ -114,6 +114,9 @@ class Loom:
         """Bring the platform's own tables to the newest Alembic revision."""
         from .migrations import upgrade
         upgrade(self.engine)
+        if self.audit.key:
+            with self.engine.begin() as conn:
+                self.audit.ensure_keyed(conn)
 
     # ------------------------------------------------------------------ live apps
     def load(self) -> None:

@@ -414,7 +414,7 @@ def audit():
         rows = c.execute(query.order_by(a.c.seq.desc()).limit(AUDIT_PAGE + 1)).mappings().all()
         actions = sorted(c.execute(select(a.c.action).distinct()).scalars())
         if request.method == "POST":
-            verdict = verify(c)
+            verdict = verify(c, key=loom().audit.key)
     more = len(rows) > AUDIT_PAGE
     rows = rows[:AUDIT_PAGE]
     entries = []
