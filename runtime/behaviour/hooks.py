@@ -102,7 +102,8 @@ class Hooks:
     # ------------------------------------------------------------------ running
     def run(self, conn, app: App, ref: str, hook: str, *, actor, record: dict | None = None,
             writable: bool = False, old: dict | None = None, args: tuple = (), entity=None,
-            record_id: int | None = None, dry_run: bool = False, privileged: bool = False):
+            record_id: int | None = None, dry_run: bool = False, privileged: bool = False,
+            limits: dict | None = None):
         """Run one hook; return ``(result, changes)``. Script errors become :class:`ScriptFailed`
         (or :class:`ValidationFailed` when the script called ``reject``).
 
@@ -120,7 +121,7 @@ class Hooks:
         rights = elevated(actor, f"{hook} ({ref})") if privileged else actor
         reads = Reads() if rights is not actor else None
         api = self._api(conn, app, actor, proxy, old, entity, rights=rights, reads=reads)
-        limits = self._limits(entity)
+        limits = sandbox.Limits.from_config(limits) if limits else self._limits(entity)
         report = lambda r: self._remember(r, app, hook, entity, record_id, actor, dry_run)  # noqa: E731
         if proxy is not None:
             args = tuple(args) + (proxy,)  # the record is always the last argument
@@ -139,11 +140,12 @@ class Hooks:
         return result, sandbox.record_changes(proxy) if proxy is not None else {}
 
     # ------------------------------------------------------------------ engine entry points
-    def run_scheduled(self, app_name: str, ref: str, actor=None) -> dict:
+    def run_scheduled(self, app_name: str, ref: str, actor=None, limits: dict | None = None) -> dict:
         """Run a scheduled script (``schedules[].script``) in its own transaction.
 
-        The scheduler calls this; so does ``loom scripts run``. The script acts
-        as the system user unless an actor is given.
+        The scheduler calls this (in a job process, see ``runtime.core.isolation``); so
+        does ``loom scripts run``. The script acts as the system user unless an actor is
+        given; ``limits`` is the schedule's ``limits:`` block.
         """
         from runtime.data.records import SYSTEM
         actor = actor or SYSTEM
@@ -152,7 +154,7 @@ class Hooks:
             raise LoomError(f"no published app {app_name!r}")
         try:
             with self.loom.engine.begin() as conn:
-                result, _ = self.run(conn, live.app, ref, f"schedule:{ref}", actor=actor)
+                result, _ = self.run(conn, live.app, ref, f"schedule:{ref}", actor=actor, limits=limits)
         finally:
             self.flush()
         report = self.last_report

@@ -167,7 +167,7 @@ class Scheduler:
                     result = runner.run(app, schedule, slot)
                     outcome = "error" if result["failed"] else "ok"
                 else:
-                    outcome, result = "ok", self.loom.hooks.run_scheduled(app, spec["script"])
+                    outcome, result = "ok", self._run_script(app, spec)
             except Exception as exc:  # noqa: BLE001 - recorded on the slot; the next slot runs anyway
                 log.warning("schedule %s.%s at %s failed: %s", app, schedule, slot, exc)
                 outcome, result = "error", {"error": describe_error(exc)}
@@ -176,6 +176,16 @@ class Scheduler:
             conn.execute(update(r).where(r.c.app == app, r.c.schedule == schedule, r.c.slot == slot)
                          .values(finished_at=clock.now(), outcome=outcome, result=result))
         return outcome
+
+    def _run_script(self, app: str, spec: dict) -> dict:
+        """A schedule's script: in a job process under OS limits when this Loom has them
+        (``runtime.core.isolation``), else right here."""
+        limits = spec.get("limits")
+        pool = getattr(self.loom, "isolation", None)
+        if pool is None:
+            return self.loom.hooks.run_scheduled(app, spec["script"], limits=limits)
+        seconds = float((limits or {}).get("timeout", 2.0))
+        return pool.call("run_scheduled", app, spec["script"], limits, seconds=seconds)
 
     # ------------------------------------------------------------------ e-mail
     def outbox(self, now: dt.datetime):

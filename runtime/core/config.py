@@ -50,6 +50,11 @@ class Settings:
                     audit_key=self.audit_key)
         loom.upgrade_db()
         loom.load()
+        if os.environ.get("LOOM_ISOLATE_JOBS", "1") != "0":
+            from .isolation import PoolConfig, ProcessPool
+            loom.isolation = ProcessPool(PoolConfig(
+                self.database_url, str(self.files_dir), self.redis_url, self.smtp_url, self.base_url,
+                self.audit_key, self.disabled_plugins))
         return loom
 
     def plugin_host(self):

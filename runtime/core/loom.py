@@ -78,6 +78,7 @@ class Loom:
         self.router = Router(self)
         self.sla = SLA(self)
         self.behaviour = Behaviour(self)
+        self.isolation = None  # a ProcessPool for heavy scripts (runtime.core.isolation); None: run here
         self.approvals = Approvals(self)
         self.generators = Generators(self)
         self.notices = Notices(self)
