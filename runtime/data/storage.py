@@ -54,6 +54,7 @@ class EntityTables:
     main: Table
     children: dict[str, Table] = dc_field(default_factory=dict)  # table field -> child rows
     assoc: dict[str, Table] = dc_field(default_factory=dict)  # multilink field -> pairs
+    statements: dict = dc_field(default_factory=dict, compare=False, repr=False)  # hot statements, built once
 
 
 def sql_type(f: Field):

@@ -182,6 +182,29 @@ def to_json(value):
     return convert(value) if convert is not None else value
 
 
+def rows_json(rows, keys: list[str]) -> list[dict]:
+    """``keys`` of each of ``rows`` in their JSON form, as :func:`to_json` gives them.
+
+    A column holds one Python type, so the conversion is chosen once per column (from its
+    first non-empty value) instead of being looked up for every value: a page of 50 rows of
+    20 columns is a thousand values, and this loop is the list endpoint's hottest."""
+    plan = []
+    for key in keys:
+        sample = next((r[key] for r in rows if r[key] is not None), None)
+        convert = _JSON.get(type(sample))
+        if convert is not None:
+            plan.append((key, convert))
+    out = []
+    for row in rows:
+        item = {key: row[key] for key in keys}
+        for key, convert in plan:
+            value = item[key]
+            if value is not None:
+                item[key] = convert(value)
+        out.append(item)
+    return out
+
+
 _PLAIN_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)([.,][0-9]+)?")
 
 

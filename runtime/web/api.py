@@ -178,7 +178,7 @@ def list_records(app: str, entity: str):
                                          after=options.get("after"), search=options.get("q"),
                                          count=options.get("count"), actor=g.actor, include_deleted=include_deleted,
                                          view_filters=view_filters, view_sort=view_sort)
-        items = [records.to_json(conn, et, row, g.actor, related=False) for row in page.items]
+        items = records.page_json(et, page.items, g.actor)
     return jsonify({"items": items, "next": page.next_cursor, "count": page.count, "count_exact": page.count_exact})
 
 

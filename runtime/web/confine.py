@@ -30,6 +30,8 @@ def init_app(app: Flask) -> None:
 
 
 def _confine():
+    if request.blueprint == "api" and request.headers.get("Authorization", "").startswith("Bearer "):
+        return None  # the API then reads the token alone, never the session; external users get no token
     if not current_user.is_authenticated or not getattr(current_user.actor, "external", False):
         return None
     areas = current_app.extensions.get(KEY, {})

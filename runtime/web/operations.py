@@ -163,13 +163,40 @@ def _finish(response: Response) -> Response:
         return response
     seconds = time.perf_counter() - started
     route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-    metrics.REQUEST_SECONDS.labels(request.method, route).observe(seconds)
-    metrics.REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    status = response.status_code
+    _series(request.method, route, status).observe(seconds)
     response.headers["X-Request-Id"] = g.request_id
-    log.info("%s %s %s", request.method, request.path, response.status_code,
-             extra={"method": request.method, "path": request.path, "route": route,
-                    "status": response.status_code, "ms": round(seconds * 1000, 2), "ip": request.remote_addr})
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s %s %s", request.method, request.path, status,
+                 extra={"method": request.method, "path": request.path, "route": route, "status": status,
+                        "ms": round(seconds * 1000, 2), "ip": request.remote_addr})
     return response
+
+
+class _Series:
+    """The latency histogram and the request counter of one (method, route, status)."""
+
+    __slots__ = ("latency", "count")
+
+    def __init__(self, method: str, route: str, status: int):
+        self.latency = metrics.REQUEST_SECONDS.labels(method, route)
+        self.count = metrics.REQUESTS.labels(method, route, str(status))
+
+    def observe(self, seconds: float) -> None:
+        self.latency.observe(seconds)
+        self.count.inc()
+
+
+_SERIES: dict[tuple, _Series] = {}
+
+
+def _series(method: str, route: str, status: int) -> _Series:
+    # labels() hashes and locks on every call; routes and statuses are few, so keep the children
+    key = (method, route, status)
+    series = _SERIES.get(key)
+    if series is None:
+        series = _SERIES[key] = _Series(method, route, status)
+    return series
 
 
 class RequestIdFilter(logging.Filter):
