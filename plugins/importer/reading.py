@@ -91,7 +91,8 @@ def read_csv(filename: str, content: bytes) -> Sheet:
             rows.append((number, _fit(filename, number, cells, header)))
             _limit(filename, rows)
     except csv.Error as exc:
-        raise FileProblem(f"{filename}: line {reader.line_num}: {exc}") from None
+        reason = "a quoted value is never closed" if "end of data" in str(exc) else str(exc)
+        raise FileProblem(f"{filename}: line {reader.line_num}: {reason}") from None
     if header is None:
         raise FileProblem(f"{filename}: no header line; the first line must name the columns")
     return Sheet(header, rows, "csv", encoding, delimiter)

@@ -117,3 +117,114 @@ def test_a_file_with_bad_rows_is_checked_then_its_good_rows_imported(served, sto
                                                                   tables.audit.c.entity == "product")).scalars().all()
     assert actions == ["import_new", "import_queued", "import_chunk", "import_done"]
     assert creates == ["klara"] * 3  # each record audited as the importing user's
+
+
+def test_the_mapping_is_remembered_per_entity_and_user(served, stock):
+    content = "Товар;Код по складу;Примечание\nСоль;S-1;мешок\n".encode()
+    client = Client(served)
+    client.sign_in("klara")
+    status, page = client.upload("/import/stock/product", "соль.csv", content)
+    assert mapping_of(page) == {"col0": "", "col1": "", "col2": ""}  # no header names a field
+    assert "по названиям" in page
+    run_path = client.url.removesuffix("/map").removeprefix(served)
+    client.post(f"{run_path}/map", {"col0": "name", "col1": "code", "col2": ""})
+
+    status, page = client.upload("/import/stock/product", "соль-2.csv", content)
+    assert mapping_of(page) == {"col0": "name", "col1": "code", "col2": ""}
+    assert "как в прошлый раз" in page
+
+    stock.accounts.create_user("kira", "stock-pass-1", roles=["stock:clerk"])
+    other = Client(served)
+    other.sign_in("kira")
+    _, page = other.upload("/import/stock/product", "соль.csv", content)
+    assert mapping_of(page) == {"col0": "", "col1": "", "col2": ""}  # Klara's mapping is hers
+
+
+def test_a_user_who_may_not_create_is_refused_everywhere(served, stock):
+    clerk = Client(served)
+    clerk.sign_in("klara")
+    run_path, _ = upload_and_check(clerk, "товары.csv", ("\n".join([HEADER, *ROWS]) + "\n").encode())
+
+    viewer = Client(served)
+    viewer.sign_in("vova")
+    _, listing = viewer.get("/ui/stock/product")
+    assert 'data-plugin-button="import"' not in listing
+    assert viewer.get("/import/stock/product")[0] == 403
+    assert viewer.upload("/import/stock/product", "товары.csv", b"name\nx\n")[0] == 403
+    for path in ("/map", "/check", "", "/status.json", "/rejected.csv"):
+        assert viewer.get(run_path + path)[0] == 403, path
+    assert viewer.post(f"{run_path}/start", {})[0] == 403
+    assert products(stock) == []
+
+    anonymous = Client(served)
+    anonymous.get("/import/stock/product")
+    assert anonymous.url.split("?")[0].endswith("/login")  # sent to sign in
+
+    kira = stock.accounts.create_user("kira", "stock-pass-1", roles=["stock:clerk"])
+    assert kira
+    other_clerk = Client(served)
+    other_clerk.sign_in("kira")
+    assert other_clerk.get(run_path + "/check")[0] == 404  # Klara's run is not Kira's
+    assert other_clerk.post(f"{run_path}/start", {})[0] == 404
+
+    # forms need their CSRF token
+    assert clerk.upload("/import/stock/product", "x.csv", b"name\nx\n", token=False)[0] == 400
+    assert clerk.post(f"{run_path}/start", {}, token=False)[0] == 400
+    assert products(stock) == []
+
+
+def test_an_excel_workbook_is_imported(served, stock):
+    from openpyxl import Workbook
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Name", "Code", "Price", "Kind", "Delivered", "Active"])  # English titles map too
+    sheet.append(["Гречка", "G-1", 99.5, "Продукты", dt.datetime(2026, 12, 3), True])
+    sheet.append([None, None, None, None, None, None])  # an empty row is skipped
+    sheet.append(["Отвёртка", "O-1", 250, "Tool", dt.date(2026, 12, 4), False])
+    sheet.append(["Ключ", "K-2", "дорого", "tool", None, None])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    client = Client(served)
+    client.sign_in("klara")
+    run_path, page = upload_and_check(client, "товары.xlsx", buffer.getvalue())
+    assert "можно сохранить: 2" in page and "<td>5</td>" in page  # the sheet's row 5 is wrong
+    client.post(f"{run_path}/start", {})
+    assert wait_done(client, run_path)["written"] == 2
+    buckwheat, driver = [p for p in products(stock) if p["code"] in ("G-1", "O-1")]
+    assert (buckwheat["name"], buckwheat["price"], buckwheat["kind"], buckwheat["delivered"], buckwheat["active"]) \
+        == ("Гречка", "99.50", "food", "2026-12-03", True)
+    assert (driver["kind"], driver["delivered"], driver["active"]) == ("tool", "2026-12-04", False)
+
+
+@pytest.mark.parametrize("encoding, delimiter", [("cp1251", ";"), ("utf-8-sig", ","), ("utf-8", "\t")])
+def test_csv_in_the_encodings_and_separators_of_russian_offices(served, stock, encoding, delimiter):
+    lines = [["Наименование", "Артикул", "Цена"], ["Сгущёнка «Алёнка»", "A-1", "120,50"],
+             ["Щётка", "A-2", "35"]]
+    if delimiter == ",":
+        lines[1][2] = "120.50"
+    text_ = "\r\n".join(delimiter.join(cells) for cells in lines) + "\r\n"
+    content = text_.encode(encoding)
+    client = Client(served)
+    client.sign_in("klara")
+    _, page = client.upload("/import/stock/product", "склад.csv", content)
+    shown = {"\t": "TAB"}.get(delimiter, delimiter)
+    assert f"Кодировка {encoding}, разделитель {shown}" in page
+    run_path = client.url.removesuffix("/map").removeprefix(served)
+    client.post(f"{run_path}/map", mapping_of(page))
+    client.post(f"{run_path}/start", {})
+    assert wait_done(client, run_path)["written"] == 2
+    assert [(p["name"], p["price"]) for p in products(stock)] == [("Сгущёнка «Алёнка»", "120.50"), ("Щётка", "35.00")]
+
+
+@pytest.mark.parametrize("filename, content, message", [
+    ("bad.csv", "Наименование;Цена\nМыло;10\nШило;5;лишнее;ещё\n".encode(), "bad.csv: line 3: 4 cells"),
+    ("bad.csv", 'Наименование;Цена\n"Мыло;10\n'.encode(), "bad.csv: line 2: a quoted value is never closed"),
+    ("bad.csv", "Наименование;;Цена\nМыло;1;2\n".encode(), "bad.csv: line 1: column 2 of the header has no name"),
+    ("bad.csv", b"", "bad.csv: the file is empty"),
+    ("bad.xlsx", b"PK\x03\x04 not really a workbook", "bad.xlsx: not an Excel workbook"),
+])
+def test_a_broken_file_is_refused_naming_the_line(served, stock, filename, content, message):
+    client = Client(served)
+    client.sign_in("klara")
+    status, page = client.upload("/import/stock/product", filename, content)
+    assert status == 400 and message in page.replace("&#39;", "'"), page[-800:]
