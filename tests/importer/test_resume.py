@@ -91,3 +91,30 @@ def test_a_killed_worker_is_replaced_and_the_import_finishes_once(services):
         time.sleep(0.2)
     assert counts(loom) == (rows, rows)
     assert platform.batch(run_id)["written"] == rows
+
+
+def test_the_progress_page_queues_again_an_import_whose_job_went_silent(stock, served):
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from runtime.data import tables
+
+    from .conftest import Client
+    platform = Platform(stock)
+    run_id = start(platform, 30, chunk=10)
+    engine.run(platform, run_id, chunks=1)  # then its worker died
+    client = Client(served)
+    client.sign_in("klara")
+    path = f"/import/stock/product/{run_id}/status.json"
+    assert client.json(path)["state"] == "running"  # recently active: left alone
+    assert counts(stock) == (10, 10)
+    with stock.engine.begin() as c:
+        c.execute(update(tables.batch_run).where(tables.batch_run.c.id == run_id)
+                  .values(updated_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10)))
+    client.json(path)  # silent for ten minutes: queued again
+    deadline = time.monotonic() + 30
+    while client.json(path)["state"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert counts(stock) == (30, 30)
