@@ -51,18 +51,8 @@ def read_xlsx(filename: str, content: bytes) -> Sheet:
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise FileProblem(f"{filename}: not an Excel workbook (.xlsx): {exc}") from None
     try:
-        sheet = book.worksheets[0]
-        lines = sheet.iter_rows(values_only=True)
-        header, rows = None, []
-        for number, values in enumerate(lines, start=1):
-            cells = [_cell_text(v) for v in values]
-            if not any(cells):
-                continue
-            if header is None:
-                header = _header(filename, number, cells)
-                continue
-            rows.append((number, _fit(filename, number, cells, header)))
-            _limit(filename, rows)
+        lines = enumerate(book.worksheets[0].iter_rows(values_only=True), start=1)
+        header, rows = _table(filename, ((n, [_cell_text(v) for v in values]) for n, values in lines))
     finally:
         book.close()
     if header is None:
@@ -78,18 +68,8 @@ def read_csv(filename: str, content: bytes) -> Sheet:
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     delimiter = max(DELIMITERS, key=first.count) if any(d in first for d in DELIMITERS) else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    header, rows = None, []
     try:
-        for cells in reader:
-            number = reader.line_num
-            cells = [c.strip() for c in cells]
-            if not any(cells):
-                continue
-            if header is None:
-                header = _header(filename, number, cells)
-                continue
-            rows.append((number, _fit(filename, number, cells, header)))
-            _limit(filename, rows)
+        header, rows = _table(filename, ((reader.line_num, [c.strip() for c in cells]) for cells in reader))
     except csv.Error as exc:
         reason = "a quoted value is never closed" if "end of data" in str(exc) else str(exc)
         raise FileProblem(f"{filename}: line {reader.line_num}: {reason}") from None
@@ -113,6 +93,21 @@ def decode(content: bytes) -> tuple[str, str]:
         raise FileProblem(f"line {line}: neither UTF-8 nor Windows-1251 text") from None
 
 
+def _table(filename: str, lines) -> tuple[list[str] | None, list[tuple[int, list[str]]]]:
+    """The header (the first non-empty line) and the numbered rows after it, empty ones skipped."""
+    header, rows = None, []
+    for number, cells in lines:
+        if not any(cells):
+            continue
+        if header is None:
+            header = _header(filename, number, cells)
+            continue
+        rows.append((number, _fit(filename, number, cells, header)))
+        if len(rows) > MAX_ROWS:
+            raise FileProblem(f"{filename}: more than {MAX_ROWS} rows; split the file")
+    return header, rows
+
+
 def _header(filename: str, number: int, cells: list[str]) -> list[str]:
     while cells and not cells[-1]:
         cells = cells[:-1]
@@ -133,11 +128,6 @@ def _fit(filename: str, number: int, cells: list[str], header: list[str]) -> lis
         raise FileProblem(f"{filename}: line {number}: {len(cells)} cells, but the header names "
                           f"{len(header)} columns (a delimiter inside a value without quotes?)")
     return (cells + [""] * len(header))[:len(header)]
-
-
-def _limit(filename: str, rows: list) -> None:
-    if len(rows) > MAX_ROWS:
-        raise FileProblem(f"{filename}: more than {MAX_ROWS} rows; split the file")
 
 
 def _cell_text(value) -> str:
