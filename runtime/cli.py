@@ -85,7 +85,9 @@ def run(host, port, demo):
     app = create_app(settings, loom)
     if loom.redis_url is None:
         from runtime.behaviour.scheduler import start_embedded_thread
+        from runtime.extension.platform import Platform
         start_embedded_thread(loom)  # timers, cron schedules and e-mail, in this process
+        loom.plugins.worker_started(Platform(loom))  # jobs run here: resume what a stop left unfinished
     else:
         click.echo("Jobs go to Redis: run `loom scheduler` and `loom worker` as well")
     click.echo(f"Loom is running at http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs/)")
@@ -103,9 +105,12 @@ def worker(burst):
     settings = Settings.from_env()
     if not settings.redis_url:
         _fail(Exception("LOOM_REDIS_URL is not set: without Redis, `loom run` runs jobs itself"))
-    jobs.serve(_loom(settings))  # fail now, not on the first job, if the database is unreachable
+    loom = _loom(settings)
+    jobs.serve(loom)  # fail now, not on the first job, if the database is unreachable
     connection = Redis.from_url(settings.redis_url)
     name = jobs.queue_name()
+    from runtime.extension.platform import Platform
+    loom.plugins.worker_started(Platform(loom))  # e.g. imports a stopped worker left half done
     # SimpleWorker runs jobs in this process: the Loom built above (apps, compiled scripts,
     # connection pool) serves every job, where a forking worker would rebuild it per job.
     SimpleWorker([Queue(name, connection=connection)], connection=connection,

@@ -2,9 +2,11 @@
 
 Rows are read lazily, checked field by field, and written with one
 ``executemany`` per batch (``COPY`` on PostgreSQL). Human numbers are
-reserved a batch at a time. A bad row stops the import with its line
-number and the field; the batches before it stay committed, so a re-run
-with ``--skip N`` continues where it stopped.
+reserved a batch at a time. Links must exist, be visible to the importing
+user and pass their field's link filter (docs/metadata.md, "Link filters"),
+as in a save. A bad row stops the import with its line number and the
+field; the batches before it stay committed, so a re-run with ``--skip N``
+continues where it stopped.
 """
 from __future__ import annotations
 
@@ -130,6 +132,8 @@ def _write(loom, et, rows, links, version, initial, line, actor) -> None:
                 if ids - found:
                     raise ImportError_([FieldError(name, f"no record with id {min(ids - found)} "
                                                          f"(in the batch ending at line {line})")])
+            if f.spec.get("filter") or f.spec.get("filter_script"):
+                _check_link_filter(loom, conn, f, rows, line, actor)
         need_numbers = [r for r in rows if not r.get("number")]
         numbers = loom.records.next_number(conn, et.entity, len(need_numbers)) if need_numbers else []
         if isinstance(numbers, str):
@@ -149,6 +153,18 @@ def _write(loom, et, rows, links, version, initial, line, actor) -> None:
         _require_visible(loom, conn, et, rows, line, actor)
         loom.audit.record(conn, actor, "import", et.entity, None, None,
                           {"rows": len(rows), "first": rows[0]["number"], "last": rows[-1]["number"]})
+
+
+def _check_link_filter(loom, conn, f, rows, line, actor) -> None:
+    """Each row's link must be one its field's filter offers for that row, as a save requires."""
+    first = line - len(rows) + 1
+    for i, r in enumerate(rows):
+        if r.get(f.name) is None:
+            continue
+        try:
+            loom.link_filters.check(conn, f, [r[f.name]], r, actor)
+        except FieldError as exc:
+            raise ImportError_([FieldError(f"line {first + i}: {exc.field}", exc.message)]) from None
 
 
 def _require_visible(loom, conn, et, rows, line, actor) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import (
                         JSON,
                         Boolean,
+                        LargeBinary,
                         Column,
                         DateTime,
                         ForeignKey,
@@ -372,6 +373,51 @@ delivery_log = Table(
     Column("detail", Text),
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_loom_delivery_log_channel", "channel", "at"),
+)
+
+batch_run = Table(
+    # A batch run (an import from a file, ...): its parameters, the file it reads and how far it
+    # got. ``done`` is the last row committed, advanced in the same transaction as the rows, so a
+    # restarted worker continues after it and never writes a row twice. See docs/decisions/0025.
+    "loom_batch_run", metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(40), nullable=False),  # the plugin's name for it: import, ...
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("user_id", ID),  # who started it; the run acts as them
+    Column("state", String(20), nullable=False),  # new, queued, running, done, failed, cancelled
+    Column("params", JSON, nullable=False),
+    Column("content", LargeBinary),  # the uploaded file, until the run is done
+    Column("total", Integer, nullable=False, default=0),
+    Column("done", Integer, nullable=False, default=0),
+    Column("written", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_loom_batch_run_owner", "kind", "app", "entity", "user_id"),
+)
+
+batch_reject = Table(
+    # A row a batch run refused: its number in the file, its cells and why.
+    "loom_batch_reject", metadata,
+    Column("id", ID, primary_key=True),
+    Column("run_id", ID, ForeignKey("loom_batch_run.id", ondelete="CASCADE"), nullable=False),
+    Column("row", Integer, nullable=False),
+    Column("cells", JSON, nullable=False),
+    Column("error", Text, nullable=False),
+    Index("ix_loom_batch_reject_run", "run_id", "row"),
+)
+
+preference = Table(
+    # What a plugin remembers for a user (an import's column mapping per entity).
+    "loom_preference", metadata,
+    Column("id", ID, primary_key=True),
+    Column("key", String(200), nullable=False),
+    Column("user_id", ID, nullable=False, default=0),  # 0: for everybody
+    Column("value", JSON, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("key", "user_id", name="uq_loom_preference"),
 )
 
 generated = Table(

@@ -199,6 +199,9 @@ class PluginHost:
                             disabled=frozenset(self.disabled),
                             checks={k: kind.check for k, kind in self.metadata_kinds().items() if kind.check})
 
+    def worker_started(self, platform) -> None:
+        self.call_each("loom_worker_started", platform=platform)
+
     def notify_record_event(self, event, platform) -> None:
         """Tell every subscriber; a failing one is logged and the others still hear of it."""
         self.call_each("loom_record_event", event=event, platform=platform)

@@ -97,7 +97,8 @@ def record_buttons(app_name: str, entity: str, record_id: int) -> list[RecordBut
 
 @bp.app_template_global("list_buttons")
 def list_buttons(app_name: str, entity: str) -> list[RecordButton]:
-    """The plugins' buttons for the selected records of a list."""
+    """The plugins' buttons of a list: ``post`` ones act on the selected records, ``get`` ones
+    are links beside "New" (an import)."""
     return _buttons(app_name, entity, None)
 
 
