@@ -38,5 +38,5 @@ def loom_job_handlers():
 def loom_worker_started(platform):
     """Imports a stopped worker left unfinished continue after their last committed row."""
     from . import engine
-    for run in platform.unfinished_batches(engine.KIND):
+    for run in platform.unfinished_file_runs(engine.KIND):
         engine.start_job(platform, run["id"])

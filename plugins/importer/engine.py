@@ -4,7 +4,7 @@ Both go through the record service as the importing user, so a row is checked ex
 a save from the form would be: permissions, types, required fields, choices, links that
 exist and that the link's filter allows, unique values, the entity's hooks. The dry run
 does it in a transaction that is rolled back; the job in chunks of rows, each chunk one
-transaction that also moves the run's last committed row (``platform.batch_step``), so a
+transaction that also moves the run's last committed row (``platform.file_run_step``), so a
 job started again after a crash continues after that row and never writes one twice.
 """
 from __future__ import annotations
@@ -74,27 +74,27 @@ def run(platform, run_id: int, chunks: int | None = None) -> str:
     ``chunks``: write at most that many and stop (the run stays ``running`` for a later job);
     otherwise write for :data:`SLICE_SECONDS` and queue the rest as a new job."""
     try:
-        job = platform.batch(run_id)
+        job = platform.file_run(run_id)
     except NotFound:
         return "gone"
     if job["state"] == "queued":
-        platform.set_batch_state(run_id, "running", only_from=("queued",))
+        platform.set_file_run_state(run_id, "running", only_from=("queued",))
     elif job["state"] != "running":
         return job["state"]
     params = job["params"]
     user, app, entity = params["username"], job["app"], job["entity"]
     try:
-        sheet = read(params["filename"], platform.batch_content(run_id))
+        sheet = read(params["filename"], platform.file_run_content(run_id))
     except FileProblem as exc:
-        platform.set_batch_state(run_id, "failed", str(exc), only_from=("running",), user=user)
+        platform.set_file_run_state(run_id, "failed", str(exc), only_from=("running",), user=user)
         return "failed"
     model = platform.entity_model(app, entity)
     mapping, size = params["mapping"], int(params.get("chunk") or CHUNK)
     started, written = time.monotonic(), 0
     while True:
-        done = platform.batch(run_id)["done"]
+        done = platform.file_run(run_id)["done"]
         if done >= len(sheet.rows):
-            platform.set_batch_state(run_id, "done", only_from=("running",), user=user)
+            platform.set_file_run_state(run_id, "done", only_from=("running",), user=user)
             return "done"
         if chunks is not None and written >= chunks:
             return "running"
@@ -103,7 +103,7 @@ def run(platform, run_id: int, chunks: int | None = None) -> str:
             return "continued"
         end = min(done + size, len(sheet.rows))
         try:
-            with platform.batch_step(run_id, done, end, user) as step:
+            with platform.file_run_step(run_id, done, end, user) as step:
                 converter = Converter(platform, step.records, app, model)
                 for line, cells in sheet.rows[done:end]:
                     found = _attempt(step, converter, app, entity, sheet.header, cells, mapping)
@@ -113,7 +113,7 @@ def run(platform, run_id: int, chunks: int | None = None) -> str:
             return "taken"  # another job moved the run on (or it was cancelled): it goes on from there
         except Exception as exc:  # noqa: BLE001 - the run says why it stopped; the chunk rolled back
             log.exception("import run %s failed at rows %s-%s", run_id, done + 1, end)
-            platform.set_batch_state(run_id, "failed", f"rows {done + 1}-{end}: {exc}", only_from=("running",),
+            platform.set_file_run_state(run_id, "failed", f"rows {done + 1}-{end}: {exc}", only_from=("running",),
                                      user=user)
             return "failed"
         written += 1
@@ -125,6 +125,6 @@ def rejected_csv(platform, run_id: int, header: list[str], error_label: str = "e
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
     writer.writerow([*header, error_label])
-    for r in platform.batch_rejects(run_id):
+    for r in platform.file_run_rejects(run_id):
         writer.writerow([*r["cells"], r["error"]])
     return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -63,7 +63,7 @@ def _entity(app: str, entity: str):
 def _run(app: str, entity: str, run_id: int):
     platform, model = _entity(app, entity)
     try:
-        run = platform.batch(run_id)
+        run = platform.file_run(run_id)
     except NotFound:
         raise NotFound(t("No import {run}.", run=run_id)) from None
     actor = current_actor()
@@ -108,9 +108,9 @@ def upload(app: str, entity: str):
                           "header": sheet.header, "mapping": mapping, "remembered": bool(clean(remembered,
                                                                                              sheet.header, model)),
                           "format": sheet.kind, "encoding": sheet.encoding, "delimiter": sheet.delimiter}
-                run_id = platform.start_batch(engine.KIND, app, entity, actor, params, content, len(sheet.rows))
+                run_id = platform.start_file_run(engine.KIND, app, entity, actor, params, content, len(sheet.rows))
                 return redirect(url_for("importer.mapping", app=app, entity=entity, run_id=run_id))
-    runs = platform.batches(engine.KIND, app, entity, actor, limit=10)
+    runs = platform.file_runs(engine.KIND, app, entity, actor, limit=10)
     return render_page("importer/upload.html", app=app, entity=entity, title=_title(model), error=error,
                        runs=runs), status
 
@@ -122,14 +122,14 @@ def mapping(app: str, entity: str, run_id: int):
     if run["state"] not in ("new", "checked"):
         return redirect(url_for("importer.progress", app=app, entity=entity, run_id=run_id))
     header = params["header"]
-    sheet = read(params["filename"], platform.batch_content(run_id))
+    sheet = read(params["filename"], platform.file_run_content(run_id))
     if request.method == "POST":
         chosen = {column: request.form.get(f"col{i}", "") for i, column in enumerate(header)}
         params["mapping"] = clean(chosen, header, model)
         platform.remember(_key(app, entity), params["mapping"], current_actor())
         params["check"] = engine.dry_run(platform, current_actor(), app, entity, sheet, params["mapping"])
-        platform.set_batch_params(run_id, params, only_from=("new", "checked"))
-        platform.set_batch_state(run_id, "checked", only_from=("new", "checked"))
+        platform.set_file_run_params(run_id, params, only_from=("new", "checked"))
+        platform.set_file_run_state(run_id, "checked", only_from=("new", "checked"))
         return redirect(url_for("importer.check", app=app, entity=entity, run_id=run_id))
     fields = [(name, _field_title(f), f.required) for name, f in importable(model).items()]
     columns = [(i, column, params["mapping"].get(column, ""),
@@ -151,7 +151,7 @@ def check(app: str, entity: str, run_id: int):
 @bp.post("/<app>/<entity>/<int:run_id>/start")
 def start(app: str, entity: str, run_id: int):
     platform, _model, run = _run(app, entity, run_id)
-    if platform.set_batch_state(run_id, "queued", only_from=("checked",), user=current_actor()):
+    if platform.set_file_run_state(run_id, "queued", only_from=("checked",), user=current_actor()):
         engine.start_job(platform, run_id)
     return redirect(url_for("importer.progress", app=app, entity=entity, run_id=run_id))
 

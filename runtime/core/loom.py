@@ -23,7 +23,7 @@ from runtime.behaviour.timers import Timers
 from runtime.behaviour.workflow import Workflow
 from runtime.data import events
 from runtime.data import tables as platform
-from runtime.data.batches import BatchRuns
+from runtime.data.file_runs import FileRuns
 from runtime.data.db import make_engine
 from runtime.data.files import FileStore
 from runtime.data.records import SYSTEM, RecordService
@@ -84,7 +84,7 @@ class Loom:
         self.generators = Generators(self)
         self.notices = Notices(self)
         self.inbound = Inbound(self)
-        self.batches = BatchRuns(self)
+        self.file_runs = FileRuns(self)
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._generation: tuple = ()

@@ -375,11 +375,11 @@ delivery_log = Table(
     Index("ix_loom_delivery_log_channel", "channel", "at"),
 )
 
-batch_run = Table(
-    # A batch run (an import from a file, ...): its parameters, the file it reads and how far it
+file_run = Table(
+    # A file run (an import from a file, ...): its parameters, the file it reads and how far it
     # got. ``done`` is the last row committed, advanced in the same transaction as the rows, so a
     # restarted worker continues after it and never writes a row twice. See docs/decisions/0025.
-    "loom_batch_run", metadata,
+    "loom_file_run", metadata,
     Column("id", ID, primary_key=True),
     Column("kind", String(40), nullable=False),  # the plugin's name for it: import, ...
     Column("app", String(40), nullable=False),
@@ -395,18 +395,18 @@ batch_run = Table(
     Column("error", Text),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
-    Index("ix_loom_batch_run_owner", "kind", "app", "entity", "user_id"),
+    Index("ix_loom_file_run_owner", "kind", "app", "entity", "user_id"),
 )
 
-batch_reject = Table(
-    # A row a batch run refused: its number in the file, its cells and why.
-    "loom_batch_reject", metadata,
+file_reject = Table(
+    # A row a file run refused: its number in the file, its cells and why.
+    "loom_file_reject", metadata,
     Column("id", ID, primary_key=True),
-    Column("run_id", ID, ForeignKey("loom_batch_run.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", ID, ForeignKey("loom_file_run.id", ondelete="CASCADE"), nullable=False),
     Column("row", Integer, nullable=False),
     Column("cells", JSON, nullable=False),
     Column("error", Text, nullable=False),
-    Index("ix_loom_batch_reject_run", "run_id", "row"),
+    Index("ix_loom_file_reject_run", "run_id", "row"),
 )
 
 preference = Table(

@@ -74,7 +74,7 @@ def loom_job_handlers():
 @hookspec
 def loom_worker_started(platform):
     """A process that runs jobs has started (``loom worker``, or ``loom run`` without Redis):
-    queue again the work a stopped one left unfinished (``platform.unfinished_batches``).
+    queue again the work a stopped one left unfinished (``platform.unfinished_file_runs``).
     Keep it quick; without Redis ``platform.enqueue`` runs the job right here, so hand it
     to a thread there (``platform.config["redis_url"]`` is empty)."""
 

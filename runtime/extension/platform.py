@@ -234,77 +234,77 @@ class Platform:
         """The newest lines of ``channel``'s delivery log, newest first."""
         return self._loom.inbound.log_lines(channel, limit)
 
-    # ------------------------------------------------------------------ batch runs
-    def start_batch(self, kind: str, app: str, entity: str, user, params: dict, content: bytes = b"",
+    # ------------------------------------------------------------------ file runs (imports)
+    def start_file_run(self, kind: str, app: str, entity: str, user, params: dict, content: bytes = b"",
                     total: int = 0, state: str = "new") -> int:
-        """Keep a new batch run (``kind``: the plugin's name for it) of ``user`` over ``app.entity``:
+        """Keep a new file run (``kind``: the plugin's name for it) of ``user`` over ``app.entity``:
         its ``params`` (JSON), the file it reads (``content``) and its row count; its id."""
         actor = self.records(user).actor
-        return self._loom.batches.start(kind, app, entity, actor, params, content, total, state)
+        return self._loom.file_runs.start(kind, app, entity, actor, params, content, total, state)
 
-    def batch(self, run_id: int) -> dict:
+    def file_run(self, run_id: int) -> dict:
         """A run: ``id kind app entity user_id state params total done written rejected error
         created_at updated_at`` (``done``: the last row committed). Raises ``NotFound``."""
-        return self._loom.batches.get(int(run_id))
+        return self._loom.file_runs.get(int(run_id))
 
-    def batches(self, kind: str, app: str, entity: str, user=None, limit: int = 20) -> list[dict]:
+    def file_runs(self, kind: str, app: str, entity: str, user=None, limit: int = 20) -> list[dict]:
         """The newest runs of ``kind`` over ``app.entity`` (of ``user`` when given)."""
         user_id = self.records(user).actor.id if user is not None else None
-        return self._loom.batches.find(kind, app, entity, user_id, limit)
+        return self._loom.file_runs.find(kind, app, entity, user_id, limit)
 
-    def unfinished_batches(self, kind: str) -> list[dict]:
+    def unfinished_file_runs(self, kind: str) -> list[dict]:
         """Runs of ``kind`` still queued or running, oldest first: what to queue again when a
         worker starts (``loom_worker_started``)."""
-        return self._loom.batches.unfinished(kind)
+        return self._loom.file_runs.unfinished(kind)
 
-    def batch_content(self, run_id: int) -> bytes:
+    def file_run_content(self, run_id: int) -> bytes:
         """The file a run reads (empty once it is done)."""
-        return self._loom.batches.content(int(run_id))
+        return self._loom.file_runs.content(int(run_id))
 
-    def set_batch_state(self, run_id: int, state: str, error: str | None = None, only_from=(), user=None) -> bool:
+    def set_file_run_state(self, run_id: int, state: str, error: str | None = None, only_from=(), user=None) -> bool:
         """Move a run to ``state`` (``new checked queued running done failed cancelled``), only from one of
         ``only_from`` when given; whether it moved (audited as ``user``'s when given). ``done``
         and ``cancelled`` drop its file."""
         actor = self.records(user).actor if user is not None else None
-        return self._loom.batches.set_state(int(run_id), state, error, tuple(only_from), actor)
+        return self._loom.file_runs.set_state(int(run_id), state, error, tuple(only_from), actor)
 
-    def set_batch_params(self, run_id: int, params: dict, only_from=()) -> bool:
+    def set_file_run_params(self, run_id: int, params: dict, only_from=()) -> bool:
         """Replace a run's ``params`` (while it is in one of ``only_from``, when given); whether it did."""
-        return self._loom.batches.set_params(int(run_id), params, tuple(only_from))
+        return self._loom.file_runs.set_params(int(run_id), params, tuple(only_from))
 
     @contextlib.contextmanager
-    def batch_step(self, run_id: int, start: int, end: int, user):
+    def file_run_step(self, run_id: int, start: int, end: int, user):
         """One chunk of a running run, rows ``start+1 .. end``, in one transaction: yields a step
         with ``records`` (the record service as ``user`` on that transaction), ``savepoint()`` to
         wrap each row (a failed row rolls back alone) and ``reject(row, cells, error)``. The run's
         ``done`` moves to ``end`` in the same transaction, so a chunk commits once: ``Conflict``
         when ``done`` is no longer ``start`` (another worker took it) or the run is not running."""
         actor = self.records(user).actor
-        with self._loom.batches.step(int(run_id), start, end, actor) as step:
+        with self._loom.file_runs.step(int(run_id), start, end, actor) as step:
             step.records = Records(self._loom, actor, step.conn)
             yield step
 
     @contextlib.contextmanager
     def trial(self, user):
-        """Like :meth:`batch_step`, but everything is rolled back at the end: a dry run that
+        """Like :meth:`file_run_step`, but everything is rolled back at the end: a dry run that
         validates rows exactly as a real save would (permissions, hooks, link filters, unique
         values between the rows) and writes nothing."""
         actor = self.records(user).actor
-        with self._loom.batches.trial() as step:
+        with self._loom.file_runs.trial() as step:
             step.records = Records(self._loom, actor, step.conn)
             yield step
 
-    def batch_rejects(self, run_id: int) -> list[dict]:
+    def file_run_rejects(self, run_id: int) -> list[dict]:
         """The rows a run refused, in file order: ``row``, ``cells``, ``error``."""
-        return self._loom.batches.rejects(int(run_id))
+        return self._loom.file_runs.rejects(int(run_id))
 
     def remember(self, key: str, value, user=None) -> None:
         """Keep a JSON ``value`` under ``key`` for ``user`` (for everybody when ``None``)."""
-        self._loom.batches.remember(key, value, self.records(user).actor.id if user is not None else None)
+        self._loom.file_runs.remember(key, value, self.records(user).actor.id if user is not None else None)
 
     def recall(self, key: str, user=None):
         """What :meth:`remember` kept under ``key`` for ``user``, or ``None``."""
-        return self._loom.batches.recall(key, self.records(user).actor.id if user is not None else None)
+        return self._loom.file_runs.recall(key, self.records(user).actor.id if user is not None else None)
 
     def records(self, user=None) -> Records:
         """The record service acting as ``user`` (a username, or the ``Actor`` a page's

@@ -25,8 +25,8 @@ def csv_of(n: int) -> bytes:
 def start(platform: Platform, rows: int, chunk: int) -> int:
     params = {"filename": "много.csv", "username": "klara", "lang": "ru", "header": ["Наименование", "Артикул"],
               "mapping": {"Наименование": "name", "Артикул": "code"}, "chunk": chunk}
-    run_id = platform.start_batch(engine.KIND, "stock", "product", "klara", params, csv_of(rows), rows)
-    assert platform.set_batch_state(run_id, "queued", only_from=("new",))
+    run_id = platform.start_file_run(engine.KIND, "stock", "product", "klara", params, csv_of(rows), rows)
+    assert platform.set_file_run_state(run_id, "queued", only_from=("new",))
     return run_id
 
 
@@ -39,18 +39,18 @@ def test_a_stopped_import_continues_after_its_last_committed_row(stock):
     platform = Platform(stock)
     run_id = start(platform, 45, chunk=10)
     assert engine.run(platform, run_id, chunks=1) == "running"  # the worker stops after one chunk
-    run = platform.batch(run_id)
+    run = platform.file_run(run_id)
     assert (run["state"], run["done"], run["written"]) == ("running", 10, 10) and counts(stock) == (10, 10)
 
     with pytest.raises(Conflict):  # a worker that read the run before that chunk cannot write it again
-        with platform.batch_step(run_id, 0, 10, "klara"):
+        with platform.file_run_step(run_id, 0, 10, "klara"):
             pass
     assert engine.run(platform, run_id) == "done"  # a new job continues
     assert engine.run(platform, run_id) == "done"  # and a duplicate of it finds nothing to do
-    run = platform.batch(run_id)
+    run = platform.file_run(run_id)
     assert (run["state"], run["done"], run["written"], run["rejected"]) == ("done", 45, 45, 0)
     assert counts(stock) == (45, 45)
-    assert platform.batch_content(run_id) == b""  # a finished run lets its file go
+    assert platform.file_run_content(run_id) == b""  # a finished run lets its file go
 
 
 def test_a_failing_chunk_rolls_back_whole_and_the_run_says_why(stock):
@@ -59,9 +59,9 @@ def test_a_failing_chunk_rolls_back_whole_and_the_run_says_why(stock):
     engine.run(platform, run_id, chunks=1)
     stock.accounts.update_user(stock.actor("klara").id, roles=[])  # the importer lost the right meanwhile
     assert engine.run(platform, run_id) == "done"
-    run = platform.batch(run_id)
+    run = platform.file_run(run_id)
     assert (run["done"], run["written"], run["rejected"]) == (25, 10, 15)  # refused rows, not a crash
-    assert "may not create" in platform.batch_rejects(run_id)[0]["error"]
+    assert "may not create" in platform.file_run_rejects(run_id)[0]["error"]
 
 
 @pytest.mark.postgres
@@ -76,21 +76,21 @@ def test_a_killed_worker_is_replaced_and_the_import_finishes_once(services):
     platform.enqueue(engine.JOB, run_id)
     worker = services.worker()
     deadline = time.monotonic() + 60
-    while platform.batch(run_id)["done"] < 25:
+    while platform.file_run(run_id)["done"] < 25:
         assert time.monotonic() < deadline, services.logs()
         time.sleep(0.02)
     services.kill(worker)  # SIGKILL mid-import: the chunk in flight rolls back
-    stopped = platform.batch(run_id)
+    stopped = platform.file_run(run_id)
     assert stopped["state"] == "running" and 25 <= stopped["done"] < rows, stopped
     assert counts(loom)[0] == stopped["done"]  # exactly the committed chunks
 
     services.worker()  # a restarted worker queues the unfinished import again (loom_worker_started)
     deadline = time.monotonic() + 120
-    while platform.batch(run_id)["state"] != "done":
+    while platform.file_run(run_id)["state"] != "done":
         assert time.monotonic() < deadline, services.logs()
         time.sleep(0.2)
     assert counts(loom) == (rows, rows)
-    assert platform.batch(run_id)["written"] == rows
+    assert platform.file_run(run_id)["written"] == rows
 
 
 def test_the_progress_page_queues_again_an_import_whose_job_went_silent(stock, served):
@@ -110,7 +110,7 @@ def test_the_progress_page_queues_again_an_import_whose_job_went_silent(stock, s
     assert client.json(path)["state"] == "running"  # recently active: left alone
     assert counts(stock) == (10, 10)
     with stock.engine.begin() as c:
-        c.execute(update(tables.batch_run).where(tables.batch_run.c.id == run_id)
+        c.execute(update(tables.file_run).where(tables.file_run.c.id == run_id)
                   .values(updated_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10)))
     client.json(path)  # silent for ten minutes: queued again
     deadline = time.monotonic() + 30

@@ -1,8 +1,8 @@
-"""Batch runs (imports from the UI), their rejected rows, and per-user preferences.
+"""File runs (imports from the UI), their rejected rows, and per-user preferences.
 
-``loom_batch_run`` keeps a run's parameters, its file and the last row committed
+``loom_file_run`` keeps a run's parameters, its file and the last row committed
 (``done``), advanced in the same transaction as the rows it covers, so a restarted
-worker continues without writing a row twice; ``loom_batch_reject`` keeps the rows
+worker continues without writing a row twice; ``loom_file_reject`` keeps the rows
 it refused with the reason; ``loom_preference`` what a plugin remembers for a user
 (an import's column mapping). See docs/decisions/0025-import-in-the-ui.md.
 
@@ -23,7 +23,7 @@ TS = sa.DateTime(timezone=True)
 
 def upgrade():
     op.create_table(
-        "loom_batch_run",
+        "loom_file_run",
         sa.Column("id", ID, primary_key=True),
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("app", sa.String(40), nullable=False),
@@ -40,16 +40,16 @@ def upgrade():
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
     )
-    op.create_index("ix_loom_batch_run_owner", "loom_batch_run", ["kind", "app", "entity", "user_id"])
+    op.create_index("ix_loom_file_run_owner", "loom_file_run", ["kind", "app", "entity", "user_id"])
     op.create_table(
-        "loom_batch_reject",
+        "loom_file_reject",
         sa.Column("id", ID, primary_key=True),
-        sa.Column("run_id", ID, sa.ForeignKey("loom_batch_run.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("run_id", ID, sa.ForeignKey("loom_file_run.id", ondelete="CASCADE"), nullable=False),
         sa.Column("row", sa.Integer, nullable=False),
         sa.Column("cells", sa.JSON, nullable=False),
         sa.Column("error", sa.Text, nullable=False),
     )
-    op.create_index("ix_loom_batch_reject_run", "loom_batch_reject", ["run_id", "row"])
+    op.create_index("ix_loom_file_reject_run", "loom_file_reject", ["run_id", "row"])
     op.create_table(
         "loom_preference",
         sa.Column("id", ID, primary_key=True),
@@ -63,7 +63,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table("loom_preference")
-    op.drop_index("ix_loom_batch_reject_run", "loom_batch_reject")
-    op.drop_table("loom_batch_reject")
-    op.drop_index("ix_loom_batch_run_owner", "loom_batch_run")
-    op.drop_table("loom_batch_run")
+    op.drop_index("ix_loom_file_reject_run", "loom_file_reject")
+    op.drop_table("loom_file_reject")
+    op.drop_index("ix_loom_file_run_owner", "loom_file_run")
+    op.drop_table("loom_file_run")

@@ -1,7 +1,7 @@
-"""Batch runs: a job over many rows, in chunks, each chunk one transaction, resumable.
+"""File runs: a job over the rows of an uploaded file, in chunks, each chunk one transaction, resumable.
 
-A run (``loom_batch_run``) holds its parameters, the file it reads and ``done``, the
-last row committed. :meth:`BatchRuns.step` opens a chunk's transaction by moving
+A run (``loom_file_run``) holds its parameters, the file it reads and ``done``, the
+last row committed. :meth:`FileRuns.step` opens a chunk's transaction by moving
 ``done`` from the row the caller read it at to the chunk's end (compare and set), so
 the rows, their rejections and the progress commit together or not at all, and a
 second worker that read the same ``done`` finds it moved and writes nothing. A
@@ -42,11 +42,11 @@ class Step:
     def reject(self, row: int, cells, error: str) -> None:
         self.rejected += 1
         if self.run_id is not None:
-            self.conn.execute(insert(platform.batch_reject).values(run_id=self.run_id, row=row, cells=cells,
+            self.conn.execute(insert(platform.file_reject).values(run_id=self.run_id, row=row, cells=cells,
                                                                    error=error))
 
 
-class BatchRuns:
+class FileRuns:
     def __init__(self, loom):
         self.loom = loom
 
@@ -55,30 +55,30 @@ class BatchRuns:
         now = utcnow()
         target = self.loom.entity_tables(app, entity).entity
         with self.loom.engine.begin() as c:
-            run_id = c.execute(insert(platform.batch_run).values(
+            run_id = c.execute(insert(platform.file_run).values(
                 kind=kind, app=app, entity=entity, user_id=actor.id, state=state, params=params, content=content,
                 total=total, done=0, written=0, rejected=0, created_at=now, updated_at=now)
-                .returning(platform.batch_run.c.id)).scalar_one()
+                .returning(platform.file_run.c.id)).scalar_one()
             self.loom.audit.record(c, actor, f"{kind}_new", target, None, None,
                                    {"run": run_id, "rows": total, "file": params.get("filename")})
         return run_id
 
     def _audit(self, c, run_id: int, actor, action: str, detail: dict) -> None:
-        t = platform.batch_run
+        t = platform.file_run
         run = c.execute(select(t.c.kind, t.c.app, t.c.entity).where(t.c.id == run_id)).one()
         target = self.loom.entity_tables(run.app, run.entity).entity
         self.loom.audit.record(c, actor, f"{run.kind}_{action}", target, None, None, {"run": run_id, **detail})
 
     def get(self, run_id: int) -> dict:
-        t = platform.batch_run
+        t = platform.file_run
         with self.loom.reader.connect() as c:
             row = c.execute(select(*(t.c[f] for f in _FIELDS)).where(t.c.id == run_id)).mappings().first()
         if row is None:
-            raise NotFound(f"no batch run {run_id}")
+            raise NotFound(f"no file run {run_id}")
         return dict(row)
 
     def find(self, kind: str, app: str, entity: str, user_id: int | None = None, limit: int = 20) -> list[dict]:
-        t = platform.batch_run
+        t = platform.file_run
         query = select(*(t.c[f] for f in _FIELDS)).where(t.c.kind == kind, t.c.app == app, t.c.entity == entity)
         if user_id is not None:
             query = query.where(t.c.user_id == user_id)
@@ -87,13 +87,13 @@ class BatchRuns:
 
     def unfinished(self, kind: str) -> list[dict]:
         """Runs of ``kind`` that were queued or running (a worker may have stopped under them)."""
-        t = platform.batch_run
+        t = platform.file_run
         query = select(*(t.c[f] for f in _FIELDS)).where(t.c.kind == kind, t.c.state.in_(("queued", "running")))
         with self.loom.reader.connect() as c:
             return [dict(r) for r in c.execute(query.order_by(t.c.id)).mappings()]
 
     def content(self, run_id: int) -> bytes:
-        t = platform.batch_run
+        t = platform.file_run
         with self.loom.reader.connect() as c:
             return c.execute(select(t.c.content).where(t.c.id == run_id)).scalar() or b""
 
@@ -101,8 +101,8 @@ class BatchRuns:
         """Move a run to ``state`` (from one of ``only_from``, when given); whether it moved.
         A finished run lets its file go."""
         if state not in STATES:
-            raise ValueError(f"unknown batch state {state!r}; one of {', '.join(STATES)}")
-        t = platform.batch_run
+            raise ValueError(f"unknown file run state {state!r}; one of {', '.join(STATES)}")
+        t = platform.file_run
         values = {"state": state, "error": error, "updated_at": utcnow()}
         if state in ("done", "cancelled"):
             values["content"] = None
@@ -116,7 +116,7 @@ class BatchRuns:
             return moved
 
     def set_params(self, run_id: int, params: dict, only_from=()) -> bool:
-        t = platform.batch_run
+        t = platform.file_run
         query = update(t).where(t.c.id == run_id).values(params=params, updated_at=utcnow())
         if only_from:
             query = query.where(t.c.state.in_(only_from))
@@ -127,12 +127,12 @@ class BatchRuns:
     def step(self, run_id: int, start: int, end: int, actor):
         """The transaction of rows ``start+1 .. end``: raises ``Conflict`` when the run's ``done``
         is no longer ``start`` (another worker took this chunk) or the run is not running."""
-        t = platform.batch_run
+        t = platform.file_run
         with self.loom.engine.begin() as c:
             moved = c.execute(update(t).where(t.c.id == run_id, t.c.done == start, t.c.state == "running")
                               .values(done=end, updated_at=utcnow())).rowcount
             if moved != 1:
-                raise Conflict(f"batch run {run_id} is not at row {start} any more")
+                raise Conflict(f"file run {run_id} is not at row {start} any more")
             step = Step(c, run_id)
             yield step
             c.execute(update(t).where(t.c.id == run_id).values(written=t.c.written + step.written,
@@ -152,7 +152,7 @@ class BatchRuns:
                 self.loom.hooks.flush()
 
     def rejects(self, run_id: int) -> list[dict]:
-        r = platform.batch_reject
+        r = platform.file_reject
         with self.loom.reader.connect() as c:
             return [dict(x) for x in c.execute(select(r.c.row, r.c.cells, r.c.error).where(r.c.run_id == run_id)
                                                .order_by(r.c.row)).mappings()]
