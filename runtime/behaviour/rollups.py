@@ -16,6 +16,7 @@ from metamodel import Field
 from runtime.data.records import SYSTEM
 
 BATCH = 500  # parents recomputed per statement by :meth:`Rollups.recompute`
+MAX_CHAIN = 4  # rollups over rollups followed this many links up (a self-link, tasks of tasks, stops here)
 
 
 class Rollups:
@@ -27,12 +28,14 @@ class Rollups:
         live = self.loom.live.get(entity.app)
         return live.app.rollups_over.get(entity.name, []) if live is not None else []
 
-    def changed(self, conn, et, record_id: int, old) -> None:
+    def changed(self, conn, et, record_id: int, old, depth: int = 0) -> None:
         """A record of ``et`` was written, deleted or restored (``old``: its row before, or None
         for a new one): recompute the rollups of the parents it linked to before and links to now,
-        every rollup first, then the automatic transitions of the parents whose values moved."""
+        every rollup first, then the automatic transitions of the parents whose values moved.
+        A parent whose rollup moved may itself be rolled up (a stage's forecast into its
+        project's): its own parents follow, up to :data:`MAX_CHAIN` links up."""
         fields = self.over(et.entity)
-        if not fields:
+        if not fields or depth > MAX_CHAIN:
             return
         t = et.main
         links = sorted({f.spec["link"] for f in fields})
@@ -47,6 +50,7 @@ class Rollups:
         for (app, entity), ids in moved.items():
             parent = self.loom.entity_tables(app, entity)
             for pid in dict.fromkeys(ids):
+                self.changed(conn, parent, pid, None, depth + 1)
                 self.loom.behaviour.auto_transitions(conn, parent, pid)
 
     def refresh(self, conn, f: Field, parent_ids: list[int]) -> list[int]:
