@@ -40,12 +40,21 @@ class Rollups:
         t = et.main
         links = sorted({f.spec["link"] for f in fields})
         now = conn.execute(select(*[t.c[n] for n in links]).where(t.c.id == record_id)).mappings().first() or {}
+        self._follow(conn, {f: {now.get(f.spec["link"]), (old or {}).get(f.spec["link"])} - {None} for f in fields},
+                     depth)
+
+    def imported(self, conn, et, rows: list[dict]) -> None:
+        """Records of ``et`` were inserted in bulk (``loom import``): the parents they link to move."""
+        fields = self.over(et.entity)
+        if fields:
+            self._follow(conn, {f: {r.get(f.spec["link"]) for r in rows} - {None} for f in fields}, 0)
+
+    def _follow(self, conn, parents: dict, depth: int) -> None:
+        """Recompute each rollup for its parent ids, then follow the parents whose values moved."""
         moved: dict = {}  # (app, entity) -> parent ids, in the order they moved
-        for f in fields:
-            name = f.spec["link"]
-            parents = {now.get(name), (old or {}).get(name)} - {None}
-            if parents:
-                for pid in self.refresh(conn, f, sorted(parents)):
+        for f, ids in parents.items():
+            if ids:
+                for pid in self.refresh(conn, f, sorted(ids)):
                     moved.setdefault((f.entity.app, f.entity.name), []).append(pid)
         for (app, entity), ids in moved.items():
             parent = self.loom.entity_tables(app, entity)

@@ -243,3 +243,18 @@ def test_the_system_writes_no_rollup_by_hand(shop):
     a = job(shop)["id"]
     shop.records.update("workshop", "job", a, {"name": "Новое имя", "tasks": 5}, 1, actor=SYSTEM)
     assert read(shop, a, "name", "tasks") == ("Новое имя", 0)
+
+
+def test_a_bulk_import_counts_in_the_rollups_of_its_parents(shop):
+    import io
+    from runtime.data.importer import import_csv
+    a, b = job(shop)["id"], job(shop, "Замена задвижки")["id"]
+    task(shop, a, hours="1")
+    csv = "title,job,hours\n" + "".join(f"Импорт {i},{a if i % 3 else b},2\n" for i in range(1, 8))
+    import_csv(shop, "workshop", "task", io.StringIO(csv), batch=3)
+    assert read(shop, a, "tasks", "hours") == (6, "11.00")
+    assert read(shop, b, "tasks", "hours") == (2, "4.00")
+    imported_jobs = import_csv(shop, "workshop", "job", io.StringIO("name\nНовая работа\n"))
+    assert imported_jobs.rows == 1
+    [fresh] = shop.records.find("workshop", "job", where={"name": "Новая работа"})
+    assert (fresh["tasks"], fresh["hours"], fresh["first_due"]) == (0, "0.00", None)
