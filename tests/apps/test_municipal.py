@@ -327,3 +327,27 @@ def test_affected_houses_are_counted_by_resource(city):
     restored = fire(dispatcher, "incident", outage["id"], "restore")
     assert restored["restored_at"] == "2026-12-07T04:00:00Z"
     assert by_resource() == {"heat": 4, "water": 3, "electricity": 2}
+
+
+# ---------------------------------------------------------------------- pages
+def test_the_pages_show_counters_parts_and_the_dispatch_dashboard(city):
+    from tests.ui.conftest import Browser
+    loom, web = city
+    web.config["TESTING"] = True
+    browser = Browser(web.test_client())
+    assert browser.login("glava", "demo-pass-1").status_code == 302
+    smirnova = one(as_user(city, "glava"), "correspondent", q="912 301")
+    page = browser.get(f"/ui/{APP}/correspondent/{smirnova['id']}").get_data(as_text=True)
+    assert "Обращений" in page and "Протекает крыша над подъездом № 2" in page  # the earlier appeals
+    listing = browser.get(f"/ui/{APP}/correspondent?view=frequent").get_data(as_text=True)
+    assert "Кравцов Сергей Иванович" in listing and "Яковлева" not in listing
+    whole = one(as_user(city, "glava"), "assignment", title="Освещение пешеходного перехода у школы № 3")
+    page = browser.get(f"/ui/{APP}/assignment/{whole['id']}").get_data(as_text=True)
+    assert "Части поручений" in page and "Уведомить администрацию школы о сроках работ" in page
+    form = browser.get(f"/ui/{APP}/assignment/{whole['id']}/edit")
+    assert form.status_code == 200
+    dashboard = browser.get(f"/ui/{APP}/reports")
+    text = dashboard.get_data(as_text=True)
+    assert dashboard.status_code == 200
+    assert "Дома без ресурса по видам ресурса" in text and "Теплоснабжение" in text
+    assert "Показатели исполнителей (KPI)" in text and "Действующие отключения" in text
