@@ -76,6 +76,7 @@ TYPE_OPTIONS = {
     "choice": ["choices", "dictionary"], "link": ["entity"], "multilink": ["entity"],
     "user": [], "group": [], "geo": [], "file": ["multiple", "accept", "max_size_mb"],
     "table": ["fields"], "computed": ["expression", "result", "script"],
+    "rollup": ["entity", "link", "function", "of", "where", "result"],
 }
 COMMON_OPTIONS = ["help", "default", "unique", "index", "readonly", "validator", "privileged", "previous_names"]
 MAIN_FIELD_KEYS = ("type", "title", "required")

@@ -338,7 +338,7 @@ _SKIP = object()
 def _sample_value(sandbox: Loom, f, i: int):
     """A value of field ``f`` for the ``i``-th sample record, or ``_SKIP``."""
     spec, kind = f.spec, f.value_type
-    if f.type in ("computed", "file") or "default" in spec:
+    if f.type in ("computed", "rollup", "file") or "default" in spec:
         return _SKIP  # computed, uploaded, or the default is the plausible value
     if f.type == "table":
         if not f.required:

@@ -89,6 +89,11 @@ def computed_by_script(f: Field | None) -> bool:
     return f is not None and f.type == "computed" and "script" in f.spec
 
 
+def _rollup_spec(f: Field) -> tuple:
+    """What a rollup's stored values depend on: a change of it recomputes them."""
+    return (f.type,) + tuple(f.spec.get(k) for k in ("entity", "link", "function", "of", "where"))
+
+
 @dataclass(frozen=True)
 class Step:
     """One storage operation. ``kind`` is one of the names listed in :data:`STEP_KINDS`."""
@@ -182,6 +187,8 @@ def _plan_entity(old: Entity, new: Entity, steps: list[Step], refused: list[str]
                 steps.append(Step("compute_on_save", new.name, name, prior, f))
             elif f.type == "computed" and not computed_by_script(f) and \
                     prior.spec.get("expression") != f.spec.get("expression"):
+                steps.append(Step("recompute_field", new.name, name, prior, f))
+            elif f.type == "rollup" and _rollup_spec(prior) != _rollup_spec(f):
                 steps.append(Step("recompute_field", new.name, name, prior, f))
             continue
         if f.type == "computed" and prior.type == "computed":

@@ -15,7 +15,9 @@ from .expressions import Expression
 SYSTEM_COLUMNS = ("id", "number", "status", "created_at", "created_by", "updated_at", "updated_by",
                   "row_version", "meta_version", "deleted_at")
 SCALAR_TYPES = ("string", "text", "integer", "decimal", "money", "boolean", "date", "datetime",
-                "choice", "link", "user", "group", "email", "phone", "computed")
+                "choice", "link", "user", "group", "email", "phone", "computed", "rollup")
+# What a rollup field computes over the records that link to its record (docs/metadata.md, "Rollup fields").
+ROLLUP_FUNCTIONS = ("count", "sum", "min", "max")
 TEXT_TYPES = ("string", "text", "email", "phone", "choice")
 DEFAULT_STRING_LENGTH = 255
 BUILTIN_ROLES = ("admin", "user", "authenticated")  # every user of the app; every signed-in user
@@ -77,6 +79,8 @@ class Field:
         """The type a stored value has: a computed field's result type, a dictionary choice is a link."""
         if self.type == "computed":
             return self.spec.get("result", "decimal")
+        if self.type == "rollup":
+            return "integer" if self.spec.get("function", "count") == "count" else self.spec.get("result", "decimal")
         if self.type == "choice" and self.spec.get("dictionary"):
             return "link"
         return self.type
@@ -207,7 +211,7 @@ class Entity:
             else:
                 out.append((tuple(item["fields"]), bool(item.get("unique"))))
         for f in self.fields.values():
-            if f.storage == "column" and (f.spec.get("unique") or f.spec.get("index")):
+            if f.storage == "column" and (f.spec.get("unique") or f.spec.get("index") or f.type == "rollup"):
                 out.append(((f.name,), bool(f.spec.get("unique"))))
             elif f.storage == "point":  # "near" reads a latitude range off it, longitude from the same entries
                 out.append((f.columns, False))
@@ -231,6 +235,16 @@ class Entity:
                 order.extend(pending)
                 break
         return order
+
+    @cached_property
+    def rollups(self) -> list[Field]:
+        """Rollup fields: stored aggregates over the records whose link points at this one."""
+        return [f for f in self.fields.values() if f.type == "rollup"]
+
+    @cached_property
+    def auto_transitions(self) -> list[dict]:
+        """Transitions the system fires by itself once their condition holds (``auto: true``)."""
+        return [tr for tr in self.spec.get("transitions", []) if tr.get("auto")]
 
     @cached_property
     def privileged_hooks(self) -> frozenset[str]:
@@ -303,3 +317,12 @@ class App:
 
     def section(self, kind: str) -> dict:
         return self.document.get(kind) or {}
+
+    @cached_property
+    def rollups_over(self) -> dict[str, list[Field]]:
+        """Entity name -> the rollup fields (of any entity of this app) that aggregate its records."""
+        out: dict[str, list[Field]] = {}
+        for entity in self.entities.values():
+            for f in entity.rollups:
+                out.setdefault(f.spec["entity"], []).append(f)
+        return out

@@ -313,6 +313,8 @@ class _CrossCheck:
         for key in ("validator", "script"):
             if key in spec:
                 self._script(spec[key], path + (key,))
+        if f.type == "rollup":
+            self._rollup(f, path, in_table)
         if f.type == "computed" and "expression" in spec:
             self._expression(spec["expression"], path + ("expression",), names,
                              entity=None if in_table else f.entity, system=False)
@@ -329,8 +331,9 @@ class _CrossCheck:
                 self.out.add(path + ("default",), f"default {spec['default']!r} is not one of the choices")
         if f.type == "choice" and len({c.value for c in f.choices}) != len(f.choices):
             self.out.add(path + ("choices",), "choice values must be unique")
-        option_types = {"choices": ("choice",), "dictionary": ("choice",), "entity": ("link", "multilink"),
-                        "fields": ("table",), "expression": ("computed",), "result": ("computed",),
+        option_types = {"choices": ("choice",), "dictionary": ("choice",), "entity": ("link", "multilink", "rollup"),
+                        "fields": ("table",), "expression": ("computed",), "result": ("computed", "rollup"),
+                        "link": ("rollup",), "function": ("rollup",), "of": ("rollup",), "where": ("rollup",),
                         "script": ("computed",),
                         "scale": ("decimal", "money", "computed"), "precision": ("decimal", "money", "computed"),
                         "currency": ("money",), "max_size_mb": ("file",), "accept": ("file",),
@@ -339,6 +342,63 @@ class _CrossCheck:
             if option in spec and f.type not in types:
                 self.out.add(path + (option,), f"{option!r} does not apply to a {f.type} field "
                                                f"(only to {', '.join(types)})")
+
+    ROLLUP_NUMBERS = ("integer", "decimal", "money")
+
+    def _rollup(self, f: Field, path: tuple, in_table: bool) -> None:
+        """A rollup names an entity of this app, that entity's link pointing here, and for sum,
+        min and max a field of it whose values fit the rollup's ``result``."""
+        spec = f.spec
+        if in_table:
+            self.out.add(path + ("type",), "a table row cannot hold a rollup field")
+            return
+        for option in ("default", "unique", "required"):
+            if option in spec:
+                self.out.add(path + (option,), f"a rollup field takes no {option!r}: the platform computes it")
+        child = self.app.entities.get(spec["entity"])
+        if child is None:
+            self.out.add(path + ("entity",), self._unknown("entity of this app", spec["entity"], set(self.app.entities)))
+            return
+        link = child.fields.get(spec["link"])
+        links = {n for n, g in child.fields.items() if g.type == "link" and g.target in (f.entity.name, f.entity.ref)}
+        if link is None or link.type != "link" or link.target not in (f.entity.name, f.entity.ref):
+            self.out.add(path + ("link",), f"{spec['link']!r} is not a link of {child.name} to {f.entity.name}" +
+                         (f"; did you mean {sorted(links)[0]!r}?" if links else f"; {child.name} has no link to "
+                                                                                  f"{f.entity.name}"))
+        function = spec.get("function", "count")
+        if function == "count":
+            for option in ("of", "result"):
+                if option in spec:
+                    self.out.add(path + (option,), f"count takes no {option!r}: it counts records (an integer)")
+        elif "of" not in spec:
+            self.out.add(path, f"{function} needs 'of': the field of {child.name} it reads")
+        else:
+            source = child.fields.get(spec["of"])
+            kinds = self.ROLLUP_NUMBERS if function == "sum" else self.ROLLUP_NUMBERS + ("date", "datetime")
+            if source is None or source.storage != "column":
+                columns = {n for n, g in child.fields.items() if g.storage == "column"}
+                self.out.add(path + ("of",), self._unknown(f"field of {child.name}", spec["of"], columns))
+            elif source.value_type not in kinds:
+                self.out.add(path + ("of",), f"{function} reads {', '.join(kinds)} fields; {spec['of']!r} is "
+                                             f"{source.value_type}")
+            elif source.value_type in ("date", "datetime") and f.value_type != source.value_type:
+                self.out.add(path + ("result",), f"{function} of the {source.value_type} field {spec['of']!r} is a "
+                                                 f"{source.value_type}; add result: {source.value_type}")
+            elif source.value_type in self.ROLLUP_NUMBERS and f.value_type not in self.ROLLUP_NUMBERS:
+                self.out.add(path + ("result",), f"{function} of a number is a number; result: integer, decimal "
+                                                 f"or money")
+        if "where" in spec:
+            columns = {g.name for g in child.fields.values() if g.storage == "column"} | set(SYSTEM_COLUMNS)
+            try:
+                tree = parse_condition(spec["where"], columns)
+            except ExpressionError as exc:
+                self.out.add(path + ("where",), str(exc))
+            else:
+                if re.search(r"\b(user_id|user_groups|user_organisation)\b", spec["where"]):
+                    self.out.add(path + ("where",), "a rollup is the same for every reader; its condition cannot "
+                                                    "read the user")
+                else:
+                    self.filter_check.condition(child, tree, path + ("where",))
 
     def _computed_cycles(self, entity: Entity, base: tuple) -> None:
         graph = {f.name: {n for n in (f.expression.names if self._parses(f) else ())
@@ -477,6 +537,11 @@ class _CrossCheck:
                                  target=entity.fields.get(name))
             if "condition" in tr:
                 self._expression(tr["condition"], path + ("condition",), names | {"status", "user"}, entity)
+            elif tr.get("auto"):
+                self.out.add(path + ("auto",), "an automatic transition needs a condition: the system fires it "
+                                               "when the condition holds")
+            if tr.get("auto") and "*" in sources:
+                self.out.add(path + ("from",), "an automatic transition needs named source statuses, not '*'")
             for j, role in enumerate(tr.get("roles", [])):
                 if role not in self.roles:
                     self.out.add(path + ("roles", j), self._unknown("role", role, self.roles))

@@ -379,6 +379,25 @@ def generate(name, generator, at):
     sys.exit(1 if result["failed"] else 0)
 
 
+@main.command("rollups")
+@click.argument("name")
+@click.option("--entity", help="only this entity's rollup fields")
+@click.option("--field", help="only this rollup field")
+def rollups(name, entity, field):
+    """Recompute the stored values of app NAME's rollup fields from the records as they are."""
+    loom = _loom()
+    try:
+        if name not in loom.live:
+            raise KeyError(f"no published app {name!r}")
+        result = loom.rollups.recompute(name, entity, field)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    if not result:
+        click.echo("no rollup fields matched")
+    for key, changed in result.items():
+        click.echo(f"{key}: {changed} record(s) changed")
+
+
 @main.command("import")
 @click.argument("target", metavar="APP.ENTITY")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))

@@ -21,6 +21,8 @@ from .calendars import calendar_from_app_section, parse_duration
 
 TIMER_TRANSITION = "transition"
 ROUTES = "loom.routes"  # conn.info: re-routes decided before a write, logged after it
+AUTO_DEPTH = "loom.auto_depth"  # conn.info: automatic transitions firing inside one another
+MAX_AUTO_DEPTH = 8  # a chain longer than this is a loop in metadata, not work
 RETURN = "return"  # marks a status history row written by a transition to $previous
 
 
@@ -72,6 +74,9 @@ class Behaviour:
         """Everything that follows a create, update or transition of a record."""
         entity = et.entity
         app = self.loom.live[entity.app].app
+        self.loom.rollups.changed(conn, et, record_id, old)
+        if entity.auto_transitions:
+            self.auto_transitions(conn, et, record_id)
         engaged = (any("timer" in tr for tr in entity.spec.get("transitions", [])) or entity.spec.get("aggregations")
                    or self.loom.sla.policies(app, entity) or self.loom.router.spec(entity.app, entity.name)
                    or self.loom.approvals.specs(entity.app, entity.name))
@@ -98,6 +103,47 @@ class Behaviour:
             from .aggregation import collect
             collect(self.loom, conn, et, row, actor)
         self._notify_routed(conn, app, entity, row, old, actor)
+
+    def after_delete(self, conn, et, row) -> None:
+        """A record was deleted or restored (``row``: as it was before): rollups over it move."""
+        self.loom.rollups.changed(conn, et, row["id"], dict(row))
+
+    # ------------------------------------------------------------------ automatic transitions
+    def auto_transitions(self, conn, et, record_id: int) -> None:
+        """Fire, as the system, the first automatic transition (``auto: true``) whose source
+        status the record is in and whose condition holds now; the transition's own change
+        then gives the next one its chance. A condition that fails, or a transition its own
+        rules refuse, leaves the record where it is."""
+        from runtime.data.records import SYSTEM
+        from runtime.errors import Conflict, ValidationFailed
+        entity = et.entity
+        if not entity.auto_transitions:
+            return
+        depth = conn.info.get(AUTO_DEPTH, 0)
+        if depth >= MAX_AUTO_DEPTH:
+            return
+        row = conn.execute(select(et.main).where(et.main.c.id == record_id, et.main.c.deleted_at.is_(None))
+                           ).mappings().first()
+        if row is None:
+            return
+        record = None
+        for tr in entity.auto_transitions:
+            sources = tr["from"] if isinstance(tr["from"], list) else [tr["from"]]
+            if row["status"] not in sources:
+                continue
+            record = record or self.loom.records.full(conn, et, row)
+            scope = {"user": SYSTEM.username, "status": row["status"]}
+            if not self.loom.records.evaluate(conn, entity, tr["condition"], record, None, scope):
+                continue
+            conn.info[AUTO_DEPTH] = depth + 1
+            try:
+                self.loom.workflow.transition(entity.app, entity.name, record_id, tr["name"], actor=SYSTEM,
+                                              conn=conn, via="auto")
+            except (Conflict, ValidationFailed):
+                continue
+            finally:
+                conn.info[AUTO_DEPTH] = depth
+            return
 
     # ------------------------------------------------------------------ routing notices
     def _notify_routed(self, conn, app, entity, row: dict, old, actor) -> None:

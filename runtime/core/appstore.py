@@ -253,6 +253,10 @@ class AppStore:
             self.loom.audit.record(c, None, "rollback" if rollback_of is not None else "publish", None, None, None,
                                    after, username=author)
             self.loom.activate(app, number, conn=c)
+            for step in plan.steps:  # a new or changed rollup counts the records that exist already
+                if step.kind in ("add_field", "recompute_field", "change_field") and step.new is not None \
+                        and step.new.type == "rollup" and not step.detail.get("table"):
+                    self.loom.rollups.recompute(app.name, step.entity, step.field, conn=c)
         return Published(app.name, number, digest, changes, plan.describe())
 
     @staticmethod

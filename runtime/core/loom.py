@@ -17,6 +17,7 @@ from runtime.behaviour.hub import Behaviour
 from runtime.behaviour.inbound import Inbound
 from runtime.behaviour.jobs import Jobs
 from runtime.behaviour.notifications import Notifier
+from runtime.behaviour.rollups import Rollups
 from runtime.behaviour.routing import Router
 from runtime.behaviour.sla import SLA
 from runtime.behaviour.timers import Timers
@@ -80,6 +81,7 @@ class Loom:
         self.sla = SLA(self)
         self.behaviour = Behaviour(self)
         self.isolation = None  # a ProcessPool for heavy scripts (runtime.core.isolation); None: run here
+        self.rollups = Rollups(self)
         self.approvals = Approvals(self)
         self.generators = Generators(self)
         self.notices = Notices(self)

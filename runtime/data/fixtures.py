@@ -117,8 +117,11 @@ def load_accounts(loom, app_name: str, spec: dict) -> dict[str, int]:
     return user_ids
 
 
-def _resolve(loom, conn, et, key, value):
-    f = et.entity.fields.get(key)
+def _resolve(loom, conn, et, key, value, f=None):
+    f = f if f is not None else et.entity.fields.get(key)
+    if f is not None and f.type == "table" and isinstance(value, list):  # a row's user, group and link cells too
+        return [{k: _resolve(loom, conn, et, f"{key}.{k}", v, f.children[k]) if k in f.children else v
+                 for k, v in row.items()} if isinstance(row, dict) else row for row in value]
     if f is not None and f.type in ("user", "group") and isinstance(value, str):
         return _principal(conn, f.type, value, et, key)
     if f is None or f.target is None:

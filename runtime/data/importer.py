@@ -146,11 +146,14 @@ def _write(loom, et, rows, links, version, initial, line, actor) -> None:
                 r["status"] = initial
             r.update(created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id, row_version=1,
                      meta_version=version)
+            for f in et.entity.rollups:  # nothing links to a new record yet
+                r[f.name] = 0 if f.spec.get("function", "count") in ("count", "sum") else None
         if conn.dialect.name == "postgresql":
             _copy(conn, et.main, rows)
         else:
             _executemany(conn, et.main, rows)
         _require_visible(loom, conn, et, rows, line, actor)
+        loom.rollups.imported(conn, et, rows)  # the parents the batch links to count it
         loom.audit.record(conn, actor, "import", et.entity, None, None,
                           {"rows": len(rows), "first": rows[0]["number"], "last": rows[-1]["number"]})
 

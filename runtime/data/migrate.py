@@ -250,6 +250,8 @@ class Migrator:
         self._refresh_search(table.name)
 
     def recompute_field(self, step: Step) -> None:
+        if step.new.type == "rollup":
+            return  # the app store recomputes rollups once the version is live (runtime.behaviour.rollups)
         self._recompute(self.tables[step.entity], step.new)
 
     def compute_on_save(self, step: Step) -> None:

@@ -326,6 +326,8 @@ class RecordService:
         values, related = self._prepare(c, et, data, actor, existing=None)
         values, related = self._scripts_before_save(c, et, data, values, related, actor, existing=None)
         values.update(self.loom.behaviour.before_write(c, et, values, None, actor))
+        for f in entity.rollups:  # nothing links to a new record yet: a count or a sum of nothing is 0
+            values[f.name] = 0 if f.spec.get("function", "count") in ("count", "sum") else None
         now = utcnow()
         status = data.get("status") if actor.system and data.get("status") else entity.initial_status
         number = data.get("number") if actor.system and data.get("number") else self.next_number(c, entity)
@@ -444,6 +446,7 @@ class RecordService:
                 deleted_at=utcnow() if deleted else None, updated_at=utcnow(), updated_by=actor.id,
                 row_version=t.c.row_version + 1))
             self.changed(c, actor, "delete" if deleted else "restore", et.entity, record_id, None, None)
+            self.loom.behaviour.after_delete(c, et, row)
             return self.to_json(c, et, self._fetch(c, et, record_id, include_deleted=True), actor)
 
     # ------------------------------------------------------------------ change log
@@ -479,7 +482,7 @@ class RecordService:
         """What the ``default`` hook of a new record sees: the data with defaults, typed."""
         out = {}
         for f in et.entity.fields.values():
-            if f.type == "computed" or f.storage == "attachments":
+            if f.type in ("computed", "rollup") or f.storage == "attachments":
                 continue
             out[f.name] = self._typed_value(f, data.get(f.name, f.spec.get("default")))
         return out
@@ -596,7 +599,7 @@ class RecordService:
         related: dict = {}
         merged = fold_points(entity, dict(existing)) if existing is not None else {}
         for f in entity.fields.values():
-            if f.type == "computed":
+            if f.type in ("computed", "rollup"):
                 continue
             if f.storage == "attachments":
                 if f.name in data:
@@ -636,7 +639,7 @@ class RecordService:
         if not actor.system and not errors:
             errors.extend(self._link_filter_errors(c, et, data, {**merged, **values}, related, actor, existing))
         for f in entity.fields.values():
-            if not f.required or f.type == "computed" or f.name in failed:
+            if not f.required or f.type in ("computed", "rollup") or f.name in failed:
                 continue
             if f.storage in ("column", "point") and merged.get(f.name) in (None, ""):
                 if f.name in data or existing is None:

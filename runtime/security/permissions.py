@@ -218,7 +218,7 @@ def _field_rule(entity, key: str, roles: frozenset) -> frozenset:
 @lru_cache(maxsize=1024)
 def _readonly_fields(entity) -> frozenset:
     """Fields declared ``readonly: true``: read-only to every person."""
-    return frozenset(f.name for f in entity.fields.values() if f.spec.get("readonly"))
+    return frozenset(f.name for f in entity.fields.values() if f.spec.get("readonly") or f.type == "rollup")
 
 
 @lru_cache(maxsize=1024)

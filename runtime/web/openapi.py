@@ -50,7 +50,7 @@ def field_schema(f) -> dict:
     out = dict(_TYPES[f.value_type] if f.value_type in _TYPES else {"type": "string"})
     out["description"] = desc
     out["nullable"] = not f.required
-    if f.type == "computed":
+    if f.type in ("computed", "rollup"):
         out["readOnly"] = True
     if f.value_type == "choice":
         out["enum"] = [c.value for c in f.choices] or None

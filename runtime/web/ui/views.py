@@ -197,7 +197,7 @@ def asked_fields(ent, tr: dict, record: dict, who) -> list:
     out = []
     for name in tr.get("required", []):
         f = ent.fields.get(name)
-        if (f is None or name in (tr.get("set") or {}) or name in locked or f.type == "computed"
+        if (f is None or name in (tr.get("set") or {}) or name in locked or f.type in ("computed", "rollup")
                 or f.storage == "child" or record.get(name) not in (None, "", [])):
             continue
         out.append(f)
@@ -347,7 +347,7 @@ def _form(app: str, entity: str, record_id: int | None):
     tabs = meta.layout(ent, perms.hidden(who, ent))
     fields = meta.form_fields(tabs)
     locked = set(perms.readonly(who, ent))  # readonly: true fields too, on a new record as well
-    editable = [f for f in fields if f.type != "computed" and f.name not in locked]
+    editable = [f for f in fields if f.type not in ("computed", "rollup") and f.name not in locked]
     record = loom().records.get(app, entity, record_id, who) if record_id is not None else {}
     errors, general, conflict = {}, [], None
     values = {f.name: meta.input_value(f, record.get(f.name, f.spec.get("default") if record_id is None else None))
@@ -401,7 +401,7 @@ def _form(app: str, entity: str, record_id: int | None):
     computed = {}
     if record_id is not None:
         titles = meta.Titles(loom(), who)
-        computed = {f.name: meta.display(f, record.get(f.name), titles).text for f in fields if f.type == "computed"}
+        computed = {f.name: meta.display(f, record.get(f.name), titles).text for f in fields if f.type in ("computed", "rollup")}
     title = _record_title(ent, record) if record_id is not None else tt(ent.title) + ": " + t("New")
     return render_template(
         "ui/form.html", app=app, entity=ent, record_id=record_id, tabs=tabs, values=values, errors=errors,
