@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from metamodel import App
 from runtime.behaviour.approvals import Approvals
+from runtime.behaviour.batches import BatchRuns
 from runtime.behaviour.generators import Generators
 from runtime.behaviour.notices import Notices
 from runtime.behaviour.hooks import Hooks
@@ -80,6 +81,7 @@ class Loom:
         self.behaviour = Behaviour(self)
         self.approvals = Approvals(self)
         self.generators = Generators(self)
+        self.batches = BatchRuns(self)
         self.notices = Notices(self)
         self.inbound = Inbound(self)
         self._lock = threading.Lock()
