@@ -206,6 +206,14 @@ class BatchRuns:
         self.loom.jobs.enqueue("batch_run", run_id)
         return self.get(run_id)
 
+    def view(self, run_id: int, actor, app: str | None = None) -> dict:
+        """A run the ``actor`` may see (one who may run its batch), of ``app`` when given."""
+        run = self.get(run_id)
+        if app is not None and run["app"] != app:
+            raise NotFound(f"no batch run {run_id} in {app}")
+        self.require(actor, run["app"], self.spec(run["app"], run["batch"]))
+        return run
+
     def get(self, run_id: int) -> dict:
         r = platform.batch_run
         with self.loom.reader.connect() as c:

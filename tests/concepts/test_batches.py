@@ -191,3 +191,53 @@ def test_results_with_save_hooks_are_refused(loom):
     doc["entities"]["fine"]["hooks"] = {"before_save": "fines.py:fines"}
     with pytest.raises(MetadataError, match="save hooks"):
         loom.store.publish(doc, author="tester")
+
+
+# ---------------------------------------------------------------------- through HTTP
+@pytest.fixture
+def web(library, tmp_path):
+    from runtime.core.config import Settings
+    from runtime.web import create_app
+    return create_app(Settings(tmp_path, library.database_url), library)
+
+
+def test_the_api_starts_a_run_shows_its_progress_and_refuses_others(library, web):
+    from tests.api.conftest import Client
+    librarian = user(library, "lib1", "librarian", app="library")
+    reader = user(library, "rdr1", "reader", app="library")
+    api = Client(web.test_client(), library.accounts.issue_token(librarian))
+    [listed] = api.get("/api/v1/library/_batches").get_json()
+    assert listed["name"] == "fines" and listed["params"]["month"]["type"] == "month"
+    started = api.post("/api/v1/library/_batches/fines/runs", json={"params": {"month": "2026-03"}})
+    assert started.status_code == 202, started.get_json()
+    run = api.get(started.headers["Location"]).get_json()
+    assert (run["state"], run["percent"], run["results"]) == ("done", 100, 4)
+    bad = api.post("/api/v1/library/_batches/fines/runs", json={"params": {"month": "13/2026"}})
+    assert bad.status_code == 422 and "month" in bad.get_data(as_text=True)
+    other = Client(web.test_client(), library.accounts.issue_token(reader))
+    assert other.get("/api/v1/library/_batches").get_json() == []
+    assert other.post("/api/v1/library/_batches/fines/runs", json={"params": {"month": "2026-03"}}).status_code == 403
+    assert other.get(started.headers["Location"]).status_code == 403
+    assert fines(library) == MARCH
+
+
+def test_the_start_form_and_the_progress_page(library, web):
+    from tests.ui.conftest import Browser
+    from .conftest import PASSWORD
+    user(library, "lib2", "librarian", app="library")
+    page = Browser(web.test_client())
+    page.login("lib2", PASSWORD)
+    listing = page.get("/ui/library/batches").get_data(as_text=True)
+    assert 'id="batch-fines"' in listing and "Штрафы за месяц" in listing and 'type="month"' in listing
+    assert 'id="nav-batches"' in listing
+    answer = page.post("/ui/library/batches/fines", {"month": "2026-03"}, token_from="/ui/library/batches")
+    assert answer.status_code == 302
+    progress = page.get(answer.headers["Location"]).get_data(as_text=True)
+    assert 'id="batch-bar"' in progress and 'value="100"' in progress and "fines:month=2026-03" in progress
+    refused = page.post("/ui/library/batches/fines", {"month": ""}, token_from="/ui/library/batches")
+    assert refused.status_code == 400
+    user(library, "rdr2", "reader", app="library")
+    other = Browser(web.test_client())
+    other.login("rdr2", PASSWORD)
+    assert other.get("/ui/library/batches").status_code == 403
+    assert 'id="nav-batches"' not in other.get("/ui/library/member").get_data(as_text=True)
