@@ -30,6 +30,7 @@ import hashlib
 import logging
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from runtime import clock, sandbox
 from runtime.data import tables as platform
@@ -277,6 +278,9 @@ class BatchRuns:
         except LoomError as exc:
             self._fail(run_id, exc)
             return "failed"
+        except SQLAlchemyError as exc:  # a result the database refused (a link to nothing, a unique value)
+            self._fail(run_id, BatchError(f"the database refused the chunk's results: {exc.orig or exc}"))
+            return "failed"
         finally:
             self.loom.hooks.flush()
 
@@ -366,8 +370,8 @@ class BatchRuns:
             except ValueError as exc:
                 errors.append(FieldError(name, str(exc)))
         for f in entity.fields.values():
-            if name_missing(f, values) and "default" in f.spec:
-                values[f.name] = coerce(f, f.spec["default"])
+            if name_missing(f, values):  # every row sets every column: one executemany for the chunk
+                values[f.name] = coerce(f, f.spec["default"]) if "default" in f.spec else None
             if f.required and f.storage == "column" and f.type != "computed" and values.get(f.name) in (None, "") \
                     and f.name != batch.get("key_field", "batch_key"):
                 errors.append(FieldError(f.name, "is required"))
