@@ -351,14 +351,15 @@ class BatchRuns:
     def _row(self, et, item, index: int, batch: dict) -> dict:
         """One result dict as column values, coerced and checked like any record's."""
         entity = et.entity
+        columns, required, defaults = _plan(entity, batch.get("key_field", "batch_key"))
         if not isinstance(item, dict):
             raise BatchError(f"{batch['script']}: result {index} is a {type(item).__name__}, not a dict")
-        errors, values = [], {}
+        errors, values = [], dict(defaults)  # every row sets every column: one executemany for the chunk
         for name, raw in item.items():
-            f = entity.fields.get(name)
-            if f is None or f.storage != "column" or f.type == "computed":
+            f = columns.get(name)
+            if f is None:
                 errors.append(FieldError(name, f"not a field of {entity.name} a result can set "
-                                               f"(single-value fields: {', '.join(_columns(entity))})"))
+                                               f"(single-value fields: {', '.join(columns)})"))
                 continue
             try:
                 value = coerce(f, raw)
@@ -369,12 +370,9 @@ class BatchRuns:
                 errors.append(exc)
             except ValueError as exc:
                 errors.append(FieldError(name, str(exc)))
-        for f in entity.fields.values():
-            if name_missing(f, values):  # every row sets every column: one executemany for the chunk
-                values[f.name] = coerce(f, f.spec["default"]) if "default" in f.spec else None
-            if f.required and f.storage == "column" and f.type != "computed" and values.get(f.name) in (None, "") \
-                    and f.name != batch.get("key_field", "batch_key"):
-                errors.append(FieldError(f.name, "is required"))
+        for name in required:
+            if values.get(name) in (None, ""):
+                errors.append(FieldError(name, "is required"))
         if errors:
             raise BatchError(f"{batch['script']}: result {index} is not a valid {entity.name}: " +
                              "; ".join(f"{e.field}: {e.message}" for e in errors))
@@ -457,12 +455,20 @@ def _filtered(loom, et, filters: list):
     return select(t).select_from(base).where(t.c.deleted_at.is_(None), *where)
 
 
-def name_missing(f, values: dict) -> bool:
-    return f.name not in values and f.storage == "column" and f.type != "computed"
+_plans: dict = {}
 
 
-def _columns(entity) -> list[str]:
-    return [n for n, f in entity.fields.items() if f.storage == "column" and f.type != "computed"]
+def _plan(entity, key_field: str) -> tuple[dict, list, dict]:
+    """What a result of ``entity`` may set (column fields by name), must set (required ones but
+    the run key) and starts from (defaults, None elsewhere); once per entity version."""
+    key = (id(entity), key_field)
+    plan = _plans.get(key)
+    if plan is None or plan[0] is not entity:
+        columns = {n: f for n, f in entity.fields.items() if f.storage == "column" and f.type != "computed"}
+        required = [n for n, f in columns.items() if f.required and n != key_field]
+        defaults = {n: coerce(f, f.spec["default"]) if "default" in f.spec else None for n, f in columns.items()}
+        plan = _plans[key] = (entity, (columns, required, defaults))
+    return plan[1]
 
 
 def _stale(run, now: dt.datetime) -> bool:

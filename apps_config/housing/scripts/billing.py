@@ -59,9 +59,12 @@ def accrue(accounts, params, loaded):
     rate = valid_on(loaded["rates"], start)
     if rate is None:
         reject("Нет ставки пени на " + start.isoformat())
-    tariffs = {}
+    candidates = {}
     for t in loaded["tariffs"]:
-        tariffs.setdefault((t.service, t.kind), []).append(t)
+        candidates.setdefault((t.service, t.kind), []).append(t)
+    tariffs = {}  # (service, tariff kind) -> the tariff in force on the month's first day
+    for key, rows in candidates.items():
+        tariffs[key] = valid_on(rows, start)
     out = []
     for account in accounts:
         out.extend(account_lines(account, period, start, end, services, order, tariffs, rate, loaded))
@@ -121,7 +124,7 @@ def account_lines(account, period, start, end, services, order, tariffs, rate, l
 
 def charge(account, service, tariffs, readings, start):
     """(quantity, over the norm, base tariff, amount) of one service for one account."""
-    tariff = valid_on(tariffs.get((service.id, account.tariff_kind), []), start)
+    tariff = tariffs.get((service.id, account.tariff_kind))
     if tariff is None:
         reject("Нет тарифа «" + service.name + "» (" + account.tariff_kind + ") на " + start.isoformat() +
                " для лицевого счёта " + account.code)
