@@ -78,6 +78,12 @@ def library_app(**batch_changes) -> dict:
 @pytest.fixture
 def library(loom):
     loom.store.publish(library_app(), author="tester")
+    loom.ids = seed(loom)
+    return loom
+
+
+def seed(loom) -> dict:
+    """Five members (one inactive) with their loans, and a note; their ids by name."""
     rows = [("Анна", True, [("Война и мир", "2026-03-10", False), ("Идиот", "2026-03-30", True)]),
             ("Борис", True, [("Обломов", "2026-02-25", False)]),
             ("Вера", False, [("Бесы", "2026-03-01", False)]),  # inactive: not in the selection
@@ -89,8 +95,7 @@ def library(loom):
             "name": name, "active": active,
             "loans": [{"book": b, "due": d, "returned": r} for b, d, r in loans]})["id"]
     loom.records.create("library", "note", {"member": ids["Глеб"], "text": "потерял билет"})
-    loom.ids = ids
-    return loom
+    return ids
 
 
 def fines(loom, month=None):
