@@ -268,3 +268,25 @@ def test_only_accountants_run_the_accrual(data, web, housing):
     answer = oper.post("/api/v1/housing/_batches/accrual/runs", json={"params": {"period": "2026-03"}})
     assert answer.status_code == 403
     assert oper.get("/api/v1/housing/_batches").get_json() == []
+
+
+def test_the_demo_app_installs_with_its_data_and_bills_it(sqlite_loom):
+    """What ``make run`` shows: the shipped app with its Russian demo data, accrued and receipted."""
+    from runtime.data.fixtures import load_fixtures
+    loom = sqlite_loom
+    loom.store.install(APPS / "housing", author="demo")
+    assert load_fixtures(loom, "housing") > 50
+    readings = loom.records.find("housing", "reading", where={"period": "2026-03"}, limit=50)
+    assert sorted((r["flagged"], r["rollover"]) for r in readings).count((True, False)) == 1
+    assert [r["consumption"] for r in readings if r["rollover"]] == ["15.000"]  # 99 989 -> 4
+    clock.freeze(dt.datetime(2026, 4, 2, 6, tzinfo=UTC))
+    try:
+        for batch, period in (("accrual", "2026-02"), ("accrual", "2026-03"), ("receipts", "2026-03")):
+            run = loom.batches.start("housing", batch, {"period": period})
+            assert run["state"] == "done" and run["results"] > 0, run
+    finally:
+        clock.thaw()
+    receipts = loom.records.find("housing", "receipt", limit=50)
+    assert len(receipts) == 6 and all(D(r["total_due"]) > 0 for r in receipts)
+    smirnova = next(r for r in receipts if r["account_code"] == "100102")
+    assert D(smirnova["benefits"]) > 0 and smirnova["last_payment_on"] == "2026-03-12"
