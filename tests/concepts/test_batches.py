@@ -4,12 +4,11 @@ run stopped half-way and resumed ends where an uninterrupted one does; publishin
 references; only the roles the batch names may start it."""
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 
 from metamodel import MetadataError
 from runtime.behaviour.scheduler import Scheduler
