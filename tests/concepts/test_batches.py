@@ -245,3 +245,29 @@ def test_the_start_form_and_the_progress_page(library, web):
     other.login("rdr2", PASSWORD)
     assert other.get("/ui/library/batches").status_code == 403
     assert 'id="nav-batches"' not in other.get("/ui/library/member").get_data(as_text=True)
+
+
+def test_loom_batch_runs_and_resumes_from_the_command_line(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from runtime.cli import main
+    from tests.conftest import make_loom
+    db = f"sqlite:///{tmp_path / 'loom.db'}"
+    monkeypatch.setenv("LOOM_DATABASE_URL", db)
+    monkeypatch.setenv("LOOM_HOME", str(tmp_path))
+    loom = make_loom(db, tmp_path / "files")
+    loom.store.publish(library_app(), author="tester")
+    seed(loom)
+    run = loom.batches.start("library", "fines", {"month": "2026-02"}, enqueue=False)
+    loom.batches.work(run["id"], max_chunks=1)
+    loom.engine.dispose()
+    runner = CliRunner()
+    done = runner.invoke(main, ["batch", "library", "fines", "month=2026-03"])
+    assert done.exit_code == 0, done.output
+    assert "fines:month=2026-03: done, 4 of 4 records, 4 results" in done.output
+    resumed = runner.invoke(main, ["batch", "library", "fines", "--resume", str(run["id"])])
+    assert resumed.exit_code == 1 and "is running" in resumed.output  # its lease still holds
+    wrong = runner.invoke(main, ["batch", "library", "fine", "month=2026-03"])
+    assert wrong.exit_code == 1 and "batches: fines" in wrong.output
+    bad = runner.invoke(main, ["batch", "library", "fines", "month"])
+    assert bad.exit_code == 1 and "name=value" in bad.output
