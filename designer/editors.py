@@ -62,7 +62,7 @@ from .base import bp, loom
 from .drafts import SCRIPT, BadItem, Drafts
 from .views import render as render_page
 
-SECTION_KINDS = ("app", "routing", "sla", "schedules", "notifications", "portal", "reports", "approvals")
+SECTION_KINDS = ("app", "routing", "sla", "schedules", "notifications", "portal", "reports", "approvals", "batches")
 ENTITY_TABS = (("fields", "Fields"), ("form", "Form"), ("workflow", "Workflow"), ("views", "Views"))
 
 # Which field options the fields editor offers for each type (the schema lists them all; it does not

@@ -35,6 +35,7 @@ SECTION_SKELETONS = {
     "portal": {"pages": []},
     "reports": {"reports": []},
     "approvals": {"approvals": []},
+    "batches": {"batches": []},
 }
 # shown through t() where they are chosen at run time: diff operations and error titles
 OPERATIONS = {"added": N_("Added"), "removed": N_("Removed"), "changed": N_("Changed")}

@@ -1,5 +1,5 @@
-"""Cross-checks of record generators (``schedules.yaml: generate``) and approvals
-(``approvals.yaml``): every entity, field, status, transition, role, group field,
+"""Cross-checks of record generators (``schedules.yaml: generate``), approvals
+(``approvals.yaml``) and batch runs (``batches.yaml``): every entity, field, status, transition, role, group field,
 template and calendar they name must exist, with the file, line and path of a wrong one.
 """
 from __future__ import annotations
@@ -8,6 +8,7 @@ from .expressions import ExpressionError, parse
 from .periods import PERIODICITIES
 
 PERIOD_NAMES = {"period_start", "period_end"}
+SYSTEM_FILTER_FIELDS = ("id", "number", "status", "created_at", "updated_at")
 ROW = "row"
 
 
@@ -30,6 +31,9 @@ class ConceptsCheck:
         seen = set()
         for i, spec in enumerate(self.app.section("approvals").get("approvals", [])):
             self.approval(spec, ("approvals", "approvals", i), seen)
+        seen = set()
+        for i, spec in enumerate(self.app.section("batches").get("batches", [])):
+            self.batch(spec, ("batches", "batches", i), seen)
 
     # ------------------------------------------------------------------ generators
     def generator(self, spec: dict, path: tuple) -> None:
@@ -202,3 +206,76 @@ class ConceptsCheck:
             for key in ("to", "cc"):
                 self.behaviour.recipients(entity, spec["notify_timeout"].get(key, []), path + ("notify_timeout", key))
 
+
+    # ------------------------------------------------------------------ batch runs
+    def batch(self, spec: dict, path: tuple, seen: set) -> None:
+        """A batch run: its source and filter, parameters and key, script, results entity and the
+        text field there that holds the run key, and the roles that may start it."""
+        if spec["name"] in seen:
+            self.out.add(path + ("name",), f"batch {spec['name']!r} is defined twice")
+        seen.add(spec["name"])
+        source = self._entity(spec["source"], path + ("source",))
+        if source is not None:
+            for j, flt in enumerate(spec.get("filter", [])):
+                self.check._path_field(source, flt["field"], path + ("filter", j, "field"),
+                                       set(source.fields) | set(SYSTEM_FILTER_FIELDS))
+            self.check.filter_check.filters(source, spec.get("filter", []), path + ("filter",))
+        params = spec.get("params") or {}
+        for j, name in enumerate(spec.get("key", [])):
+            if name not in params:
+                self.out.add(path + ("key", j), self.check._unknown("parameter", name, set(params)))
+        for name, param in params.items():
+            if param["type"] == "choice" and not param.get("choices"):
+                self.out.add(path + ("params", name, "type"), "a choice parameter needs choices: [{value, title}]")
+            elif param.get("choices") and param["type"] != "choice":
+                self.out.add(path + ("params", name, "choices"), f"choices go with type: choice, not {param['type']}")
+        self.check._script(spec["script"], path + ("script",))
+        results = self._entity(spec["results"], path + ("results",))
+        if results is not None:
+            key_field = spec.get("key_field", "batch_key")
+            f = results.fields.get(key_field)
+            texts = {n for n, g in results.fields.items() if g.value_type == "string" and g.storage == "column"}
+            if f is None:
+                self.out.add(path + ("key_field" if "key_field" in spec else "results",),
+                             f"{results.name} needs a text field {key_field!r} to hold the run key "
+                             f"(results are tagged with it, so a rerun replaces them)" +
+                             (f"; its text fields: {', '.join(sorted(texts))}" if texts else ""))
+            elif key_field not in texts:
+                self.out.add(path + ("key_field",), f"{key_field!r} is a {f.type} field; the run key needs a "
+                                                    f"text field")
+            elif f.max_length < 120:
+                self.out.add(path + ("key_field",), f"{key_field!r} holds at most {f.max_length} "
+                                                    f"characters; a run key needs up to 120")
+        if results is not None:
+            hooks = sorted(set(results.spec.get("hooks") or {}) & {"default", "validate", "before_save", "after_save"})
+            if hooks:
+                self.out.add(path + ("results",), f"{results.name} has save hooks ({', '.join(hooks)}); batch "
+                                                  f"results are written in bulk without them: use an entity "
+                                                  f"without save hooks, or compute in the batch's script")
+            if "source_field" in spec:
+                self._link_to(results, spec["source_field"], spec["source"], path + ("source_field",))
+        for j, load in enumerate(spec.get("load", [])):
+            lpath = path + ("load", j)
+            entity = self._entity(load["entity"], lpath + ("entity",))
+            if entity is None:
+                continue
+            if "by" in load:
+                self._link_to(entity, load["by"], spec["source"], lpath + ("by",))
+            for k, flt in enumerate(load.get("filter", [])):
+                self.check._path_field(entity, flt["field"], lpath + ("filter", k, "field"),
+                                       set(entity.fields) | set(SYSTEM_FILTER_FIELDS))
+            self.check.filter_check.filters(entity, load.get("filter", []), lpath + ("filter",))
+        roles = set(self.app.roles)
+        for j, role in enumerate(spec.get("roles", [])):
+            if role not in roles and role != "admin":
+                self.out.add(path + ("roles", j), self.check._unknown("role", role, roles) + "; roles are those of app.yaml")
+
+    def _link_to(self, entity, name: str, target: str, path: tuple) -> None:
+        """``name`` is a link field of ``entity`` to ``target``."""
+        f = entity.fields.get(name)
+        links = {n for n, g in entity.fields.items() if g.value_type == "link" and g.storage == "column"}
+        if f is None:
+            self.out.add(path, self.check._unknown(f"link field of {entity.name}", name, links))
+        elif f.value_type != "link" or f.target.rpartition(".")[2] != target.rpartition(".")[2]:
+            self.out.add(path, f"{name!r} of {entity.name} must link to {target}; it is a {f.type} field" +
+                         (f" to {f.target}" if f.target else ""))

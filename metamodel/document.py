@@ -2,7 +2,7 @@
 
 A document is ``{"app": {...}, "entities": {name: {...}}, "routing": {...},
 "sla": {...}, "schedules": {...}, "portal": {...}, "reports": {...}, "approvals": {...},
-"scripts": {file: source}, "fixtures": {entity: [records]},
+"batches": {...}, "scripts": {file: source}, "fixtures": {entity: [records]},
 "extensions": {kind: {...}}}``. The folder layout mirrors it: ``app.yaml``,
 ``entities/<name>.yaml``, ``routing.yaml``, ..., ``scripts/<file>.py``,
 ``fixtures/<entity>.yaml``, ``extensions/<kind>.yaml`` (metadata kinds that
@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import MetadataError, Problem
 from .yamlio import dump_yaml, load_yaml
 
-SECTIONS = ("routing", "sla", "schedules", "notifications", "portal", "reports", "approvals")
+SECTIONS = ("routing", "sla", "schedules", "notifications", "portal", "reports", "approvals", "batches")
 
 
 def file_of(path: tuple) -> tuple[str, tuple]:

@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 SCHEMA_DIR = Path(__file__).with_name("schemas")
-KINDS = ("app", "entity", "routing", "sla", "schedules", "notifications", "portal", "reports", "approvals",
+KINDS = ("app", "entity", "routing", "sla", "schedules", "notifications", "portal", "reports", "approvals", "batches",
          "fixture", "accounts")
 
 

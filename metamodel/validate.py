@@ -48,7 +48,8 @@ class Capabilities:
 #: fixtures/_accounts.yaml: demo staff (groups and users), not records of an entity.
 ACCOUNTS = "_accounts"
 _SECTION_KIND = {"routing": "routing", "sla": "sla", "schedules": "schedules", "notifications": "notifications",
-                 "portal": "portal", "reports": "reports", "approvals": "approvals"}
+                 "portal": "portal", "reports": "reports", "approvals": "approvals",
+                 "batches": "batches"}
 FIELD_TYPES = validator("entity").schema["$defs"]["field"]["properties"]["type"]["enum"]
 
 

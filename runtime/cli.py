@@ -398,6 +398,32 @@ def rollups(name, entity, field):
         click.echo(f"{key}: {changed} record(s) changed")
 
 
+@main.command("batch")
+@click.argument("name")
+@click.argument("batch")
+@click.argument("params", nargs=-1, metavar="[PARAM=VALUE]...")
+@click.option("--resume", "run_id", type=int, help="go on with run RUN_ID from its last committed chunk instead")
+def batch(name, batch, params, run_id):
+    """Run batch BATCH of app NAME with PARAM=VALUE parameters (e.g. period=2026-03), as the system:
+    queued for a worker with Redis, here to the end without. A finished run with the same
+    parameters is replaced; a crashed or failed one is resumed."""
+    loom = _loom()
+    values = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep:
+            _fail(ValueError(f"{item!r}: write parameters as name=value"))
+        values[key] = value
+    try:
+        loom.batches.spec(name, batch)
+        run = loom.batches.resume(run_id) if run_id else loom.batches.start(name, batch, values)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    click.echo(f"run {run['id']} {run['run_key']}: {run['state']}, {run['done']} of {run['total']} records, "
+               f"{run['results']} results" + (f"; error: {run['error']}" if run["error"] else ""))
+    sys.exit(1 if run["state"] == "failed" else 0)
+
+
 @main.command("import")
 @click.argument("target", metavar="APP.ENTITY")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))

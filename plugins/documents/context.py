@@ -8,6 +8,8 @@ record      the record's fields (``record.number``, ``record.subject``, ``record
 titles      display text per field: a choice's title, a linked record's title, the status title
 entity      {name, title}; app: the app's name
 user        the printing user's name; today, now: the platform's clock
+related     per ``related:`` entry of the template, the matching records of another entity
+            (links resolved as in ``record``), e.g. a receipt's lines
 ```
 """
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _resolve(fields: dict, values: dict, linked: Linked, language: str) -> tuple
 
 
 def record_context(platform, records, app: str, entity: str, record_id: int, linked: Linked | None = None,
-                   language: str | None = None) -> dict:
+                   language: str | None = None, related: dict | None = None) -> dict:
     """The context of one record; NotFound when the user may not read it."""
     language = language or lang()
     spec = platform.entity(app, entity)
@@ -90,6 +92,29 @@ def record_context(platform, records, app: str, entity: str, record_id: int, lin
         if isinstance(status, dict) and status.get("name") == record.get("status"):
             titles["status"] = title_text(status.get("title") or status["name"], language)
     moment = now()
-    return {"record": values, "titles": titles, "app": app,
+    rel = {name: _related(platform, records, app, spec, record, linked, language)
+           for name, spec in (related or {}).items()}
+    return {"record": values, "titles": titles, "app": app, "related": rel,
             "entity": {"name": entity, "title": title_text(spec.get("title"), language)},
             "user": records.actor.username, "today": moment.date(), "now": moment, "lang": language}
+
+
+#: Records one ``related:`` entry reads at most (a receipt has a line per service).
+MAX_RELATED = 200
+
+
+def _related(platform, records, app: str, spec: dict, record: dict, linked: Linked, language: str) -> list[dict]:
+    """The records of ``spec['entity']`` whose fields equal the printed record's, as the user may read them."""
+    where = {}
+    for their, our in spec["match"].items():
+        value = record.get(our)
+        if value is None:
+            return []
+        where[their] = value
+    fields = (platform.entity(app, spec["entity"]) or {}).get("fields") or {}
+    found = records.find(app, spec["entity"], where=where, sort=spec.get("sort") or ["id"], limit=MAX_RELATED)
+    out = []
+    for row in found:
+        values, titles = _resolve(fields, row, linked, language)
+        out.append(dict(values, titles=titles))
+    return out

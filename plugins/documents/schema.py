@@ -12,6 +12,11 @@ templates:
     attach_to: attachments              # optional: a file field that keeps printed copies
     roles: [agent]                      # optional: who gets the button (readers of the record by default)
     list: true                          # optional (HTML only): print the selected records of a list
+    related:                            # optional: records of other entities, as related.<name>
+      lines:
+        entity: accrual_line
+        match: {account: account, period: period}   # their field: this record's field (or id)
+        sort: [service]
 ```
 """
 from __future__ import annotations
@@ -54,6 +59,21 @@ SCHEMA = {
                 "attach_to": {"type": "string", "description": "a file field that keeps printed copies"},
                 "roles": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
                 "list": {"type": "boolean", "description": "offered on lists for the selected records"},
+                "related": {
+                    "type": "object",
+                    "description": "records of another entity the template reads as related.<name>",
+                    "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,39}$"},
+                    "additionalProperties": {
+                        "type": "object", "additionalProperties": False, "required": ["entity", "match"],
+                        "properties": {
+                            "entity": {"type": "string"},
+                            "match": {"type": "object", "minProperties": 1,
+                                      "additionalProperties": {"type": "string"},
+                                      "description": "their field: this record's field (or id) it equals"},
+                            "sort": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
             },
             "oneOf": [{"required": ["html"]}, {"required": ["docx"]}],
         },
@@ -85,6 +105,8 @@ def check(section: dict, doc: dict):
                 yield (("templates", name, "attach_to"),
                        f"{spec['entity']} has no file field {spec['attach_to']!r}; its file fields: "
                        f"{', '.join(files) or 'none (add a field of type file)'}", None)
+        for rel, rspec in (spec.get("related") or {}).items():
+            yield from _check_related(entities, entity, name, rel, rspec)
         for i, role in enumerate(spec.get("roles") or []):
             if role not in roles:
                 yield (("templates", name, "roles", i),
@@ -104,3 +126,25 @@ def check(section: dict, doc: dict):
             except TemplateProblem as exc:
                 line = f"line {exc.line} of " if exc.line else ""
                 yield (("templates", name, "docx"), f"{line}the Word file: {exc.message}", None)
+
+
+def _check_related(entities: dict, entity, name: str, rel: str, spec: dict):
+    """``related.<rel>``: its entity exists, and each match pairs a field of it with one of ours."""
+    path = ("templates", name, "related", rel)
+    other = entities.get(spec["entity"])
+    if other is None:
+        yield (path + ("entity",), f"no entity {spec['entity']!r} in this app; entities: "
+                                   f"{', '.join(sorted(entities)) or 'none'}", None)
+        return
+    theirs = set(other.get("fields") or {}) | {"id", "status"}
+    ours = set((entity or {}).get("fields") or {}) | {"id", "status", "number"}
+    for their, our in spec["match"].items():
+        if their not in theirs:
+            yield (path + ("match", their), f"{spec['entity']} has no field {their!r}; its fields: "
+                                            f"{', '.join(sorted(theirs))}", None)
+        if entity is not None and our not in ours:
+            yield (path + ("match", their), f"the printed record has no field {our!r}; its fields: "
+                                            f"{', '.join(sorted(ours))}", None)
+    for i, key in enumerate(spec.get("sort") or []):
+        if key.lstrip("-") not in theirs | {"number", "created_at"}:
+            yield (path + ("sort", i), f"{spec['entity']} has no field {key.lstrip('-')!r} to sort by", None)

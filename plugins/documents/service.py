@@ -92,7 +92,7 @@ def filename(tpl: Template, context: dict) -> str:
 def print_record(platform, records, tpl: Template, record_id: int) -> tuple[str, bytes]:
     """``(file name, content)`` of ``tpl`` for one record the user may read."""
     usable(tpl, records)
-    context = record_context(platform, records, tpl.app, tpl.entity, record_id)
+    context = record_context(platform, records, tpl.app, tpl.entity, record_id, related=tpl.spec.get("related"))
     if tpl.is_docx:
         raw = render.decode_docx(tpl.spec["docx"], where(tpl.name, "docx"))
         return filename(tpl, context), render.docx(raw, context, where(tpl.name, "docx"))
@@ -111,7 +111,8 @@ def print_list(platform, records, tpl: Template, record_ids: list[int]) -> tuple
     if len(ids) > MAX_LIST:
         raise LoomError(f"at most {MAX_LIST} records print at once; {len(ids)} were chosen")
     linked = Linked(platform, records, tpl.app)
-    pages = [_html(tpl, record_context(platform, records, tpl.app, tpl.entity, i, linked)) for i in ids]
+    pages = [_html(tpl, record_context(platform, records, tpl.app, tpl.entity, i, linked,
+                                       related=tpl.spec.get("related"))) for i in ids]
     return f"{tpl.title()} ({len(ids)}).pdf", render.pdf_from_html(pages)
 
 

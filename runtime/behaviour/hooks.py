@@ -17,6 +17,7 @@ transitions[].after       ``f(record)``                          read-only
 hooks.actions[]           ``f(record)`` (a button)               writable
 routing/SLA when_script   ``f(record)`` -> bool                  read-only
 schedules[].script        ``f()``                                none
+batches[].script          ``f(records, params)`` -> result dicts  none
 portal pages[].actions    ``f(record)``                          writable
 ========================  =====================================  ==============
 
@@ -103,7 +104,7 @@ class Hooks:
     def run(self, conn, app: App, ref: str, hook: str, *, actor, record: dict | None = None,
             writable: bool = False, old: dict | None = None, args: tuple = (), entity=None,
             record_id: int | None = None, dry_run: bool = False, privileged: bool = False,
-            limits: dict | None = None):
+            limits: dict | sandbox.Limits | None = None):
         """Run one hook; return ``(result, changes)``. Script errors become :class:`ScriptFailed`
         (or :class:`ValidationFailed` when the script called ``reject``).
 
@@ -121,7 +122,9 @@ class Hooks:
         rights = elevated(actor, f"{hook} ({ref})") if privileged else actor
         reads = Reads() if rights is not actor else None
         api = self._api(conn, app, actor, proxy, old, entity, rights=rights, reads=reads)
-        limits = sandbox.Limits.from_config(limits) if limits else self._limits(entity)
+        if isinstance(limits, dict):  # a schedule's limits: block
+            limits = sandbox.Limits.from_config(limits)
+        limits = limits or self._limits(entity)
         report = lambda r: self._remember(r, app, hook, entity, record_id, actor, dry_run)  # noqa: E731
         if proxy is not None:
             args = tuple(args) + (proxy,)  # the record is always the last argument
@@ -489,7 +492,8 @@ def script_refs(app: App):
             for key in ("before", "after"):
                 if key in tr:
                     yield (base, f"transitions[{i}].{key}"), tr[key]
-    for kind, key in (("routing", "rules"), ("sla", "policies"), ("schedules", "schedules"), ("portal", "pages")):
+    for kind, key in (("routing", "rules"), ("sla", "policies"), ("schedules", "schedules"), ("portal", "pages"),
+                      ("batches", "batches")):
         for i, item in enumerate(app.section(kind).get(key, [])):
             for ref_key in ("script", "when_script"):
                 if item.get(ref_key):

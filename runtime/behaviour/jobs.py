@@ -43,11 +43,17 @@ def _deliver_outbox(loom, outbox_id: int | None = None):
     return loom.notifier.deliver(outbox_id)
 
 
+def _batch_run(loom, run_id: int):
+    """A batch run's next chunk (with Redis; it queues the one after) or all of them."""
+    return loom.batches.work(run_id)["state"]
+
+
 #: name -> ``callable(loom, *args)``: everything a worker may be asked to do.
 JOBS: dict[str, Callable[..., Any]] = {
     "fire_timer": _fire_timer,
     "run_schedule": _run_schedule,
     "deliver_outbox": _deliver_outbox,
+    "batch_run": _batch_run,
 }
 
 

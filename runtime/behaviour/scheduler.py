@@ -48,7 +48,16 @@ class Scheduler:
         """One round: due timers, cron slots, the e-mail outbox; returns what was handed out."""
         now = now or clock.now()
         self.loom.refresh_if_stale()
-        return {"timers": self.timers(now), "schedules": self.schedules(now), "outbox": self.outbox(now)}
+        return {"timers": self.timers(now), "schedules": self.schedules(now), "outbox": self.outbox(now),
+                "batches": self.batches(now)}
+
+    def batches(self, now: dt.datetime) -> int:
+        """Hand out again the batch runs whose worker died (no chunk committed for a lease):
+        they go on from their last committed chunk (:mod:`runtime.behaviour.batches`)."""
+        ids = self.loom.batches.stale(now)
+        for run_id in ids:
+            self.loom.jobs.enqueue("batch_run", run_id)
+        return len(ids)
 
     def run_forever(self, interval: float = 1.0, stop_event: threading.Event | None = None) -> None:
         """Tick every ``interval`` seconds until ``stop_event`` is set; a failed tick is logged, not fatal."""

@@ -4,7 +4,7 @@ The sandbox's own limits (``runtime.sandbox.limits``) stop almost everything a s
 can do, but they are checked by the interpreter that runs the script: a C call the
 guards do not know, or limits set generously for a nightly job, can still hold a
 process for minutes or grow it by gigabytes. Work that is allowed to be heavy, so
-scheduled scripts and batch runs, therefore runs in a separate process:
+scheduled scripts and the chunks of batch runs, therefore runs in a separate process:
 
 - started with ``spawn`` (no inherited locks or connections) and building its own Loom
   on the same database and file store;
@@ -72,7 +72,11 @@ def _run_scheduled(loom, app: str, ref: str, limits: dict | None):
     return loom.hooks.run_scheduled(app, ref, limits=limits)
 
 
-CALLS = {"run_scheduled": _run_scheduled}
+def _batch_chunk(loom, run_id: int) -> str:
+    return loom.batches.chunk(run_id)
+
+
+CALLS = {"run_scheduled": _run_scheduled, "batch_chunk": _batch_chunk}
 
 
 # ---------------------------------------------------------------------- caller side

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from metamodel import App
 from runtime.behaviour.approvals import Approvals
+from runtime.behaviour.batches import BatchRuns
 from runtime.behaviour.generators import Generators
 from runtime.behaviour.notices import Notices
 from runtime.behaviour.hooks import Hooks
@@ -84,6 +85,7 @@ class Loom:
         self.rollups = Rollups(self)
         self.approvals = Approvals(self)
         self.generators = Generators(self)
+        self.batches = BatchRuns(self)
         self.notices = Notices(self)
         self.inbound = Inbound(self)
         self.file_runs = FileRuns(self)

@@ -1,7 +1,7 @@
 """Loading an app's ``fixtures/`` (dictionaries, demo data) through the record service.
 
-Link values may name the target record by its title field (``organization:
-Минздрав области``) instead of an id, a user field the user by username and a group
+Link values (also in a table's rows) may name the target record by its title field
+(``organization: Минздрав области``) instead of an id, a user field the user by username and a group
 field the group by name, so fixtures read like the data they are.
 
 ``fixtures/_accounts.yaml`` declares demo staff: groups (with a lead) and users with
@@ -70,7 +70,9 @@ def _dependency_order(app, names: list[str]) -> list[str]:
     def visit(name, stack=()):
         if name in done or name in stack:
             return
-        for f in app.entities[name].fields.values():
+        fields = list(app.entities[name].fields.values())
+        fields += [c for f in fields if f.storage == "child" for c in f.children.values()]  # a table's links
+        for f in fields:
             target = (f.target or "").rpartition(".")[2]
             if target in names and target != name:
                 visit(target, stack + (name,))
@@ -124,6 +126,9 @@ def _resolve(loom, conn, et, key, value, f=None):
                  for k, v in row.items()} if isinstance(row, dict) else row for row in value]
     if f is not None and f.type in ("user", "group") and isinstance(value, str):
         return _principal(conn, f.type, value, et, key)
+    if f is not None and f.storage == "child" and isinstance(value, list):  # a table's link columns too
+        return [{k: _lookup(loom, conn, et, f.children[k], v) if k in f.children and f.children[k].target else v
+                 for k, v in row.items()} if isinstance(row, dict) else row for row in value]
     if f is None or f.target is None:
         return value
     if isinstance(value, list):

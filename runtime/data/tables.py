@@ -469,3 +469,29 @@ approval_vote = Table(
     UniqueConstraint("round_id", "user_id", name="uq_loom_approval_vote"),
     Index("ix_loom_approval_vote_user", "user_id", "decision"),
 )
+
+batch_run = Table(
+    # One row per batch run (docs/behaviour.md, "Batch runs"): its parameters, its state and the
+    # last source id whose chunk committed. A chunk's results and the bump of ``last_id`` are one
+    # transaction, so a run resumed after a crash goes on exactly where the last commit left it.
+    "loom_batch_run", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("batch", String(60), nullable=False),
+    Column("run_key", String(255), nullable=False),  # batch name + canonical parameters: tags the results
+    Column("params", JSON, nullable=False),
+    Column("ids", JSON),  # an explicit selection (source ids), or None: the batch's entity and filter
+    Column("state", String(10), nullable=False),  # queued | running | done | failed
+    Column("total", Integer, nullable=False, server_default=text("0")),
+    Column("done", Integer, nullable=False, server_default=text("0")),  # source records processed
+    Column("results", Integer, nullable=False, server_default=text("0")),  # result records written
+    Column("chunks", Integer, nullable=False, server_default=text("0")),  # chunks committed
+    Column("last_id", ID, nullable=False, server_default=text("0")),  # source id the last chunk ended at
+    Column("error", JSON),
+    Column("started_by", ID),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("heartbeat_at", UTCDateTime()),  # the last committed chunk: a stale one is resumed
+    Column("finished_at", UTCDateTime()),
+    UniqueConstraint("app", "run_key", name="uq_loom_batch_run_key"),
+    Index("ix_loom_batch_run_state", "state", "heartbeat_at"),
+)

@@ -11,6 +11,7 @@ import json
 from flask import Blueprint, current_app, g, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException
 
+from runtime.behaviour.batches import run_json
 from runtime.data import comments
 from runtime.data.files import FileStore, Upload
 from runtime.data.query import ListQuery, parse_args
@@ -340,6 +341,43 @@ def cast_vote(app: str, entity: str, record_id: int, name: str):
     data = _json_body()
     return jsonify(loom().approvals.vote(app, entity, record_id, name, str(data.get("decision") or ""),
                                          data.get("comment"), g.actor))
+
+
+@bp.get("/<app>/_batches")
+def list_batches(app: str):
+    """The app's batch runs the caller may start, each with its parameters and latest runs."""
+    batches = loom().batches
+    return jsonify([{"name": b["name"], "title": b.get("title"), "params": b.get("params") or {},
+                     "runs": [run_json(r) for r in batches.runs(app, b["name"], limit=5)]}
+                    for b in batches.specs(app) if batches.may_run(g.actor, app, b)])
+
+
+@bp.post("/<app>/_batches/<name>/runs")
+def start_batch(app: str, name: str):
+    """Start a run: ``{"params": {...}, "ids": [...]}`` (ids: an explicit selection). 202 with the run."""
+    data = request.get_json(silent=True) or {}
+    if not isinstance(data, dict) or not isinstance(data.get("params", {}), dict):
+        raise LoomError('send {"params": {name: value}, "ids": [optional source ids]}')
+    ids = data.get("ids")
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
+        raise LoomError("ids must be a list of record ids")
+    run = loom().batches.start(app, name, data.get("params") or {}, actor=g.actor, ids=ids)
+    response = jsonify(run_json(run))
+    response.status_code = 202
+    response.headers["Location"] = f"/api/v1/{app}/_batches/runs/{run['id']}"
+    return response
+
+
+@bp.get("/<app>/_batches/runs/<int:run_id>")
+def batch_run(app: str, run_id: int):
+    """A run's state and progress: total, done, results, percent, error."""
+    return jsonify(run_json(loom().batches.view(run_id, g.actor, app)))
+
+
+@bp.post("/<app>/_batches/runs/<int:run_id>/resume")
+def resume_batch(app: str, run_id: int):
+    loom().batches.view(run_id, g.actor, app)
+    return jsonify(run_json(loom().batches.resume(run_id, g.actor))), 202
 
 
 @bp.get("/<app>/<entity>/options/<field>")

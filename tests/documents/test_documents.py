@@ -269,6 +269,42 @@ def test_wrong_references_are_refused_at_publish(shop):
     assert "no entity 'ordr'" in found[("extensions/documents.yaml", "templates.memo.entity")]
 
 
+def statement(**related) -> dict:
+    """A customer's statement listing the customer's orders (``related:``)."""
+    return {"entity": "customer", "title": "Выписка", "roles": ["clerk"],
+            "related": related or {"orders": {"entity": "order", "match": {"customer": "id"}, "sort": ["-id"]}},
+            "html": "<h1>{{ record.name }}</h1>{% for o in related.orders %}<p>{{ o.number }} {{ o.subject }} "
+                    "{{ o.titles.customer }}</p>{% endfor %}"}
+
+
+def test_a_template_reads_related_records_of_another_entity(shop, orders, tmp_path):
+    doc = shop.store.document("shop")
+    doc["extensions"]["documents"]["templates"]["statement"] = statement()
+    shop.store.publish(doc, author="tester")
+    customer = orders[0]["customer"]
+    response = browser_for(shop, tmp_path, "kira").get(f"/documents/shop/statement/{customer}")
+    assert response.status_code == 200
+    text = pdf_text(response.data, tmp_path)
+    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("ORD-")]
+    mine = sorted((o["number"], o["subject"]) for o in orders if o["customer"] == customer)
+    assert lines == [f"{n} {s} ООО Ромашка" for n, s in reversed(mine)], text  # newest first
+
+
+def test_wrong_related_references_are_refused_at_publish(shop):
+    doc = shop.store.document("shop")
+    doc["extensions"]["documents"]["templates"]["statement"] = statement(
+        orders={"entity": "ordr", "match": {"customer": "id"}},
+        lines={"entity": "order", "match": {"buyer": "id", "customer": "nme"}, "sort": ["-price"]})
+    with pytest.raises(MetadataError) as caught:
+        shop.store.publish(doc, author="tester")
+    found = {(p.file, p.path): p.message for p in caught.value.problems}
+    assert "no entity 'ordr'" in found[("extensions/documents.yaml", "templates.statement.related.orders.entity")]
+    assert "order has no field 'buyer'" in found[("extensions/documents.yaml",
+                                                 "templates.statement.related.lines.match.buyer")]
+    assert "no field 'nme'" in found[("extensions/documents.yaml", "templates.statement.related.lines.match.customer")]
+    assert "no field 'price'" in found[("extensions/documents.yaml", "templates.statement.related.lines.sort[0]")]
+
+
 def test_a_broken_word_file_is_refused(shop):
     doc = shop.store.document("shop")
     doc["extensions"]["documents"]["templates"]["letter"]["docx"] = base64.b64encode(b"not a zip").decode()
