@@ -171,6 +171,7 @@ class _Worker:
 
 # ---------------------------------------------------------------------- worker side
 def _serve(conn, config: PoolConfig) -> None:
+    _die_with_parent()
     try:
         _cap(resource.RLIMIT_AS, config.memory_mb * 2**20)
         loom = _build(config)
@@ -190,6 +191,19 @@ def _serve(conn, config: PoolConfig) -> None:
             conn.send(("ok", CALLS[name](loom, *args)))
         except BaseException as exc:  # noqa: BLE001 - the caller gets the message; the worker lives on
             conn.send(("error", getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"))
+
+
+def _die_with_parent() -> None:
+    """End with the process that started us: a worker SIGKILLed inside a job must not leave
+    its job running on here and committing after all (Linux's PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the pipe's EOF still stops an idle worker
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before the call above
+        os._exit(1)
 
 
 def _build(config: PoolConfig):
