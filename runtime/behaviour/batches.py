@@ -153,7 +153,8 @@ class BatchRuns:
 
         A run with the same key that is still working (a chunk committed less than
         :data:`LEASE` seconds ago) is a Conflict; one that crashed or failed is resumed where
-        it stopped; a finished one starts again from the first record, replacing its results.
+        it stopped (given the same parameters and selection); otherwise it starts again from the first
+        record, replacing its results.
         ``ids``: an explicit selection of source records instead of the batch's filter.
         """
         batch = self.spec(app, name)
@@ -169,7 +170,8 @@ class BatchRuns:
             if old is not None and old["state"] in ACTIVE and not _stale(old, now):
                 raise Conflict(f"batch {name} with {key} is running ({old['done']} of {old['total']} done); "
                                f"wait for it or open its progress page")
-            resume = old is not None and old["state"] != "done" and old["chunks"] > 0 and old["ids"] == ids
+            resume = (old is not None and old["state"] != "done" and old["chunks"] > 0 and old["ids"] == ids
+                      and old["params"] == params)  # the same run, stopped: go on with it
             if resume:
                 c.execute(update(r).where(r.c.id == old["id"]).values(state="queued", error=None, heartbeat_at=now))
                 run_id = old["id"]
