@@ -1,0 +1,122 @@
+"""The OpenAPI document against the routes: every /api/v1 route is in it, schemathesis runs every
+operation with all its checks through the real app, and a generated client drives the desk."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runtime.core.config import Settings
+from runtime.web import create_app
+
+import schemathesis
+
+
+def _desk_app(service_desk, tmp_path):
+    app = create_app(Settings(tmp_path, service_desk.database_url), service_desk)
+    uid = service_desk.accounts.create_user("admin", "s3cret-pass", is_admin=True)
+    return app, service_desk.accounts.issue_token(uid)
+
+
+def _seed(http, token) -> dict:
+    """A record of each kind a request needs, and two requests (one taken), so ids exist."""
+    h = {"Authorization": f"Bearer {token}"}
+
+    def post(url, body):
+        r = http.post(url, json=body, headers=h)
+        assert r.status_code in (200, 201), r.get_json()
+        return r.get_json()
+
+    dep = post("/api/v1/service_desk/department", {"name": "Отдел сопровождения"})
+    mod = post("/api/v1/service_desk/module", {"name": "СЭД", "code": "EDMS", "department": dep["id"]})
+    org = post("/api/v1/service_desk/organization", {"short_name": "Минздрав", "inn": "6658000001"})
+    req = post("/api/v1/service_desk/request", _request_body(org["id"], mod["id"]))
+    post(f"/api/v1/service_desk/request/{req['id']}/comments", {"body": "Проверяем"})
+    other = post("/api/v1/service_desk/request", _request_body(org["id"], mod["id"]))
+    post(f"/api/v1/service_desk/request/{other['id']}/transitions/take", {})
+    return {"department": dep, "module": mod, "organization": org, "request": req}
+
+
+def _request_body(org: int, mod: int) -> dict:
+    return {"organization": org, "module": mod, "subject": "Не открывается карточка документа",
+            "description": "Ошибка при открытии"}
+
+
+def test_every_api_route_is_in_the_spec(service_desk, tmp_path):
+    doc = service_desk.store.document("service_desk")  # a table with a file column: the row-file route
+    doc["entities"]["department"]["fields"]["scans"] = {"type": "table", "title": {"ru": "Сканы", "en": "Scans"},
+                                                        "fields": {"scan": {"type": "file", "title": "Скан"}}}
+    service_desk.store.publish(doc, author="tester")
+    app, token = _desk_app(service_desk, tmp_path)
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    paths = spec["paths"]
+    documented = {re.sub(r"\{[^}]+\}", "{}", p): ops for p, ops in paths.items()}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.rule == "/api/v1/openapi.json":
+            continue
+        shape = re.sub(r"<[^>]+>", "{}", rule.rule)
+        concrete = [p for p in documented if re.fullmatch(re.escape(shape).replace(r"\{\}", "[^/]+"),
+                                                          p.replace("{}", "x"))]
+        assert concrete, f"{rule.rule} is not in the OpenAPI document"
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert any(method.lower() in documented[p] for p in concrete), f"{method} {rule.rule} undocumented"
+    ops = [op for p in paths.values() for op in p.values() if isinstance(op, dict) and "responses" in op]
+    ids = [op["operationId"] for op in ops]
+    assert len(ids) == len(set(ids)) and "service_desk.request.create" in ids
+    assert paths["/api/v1/auth/token"]["post"]["security"] == []
+    patch = spec["components"]["schemas"]["service_desk.request.changes"]
+    assert "required" not in patch and "subject" in patch["properties"]
+    new = spec["components"]["schemas"]["service_desk.request.new"]
+    assert "subject" in new["required"] and new["properties"]["subject"]["minLength"] >= 1
+    transition = paths["/api/v1/service_desk/request/{record_id}/transitions/{name}"]["post"]
+    assert "take" in transition["parameters"][0]["schema"]["enum"]
+    assert transition["responses"]["409"]["content"]["application/problem+json"]
+
+
+def run_schemathesis(app, token, paths: str | None = None, max_examples: int = 3,
+                     stateful: bool = True) -> tuple[list[str], dict]:
+    """Run schemathesis's engine (examples, coverage, fuzzing and stateful phases, every check)
+    over the operations of the live spec whose path matches ``paths``, through the WSGI app,
+    seeded. Returns the failures as text and counts of what ran."""
+    from schemathesis.config import SchemathesisConfig
+    from schemathesis.core.result import Ok
+    from schemathesis.engine import events, from_schema
+    from schemathesis.engine.recorder import Status
+
+    config = SchemathesisConfig.from_dict({
+        "seed": 20261205,
+        "headers": {"Authorization": f"Bearer {token}"},
+        "checks": {
+            # well-formed data that breaks a rule a schema cannot carry (a link to a record that
+            # does not exist, a transition's condition, a required field of a transition) is 422
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429"]},
+        },
+        "generation": {"max-examples": max_examples, "deterministic": True},
+        "phases": {"stateful": {"enabled": stateful, "max-steps": 20}},
+        "continue-on-failure": True,
+    })
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, config=config)
+    if paths:
+        schema = schema.include(path_regex=paths)
+    failures, stats = [], {"scenarios": 0, "checks": 0, "errors": 0}
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            stats["scenarios"] += 1
+            for case_id, checks in event.recorder.checks.items():
+                for check in checks:
+                    stats["checks"] += 1
+                    if check.status == Status.FAILURE and check.failure_info is not None:
+                        failure = check.failure_info.failure
+                        interaction = event.recorder.interactions.get(case_id)
+                        answer = interaction.response if interaction is not None else None
+                        got = f"{answer.status_code} {answer.content[:300]!r}" if answer is not None else "-"
+                        failures.append(f"{event.recorder.label} [{check.name}] {failure.title}: got {got}\n"
+                                        f"  {check.failure_info.code_sample}")
+        elif isinstance(event, (events.NonFatalError, events.FatalError)):
+            stats["errors"] += 1
+            failures.append(f"error: {getattr(event, 'label', '')} {getattr(event, 'value', None) or event.exception}")
+    return failures, stats
