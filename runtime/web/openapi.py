@@ -147,6 +147,12 @@ def field_schema(f, writing: bool = False) -> dict:
                 "properties": {"lat": {"type": "number", "minimum": -90, "maximum": 90},
                                "lon": {"type": "number", "minimum": -180, "maximum": 180}}}
     out = dict(_TYPES[f.value_type] if f.value_type in _TYPES else {"type": "string"})
+    if f.value_type in ("decimal", "money"):
+        out["pattern"] = _decimal_pattern(f)
+        if writing:  # a client may send the number itself, or as text to keep every digit
+            nullable = not f.required
+            return {"anyOf": [{"type": "string", "pattern": out["pattern"], "nullable": nullable},
+                              {"type": "number", "nullable": nullable}], "description": desc}
     out["description"] = desc + (f" (id of {f.target})" if f.target else "")
     out["nullable"] = not (writing and f.required)
     if f.value_type == "choice" and f.choices:
@@ -164,6 +170,12 @@ def field_schema(f, writing: bool = False) -> dict:
         if "max" in f.spec:
             out["maximum"] = f.spec["max"]
     return out
+
+
+def _decimal_pattern(f) -> str:
+    """A number as text with the digits the field keeps: ``12.50`` for ``precision: 12, scale: 2``."""
+    whole, scale = max(f.precision - f.scale, 1), f.scale
+    return rf"^-?[0-9]{{1,{whole}}}" + (rf"(\.[0-9]{{1,{scale}}})?$" if scale else "$")
 
 
 def _writable(f) -> bool:
@@ -188,7 +200,8 @@ def _multipart(entity) -> dict:
     """A create with its files: the record as JSON in ``record``, a part per file field and per
     table row's file (``items[0].photo``)."""
     binary = {"type": "string", "format": "binary"}
-    props = {"record": {"type": "string", "description": "the record as a JSON object"}}
+    props = {"record": {"type": "string", "pattern": r"^\s*\{[\s\S]*\}\s*$",
+                        "description": "the record as a JSON object"}}
     for f in entity.fields.values():
         if f.storage == "attachments":
             props[f.name] = {"type": "array", "items": binary} if f.spec.get("multiple") else binary
@@ -209,34 +222,47 @@ def _link_fields(entity) -> list[str]:
             or f.type == "multilink"]
 
 
+_BOOLEAN_TEXT = ["true", "false", "1", "0", "yes", "no"]
+
+
 def _filter_param(f) -> dict:
-    schema = {k: v for k, v in field_schema(f).items() if k in ("type", "format", "enum", "minimum", "maximum")}
-    if "enum" in schema:
-        schema["enum"] = [v for v in schema["enum"] if v is not None]
-    if schema.get("type") == "string" and "format" not in schema and "enum" not in schema:
-        schema["minLength"] = 1
+    """An equality filter on a column, typed as the server parses it (``?due_at=2026-01-31``)."""
+    kind = f.value_type
+    if kind == "choice" and f.choices:
+        schema = {"type": "string", "enum": [c.value for c in f.choices]}
+    elif kind == "boolean":
+        schema = {"type": "string", "enum": _BOOLEAN_TEXT}
+    elif kind in ("integer", "link", "user", "group", "date", "datetime"):
+        schema = {k: v for k, v in _TYPES[kind].items() if k in ("type", "format", "minimum", "maximum")}
+    elif kind in ("decimal", "money"):
+        schema = {"type": "string", "pattern": _decimal_pattern(f)}
+    else:
+        schema = {"type": "string"}
     return {"name": f.name, "in": "query", "required": False, "schema": schema,
             "description": f"equals; also {f.name}__<op> with op in {', '.join(OPS)}"}
 
 
 def _list_params(entity) -> list[dict]:
     views = [v["name"] for v in entity.spec.get("views", []) if isinstance(v, dict) and v.get("name")]
+    columns = [f for f in entity.fields.values() if f.storage == "column"]
+    sortable = ["id", "number", "created_at", "updated_at", "status"] + [f.name for f in columns]
     common = [
-        {"name": "sort", "in": "query", "schema": {"type": "string", "pattern": r"^-?[a-z_][a-z0-9_]*$"},
+        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": [
+            p + n for n in dict.fromkeys(sortable) for p in ("", "-")]},
          "description": "a field, '-' before it for descending (several: comma-separated)"},
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
-         "description": f"page size, at most {MAX_LIMIT}"},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1},
+         "description": f"page size; more than {MAX_LIMIT} is served as {MAX_LIMIT}"},
         {"name": "after", "in": "query", "schema": {"type": "string"},
          "description": "the cursor `next` of the previous page"},
-        {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "full-text search"},
         {"name": "count", "in": "query", "schema": {"type": "string", "enum": ["capped", "exact"]}},
     ]
+    if entity.search_fields:
+        common.append({"name": "q", "in": "query", "schema": {"type": "string"},
+                       "description": f"full-text search in {', '.join(entity.search_fields)}"})
     if views:
         common.append({"name": "view", "in": "query", "schema": {"type": "string", "enum": views},
                        "description": "a list view of the metadata"})
-    filters = [_filter_param(f) for f in entity.fields.values()
-               if f.storage == "column" and f.value_type in _TYPES or f.value_type == "choice" and f.storage == "column"]
-    return common + filters
+    return common + [_filter_param(f) for f in columns]
 
 
 def _entity_paths(spec: APISpec, app_name: str, live, entity) -> None:
@@ -258,7 +284,8 @@ def _entity_paths(spec: APISpec, app_name: str, live, entity) -> None:
                                               "multipart/form-data": {"schema": _multipart(entity)}}}
     body_changes = {"required": True, "content": {"application/json": {"schema": _ref(f"{name}.changes")},
                                                   "multipart/form-data": {"schema": _multipart(entity)}}}
-    if_match = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+    if_match = {"name": "If-Match", "in": "header", "required": False,
+                "schema": {"type": "string", "pattern": r'^(W/)?"?[1-9][0-9]{0,17}"?$'},
                 "description": "the row_version you edited, as the ETag gave it"}
     page = {"type": "object", "properties": {"items": {"type": "array", "items": record},
                                              "next": {"type": "string", "nullable": True},
@@ -381,7 +408,8 @@ def _entity_paths(spec: APISpec, app_name: str, live, entity) -> None:
         spec.path(path=base + "/{record_id}/graph", parameters=[rid], operations={"get": op(
             "graph", "The record's relation graph", {"200": _json(_ref("Graph"), "nodes and edges"),
                                                       **_errors(400, 401, 403, 404)},
-            parameters=[{"name": "depth", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5}}])})
+            parameters=[{"name": "depth", "in": "query", "schema": {"type": "integer", "format": "int32"},
+                         "description": "steps from the record, brought into 1..4"}])})
 
 
 def build_spec(loom) -> dict:

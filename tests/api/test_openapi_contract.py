@@ -2,13 +2,17 @@
 operation with all its checks through the real app, and a generated client drives the desk."""
 from __future__ import annotations
 
-import os
+import contextlib
+import logging
 import re
 import subprocess
 import sys
+import threading
+import traceback
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
 from runtime.core.config import Settings
 from runtime.web import create_app
@@ -52,7 +56,8 @@ def test_every_api_route_is_in_the_spec(service_desk, tmp_path):
                                                         "fields": {"scan": {"type": "file", "title": "Скан"}}}
     service_desk.store.publish(doc, author="tester")
     app, token = _desk_app(service_desk, tmp_path)
-    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    client, auth = app.test_client(), {"Authorization": f"Bearer {token}"}
+    spec = client.get("/api/v1/openapi.json").get_json()
     paths = spec["paths"]
     documented = {re.sub(r"\{[^}]+\}", "{}", p): ops for p, ops in paths.items()}
     for rule in app.url_map.iter_rules():
@@ -63,7 +68,9 @@ def test_every_api_route_is_in_the_spec(service_desk, tmp_path):
                                                           p.replace("{}", "x"))]
         assert concrete, f"{rule.rule} is not in the OpenAPI document"
         for method in rule.methods - {"HEAD", "OPTIONS"}:
-            assert any(method.lower() in documented[p] for p in concrete), f"{method} {rule.rule} undocumented"
+            if not any(method.lower() in documented[p] for p in concrete):  # only a 405 may go unsaid
+                answer = client.open(re.sub(r"<[^>]+>", "1", rule.rule), method=method, headers=auth)
+                assert answer.status_code == 405 and answer.headers["Allow"], f"{method} {rule.rule} undocumented"
     ops = [op for p in paths.values() for op in p.values() if isinstance(op, dict) and "responses" in op]
     ids = [op["operationId"] for op in ops]
     assert len(ids) == len(set(ids)) and "service_desk.request.create" in ids
@@ -83,9 +90,6 @@ def run_schemathesis(app, token, paths: str | None = None, max_examples: int = 3
     over the operations of the live spec whose path matches ``paths``, through the WSGI app,
     seeded. Returns the failures as text and counts of what ran."""
     from schemathesis.config import SchemathesisConfig
-    from schemathesis.core.result import Ok
-    from schemathesis.engine import events, from_schema
-    from schemathesis.engine.recorder import Status
 
     config = SchemathesisConfig.from_dict({
         "seed": 20261205,
@@ -99,7 +103,29 @@ def run_schemathesis(app, token, paths: str | None = None, max_examples: int = 3
         "phases": {"stateful": {"enabled": stateful, "max-steps": 20}},
         "continue-on-failure": True,
     })
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, config=config)
+    with serving(app) as base:
+        return _run(schemathesis.openapi.from_url(f"{base}/api/v1/openapi.json", config=config), paths)
+
+
+@contextlib.contextmanager
+def serving(app):
+    """The Flask app behind werkzeug's WSGI server on a loopback port: schemathesis's in-process
+    WSGI transport cannot send its ignored_auth probe (it passes ``max_redirects`` to werkzeug)."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per request
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def _run(schema, paths):
+    from schemathesis.engine import events, from_schema
+    from schemathesis.engine.recorder import Status
+
     if paths:
         schema = schema.include(path_regex=paths)
     failures, stats = [], {"scenarios": 0, "checks": 0, "errors": 0}
@@ -118,5 +144,7 @@ def run_schemathesis(app, token, paths: str | None = None, max_examples: int = 3
                                         f"  {check.failure_info.code_sample}")
         elif isinstance(event, (events.NonFatalError, events.FatalError)):
             stats["errors"] += 1
-            failures.append(f"error: {getattr(event, 'label', '')} {getattr(event, 'value', None) or event.exception}")
+            exc = getattr(event, "value", None) or event.exception
+            failures.append(f"error: {getattr(event, 'label', '')} {exc}\n"
+                            + "".join(traceback.format_exception(exc)[-6:]))
     return failures, stats
