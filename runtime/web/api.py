@@ -10,7 +10,7 @@ import json
 import re
 
 from flask import Blueprint, current_app, g, jsonify, request, send_file
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as RouteNotFound
 
 from runtime.data import comments
 from runtime.data.files import FileStore, Upload
@@ -27,6 +27,8 @@ PROBLEM = "application/problem+json"
 def api_not_found_or_not_allowed(exc: HTTPException):
     """A 404 or 405 of routing under /api/ (no blueprint handles those) as a problem document."""
     if request.path.startswith("/api/"):
+        if any(part.isdecimal() and int(part) >= 2**63 for part in request.path.split("/")):
+            exc = RouteNotFound()  # werkzeug checks the method before the id: an id beyond 64 bits is no id
         response = problem(exc.code or 404, exc.name, exc.description or exc.name)
         if exc.code == 405 and getattr(exc, "valid_methods", None):
             response.headers["Allow"] = ", ".join(exc.valid_methods)
@@ -124,6 +126,13 @@ def _record_body(app: str, entity: str, optional: bool = False) -> tuple[dict, d
             raise ValidationFailed([FieldError("record", f"must be a JSON object: {exc}")]) from None
         if not isinstance(data, dict):
             raise ValidationFailed([FieldError("record", "must be a JSON object")])
+        extra = [key for key in request.form if key != "record"]
+        if extra:  # with the record in its part, the other parts are its files
+            raise ValidationFailed([FieldError(key, "send a file in this part (the values go in 'record')")
+                                    for key in extra])
+        errors = _json_type_errors(loom().entity_tables(app, entity).entity.fields, data)
+        if errors:
+            raise ValidationFailed(errors)
     else:
         fields = loom().entity_tables(app, entity).entity.fields
         data = {key: _form_value(fields.get(key), values) for key, values in request.form.lists()}
@@ -152,6 +161,9 @@ def _json_type_errors(fields: dict, data: dict, prefix: str = "") -> list[FieldE
                 for i, row in enumerate(value):
                     errors += _json_type_errors(f.children, {k: v for k, v in row.items() if k != "id"},
                                                 f"{where}[{i}].")
+            continue
+        if value == "" and kind in ("date", "datetime", "decimal", "money"):
+            errors.append(FieldError(where, "send null for no value"))
             continue
         if f.storage == "assoc":
             ok = isinstance(value, list) and all(_is_int(v) for v in value)
@@ -211,10 +223,20 @@ def _form_value(f, values: list):
 _OTHER_METHODS = ["PUT", "PATCH", "DELETE"]
 
 
-@bp.route("/auth/token", methods=["POST", "GET", *_OTHER_METHODS])
+def _only(method: str):
+    """Answer the other methods of a fixed path here, so they are not taken for ``/<app>/<entity>``
+    (an app named "auth"): OPTIONS lists the one method, the rest are 405."""
+    if request.method == "OPTIONS":
+        response = current_app.make_default_options_response()
+        response.headers["Allow"] = f"{method}, OPTIONS"
+        return response
+    raise MethodNotAllowed(valid_methods=[method])
+
+
+@bp.route("/auth/token", methods=["POST", "GET", "OPTIONS", *_OTHER_METHODS])
 def issue_token():
-    if request.method != "POST":  # not ``/<app>/<entity>`` with an app named "auth"
-        raise MethodNotAllowed(valid_methods=["POST"])
+    if request.method != "POST":
+        return _only("POST")
     data = _json_body()
     username, address = str(data.get("username", ""))[:150], request.remote_addr
     limits = throttle.for_app(current_app)  # the same failed-sign-in limits as the login page
@@ -350,10 +372,10 @@ def upload_row_file(app: str, entity: str, record_id: int, table: str, row_id: i
     return response
 
 
-@bp.route("/files/<int:attachment_id>", methods=["GET", "POST", *_OTHER_METHODS])
+@bp.route("/files/<int:attachment_id>", methods=["GET", "POST", "OPTIONS", *_OTHER_METHODS])
 def download_file(attachment_id: int):
     if request.method != "GET":  # files are attached through their record: /<app>/<entity>/<id>/files/<field>
-        raise MethodNotAllowed(valid_methods=["GET"])
+        return _only("GET")
     meta, path = FileStore(loom()).open(attachment_id, g.actor)
     return send_file(path, mimetype=meta["content_type"] or "application/octet-stream",
                      as_attachment=True, download_name=meta["filename"])
@@ -483,6 +505,6 @@ def record_graph(app: str, entity: str, record_id: int):
         raise NotFound(f"{entity} declares no graph")
     loom().permissions.require(g.actor, et.entity, "read")
     depth = request.args.get("depth")
-    if depth is not None and not re.fullmatch(r"-?[0-9]{1,9}", depth):
+    if depth is not None and not re.fullmatch(r"-?[0-9]{1,100}", depth):
         raise BadQuery(f"depth must be a whole number, not {depth!r}", field="depth")
     return jsonify(graph_json(app, entity, record_id, g.actor, int(depth) if depth is not None else None))

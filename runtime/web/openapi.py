@@ -134,7 +134,8 @@ def field_schema(f, writing: bool = False) -> dict:
         props = {c.name: field_schema(c, writing) if c.type != "file" else {
             "type": "integer", "nullable": True, "description": f"{title_text(c.title, 'en')} (the id of one of the "
             f"record's files; a new one is a multipart part {f.name}[row].{c.name})"} for c in f.children.values()}
-        props["id"] = {"type": "integer", "description": "the row's id (send it back to keep the row)"}
+        props["id"] = {"type": "integer", "nullable": True,
+                       "description": "the row's id (send it back to keep the row)"}
         return {"type": "array", "description": desc, "items": {"type": "object", "properties": props}}
     if f.storage == "assoc":
         return {"type": "array", "description": desc, "items": _ID}
@@ -155,6 +156,8 @@ def field_schema(f, writing: bool = False) -> dict:
                               {"type": "number", "nullable": nullable}], "description": desc}
     out["description"] = desc + (f" (id of {f.target})" if f.target else "")
     out["nullable"] = not (writing and f.required)
+    if out.get("format") == "email" and out["nullable"]:
+        out.pop("format")  # an optional address may be sent as "" (no address)
     if f.value_type == "choice" and f.choices:
         out["enum"] = [c.value for c in f.choices] + ([None] if out["nullable"] else [])
     if out.get("type") == "string" and f.value_type not in ("decimal", "money", "date", "datetime", "choice"):
@@ -294,7 +297,7 @@ def _entity_paths(spec: APISpec, app_name: str, live, entity) -> None:
     title = title_text(entity.title, "en")
     spec.path(path=base, operations={
         "get": op("list", f"List {title_text(entity.plural, 'en')}", {
-            "200": _json(page, "a page"), **_errors(400, 401, 403, 404)}, parameters=_list_params(entity)),
+            "200": _json(page, "a page"), **_errors(400, 401, 403, 404, 422)}, parameters=_list_params(entity)),
         "post": op("create", f"Create a {title}", {
             "201": one, **_errors(400, 401, 403, 404, 409, 413, 422)}, requestBody=body_new),
     })
@@ -408,7 +411,7 @@ def _entity_paths(spec: APISpec, app_name: str, live, entity) -> None:
         spec.path(path=base + "/{record_id}/graph", parameters=[rid], operations={"get": op(
             "graph", "The record's relation graph", {"200": _json(_ref("Graph"), "nodes and edges"),
                                                       **_errors(400, 401, 403, 404)},
-            parameters=[{"name": "depth", "in": "query", "schema": {"type": "integer", "format": "int32"},
+            parameters=[{"name": "depth", "in": "query", "schema": {"type": "integer"},
                          "description": "steps from the record, brought into 1..4"}])})
 
 
