@@ -306,7 +306,7 @@ def _view_filters(view: dict):
 
 @bp.post("/<app>/<entity>")
 def create_record(app: str, entity: str):
-    data, files = _record_body(app, entity)
+    data, files = _record_body(app, entity, optional=True)
     record = loom().records.create(app, entity, data, g.actor, files=files)
     response = jsonify(record)
     response.status_code = 201
@@ -326,7 +326,7 @@ def get_record(app: str, entity: str, record_id: int):
 
 @bp.route("/<app>/<entity>/<int:record_id>", methods=["PATCH", "PUT"])
 def update_record(app: str, entity: str, record_id: int):
-    data, files = _record_body(app, entity)
+    data, files = _record_body(app, entity, optional=True)
     version = data.pop("row_version", None)
     if_match = request.headers.get("If-Match")
     if if_match:

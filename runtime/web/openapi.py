@@ -283,9 +283,11 @@ def _entity_paths(spec: APISpec, app_name: str, live, entity) -> None:
     def op(verb: str, summary: str, responses: dict, **extra) -> dict:
         return {"operationId": f"{name}.{verb}", "tags": tags, "summary": summary, "responses": responses, **extra}
 
-    body_new = {"required": True, "content": {"application/json": {"schema": _ref(f"{name}.new")},
+    # no body is a record of defaults, or no change (not "required", which openapi-python-client
+    # 0.29 also cannot generate for a body of two content types)
+    body_new = {"required": False, "content": {"application/json": {"schema": _ref(f"{name}.new")},
                                               "multipart/form-data": {"schema": _multipart(entity)}}}
-    body_changes = {"required": True, "content": {"application/json": {"schema": _ref(f"{name}.changes")},
+    body_changes = {"required": False, "content": {"application/json": {"schema": _ref(f"{name}.changes")},
                                                   "multipart/form-data": {"schema": _multipart(entity)}}}
     if_match = {"name": "If-Match", "in": "header", "required": False,
                 "schema": {"type": "string", "pattern": r'^(W/)?"?[1-9][0-9]{0,17}"?$'},

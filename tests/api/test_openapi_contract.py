@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -11,13 +12,11 @@ import threading
 import traceback
 from pathlib import Path
 
-import pytest
+import schemathesis
 from werkzeug.serving import make_server
 
 from runtime.core.config import Settings
 from runtime.web import create_app
-
-import schemathesis
 
 
 def _desk_app(service_desk, tmp_path):
@@ -165,3 +164,54 @@ def _run(schema, paths):
             failures.append(f"error: {getattr(event, 'label', '')} {exc}\n"
                             + "".join(traceback.format_exception(exc)[-6:]))
     return failures, stats
+
+
+def _generate_client(spec_url: str, into: Path) -> None:
+    """``openapi-python-client generate`` on the live spec, as a user would run it."""
+    import httpx
+    spec = into / "openapi.json"
+    spec.write_bytes(httpx.get(spec_url).content)
+    bin_dir = Path(sys.executable).parent  # the generator and the ruff it formats with
+    done = subprocess.run([str(bin_dir / "openapi-python-client"), "generate", "--path", str(spec),
+                           "--output-path", str(into / "loom_client"), "--meta", "none"],
+                          capture_output=True, text=True, cwd=into, timeout=180,
+                          env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+    assert done.returncode == 0 and "Warning" not in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+def test_a_generated_client_creates_a_record_fires_a_transition_and_reads_its_sla(service_desk, tmp_path,
+                                                                                   monkeypatch):
+    app, token = _desk_app(service_desk, tmp_path)
+    seeded = _seed(app.test_client(), token)
+    with serving(app) as base:
+        _generate_client(f"{base}/api/v1/openapi.json", tmp_path)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        from loom_client import AuthenticatedClient
+        from loom_client.api.service_desk_request import (
+            service_desk_request_create, service_desk_request_sla, service_desk_request_transition,
+            service_desk_request_update)
+        from loom_client.models import (
+            Problem, ServiceDeskRequestChanges, ServiceDeskRequestNew, ServiceDeskRequestTransitionName)
+
+        client = AuthenticatedClient(base_url=base, token=token, raise_on_unexpected_status=True)
+        created = service_desk_request_create.sync(client=client, body=ServiceDeskRequestNew.from_dict(
+            _request_body(seeded["organization"]["id"], seeded["module"]["id"])))
+        assert created.status == "registered" and created.number.startswith("REQ-")
+
+        # a partial update: only the field that changes, none of the create's required ones
+        changed = service_desk_request_update.sync(created.id, client=client, if_match=str(created.row_version),
+                                                   body=ServiceDeskRequestChanges(subject="Карточка не открывается"))
+        assert changed.subject == "Карточка не открывается" and changed.row_version == created.row_version + 1
+
+        taken = service_desk_request_transition.sync(created.id, ServiceDeskRequestTransitionName.TAKE,
+                                                     client=client, body=ServiceDeskRequestChanges())
+        assert taken.status == "in_work"
+
+        targets = service_desk_request_sla.sync(created.id, client=client)
+        assert targets and {t.target for t in targets} >= {"reaction"}
+        reaction = next(t for t in targets if t.target == "reaction")
+        assert reaction.state.value == "met" and reaction.target_seconds > 0
+
+        refused = service_desk_request_create.sync(client=client, body=ServiceDeskRequestNew.from_dict(
+            {**_request_body(seeded["organization"]["id"], seeded["module"]["id"]), "subject": "abc"}))
+        assert isinstance(refused, Problem) and refused.status == 422
