@@ -43,6 +43,13 @@ class BadQuery(LoomError):
     title = "Invalid query"
 
 
+class BadCursor(BadQuery):
+    """An ``after`` cursor that is well-formed text but no cursor of this query: 422, as for any
+    value that is understood and refused."""
+
+    status = 422
+
+
 class PointColumns(NamedTuple):
     """The two columns of a geo field, where a one-column field has its column."""
 
@@ -72,6 +79,8 @@ def parse_args(args) -> tuple[list[Filter], list[str], dict]:
         if key in ("limit", "after", "q", "count", "view", "deleted", "fields"):
             if key == "limit" and not (isinstance(value, int) or str(value).isdecimal() and int(value) > 0):
                 raise BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}, not {value!r}", field="limit")
+            if key == "count" and value not in ("capped", "exact"):
+                raise BadQuery(f"count is 'capped' or 'exact', not {value!r}", field="count")
             options[key] = value
         elif key == "sort":
             sort.extend(s.strip() for s in value.split(",") if s.strip())
@@ -147,6 +156,9 @@ class ListQuery:
             raise BadQuery(f"filter {flt.field}__near needs a geo field; {flt.field!r} is {f.type}", field=flt.field)
 
         def one(v):
+            if f.value_type == "choice" and f.choices and str(v) not in f.choice_values:
+                raise BadQuery(f"filter {flt.field}: {v!r} is not one of {', '.join(c.value for c in f.choices)}",
+                               field=flt.field)
             if f.value_type in ("string", "text", "email", "phone", "choice"):
                 return str(v)
             if isinstance(v, str) and v == "":
@@ -332,7 +344,7 @@ def decode_cursor(cursor: str, size: int) -> list:
             raise ValueError
         return out
     except (ValueError, TypeError, KeyError):
-        raise BadQuery("the cursor is not valid for this query; start from the first page") from None
+        raise BadCursor("the cursor is not valid for this query; start from the first page", field="after") from None
 
 
 def page_json(page: Page) -> dict:

@@ -710,7 +710,7 @@ class RecordService:
                         value = coerce(child, item.get(child.name, child.spec.get("default")))
                     except FieldError as exc:
                         raise FieldError(f"{f.name}[{i}].{child.name}", exc.message) from None
-                if value is None and child.required and not (system and child.type == "file"):
+                if value in (None, "") and child.required and not (system and child.type == "file"):
                     raise FieldError(f"{f.name}[{i}].{child.name}", "is required")
                 if value is not None and child.type != "file":
                     try:

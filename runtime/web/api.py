@@ -7,20 +7,40 @@ Clients authenticate with ``Authorization: Bearer <token>``
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Blueprint, current_app, g, jsonify, request, send_file
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as RouteNotFound
 
 from runtime.behaviour.batches import run_json
 from runtime.data import comments
 from runtime.data.files import FileStore, Upload
-from runtime.data.query import ListQuery, parse_args
-from runtime.errors import Forbidden, LoomError, NotFound, Unauthorized
+from runtime.data.query import BadQuery, ListQuery, parse_args
+from runtime.data.values import FieldError, to_json
+from runtime.errors import Forbidden, LoomError, NotFound, Unauthorized, ValidationFailed
 from runtime.security import throttle
 from runtime.security.permissions import is_analyst
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PROBLEM = "application/problem+json"
+
+
+def api_not_found_or_not_allowed(exc: HTTPException):
+    """A 404 or 405 of routing under /api/ (no blueprint handles those) as a problem document."""
+    if request.path.startswith("/api/"):
+        if any(part.isdecimal() and int(part) >= 2**63 for part in request.path.split("/")):
+            exc = RouteNotFound()  # werkzeug checks the method before the id: an id beyond 64 bits is no id
+        response = problem(exc.code or 404, exc.name, exc.description or exc.name)
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+    return exc
+
+
+@bp.record_once
+def _routing_problems(state) -> None:
+    for code in (404, 405):
+        state.app.register_error_handler(code, api_not_found_or_not_allowed)
 
 
 def loom():
@@ -48,7 +68,10 @@ def _loom_error(exc: LoomError):
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    return problem(exc.code or 500, exc.name, exc.description or exc.name)
+    response = problem(exc.code or 500, exc.name, exc.description or exc.name)
+    if getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
 
 
 @bp.before_request
@@ -90,6 +113,9 @@ def _record_body(app: str, entity: str, optional: bool = False) -> tuple[dict, d
         if not isinstance(data, dict):
             raise LoomError("the request body must be a JSON object, or multipart/form-data with the record "
                             "in a part named 'record' and a part per file")
+        errors = _json_type_errors(loom().entity_tables(app, entity).entity.fields, data)
+        if errors:
+            raise ValidationFailed(errors)
         return data, {}
     raw = request.form.get("record")
     if raw is None and "record" in request.files:
@@ -98,15 +124,80 @@ def _record_body(app: str, entity: str, optional: bool = False) -> tuple[dict, d
         try:
             data = json.loads(raw)
         except ValueError as exc:
-            raise LoomError(f"the part 'record' must be a JSON object: {exc}") from None
+            raise ValidationFailed([FieldError("record", f"must be a JSON object: {exc}")]) from None
         if not isinstance(data, dict):
-            raise LoomError("the part 'record' must be a JSON object")
+            raise ValidationFailed([FieldError("record", "must be a JSON object")])
+        extra = [key for key in request.form if key != "record"]
+        if extra:  # with the record in its part, the other parts are its files
+            raise ValidationFailed([FieldError(key, "send a file in this part (the values go in 'record')")
+                                    for key in extra])
+        errors = _json_type_errors(loom().entity_tables(app, entity).entity.fields, data)
+        if errors:
+            raise ValidationFailed(errors)
     else:
         fields = loom().entity_tables(app, entity).entity.fields
         data = {key: _form_value(fields.get(key), values) for key, values in request.form.lists()}
     files = {key: [Upload(u.filename or "file", u.mimetype, u.stream) for u in uploads if u and u.filename]
              for key, uploads in request.files.lists() if key != "record"}
     return data, {key: uploads for key, uploads in files.items() if uploads}
+
+
+_TEXT_KINDS = ("string", "text", "email", "phone", "choice", "date", "datetime")
+
+
+def _json_type_errors(fields: dict, data: dict, prefix: str = "") -> list[FieldError]:
+    """Values of the wrong JSON type, as the OpenAPI document types them: text for text, a number
+    for a number, true/false for a flag, ids for links. (Forms and CSV imports send text and are
+    coerced; a JSON client is held to the types it was promised.)"""
+    errors = []
+    for name, value in data.items():
+        f = fields.get(name)
+        if f is None or value is None or f.type == "computed" or f.storage in ("attachments", "point"):
+            continue
+        where, kind = prefix + name, f.value_type
+        if f.storage == "child":
+            if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+                errors.append(FieldError(where, "expected a list of rows (objects)"))
+            else:
+                for i, row in enumerate(value):
+                    errors += _json_type_errors(f.children, {k: v for k, v in row.items() if k != "id"},
+                                                f"{where}[{i}].")
+            continue
+        if value == "" and kind in ("date", "datetime", "decimal", "money"):
+            errors.append(FieldError(where, "send null for no value"))
+            continue
+        if f.storage == "assoc":
+            ok = isinstance(value, list) and all(_is_int(v) for v in value)
+        elif f.type == "file":
+            ok = _is_int(value)
+        elif kind in _TEXT_KINDS:
+            ok = isinstance(value, str)
+        elif kind == "integer":
+            ok = _is_int(value)
+        elif kind in ("decimal", "money"):
+            ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        elif kind == "boolean":
+            ok = isinstance(value, bool)
+        elif kind in ("link", "user", "group"):
+            ok = _is_int(value) or isinstance(value, dict) and _is_int(value.get("id"))
+        else:
+            ok = True
+        if not ok:
+            errors.append(FieldError(where, f"expected {_JSON_KIND.get(kind, 'text')}, got {type(value).__name__}"
+                                     if f.storage != "assoc" else "expected a list of record ids"))
+    return errors
+
+
+_JSON_KIND = {"integer": "a whole number", "decimal": "a number", "money": "an amount", "boolean": "true or false",
+              "link": "a record id", "user": "a user id", "group": "a group id", "file": "a file id"}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_id(text: str) -> bool:
+    return text.isdecimal() and 0 < int(text) < 2**63
 
 
 def _version(version) -> int | None:
@@ -130,8 +221,23 @@ def _form_value(f, values: list):
     return values[0] if len(values) == 1 else values
 
 
-@bp.post("/auth/token")
+_OTHER_METHODS = ["PUT", "PATCH", "DELETE"]
+
+
+def _only(method: str):
+    """Answer the other methods of a fixed path here, so they are not taken for ``/<app>/<entity>``
+    (an app named "auth"): OPTIONS lists the one method, the rest are 405."""
+    if request.method == "OPTIONS":
+        response = current_app.make_default_options_response()
+        response.headers["Allow"] = f"{method}, OPTIONS"
+        return response
+    raise MethodNotAllowed(valid_methods=[method])
+
+
+@bp.route("/auth/token", methods=["POST", "GET", "OPTIONS", *_OTHER_METHODS])
 def issue_token():
+    if request.method != "POST":
+        return _only("POST")
     data = _json_body()
     username, address = str(data.get("username", ""))[:150], request.remote_addr
     limits = throttle.for_app(current_app)  # the same failed-sign-in limits as the login page
@@ -164,6 +270,7 @@ def list_apps():
 def list_records(app: str, entity: str):
     et = loom().entity_tables(app, entity)
     loom().permissions.require(g.actor, et.entity, "read")
+    _single_values(request.args)
     filters, sort, options = parse_args(request.args)
     view_filters, view_sort = [], []
     if options.get("view"):
@@ -183,6 +290,16 @@ def list_records(app: str, entity: str):
     return jsonify({"items": items, "next": page.next_cursor, "count": page.count, "count_exact": page.count_exact})
 
 
+def _single_values(args) -> None:
+    """Each argument once and a sort that names something: ``?a=1&a=2`` and ``?sort=`` are
+    mistakes a client should hear about, not filters silently combined or dropped."""
+    for key in args:
+        if len(args.getlist(key)) > 1:
+            raise BadQuery(f"give {key!r} once (several values: {key}__in=a,b)", field=key)
+    if "sort" in args and not args["sort"].strip(" ,"):
+        raise BadQuery("sort names no field", field="sort")
+
+
 def _view_filters(view: dict):
     from runtime.data.query import Filter
     return [Filter(f["field"], f.get("op", "eq"), f.get("value")) for f in view.get("filters", [])]
@@ -190,7 +307,7 @@ def _view_filters(view: dict):
 
 @bp.post("/<app>/<entity>")
 def create_record(app: str, entity: str):
-    data, files = _record_body(app, entity)
+    data, files = _record_body(app, entity, optional=True)
     record = loom().records.create(app, entity, data, g.actor, files=files)
     response = jsonify(record)
     response.status_code = 201
@@ -210,7 +327,7 @@ def get_record(app: str, entity: str, record_id: int):
 
 @bp.route("/<app>/<entity>/<int:record_id>", methods=["PATCH", "PUT"])
 def update_record(app: str, entity: str, record_id: int):
-    data, files = _record_body(app, entity)
+    data, files = _record_body(app, entity, optional=True)
     version = data.pop("row_version", None)
     if_match = request.headers.get("If-Match")
     if if_match:
@@ -256,8 +373,10 @@ def upload_row_file(app: str, entity: str, record_id: int, table: str, row_id: i
     return response
 
 
-@bp.get("/files/<int:attachment_id>")
+@bp.route("/files/<int:attachment_id>", methods=["GET", "POST", "OPTIONS", *_OTHER_METHODS])
 def download_file(attachment_id: int):
+    if request.method != "GET":  # files are attached through their record: /<app>/<entity>/<id>/files/<field>
+        return _only("GET")
     meta, path = FileStore(loom()).open(attachment_id, g.actor)
     return send_file(path, mimetype=meta["content_type"] or "application/octet-stream",
                      as_attachment=True, download_name=meta["filename"])
@@ -283,6 +402,14 @@ def dry_run(app: str, entity: str):
     data = _json_body()
     if not data.get("script"):
         raise LoomError("name the script to run: {\"script\": \"file.py:function\", \"record_id\": 1}")
+    ref = data["script"]
+    scripts = loom().live[app].app.scripts if app in loom().live else {}
+    if not isinstance(ref, str) or ref.partition(":")[0] not in scripts:
+        raise ValidationFailed([FieldError("script", f"{ref!r} names no script file of {app}")])
+    if not isinstance(data.get("record_id"), (int, type(None))) or isinstance(data.get("record_id"), bool):
+        raise ValidationFailed([FieldError("record_id", "must be a record id")])
+    if not isinstance(data.get("data"), (dict, type(None))):
+        raise ValidationFailed([FieldError("data", "must be an object: the record's field values")])
     return jsonify(loom().workflow.dry_run(app, entity, str(data["script"]), g.actor,
                                           record_id=data.get("record_id"), data=data.get("data"),
                                           writable=bool(data.get("writable", True))))
@@ -299,16 +426,19 @@ def status_history(app: str, entity: str, record_id: int):
 def list_comments(app: str, entity: str, record_id: int):
     """The record's comments, oldest first, each with ``public`` (shown on the portal) or not."""
     rows = comments.list_for(loom(), app, entity, record_id, g.actor)
-    return jsonify([{**c, "created_at": c["created_at"].isoformat()} for c in rows])
+    return jsonify([{**c, "created_at": to_json(c["created_at"])} for c in rows])
 
 
 @bp.post("/<app>/<entity>/<int:record_id>/comments")
 def post_comment(app: str, entity: str, record_id: int):
     """``{"body": "...", "public": false}``: a comment, internal unless ``public``."""
     data = _json_body()
-    out = comments.add(loom(), app, entity, record_id, str(data.get("body") or ""), g.actor,
-                       public=data.get("public") is True)
-    return jsonify({**out, "created_at": out["created_at"].isoformat()}), 201
+    if not isinstance(data.get("body"), str):
+        raise ValidationFailed([FieldError("body", "the comment's text is required")])
+    if not isinstance(data.get("public", False), bool):
+        raise ValidationFailed([FieldError("public", "must be true or false")])
+    out = comments.add(loom(), app, entity, record_id, data["body"], g.actor, public=data.get("public") is True)
+    return jsonify({**out, "created_at": to_json(out["created_at"])}), 201
 
 
 @bp.patch("/<app>/<entity>/<int:record_id>/comments/<int:comment_id>")
@@ -395,6 +525,8 @@ def link_options(app: str, entity: str, field: str):
         perms.require(g.actor, et.entity, "update")
     if field in perms.hidden(g.actor, et.entity):
         raise NotFound(f"{entity} has no link field {field!r}")
+    if "id" in request.args and not _is_id(request.args["id"]):
+        raise BadQuery(f"id must be a record id, not {request.args['id']!r}", field="id")
     with loom().reader.connect() as c:
         record = loom().link_filters.record_from_args(c, et, request.args, g.actor)
     options = meta.options(loom(), g.actor, f, request.args.get("q", ""), record=record)
@@ -410,4 +542,7 @@ def record_graph(app: str, entity: str, record_id: int):
     if "graph" not in et.entity.spec:
         raise NotFound(f"{entity} declares no graph")
     loom().permissions.require(g.actor, et.entity, "read")
-    return jsonify(graph_json(app, entity, record_id, g.actor, request.args.get("depth", type=int)))
+    depth = request.args.get("depth")
+    if depth is not None and not re.fullmatch(r"-?[0-9]{1,100}", depth):
+        raise BadQuery(f"depth must be a whole number, not {depth!r}", field="depth")
+    return jsonify(graph_json(app, entity, record_id, g.actor, int(depth) if depth is not None else None))
