@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Flask, Response
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 from runtime.core.config import Settings
 from runtime.core.loom import Loom
@@ -33,6 +33,12 @@ class Int64Converter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+class NameConverter(BaseConverter):
+    """``<name:...>``: a metadata name (an entity), so ``/<app>/_batches`` never reads as an entity."""
+
+    regex = r"[a-z][a-z0-9_]*"
+
+
 def create_app(settings: Settings | None = None, loom: Loom | None = None, without=()) -> Flask:
     """Build the web app for ``settings`` (default: from the environment) with the pages of
     every enabled plugin but those named in ``without`` (the designer's preview of a draft
@@ -41,6 +47,7 @@ def create_app(settings: Settings | None = None, loom: Loom | None = None, witho
     app = Flask(__name__)
     # Ids in paths are 64-bit: a longer number is "not found", not an overflow in the database.
     app.url_map.converters["int"] = Int64Converter
+    app.url_map.converters["name"] = NameConverter
     app.config["SECRET_KEY"] = settings.secret_key()
     app.config["LOOM_HOME"] = str(settings.home)  # the instance folder (the designer keeps previews there)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_mb * 1024 * 1024

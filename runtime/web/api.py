@@ -1,4 +1,4 @@
-"""The REST API, generated for every published entity: ``/api/v1/<app>/<entity>``.
+"""The REST API, generated for every published entity: ``/api/v1/<app>/<name:entity>``.
 
 JSON in and out; errors are RFC 7807 problem documents naming the field.
 Clients authenticate with ``Authorization: Bearer <token>``
@@ -225,7 +225,7 @@ _OTHER_METHODS = ["PUT", "PATCH", "DELETE"]
 
 
 def _only(method: str):
-    """Answer the other methods of a fixed path here, so they are not taken for ``/<app>/<entity>``
+    """Answer the other methods of a fixed path here, so they are not taken for ``/<app>/<name:entity>``
     (an app named "auth"): OPTIONS lists the one method, the rest are 405."""
     if request.method == "OPTIONS":
         response = current_app.make_default_options_response()
@@ -266,7 +266,7 @@ def list_apps():
     return jsonify(out)
 
 
-@bp.get("/<app>/<entity>")
+@bp.get("/<app>/<name:entity>")
 def list_records(app: str, entity: str):
     et = loom().entity_tables(app, entity)
     loom().permissions.require(g.actor, et.entity, "read")
@@ -305,7 +305,7 @@ def _view_filters(view: dict):
     return [Filter(f["field"], f.get("op", "eq"), f.get("value")) for f in view.get("filters", [])]
 
 
-@bp.post("/<app>/<entity>")
+@bp.post("/<app>/<name:entity>")
 def create_record(app: str, entity: str):
     data, files = _record_body(app, entity, optional=True)
     record = loom().records.create(app, entity, data, g.actor, files=files)
@@ -316,7 +316,7 @@ def create_record(app: str, entity: str):
     return response
 
 
-@bp.get("/<app>/<entity>/<int:record_id>")
+@bp.get("/<app>/<name:entity>/<int:record_id>")
 def get_record(app: str, entity: str, record_id: int):
     include_deleted = request.args.get("deleted") in ("1", "true") and g.actor.is_admin
     record = loom().records.get(app, entity, record_id, g.actor, include_deleted=include_deleted)
@@ -325,7 +325,7 @@ def get_record(app: str, entity: str, record_id: int):
     return response
 
 
-@bp.route("/<app>/<entity>/<int:record_id>", methods=["PATCH", "PUT"])
+@bp.route("/<app>/<name:entity>/<int:record_id>", methods=["PATCH", "PUT"])
 def update_record(app: str, entity: str, record_id: int):
     data, files = _record_body(app, entity, optional=True)
     version = data.pop("row_version", None)
@@ -339,17 +339,17 @@ def update_record(app: str, entity: str, record_id: int):
     return response
 
 
-@bp.delete("/<app>/<entity>/<int:record_id>")
+@bp.delete("/<app>/<name:entity>/<int:record_id>")
 def delete_record(app: str, entity: str, record_id: int):
     return jsonify(loom().records.delete(app, entity, record_id, g.actor))
 
 
-@bp.post("/<app>/<entity>/<int:record_id>/restore")
+@bp.post("/<app>/<name:entity>/<int:record_id>/restore")
 def restore_record(app: str, entity: str, record_id: int):
     return jsonify(loom().records.restore(app, entity, record_id, g.actor))
 
 
-@bp.post("/<app>/<entity>/<int:record_id>/files/<field>")
+@bp.post("/<app>/<name:entity>/<int:record_id>/files/<field>")
 def upload_file(app: str, entity: str, record_id: int, field: str):
     upload = request.files.get("file")
     if upload is None:
@@ -359,7 +359,7 @@ def upload_file(app: str, entity: str, record_id: int, field: str):
     return jsonify(meta), 201
 
 
-@bp.post("/<app>/<entity>/<int:record_id>/files/<table>/<int:row_id>/<column>")
+@bp.post("/<app>/<name:entity>/<int:record_id>/files/<table>/<int:row_id>/<column>")
 def upload_row_file(app: str, entity: str, record_id: int, table: str, row_id: int, column: str):
     """Put a file into a table row's file column (the row's ``id`` as the record shows it)."""
     upload = request.files.get("file")
@@ -375,26 +375,26 @@ def upload_row_file(app: str, entity: str, record_id: int, table: str, row_id: i
 
 @bp.route("/files/<int:attachment_id>", methods=["GET", "POST", "OPTIONS", *_OTHER_METHODS])
 def download_file(attachment_id: int):
-    if request.method != "GET":  # files are attached through their record: /<app>/<entity>/<id>/files/<field>
+    if request.method != "GET":  # files are attached through their record: /<app>/<name:entity>/<id>/files/<field>
         return _only("GET")
     meta, path = FileStore(loom()).open(attachment_id, g.actor)
     return send_file(path, mimetype=meta["content_type"] or "application/octet-stream",
                      as_attachment=True, download_name=meta["filename"])
 
 
-@bp.post("/<app>/<entity>/<int:record_id>/transitions/<name>")
+@bp.post("/<app>/<name:entity>/<int:record_id>/transitions/<name>")
 def fire_transition(app: str, entity: str, record_id: int, name: str):
     data, files = _record_body(app, entity, optional=True)
     version = _version(data.pop("row_version", None))
     return jsonify(loom().workflow.transition(app, entity, record_id, name, data, version, g.actor, files=files))
 
 
-@bp.post("/<app>/<entity>/<int:record_id>/actions/<name>")
+@bp.post("/<app>/<name:entity>/<int:record_id>/actions/<name>")
 def run_action(app: str, entity: str, record_id: int, name: str):
     return jsonify(loom().workflow.action(app, entity, record_id, name, g.actor))
 
 
-@bp.post("/<app>/<entity>/dry-run")
+@bp.post("/<app>/<name:entity>/dry-run")
 def dry_run(app: str, entity: str):
     """Run a script against a record without committing anything (analysts and admins)."""
     if not is_analyst(g.actor):
@@ -415,21 +415,21 @@ def dry_run(app: str, entity: str):
                                           writable=bool(data.get("writable", True))))
 
 
-@bp.get("/<app>/<entity>/<int:record_id>/history")
+@bp.get("/<app>/<name:entity>/<int:record_id>/history")
 def status_history(app: str, entity: str, record_id: int):
     """Every status change of a record, oldest first."""
     loom().records.get(app, entity, record_id, g.actor)  # 404 unless the caller may read it
     return jsonify(loom().behaviour.history(app, entity, record_id))
 
 
-@bp.get("/<app>/<entity>/<int:record_id>/comments")
+@bp.get("/<app>/<name:entity>/<int:record_id>/comments")
 def list_comments(app: str, entity: str, record_id: int):
     """The record's comments, oldest first, each with ``public`` (shown on the portal) or not."""
     rows = comments.list_for(loom(), app, entity, record_id, g.actor)
     return jsonify([{**c, "created_at": to_json(c["created_at"])} for c in rows])
 
 
-@bp.post("/<app>/<entity>/<int:record_id>/comments")
+@bp.post("/<app>/<name:entity>/<int:record_id>/comments")
 def post_comment(app: str, entity: str, record_id: int):
     """``{"body": "...", "public": false}``: a comment, internal unless ``public``."""
     data = _json_body()
@@ -441,7 +441,7 @@ def post_comment(app: str, entity: str, record_id: int):
     return jsonify({**out, "created_at": to_json(out["created_at"])}), 201
 
 
-@bp.patch("/<app>/<entity>/<int:record_id>/comments/<int:comment_id>")
+@bp.patch("/<app>/<name:entity>/<int:record_id>/comments/<int:comment_id>")
 def patch_comment(app: str, entity: str, record_id: int, comment_id: int):
     """``{"public": true}`` shows the comment on the portal; ``false`` makes it internal again."""
     data = _json_body()
@@ -450,7 +450,7 @@ def patch_comment(app: str, entity: str, record_id: int, comment_id: int):
     return jsonify(comments.set_public(loom(), app, entity, record_id, comment_id, data["public"], g.actor))
 
 
-@bp.get("/<app>/<entity>/<int:record_id>/sla")
+@bp.get("/<app>/<name:entity>/<int:record_id>/sla")
 def sla_status(app: str, entity: str, record_id: int):
     """The record's SLA targets: state, deadline, business time used and left, escalation level."""
     loom().records.get(app, entity, record_id, g.actor)
@@ -458,14 +458,14 @@ def sla_status(app: str, entity: str, record_id: int):
         return jsonify(loom().sla.status(c, app, entity, record_id))
 
 
-@bp.get("/<app>/<entity>/<int:record_id>/approvals")
+@bp.get("/<app>/<name:entity>/<int:record_id>/approvals")
 def approval_rounds(app: str, entity: str, record_id: int):
     """The record's approval rounds, newest first: who must vote, the votes with their comments,
     the state, the deadline, and whether the caller may vote now."""
     return jsonify(loom().approvals.rounds(app, entity, record_id, g.actor))
 
 
-@bp.post("/<app>/<entity>/<int:record_id>/approvals/<name>/votes")
+@bp.post("/<app>/<name:entity>/<int:record_id>/approvals/<name>/votes")
 def cast_vote(app: str, entity: str, record_id: int, name: str):
     """Vote in the open round of approval ``name``: ``{"decision": "approve"|"reject", "comment": ...}``."""
     data = _json_body()
@@ -510,7 +510,7 @@ def resume_batch(app: str, run_id: int):
     return jsonify(run_json(loom().batches.resume(run_id, g.actor))), 202
 
 
-@bp.get("/<app>/<entity>/options/<field>")
+@bp.get("/<app>/<name:entity>/options/<field>")
 def link_options(app: str, entity: str, field: str):
     """The records a link field offers (docs/metadata.md, "Link filters"): narrowed by its filter
     for the record described by the arguments (``id=`` a stored record, ``<field>=`` values,
@@ -533,7 +533,7 @@ def link_options(app: str, entity: str, field: str):
     return jsonify({"items": [{"id": i, "title": text} for i, text in options]})
 
 
-@bp.get("/<app>/<entity>/<int:record_id>/graph")
+@bp.get("/<app>/<name:entity>/<int:record_id>/graph")
 def record_graph(app: str, entity: str, record_id: int):
     """The record's relation graph (an entity's ``graph:``): nodes the caller may read and the
     relations between them."""

@@ -111,7 +111,48 @@ _GRAPH = {"type": "object", "properties": {
 _SHARED = {"Problem": _PROBLEM, "ApprovalRound": _ROUND, "Comment": _COMMENT, "SlaTarget": _SLA,
            "StatusChange": _HISTORY, "FileInfo": _FILE, "AppInfo": _APP, "TokenRequest": _TOKEN_REQUEST,
            "Token": _TOKEN, "DryRunRequest": _DRY_RUN_REQUEST, "DryRun": _DRY_RUN, "LinkOptions": _OPTIONS,
-           "Graph": _GRAPH}
+           "Graph": _GRAPH, "BatchRun": None, "Batch": None}
+
+
+_NULL_TEXT = {"type": "string", "nullable": True}
+_BATCH_RUN = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "app": {"type": "string"}, "batch": {"type": "string"},
+    "run_key": {"type": "string"}, "params": {"type": "object"},
+    "ids": {"type": "array", "items": {"type": "integer"}, "nullable": True},
+    "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+    "total": {"type": "integer"}, "done": {"type": "integer"}, "results": {"type": "integer"},
+    "chunks": {"type": "integer"}, "last_id": {"type": "integer"},
+    "error": {"nullable": True, "description": "what stopped a failed run"},
+    "started_by": {"type": "integer", "nullable": True}, "started_at": {"type": "string", "format": "date-time"},
+    "heartbeat_at": {**_NULL_TEXT, "format": "date-time"}, "finished_at": {**_NULL_TEXT, "format": "date-time"},
+    "percent": {"type": "integer", "minimum": 0, "maximum": 100}, "stale": {"type": "boolean"}}}
+_BATCH = {"type": "object", "properties": {
+    "name": {"type": "string"}, "title": {"nullable": True}, "params": {"type": "object"},
+    "runs": {"type": "array", "items": {"$ref": "#/components/schemas/BatchRun"}}}}
+_SHARED["BatchRun"], _SHARED["Batch"] = _BATCH_RUN, _BATCH
+
+
+def _batch_paths(spec: APISpec, app_name: str, names: list[str]) -> None:
+    """An app's batch runs (docs/behaviour.md, "Batch runs"): list, start, follow, resume."""
+    base, tags = f"/api/v1/{app_name}/_batches", [f"{app_name}.batches"]
+    run = _json(_ref("BatchRun"), "the run")
+    run_id = {"name": "run_id", "in": "path", "required": True, "schema": _ID}
+    spec.path(path=base, operations={"get": {
+        "operationId": f"{app_name}.batches.list", "tags": tags, "summary": "The batches the caller may run",
+        "responses": {"200": _json({"type": "array", "items": _ref("Batch")}, "the batches"), **_errors(401, 404)}}})
+    spec.path(path=base + "/{name}/runs", operations={"post": {
+        "operationId": f"{app_name}.batches.start", "tags": tags, "summary": "Start (or replace) a run",
+        "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string", **({"enum": names} if names else {})}}],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"params": {"type": "object"},
+                                             "ids": {"type": "array", "items": _ID, "nullable": True}}}}}},
+        "responses": {"202": run, **_errors(400, 401, 403, 404, 409, 422)}}})
+    spec.path(path=base + "/runs/{run_id}", parameters=[run_id], operations={"get": {
+        "operationId": f"{app_name}.batches.run", "tags": tags, "summary": "A run's state and progress",
+        "responses": {"200": run, **_errors(401, 403, 404)}}})
+    spec.path(path=base + "/runs/{run_id}/resume", parameters=[run_id], operations={"post": {
+        "operationId": f"{app_name}.batches.resume", "tags": tags, "summary": "Go on with a stopped run",
+        "responses": {"202": run, **_errors(401, 403, 404, 409)}}})
 
 
 def _ref(name: str) -> dict:
@@ -444,6 +485,8 @@ def build_spec(loom) -> dict:
         for entity in live.app.entities.values():
             spec.tag({"name": f"{app_name}.{entity.name}", "description": title_text(entity.plural, "en")})
             _entity_paths(spec, app_name, live, entity)
+        batches = [b["name"] for b in live.app.section("batches").get("batches", [])]
+        _batch_paths(spec, app_name, batches)  # the routes answer for every app, with no batches too
     out = spec.to_dict()
     out["security"] = [{"bearer": []}]
     return out
