@@ -10,7 +10,7 @@ parent's automatic transitions get their chance (:meth:`Behaviour.auto_transitio
 """
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from metamodel import Field
 from runtime.data.records import SYSTEM
@@ -50,48 +50,69 @@ class Rollups:
             self._follow(conn, {f: {r.get(f.spec["link"]) for r in rows} - {None} for f in fields}, 0)
 
     def _follow(self, conn, parents: dict, depth: int) -> None:
-        """Recompute each rollup for its parent ids, then follow the parents whose values moved."""
-        moved: dict = {}  # (app, entity) -> parent ids, in the order they moved
+        """Recompute each rollup for its parent ids, then follow the parents whose values moved.
+        The rollups one link feeds are computed together: one query, one read, one write."""
+        groups: dict = {}  # (parent, child, link) -> ([fields], parent ids)
         for f, ids in parents.items():
             if ids:
-                for pid in self.refresh(conn, f, sorted(ids)):
-                    moved.setdefault((f.entity.app, f.entity.name), []).append(pid)
+                fields, all_ids = groups.setdefault((f.entity.ref, f.spec["entity"], f.spec["link"]), ([], set()))
+                fields.append(f)
+                all_ids |= ids
+        moved: dict = {}  # (app, entity) -> parent ids, in the order they moved
+        for fields, ids in groups.values():
+            for pid in self.refresh(conn, fields, sorted(ids)):
+                moved.setdefault((fields[0].entity.app, fields[0].entity.name), []).append(pid)
         for (app, entity), ids in moved.items():
             parent = self.loom.entity_tables(app, entity)
             for pid in dict.fromkeys(ids):
                 self.changed(conn, parent, pid, None, depth + 1)
                 self.loom.behaviour.auto_transitions(conn, parent, pid)
 
-    def refresh(self, conn, f: Field, parent_ids: list[int]) -> list[int]:
-        """Store ``f``'s value for these parent records; return those whose value moved."""
-        values = self.compute(conn, f, parent_ids)
-        p = self.loom.entity_tables(f.entity.app, f.entity.name).main
-        current = dict(conn.execute(select(p.c.id, p.c[f.name]).where(p.c.id.in_(parent_ids))).all())
-        moved = [pid for pid in parent_ids if pid in current and current[pid] != values[pid]]
-        if moved:
-            conn.execute(update(p).where(p.c.id == bindparam("_id")).values({f.name: bindparam("_v")}),
-                         [{"_id": pid, "_v": values[pid]} for pid in moved])
+    def refresh(self, conn, fields: list[Field], parent_ids: list[int]) -> list[int]:
+        """Store these rollups (of one parent entity, over one link) for these parent records;
+        return the parents whose values moved."""
+        values = self.compute(conn, fields, parent_ids)
+        f0 = fields[0]
+        p = self.loom.entity_tables(f0.entity.app, f0.entity.name).main
+        rows = conn.execute(select(p.c.id, *[p.c[f.name] for f in fields]).where(p.c.id.in_(parent_ids))).mappings()
+        moved = []
+        for row in rows:
+            changes = {f.name: values[row["id"]][f.name] for f in fields if row[f.name] != values[row["id"]][f.name]}
+            if changes:
+                conn.execute(update(p).where(p.c.id == row["id"]).values(changes))
+                moved.append(row["id"])
         return moved
 
-    def compute(self, conn, f: Field, parent_ids: list[int]) -> dict:
-        """``{parent id: value}`` of rollup ``f``: one grouped query over the linked records."""
-        child = self.loom.entity_tables(f.entity.app, f.spec["entity"])
+    def compute(self, conn, fields: list[Field], parent_ids: list[int]) -> dict:
+        """``{parent id: {field: value}}`` of rollups that aggregate the same link: one grouped
+        query over the linked records, each rollup's ``where`` applied inside its aggregate."""
+        f0 = fields[0]
+        child = self.loom.entity_tables(f0.entity.app, f0.spec["entity"])
         c = child.main
-        link = c.c[f.spec["link"]]
-        function = f.spec.get("function", "count")
-        if function == "count":
-            measure = func.count()
-        else:
-            measure = {"sum": func.sum, "min": func.min, "max": func.max}[function](c.c[f.spec["of"]])
-        query = select(link, measure).where(link.in_(parent_ids), c.c.deleted_at.is_(None)).group_by(link)
-        if f.spec.get("where"):
-            query = query.where(self.loom.permissions.condition(child.entity, c, f.spec["where"], SYSTEM))
-        found = dict(conn.execute(query).all())
-        empty = 0 if function in ("count", "sum") else None
+        link = c.c[f0.spec["link"]]
+        measures = []
+        for f in fields:
+            function = f.spec.get("function", "count")
+            cond = (self.loom.permissions.condition(child.entity, c, f.spec["where"], SYSTEM)
+                    if f.spec.get("where") else None)
+            if function == "count":
+                measure = func.count() if cond is None else func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+            else:
+                column = c.c[f.spec["of"]]
+                measure = {"sum": func.sum, "min": func.min, "max": func.max}[function](
+                    column if cond is None else case((cond, column)))
+            measures.append(measure.label(f"_{f.name}"))
+        query = select(link, *measures).where(link.in_(parent_ids), c.c.deleted_at.is_(None)).group_by(link)
+        found = {row[0]: row for row in conn.execute(query).all()}
         out = {}
         for pid in parent_ids:
-            value = found.get(pid, empty)
-            out[pid] = _typed(f, value)
+            row = found.get(pid)
+            out[pid] = {}
+            for i, f in enumerate(fields):
+                value = row[i + 1] if row is not None else None
+                if value is None and f.spec.get("function", "count") in ("count", "sum"):
+                    value = 0
+                out[pid][f.name] = _typed(f, value)
         return out
 
     def recompute(self, app: str, entity: str | None = None, field: str | None = None, conn=None) -> dict:
@@ -117,8 +138,8 @@ class Rollups:
                                 .limit(BATCH)).all()
             if not rows:
                 return changed
-            values = self.compute(conn, f, [r.id for r in rows])
-            moved = [{"_id": r.id, "_v": values[r.id]} for r in rows if r[1] != values[r.id]]
+            values = self.compute(conn, [f], [r.id for r in rows])
+            moved = [{"_id": r.id, "_v": values[r.id][f.name]} for r in rows if r[1] != values[r.id][f.name]]
             if moved:
                 conn.execute(update(p).where(p.c.id == bindparam("_id")).values({f.name: bindparam("_v")}), moved)
             changed += len(moved)
