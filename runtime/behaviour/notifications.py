@@ -282,6 +282,18 @@ class Notifier:
             rows = c.execute(select(o).where(o.c.channel == channel).order_by(o.c.id.desc()).limit(limit))
             return [dict(r._mapping) for r in rows]
 
+    def sent_about(self, message_ids: list[str]) -> dict | None:
+        """``{app, entity, record_id}`` of the newest outbox row about a record whose
+        ``message_id`` is one of ``message_ids`` (a reply's ``In-Reply-To``/``References``)."""
+        wanted = [m.strip() for m in message_ids if m and m.strip()][:50]
+        if not wanted:
+            return None
+        o = platform.outbox
+        with self.loom.reader.connect() as c:
+            row = c.execute(select(o.c.app, o.c.entity, o.c.record_id).where(
+                o.c.message_id.in_(wanted), o.c.record_id.is_not(None)).order_by(o.c.id.desc()).limit(1)).first()
+        return dict(row._mapping) if row is not None else None
+
     def _inapp(self, conn, r: Recipient, renderer: _Renderer, where: dict) -> int:
         subject, body = renderer(r.lang)
         n = platform.notification

@@ -25,6 +25,7 @@ from runtime.data import events
 from runtime.data import tables as platform
 from runtime.data.db import make_engine
 from runtime.data.files import FileStore
+from runtime.data.plugin_state import PluginState
 from runtime.data.records import SYSTEM, RecordService
 from runtime.data.storage import EntityTables, build_tables, new_metadata
 from runtime.errors import NotFound
@@ -82,6 +83,7 @@ class Loom:
         self.generators = Generators(self)
         self.notices = Notices(self)
         self.inbound = Inbound(self)
+        self.plugin_state = PluginState(self)
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._generation: tuple = ()

@@ -233,6 +233,20 @@ class Platform:
         """The newest lines of ``channel``'s delivery log, newest first."""
         return self._loom.inbound.log_lines(channel, limit)
 
+    def state(self, key: str, default: Any = None) -> Any:
+        """A plugin's durable value under ``key`` (JSON), or ``default``; see :meth:`save_state`."""
+        return self._loom.plugin_state.get(key, default)
+
+    def save_state(self, key: str, value: Any) -> None:
+        """Keep ``value`` (JSON) under ``key`` (prefix it with the plugin's name) across restarts."""
+        self._loom.plugin_state.put(key, value)
+
+    def sent_about(self, message_ids) -> dict | None:
+        """The record an outgoing message was about, found by its ``Message-ID`` (any of
+        ``message_ids``, e.g. a reply's ``In-Reply-To`` and ``References``): ``{app, entity,
+        record_id}``, or ``None`` when Loom sent none of them about a record."""
+        return self._loom.notifier.sent_about(list(message_ids))
+
     def records(self, user=None) -> Records:
         """The record service acting as ``user`` (a username, or the ``Actor`` a page's
         ``current_actor()`` gives), or as the system when ``None``."""
