@@ -134,4 +134,4 @@ def event(msg, *, app: str, box: dict, external_id: str, source: str, record_id:
         fields[box["contact"]["link"]] = contact_id
     return InboundEvent(channel=CHANNEL, app=app, entity=box["entity"], external_id=external_id,
                         sender=sender(msg), fields={f: v for f, v in fields.items() if v is not None},
-                        files=files, source=source)
+                        files=files, source=source, origin="email")

@@ -163,7 +163,7 @@ def _form(portal: P.Portal, page: P.Page, records):
         user = current_platform().accounts.user(user_id=me.id) if me is not None and me.id else None
         data = {k: v for k, v in values.items() if v != ""} | P.set_values(page, me, user)
         try:
-            saved = records.create(app, page.entity, data, files=files)
+            saved = records.create(app, page.entity, data, files=files, channel="portal")
         except ValidationFailed as exc:
             errors = {e["field"]: e["message"] for e in exc.extra.get("errors", [])}
             return render(portal, "portal/form.html", page=page, display=display, values=values, errors=errors), 422

@@ -54,7 +54,8 @@ class Inbound:
                                                    upload.content_type, upload.stream, actor, conn=c)
                 else:
                     record_id = self.loom.records.create(event.app, event.entity, dict(event.fields), actor,
-                                                         conn=c, files=dict(event.files or {}) or None)["id"]
+                                                         conn=c, files=dict(event.files or {}) or None,
+                                                         channel=event.origin or event.channel)["id"]
                 c.execute(insert(platform.inbound).values(
                     channel=event.channel, external_id=event.external_id[:255], app=event.app, entity=event.entity,
                     record_id=record_id, comment_id=comment_id, sender=event.sender[:255], received_at=utcnow(),

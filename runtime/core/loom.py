@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from metamodel import App
+from runtime.behaviour.answers import Answers
 from runtime.behaviour.approvals import Approvals
 from runtime.behaviour.generators import Generators
 from runtime.behaviour.notices import Notices
@@ -84,6 +85,7 @@ class Loom:
         self.notices = Notices(self)
         self.inbound = Inbound(self)
         self.plugin_state = PluginState(self)
+        self.answers = Answers(self)
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._generation: tuple = ()

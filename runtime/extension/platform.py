@@ -34,9 +34,12 @@ class Records:
         return self._loom.records.page(app, entity, self.actor, where=where, sort=sort, limit=limit, after=after,
                                        search=search, condition=condition, count=count)
 
-    def create(self, app: str, entity: str, data: dict, files: dict | None = None) -> dict:
-        """``files``: ``{field: [Upload, ...]}`` saved with the record, or nothing is saved."""
-        return self._loom.records.create(app, entity, dict(data), self.actor, conn=self._conn, files=files)
+    def create(self, app: str, entity: str, data: dict, files: dict | None = None, channel: str | None = None) -> dict:
+        """``files``: ``{field: [Upload, ...]}`` saved with the record, or nothing is saved.
+        ``channel``: where the record came from (a plugin's channel, ``portal``), recorded as
+        the entity's ``channels:`` section says."""
+        return self._loom.records.create(app, entity, dict(data), self.actor, conn=self._conn, files=files,
+                                         channel=channel)
 
     def update(self, app: str, entity: str, record_id: int, data: dict, row_version: int | None = None) -> dict:
         """Change a record; without ``row_version`` the current one is read first."""

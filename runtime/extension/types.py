@@ -92,7 +92,9 @@ class InboundEvent:
     ``external_id`` makes receiving idempotent: the same id twice creates one record.
     ``files`` (``{file field: [Upload, ...]}``) are saved with the new record, or added to
     the record a comment goes to, in the same transaction. ``source`` names where the
-    event was read (``imap://host/user/INBOX;UIDVALIDITY=7;UID=42``), kept beside the id.
+    event was read (``user@host/INBOX;UIDVALIDITY=7;UID=42``), kept beside the id.
+    ``origin``: the channel a new record came from as its entity's ``channels:`` section
+    records it (``email``, an endpoint's name); the inbound channel's name by default.
     """
 
     channel: str
@@ -106,6 +108,7 @@ class InboundEvent:
     update: bool = False
     files: Mapping[str, Any] = field(default_factory=dict)
     source: str | None = None
+    origin: str | None = None
 
 
 @dataclass(frozen=True)
