@@ -244,6 +244,15 @@ class Platform:
         """Keep ``value`` (JSON) under ``key`` (prefix it with the plugin's name) across restarts."""
         self._loom.plugin_state.put(key, value)
 
+    def notices(self, user_id: int, app: str | None = None, limit: int = 20) -> list[dict]:
+        """A user's unread in-app notifications (of ``app``), newest first: ``id``, ``title``,
+        ``body``, ``app``, ``entity``, ``record_id``, ``created_at``."""
+        return self._loom.notifier.unread(user_id, app, limit)
+
+    def mark_read(self, user_id: int, app: str, entity: str, record_id: int) -> int:
+        """Mark a user's notifications about a record read (they opened it)."""
+        return self._loom.notifier.mark_read(user_id, app, entity, int(record_id))
+
     def sent_about(self, message_ids) -> dict | None:
         """The record an outgoing message was about, found by its ``Message-ID`` (any of
         ``message_ids``, e.g. a reply's ``In-Reply-To`` and ``References``): ``{app, entity,

@@ -21,12 +21,15 @@ def test_a_portal_request_is_answered_on_the_portal_and_one_by_email_over_smtp(w
     staff = desk.actor("agent")
     answer = desk.records.comment(APP, "request", saved["id"], "Исправлено в версии 4.2", staff, public=True)
     assert answer["answer"]["channel"] == "portal"
-    assert "Исправлено в версии 4.2" in c.get(f"{P}/p/request/{saved['id']}").get_data(as_text=True)
     client = desk.accounts.user(email=world["users"][0])
     n = tables.notification
     with desk.engine.connect() as conn:
         notices = conn.execute(select(n.c.body).where(n.c.user_id == client["id"], n.c.record_id == saved["id"])).all()
     assert [row.body for row in notices] == ["Исправлено в версии 4.2"]
+    listing = c.get(f"{P}/p/requests").get_data(as_text=True)  # the notice, on every portal page
+    assert "Новые ответы" in listing and f"{P}/p/request/{saved['id']}" in listing and saved["number"] in listing
+    assert "Исправлено в версии 4.2" in c.get(f"{P}/p/request/{saved['id']}").get_data(as_text=True)
+    assert "Новые ответы" not in c.get(f"{P}/p/requests").get_data(as_text=True)  # opened: read
 
     desk.smtp_url = smtp.url
     by_mail = desk.records.create(APP, "request", {
