@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator
 
+from . import channels
 from .behaviour_check import BehaviourCheck
 from .concepts_check import ConceptsCheck
 from .document import SourceMap, file_of, normalize, read_folder
@@ -133,6 +134,14 @@ def _check_capabilities(doc: dict, offered: Capabilities, out: _Collector) -> No
                 out.add(("notifications", "templates", name, "channels", i),
                         f"no notification channel {channel!r}{_hint(channel, offered.channels)}; "
                         f"installed: {', '.join(sorted(offered.channels))}")
+    for name, spec in (doc.get("entities") or {}).items():
+        section = spec.get("channels") if isinstance(spec, dict) else None
+        if isinstance(section, dict):
+            known = channels.answer_channels(offered.channels, offered.plugins)
+            for i, channel in channels.unknown_answers(section, offered.channels, offered.plugins):
+                out.add(("entities", name, "channels", "allowed", i),
+                        f"no channel {channel!r} to answer through{_hint(channel, known)}; "
+                        f"known here: {', '.join(sorted(known))}")
     for kind, data in (doc.get("extensions") or {}).items():
         schema = offered.kinds.get(kind)
         if schema is None:
@@ -238,6 +247,8 @@ class _CrossCheck:
                                  f"{old!r} is still the name of another field")
         self._computed_cycles(entity, base)
         self._title_field(entity, base)
+        for path, message in channels.check(entity):
+            self.out.add(base + path, message)
         for i, name in enumerate(entity.search_fields):
             f = entity.fields.get(name)
             if f is None:

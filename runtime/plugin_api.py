@@ -32,6 +32,7 @@ from runtime.extension import (
     InboundEvent,
     MetadataKind,
     OutgoingMessage,
+    PeriodicJob,
     RecordEvent,
     ScriptFunction,
     hookimpl,
@@ -50,18 +51,24 @@ from runtime.web.ui.i18n import LANGS, lang, t, tt
 __all__ = [
     "hookimpl", "now", "expression", "ExpressionError",
     "Channel", "ChannelError", "DocumentRenderer", "InboundEvent", "MetadataKind", "OutgoingMessage",
-    "RecordEvent", "ScriptFunction", "ScriptCall", "Platform", "Records",
+    "PeriodicJob", "RecordEvent", "ScriptFunction", "ScriptCall", "Platform", "Records",
     "LoomError", "Conflict", "Forbidden", "NotFound", "ValidationFailed",
     "NavLink", "add_nav_link", "RecordButton", "add_record_buttons", "current_platform", "current_actor",
     "login_required", "render_page", "csrf_exempt", "is_analyst", "lang", "t", "tt", "LANGS",
     "Upload", "LinkInvalid", "external_facing", "sign_in", "sign_out", "rate_limit", "password_link",
-    "redeem_link", "generate_password",
+    "redeem_link", "generate_password", "cli_platform",
 ]
 
 
 def current_platform() -> Platform:
     """The platform serving this request."""
     return Platform(current_app.extensions["loom"])
+
+
+def cli_platform() -> Platform:
+    """The platform of this instance (from the ``LOOM_*`` environment), for a plugin's ``loom`` command."""
+    from runtime.core.config import Settings
+    return Platform(Settings.from_env().make_loom())
 
 
 def current_actor():

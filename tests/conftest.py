@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APPS = ROOT / "apps_config"
 PG_URL = os.environ.get("LOOM_TEST_PG_URL")
 REDIS_URL = os.environ.get("LOOM_TEST_REDIS_URL")
+IMAP_URL = os.environ.get("LOOM_TEST_IMAP_URL")
 REQUIRE = os.environ.get("LOOM_REQUIRE_SERVICES") == "1"
 
 
@@ -48,6 +49,13 @@ def pg_url():
 def redis_url():
     _need(REDIS_URL, "Redis")
     return REDIS_URL
+
+
+@pytest.fixture
+def imap_url():
+    """The dovecot ``scripts/services.sh`` starts (user ``loom``, password ``loom``)."""
+    _need(IMAP_URL, "IMAP (dovecot)")
+    return IMAP_URL
 
 
 def make_loom(url: str, files_dir: Path):

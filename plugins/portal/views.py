@@ -82,7 +82,17 @@ def render(portal: P.Portal, template: str, **context):
     menu = [(p.name, tt(p.title) or p.name) for p in (portal.pages[n] for n in portal.menu)
             if me is not None or p.anonymous]
     return _render(template, portal=portal, app=portal.app, menu=menu, me=me, title_of=tt, lang=lang(),
-                   here_url=request.full_path.rstrip("?"), **context)
+                   here_url=request.full_path.rstrip("?"), notices=_notices(portal, me), **context)
+
+
+def _notices(portal: P.Portal, me) -> list[dict]:
+    """The visitor's unread notices about records a record page of the portal shows (answers
+    sent through the ``portal`` channel), each with that page's link."""
+    if me is None or not me.id:
+        return []
+    pages = {p.entity: p.name for p in portal.pages.values() if p.kind == "record"}
+    return [{**n, "url": url_for("portal.record", app=portal.app, name=pages[n["entity"]], record_id=n["record_id"])}
+            for n in current_platform().notices(me.id, portal.app) if n["entity"] in pages and n["record_id"]]
 
 
 @bp.errorhandler(NotFound)
@@ -163,7 +173,7 @@ def _form(portal: P.Portal, page: P.Page, records):
         user = current_platform().accounts.user(user_id=me.id) if me is not None and me.id else None
         data = {k: v for k, v in values.items() if v != ""} | P.set_values(page, me, user)
         try:
-            saved = records.create(app, page.entity, data, files=files)
+            saved = records.create(app, page.entity, data, files=files, channel="portal")
         except ValidationFailed as exc:
             errors = {e["field"]: e["message"] for e in exc.extra.get("errors", [])}
             return render(portal, "portal/form.html", page=page, display=display, values=values, errors=errors), 422
@@ -230,6 +240,8 @@ def record(app: str, name: str, record_id: int):
     portal = _portal(app)
     page = _page(portal, name, "record")
     full, records = _visible_record(portal, page, record_id)
+    if current_actor() is not None and current_actor().id:  # seen: its notices are read
+        current_platform().mark_read(current_actor().id, app, page.entity, record_id)
     shown = P.visible(page, full)
     comments = []
     if page.comments:

@@ -88,7 +88,8 @@ def event_for(platform, app: str, name: str, spec: dict, payload) -> InboundEven
         record_id = found[0]["id"]
     return InboundEvent(channel=CHANNEL, app=app, entity=spec["entity"], external_id=f"{app}/{name}/{key}",
                         sender=str(sender or f"{name}"), fields=fields,
-                        text=_text(text, payload, action), record_id=record_id, update=action == "update")
+                        text=_text(text, payload, action), record_id=record_id, update=action == "update",
+                        origin=name)
 
 
 def _text(text, payload, action: str) -> str:

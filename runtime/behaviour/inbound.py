@@ -48,12 +48,18 @@ class Inbound:
                     comment = self.loom.records.comment(event.app, event.entity, event.record_id,
                                                         event.text, actor, conn=c)
                     record_id, comment_id = event.record_id, comment["id"]
+                    for name, uploads in (event.files or {}).items():
+                        for upload in uploads:
+                            self.loom.files.attach(event.app, event.entity, record_id, name, upload.filename,
+                                                   upload.content_type, upload.stream, actor, conn=c)
                 else:
                     record_id = self.loom.records.create(event.app, event.entity, dict(event.fields), actor,
-                                                         conn=c)["id"]
+                                                         conn=c, files=dict(event.files or {}) or None,
+                                                         channel=event.origin or event.channel)["id"]
                 c.execute(insert(platform.inbound).values(
                     channel=event.channel, external_id=event.external_id[:255], app=event.app, entity=event.entity,
-                    record_id=record_id, comment_id=comment_id, sender=event.sender[:255], received_at=utcnow()))
+                    record_id=record_id, comment_id=comment_id, sender=event.sender[:255], received_at=utcnow(),
+                    source=(event.source or "")[:255] or None))
         except IntegrityError:
             seen = self._seen(event)  # another worker received the same message meanwhile
             if seen is None:

@@ -36,6 +36,11 @@ def _run_schedule(loom, app: str, schedule: str, slot: str) -> str:
     return Scheduler(loom).run_slot(app, schedule, dt.datetime.fromisoformat(slot))
 
 
+def _run_periodic(loom, name: str, slot: str) -> str:
+    from .scheduler import Scheduler
+    return Scheduler(loom)._run_periodic(name, dt.datetime.fromisoformat(slot))
+
+
 def _deliver_outbox(loom, outbox_id: int | None = None):
     """One e-mail, or (without an id) every deliverable one."""
     if outbox_id is None:
@@ -52,6 +57,7 @@ def _batch_run(loom, run_id: int):
 JOBS: dict[str, Callable[..., Any]] = {
     "fire_timer": _fire_timer,
     "run_schedule": _run_schedule,
+    "run_periodic": _run_periodic,
     "deliver_outbox": _deliver_outbox,
     "batch_run": _batch_run,
 }

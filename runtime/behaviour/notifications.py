@@ -282,6 +282,36 @@ class Notifier:
             rows = c.execute(select(o).where(o.c.channel == channel).order_by(o.c.id.desc()).limit(limit))
             return [dict(r._mapping) for r in rows]
 
+    def unread(self, user_id: int, app: str | None = None, limit: int = 20) -> list[dict]:
+        """A user's unread in-app notifications (of ``app``), newest first."""
+        n = platform.notification
+        query = select(n.c.id, n.c.title, n.c.body, n.c.app, n.c.entity, n.c.record_id, n.c.created_at).where(
+            n.c.user_id == user_id, n.c.read_at.is_(None))
+        if app is not None:
+            query = query.where(n.c.app == app)
+        with self.loom.reader.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query.order_by(n.c.id.desc()).limit(limit))]
+
+    def mark_read(self, user_id: int, app: str, entity: str, record_id: int) -> int:
+        """Mark a user's notifications about one record read; how many were unread."""
+        n = platform.notification
+        with self.loom.engine.begin() as c:
+            return c.execute(update(n).where(n.c.user_id == user_id, n.c.read_at.is_(None), n.c.app == app,
+                                             n.c.entity == entity, n.c.record_id == record_id)
+                             .values(read_at=clock.now())).rowcount
+
+    def sent_about(self, message_ids: list[str]) -> dict | None:
+        """``{app, entity, record_id}`` of the newest outbox row about a record whose
+        ``message_id`` is one of ``message_ids`` (a reply's ``In-Reply-To``/``References``)."""
+        wanted = [m.strip() for m in message_ids if m and m.strip()][:50]
+        if not wanted:
+            return None
+        o = platform.outbox
+        with self.loom.reader.connect() as c:
+            row = c.execute(select(o.c.app, o.c.entity, o.c.record_id).where(
+                o.c.message_id.in_(wanted), o.c.record_id.is_not(None)).order_by(o.c.id.desc()).limit(1)).first()
+        return dict(row._mapping) if row is not None else None
+
     def _inapp(self, conn, r: Recipient, renderer: _Renderer, where: dict) -> int:
         subject, body = renderer(r.lang)
         n = platform.notification

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from runtime import clock
 from runtime.data import tables as platform
+from runtime.extension.platform import Platform
 
 from .timers import PENDING, describe_error
 
@@ -33,6 +34,8 @@ LEASE_SECONDS = 60
 #: published (or a fresh instance started) after its slot does not run it late.
 NEW_SCHEDULE_GRACE = dt.timedelta(minutes=1)
 BATCH = 500
+#: The app name under which plugins' periodic jobs claim their slots in ``loom_schedule_run``.
+PERIODIC = "@plugins"
 
 
 class Scheduler:
@@ -48,8 +51,8 @@ class Scheduler:
         """One round: due timers, cron slots, the e-mail outbox; returns what was handed out."""
         now = now or clock.now()
         self.loom.refresh_if_stale()
-        return {"timers": self.timers(now), "schedules": self.schedules(now), "outbox": self.outbox(now),
-                "batches": self.batches(now)}
+        return {"timers": self.timers(now), "schedules": self.schedules(now), "periodic": self.periodic(now),
+                "outbox": self.outbox(now), "batches": self.batches(now)}
 
     def batches(self, now: dt.datetime) -> int:
         """Hand out again the batch runs whose worker died (no chunk committed for a lease):
@@ -195,6 +198,45 @@ class Scheduler:
             return self.loom.hooks.run_scheduled(app, spec["script"], limits=limits)
         seconds = float((limits or {}).get("timeout", 2.0))
         return pool.call("run_scheduled", app, spec["script"], limits, seconds=seconds)
+
+    # ------------------------------------------------------------------ plugins' periodic jobs
+    def periodic(self, now: dt.datetime) -> int:
+        """Start each plugin's periodic job once per period (``loom_periodic_jobs``): the period's
+        slot is claimed like a cron slot, under the app name ``@plugins``."""
+        started = 0
+        for name, job in self.loom.plugins.periodic_jobs().items():
+            every = max(1, int(job.every))
+            slot = dt.datetime.fromtimestamp(int(now.timestamp()) // every * every, dt.timezone.utc)
+            key = (PERIODIC, name[:60])
+            if slot == self._seen.get(key):
+                continue
+            self._seen[key] = slot
+            if job.wanted is not None and not job.wanted(Platform(self.loom)):
+                continue
+            if not self._claim(key, slot, now):
+                continue
+            started += 1
+            if self.loom.redis_url is None:
+                self._run_periodic(name, slot)
+            else:
+                self.loom.jobs.enqueue("run_periodic", name, slot.isoformat())
+        return started
+
+    def _run_periodic(self, name: str, slot: dt.datetime) -> str:
+        try:
+            handler = self.loom.plugins.job_handlers().get(name)
+            if handler is None:
+                raise LookupError(f"no job {name!r}: a periodic job must be one of the plugin's job handlers")
+            result, outcome = handler(Platform(self.loom)), "ok"
+            result = result if isinstance(result, dict) else {"result": str(result)}
+        except Exception as exc:  # noqa: BLE001 - recorded on the slot; the next period runs anyway
+            log.warning("periodic job %s at %s failed: %s", name, slot, exc)
+            outcome, result = "error", {"error": describe_error(exc)}
+        r = platform.schedule_run
+        with self.loom.engine.begin() as conn:
+            conn.execute(update(r).where(r.c.app == PERIODIC, r.c.schedule == name[:60], r.c.slot == slot)
+                         .values(finished_at=clock.now(), outcome=outcome, result=result))
+        return outcome
 
     # ------------------------------------------------------------------ e-mail
     def outbox(self, now: dt.datetime):

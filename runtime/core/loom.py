@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from metamodel import App
+from runtime.behaviour.answers import Answers
 from runtime.behaviour.approvals import Approvals
 from runtime.behaviour.batches import BatchRuns
 from runtime.behaviour.generators import Generators
@@ -28,6 +29,7 @@ from runtime.data import tables as platform
 from runtime.data.file_runs import FileRuns
 from runtime.data.db import make_engine
 from runtime.data.files import FileStore
+from runtime.data.plugin_state import PluginState
 from runtime.data.records import SYSTEM, RecordService
 from runtime.data.storage import EntityTables, build_tables, new_metadata
 from runtime.errors import NotFound
@@ -89,6 +91,8 @@ class Loom:
         self.notices = Notices(self)
         self.inbound = Inbound(self)
         self.file_runs = FileRuns(self)
+        self.plugin_state = PluginState(self)
+        self.answers = Answers(self)
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._generation: tuple = ()

@@ -70,7 +70,9 @@ def add(loom, app: str, entity: str, record_id: int, body: str, actor, conn=None
             c.execute(insert(platform.notification).values(
                 user_id=r.id, title=f"@{actor.username}: {title}"[:255], body=body[:2000], app=app, entity=entity,
                 record_id=record_id, created_at=now))
-    return {"id": new_id, "body": body, "mentions": mentions, "public": public, "created_at": now}
+        # A public comment answers the requester through their channel (entity ``channels:``).
+        answer = loom.answers.comment(c, app, entity, record, body, actor) if public else None
+    return {"id": new_id, "body": body, "mentions": mentions, "public": public, "created_at": now, "answer": answer}
 
 
 def set_public(loom, app: str, entity: str, record_id: int, comment_id: int, public: bool, actor) -> dict:
@@ -91,6 +93,9 @@ def set_public(loom, app: str, entity: str, record_id: int, comment_id: int, pub
         loom.audit.record(c, actor, "comment_public", et.entity, record_id,
                           {"comment_id": comment_id, "public": bool(row.public)},
                           {"comment_id": comment_id, "public": bool(public)})
+        if public and not row.public:  # made public now: it answers the requester (see add)
+            text = c.execute(select(cm.c.body).where(cm.c.id == comment_id)).scalar_one()
+            loom.answers.comment(c, app, entity, loom.records.get(app, entity, record_id, conn=c), text, actor)
     return {"id": comment_id, "public": bool(public)}
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
-from metamodel import Entity, Field
+from metamodel import Entity, Field, channels
 from metamodel.expressions import ExpressionError
 from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
 from runtime.extension import RecordEvent
@@ -286,16 +286,19 @@ class RecordService:
 
     # ------------------------------------------------------------------ create
     def create(self, app: str, entity: str, data: dict, actor: Actor = SYSTEM, conn=None, by_script: bool = False,
-               files: dict | None = None) -> dict:
+               files: dict | None = None, channel: str | None = None) -> dict:
         """Create a record. ``by_script``: the data comes from the app's own script, which may set
         read-only fields (see :mod:`runtime.security.permissions`). ``files``: uploads saved with
         it, ``{"photo": [Upload, ...], "items[0].photo": [Upload]}`` (a file field, or a file
-        column of a table row in ``data``); the record and its files are saved together or not at all."""
+        column of a table row in ``data``); the record and its files are saved together or not at all.
+        ``channel``: where the record came from (``ui``, ``api``, ``portal``, ``email``, an inbound
+        endpoint), kept in the fields the entity's ``channels:`` section names."""
         et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "create")
         with self._uploads(et, files) as staged:
             data = merge_uploads(data, staged)
             self.loom.permissions.check_write(actor, et.entity, data, readonly=not by_script)
+            data = {**data, **channels.stamp(et.entity, data, channel)}  # the platform's, not the writer's
             with self._tx(conn) as c:
                 row = self._insert(c, et, data, actor)
                 self._require_visible(c, et, row["id"], actor)

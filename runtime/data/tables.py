@@ -353,8 +353,17 @@ inbound = Table(
     Column("comment_id", ID),
     Column("sender", String(255), nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
+    Column("source", String(255)),  # where it was read: a mailbox's UIDVALIDITY and UID
     UniqueConstraint("channel", "external_id", name="uq_loom_inbound_external"),
     Index("ix_loom_inbound_record", "app", "entity", "record_id"),
+)
+
+plugin_state = Table(
+    # A plugin's small durable state by key (a mailbox's UIDVALIDITY and last UID read).
+    "loom_plugin_state", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 delivery_log = Table(

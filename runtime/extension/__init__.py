@@ -9,8 +9,8 @@ import it: they import :mod:`runtime.plugin_api`, which re-exports what they nee
 from .hookspecs import hookimpl, hookspec
 from .host import GROUP, PluginFailure, PluginHost, PluginInfo, discover
 from .types import (Channel, ChannelError, DocumentRenderer, InboundEvent, MetadataKind, OutgoingMessage,
-                    RecordEvent, ScriptFunction)
+                    PeriodicJob, RecordEvent, ScriptFunction)
 
 __all__ = ["GROUP", "Channel", "ChannelError", "DocumentRenderer", "InboundEvent", "MetadataKind", "OutgoingMessage",
-           "PluginFailure", "PluginHost", "PluginInfo", "RecordEvent", "ScriptFunction", "discover", "hookimpl",
-           "hookspec"]
+           "PeriodicJob", "PluginFailure", "PluginHost", "PluginInfo", "RecordEvent", "ScriptFunction", "discover",
+           "hookimpl", "hookspec"]

@@ -99,3 +99,10 @@ def loom_record_event(event, platform):
 @hookspec
 def loom_metadata_kinds():
     """Metadata kinds apps may use (a list of :class:`~runtime.extension.types.MetadataKind`)."""
+
+
+@hookspec
+def loom_periodic_jobs():
+    """Jobs to run every so often (a list of :class:`~runtime.extension.types.PeriodicJob`):
+    polling a mailbox, a sync. The scheduler claims each period once, so one run per
+    period happens however many schedulers tick."""

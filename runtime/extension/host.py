@@ -162,6 +162,9 @@ class PluginHost:
     def channels(self) -> dict:
         return self._named("loom_notification_channels")
 
+    def periodic_jobs(self) -> dict:
+        return self._named("loom_periodic_jobs")
+
     def renderers(self) -> dict:
         return self._named("loom_document_renderers")
 

@@ -35,9 +35,12 @@ class Records:
         return self._loom.records.page(app, entity, self.actor, where=where, sort=sort, limit=limit, after=after,
                                        search=search, condition=condition, count=count)
 
-    def create(self, app: str, entity: str, data: dict, files: dict | None = None) -> dict:
-        """``files``: ``{field: [Upload, ...]}`` saved with the record, or nothing is saved."""
-        return self._loom.records.create(app, entity, dict(data), self.actor, conn=self._conn, files=files)
+    def create(self, app: str, entity: str, data: dict, files: dict | None = None, channel: str | None = None) -> dict:
+        """``files``: ``{field: [Upload, ...]}`` saved with the record, or nothing is saved.
+        ``channel``: where the record came from (a plugin's channel, ``portal``), recorded as
+        the entity's ``channels:`` section says."""
+        return self._loom.records.create(app, entity, dict(data), self.actor, conn=self._conn, files=files,
+                                         channel=channel)
 
     def update(self, app: str, entity: str, record_id: int, data: dict, row_version: int | None = None) -> dict:
         """Change a record; without ``row_version`` the current one is read first."""
@@ -305,6 +308,28 @@ class Platform:
     def recall(self, key: str, user=None):
         """What :meth:`remember` kept under ``key`` for ``user``, or ``None``."""
         return self._loom.file_runs.recall(key, self.records(user).actor.id if user is not None else None)
+    def state(self, key: str, default: Any = None) -> Any:
+        """A plugin's durable value under ``key`` (JSON), or ``default``; see :meth:`save_state`."""
+        return self._loom.plugin_state.get(key, default)
+
+    def save_state(self, key: str, value: Any) -> None:
+        """Keep ``value`` (JSON) under ``key`` (prefix it with the plugin's name) across restarts."""
+        self._loom.plugin_state.put(key, value)
+
+    def notices(self, user_id: int, app: str | None = None, limit: int = 20) -> list[dict]:
+        """A user's unread in-app notifications (of ``app``), newest first: ``id``, ``title``,
+        ``body``, ``app``, ``entity``, ``record_id``, ``created_at``."""
+        return self._loom.notifier.unread(user_id, app, limit)
+
+    def mark_read(self, user_id: int, app: str, entity: str, record_id: int) -> int:
+        """Mark a user's notifications about a record read (they opened it)."""
+        return self._loom.notifier.mark_read(user_id, app, entity, int(record_id))
+
+    def sent_about(self, message_ids) -> dict | None:
+        """The record an outgoing message was about, found by its ``Message-ID`` (any of
+        ``message_ids``, e.g. a reply's ``In-Reply-To`` and ``References``): ``{app, entity,
+        record_id}``, or ``None`` when Loom sent none of them about a record."""
+        return self._loom.notifier.sent_about(list(message_ids))
 
     def records(self, user=None) -> Records:
         """The record service acting as ``user`` (a username, or the ``Actor`` a page's

@@ -90,6 +90,11 @@ class InboundEvent:
     ``update`` too, ``fields`` change that record (its newest version) and a ``text``
     that is not empty is added as a comment.
     ``external_id`` makes receiving idempotent: the same id twice creates one record.
+    ``files`` (``{file field: [Upload, ...]}``) are saved with the new record, or added to
+    the record a comment goes to, in the same transaction. ``source`` names where the
+    event was read (``user@host/INBOX;UIDVALIDITY=7;UID=42``), kept beside the id.
+    ``origin``: the channel a new record came from as its entity's ``channels:`` section
+    records it (``email``, an endpoint's name); the inbound channel's name by default.
     """
 
     channel: str
@@ -101,6 +106,21 @@ class InboundEvent:
     text: str = ""
     record_id: int | None = None
     update: bool = False
+    files: Mapping[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    origin: str | None = None
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A plugin job the scheduler starts every ``every`` seconds (once per period across all
+    schedulers: the period's slot is claimed like a cron slot). ``name`` is one of the
+    plugin's ``loom_job_handlers``; it gets no arguments. ``wanted(platform)``, when given,
+    says whether there is anything to do (a mailbox declared); if not, no slot is claimed."""
+
+    name: str
+    every: int = 60
+    wanted: Callable[[Any], bool] | None = None
 
 
 @dataclass(frozen=True)

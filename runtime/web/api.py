@@ -308,7 +308,7 @@ def _view_filters(view: dict):
 @bp.post("/<app>/<name:entity>")
 def create_record(app: str, entity: str):
     data, files = _record_body(app, entity, optional=True)
-    record = loom().records.create(app, entity, data, g.actor, files=files)
+    record = loom().records.create(app, entity, data, g.actor, files=files, channel="api")
     response = jsonify(record)
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/{app}/{entity}/{record['id']}"

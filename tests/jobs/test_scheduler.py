@@ -132,7 +132,7 @@ def test_a_bad_cron_does_not_stop_the_others(app_loom, caplog):
 
 def test_tick_fires_due_timers_and_sees_new_apps(loom):
     scheduler = Scheduler(loom)
-    assert scheduler.tick() == {"timers": 0, "schedules": 0, "outbox": 0, "batches": 0}
+    assert scheduler.tick() == {"timers": 0, "schedules": 0, "periodic": 0, "outbox": 0, "batches": 0}
     other = make_loom(loom.database_url, None)  # another process publishes
     other.store.publish(jobs_app(), author="t")
     with other.engine.begin() as c:

@@ -365,7 +365,7 @@ def _form(app: str, entity: str, record_id: int | None):
             if errors:
                 raise ValidationFailed([])
             if record_id is None:
-                saved = loom().records.create(app, entity, data, who, files=files)
+                saved = loom().records.create(app, entity, data, who, files=files, channel="ui")
                 flash(t("Created."), "ok")
             else:
                 version = request.form.get("row_version", "")

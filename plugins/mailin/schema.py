@@ -1,0 +1,66 @@
+"""The JSON Schema of ``extensions/mailin.yaml`` and the checks a schema cannot make."""
+from __future__ import annotations
+
+NAME = r"^[a-z][a-z0-9_]*$"
+ENV = r"^[A-Z][A-Z0-9_]*$"
+#: What of a message a field may take.
+PARTS = ("subject", "body", "from", "from_name", "to", "date", "message_id")
+
+SCHEMA = {
+    "type": "object",
+    "required": ["mailboxes"],
+    "additionalProperties": False,
+    "properties": {
+        "mailboxes": {"type": "object", "propertyNames": {"pattern": NAME}, "minProperties": 1,
+                      "additionalProperties": {
+            "type": "object",
+            "required": ["entity", "host", "user", "password_env"],
+            "additionalProperties": False,
+            "properties": {
+                "entity": {"type": "string"},
+                "host": {"type": "string", "minLength": 1},
+                "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                "tls": {"type": "boolean"},
+                "user": {"type": "string", "minLength": 1},
+                "password_env": {"type": "string", "pattern": ENV},
+                "folder": {"type": "string", "minLength": 1},
+                "address": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$"},
+                "poll_seconds": {"type": "integer", "minimum": 10},
+                "fields": {"type": "object", "additionalProperties": {"enum": list(PARTS)}},
+                "attachments": {"type": "string"},
+                "contact": {"type": "object", "required": ["entity", "email", "link"], "additionalProperties": False,
+                            "properties": {"entity": {"type": "string"}, "email": {"type": "string"},
+                                           "link": {"type": "string"}}},
+            },
+        }},
+    },
+}
+
+
+def check(section: dict, doc: dict):
+    """Entities and fields the mailboxes name exist: ``(path, message, line offset)``."""
+    entities = doc.get("entities") or {}
+    for name, box in (section.get("mailboxes") or {}).items():
+        where = ("mailboxes", name)
+        spec = entities.get(box["entity"])
+        if spec is None:
+            yield (*where, "entity"), f"no entity {box['entity']!r} in this app", 0
+            continue
+        fields = spec.get("fields") or {}
+        for field in box.get("fields") or {}:
+            if field not in fields:
+                yield (*where, "fields", field), f"entity {box['entity']!r} has no field {field!r}", 0
+        if "attachments" in box:
+            f = fields.get(box["attachments"])
+            if f is None or f.get("type") != "file":
+                yield (*where, "attachments"), f"entity {box['entity']!r} has no file field {box['attachments']!r}", 0
+        contact = box.get("contact")
+        if contact:
+            target = entities.get(contact["entity"])
+            if target is None:
+                yield (*where, "contact", "entity"), f"no entity {contact['entity']!r} in this app", 0
+            elif contact["email"] not in (target.get("fields") or {}):
+                yield (*where, "contact", "email"), f"entity {contact['entity']!r} has no field {contact['email']!r}", 0
+            link = fields.get(contact["link"])
+            if link is None or link.get("type") != "link":
+                yield (*where, "contact", "link"), f"entity {box['entity']!r} has no link field {contact['link']!r}", 0
