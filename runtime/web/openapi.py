@@ -335,7 +335,7 @@ def _entity_paths(spec: APISpec, app_name: str, live, entity) -> None:
                     {"name": "column", "in": "path", "required": True, "schema": {
                         "type": "string", "enum": sorted({c for cols in tables.values() for c in cols})}}],
                 requestBody=file_body)})
-    transitions = [t["name"] for t in entity.spec.get("transitions", [])]
+    transitions = [tr["name"] for tr in entity.spec.get("transitions", [])]
     if transitions:
         spec.path(path=base + "/{record_id}/transitions/{name}", parameters=[rid], operations={"post": op(
             "transition", "Fire a workflow transition (with the fields it asks for)", {
