@@ -7,13 +7,13 @@ it refused with the reason; ``loom_preference`` what a plugin remembers for a us
 (an import's column mapping). See docs/decisions/0025-import-in-the-ui.md.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
