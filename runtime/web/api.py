@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, g, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException
 
 from runtime.behaviour.batches import run_json
-from runtime.data import comments
+from runtime.data import boards, comments
 from runtime.data.files import FileStore, Upload
 from runtime.data.query import ListQuery, parse_args
 from runtime.errors import Forbidden, LoomError, NotFound, Unauthorized
@@ -413,45 +413,20 @@ def record_graph(app: str, entity: str, record_id: int):
     return jsonify(graph_json(app, entity, record_id, g.actor, request.args.get("depth", type=int)))
 
 
+
 @bp.get("/<app>/<entity>/boards/<view_name>")
 def board(app: str, entity: str, view_name: str):
-    """A kanban view's data: each column with its capped count and a first page of cards (only
-    the card fields the caller may see). ``column`` and ``after`` page one column on."""
+    """A kanban view's data (see runtime.data.boards); ``column`` and ``after`` page one column on."""
     et = loom().entity_tables(app, entity)
-    ent = et.entity
-    loom().permissions.require(g.actor, ent, "read")
+    loom().permissions.require(g.actor, et.entity, "read")
     try:
-        view = ent.view(view_name)
+        view = et.entity.view(view_name)
     except KeyError:
         raise NotFound(f"{entity} has no view {view_name!r}") from None
     if view.get("kind") != "kanban":
         raise NotFound(f"view {view_name!r} of {entity} is not a kanban board")
-    from runtime.data.query import Filter
-    group_by = view["kanban"]["group_by"]
-    loom().permissions.check_field_use(g.actor, ent, group_by, group_by)  # a hidden field cannot sort cards
-    hidden = loom().permissions.hidden(g.actor, ent)
-    keep = ["id", "number", "status", "row_version", group_by, ent.title_field]
-    keep += [f for f in view["kanban"].get("card", []) if f not in hidden]
-    keep = [k for k in dict.fromkeys(keep) if k not in hidden]
-    limit = request.args.get("limit", view.get("page_size", 20))
-    only = request.args.get("column")
-    columns = ent.board_columns(view)
-    if only is not None:
-        columns = [c for c in columns if c[0] == only]
-        if not columns:
-            raise NotFound(f"board {view_name!r} has no column {only!r}")
-    out = []
-    with loom().reader.connect() as conn:
-        for value, title in columns:
-            page = ListQuery(loom(), et).run(
-                conn, [], [], limit=limit, after=request.args.get("after") if only is not None else None,
-                count="capped", actor=g.actor,
-                view_filters=_view_filters(view) + [Filter(group_by, "eq", value)], view_sort=list(view.get("sort", [])))
-            cards = [{k: item[k] for k in keep if k in item} for item in loom().records.page_json(et, page.items, g.actor)]
-            out.append({"value": value, "title": title, "count": page.count, "count_exact": page.count_exact,
-                        "cards": cards, "next": page.next_cursor})
-    moves = [{"name": t["name"], "title": t.get("title") or t["name"], "to": t["to"],
-              "from": [t["from"]] if isinstance(t.get("from"), str) else list(t.get("from") or [])}
-             for t in ent.spec.get("transitions", [])] if group_by == "status" else []
-    return jsonify({"view": view_name, "group_by": group_by, "card": [k for k in keep], "columns": out,
-                    "transitions": moves})
+    try:
+        return jsonify(boards.board(loom(), et, view, g.actor, request.args.get("limit"),
+                                    request.args.get("column"), request.args.get("after")))
+    except KeyError:
+        raise NotFound(f"board {view_name!r} has no column {request.args.get('column')!r}") from None
