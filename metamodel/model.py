@@ -262,6 +262,15 @@ class Entity:
                 out.update(f"transition:{tr['name']}.{part}" for part in ("before", "after", "run"))
         return frozenset(out)
 
+    def board_columns(self, view: dict) -> list[tuple[str, str]]:
+        """A kanban view's columns in order: ``(value, title)`` of each status, or of each choice of
+        the ``group_by`` choice field."""
+        group_by = view["kanban"]["group_by"]
+        if group_by == "status":
+            return [(s["name"], s.get("title") or s["name"]) for s in self.statuses]
+        f = self.fields[group_by]
+        return [(c.value, c.title or c.value) for c in f.choices]
+
     def view(self, name: str | None = None) -> dict:
         views = self.spec.get("views") or []
         if name:

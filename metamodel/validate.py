@@ -484,6 +484,22 @@ class _CrossCheck:
                 self._path_field(entity, flt["field"], path + ("filters", j, "field"), names)
                 self._geo_filter(entity, flt, path + ("filters", j))
             self.filter_check.filters(entity, view.get("filters", []), path + ("filters",))
+            if view.get("kanban"):
+                self._kanban(entity, view["kanban"], path + ("kanban",), names)
+
+    def _kanban(self, entity: Entity, board: dict, path: tuple, names: set) -> None:
+        """A board groups by the status (when the entity has statuses) or by a choice field."""
+        group_by = board["group_by"]
+        f = entity.fields.get(group_by)
+        if group_by == "status":
+            if not entity.statuses:
+                self.out.add(path + ("group_by",), f"{entity.name} has no statuses to group a board by")
+        elif f is None:
+            self.out.add(path + ("group_by",), self._unknown("field", group_by, names))
+        elif f.type != "choice":
+            self.out.add(path + ("group_by",), f"a board groups by the status or a choice field; {group_by!r} is a {f.type} field")
+        for j, col in enumerate(board.get("card", [])):
+            self._path_field(entity, col, path + ("card", j), names)
 
     def _geo_filter(self, entity: Entity, flt: dict, path: tuple) -> None:
         """``near`` takes a geo field and a value that names a point and a radius; a geo field takes

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, g, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as RouteNotFound
 
 from runtime.behaviour.batches import run_json
-from runtime.data import comments
+from runtime.data import boards, comments
 from runtime.data.files import FileStore, Upload
 from runtime.data.query import BadQuery, ListQuery, parse_args
 from runtime.data.values import FieldError, to_json
@@ -546,3 +546,24 @@ def record_graph(app: str, entity: str, record_id: int):
     if depth is not None and not re.fullmatch(r"-?[0-9]{1,100}", depth):
         raise BadQuery(f"depth must be a whole number, not {depth!r}", field="depth")
     return jsonify(graph_json(app, entity, record_id, g.actor, int(depth) if depth is not None else None))
+
+
+@bp.get("/<app>/<name:entity>/boards/<view_name>")
+def board(app: str, entity: str, view_name: str):
+    """A kanban view's data (see runtime.data.boards); ``column`` and ``after`` page one column on."""
+    et = loom().entity_tables(app, entity)
+    loom().permissions.require(g.actor, et.entity, "read")
+    try:
+        view = et.entity.view(view_name)
+    except KeyError:
+        raise NotFound(f"{entity} has no view {view_name!r}") from None
+    if view.get("kind") != "kanban":
+        raise NotFound(f"view {view_name!r} of {entity} is not a kanban board")
+    try:
+        limit = request.args.get("limit")
+        if limit is not None and not (re.fullmatch(r"[1-9][0-9]{0,2}", limit) and int(limit) <= 500):
+            raise BadQuery(f"limit must be a whole number from 1 to 500, not {limit!r}", field="limit")
+        return jsonify(boards.board(loom(), et, view, g.actor, int(limit) if limit else None,
+                                    request.args.get("column"), request.args.get("after")))
+    except KeyError:
+        raise NotFound(f"board {view_name!r} has no column {request.args.get('column')!r}") from None

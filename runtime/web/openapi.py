@@ -420,6 +420,26 @@ def _entity_paths(spec: APISpec, app_name: str, live, entity) -> None:
         parameters=[{"name": "comment_id", "in": "path", "required": True, "schema": _ID}],
         requestBody={"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["public"], "properties": {"public": {"type": "boolean"}}}}}})})
+    boards = [v["name"] for v in entity.spec.get("views", []) if v.get("kind") == "kanban"]
+    if boards:
+        column = {"type": "object", "properties": {
+            "value": {"nullable": True}, "title": {"nullable": True}, "count": {"type": "integer", "nullable": True},
+            "count_exact": {"type": "boolean", "nullable": True}, "cards": {"type": "array", "items": {"type": "object"}},
+            "next": {"type": "string", "nullable": True}}}
+        spec.path(path=base + "/boards/{view_name}", operations={"get": op(
+            "board", "A kanban view: its columns with counts, first cards and cursors", {
+                "200": _json({"type": "object", "properties": {
+                    "view": {"type": "string"}, "group_by": {"type": "string"},
+                    "card": {"type": "array", "items": {"type": "string"}},
+                    "columns": {"type": "array", "items": column},
+                    "transitions": {"type": "array", "items": {"type": "object"}}}}, "the board"),
+                **_errors(400, 401, 403, 404, 422)},
+            parameters=[{"name": "view_name", "in": "path", "required": True, "schema": {"type": "string", "enum": boards}},
+                        {"name": "column", "in": "query", "required": False, "schema": {"type": "string"},
+                         "description": "page this column on (with after)"},
+                        {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "required": False,
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 500}}])})
     spec.path(path=base + "/{record_id}/sla", parameters=[rid], operations={"get": op(
         "sla", "SLA targets: state, deadline, business time used and left, escalation level", {
             "200": _json({"type": "array", "items": _ref("SlaTarget")}, "the targets"),

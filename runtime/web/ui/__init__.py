@@ -19,6 +19,7 @@ csrf = CSRFProtect()
 def init_app(app: Flask, exempt: tuple = (), translations=()) -> None:
     from . import (
         batches,  # noqa: F401  (batch run pages, on the ui blueprint)
+        boards,  # noqa: F401  (kanban-page routes on the ui blueprint)
         graph,  # noqa: F401  (the record graph, on the ui blueprint)
         inbox,  # noqa: F401  (the notifications page, on the ui blueprint)
         lists,  # noqa: F401  (list-page routes on the ui blueprint)

@@ -84,6 +84,8 @@ def list_view(app: str, entity: str):
         view = ent.view(request.args.get("view") or None)
     except KeyError:
         raise NotFound(f"{entity} has no view {request.args.get('view')!r}") from None
+    if view.get("kind") == "kanban":
+        return redirect(url_for("ui.board_view", app=app, entity=entity, view_name=view["name"]))
     hidden = loom().permissions.hidden(who, ent)
     columns = [f for f in (meta.column_field(ent, c) for c in view.get("columns", []))
                if f is not None and f.name not in hidden and f.storage in ("column", "point")]
