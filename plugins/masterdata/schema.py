@@ -46,7 +46,12 @@ SCHEMA = {
             # each rule: fields whose normalised values must be equal for a pair to be compared
             "blocking": {"type": "array", "minItems": 1,
                          "items": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
+            # blocking rules expectation maximisation learns from; default: all of ``blocking``
+            "training": {"type": "array", "minItems": 1,
+                         "items": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
             "comparisons": {"type": "array", "minItems": 1, "items": _comparison},
+            # compared fields whose disagreement (both present, lowest level) vetoes "same"
+            "must_agree": {"type": "array", "items": {"type": "string"}},
             "thresholds": {"type": "object", "additionalProperties": False, "properties": {
                 "same": {"type": "number", "minimum": 0, "maximum": 1},
                 "review": {"type": "number", "minimum": 0, "maximum": 1}}},
@@ -80,9 +85,17 @@ def check(section: dict, doc: dict):
             for j, field in enumerate(rule):
                 if field not in declared:
                     yield where + ("blocking", i, j), f"{field!r} is not among fields: {sorted(declared)}", 0
+        for i, rule in enumerate(spec.get("training") or []):
+            for j, field in enumerate(rule):
+                if field not in declared:
+                    yield where + ("training", i, j), f"{field!r} is not among fields: {sorted(declared)}", 0
         for i, comp in enumerate(spec["comparisons"]):
             if comp["field"] not in declared:
                 yield where + ("comparisons", i, "field"), f"{comp['field']!r} is not among fields: {sorted(declared)}", 0
+        compared = {c["field"] for c in spec["comparisons"]}
+        for i, field in enumerate(spec.get("must_agree") or []):
+            if field not in compared:
+                yield where + ("must_agree", i), f"{field!r} is not compared; compared: {sorted(compared)}", 0
         limits = spec.get("thresholds") or {}
         if limits.get("review", 0) > limits.get("same", 1):
             yield where + ("thresholds", "review"), "review must not be above same", 0
