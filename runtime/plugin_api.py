@@ -55,8 +55,15 @@ __all__ = [
     "NavLink", "add_nav_link", "RecordButton", "add_record_buttons", "current_platform", "current_actor",
     "login_required", "render_page", "csrf_exempt", "is_analyst", "lang", "t", "tt", "LANGS",
     "Upload", "LinkInvalid", "external_facing", "sign_in", "sign_out", "rate_limit", "password_link",
-    "redeem_link", "generate_password",
+    "redeem_link", "generate_password", "open_platform",
 ]
+
+
+def open_platform() -> Platform:
+    """The platform configured by the environment (``LOOM_DATABASE_URL``...), for a
+    plugin's command-line commands, which run outside any web request."""
+    from runtime.core.config import Settings
+    return Platform(Settings.from_env().make_loom())
 
 
 def current_platform() -> Platform:

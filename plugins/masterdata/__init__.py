@@ -16,3 +16,9 @@ from .schema import SCHEMA, check
 def loom_metadata_kinds():
     return [MetadataKind("masterdata", SCHEMA, title={"ru": "Мастер-данные", "en": "Master data"},
                          check=check)]
+
+
+@hookimpl
+def loom_cli_commands():
+    from .cli import group
+    return [group]
