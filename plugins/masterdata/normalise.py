@@ -1,0 +1,152 @@
+"""Normalisation of consumer fields before matching: pure functions, no I/O.
+
+Each function takes a raw value (``None`` allowed) and returns a comparable
+string or ``None``. ``NORMALISERS`` names them for ``extensions/masterdata.yaml``.
+"""
+from __future__ import annotations
+
+import re
+
+_SPACES = re.compile(r"\s+")
+_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+
+# Russian address abbreviations and their full forms, all mapped to one short form
+# so "ул. Ленина, д. 5" and "улица Ленина дом 5" compare equal.
+_ADDRESS_WORDS = {
+    "улица": "ул", "ул": "ул",
+    "дом": "д", "д": "д",
+    "квартира": "кв", "кв": "кв",
+    "город": "г", "г": "г", "гор": "г",
+    "проспект": "пр", "пр-т": "пр", "пр": "пр", "просп": "пр", "пркт": "пр",
+    "переулок": "пер", "пер": "пер",
+    "корпус": "к", "корп": "к", "к": "к",
+    "строение": "стр", "стр": "стр",
+    "шоссе": "ш", "ш": "ш",
+    "бульвар": "б-р", "б-р": "б-р", "бул": "б-р",
+    "площадь": "пл", "пл": "пл",
+    "набережная": "наб", "наб": "наб",
+    "область": "обл", "обл": "обл",
+    "район": "р-н", "р-н": "р-н",
+    "поселок": "п", "посёлок": "п", "пос": "п", "п": "п",
+    "село": "с", "с": "с",
+    "деревня": "дер", "дер": "дер",
+}
+
+# Legal forms written several ways, each to its abbreviation. Longest first.
+_LEGAL_FORMS = [
+    ("публичное акционерное общество", "пао"),
+    ("закрытое акционерное общество", "зао"),
+    ("открытое акционерное общество", "оао"),
+    ("непубличное акционерное общество", "ао"),
+    ("акционерное общество", "ао"),
+    ("общество с ограниченной ответственностью", "ооо"),
+    ("индивидуальный предприниматель", "ип"),
+    ("муниципальное унитарное предприятие", "муп"),
+    ("государственное унитарное предприятие", "гуп"),
+]
+_FORM_ABBREVIATIONS = {"ооо", "ао", "зао", "пао", "оао", "ип", "муп", "гуп"}
+
+
+def text(value) -> str | None:
+    """Lower case, ё as е, punctuation and repeated spaces removed."""
+    if value is None:
+        return None
+    out = str(value).lower().replace("ё", "е")
+    out = _SPACES.sub(" ", _PUNCT.sub(" ", out)).strip()
+    return out or None
+
+
+def address(value) -> str | None:
+    """``text`` with address words reduced to one abbreviation each.
+
+    Hyphenated abbreviations (``пр-т``, ``б-р``, ``р-н``) are read before the
+    punctuation goes, a number glued to its word (``д.5``) is split off.
+    """
+    if value is None:
+        return None
+    raw = str(value).lower().replace("ё", "е")
+    tokens = re.findall(r"[a-zа-я]+-[a-zа-я]+|[a-zа-я]+|\d+[a-zа-я]?", raw)
+    out = [_ADDRESS_WORDS.get(token, token) for token in tokens]
+    return " ".join(out) or None
+
+
+def phone(value) -> str | None:
+    """The last ten digits: +7, 8 and formatting make no difference."""
+    if value is None:
+        return None
+    digits = re.sub(r"\D", "", str(value))
+    return digits[-10:] if len(digits) >= 10 else None
+
+
+def email(value) -> str | None:
+    if value is None:
+        return None
+    out = str(value).strip().lower()
+    return out if "@" in out else None
+
+
+def inn(value) -> str | None:
+    """The INN when its checksum holds (10 digits for companies, 12 for persons), else ``None``."""
+    if value is None:
+        return None
+    digits = re.sub(r"\D", "", str(value))
+    return digits if inn_valid(digits) else None
+
+
+def _inn_digit(digits: str, weights: tuple) -> int:
+    return sum(int(d) * w for d, w in zip(digits, weights)) % 11 % 10
+
+
+def inn_valid(digits: str) -> bool:
+    if not digits.isdigit():
+        return False
+    if len(digits) == 10:
+        return _inn_digit(digits, (2, 4, 10, 3, 5, 9, 4, 6, 8)) == int(digits[9])
+    if len(digits) == 12:
+        return (_inn_digit(digits, (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)) == int(digits[10])
+                and _inn_digit(digits, (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)) == int(digits[11]))
+    return False
+
+
+def legal_form(value) -> str | None:
+    """The legal form of an organisation name (``ооо``, ``ао``...), ``None`` when it has none."""
+    return split_legal_name(value)[0]
+
+
+def organisation(value) -> str | None:
+    """An organisation's name without quotes and legal form: ``ООО "Ромашка"`` → ``ромашка``."""
+    return split_legal_name(value)[1]
+
+
+def split_legal_name(value) -> tuple[str | None, str | None]:
+    cleaned = text(value)
+    if cleaned is None:
+        return None, None
+    form = None
+    for long, short in _LEGAL_FORMS:
+        if long in cleaned:
+            cleaned, form = cleaned.replace(long, " "), short
+            break
+    words = cleaned.split()
+    rest = [w for w in words if w not in _FORM_ABBREVIATIONS]
+    if form is None and len(rest) < len(words):
+        form = next(w for w in words if w in _FORM_ABBREVIATIONS)
+    return form, " ".join(rest) or None
+
+
+def date(value) -> str | None:
+    """An ISO date string (``YYYY-MM-DD``) from ISO or ``DD.MM.YYYY``."""
+    if value is None:
+        return None
+    raw = str(value).strip()
+    m = re.fullmatch(r"(\d{1,2})[./](\d{1,2})[./](\d{4})", raw)
+    if m:
+        return f"{m[3]}-{int(m[2]):02d}-{int(m[1]):02d}"
+    m = re.match(r"(\d{4})-(\d{2})-(\d{2})", raw)
+    return m[0] if m else None
+
+
+NORMALISERS = {
+    "text": text, "address": address, "phone": phone, "email": email, "inn": inn,
+    "legal_form": legal_form, "organisation": organisation, "date": date,
+}

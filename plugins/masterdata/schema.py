@@ -1,0 +1,101 @@
+"""The JSON Schema of ``extensions/masterdata.yaml`` and the checks a schema cannot make.
+
+One app may declare several match configurations (``matches``), each naming the
+entity that holds source records and the entity that holds masters.
+"""
+from __future__ import annotations
+
+from .normalise import NORMALISERS
+
+NAME = r"^[a-z][a-z0-9_]*$"
+
+_comparison = {
+    "type": "object",
+    "required": ["field", "kind"],
+    "additionalProperties": False,
+    "properties": {
+        "field": {"type": "string"},
+        "kind": {"enum": ["exact", "levenshtein", "jaro_winkler", "date"]},
+        # levenshtein: distances; jaro_winkler: similarities; date: day distances
+        "thresholds": {"type": "array", "items": {"type": "number", "minimum": 0}, "maxItems": 4},
+    },
+}
+
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["matches"],
+    "properties": {"matches": {"type": "object", "propertyNames": {"pattern": NAME}, "minProperties": 1,
+                               "additionalProperties": {
+        "type": "object",
+        "required": ["sources", "masters", "fields", "blocking", "comparisons"],
+        "additionalProperties": False,
+        "properties": {
+            "sources": {"type": "object", "required": ["entity", "source_field", "source_id_field"],
+                        "additionalProperties": False, "properties": {
+                            "entity": {"type": "string"},
+                            "source_field": {"type": "string"},
+                            "source_id_field": {"type": "string"},
+                            "master_link": {"type": "string"}}},
+            "masters": {"type": "object", "required": ["entity"], "additionalProperties": False,
+                        "properties": {"entity": {"type": "string"},
+                                       "fields": {"type": "array", "items": {"type": "string"}}}},
+            # field of the source entity -> normaliser applied before matching
+            "fields": {"type": "object", "minProperties": 1,
+                       "additionalProperties": {"enum": sorted(NORMALISERS)}},
+            # each rule: fields whose normalised values must be equal for a pair to be compared
+            "blocking": {"type": "array", "minItems": 1,
+                         "items": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
+            # blocking rules expectation maximisation learns from; default: all of ``blocking``
+            "training": {"type": "array", "minItems": 1,
+                         "items": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
+            "comparisons": {"type": "array", "minItems": 1, "items": _comparison},
+            # compared fields whose disagreement (both present, lowest level) vetoes "same"
+            "must_agree": {"type": "array", "items": {"type": "string"}},
+            "thresholds": {"type": "object", "additionalProperties": False, "properties": {
+                "same": {"type": "number", "minimum": 0, "maximum": 1},
+                "review": {"type": "number", "minimum": 0, "maximum": 1}}},
+        },
+    }}},
+}
+
+
+def check(section: dict, doc: dict):
+    """Entities and fields that exist; blocking and comparisons on declared fields."""
+    entities = doc.get("entities") or {}
+    for name, spec in (section.get("matches") or {}).items():
+        where = ("matches", name)
+        src = entities.get(spec["sources"]["entity"])
+        if src is None:
+            yield where + ("sources", "entity"), f"no entity {spec['sources']['entity']!r} in this app", 0
+            continue
+        known = set(src.get("fields") or {})
+        for key in ("source_field", "source_id_field", "master_link"):
+            field = spec["sources"].get(key)
+            if field is not None and field not in known:
+                yield where + ("sources", key), f"entity {spec['sources']['entity']!r} has no field {field!r}", 0
+        masters = entities.get(spec["masters"]["entity"])
+        if masters is None:
+            yield where + ("masters", "entity"), f"no entity {spec['masters']['entity']!r} in this app", 0
+        for field in spec["fields"]:
+            if field not in known:
+                yield where + ("fields", field), f"entity {spec['sources']['entity']!r} has no field {field!r}", 0
+        declared = set(spec["fields"])
+        for i, rule in enumerate(spec["blocking"]):
+            for j, field in enumerate(rule):
+                if field not in declared:
+                    yield where + ("blocking", i, j), f"{field!r} is not among fields: {sorted(declared)}", 0
+        for i, rule in enumerate(spec.get("training") or []):
+            for j, field in enumerate(rule):
+                if field not in declared:
+                    yield where + ("training", i, j), f"{field!r} is not among fields: {sorted(declared)}", 0
+        for i, comp in enumerate(spec["comparisons"]):
+            if comp["field"] not in declared:
+                yield where + ("comparisons", i, "field"), f"{comp['field']!r} is not among fields: {sorted(declared)}", 0
+        compared = {c["field"] for c in spec["comparisons"]}
+        for i, field in enumerate(spec.get("must_agree") or []):
+            if field not in compared:
+                yield where + ("must_agree", i), f"{field!r} is not compared; compared: {sorted(compared)}", 0
+        limits = spec.get("thresholds") or {}
+        if limits.get("review", 0) > limits.get("same", 1):
+            yield where + ("thresholds", "review"), "review must not be above same", 0

@@ -1,0 +1,66 @@
+"""Splink on DuckDB over ~5,000 synthetic consumers: pairwise precision, recall and F1
+against the generator's true clusters (households, namesakes, movers, typos)."""
+from __future__ import annotations
+
+import itertools
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+from plugins.masterdata.match import connected_components, match
+from tests.masterdata.synth import generate, inn
+
+SPEC = yaml.safe_load((Path(__file__).resolve().parent / "consumers_app" / "extensions" / "masterdata.yaml")
+                      .read_text())["matches"]["consumers"]
+
+
+def _pairs(cluster_of: dict) -> set:
+    members = defaultdict(list)
+    for record, cluster in cluster_of.items():
+        members[cluster].append(record)
+    return {pair for group in members.values() for pair in itertools.combinations(sorted(group), 2)}
+
+
+def test_five_thousand_consumers_match_their_true_clusters():
+    records, truth = generate(5000, seed=7)
+    started = time.monotonic()
+    result = match(records, SPEC)
+    elapsed = time.monotonic() - started
+    found, true = _pairs(result.clusters), _pairs(truth)
+    hits = len(found & true)
+    precision, recall = hits / len(found), hits / len(true)
+    f1 = 2 * precision * recall / (precision + recall)
+    print(f"\nmasterdata: {len(records)} records, {len(true)} true pairs, {result.pairs_scored} scored, "
+          f"{len(result.review)} for review; P={precision:.4f} R={recall:.4f} F1={f1:.4f} in {elapsed:.1f}s")
+    # measured with seed 7: P=1.0000 R=0.9430 F1=0.9707
+    assert precision >= 0.99 and recall >= 0.93 and f1 >= 0.96, (precision, recall, f1)
+    assert result.review, "pairs between the thresholds go to review"
+
+
+def test_relatives_sharing_a_premise_stay_apart():
+    home = {"phone": "+7 912 345-67-89", "email": "fam@mail.ru", "address": "г. Пермь, ул. Ленина, д. 5, кв. 1"}
+    people = [("Иванов Иван Петрович", "Иван", "1960-01-02"), ("Иванова Анна Сергеевна", "Анна", "1962-05-06"),
+              ("Иванов Пётр Иванович", "Пётр", "1990-03-04")]
+    records = []
+    for n, (name, first, born) in enumerate(people):
+        for source in ("billing", "crm"):
+            records.append({"id": len(records) + 1, "source": source, "name": name, "first_name": first,
+                            "birth_date": born, "inn": None, **home})
+    filler, _ = generate(1500, seed=3)
+    for row in filler:
+        row["id"] += 100
+    clusters = match(records + filler, SPEC).clusters
+    assert len({clusters[i] for i in (1, 2)}) == 1 and len({clusters[i] for i in (1, 3, 5)}) == 3
+
+
+def test_connected_components_join_through_a_chain():
+    assert connected_components([1, 2, 3, 4], [(3, 2), (2, 1)]) == {1: 1, 2: 1, 3: 1, 4: 4}
+
+
+def test_generated_inns_pass_the_checksum():
+    import random
+    from plugins.masterdata.normalise import inn_valid
+    rng = random.Random(1)
+    assert all(inn_valid(inn(rng, 10)) and inn_valid(inn(rng, 12)) for _ in range(200))
