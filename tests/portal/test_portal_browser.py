@@ -94,8 +94,8 @@ def test_a_contact_from_invitation_to_a_confirmed_request(served, smtp, tmp_path
         # creates a request with a file; an article is suggested while typing
         page.click("nav.menu >> text=Новая заявка")
         page.fill("#f-subject", "Не могу сменить пароль в СЭД")
-        expect(page.locator(".suggestions")).to_be_visible()
-        expect(page.locator(".suggestions")).to_contain_text("Как сбросить пароль")
+        expect(page.locator(".suggestions")).to_be_visible(timeout=20_000)  # typed-ahead search, slow under a busy suite
+        expect(page.locator(".suggestions")).to_contain_text("Как сбросить пароль", timeout=20_000)
         page.fill("#f-description", "При смене пароля появляется ошибка")
         page.select_option("#f-module", label="СЭД")
         page.set_input_files("#f-attachments", str(upload))
