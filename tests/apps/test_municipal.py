@@ -19,6 +19,7 @@ from runtime.data.reports import find_report, run_report
 from runtime.web import create_app
 from tests.api.conftest import Client
 from tests.api.test_record_files import PNG, multipart
+from tests.apps.users import as_user, ok, uid  # noqa: F401
 from tests.conftest import APPS
 
 APP = "municipal"
@@ -35,22 +36,6 @@ def city(loom, tmp_path):
     web = create_app(Settings(tmp_path, loom.database_url), loom)
     yield loom, web
     clock.thaw()
-
-
-def uid(loom, username) -> int:
-    u = platform.user
-    with loom.engine.connect() as c:
-        return c.execute(select(u.c.id).where(u.c.username == username)).scalar_one()
-
-
-def as_user(city, username) -> Client:
-    loom, web = city
-    return Client(web.test_client(), loom.accounts.issue_token(uid(loom, username)))
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.get_json()
-    return response.get_json()
 
 
 def fire(api, entity, record_id, name, status=200, **values):

@@ -17,7 +17,8 @@ from runtime.data import tables as platform
 from runtime.data.fixtures import load_fixtures
 from runtime.data.reports import find_report, run_report
 from runtime.web import create_app
-from tests.api.conftest import Client
+from tests.api.conftest import Client  # noqa: F401
+from tests.apps.users import as_user, ok, uid  # noqa: F401
 
 APP = "service_desk"
 API = f"/api/v1/{APP}"
@@ -33,22 +34,6 @@ def desk(service_desk, tmp_path):
     web = create_app(Settings(tmp_path, service_desk.database_url), service_desk)
     yield service_desk, web
     clock.thaw()
-
-
-def uid(loom, username) -> int:
-    u = platform.user
-    with loom.engine.connect() as c:
-        return c.execute(select(u.c.id).where(u.c.username == username)).scalar_one()
-
-
-def as_user(desk, username) -> Client:
-    loom, web = desk
-    return Client(web.test_client(), loom.accounts.issue_token(uid(loom, username)))
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.get_json()
-    return response.get_json()
 
 
 def one(api, entity, **where) -> dict:
