@@ -19,7 +19,7 @@ import zoneinfo
 from collections.abc import Mapping
 
 from .errors import ApiError
-from .guards import mark_writable
+from .guards import mark_writable, read_fields_as_attributes
 from .sizes import register_container, size_hint
 from .state import current, deny, exceed
 
@@ -210,6 +210,9 @@ class RecordProxy:
 
 
 register_container(RecordProxy, lambda proxy: proxy._values)
+read_fields_as_attributes(RecordProxy, RecordProxy.__getattr__)
+read_fields_as_attributes(Row, Row.__getattr__)
+read_fields_as_attributes(FrozenMap, FrozenMap.__getattr__)
 
 
 def record_changes(proxy):
