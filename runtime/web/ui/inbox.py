@@ -7,7 +7,7 @@ The routes hang on the ``ui`` blueprint (``ui.notifications``, ``ui.read_notific
 """
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select, update
 
@@ -29,13 +29,23 @@ def unread_count(user_id: int) -> int:
         return c.execute(select(func.count()).select_from(unread)).scalar_one()
 
 
+def _badge_text(count: int) -> str:
+    return "" if not count else f"{BADGE_CAP}+" if count > BADGE_CAP else str(count)
+
+
 @bp.app_template_global("unread_notifications")
 def _badge() -> str:
     """The top bar's badge text: "" when nothing is unread, "99+" past the cap."""
     if not current_user.is_authenticated or "loom" not in current_app.extensions:
         return ""
-    count = unread_count(current_user.actor.id)
-    return "" if not count else f"{BADGE_CAP}+" if count > BADGE_CAP else str(count)
+    return _badge_text(unread_count(current_user.actor.id))
+
+
+@bp.get("/notifications/count")
+def unread_notifications_count():
+    """The badge for a page that polls (loom.js): ``{"count": n, "text": "n"}``, the signed-in user's own."""
+    count = unread_count(actor().id)
+    return jsonify({"count": min(count, BADGE_CAP + 1), "text": _badge_text(count)})
 
 
 def _record_url(row) -> str | None:
