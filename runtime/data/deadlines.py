@@ -1,9 +1,11 @@
-"""A record's deadline: the earliest running SLA target, or else its due-date field.
+"""A record's deadline: the earliest of its running SLA targets and its due-date field.
 
 An entity with SLA policies (``sla.yaml``) has the deadlines its targets keep in
-``loom_sla.due_at`` (a paused or stopped target has none). An entity without them has the
+``loom_sla.due_at`` (a paused or stopped target has none). An entity may also have the
 due-date field its ``tasks:`` declaration (or the naming convention) gives
-(:func:`metamodel.tasks.due_field`). Lists show the deadline as a column, and
+(:func:`metamodel.tasks.due_field`). The deadline is the earliest of them; a ``date`` due
+field beside SLA targets is left out (a day and an instant do not compare in SQL), and so is
+a due field hidden from the reader. Lists show the deadline as a column, and
 :data:`DEADLINE` is a virtual key that filters and sorts by it like a field
 (``?_deadline__lt=now``, ``?sort=_deadline``), so the organiser's "due within 24 hours"
 links to a list that shows the same records.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from metamodel import Field
 from metamodel.tasks import due_field
@@ -59,7 +61,15 @@ def source(loom, entity) -> str | None:
     return due_field(entity)
 
 
-def column(loom, et):
+def _beside_sla(entity, hidden) -> str | None:
+    """The due field that counts beside SLA targets: a visible datetime one."""
+    due = due_field(entity)
+    if due is None or due in hidden or entity.fields[due].value_type != "datetime":
+        return None
+    return due
+
+
+def column(loom, et, hidden=frozenset()):
     """``(SQL expression, Field)`` of the deadline for filtering and sorting, or ``None``."""
     src = source(loom, et.entity)
     if src is None:
@@ -70,11 +80,15 @@ def column(loom, et):
     expr = select(func.min(s.c.due_at)).where(
         s.c.app == et.entity.app, s.c.entity == et.entity.name, s.c.record_id == et.main.c.id,
         s.c.stopped_at.is_(None)).scalar_subquery()
+    due = _beside_sla(et.entity, hidden)
+    if due is not None:
+        col = et.main.c[due]
+        expr = case((expr.is_(None), col), (col.is_(None), expr), (expr < col, expr), else_=col)
     return expr, Field(DEADLINE, "datetime", {"type": "datetime", "title": {"ru": "Срок", "en": "Deadline"}},
                        entity=et.entity)
 
 
-def for_rows(loom, conn, et, rows: list) -> dict[int, Deadline]:
+def for_rows(loom, conn, et, rows: list, hidden=frozenset()) -> dict[int, Deadline]:
     """The deadline of each row (``{id: Deadline}``; rows without one are left out)."""
     src = source(loom, et.entity)
     if src is None or not rows:
@@ -97,6 +111,11 @@ def for_rows(loom, conn, et, rows: list) -> dict[int, Deadline]:
         at = _aware(r.due_at)
         if r.record_id not in out or at < out[r.record_id].at:
             out[r.record_id] = Deadline(at, float(r.target_seconds or 0) or None, "sla")
+    due = _beside_sla(et.entity, hidden)
+    for row in rows if due else ():
+        at = _instant(row.get(due), None)
+        if at is not None and (row["id"] not in out or at < out[row["id"]].at):
+            out[row["id"]] = Deadline(at, None, due)
     return out
 
 

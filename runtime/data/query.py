@@ -152,7 +152,8 @@ class ListQuery:
 
     def _deadline(self, actor, checked: bool):
         """The virtual ``_deadline`` key (:mod:`runtime.data.deadlines`); a hidden due field hides it too."""
-        found = deadlines.column(self.loom, self.et)
+        hidden = self.loom.permissions.hidden(actor, self.et.entity) if checked else frozenset()
+        found = deadlines.column(self.loom, self.et, hidden)
         if found is None:
             raise BadQuery(f"{self.et.entity.name} has no deadline: no SLA policy and no due-date field "
                            f"(tasks: due)", field=deadlines.DEADLINE)

@@ -106,7 +106,7 @@ def list_view(app: str, entity: str):
                                              actor=who, view_filters=view_filters,
                                              view_sort=list(view.get("sort", [])))
             if show_deadline:
-                marks = deadlines.for_rows(loom(), conn, et, page.items)
+                marks = deadlines.for_rows(loom(), conn, et, page.items, hidden)
     except LoomError as exc:
         error = exc.detail
     titles = meta.Titles(loom(), who)
