@@ -15,7 +15,7 @@ from runtime.data import tables as platform
 from runtime.data.storage import utcnow
 
 from .base import actor, bp, loom
-from .i18n import fmt_datetime, t
+from .i18n import N_, fmt_datetime, t
 
 PAGE_SIZE = 30
 BADGE_CAP = 99
@@ -97,3 +97,37 @@ def read_all_notifications():
     flash(t("Marked as read: {n}", n=_mark_read()), "ok")
     return redirect(url_for("ui.notifications"))
 
+
+
+# ---------------------------------------------------------------------- preferences
+KIND_TITLES = {"assignment": N_("Assigned to me"), "mention": N_("Mentioned in a comment")}
+CHOICE_TITLES = {"inapp": N_("In Loom only"), "email": N_("E-mail at once"), "digest": N_("Daily digest")}
+
+
+@bp.route("/notifications/settings", methods=["GET", "POST"])
+def notification_settings():
+    """Each kind of personal notification: in Loom only, also by e-mail, or in the daily digest."""
+    from runtime.behaviour.personal import CHOICES, KINDS, PreferenceError
+
+    who = actor()
+    personal = loom().personal
+    if request.method == "POST":
+        wanted = {k: request.form[k] for k in KINDS if k in request.form}
+        try:
+            personal.set_preferences(who.id, wanted)
+        except PreferenceError as exc:
+            flash(t("Could not save: {field}", field=exc.field), "error")
+            return render_settings(personal.preferences(who.id), status=400)
+        flash(t("Settings saved."), "ok")
+        return redirect(url_for("ui.notification_settings"))
+    return render_settings(personal.preferences(who.id))
+
+
+def render_settings(prefs: dict, status: int = 200):
+    u = platform.user
+    with loom().reader.connect() as c:
+        email = c.execute(select(u.c.email).where(u.c.id == actor().id)).scalar()
+    kinds = [{"name": k, "title": t(KIND_TITLES[k]), "value": v} for k, v in prefs.items()]
+    choices = [{"name": c, "title": t(title)} for c, title in CHOICE_TITLES.items()]
+    return render_template("ui/notification_settings.html", title=t("Notification settings"), kinds=kinds,
+                           choices=choices, email=email), status
