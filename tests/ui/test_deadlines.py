@@ -98,3 +98,17 @@ def test_an_entity_without_a_deadline_refuses_the_key(service_desk, data):
     et = service_desk.entity_tables(APP, "organization")
     with service_desk.reader.connect() as c, pytest.raises(BadQuery, match="no deadline"):
         ListQuery(service_desk, et).run(c, [Filter("_deadline", "lt", "now")], [], actor=SYSTEM)
+
+
+def test_the_api_filters_and_sorts_by_the_deadline(ui_app, service_desk, data):
+    from tests.api.conftest import Client
+    loom = service_desk
+    agent = loom.accounts.authenticate("agent", PASSWORD).id
+    late = make(loom, data, "Просрочена", priority="4", due_at=(clock.now() - dt.timedelta(hours=1)).isoformat())
+    make(loom, data, "Не спешит", priority="4", due_at=(clock.now() + dt.timedelta(days=20)).isoformat())
+    api = Client(ui_app.test_client(), loom.accounts.issue_token(agent))
+    r = api.get(f"/api/v1/{APP}/request?_deadline__lt=now&sort=_deadline")
+    assert r.status_code == 200, r.get_json()
+    assert [x["id"] for x in r.get_json()["items"]] == [late["id"]]
+    r = api.get(f"/api/v1/{APP}/organization?_deadline__lt=now")
+    assert r.status_code == 400 and "_deadline" in r.get_data(as_text=True)
