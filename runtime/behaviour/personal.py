@@ -153,6 +153,12 @@ class Personal:
                 c.execute(update(n).where(n.c.id.in_([r.id for r in rows])).values(digest=False))
         return sent
 
+    def digests_owed(self) -> bool:
+        """Whether any notification waits for a digest (one indexed look-up)."""
+        n = platform.notification
+        with self.loom.reader.connect() as c:
+            return c.execute(select(n.c.id).where(n.c.digest.is_(True)).limit(1)).first() is not None
+
     def digest_slot(self, now: dt.datetime) -> dt.datetime | None:
         """Today's digest moment once it has come (``DIGEST_HOUR`` UTC), else ``None``."""
         now = now.astimezone(dt.UTC)
