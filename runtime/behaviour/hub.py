@@ -80,6 +80,7 @@ class Behaviour:
         engaged = (any("timer" in tr for tr in entity.spec.get("transitions", [])) or entity.spec.get("aggregations")
                    or self.loom.sla.policies(app, entity) or self.loom.router.spec(entity.app, entity.name)
                    or self.loom.approvals.specs(entity.app, entity.name))
+        self.loom.personal.assigned(conn, et, record_id, old, actor)  # no query without an assignee field
         if not engaged and (old is None or not entity.statuses):
             return  # nothing to track: the common case costs no query
         if engaged:

@@ -60,6 +60,7 @@ JOBS: dict[str, Callable[..., Any]] = {
     "run_periodic": _run_periodic,
     "deliver_outbox": _deliver_outbox,
     "batch_run": _batch_run,
+    "notification_digest": lambda loom: loom.personal.send_digests(),
 }
 
 

@@ -38,6 +38,10 @@ BATCH = 500
 PERIODIC = "@plugins"
 
 
+DIGEST_JOB = "notification_digest"
+PLATFORM = "@platform"  # the platform's own daily jobs, claimed beside the apps' cron slots
+
+
 class Scheduler:
     def __init__(self, loom, *, lease: float = LEASE_SECONDS, batch: int = BATCH):
         self.loom = loom
@@ -51,8 +55,26 @@ class Scheduler:
         """One round: due timers, cron slots, the e-mail outbox; returns what was handed out."""
         now = now or clock.now()
         self.loom.refresh_if_stale()
-        return {"timers": self.timers(now), "schedules": self.schedules(now), "periodic": self.periodic(now),
-                "outbox": self.outbox(now), "batches": self.batches(now)}
+        return {"timers": self.timers(now), "schedules": self.schedules(now),
+                "periodic": self.periodic(now) + self.digests(now), "outbox": self.outbox(now),
+                "batches": self.batches(now)}
+
+    def digests(self, now: dt.datetime) -> int:
+        """Start the daily notification digest once a day (:mod:`runtime.behaviour.personal`),
+        its slot claimed like a cron slot so two schedulers start it once; a day when nobody is
+        owed a digest claims nothing."""
+        slot = self.loom.personal.digest_slot(now)
+        key = (PLATFORM, DIGEST_JOB)
+        if slot is None or slot == self._seen.get(key) or not self.loom.personal.digests_owed():
+            return 0
+        self._seen[key] = slot
+        if not self._claim(key, slot, now):
+            return 0
+        if self.loom.redis_url is None:
+            self.loom.personal.send_digests()
+        else:
+            self.loom.jobs.enqueue(DIGEST_JOB)
+        return 1
 
     def batches(self, now: dt.datetime) -> int:
         """Hand out again the batch runs whose worker died (no chunk committed for a lease):

@@ -19,6 +19,7 @@ from runtime.behaviour.hub import Behaviour
 from runtime.behaviour.inbound import Inbound
 from runtime.behaviour.jobs import Jobs
 from runtime.behaviour.notifications import Notifier
+from runtime.behaviour.personal import Personal
 from runtime.behaviour.rollups import Rollups
 from runtime.behaviour.routing import Router
 from runtime.behaviour.sla import SLA
@@ -78,6 +79,7 @@ class Loom:
         self.hooks = Hooks(self)
         self.workflow = Workflow(self)
         self.notifier = Notifier(self)
+        self.personal = Personal(self)
         self.timers = Timers(self)
         self.jobs = Jobs(self)
         self.router = Router(self)

@@ -5,8 +5,9 @@ is marked ``public``: only public ones reach the portal (docs/portal.md); an
 external user's own comments are always public, and staff who may update the
 record turn a comment public or internal again. A comment is written to
 ``loom_comment``, recorded in the audit log (so it shows in the record's
-history) and each mentioned user gets an in-app notification (``loom_notification``)
-pointing at the record, in the same transaction. Its author (or an
+history) and each mentioned user gets a personal notification pointing at the record, in
+the same transaction, delivered as they chose (in-app, e-mail or the daily digest;
+:mod:`runtime.behaviour.personal`). Its author (or an
 administrator) may delete it again: it is marked deleted, and the audit log
 keeps its text.
 """
@@ -67,9 +68,8 @@ def add(loom, app: str, entity: str, record_id: int, body: str, actor, conn=None
         for r in users:
             if r.id == actor.id:
                 continue
-            c.execute(insert(platform.notification).values(
-                user_id=r.id, title=f"@{actor.username}: {title}"[:255], body=body[:2000], app=app, entity=entity,
-                record_id=record_id, created_at=now))
+            loom.personal.notify(c, r.id, "mention", f"@{actor.username}: {title}", body, app=app, entity=entity,
+                                 record_id=record_id)
         # A public comment answers the requester through their channel (entity ``channels:``).
         answer = loom.answers.comment(c, app, entity, record, body, actor) if public else None
     return {"id": new_id, "body": body, "mentions": mentions, "public": public, "created_at": now, "answer": answer}

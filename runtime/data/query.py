@@ -23,7 +23,7 @@ from metamodel.reltime import RelativeTimeError, is_relative
 from runtime import clock
 from runtime.errors import Forbidden, LoomError
 
-from . import geo
+from . import deadlines, geo
 from .storage import EntityTables, search_condition
 from .values import FieldError, coerce, to_json
 
@@ -76,7 +76,7 @@ def parse_args(args) -> tuple[list[Filter], list[str], dict]:
     """Split request arguments into filters, sort keys and options."""
     filters, sort, options = [], [], {}
     for key, value in args.items(multi=True) if hasattr(args, "items") and hasattr(args, "getlist") else args.items():
-        if key in ("limit", "after", "q", "count", "view", "deleted", "fields"):
+        if key in ("limit", "after", "q", "count", "view", "deleted", "fields", "columns"):
             if key == "limit" and not (isinstance(value, int) or str(value).isdecimal() and int(value) > 0):
                 raise BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}, not {value!r}", field="limit")
             if key == "count" and value not in ("capped", "exact"):
@@ -108,6 +108,7 @@ class ListQuery:
 
     def __init__(self, loom, et: EntityTables):
         self.loom, self.et, self.t = loom, et, et.main
+        self.computed = False  # a sort key is an expression, not a column: the page carries its values
 
     def column_and_field(self, name: str, joins: list, actor=None, checked: bool = True, path: str | None = None):
         """Resolve ``field`` or ``link.field`` to a column and a typed Field for coercion.
@@ -118,6 +119,8 @@ class ListQuery:
         head, _, rest = name.partition(".")
         entity = self.et.entity
         permissions = self.loom.permissions
+        if head == deadlines.DEADLINE and not rest:
+            return self._deadline(actor, checked)
         if checked:
             permissions.check_field_use(actor, entity, head, path or name)
         if not rest:
@@ -146,6 +149,19 @@ class ListQuery:
         if isinstance(col, PointColumns):
             return PointColumns(alias.c[col.lat.name], alias.c[col.lon.name]), tf
         return alias.c[col.name], tf
+
+    def _deadline(self, actor, checked: bool):
+        """The virtual ``_deadline`` key (:mod:`runtime.data.deadlines`); a hidden due field hides it too."""
+        hidden = self.loom.permissions.hidden(actor, self.et.entity) if checked else frozenset()
+        found = deadlines.column(self.loom, self.et, hidden)
+        if found is None:
+            raise BadQuery(f"{self.et.entity.name} has no deadline: no SLA policy and no due-date field "
+                           f"(tasks: due)", field=deadlines.DEADLINE)
+        col, f = found
+        if checked and f.name != deadlines.DEADLINE:
+            self.loom.permissions.check_field_use(actor, self.et.entity, f.name, deadlines.DEADLINE)
+        self.computed = self.computed or f.name == deadlines.DEADLINE
+        return col, f
 
     def condition(self, flt: Filter, joins: list, actor=None, checked: bool = True):
         col, f = self.column_and_field(flt.field, joins, actor, checked)
@@ -241,7 +257,8 @@ class ListQuery:
             nulls_large = conn.dialect.name != "sqlite"
             page_query = page_query.where(self._after(keys, decode_cursor(after, len(keys)), nulls_large))
         page_query = page_query.order_by(*[col.desc() if desc else col.asc() for col, desc in keys]).limit(limit + 1)
-        if joins:
+        labelled = bool(joins) or self.computed
+        if labelled:
             page_query = page_query.add_columns(*[col.label(f"_k{i}") for i, (col, _) in enumerate(keys)])
         rows = conn.execute(page_query).mappings().all()
         more = len(rows) > limit
@@ -249,7 +266,7 @@ class ListQuery:
         cursor = None
         if more and rows:
             last = rows[-1]
-            cursor = encode_cursor([last[f"_k{i}"] if joins else last[col.name] for i, (col, _) in enumerate(keys)])
+            cursor = encode_cursor([last[f"_k{i}"] if labelled else last[col.name] for i, (col, _) in enumerate(keys)])
         total, exact = None, False
         if count in ("capped", "exact", "1", "true"):
             inner = query.with_only_columns(self.t.c.id).order_by(None)

@@ -20,6 +20,7 @@ from sqlalchemy import (
                         Table,
                         Text,
                         UniqueConstraint,
+                        false,
                         text,
 )
 
@@ -204,7 +205,10 @@ notification = Table(
     Column("template", String(80)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("read_at", DateTime(timezone=True)),
+    Column("kind", String(20)),  # a personal notification's kind (assignment, mention); None for templates'
+    Column("digest", Boolean, nullable=False, default=False, server_default=false()),  # owed in the daily digest
     Index("ix_loom_notification_user", "user_id", "read_at"),
+    Index("ix_loom_notification_digest", "digest", "user_id"),
 )
 
 saved_view = Table(

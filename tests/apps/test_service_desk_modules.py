@@ -42,10 +42,13 @@ def one(api, entity, **where) -> dict:
     return found
 
 
-def notices(loom, username) -> list[str]:
+def notices(loom, username, kind=None) -> list[str]:
+    """A user's in-app notices from templates, or (``kind``) their personal ones of that kind."""
     n = platform.notification
+    which = n.c.kind.is_(None) if kind is None else n.c.kind == kind
     with loom.engine.connect() as c:
-        return list(c.execute(select(n.c.title).where(n.c.user_id == uid(loom, username)).order_by(n.c.id)).scalars())
+        return list(c.execute(select(n.c.title).where(n.c.user_id == uid(loom, username), which)
+                              .order_by(n.c.id)).scalars())
 
 
 def mails(loom, template) -> list[str]:
@@ -124,6 +127,7 @@ def test_a_clients_request_finds_its_contract_goes_to_the_least_loaded_specialis
     assert stored["support_group"] == group
     chosen = next(n for n, i in members.items() if i == stored["assignee"])
     assert before[chosen] == min(before.values())  # the least loaded member of the department's group
+    assert notices(loom, chosen, kind="assignment")[-1].startswith(f"Вам назначено: {stored['number']}")
     after = open_load(dispatcher, members)
     assert after[chosen] == before[chosen] + 1
     second = ok(client.post(f"{API}/request", {

@@ -135,9 +135,10 @@ def outbox(loom) -> list:
 
 
 def inapp(loom) -> list:
+    """The templates' in-app notifications (not the personal "assigned to you" ones)."""
     n = platform.notification
     with loom.engine.connect() as c:
-        return c.execute(select(n).order_by(n.c.id)).all()
+        return c.execute(select(n).where(n.c.kind.is_(None)).order_by(n.c.id)).all()
 
 
 # ---------------------------------------------------------------- recipients

@@ -131,9 +131,10 @@ def routes(grid, record: dict) -> list:
 
 
 def inapp(grid) -> list[str]:
+    """The templates' in-app notifications (not the personal "assigned to you" ones)."""
     n = platform.notification
     with grid.engine.connect() as c:
-        return [r.title for r in c.execute(select(n.c.title).order_by(n.c.id))]
+        return [r.title for r in c.execute(select(n.c.title).where(n.c.kind.is_(None)).order_by(n.c.id))]
 
 
 def test_the_group_and_the_user_come_from_a_linked_record(grid):

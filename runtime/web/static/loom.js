@@ -165,8 +165,66 @@
   }
   function initBulk(form) {
     form.addEventListener("submit", function (ev) {
-      if (form.elements.action.value === "delete" && !window.confirm(form.dataset.confirmDelete)) ev.preventDefault();
+      var action = form.elements.action;
+      if (action && action.value === "delete" && !window.confirm(form.dataset.confirmDelete)) ev.preventDefault();
     });
+    // The bulk bar shows only while rows are selected; nothing in it is chosen in advance.
+    var boxes = function () { return document.querySelectorAll("input[name=id][form=bulk]"); };
+    var counter = form.querySelector(".selected-count");
+    function refresh() {
+      var n = Array.prototype.filter.call(boxes(), function (b) { return b.checked; }).length;
+      form.hidden = n === 0;
+      if (counter) counter.textContent = (document.documentElement.lang === "en" ? "Selected: " : "Выбрано: ") + n;
+    }
+    document.addEventListener("change", function (ev) {
+      if (ev.target.matches("[data-select-all]")) boxes().forEach(function (b) { b.checked = ev.target.checked; });
+      if (ev.target.matches("[data-select-all], input[name=id][form=bulk]")) refresh();
+    });
+    refresh();
+  }
+  function initListTools() {
+    var chooser = document.querySelector("form[data-columns]");
+    if (chooser) chooser.addEventListener("submit", function () {
+      chooser.elements.columns.value = Array.prototype.filter.call(
+        chooser.querySelectorAll("input[type=checkbox]"), function (b) { return b.checked; })
+        .map(function (b) { return b.value; }).join(",");
+    });
+    document.querySelectorAll("[data-quick]").forEach(function (el) {
+      var form = document.getElementById("quick");
+      if (el.tagName === "SELECT") el.addEventListener("change", function () { form.requestSubmit(); });
+      else el.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { ev.preventDefault(); form.requestSubmit(); } });
+    });
+    // One toolbar pop-up open at a time.
+    var menus = document.querySelectorAll(".list-head > details");
+    menus.forEach(function (d) {
+      d.addEventListener("toggle", function () {
+        if (d.open) menus.forEach(function (o) { if (o !== d) o.open = false; });
+      });
+    });
+  }
+  function pollUnread() {
+    // The top bar's unread count follows new notifications without a reload.
+    var link = document.getElementById("nav-notifications");
+    if (!link || !link.dataset.countUrl) return;
+    function tick() {
+      fetch(link.dataset.countUrl, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) return;
+          var badge = document.getElementById("unread-count");
+          if (!data.text) { if (badge) badge.remove(); return; }
+          if (!badge) {
+            badge = document.createElement("span");
+            badge.id = "unread-count";
+            badge.className = "badge count-badge";
+            link.appendChild(document.createTextNode(" "));
+            link.appendChild(badge);
+          }
+          badge.textContent = data.text;
+        })
+        .catch(function () {});
+    }
+    setInterval(tick, parseInt(link.dataset.pollMs || "30000", 10));
   }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form.record-form").forEach(initTabs);
@@ -174,6 +232,8 @@
     document.querySelectorAll(".combo").forEach(initCombo);
     initTransitions(document);
     document.querySelectorAll("form#bulk").forEach(initBulk);
+    initListTools();
+    pollUnread();
     var token = document.querySelector('meta[name="csrf-token"]');
     document.body.addEventListener("htmx:configRequest", function (ev) {
       if (token) ev.detail.headers["X-CSRFToken"] = token.content;

@@ -7,7 +7,7 @@ The routes hang on the ``ui`` blueprint (``ui.notifications``, ``ui.read_notific
 """
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select, update
 
@@ -15,7 +15,7 @@ from runtime.data import tables as platform
 from runtime.data.storage import utcnow
 
 from .base import actor, bp, loom
-from .i18n import fmt_datetime, t
+from .i18n import N_, fmt_datetime, t
 
 PAGE_SIZE = 30
 BADGE_CAP = 99
@@ -29,13 +29,23 @@ def unread_count(user_id: int) -> int:
         return c.execute(select(func.count()).select_from(unread)).scalar_one()
 
 
+def _badge_text(count: int) -> str:
+    return "" if not count else f"{BADGE_CAP}+" if count > BADGE_CAP else str(count)
+
+
 @bp.app_template_global("unread_notifications")
 def _badge() -> str:
     """The top bar's badge text: "" when nothing is unread, "99+" past the cap."""
     if not current_user.is_authenticated or "loom" not in current_app.extensions:
         return ""
-    count = unread_count(current_user.actor.id)
-    return "" if not count else f"{BADGE_CAP}+" if count > BADGE_CAP else str(count)
+    return _badge_text(unread_count(current_user.actor.id))
+
+
+@bp.get("/notifications/count")
+def unread_notifications_count():
+    """The badge for a page that polls (loom.js): ``{"count": n, "text": "n"}``, the signed-in user's own."""
+    count = unread_count(actor().id)
+    return jsonify({"count": min(count, BADGE_CAP + 1), "text": _badge_text(count)})
 
 
 def _record_url(row) -> str | None:
@@ -87,3 +97,37 @@ def read_all_notifications():
     flash(t("Marked as read: {n}", n=_mark_read()), "ok")
     return redirect(url_for("ui.notifications"))
 
+
+
+# ---------------------------------------------------------------------- preferences
+KIND_TITLES = {"assignment": N_("Assigned to me"), "mention": N_("Mentioned in a comment")}
+CHOICE_TITLES = {"inapp": N_("In Loom only"), "email": N_("E-mail at once"), "digest": N_("Daily digest")}
+
+
+@bp.route("/notifications/settings", methods=["GET", "POST"])
+def notification_settings():
+    """Each kind of personal notification: in Loom only, also by e-mail, or in the daily digest."""
+    from runtime.behaviour.personal import CHOICES, KINDS, PreferenceError
+
+    who = actor()
+    personal = loom().personal
+    if request.method == "POST":
+        wanted = {k: request.form[k] for k in KINDS if k in request.form}
+        try:
+            personal.set_preferences(who.id, wanted)
+        except PreferenceError as exc:
+            flash(t("Could not save: {field}", field=exc.field), "error")
+            return render_settings(personal.preferences(who.id), status=400)
+        flash(t("Settings saved."), "ok")
+        return redirect(url_for("ui.notification_settings"))
+    return render_settings(personal.preferences(who.id))
+
+
+def render_settings(prefs: dict, status: int = 200):
+    u = platform.user
+    with loom().reader.connect() as c:
+        email = c.execute(select(u.c.email).where(u.c.id == actor().id)).scalar()
+    kinds = [{"name": k, "title": t(KIND_TITLES[k]), "value": v} for k, v in prefs.items()]
+    choices = [{"name": c, "title": t(title)} for c, title in CHOICE_TITLES.items()]
+    return render_template("ui/notification_settings.html", title=t("Notification settings"), kinds=kinds,
+                           choices=choices, email=email), status

@@ -121,13 +121,17 @@ def _args_of(query: dict) -> MultiDict:
         out.add("sort", ",".join(query["sort"]))
     if query.get("q"):
         out.add("q", query["q"])
+    if query.get("columns"):
+        out.add("columns", ",".join(query["columns"]))
     return out
 
 
 def _query_of(args: MultiDict) -> dict:
-    filters, sort, q, view = {}, [], None, None
+    filters, sort, q, view, columns = {}, [], None, None, []
     for key, value in args.items(multi=True):
-        if key == "sort":
+        if key == "columns":  # the column chooser's pick, remembered with the view
+            columns.extend(c.strip() for c in value.split(",") if c.strip())
+        elif key == "sort":
             sort.extend(s.strip() for s in value.split(",") if s.strip())
         elif key == "q":
             q = value
@@ -138,7 +142,7 @@ def _query_of(args: MultiDict) -> dict:
             filters[key] = (prev if isinstance(prev, list) else [prev]) + [value]
         else:
             filters[key] = value
-    return {"filters": filters, "sort": sort, "q": q, "view": view}
+    return {"filters": filters, "sort": sort, "q": q, "view": view, "columns": columns}
 
 
 def _saved_rows(app: str, entity: str, user_id):

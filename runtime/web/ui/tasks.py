@@ -3,13 +3,16 @@
 An entity that declares ``tasks:`` (docs/metadata.md, "Personal organiser") takes part as
 it says: its ``assignee`` field, its ``due`` field and its ``open`` statuses. Without the
 declaration, an entity takes part when it has statuses and a ``user`` field named
-``assignee``, ``executor`` or ``responsible`` (the first such field). Its
-optional ``group`` field (the first one) gives "my groups' records", and a
-``date``/``datetime`` field named ``due_at``, ``due`` or ``deadline`` gives
-"due within 24 hours" and "overdue" among the records assigned to the user.
-Only records in an open status (category other than done/cancelled) count.
-Every query is a :class:`runtime.query.ListQuery` run with the actor, so the
-entity's row rules and field permissions apply exactly as on a list page.
+``assignee``, ``executor`` or ``responsible`` (:mod:`metamodel.tasks`). Its
+optional ``group`` field (the first one) gives "my groups' records".
+
+"Due within 24 hours" and "overdue" count the records assigned to the user by their
+deadline (:mod:`runtime.data.deadlines`): the earliest running SLA target where the entity
+has SLA policies, its due-date field otherwise. Each section links to the list filtered the
+same way (``_deadline`` in the query), so the count and the list agree.
+Only records in an open status count. Every query is a
+:class:`runtime.query.ListQuery` run with the actor, so the entity's row rules and field
+permissions apply exactly as on a list page.
 """
 from __future__ import annotations
 
@@ -18,16 +21,15 @@ from dataclasses import dataclass, field
 
 from flask import url_for
 
+from metamodel.tasks import ASSIGNEE_NAMES, CLOSED_CATEGORIES, DUE_NAMES, assignee_field, due_field, open_statuses  # noqa: F401
 from runtime import clock
+from runtime.data import deadlines
 from runtime.data.query import Filter, ListQuery
 from runtime.errors import LoomError
 
 from . import meta
 from .i18n import N_, fmt_date, fmt_datetime, t, tt
 
-ASSIGNEE_NAMES = ("assignee", "executor", "responsible")
-DUE_NAMES = ("due_at", "due", "deadline")
-CLOSED_CATEGORIES = ("done", "cancelled")
 TOP = 10
 SECTIONS = (("mine", N_("Assigned to me")), ("groups", N_("My groups' records")),
             ("due_soon", N_("Due within 24 hours")), ("overdue", N_("Overdue")))
@@ -40,9 +42,14 @@ class TaskSource:
     entity: object
     assignee: str
     group: str | None
-    due: str | None
+    due: str | None  # the due-date field
     due_is_date: bool
     open_statuses: list
+    deadline: str | None = None  # what sets the deadline: "sla", the due field, or nothing
+
+    @property
+    def deadline_is_date(self) -> bool:
+        return self.deadline not in (None, "sla") and self.due_is_date
 
 
 @dataclass
@@ -52,6 +59,7 @@ class Section:
     count: int = 0
     more: bool = False  # the count was capped
     items: list = field(default_factory=list)
+    links: list = field(default_factory=list)  # (entity title, filtered list URL, count) per entity
 
 
 def sources(loom, actor) -> list[TaskSource]:
@@ -60,33 +68,21 @@ def sources(loom, actor) -> list[TaskSource]:
         for ent in live.app.entities.values():
             if not ent.statuses or not loom.permissions.allowed(actor, ent, "read"):
                 continue
-            fields = ent.fields
-            declared = ent.spec.get("tasks")
-            if declared:
-                out.append(_declared(app_name, ent, declared))
-                continue
-            assignee = next((n for n in ASSIGNEE_NAMES if n in fields and fields[n].value_type == "user"), None)
+            assignee = assignee_field(ent)
             if assignee is None:
                 continue
-            group = next((f.name for f in fields.values() if f.value_type == "group" and f.storage == "column"), None)
-            due = next((n for n in DUE_NAMES if n in fields and fields[n].value_type in ("date", "datetime")), None)
-            open_statuses = [s["name"] for s in ent.statuses if s.get("category") not in CLOSED_CATEGORIES]
-            if open_statuses:
+            group = next((f.name for f in ent.fields.values() if f.value_type == "group" and f.storage == "column"), None)
+            due = due_field(ent)
+            statuses = open_statuses(ent)
+            if statuses:
                 out.append(TaskSource(app_name, ent, assignee, group, due,
-                                      due is not None and fields[due].value_type == "date", open_statuses))
+                                      due is not None and ent.fields[due].value_type == "date", statuses,
+                                      deadlines.source(loom, ent)))
     return out
 
 
-def _declared(app_name: str, ent, spec: dict) -> TaskSource:
-    due = spec.get("due")
-    group = next((f.name for f in ent.fields.values() if f.value_type == "group" and f.storage == "column"), None)
-    open_statuses = list(spec.get("open") or
-                         [s["name"] for s in ent.statuses if s.get("category") not in CLOSED_CATEGORIES])
-    return TaskSource(app_name, ent, spec["assignee"], group, due,
-                      due is not None and ent.fields[due].value_type == "date", open_statuses)
-
-
-def _filters(src: TaskSource, key: str, actor, now: dt.datetime) -> list[Filter] | None:
+def _filters(src: TaskSource, key: str, actor, now: dt.datetime | None = None) -> list[Filter] | None:
+    """The section's filters over one entity (relative times, so the list link shows the same)."""
     base = [Filter("status", "in", src.open_statuses)]
     if key == "mine":
         return base + [Filter(src.assignee, "eq", actor.id)]
@@ -94,22 +90,34 @@ def _filters(src: TaskSource, key: str, actor, now: dt.datetime) -> list[Filter]
         if not src.group or not actor.groups:
             return None
         return base + [Filter(src.group, "in", list(actor.groups))]
-    if src.due is None:
+    if src.deadline is None:
         return None
-    if src.due_is_date:
-        today = now.date()
-        low, high, now_value = today.isoformat(), (today + dt.timedelta(days=1)).isoformat(), today.isoformat()
-    else:
-        low = now_value = now.isoformat()
-        high = (now + dt.timedelta(hours=24)).isoformat()
+    low, high = ("today", "today + 1d") if src.deadline_is_date else ("now", "now + 24h")
     mine = base + [Filter(src.assignee, "eq", actor.id)]
     if key == "due_soon":
-        return mine + [Filter(src.due, "gte", low), Filter(src.due, "lte", high)]
-    return mine + [Filter(src.due, "lt", now_value)]  # overdue
+        return mine + [Filter(deadlines.DEADLINE, "gte", low), Filter(deadlines.DEADLINE, "lte", high)]
+    return mine + [Filter(deadlines.DEADLINE, "lt", low)]  # overdue
+
+
+def _list_url(src: TaskSource, filters: list[Filter]) -> str:
+    args = []
+    for f in filters:
+        key = f.field if f.op == "eq" else f"{f.field}__{f.op}"
+        args.append((key, ",".join(map(str, f.value)) if isinstance(f.value, list) else str(f.value)))
+    if any(f.field == deadlines.DEADLINE for f in filters):
+        args.append(("sort", deadlines.DEADLINE))
+    query = "&".join(f"{k}={_quote(v)}" for k, v in args)
+    return url_for("ui.list_view", app=src.app, entity=src.entity.name) + "?" + query
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+    return quote(value, safe=",")
 
 
 def my_tasks(loom, actor, now: dt.datetime | None = None) -> list[Section]:
-    """The four sections of the organiser, each with its count and its first ``TOP`` records."""
+    """The four sections of the organiser, each with its count, its first ``TOP`` records and a
+    link per entity to the list that shows them all."""
     from .views import _record_title
 
     now = now or clock.now()
@@ -125,16 +133,22 @@ def my_tasks(loom, actor, now: dt.datetime | None = None) -> list[Section]:
                 filters = _filters(src, key, actor, now)
                 if filters is None:
                     continue
-                sort = [src.due, "-id"] if src.due else ["-id"]
+                sort = [deadlines.DEADLINE, "-id"] if src.deadline else ["-id"]
+                et = loom.entity_tables(src.app, src.entity.name)
                 try:
-                    page = ListQuery(loom, loom.entity_tables(src.app, src.entity.name)).run(
-                        conn, filters, sort, limit=TOP, count="capped", actor=actor)
+                    page = ListQuery(loom, et).run(conn, filters, sort, limit=TOP, count="capped", actor=actor)
+                    marks = deadlines.for_rows(loom, conn, et, page.items,
+                                               loom.permissions.hidden(actor, et.entity)) if src.deadline else {}
                 except LoomError:  # e.g. a field the user may not filter on: no tasks from here
                     continue
                 section.count += page.count or 0
                 section.more = section.more or not page.count_exact
+                if page.count:
+                    section.links.append({"entity": tt(src.entity.plural), "url": _list_url(src, filters),
+                                          "count": page.count})
                 for row in page.items:
-                    due = row.get(src.due) if src.due else None
+                    mark = marks.get(row["id"])
+                    due = (row.get(src.deadline) if src.deadline_is_date else mark.at) if mark else None
                     rows.append({
                         "sort": (_as_datetime(due) is None, _as_datetime(due) or now, -row["id"]),
                         "title": _record_title(src.entity, row),
@@ -142,7 +156,7 @@ def my_tasks(loom, actor, now: dt.datetime | None = None) -> list[Section]:
                         "entity": tt(src.entity.title),
                         "status": meta.status_title(src.entity, row.get("status")),
                         "category": meta.status_category(src.entity, row.get("status")),
-                        "due": (fmt_date(due) if src.due_is_date else fmt_datetime(due)) if due else "",
+                        "due": (fmt_date(due) if src.deadline_is_date else fmt_datetime(due)) if due else "",
                         "overdue": _as_datetime(due) is not None and _as_datetime(due) < now,
                     })
             rows.sort(key=lambda r: r["sort"])

@@ -7,6 +7,8 @@ from werkzeug.datastructures import MultiDict
 
 from metamodel.reltime import RelativeTimeError, is_relative
 from metamodel.reltime import parse as parse_relative
+from runtime import clock
+from runtime.data import deadlines
 from runtime.data import tables as platform
 from runtime.data.query import Filter, ListQuery, parse_args
 from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
@@ -87,9 +89,14 @@ def list_view(app: str, entity: str):
     if view.get("kind") == "kanban":
         return redirect(url_for("ui.board_view", app=app, entity=entity, view_name=view["name"]))
     hidden = loom().permissions.hidden(who, ent)
-    columns = [f for f in (meta.column_field(ent, c) for c in view.get("columns", []))
-               if f is not None and f.name not in hidden and f.storage in ("column", "point")]
+    offered = column_choices(ent, view, hidden)
+    chosen = [c for c in request.args.get("columns", "").split(",") if c in offered]
+    columns = [offered[c] for c in chosen] if chosen else \
+        [offered[c] for c in view.get("columns", []) if c in offered]
+    deadline_source = deadlines.source(loom(), ent)
+    show_deadline = deadline_source is not None and deadline_source not in hidden
     error, page, filters, sort = None, None, [], []
+    marks = {}
     try:
         filters, sort, options = parse_args(request.args)
         view_filters = [Filter(f["field"], f.get("op", "eq"), f.get("value")) for f in view.get("filters", [])]
@@ -98,10 +105,13 @@ def list_view(app: str, entity: str):
                                              search=(options.get("q") or "").strip() or None, count="capped",
                                              actor=who, view_filters=view_filters,
                                              view_sort=list(view.get("sort", [])))
+            if show_deadline:
+                marks = deadlines.for_rows(loom(), conn, et, page.items, hidden)
     except LoomError as exc:
         error = exc.detail
     titles = meta.Titles(loom(), who)
     rows = []
+    now = clock.now()
     if page is not None:
         for row in page.items:
             for f in columns:
@@ -110,23 +120,31 @@ def list_view(app: str, entity: str):
         for row in page.items:
             rows.append({"id": row["id"],
                          "url": url_for("ui.record_view", app=app, entity=entity, record_id=row["id"]),
-                         "cells": [meta.display(f, meta.row_value(f, row), titles) for f in columns]})
+                         "cells": [meta.display(f, meta.row_value(f, row), titles) for f in columns],
+                         "deadline": deadline_cell(marks.get(row["id"]), now) if show_deadline else None})
     current_sort = request.args.get("sort", "")
     headers = []
     for f in columns:
         direction = "asc" if current_sort == f.name else "desc" if current_sort == f"-{f.name}" else None
-        headers.append({"title": meta.field_title(f), "dir": direction,
+        headers.append({"name": f.name, "title": meta.field_title(f), "dir": direction,
                         "url": _url(sort=f"-{f.name}" if direction == "asc" else f.name, after=None)})
+    if show_deadline:
+        key = deadlines.DEADLINE
+        direction = "asc" if current_sort == key else "desc" if current_sort == f"-{key}" else None
+        headers.append({"name": key, "title": t("Deadline"), "dir": direction, "deadline": True,
+                        "url": _url(sort=f"-{key}" if direction == "asc" else key, after=None)})
     chips = []
     for flt in filters:
         key = flt.field if flt.op == "eq" else f"{flt.field}__{flt.op}"
         f = meta.column_field(ent, flt.field.partition(".")[0])
-        dated = f is not None and f.value_type in ("date", "datetime") and "." not in flt.field
+        dated = (f is not None and f.value_type in ("date", "datetime") and "." not in flt.field) \
+            or flt.field == deadlines.DEADLINE
         value = ", ".join(_shown(v, dated) for v in flt.value) if isinstance(flt.value, list) else \
             _shown(flt.value, dated)
         if f is not None and f.value_type == "choice" and isinstance(flt.value, str):
             value = meta.display(f, flt.value, titles).text
-        chips.append({"text": f"{meta.field_title(f) if f else flt.field} {OP_TEXT[flt.op]} {value}",
+        name = t("Deadline") if flt.field == deadlines.DEADLINE else meta.field_title(f) if f else flt.field
+        chips.append({"text": f"{name} {OP_TEXT[flt.op]} {value}",
                       "url": _url(**{key: None, "after": None})})
     return render_template(
         "ui/list.html", app=app, entity=ent, title=tt(ent.plural), headers=headers, rows=rows, error=error,
@@ -136,7 +154,70 @@ def list_view(app: str, entity: str):
         next_url=_url(after=page.next_cursor) if page is not None and page.next_cursor else None,
         first_url=_url(after=None) if request.args.get("after") else None,
         can_create=loom().permissions.allowed(who, ent, "create"),
-        keep={k: v for k, v in request.args.items() if k not in ("q", "after")})
+        keep={k: v for k, v in request.args.items() if k not in ("q", "after")},
+        column_options=[{"name": n, "title": meta.field_title(f), "on": f in columns} for n, f in offered.items()],
+        columns_arg=request.args.get("columns", ""),
+        quick=quick_filters(ent, columns, request.args))
+
+
+def column_choices(ent, view: dict, hidden) -> dict:
+    """The columns a user may pick for a list: the view's, then every other stored field and the
+    system stamps; never a hidden one."""
+    names = list(view.get("columns", [])) + [f.name for f in ent.fields.values()]
+    names += (["status"] if ent.statuses else []) + (["number"] if ent.spec.get("number") else [])
+    names += ["created_at", "created_by", "updated_at"]
+    out = {}
+    for name in names:
+        f = meta.column_field(ent, name)
+        if f is not None and name not in hidden and f.storage in ("column", "point") and name not in out:
+            out[name] = f
+    return out
+
+
+QUICK_KINDS = {"choice": "choice", "string": "text", "text": "text", "email": "text", "phone": "text",
+               "boolean": "bool"}
+
+
+def quick_filters(ent, columns, args) -> list[dict | None]:
+    """One small control under each column header (``None`` where the type has none): a
+    choice or status picks one value, text matches a part, a flag picks yes or no."""
+    out = []
+    for f in columns:
+        kind = "choice" if f.type == "status" else QUICK_KINDS.get(f.value_type)
+        if kind is None:
+            out.append(None)
+        elif kind == "choice":
+            options = [(s["name"], tt(s.get("title", s["name"]))) for s in ent.statuses] if f.type == "status" \
+                else [(c.value, tt(c.title) if c.title else c.value) for c in f.choices]
+            out.append({"kind": kind, "name": f.name, "value": args.get(f.name, ""), "options": options,
+                        "title": meta.field_title(f)})
+        elif kind == "bool":
+            out.append({"kind": kind, "name": f.name, "value": args.get(f.name, ""), "title": meta.field_title(f)})
+        else:
+            out.append({"kind": kind, "name": f"{f.name}__contains", "value": args.get(f"{f.name}__contains", ""),
+                        "title": meta.field_title(f)})
+    return out
+
+
+def deadline_cell(mark, now) -> dict:
+    """The deadline column's cell: time left (``ok``), little left (``soon``) or overdue."""
+    if mark is None:
+        return {"text": "", "state": "none", "title": ""}
+    state = mark.state(now)
+    left = int((mark.at - now).total_seconds())
+    text = t("overdue by {late}", late=_wall_span(-left)) if state == "overdue" else \
+        t("{left} left", left=_wall_span(left))
+    return {"text": text, "state": state, "title": fmt_datetime(mark.at)}
+
+
+def _wall_span(seconds: int) -> str:
+    """Calendar time as "3 d 4 h", "2 h 15 min" or "5 min"."""
+    minutes = max(0, seconds) // 60
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return t("{d} d", d=days) + (" " + t("{h} h", h=hours) if hours else "")
+    return (t("{h} h", h=hours) + " " if hours else "") + t("{m} min", m=mins)
 
 
 # ---------------------------------------------------------------------- record page
