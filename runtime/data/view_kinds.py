@@ -114,7 +114,7 @@ def gantt(loom, et, view: dict, actor, filters=(), limit=None, after=None) -> di
         bar["after"] = [i for i in links.get(item["id"], []) if i in links]
         bars.append(bar)
     try:
-        critical = critical_path([Task(b["id"], _when(b.get(spec["start"])), _when(b.get(spec["end"])), b["after"])
+        critical = critical_path([Task(b["id"], _when(b.get(spec["start"])), _when(b.get(spec["end"]), end=True), b["after"])
                                   for b in bars])
         loop = None
     except Cycle as exc:
@@ -126,14 +126,16 @@ def gantt(loom, et, view: dict, actor, filters=(), limit=None, after=None) -> di
             "next": page.next_cursor}
 
 
-def _when(value):
-    """A date or datetime from its JSON text; None stays None."""
+def _when(value, end: bool = False):
+    """A moment from a date's or datetime's JSON text; None stays None. A date ``end`` is the
+    end of that day (a stage planned to end on the 30th and the next to start on the 1st follow
+    each other without slack)."""
     if value in (None, ""):
         return None
     text = str(value)
     if len(text) == 10:
-        return dt.datetime.combine(dt.date.fromisoformat(text), dt.time.min, dt.UTC)
-    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return dt.datetime.combine(dt.date.fromisoformat(text) + dt.timedelta(days=int(end)), dt.time.min, dt.UTC)
+    moment = dt.datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 

@@ -58,7 +58,7 @@ def works(loom, tmp_path):
 
 
 def test_a_calendar_reads_its_window_only(works):
-    boss, worker, ids = works
+    boss, worker, _ = works
     body = boss.get("/api/v1/works/job/calendars/cal?start=2026-03-09&end=2026-03-15").get_json()
     assert [e["title"] for e in body["entries"]] == ["design", "build", "paperwork"]
     assert body["editable"] is True and body["entries"][0]["cost"] == 7
