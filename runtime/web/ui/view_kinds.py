@@ -5,7 +5,6 @@ through the record service with the record's row version, so the form's permissi
 and validation decide, and a refusal comes back with its reason."""
 from __future__ import annotations
 
-import calendar as months
 import datetime as dt
 import os
 from zoneinfo import ZoneInfo
@@ -20,10 +19,9 @@ from runtime.errors import LoomError, NotFound
 
 from . import meta
 from .base import actor, bp, loom
-from .i18n import N_, fmt_date, fmt_datetime, t, tt
-from .organiser import MONTHS, WEEKDAYS
+from .calendar_grid import MODES, MONTHS, WEEKDAYS, step, title, window
+from .i18n import fmt_date, fmt_datetime, t, tt
 
-MODES = {"month": N_("Month"), "week": N_("Week"), "day": N_("Day")}
 MAP_MARKERS = 5000  # a map shows this many records at most, a page of 500 at a time
 OWN_ARGS = ("mode", "date", "view")
 
@@ -92,27 +90,6 @@ def _day(value, zone: str) -> dt.date | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(ZoneInfo(zone)).date()
 
 
-def window(mode: str, day: dt.date) -> tuple[dt.date, dt.date]:
-    """The first and last day a calendar shows: six Monday-first weeks around a month, a week, a day."""
-    if mode == "day":
-        return day, day
-    if mode == "week":
-        first = day - dt.timedelta(days=day.weekday())
-        return first, first + dt.timedelta(days=6)
-    first = day.replace(day=1)
-    first -= dt.timedelta(days=first.weekday())
-    return first, first + dt.timedelta(days=41)
-
-
-def _step(mode: str, day: dt.date, sign: int) -> dt.date:
-    if mode == "day":
-        return day + dt.timedelta(days=sign)
-    if mode == "week":
-        return day + dt.timedelta(days=7 * sign)
-    month = day.month - 1 + sign
-    return dt.date(day.year + month // 12, month % 12 + 1, 1)
-
-
 @bp.get("/<app>/<entity>/calendar/<view_name>")
 def calendar_view(app: str, entity: str, view_name: str):
     et, who, view = _setup(app, entity, view_name, "calendar")
@@ -142,25 +119,18 @@ def calendar_view(app: str, entity: str, view_name: str):
     days = [{"iso": d.isoformat(), "day": d.day, "today": d == today, "other": mode == "month" and d.month != day.month,
              "label": f"{t(WEEKDAYS[d.weekday()])} {fmt_date(d)}", "items": by_day.get(d, [])}
             for d in (first + dt.timedelta(days=i) for i in range((last - first).days + 1))]
-    if mode == "month":
-        title = f"{t(MONTHS[day.month - 1])} {day.year}"
-    elif mode == "week":
-        title = f"{fmt_date(first)} – {fmt_date(last)}"
-    else:
-        title = f"{t(WEEKDAYS[day.weekday()])} {fmt_date(day)}"
     here = {k: v for k, v in request.args.items() if k not in ("mode", "date")}
 
     def link(**kw):
         return url_for("ui.calendar_view", app=app, entity=entity, view_name=view_name, **{**here, **kw})
 
-    nav = {"prev": link(mode=mode, date=_step(mode, day, -1).isoformat()),
-           "next": link(mode=mode, date=_step(mode, day, 1).isoformat()),
+    nav = {"prev": link(mode=mode, date=step(mode, day, -1).isoformat()),
+           "next": link(mode=mode, date=step(mode, day, 1).isoformat()),
            "today": link(mode=mode), "modes": [(m, link(mode=m, date=day.isoformat()), t(label)) for m, label in MODES.items()]}
     weeks = [days[i:i + 7] for i in range(0, len(days), 7)] if mode != "day" else [days]
-    return render_template("ui/calendar.html", app=app, entity=ent, view=view, mode=mode, title=title, nav=nav,
+    return render_template("ui/calendar.html", app=app, entity=ent, view=view, mode=mode, title=title(mode, day), nav=nav,
                            weeks=weeks, weekdays=[t(w) for w in WEEKDAYS][:len(weeks[0])] if mode != "day" else [],
-                           editable=data["editable"], more=data["next"] is not None, tt=tt, meta=meta,
-                           month_days=months.monthrange(day.year, day.month)[1])
+                           editable=data["editable"], more=data["next"] is not None, tt=tt, meta=meta)
 
 
 @bp.post("/<app>/<entity>/<int:record_id>/reschedule/<view_name>")
@@ -225,7 +195,7 @@ def gantt_view(app: str, entity: str, view_name: str):
         d = low
         while d < high:
             scale.append({"label": f"{t(MONTHS[d.month - 1])[:3]} {d.year}", "left": 100 * (d - low).days / total})
-            d = _step("month", d, 1)
+            d = step("month", d, 1)
     return render_template("ui/gantt.html", app=app, entity=ent, view=view, bars=bars, scale=scale,
                            cycle=data["cycle"], more=data["next"] is not None, tt=tt)
 
