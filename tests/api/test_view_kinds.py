@@ -127,3 +127,33 @@ def test_bad_views_are_refused_at_publish(loom, view, message):
     with pytest.raises(MetadataError) as caught:
         loom.store.publish(app_doc(view), author="tester")
     assert message in str(caught.value)
+
+
+def _browser(loom, tmp_path, name):
+    """A session signed in through the login form, as a browser is, with its CSRF token."""
+    import re
+    loom.accounts.set_password(name, "pw-browser-1234")
+    client = create_app(Settings(tmp_path, loom.database_url), loom).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    assert client.post("/login", data={"username": name, "password": "pw-browser-1234", "csrf_token": token}).status_code == 302
+    return client, re.search(r'name="csrf-token" content="([^"]+)"', client.get("/ui/").get_data(as_text=True)).group(1)
+
+
+def test_a_moved_entry_is_saved_as_the_form_would_or_refused_with_the_reason(works, loom, tmp_path):
+    boss, _, ids = works
+    url = f"/ui/works/job/{ids['design']}/reschedule/cal"
+    version = boss.get(f"/api/v1/works/job/{ids['design']}").get_json()["row_version"]
+    worker, token = _browser(loom, tmp_path, "worker")
+    page = worker.get("/ui/works/job?view=cal&date=2026-03-05", follow_redirects=True).get_data(as_text=True)
+    assert 'data-editable="false"' in page and 'draggable="true"' not in page
+    refused = worker.post(url, data={"days": "2", "row_version": version, "csrf_token": token})
+    assert refused.status_code == 403 and refused.get_json()["error"]
+    chief, token = _browser(loom, tmp_path, "boss")
+    assert 'draggable="true"' in chief.get("/ui/works/job/calendar/cal?date=2026-03-05").get_data(as_text=True)
+    moved = chief.post(url, data={"days": "2", "row_version": version, "csrf_token": token})
+    assert moved.status_code == 200, moved.data
+    record = boss.get(f"/api/v1/works/job/{ids['design']}").get_json()
+    assert (record["begins"], record["ends"]) == ("2026-03-03", "2026-03-12")
+    stale = chief.post(url, data={"days": "1", "row_version": version, "csrf_token": token})
+    assert stale.status_code == 409 and stale.get_json()["error"]
+    assert chief.post(url, data={"days": "two", "row_version": version, "csrf_token": token}).status_code == 400
