@@ -486,6 +486,9 @@ class _CrossCheck:
             self.filter_check.filters(entity, view.get("filters", []), path + ("filters",))
             if view.get("kanban"):
                 self._kanban(entity, view["kanban"], path + ("kanban",), names)
+            for kind in ("calendar", "gantt", "map"):
+                if view.get(kind):
+                    self._view_kind(entity, kind, view[kind], path + (kind,), names)
 
     def _kanban(self, entity: Entity, board: dict, path: tuple, names: set) -> None:
         """A board groups by the status (when the entity has statuses) or by a choice field."""
@@ -499,6 +502,35 @@ class _CrossCheck:
         elif f.type != "choice":
             self.out.add(path + ("group_by",), f"a board groups by the status or a choice field; {group_by!r} is a {f.type} field")
         for j, col in enumerate(board.get("card", [])):
+            self._path_field(entity, col, path + ("card", j), names)
+
+    # What each setting of a calendar, Gantt or map view must name: a field of one of these types.
+    VIEW_FIELDS = {
+        "calendar": {"start": ("date", "datetime"), "end": ("date", "datetime")},
+        "gantt": {"start": ("date", "datetime"), "end": ("date", "datetime"),
+                  "progress": ("integer", "decimal"), "depends_on": ("link", "multilink")},
+        "map": {"point": ("geo",)},
+    }
+
+    def _view_kind(self, entity: Entity, kind: str, spec: dict, path: tuple, names: set) -> None:
+        """The fields a calendar, Gantt or map view is built on exist and have the type it needs
+        (a rollup counts by its result); a Gantt's dependencies link the entity to itself."""
+        for key, types in self.VIEW_FIELDS[kind].items():
+            name = spec.get(key)
+            if name is None:
+                continue
+            f = entity.fields.get(name)
+            if f is None and name in ("created_at", "updated_at") and "datetime" in types:
+                continue
+            if f is None:
+                self.out.add(path + (key,), self._unknown("field", name, set(entity.fields)))
+                continue
+            type_ = f.spec.get("result", f.type) if f.type in ("rollup", "computed") else f.type
+            if type_ not in types:
+                self.out.add(path + (key,), f"{kind} {key} needs a {' or '.join(types)} field; {name!r} is a {type_} field")
+            elif key == "depends_on" and f.target != entity.name:
+                self.out.add(path + (key,), f"depends_on links {entity.name} to its predecessors; {name!r} links to {f.target}")
+        for j, col in enumerate(spec.get("card", [])):
             self._path_field(entity, col, path + ("card", j), names)
 
     def _geo_filter(self, entity: Entity, flt: dict, path: tuple) -> None:

@@ -10,10 +10,11 @@ import json
 import re
 
 from flask import Blueprint, current_app, g, jsonify, request, send_file
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as RouteNotFound
 
 from runtime.behaviour.batches import run_json
-from runtime.data import boards, comments
+from runtime.data import boards, comments, view_kinds
 from runtime.data.files import FileStore, Upload
 from runtime.data.query import BadQuery, ListQuery, parse_args
 from runtime.data.values import FieldError, to_json
@@ -567,3 +568,55 @@ def board(app: str, entity: str, view_name: str):
                                     request.args.get("column"), request.args.get("after")))
     except KeyError:
         raise NotFound(f"board {view_name!r} has no column {request.args.get('column')!r}") from None
+
+
+def _kind_view(et, view_name: str, kind: str) -> dict:
+    loom().permissions.require(g.actor, et.entity, "read")
+    try:
+        return view_kinds.view_of(et.entity, view_name, kind)
+    except KeyError:
+        raise NotFound(f"{et.entity.name} has no view {view_name!r}") from None
+    except LookupError as exc:
+        raise NotFound(str(exc)) from None
+
+
+def _view_args(*own: str) -> tuple[list, int | None, str | None]:
+    """The list filters, limit and cursor of a calendar, Gantt or map request (``own``: its
+    other arguments, left out of the filters)."""
+    args = MultiDict([(k, v) for k, v in request.args.items(multi=True) if k not in own])
+    filters, _, options = parse_args(args)
+    limit = options.get("limit")
+    if limit is not None and int(limit) > 500:
+        raise BadQuery(f"limit must be a whole number from 1 to 500, not {limit!r}", field="limit")
+    return filters, int(limit) if limit else None, options.get("after")
+
+
+@bp.get("/<app>/<name:entity>/calendars/<view_name>")
+def calendar(app: str, entity: str, view_name: str):
+    """A calendar view's entries between ``start`` and ``end`` (days), filtered like a list."""
+    et = loom().entity_tables(app, entity)
+    view = _kind_view(et, view_name, "calendar")
+    for name in ("start", "end"):
+        if not request.args.get(name):
+            raise BadQuery(f"{name} is required: the window's first and last day, YYYY-MM-DD", field=name)
+    start, end = (view_kinds.parse_day(request.args[n], n) for n in ("start", "end"))
+    filters, limit, after = _view_args("start", "end")
+    return jsonify(view_kinds.calendar(loom(), et, view, g.actor, start, end, filters, limit, after))
+
+
+@bp.get("/<app>/<name:entity>/gantts/<view_name>")
+def gantt(app: str, entity: str, view_name: str):
+    """A Gantt view's bars with their predecessors and the critical path, filtered like a list."""
+    et = loom().entity_tables(app, entity)
+    view = _kind_view(et, view_name, "gantt")
+    filters, limit, after = _view_args()
+    return jsonify(view_kinds.gantt(loom(), et, view, g.actor, filters, limit, after))
+
+
+@bp.get("/<app>/<name:entity>/maps/<view_name>")
+def map_view(app: str, entity: str, view_name: str):
+    """A map view's markers (records with a point), filtered like a list."""
+    et = loom().entity_tables(app, entity)
+    view = _kind_view(et, view_name, "map")
+    filters, limit, after = _view_args()
+    return jsonify(view_kinds.map_points(loom(), et, view, g.actor, filters, limit, after))

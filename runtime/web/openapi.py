@@ -440,6 +440,7 @@ def _entity_paths(spec: APISpec, app_name: str, live, entity) -> None:
                         {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
                         {"name": "limit", "in": "query", "required": False,
                          "schema": {"type": "integer", "minimum": 1, "maximum": 500}}])})
+    _view_kind_paths(spec, base, entity, op)
     spec.path(path=base + "/{record_id}/sla", parameters=[rid], operations={"get": op(
         "sla", "SLA targets: state, deadline, business time used and left, escalation level", {
             "200": _json({"type": "array", "items": _ref("SlaTarget")}, "the targets"),
@@ -536,3 +537,35 @@ _INDEX = """<!doctype html>
 <script src="/api/docs/swagger-ui-bundle.js"></script>
 <script>window.ui = SwaggerUIBundle({url: "/api/v1/openapi.json", dom_id: "#swagger-ui"});</script>
 </body></html>"""
+
+
+# The data endpoints of calendar, Gantt and map views: (path segment, answer's list, summary, extra parameters).
+_VIEW_KINDS = {
+    "calendar": ("calendars", "entries", "A calendar view: the records of a window of days, by their start", [
+        {"name": "start", "in": "query", "required": True, "schema": {"type": "string", "format": "date"},
+         "description": "the window's first day"},
+        {"name": "end", "in": "query", "required": True, "schema": {"type": "string", "format": "date"},
+         "description": "the window's last day (at most 92 days after start)"}]),
+    "gantt": ("gantts", "bars", "A Gantt view: bars with predecessors and the critical path", []),
+    "map": ("maps", "markers", "A map view: the records that have a point", []),
+}
+
+
+def _view_kind_paths(spec: APISpec, base: str, entity, op) -> None:
+    """One path per view kind the entity has; list filters (``field__op=value``) apply to each."""
+    for kind, (segment, items, summary, extra) in _VIEW_KINDS.items():
+        names = [v["name"] for v in entity.spec.get("views", []) if v.get("kind") == kind]
+        if not names:
+            continue
+        spec.path(path=f"{base}/{segment}/{{view_name}}", operations={"get": op(
+            kind, summary, {
+                "200": _json({"type": "object", "properties": {
+                    "view": {"type": "string"}, "fields": {"type": "array", "items": {"type": "string"}},
+                    items: {"type": "array", "items": {"type": "object"}},
+                    "next": {"type": "string", "nullable": True}}}, f"the {kind}"),
+                **_errors(400, 401, 403, 404, 422)},
+            parameters=[{"name": "view_name", "in": "path", "required": True, "schema": {"type": "string", "enum": names}},
+                        *extra,
+                        {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "required": False,
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 500}}])})

@@ -25,6 +25,7 @@ def init_app(app: Flask, exempt: tuple = (), translations=()) -> None:
         lists,  # noqa: F401  (list-page routes on the ui blueprint)
         organiser,  # noqa: F401  (the personal organiser page)
         records_extra,  # noqa: F401  (its routes hang on the ui blueprint)
+        view_kinds,  # noqa: F401  (calendar, Gantt and map pages on the ui blueprint)
     )
     from . import reports as _reports  # noqa: F401  (adds the report pages to the UI blueprint)
     from .auth import bp as auth_bp

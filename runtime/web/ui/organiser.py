@@ -1,5 +1,6 @@
 """The personal organiser page (``/ui/organiser``): the signed-in user's open assignments across
-every app, a month calendar of their due dates, and the approvals awaiting their vote.
+every app, a calendar of their due dates (month, week or day, the days of
+:mod:`.calendar_grid` as in calendar views), and the approvals awaiting their vote.
 
 What counts as an assignment is the entity's ``tasks:`` declaration (or, without one, the
 naming convention of :mod:`.tasks`). Every query runs as the user, so row rules and hidden
@@ -17,16 +18,14 @@ from runtime import clock
 from runtime.data.query import Filter, ListQuery
 from runtime.errors import LoomError
 
+from . import calendar_grid as grid
 from . import meta
 from .base import actor, bp, loom
-from .i18n import N_, fmt_date, fmt_datetime, t, tt
+from .i18n import fmt_date, fmt_datetime, t, tt
 from .tasks import _awaiting_approval, sources
 from .views import _record_title
 
 LIST_LIMIT = 200  # per entity: an organiser, not an export
-MONTHS = (N_("January"), N_("February"), N_("March"), N_("April"), N_("May"), N_("June"), N_("July"),
-          N_("August"), N_("September"), N_("October"), N_("November"), N_("December"))
-WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
 def _item(src, row, today: dt.date) -> dict:
@@ -97,27 +96,40 @@ def _bounds(src, first: dt.date, last: dt.date) -> list[Filter] | None:
     return [Filter(src.due, "between", [low.isoformat(), high.isoformat()])]
 
 
-def month_calendar(who, first: dt.date) -> dict:
-    """Weeks (Monday first) of the month of ``first``, each day with the assignments due then."""
-    days_in = calendar.monthrange(first.year, first.month)[1]
-    last = first.replace(day=days_in)
-    due = assignments(who, extra_for=lambda src: _bounds(src, first, last))
+def month_calendar(who, first: dt.date, mode: str = "month") -> dict:
+    """The days of the month (six Monday-first weeks), week or day of ``first``, each with the
+    assignments due then; a month shows only its own days' assignments."""
+    low, high = grid.window(mode, first)
+    if mode == "month":
+        low, high = first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    due = assignments(who, extra_for=lambda src: _bounds(src, low, high))
     by_day: dict[dt.date, list] = {}
     for it in due:
         by_day.setdefault(it["day"], []).append(it)
     today = clock.now().date()
-    weeks = []
-    for week in calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month):
-        weeks.append([{"date": d, "day": d.day, "iso": d.isoformat(), "in_month": d.month == first.month,
-                       "today": d == today, "items": by_day.get(d, []) if d.month == first.month else []}
-                      for d in week])
-    prev = (first - dt.timedelta(days=1)).replace(day=1)
-    following = last + dt.timedelta(days=1)
-    return {"title": f"{t(MONTHS[first.month - 1])} {first.year}", "weeks": weeks,
-            "weekdays": [t(w) for w in WEEKDAYS], "month": first.strftime("%Y-%m"),
-            "prev": url_for("ui.organiser", month=prev.strftime("%Y-%m")),
-            "next": url_for("ui.organiser", month=following.strftime("%Y-%m")),
-            "this": url_for("ui.organiser"), "count": len(due)}
+    start, end = grid.window(mode, first)
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    cells = [{"date": d, "day": d.day, "iso": d.isoformat(), "in_month": mode != "month" or d.month == first.month,
+              "today": d == today, "label": f"{t(grid.WEEKDAYS[d.weekday()])} {fmt_date(d)}",
+              "items": by_day.get(d, []) if low <= d <= high else []} for d in days]
+
+    def link(day: dt.date, to: str = mode) -> str:
+        if to == "month":
+            return url_for("ui.organiser", month=day.strftime("%Y-%m"))
+        return url_for("ui.organiser", mode=to, date=day.isoformat())
+
+    return {"title": grid.title(mode, first), "weeks": [cells[i:i + 7] for i in range(0, len(cells), 7)],
+            "weekdays": [t(w) for w in grid.WEEKDAYS][:len(cells)], "month": first.strftime("%Y-%m"), "mode": mode,
+            "prev": link(grid.step(mode, first, -1)), "next": link(grid.step(mode, first, 1)),
+            "this": url_for("ui.organiser") if mode == "month" else link(today),
+            "modes": [(m, link(first, m), t(label)) for m, label in grid.MODES.items()], "count": len(due)}
+
+
+def _day_arg(arg: str | None) -> dt.date:
+    try:
+        return dt.date.fromisoformat(arg or "")
+    except ValueError:
+        return clock.now().date()
 
 
 @bp.get("/organiser")
@@ -126,4 +138,11 @@ def organiser():
     with loom().reader.connect() as conn:
         approvals = _awaiting_approval(loom(), conn, who, clock.now())
     return render_template("ui/organiser.html", items=assignments(who), approvals=approvals,
-                           cal=month_calendar(who, _month(request.args.get("month"))))
+                           cal=_calendar(who, request.args))
+
+
+def _calendar(who, args) -> dict:
+    mode = args.get("mode") if args.get("mode") in grid.MODES else "month"
+    if mode == "month":
+        return month_calendar(who, _month(args.get("month") or (args.get("date") or "")[:7] or None))
+    return month_calendar(who, _day_arg(args.get("date")), mode)

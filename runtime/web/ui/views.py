@@ -88,6 +88,9 @@ def list_view(app: str, entity: str):
         raise NotFound(f"{entity} has no view {request.args.get('view')!r}") from None
     if view.get("kind") == "kanban":
         return redirect(url_for("ui.board_view", app=app, entity=entity, view_name=view["name"]))
+    if view.get("kind") in ("calendar", "gantt", "map"):
+        args = {k: v for k, v in request.args.items() if k != "view"}
+        return redirect(url_for(f"ui.{view['kind']}_view", app=app, entity=entity, view_name=view["name"], **args))
     hidden = loom().permissions.hidden(who, ent)
     offered = column_choices(ent, view, hidden)
     chosen = [c for c in request.args.get("columns", "").split(",") if c in offered]

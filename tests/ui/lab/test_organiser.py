@@ -53,6 +53,18 @@ def test_open_assignments_of_the_user_with_a_month_calendar(lab, world, signed_i
     assert 'id="nav-organiser"' in html
 
 
+def test_the_organiser_calendar_shows_a_week_or_a_day_as_calendar_views_do(lab, world, signed_in, frozen):
+    frozen(NOW)
+    ticket(lab, "Заменить диск", world["eng1"], "2026-03-12")
+    ticket(lab, "Через неделю", world["eng1"], "2026-03-19")
+    week = signed_in("eng1").get("/ui/organiser?mode=week&date=2026-03-11").get_data(as_text=True)
+    assert len(re.findall(r'<td[^>]*data-date="', week)) == 7
+    assert day(week, "2026-03-12") == ["Заменить диск"] and 'data-date="2026-03-19"' not in week
+    assert 'href="/ui/organiser?mode=week&amp;date=2026-03-18"' in week  # the next week
+    one = signed_in("eng1").get("/ui/organiser?mode=day&date=2026-03-19").get_data(as_text=True)
+    assert len(re.findall(r'<td[^>]*data-date="', one)) == 1 and day(one, "2026-03-19") == ["Через неделю"]
+
+
 def test_a_task_the_user_may_not_read_is_not_listed(lab, world, signed_in, frozen):
     frozen(NOW)
     ticket(lab, "Чужая заявка", world["clerk"], "2026-03-12", creator="eng1")   # the clerk sees own only
