@@ -55,11 +55,12 @@ from metamodel.validate import explain_schema_error
 from runtime import sandbox
 from runtime.behaviour.hooks import forbidden_imports, parse_ref, runs_privileged, script_refs
 from runtime.errors import Conflict, LoomError, NotFound
-from runtime.web.ui.i18n import lang, t
+from runtime.web.ui.i18n import N_, lang, t
 
 from . import links
 from .base import bp, loom
-from .drafts import SCRIPT, BadItem, Drafts
+from .drafts import NAME, SCRIPT, BadItem, Drafts
+from .views import publish_context
 from .views import render as render_page
 
 SECTION_KINDS = ("app", "routing", "sla", "schedules", "notifications", "portal", "reports", "approvals", "batches")
@@ -77,6 +78,13 @@ TYPE_OPTIONS = {
     "user": [], "group": [], "geo": [], "file": ["multiple", "accept", "max_size_mb"],
     "table": ["fields"], "computed": ["expression", "result", "script"],
     "rollup": ["entity", "link", "function", "of", "where", "result"],
+}
+TYPE_TITLES = {
+    "string": N_("Line of text"), "text": N_("Long text"), "integer": N_("Whole number"), "decimal": N_("Decimal number"),
+    "money": N_("Money"), "boolean": N_("Yes / no"), "date": N_("Date"), "datetime": N_("Date and time"),
+    "choice": N_("Choice from a list"), "link": N_("Link to a record"), "multilink": N_("Links to records"),
+    "user": N_("User"), "group": N_("Group"), "email": N_("E-mail"), "phone": N_("Phone"), "geo": N_("Point on a map"),
+    "file": N_("File"), "table": N_("Table"), "computed": N_("Computed"), "rollup": N_("Rollup over links"),
 }
 COMMON_OPTIONS = ["help", "default", "unique", "index", "readonly", "validator", "privileged", "previous_names"]
 MAIN_FIELD_KEYS = ("type", "title", "required")
@@ -98,6 +106,12 @@ JS_STRINGS = (
     "No problems found.", "Line {line}", "Result", "Changes", "Log", "Error", "remove", "(any JSON value)",
     "key", "Add entry", "yes", "Entity", "Running…", "as text", "per language", "list", "object", "Position",
     "Renamed from {name}", "previous status", "Runs with system rights",
+    "Values, comma-separated", "Add a field of type", "Add a field of type…", "Transition here from", "Tidy the layout",
+    "— choose a status —", "Rows by the field", "The entity has no choice field to set targets by (a priority).",
+    "For every row", "Fill a cell of the matrix: the calendar and statuses below then apply to every row.",
+    "Starts in", "Pauses in", "Stops in", "Escalation levels", "Level", "At % of the time", "Template", "To",
+    "Copy to", "Add level", "Other policies (their conditions are not one priority): ", "Business calendars",
+    "day off", "Time zone", "Date", "Hours", "Add exception", "Exceptions", "any “{category}”", "for example {examples}",
 )
 
 
@@ -294,6 +308,7 @@ def _functions(source: str) -> list[str]:
 def _tabs(app: str, entity: str) -> list[dict]:
     tabs = [{"key": key, "title": t(title), "url": url_for(f"designer.{key}", app=app, entity=entity)}
             for key, title in ENTITY_TABS]
+    tabs.append({"key": "sla", "title": t("SLA"), "url": url_for("designer.section", app=app, kind="sla", entity=entity)})
     props = raw_schema("entity")["properties"]
     for key in entity_section_keys():
         if props[key].get("type") == "boolean":
@@ -321,8 +336,47 @@ def _render(template: str, *, draft, item: str, editor: str, page_title: str, da
         errors=list(errors),
         conflict=conflict, revision=draft.revision if revision is None else revision,
         live_version=draft.live_version, raw_url=links.raw_url(app, item), app_url=links.app_url(app),
-        tabs=_tabs(app, entity) if entity else [], problems=_item_problems(app, draft.doc, item), **extra)
+        tabs=_tabs(app, entity) if entity else [], problems=_item_problems(app, draft.doc, item),
+        publish_dialog=publish_dialog(draft) if request.method == "GET" and request.args.get("publish") else None,
+        published=published_banner(app, entity), **extra)
     return render_page(template, status, doc=draft.doc, **ctx)
+
+
+def publish_dialog(draft) -> dict:
+    """What the publish dialog of an editor shows: the diff, the plan, the problems and a comment
+    drafted from the diff (the analyst may rewrite it)."""
+    context = publish_context(draft.app, draft)
+    context["comment"] = summary_comment(context["changes"])
+    entity = request.args.get("entity")
+    context["back"] = request.path + (f"?entity={entity}" if entity and NAME.fullmatch(entity) else "")
+    return context
+
+
+def summary_comment(changes: list[dict]) -> str:
+    """A first draft of the publish comment: what changed, by file and path."""
+    if not changes:
+        return ""
+    parts = [" ".join(p for p in (c["file"], c["path"]) if p) for c in changes[:6]]
+    more = len(changes) - len(parts)
+    text = "; ".join(parts) + (t(" and {n} more", n=more) if more else "")
+    return t("Changed: {what}", what=text)
+
+
+def published_banner(app: str, entity: str | None) -> dict | None:
+    """After a publish from an editor: the version and a link to the live list (or the app)."""
+    try:
+        number = int(request.args.get("published", ""))
+    except ValueError:
+        return None
+    live = loom().live.get(app)
+    if live is None:
+        return None
+    entity = entity or request.args.get("entity")
+    if entity and entity in live.app.entities:
+        url = url_for("ui.list_view", app=app, entity=entity)
+    else:
+        url = url_for("ui.app_home", app=app)
+    return {"number": number, "url": url}
 
 
 def script_json(value) -> Markup:
@@ -372,7 +426,20 @@ def _json_page(app: str, item: str, *, editor: str, template: str, page_title: s
     except BadItem as exc:
         return render(json_text=raw, errors=[{"path": "", "message": exc.detail}], revision=revision, status=422)
     flash(t("Saved to the draft (revision {revision}).", revision=new_revision), "ok")
-    return redirect(request.path)
+    return redirect(after_save())
+
+
+def after_save() -> str:
+    """Where a saved editor goes: the same page, the page a tab link named (``next``, saved on the
+    way so that no click is lost), or the same page with the publish dialog open (``then=publish``)."""
+    entity = request.args.get("entity")
+    same = request.path + (f"?entity={entity}" if entity and NAME.fullmatch(entity) else "")
+    if request.form.get("then") == "publish":
+        return same + ("&" if "?" in same else "?") + "publish=1"
+    target = request.form.get("next", "")
+    if target.startswith(("/designer/", "/ui/")) and "//" not in target and "\\" not in target:
+        return target
+    return same
 
 
 def _with_keys(spec: dict, values: dict) -> dict:
@@ -395,7 +462,9 @@ def fields(app: str, entity: str):
     live_entity = live.app.entities.get(entity) if live else None
     live_fields = list(live_entity.spec.get("fields") or {}) if live_entity else []
     field_schema = resolved("entity", "/$defs/field")
-    data = {"types": field_schema["properties"]["type"]["enum"], "fieldSchema": field_schema,
+    types = field_schema["properties"]["type"]["enum"]
+    data = {"types": types, "typeTitles": {ty: f"{t(TYPE_TITLES[ty])} · {ty}" if ty in TYPE_TITLES else ty for ty in types},
+            "fieldSchema": field_schema,
             "typeOptions": TYPE_OPTIONS, "commonOptions": COMMON_OPTIONS, "liveFields": live_fields,
             "hints": {k: v for k, v in _hints(draft.doc, entity).items() if k != "default"},
             "systemColumns": list(SYSTEM_COLUMNS)}
@@ -625,6 +694,11 @@ def section(app: str, kind: str):
     draft = _open(app)
     item = "app.yaml" if kind == "app" else f"{kind}.yaml"
     data = {"schema": _with_installed_channels(resolved(kind)), "root": "", "hints": _hints(draft.doc)}
+    template = "designer/editor_schema.html"
+    shaped = SHAPED_EDITORS.get(kind) if not request.args.get("form") else None
+    if shaped is not None:
+        template, extra_data = shaped(draft.doc)
+        data.update(extra_data, formUrl=url_for("designer.section", app=app, kind=kind, form=1))
 
     def store(current, payload):
         if _empty(payload):
@@ -636,9 +710,62 @@ def section(app: str, kind: str):
             errors.append({"path": "name", "message": t("The app name must stay {name}.", name=app)})
         return payload, errors
 
-    return _json_page(app, item, editor=f"kind:{kind}", template="designer/editor_schema.html",
+    return _json_page(app, item, editor=f"kind:{kind}", template=template,
                       page_title=item, load=lambda v: v if v is not None else {}, store=store, data=data,
-                      draft=draft, kind=kind, kinds=SECTION_KINDS)
+                      draft=draft, kind=kind, kinds=SECTION_KINDS, form_url=data.get("formUrl"))
+
+
+# ---------------------------------------------------------------------- 7. editors shaped like the thing
+CATEGORY_TITLES = {"open": N_("Open"), "in_work": N_("In work"), "waiting": N_("Waiting"), "done": N_("Done"),
+                   "cancelled": N_("Cancelled")}
+DAY_TITLES = {"mon": N_("Mon"), "tue": N_("Tue"), "wed": N_("Wed"), "thu": N_("Thu"), "fri": N_("Fri"),
+              "sat": N_("Sat"), "sun": N_("Sun")}
+DURATIONS = ("30 business minutes", "1 business hour", "2 business hours", "4 business hours", "8 business hours",
+             "24 business hours", "1 business day", "2 business days", "3 business days", "5 business days")
+
+
+def _title(value, fallback: str) -> str:
+    return title_text(value, lang()) or fallback
+
+
+def entity_pickers(doc: dict) -> dict:
+    """Per entity of the draft: its title, choice fields (with their values' titles) and statuses,
+    so that editors offer titles to pick from instead of codes."""
+    out = {}
+    for name, spec in (doc.get("entities") or {}).items():
+        if not isinstance(spec, dict):
+            continue
+        fields = {}
+        for fname, f in (spec.get("fields") or {}).items():
+            if isinstance(f, dict) and f.get("type") == "choice" and f.get("choices"):
+                choices = [{"value": str(c), "title": str(c)} if not isinstance(c, dict) else
+                           {"value": str(c.get("value")), "title": _title(c.get("title"), str(c.get("value")))}
+                           for c in f["choices"]]
+                fields[fname] = {"title": _title(f.get("title"), fname), "choices": choices}
+        statuses = [{"name": st["name"], "title": _title(st.get("title"), st["name"])}
+                    for st in spec.get("statuses") or [] if isinstance(st, dict) and st.get("name")]
+        out[name] = {"title": _title(spec.get("title"), name), "fields": fields, "statuses": statuses}
+    return out
+
+
+def sla_editor(doc: dict) -> tuple[str, dict]:
+    """The SLA matrix, escalation rows and calendar week grids (``sla-editor.js``)."""
+    templates = (doc.get("notifications") or {}).get("templates") or {}
+    entity = request.args.get("entity")
+    return "designer/editor_sla.html", {
+        "entities": entity_pickers(doc), "entity": entity,
+        "targetTitles": {"reaction": t("Reaction"), "resolution": t("Resolution")},
+        "categories": [{"name": k, "title": t(v)} for k, v in CATEGORY_TITLES.items()],
+        "templates": [{"name": k, "title": _title((v or {}).get("title") if isinstance(v, dict) else None, k)}
+                      for k, v in sorted(templates.items())],
+        "recipients": _hints(doc)["to"], "durations": list(DURATIONS),
+        "days": {k: t(v) for k, v in DAY_TITLES.items()},
+        "timezones": ["Europe/Moscow", "Europe/Minsk", "Europe/Kaliningrad", "Europe/Samara", "Asia/Yekaterinburg",
+                      "Asia/Novosibirsk", "Asia/Vladivostok"],
+    }
+
+
+SHAPED_EDITORS = {"sla": sla_editor}
 
 
 # ---------------------------------------------------------------------- 5. scripts
@@ -703,7 +830,7 @@ def script(app: str, file: str):
         return render(json_text="", source=source, conflict=_conflict_message(exc), revision=draft.revision,
                       status=409)
     flash(t("Saved to the draft (revision {revision}).", revision=new_revision), "ok")
-    return redirect(request.path)
+    return redirect(after_save())
 
 
 def _refs_to(doc: dict, file: str) -> list[dict]:

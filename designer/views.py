@@ -463,7 +463,11 @@ def publish(app: str):
                 n=published.number, hash=published.hash[:12]), "info")
     else:
         flash(t("Version {n} published (hash {hash}).", n=published.number, hash=published.hash[:12]), "info")
-    return redirect(url_for("designer.history", app=app))
+    back = request.form.get("back", "")
+    if back.startswith(f"/designer/apps/{app}/") and "//" not in back and "\\" not in back:
+        joiner = "&" if "?" in back else "?"
+        return redirect(f"{back}{joiner}published={published.number}")  # the editor it was published from
+    return redirect(url_for("designer.history", app=app, published=published.number))
 
 
 # ---------------------------------------------------------------------- history

@@ -152,6 +152,18 @@
     markErrors(DATA.errors);
     var hash = decodeURIComponent((location.hash || "").slice(1));
     if (hash) highlight(hash);
+    /* a tab link with unsaved changes saves them on the way, so no click is lost */
+    document.querySelectorAll(".ed-tabs a, a.ed-save-and-go").forEach(function (a) {
+      a.addEventListener("click", function (ev) {
+        if (document.activeElement && document.activeElement.blur) document.activeElement.blur();  // fires a pending change
+        var dirty = document.getElementById("dirty"), form = document.getElementById("editor-form");
+        var next = document.getElementById("editor-next");
+        if (!dirty || dirty.hidden || !form || !next) return;
+        ev.preventDefault();
+        next.value = a.getAttribute("href");
+        if (form.requestSubmit) form.requestSubmit(); else form.submit();
+      });
+    });
     document.querySelectorAll("a[data-error-path]").forEach(function (a) {
       a.addEventListener("click", function (ev) { ev.preventDefault(); highlight(a.dataset.errorPath); });
     });
