@@ -206,25 +206,25 @@
   var titleIn, pluralIn, numberIn, titleFieldIn, dictIn, fieldsNode, indexRows;
   function drawEntity() {
     titleIn = E.titleInputs(model.title, {path: "title", label: T("Title"), name: "entity-title"});
-    pluralIn = E.titleInputs(model.plural, {path: "plural", label: "plural", name: "entity-plural"});
-    numberIn = el("input", {type: "text", name: "number", value: model.number || "", placeholder: "REQ-{000000}", dataset: {path: "number"}, "aria-label": "number"});
-    titleFieldIn = el("select", {name: "title_field", dataset: {path: "title_field"}, "aria-label": "title_field"});
+    pluralIn = E.titleInputs(model.plural, {path: "plural", label: T("Plural title"), name: "entity-plural"});
+    numberIn = el("input", {type: "text", name: "number", value: model.number || "", placeholder: "REQ-{000000}", dataset: {path: "number"}, "aria-label": T("Number pattern")});
+    titleFieldIn = el("select", {name: "title_field", dataset: {path: "title_field"}, "aria-label": T("Title field")});
     dictIn = el("input", {type: "checkbox", name: "dictionary", checked: !!model.dictionary});
     entityBox = el("fieldset", {class: "card fd-entity"}, [
       el("legend", {text: T("Entity")}),
       el("div", {class: "fd-grid"}, [
         el("div", {}, [el("span", {class: "fd-label", text: T("Title")}), titleIn.el]),
-        el("div", {}, [el("span", {class: "fd-label", text: "plural"}), pluralIn.el]),
-        el("label", {}, [el("span", {class: "fd-label", text: "number"}), numberIn]),
-        el("label", {}, [el("span", {class: "fd-label", text: "title_field"}), titleFieldIn]),
-        el("label", {class: "fd-flag", dataset: {path: "dictionary"}}, [dictIn, " dictionary"])])]);
+        el("div", {}, [el("span", {class: "fd-label", text: T("Plural title")}), pluralIn.el]),
+        el("label", {}, [el("span", {class: "fd-label", text: T("Number pattern")}), numberIn]),
+        el("label", {}, [el("span", {class: "fd-label", text: T("Title field")}), titleFieldIn]),
+        el("label", {class: "fd-flag", dataset: {path: "dictionary"}}, [dictIn, " " + T("Dictionary: other entities choose from its records")])])]);
     container.appendChild(entityBox);
   }
   function refreshTitleField(rows, current) {
     titleFieldIn.innerHTML = "";
     titleFieldIn.appendChild(el("option", {value: "", text: "—"}));
     rows.forEach(function (r) { if (r.name) titleFieldIn.appendChild(el("option", {value: r.name, text: r.name})); });
-    titleFieldIn.appendChild(el("option", {value: "number", text: "number"}));  // the record's number (REQ-000123) may be its title
+    titleFieldIn.appendChild(el("option", {value: "number", text: T("Record number")}));  // the record's number (REQ-000123) may be its title
     if (current && current !== "number" && !rows.some(function (r) { return r.name === current; })) titleFieldIn.appendChild(el("option", {value: current, text: current + " (?)"}));
     titleFieldIn.value = current;
   }

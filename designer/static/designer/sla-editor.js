@@ -191,12 +191,12 @@
     var tpl = template();
     var box = el("div", {class: "card sla-escalations", id: "sla-escalations"}, [el("h3", {text: T("Escalation levels")})]);
     var list = tpl ? tpl.escalations || [] : [];
-    var table = el("table", {class: "list"}, [el("thead", {}, [el("tr", {}, [T("Level"), T("At % of the time"), T("Template"), T("To"), T("Copy to"), ""].map(function (h) { return el("th", {text: h}); }))])]);
+    var table = el("table", {class: "list"}, [el("thead", {}, [el("tr", {}, [T("Level"), T("Share of the time, percent"), T("Template"), T("To"), T("Copy to"), ""].map(function (h) { return el("th", {text: h}); }))])]);
     var body = el("tbody");
     function commit() { applyAll(function (p) { if (list.length) p.escalations = JSON.parse(JSON.stringify(list)); else delete p.escalations; }); }
     list.forEach(function (esc, i) {
       var level = el("input", {type: "number", min: 1, value: esc.level, class: "sla-esc-level", "aria-label": T("Level")});
-      var at = el("input", {type: "number", min: 1, value: esc.at, class: "sla-esc-at", "aria-label": T("At % of the time")});
+      var at = el("input", {type: "number", min: 1, value: esc.at, class: "sla-esc-at", "aria-label": T("Share of the time, percent")});
       var tplSel = el("select", {"aria-label": T("Template")}, [el("option", {value: "", text: "—"})].concat(D.templates.map(function (x) { return option(x.name, x.title, x.name); })));
       if (esc.template && !D.templates.some(function (x) { return x.name === esc.template; })) tplSel.appendChild(option(esc.template, esc.template));
       tplSel.value = esc.template || "";
