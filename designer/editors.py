@@ -293,6 +293,40 @@ def _hints(doc: dict, entity: str | None = None) -> dict:
     }
 
 
+def hint_titles(doc: dict) -> dict:
+    """Code -> title (in the page's language) for what pickers offer: roles, groups, entities, fields,
+    statuses, calendars and templates of the draft; a picker shows the title with the code small beside it."""
+    out = {}
+
+    def add(code, title):
+        if isinstance(code, str) and title and code not in out:
+            text = title_text(title, lang()) if not isinstance(title, str) else title
+            if text and text != code:
+                out[code] = text
+
+    app_doc = doc.get("app") or {}
+    for key in ("roles", "groups"):
+        for item in app_doc.get(key) or []:
+            if isinstance(item, dict):
+                add(item.get("name"), item.get("title"))
+                add(f"{'role' if key == 'roles' else 'group'}:{item.get('name')}", item.get("title"))
+    for name, spec in (doc.get("entities") or {}).items():
+        if not isinstance(spec, dict):
+            continue
+        add(name, spec.get("title"))
+        for fname, f in (spec.get("fields") or {}).items():
+            if isinstance(f, dict):
+                add(fname, f.get("title"))
+        for st in spec.get("statuses") or []:
+            if isinstance(st, dict):
+                add(st.get("name"), st.get("title"))
+    for name, cal in ((doc.get("sla") or {}).get("calendars") or {}).items():
+        add(name, (cal or {}).get("title") if isinstance(cal, dict) else None)
+    for name, tpl in ((doc.get("notifications") or {}).get("templates") or {}).items():
+        add(name, (tpl or {}).get("title") if isinstance(tpl, dict) else None)
+    return out
+
+
 def script_functions(doc: dict) -> list[str]:
     """``file.py:function`` for every top-level function of every script of the draft."""
     out = []
@@ -331,7 +365,8 @@ def _render(template: str, *, draft, item: str, editor: str, page_title: str, da
             entity: str | None = None, errors=(), conflict: str | None = None, status: int = 200,
             revision: int | None = None, **extra):
     app = draft.app
-    data = {**data, "lang": lang(), "i18n": {s: t(s) for s in JS_STRINGS}, "errors": list(errors)}
+    data = {**data, "lang": lang(), "i18n": {s: t(s) for s in JS_STRINGS}, "errors": list(errors),
+            "hintTitles": hint_titles(draft.doc)}
     ctx = dict(
         app=app, app_title=title_text((draft.doc.get("app") or {}).get("title"), lang()) or app,
         entity=entity, entity_title=title_text(((draft.doc.get("entities") or {}).get(entity) or {}).get("title"),

@@ -39,6 +39,16 @@
     return node;
   }
 
+  /* a picked code as its title with the code small beside it (the code alone when it has no title) */
+  function codeLabel(code) {
+    var title = (DATA.hintTitles || {})[code];
+    return title ? [title + " ", el("small", {class: "ed-code", text: String(code)})] : [String(code)];
+  }
+  function codeText(code) {
+    var title = (DATA.hintTitles || {})[code];
+    return title ? title + " · " + code : String(code);
+  }
+
   function uid(prefix) { seq += 1; return (prefix || "ed") + "-" + seq; }
 
   function titleText(title, fallback) {
@@ -171,6 +181,6 @@
   window.addEventListener("hashchange", function () { highlight(decodeURIComponent(location.hash.slice(1))); });
 
   window.LoomEd = {DATA: DATA, T: T, el: el, uid: uid, titleText: titleText, titleInputs: titleInputs,
-                   readJSON: readJSON, writeJSON: writeJSON, datalist: datalist, moveItem: moveItem,
+                   codeLabel: codeLabel, codeText: codeText, readJSON: readJSON, writeJSON: writeJSON, datalist: datalist, moveItem: moveItem,
                    findPath: findPath, highlight: highlight, onHighlight: onHighlight, ready: ready};
 })();

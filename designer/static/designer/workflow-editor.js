@@ -369,7 +369,7 @@
       b.addEventListener("change", function () {
         onChange([].slice.call(box.querySelectorAll("input:checked")).map(function (x) { return x.value; }));
       });
-      box.appendChild(el("label", {class: "sf-check"}, [b, " " + v]));
+      box.appendChild(el("label", {class: "sf-check"}, [b, " "].concat(E.codeLabel(v))));
     });
     return box;
   }
@@ -413,7 +413,7 @@
       }); });
       out.push(el("div", {class: "wf-row wf-xy", dataset: {path: base + ".layout"}}, [el("span", {class: "fd-label", text: T("Position")}), xs, ys]));
     }
-    var targets = el("select", {class: "wf-new-target", "aria-label": T("To")}, statuses.map(function (o) { return el("option", {value: o.name, text: o.name}); }));
+    var targets = el("select", {class: "wf-new-target", "aria-label": T("To")}, statuses.map(function (o) { return el("option", {value: o.name, text: E.titleText(o.title, o.name) + " · " + o.name}); }));
     out.push(el("div", {class: "wf-row"}, [el("span", {class: "fd-label", text: T("Add transition")}),
       el("div", {class: "ed-row"}, [targets, el("button", {type: "button", class: "wf-add-from-here", text: "+ " + T("Add transition"),
         onclick: function () { addTransition(s.name, targets.value); }})])]));
@@ -444,7 +444,7 @@
     var from = checks(names, froms(tr), function (list) { tr.from = list.length === 1 ? list[0] : list; changed(); }, "wf-from");
     var targets = names.concat([PREVIOUS]);
     var to = el("select", {class: "wf-to", name: base + ".to"}, targets.concat(targets.indexOf(tr.to) < 0 && tr.to ? [tr.to] : []).map(function (n) {
-      return el("option", {value: n, text: n === PREVIOUS ? "\u21a9 " + T("previous status") : n});
+      return el("option", {value: n, text: n === PREVIOUS ? "\u21a9 " + T("previous status") : E.codeText(n)});
     }));
     to.value = tr.to;
     to.addEventListener("change", function () { tr.to = to.value; changed(); });
