@@ -19,7 +19,10 @@
   doc.policies = doc.policies || [];
   var TARGETS = [{name: "reaction", title: D.targetTitles.reaction}, {name: "resolution", title: D.targetTitles.resolution}];
   var DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-  var entityName = D.entity && D.entities[D.entity] ? D.entity : Object.keys(D.entities)[0];
+  /* the entity asked for, else the first with a policy, else the first with a choice field */
+  var entityName = D.entity && D.entities[D.entity] ? D.entity :
+    (doc.policies.map(function (p) { return p.entity; }).filter(function (n) { return D.entities[n]; })[0] ||
+     Object.keys(D.entities).filter(function (n) { return Object.keys(D.entities[n].fields).length; })[0] || Object.keys(D.entities)[0]);
   var fieldName = null;
 
   function code(text) { return el("small", {class: "ed-code", text: text}); }
@@ -99,25 +102,6 @@
   /* a setting of the matrix (calendar, statuses of a target) applies to every policy of the matrix */
   function applyAll(fn) { matrixPolicies().forEach(fn); changed(); }
 
-  function statusChecks(values, disabled, onChange, path) {
-    var box = el("div", {class: "sf-checks sla-statuses", dataset: {path: path}});
-    /* the entity's statuses, and a category (all statuses of it) where the policy names one */
-    var opts = ent().statuses.map(function (s) { return {value: s.name, title: s.title, code: s.name}; });
-    (values || []).forEach(function (v) {
-      if (opts.some(function (o) { return o.value === v; })) return;
-      var cat = D.categories.filter(function (c) { return c.name === v; })[0];
-      opts.push(cat ? {value: v, title: T("any “{category}”", {category: cat.title}), code: v} : {value: v, title: v});
-    });
-    opts.forEach(function (o) {
-      var b = el("input", {type: "checkbox", value: o.value, checked: (values || []).indexOf(o.value) >= 0, disabled: disabled});
-      b.addEventListener("change", function () {
-        onChange([].slice.call(box.querySelectorAll("input:checked")).map(function (x) { return x.value; }));
-      });
-      box.appendChild(el("label", {class: "sf-check"}, [b, " " + o.title, o.code && o.code !== o.title ? code(o.code) : null]));
-    });
-    return box;
-  }
-
   /* ------------------------------------------------------------ drawing */
   function drawPicker() {
     var entSel = el("select", {id: "sla-entity", "aria-label": T("Entity")}, Object.keys(D.entities).map(function (n) { return option(n, D.entities[n].title, n); }));
@@ -173,17 +157,34 @@
     cal.disabled = !tpl;
     cal.addEventListener("change", function () { applyAll(function (p) { if (cal.value) p.calendar = cal.value; else delete p.calendar; }); });
     box.appendChild(el("label", {class: "wf-row"}, [el("span", {class: "fd-label", text: T("Calendar")}), cal]));
-    TARGETS.forEach(function (t) {
-      /* before the first cell is filled, the defaults a new row gets are shown (so nothing jumps) */
-      var target = tpl ? targetOf(tpl, t.name) : defaults(t.name);
-      if (!target) return;
-      [["start", T("Starts in")], ["pause", T("Pauses in")], ["stop", T("Stops in")]].forEach(function (pair) {
-        box.appendChild(el("div", {class: "wf-row"}, [el("span", {class: "fd-label", text: t.title + ": " + pair[1]}),
-          statusChecks(target[pair[0]], !tpl, function (list) {
-            applyAll(function (p) { var x = targetOf(p, t.name); if (!x) return; if (list.length) x[pair[0]] = list; else delete x[pair[0]]; });
-          }, "sla." + t.name + "." + pair[0])]));
-      });
+    /* which statuses start, pause and stop each clock: one table, a row per status, a column per clock and role */
+    var KINDS = [["start", T("start")], ["pause", T("pause")], ["stop", T("stop")]];
+    var targets = TARGETS.map(function (t) { return {t: t, target: tpl ? targetOf(tpl, t.name) : defaults(t.name)}; })
+      .filter(function (x) { return x.target; });
+    var values = ent().statuses.map(function (st) { return {value: st.name, title: st.title}; });
+    targets.forEach(function (x) { KINDS.forEach(function (k) { (x.target[k[0]] || []).forEach(function (v) {
+      if (values.some(function (o) { return o.value === v; })) return;
+      var cat = D.categories.filter(function (c) { return c.name === v; })[0];
+      values.push({value: v, title: cat ? T("any “{category}”", {category: cat.title}) : v});
+    }); }); });
+    var head1 = el("tr", {}, [el("th")].concat(targets.map(function (x) { return el("th", {colspan: 3, text: x.t.title}); })));
+    var head2 = el("tr", {}, [el("th", {text: T("Status")})].concat([].concat.apply([], targets.map(function () {
+      return KINDS.map(function (k) { return el("th", {class: "sla-kind", text: k[1]}); }); }))));
+    var rows = values.map(function (o) {
+      return el("tr", {}, [el("th", {scope: "row"}, [o.title, o.title !== o.value ? code(o.value) : null])].concat([].concat.apply([], targets.map(function (x) {
+        return KINDS.map(function (k) {
+          var b = el("input", {type: "checkbox", checked: (x.target[k[0]] || []).indexOf(o.value) >= 0, disabled: !tpl,
+                               "aria-label": x.t.title + ": " + k[1] + " " + o.title, dataset: {target: x.t.name, kind: k[0], status: o.value}});
+          b.addEventListener("change", function () {
+            var list = (x.target[k[0]] || []).filter(function (v) { return v !== o.value; });
+            if (b.checked) list.push(o.value);
+            applyAll(function (p) { var y = targetOf(p, x.t.name); if (!y) return; if (list.length) y[k[0]] = list.slice(); else delete y[k[0]]; });
+          });
+          return el("td", {class: "sla-check"}, [b]);
+        });
+      }))));
     });
+    box.appendChild(el("table", {class: "list sla-clocks", id: "sla-clocks"}, [el("thead", {}, [head1, head2]), el("tbody", {}, rows)]));
     return box;
   }
 
