@@ -366,7 +366,7 @@ def _render(template: str, *, draft, item: str, editor: str, page_title: str, da
             revision: int | None = None, **extra):
     app = draft.app
     data = {**data, "lang": lang(), "i18n": {s: t(s) for s in JS_STRINGS}, "errors": list(errors),
-            "hintTitles": hint_titles(draft.doc)}
+            "hintTitles": hint_titles(draft.doc), "freeHints": ["timezone"]}
     ctx = dict(
         app=app, app_title=title_text((draft.doc.get("app") or {}).get("title"), lang()) or app,
         entity=entity, entity_title=title_text(((draft.doc.get("entities") or {}).get(entity) or {}).get("title"),
@@ -386,8 +386,7 @@ def publish_dialog(draft) -> dict:
     drafted from the diff (the analyst may rewrite it)."""
     context = publish_context(draft.app, draft)
     context["comment"] = summary_comment(context["changes"])
-    entity = request.args.get("entity")
-    context["back"] = request.path + (f"?entity={entity}" if entity and NAME.fullmatch(entity) else "")
+    context["back"] = request.path + _kept_query()
     return context
 
 
@@ -468,11 +467,18 @@ def _json_page(app: str, item: str, *, editor: str, template: str, page_title: s
     return redirect(after_save())
 
 
+def _kept_query() -> str:
+    """The query a page keeps across a save: the entity it was opened for and the form fallback."""
+    entity, form = request.args.get("entity"), request.args.get("form")
+    kept = [f"entity={entity}"] if entity and NAME.fullmatch(entity) else []
+    kept += ["form=1"] if form else []
+    return "?" + "&".join(kept) if kept else ""
+
+
 def after_save() -> str:
     """Where a saved editor goes: the same page, the page a tab link named (``next``, saved on the
     way so that no click is lost), or the same page with the publish dialog open (``then=publish``)."""
-    entity = request.args.get("entity")
-    same = request.path + (f"?entity={entity}" if entity and NAME.fullmatch(entity) else "")
+    same = request.path + _kept_query()
     if request.form.get("then") == "publish":
         return same + ("&" if "?" in same else "?") + "publish=1"
     target = request.form.get("next", "")

@@ -467,7 +467,7 @@ def publish(app: str):
     if back.startswith(f"/designer/apps/{app}/") and "//" not in back and "\\" not in back:
         joiner = "&" if "?" in back else "?"
         return redirect(f"{back}{joiner}published={published.number}")  # the editor it was published from
-    return redirect(url_for("designer.history", app=app, published=published.number))
+    return redirect(url_for("designer.history", app=app))
 
 
 # ---------------------------------------------------------------------- history

@@ -163,7 +163,8 @@
     var attrs = {value: value === undefined || value === null ? "" : String(value), dataset: {path: path},
                  "aria-label": humanize(name), name: path || name, placeholder: s.description && s.description.length < 60 ? s.description : null};
     var hint = ctx.hints[name];
-    if (!long && hint && hint.length && hint.length <= 200 && (attrs.value === "" || hint.indexOf(attrs.value) >= 0)) {
+    var free = (E.DATA.freeHints || []).indexOf(name) >= 0;  // suggestions only (time zones): typed, not picked
+    if (!long && !free && hint && hint.length && hint.length <= 200 && (attrs.value === "" || hint.indexOf(attrs.value) >= 0)) {
       /* a reference to something the app has: picked from its titles, the code beside */
       var select = el("select", {dataset: {path: path}, "aria-label": humanize(name), name: path || name, class: "sf-picker"},
         [el("option", {value: "", text: "—"})].concat(hint.map(function (v) { return el("option", {value: v, text: E.codeText(v)}); })));
