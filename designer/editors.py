@@ -116,6 +116,8 @@ JS_STRINGS = (
     N_("Business calendars"), N_("day off"), N_("Time zone"), N_("Date"), N_("Hours"), N_("Add exception"),
     N_("Exceptions"), N_("any “{category}”"), N_("for example {examples}"), N_("Plural title"), N_("Number pattern"),
     N_("Title field"), N_("Dictionary: other entities choose from its records"), N_("Record number"),
+    N_("Strategy"), N_("Drag to reorder"), N_("more"), N_("Otherwise: group"), N_("Otherwise: strategy"),
+    N_("Otherwise (no rule matched)"), N_("Add rule"), N_("Route an entity"), N_("Route an entity…"),
 )
 
 
@@ -810,7 +812,20 @@ def sla_editor(doc: dict) -> tuple[str, dict]:
     }
 
 
-SHAPED_EDITORS = {"sla": sla_editor}
+STRATEGY_TITLES = {"least_loaded": N_("Least loaded"), "round_robin": N_("In turn"), "by_skill": N_("By skill"),
+                   "manual": N_("Manually")}
+
+
+def routing_editor(doc: dict) -> tuple[str, dict]:
+    """The ordered rule table per entity (``routing-editor.js``)."""
+    groups = [g.get("name") for g in (doc.get("app") or {}).get("groups") or [] if isinstance(g, dict)]
+    return "designer/editor_routing.html", {
+        "groups": groups, "entityTitles": {n: e["title"] for n, e in entity_pickers(doc).items()},
+        "strategies": [{"name": k, "title": f"{t(v)} · {k}"} for k, v in STRATEGY_TITLES.items()],
+    }
+
+
+SHAPED_EDITORS = {"sla": sla_editor, "routing": routing_editor}
 
 
 # ---------------------------------------------------------------------- 5. scripts

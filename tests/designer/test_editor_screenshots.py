@@ -96,3 +96,30 @@ def test_the_sla_editor_of_each_shipped_app_fits_a_laptop_screen(server, page, a
     assert page.locator(".sla-cell").count() >= 4 or app == "municipal"
     assert tall <= HEIGHT
     assert not wide(page)
+
+
+@pytest.mark.parametrize("app", sorted(SLA_APPS))
+def test_the_routing_editor_of_each_shipped_app_fits_a_laptop_screen(server, page, app):
+    page.goto(f"{server[0]}/designer/apps/{app}/sections/routing")
+    page.wait_for_selector("#routing-editor")
+    page.screenshot(path=str(SHOTS / f"designer-ru-routing-{app}.png"))
+    tall = height(page)
+    print(f"\nrouting editor of {app}: {tall} px high on a {WIDTH}x{HEIGHT} screen")
+    assert tall <= HEIGHT
+    assert not wide(page)
+
+
+def test_routing_rules_are_reordered_by_dragging(server, page):
+    from playwright.sync_api import expect
+    base, loom = server
+    page.goto(f"{base}/designer/apps/it_support/sections/routing")
+    rows = page.locator("#rt-ticket .rt-rule")
+    before = [r["name"] for r in loom.store.document("it_support")["routing"]["entities"]["ticket"]["rules"]]
+    rows.nth(2).locator(".rt-handle").drag_to(rows.nth(0))
+    page.click("#save")
+    expect(page.locator(".flash.ok")).to_be_visible()
+    from designer.drafts import Drafts
+    after = [r["name"] for r in Drafts(loom).open("it_support").doc["routing"]["entities"]["ticket"]["rules"]]
+    assert after == [before[2], before[0], before[1], *before[3:]]
+    fallback = Drafts(loom).open("it_support").doc["routing"]["entities"]["ticket"]["fallback"]
+    assert fallback == {"group": "line1", "strategy": "round_robin"}  # kept as it was

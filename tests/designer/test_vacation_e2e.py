@@ -339,6 +339,7 @@ def analyst_builds_the_app(page, base, loom, web, doc, entity, saved, expect):
     page.select_option("#add-section-kind", "routing")
     page.click("#add-section")
     expect(page).to_have_url(f"{base}{APP}/sections/routing")
+    page.click("#routing-as-form")  # the entity's routing settings are written in the form the schema generates
     page.fill('[data-path="entities"] > .sf-map-add .sf-new-key', "request")
     page.click('[data-path="entities"] > .sf-map-add .sf-add-entry')
     pick(page, '[data-path="entities.request.group_field"]', "hr_group")
