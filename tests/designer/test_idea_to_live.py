@@ -118,6 +118,10 @@ def test_a_field_a_status_and_an_sla_target_go_live_in_one_publish(server):
             ann.click("#wf-add-status")
             ann.fill(".wf-status-name", "in_work")
             ann.select("#wf-transition-from", "new")
+            boxes = ann.page.locator(".wf-node").evaluate_all(
+                "nodes => nodes.map(n => { const b = n.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; })")
+            assert len(boxes) == 3 and not any(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+                                               for i, a in enumerate(boxes) for b in boxes[i + 1:])  # in free space
             ann.click("#tab-sla")  # saves the workflow on the way
             # the SLA target for one priority: one cell of the matrix
             ann.fill(".sla-cell[data-value=high][data-target=reaction]", "4 business hours")
