@@ -55,11 +55,12 @@ from metamodel.validate import explain_schema_error
 from runtime import sandbox
 from runtime.behaviour.hooks import forbidden_imports, parse_ref, runs_privileged, script_refs
 from runtime.errors import Conflict, LoomError, NotFound
-from runtime.web.ui.i18n import lang, t
+from runtime.web.ui.i18n import N_, lang, t
 
 from . import links
 from .base import bp, loom
-from .drafts import SCRIPT, BadItem, Drafts
+from .drafts import NAME, SCRIPT, BadItem, Drafts
+from .views import publish_context
 from .views import render as render_page
 
 SECTION_KINDS = ("app", "routing", "sla", "schedules", "notifications", "portal", "reports", "approvals", "batches")
@@ -78,26 +79,45 @@ TYPE_OPTIONS = {
     "table": ["fields"], "computed": ["expression", "result", "script"],
     "rollup": ["entity", "link", "function", "of", "where", "result"],
 }
+TYPE_TITLES = {
+    "string": N_("Line of text"), "text": N_("Long text"), "integer": N_("Whole number"), "decimal": N_("Decimal number"),
+    "money": N_("Money"), "boolean": N_("Yes / no"), "date": N_("Date"), "datetime": N_("Date and time"),
+    "choice": N_("Choice from a list"), "link": N_("Link to a record"), "multilink": N_("Links to records"),
+    "user": N_("User"), "group": N_("Group"), "email": N_("E-mail"), "phone": N_("Phone"), "geo": N_("Point on a map"),
+    "file": N_("File"), "table": N_("Table"), "computed": N_("Computed"), "rollup": N_("Rollup over links"),
+}
 COMMON_OPTIONS = ["help", "default", "unique", "index", "readonly", "validator", "privileged", "previous_names"]
 MAIN_FIELD_KEYS = ("type", "title", "required")
 
 # UI strings the editors' JavaScript shows: sent translated with each page's data.
 JS_STRINGS = (
-    "Add", "Add field", "Remove", "Move up", "Move down", "Options", "Name", "Type", "Title", "Required",
-    "Value", "Choices", "Add choice", "Child fields", "Search", "Full-text search", "Indexes", "Add index",
-    "Unique", "Fields (comma-separated)", "Section", "Add section", "Tab", "Add tab", "Use tabs", "Columns",
-    "Collapsed", "Visible if", "Rules", "Fields of the entity", "Add to", "Drop fields here", "placed",
-    "not placed", "Status", "Add status", "Transition", "Add transition", "Connect",
-    "Click the source status, then the target status.", "Category", "Initial status", "Color", "From", "To",
-    "Roles", "Groups", "Condition", "Required fields", "Timer: after", "Calendar", "Script before",
-    "Script after", "Set fields", "Actions", "Delete",
-    "Select a status or a transition to edit it, drag statuses to move them, drag from the dot on the right "
-    "of a status to another status to draw a transition.",
-    "View", "Add view", "Default view", "Page size", "Columns of the list", "Add column", "Filters",
-    "Add filter", "Field", "Operator", "Sort", "Add sort", "ascending", "descending", "Checking…",
-    "No problems found.", "Line {line}", "Result", "Changes", "Log", "Error", "remove", "(any JSON value)",
-    "key", "Add entry", "yes", "Entity", "Running…", "as text", "per language", "list", "object", "Position",
-    "Renamed from {name}", "previous status", "Runs with system rights",
+    N_("Add"), N_("Add field"), N_("Remove"), N_("Move up"), N_("Move down"), N_("Options"), N_("Name"), N_("Type"),
+    N_("Title"), N_("Required"), N_("Value"), N_("Choices"), N_("Add choice"), N_("Child fields"), N_("Search"),
+    N_("Full-text search"), N_("Indexes"), N_("Add index"), N_("Unique"), N_("Fields (comma-separated)"),
+    N_("Section"), N_("Add section"), N_("Tab"), N_("Add tab"), N_("Use tabs"), N_("Columns"), N_("Collapsed"),
+    N_("Visible if"), N_("Rules"), N_("Fields of the entity"), N_("Add to"), N_("Drop fields here"), N_("placed"),
+    N_("not placed"), N_("Status"), N_("Add status"), N_("Transition"), N_("Add transition"), N_("Connect"),
+    N_("Click the source status, then the target status."), N_("Category"), N_("Initial status"), N_("Color"),
+    N_("From"), N_("To"), N_("Roles"), N_("Groups"), N_("Condition"), N_("Required fields"), N_("Timer: after"),
+    N_("Calendar"), N_("Script before"), N_("Script after"), N_("Set fields"), N_("Actions"), N_("Delete"),
+    N_("Select a status or a transition to edit it, drag statuses to move them, drag from the dot on the right of a status to another status to draw a transition."),
+    N_("View"), N_("Add view"), N_("Default view"), N_("Page size"), N_("Columns of the list"), N_("Add column"),
+    N_("Filters"), N_("Add filter"), N_("Field"), N_("Operator"), N_("Sort"), N_("Add sort"), N_("ascending"),
+    N_("descending"), N_("Checking…"), N_("No problems found."), N_("Line {line}"), N_("Result"), N_("Changes"),
+    N_("Log"), N_("Error"), N_("remove"), N_("(any JSON value)"), N_("key"), N_("Add entry"), N_("yes"), N_("Entity"),
+    N_("Running…"), N_("as text"), N_("per language"), N_("list"), N_("object"), N_("Position"),
+    N_("Renamed from {name}"), N_("previous status"), N_("Runs with system rights"), N_("Values, comma-separated"),
+    N_("Add a field of type"), N_("Add a field of type…"), N_("Transition here from"), N_("Tidy the layout"),
+    N_("— choose a status —"), N_("Rows by the field"),
+    N_("The entity has no choice field to set targets by (a priority)."), N_("For every row"),
+    N_("Fill a cell of the matrix: the calendar and statuses below then apply to every row."), N_("start"),
+    N_("pause"), N_("stop"), N_("Escalation levels"), N_("Level"), N_("Share of the time, percent"), N_("Template"),
+    N_("To"), N_("Copy to"), N_("Add level"), N_("Other policies (their conditions are not one priority): "),
+    N_("Business calendars"), N_("day off"), N_("Time zone"), N_("Date"), N_("Hours"), N_("Add exception"),
+    N_("Exceptions"), N_("any “{category}”"), N_("for example {examples}"), N_("Plural title"), N_("Number pattern"),
+    N_("Title field"), N_("Dictionary: other entities choose from its records"), N_("Record number"),
+    N_("Strategy"), N_("Drag to reorder"), N_("more"), N_("Otherwise: group"), N_("Otherwise: strategy"),
+    N_("Otherwise (no rule matched)"), N_("Add rule"), N_("Route an entity"), N_("Route an entity…"),
 )
 
 
@@ -275,6 +295,40 @@ def _hints(doc: dict, entity: str | None = None) -> dict:
     }
 
 
+def hint_titles(doc: dict) -> dict:
+    """Code -> title (in the page's language) for what pickers offer: roles, groups, entities, fields,
+    statuses, calendars and templates of the draft; a picker shows the title with the code small beside it."""
+    out = {}
+
+    def add(code, title):
+        if isinstance(code, str) and title and code not in out:
+            text = title_text(title, lang()) if not isinstance(title, str) else title
+            if text and text != code:
+                out[code] = text
+
+    app_doc = doc.get("app") or {}
+    for key in ("roles", "groups"):
+        for item in app_doc.get(key) or []:
+            if isinstance(item, dict):
+                add(item.get("name"), item.get("title"))
+                add(f"{'role' if key == 'roles' else 'group'}:{item.get('name')}", item.get("title"))
+    for name, spec in (doc.get("entities") or {}).items():
+        if not isinstance(spec, dict):
+            continue
+        add(name, spec.get("title"))
+        for fname, f in (spec.get("fields") or {}).items():
+            if isinstance(f, dict):
+                add(fname, f.get("title"))
+        for st in spec.get("statuses") or []:
+            if isinstance(st, dict):
+                add(st.get("name"), st.get("title"))
+    for name, cal in ((doc.get("sla") or {}).get("calendars") or {}).items():
+        add(name, (cal or {}).get("title") if isinstance(cal, dict) else None)
+    for name, tpl in ((doc.get("notifications") or {}).get("templates") or {}).items():
+        add(name, (tpl or {}).get("title") if isinstance(tpl, dict) else None)
+    return out
+
+
 def script_functions(doc: dict) -> list[str]:
     """``file.py:function`` for every top-level function of every script of the draft."""
     out = []
@@ -294,6 +348,7 @@ def _functions(source: str) -> list[str]:
 def _tabs(app: str, entity: str) -> list[dict]:
     tabs = [{"key": key, "title": t(title), "url": url_for(f"designer.{key}", app=app, entity=entity)}
             for key, title in ENTITY_TABS]
+    tabs.append({"key": "sla", "title": t("SLA"), "url": url_for("designer.section", app=app, kind="sla", entity=entity)})
     props = raw_schema("entity")["properties"]
     for key in entity_section_keys():
         if props[key].get("type") == "boolean":
@@ -312,7 +367,8 @@ def _render(template: str, *, draft, item: str, editor: str, page_title: str, da
             entity: str | None = None, errors=(), conflict: str | None = None, status: int = 200,
             revision: int | None = None, **extra):
     app = draft.app
-    data = {**data, "lang": lang(), "i18n": {s: t(s) for s in JS_STRINGS}, "errors": list(errors)}
+    data = {**data, "lang": lang(), "i18n": {s: t(s) for s in JS_STRINGS}, "errors": list(errors),
+            "hintTitles": hint_titles(draft.doc), "freeHints": ["timezone"]}
     ctx = dict(
         app=app, app_title=title_text((draft.doc.get("app") or {}).get("title"), lang()) or app,
         entity=entity, entity_title=title_text(((draft.doc.get("entities") or {}).get(entity) or {}).get("title"),
@@ -321,8 +377,46 @@ def _render(template: str, *, draft, item: str, editor: str, page_title: str, da
         errors=list(errors),
         conflict=conflict, revision=draft.revision if revision is None else revision,
         live_version=draft.live_version, raw_url=links.raw_url(app, item), app_url=links.app_url(app),
-        tabs=_tabs(app, entity) if entity else [], problems=_item_problems(app, draft.doc, item), **extra)
+        tabs=_tabs(app, entity) if entity else [], problems=_item_problems(app, draft.doc, item),
+        publish_dialog=publish_dialog(draft) if request.method == "GET" and request.args.get("publish") else None,
+        published=published_banner(app, entity), **extra)
     return render_page(template, status, doc=draft.doc, **ctx)
+
+
+def publish_dialog(draft) -> dict:
+    """What the publish dialog of an editor shows: the diff, the plan, the problems and a comment
+    drafted from the diff (the analyst may rewrite it)."""
+    context = publish_context(draft.app, draft)
+    context["comment"] = summary_comment(context["changes"])
+    context["back"] = request.path + _kept_query()
+    return context
+
+
+def summary_comment(changes: list[dict]) -> str:
+    """A first draft of the publish comment: what changed, by file and path."""
+    if not changes:
+        return ""
+    parts = [" ".join(p for p in (c["file"], c["path"]) if p) for c in changes[:6]]
+    more = len(changes) - len(parts)
+    text = "; ".join(parts) + (t(" and {n} more", n=more) if more else "")
+    return t("Changed: {what}", what=text)
+
+
+def published_banner(app: str, entity: str | None) -> dict | None:
+    """After a publish from an editor: the version and a link to the live list (or the app)."""
+    try:
+        number = int(request.args.get("published", ""))
+    except ValueError:
+        return None
+    live = loom().live.get(app)
+    if live is None:
+        return None
+    entity = entity or request.args.get("entity")
+    if entity and entity in live.app.entities:
+        url = url_for("ui.list_view", app=app, entity=entity)
+    else:
+        url = url_for("ui.app_home", app=app)
+    return {"number": number, "url": url}
 
 
 def script_json(value) -> Markup:
@@ -372,7 +466,27 @@ def _json_page(app: str, item: str, *, editor: str, template: str, page_title: s
     except BadItem as exc:
         return render(json_text=raw, errors=[{"path": "", "message": exc.detail}], revision=revision, status=422)
     flash(t("Saved to the draft (revision {revision}).", revision=new_revision), "ok")
-    return redirect(request.path)
+    return redirect(after_save())
+
+
+def _kept_query() -> str:
+    """The query a page keeps across a save: the entity it was opened for and the form fallback."""
+    entity, form = request.args.get("entity"), request.args.get("form")
+    kept = [f"entity={entity}"] if entity and NAME.fullmatch(entity) else []
+    kept += ["form=1"] if form else []
+    return "?" + "&".join(kept) if kept else ""
+
+
+def after_save() -> str:
+    """Where a saved editor goes: the same page, the page a tab link named (``next``, saved on the
+    way so that no click is lost), or the same page with the publish dialog open (``then=publish``)."""
+    same = request.path + _kept_query()
+    if request.form.get("then") == "publish":
+        return same + ("&" if "?" in same else "?") + "publish=1"
+    target = request.form.get("next", "")
+    if target.startswith(("/designer/", "/ui/")) and "//" not in target and "\\" not in target:
+        return target
+    return same
 
 
 def _with_keys(spec: dict, values: dict) -> dict:
@@ -395,7 +509,9 @@ def fields(app: str, entity: str):
     live_entity = live.app.entities.get(entity) if live else None
     live_fields = list(live_entity.spec.get("fields") or {}) if live_entity else []
     field_schema = resolved("entity", "/$defs/field")
-    data = {"types": field_schema["properties"]["type"]["enum"], "fieldSchema": field_schema,
+    types = field_schema["properties"]["type"]["enum"]
+    data = {"types": types, "typeTitles": {ty: f"{t(TYPE_TITLES[ty])} · {ty}" if ty in TYPE_TITLES else ty for ty in types},
+            "fieldSchema": field_schema,
             "typeOptions": TYPE_OPTIONS, "commonOptions": COMMON_OPTIONS, "liveFields": live_fields,
             "hints": {k: v for k, v in _hints(draft.doc, entity).items() if k != "default"},
             "systemColumns": list(SYSTEM_COLUMNS)}
@@ -625,6 +741,11 @@ def section(app: str, kind: str):
     draft = _open(app)
     item = "app.yaml" if kind == "app" else f"{kind}.yaml"
     data = {"schema": _with_installed_channels(resolved(kind)), "root": "", "hints": _hints(draft.doc)}
+    template = "designer/editor_schema.html"
+    shaped = SHAPED_EDITORS.get(kind) if not request.args.get("form") else None
+    if shaped is not None:
+        template, extra_data = shaped(draft.doc)
+        data.update(extra_data, formUrl=url_for("designer.section", app=app, kind=kind, form=1))
 
     def store(current, payload):
         if _empty(payload):
@@ -636,9 +757,75 @@ def section(app: str, kind: str):
             errors.append({"path": "name", "message": t("The app name must stay {name}.", name=app)})
         return payload, errors
 
-    return _json_page(app, item, editor=f"kind:{kind}", template="designer/editor_schema.html",
+    return _json_page(app, item, editor=f"kind:{kind}", template=template,
                       page_title=item, load=lambda v: v if v is not None else {}, store=store, data=data,
-                      draft=draft, kind=kind, kinds=SECTION_KINDS)
+                      draft=draft, kind=kind, kinds=SECTION_KINDS, form_url=data.get("formUrl"))
+
+
+# ---------------------------------------------------------------------- 7. editors shaped like the thing
+CATEGORY_TITLES = {"open": N_("Open"), "in_work": N_("In work"), "waiting": N_("Waiting"), "done": N_("Done"),
+                   "cancelled": N_("Cancelled")}
+DAY_TITLES = {"mon": N_("Mon"), "tue": N_("Tue"), "wed": N_("Wed"), "thu": N_("Thu"), "fri": N_("Fri"),
+              "sat": N_("Sat"), "sun": N_("Sun")}
+DURATIONS = ("30 business minutes", "1 business hour", "2 business hours", "4 business hours", "8 business hours",
+             "24 business hours", "1 business day", "2 business days", "3 business days", "5 business days")
+
+
+def _title(value, fallback: str) -> str:
+    return title_text(value, lang()) or fallback
+
+
+def entity_pickers(doc: dict) -> dict:
+    """Per entity of the draft: its title, choice fields (with their values' titles) and statuses,
+    so that editors offer titles to pick from instead of codes."""
+    out = {}
+    for name, spec in (doc.get("entities") or {}).items():
+        if not isinstance(spec, dict):
+            continue
+        fields = {}
+        for fname, f in (spec.get("fields") or {}).items():
+            if isinstance(f, dict) and f.get("type") == "choice" and f.get("choices"):
+                choices = [{"value": str(c), "title": str(c)} if not isinstance(c, dict) else
+                           {"value": str(c.get("value")), "title": _title(c.get("title"), str(c.get("value")))}
+                           for c in f["choices"]]
+                fields[fname] = {"title": _title(f.get("title"), fname), "choices": choices}
+        statuses = [{"name": st["name"], "title": _title(st.get("title"), st["name"])}
+                    for st in spec.get("statuses") or [] if isinstance(st, dict) and st.get("name")]
+        out[name] = {"title": _title(spec.get("title"), name), "fields": fields, "statuses": statuses}
+    return out
+
+
+def sla_editor(doc: dict) -> tuple[str, dict]:
+    """The SLA matrix, escalation rows and calendar week grids (``sla-editor.js``)."""
+    templates = (doc.get("notifications") or {}).get("templates") or {}
+    entity = request.args.get("entity")
+    return "designer/editor_sla.html", {
+        "entities": entity_pickers(doc), "entity": entity,
+        "targetTitles": {"reaction": t("Reaction"), "resolution": t("Resolution")},
+        "categories": [{"name": k, "title": t(v)} for k, v in CATEGORY_TITLES.items()],
+        "templates": [{"name": k, "title": _title((v or {}).get("title") if isinstance(v, dict) else None, k)}
+                      for k, v in sorted(templates.items())],
+        "recipients": _hints(doc)["to"], "durations": list(DURATIONS),
+        "days": {k: t(v) for k, v in DAY_TITLES.items()},
+        "timezones": ["Europe/Moscow", "Europe/Minsk", "Europe/Kaliningrad", "Europe/Samara", "Asia/Yekaterinburg",
+                      "Asia/Novosibirsk", "Asia/Vladivostok"],
+    }
+
+
+STRATEGY_TITLES = {"least_loaded": N_("Least loaded"), "round_robin": N_("In turn"), "by_skill": N_("By skill"),
+                   "manual": N_("Manually")}
+
+
+def routing_editor(doc: dict) -> tuple[str, dict]:
+    """The ordered rule table per entity (``routing-editor.js``)."""
+    groups = [g.get("name") for g in (doc.get("app") or {}).get("groups") or [] if isinstance(g, dict)]
+    return "designer/editor_routing.html", {
+        "groups": groups, "entityTitles": {n: e["title"] for n, e in entity_pickers(doc).items()},
+        "strategies": [{"name": k, "title": f"{t(v)} · {k}"} for k, v in STRATEGY_TITLES.items()],
+    }
+
+
+SHAPED_EDITORS = {"sla": sla_editor, "routing": routing_editor}
 
 
 # ---------------------------------------------------------------------- 5. scripts
@@ -703,7 +890,7 @@ def script(app: str, file: str):
         return render(json_text="", source=source, conflict=_conflict_message(exc), revision=draft.revision,
                       status=409)
     flash(t("Saved to the draft (revision {revision}).", revision=new_revision), "ok")
-    return redirect(request.path)
+    return redirect(after_save())
 
 
 def _refs_to(doc: dict, file: str) -> list[dict]:

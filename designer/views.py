@@ -463,6 +463,10 @@ def publish(app: str):
                 n=published.number, hash=published.hash[:12]), "info")
     else:
         flash(t("Version {n} published (hash {hash}).", n=published.number, hash=published.hash[:12]), "info")
+    back = request.form.get("back", "")
+    if back.startswith(f"/designer/apps/{app}/") and "//" not in back and "\\" not in back:
+        joiner = "&" if "?" in back else "?"
+        return redirect(f"{back}{joiner}published={published.number}")  # the editor it was published from
     return redirect(url_for("designer.history", app=app))
 
 

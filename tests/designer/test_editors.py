@@ -107,7 +107,11 @@ EDITORS = [
     (f"{TICKET}/section/hooks", "schema-editor", "entities/ticket.yaml"),
     (f"{TICKET}/section/aggregations", "schema-editor", "entities/ticket.yaml"),
     *[(f"{BASE}/sections/{kind}", "schema-editor", "app.yaml" if kind == "app" else f"{kind}.yaml")
-      for kind in ("app", "routing", "sla", "schedules", "notifications", "portal", "reports")],
+      for kind in ("app", "schedules", "notifications", "portal", "reports")],
+    (f"{BASE}/sections/routing", "routing-editor", "routing.yaml"),
+    (f"{BASE}/sections/routing?form=1", "schema-editor", "routing.yaml"),
+    (f"{BASE}/sections/sla", "sla-editor", "sla.yaml"),
+    (f"{BASE}/sections/sla?form=1", "schema-editor", "sla.yaml"),
     (f"{BASE}/scripts/tickets.py", "script-source", "scripts/tickets.py"),
 ]
 

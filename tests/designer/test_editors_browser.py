@@ -199,11 +199,11 @@ def test_type_a_script_with_a_syntax_error_and_see_the_line(server, page):
 def test_edit_a_routing_rule_in_the_schema_editor(server, page):
     from playwright.sync_api import expect
     base, loom, system_id = server
-    page.goto(f"{base}{BASE}/sections/routing#entities.ticket.rules[1].when")
+    page.goto(f"{base}{BASE}/sections/routing?form=1#entities.ticket.rules[1].when")
     expect(page.locator('[data-path="entities.ticket.rules[1].when"]')).to_have_class("ed-target")
-    page.fill('[data-path="entities.ticket.rules[0].group"]', "line1")
+    page.select_option('[data-path="entities.ticket.rules[0].group"]', "line1")  # a picker of the app's groups
     page.select_option('[data-path="entities.ticket.rules[0].strategy"]', label="by_skill")
-    page.fill('[data-path="entities.ticket.rules[0].skill_field"]', "system")
+    page.select_option('[data-path="entities.ticket.rules[0].skill_field"]', "system")
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "routing")
     saved(page)

@@ -88,6 +88,14 @@ def shot(page, name, at=None):
     page.screenshot(path=str(SHOTS / f"designer-{name}.png"))
 
 
+def pick(page, selector, value):
+    """Choose ``value`` in a picker (a select of the app's titles), or type it where the input is free text."""
+    if page.locator(selector).evaluate("node => node.tagName") == "SELECT":
+        page.select_option(selector, value)
+    else:
+        page.fill(selector, value)
+
+
 def sign_in(browser, base, username, errors):
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     page = context.new_page()
@@ -331,15 +339,16 @@ def analyst_builds_the_app(page, base, loom, web, doc, entity, saved, expect):
     page.select_option("#add-section-kind", "routing")
     page.click("#add-section")
     expect(page).to_have_url(f"{base}{APP}/sections/routing")
+    page.click("#routing-as-form")  # the entity's routing settings are written in the form the schema generates
     page.fill('[data-path="entities"] > .sf-map-add .sf-new-key', "request")
     page.click('[data-path="entities"] > .sf-map-add .sf-add-entry')
-    page.fill('[data-path="entities.request.group_field"]', "hr_group")
+    pick(page, '[data-path="entities.request.group_field"]', "hr_group")
     page.click('[data-path="entities.request"] .sf-add-prop[data-prop="rules"]')
     page.click('[data-path="entities.request.rules"] > .sf-add-item')
     page.fill('[data-path="entities.request.rules[0].name"]', "to_hr")
     page.fill('[data-path="entities.request.rules[0].title"] .ed-title-ru', "Все заявления — в отдел кадров")
     page.fill('[data-path="entities.request.rules[0].title"] .ed-title-en', "Every request goes to HR")
-    page.fill('[data-path="entities.request.rules[0].group"]', "hr")
+    pick(page, '[data-path="entities.request.rules[0].group"]', "hr")
     page.select_option('[data-path="entities.request.rules[0].strategy"]', label="manual")
     shot(page, "routing")
     saved(page)
@@ -352,6 +361,7 @@ def analyst_builds_the_app(page, base, loom, web, doc, entity, saved, expect):
     page.select_option("#add-section-kind", "sla")
     page.click("#add-section")
     expect(page).to_have_url(f"{base}{APP}/sections/sla")
+    page.click("#sla-as-form")  # the policy is written field by field in the form the schema generates
     page.fill('[data-path="calendars"] > .sf-map-add .sf-new-key', "office")
     page.click('[data-path="calendars"] > .sf-map-add .sf-add-entry')
     page.fill('[data-path="calendars.office.title"] .ed-title-ru', "Офис, Москва")
@@ -366,8 +376,8 @@ def analyst_builds_the_app(page, base, loom, web, doc, entity, saved, expect):
     page.fill('[data-path="policies[0].name"]', "standard")
     page.fill('[data-path="policies[0].title"] .ed-title-ru', "Рассмотрение за 2 рабочих дня")
     page.fill('[data-path="policies[0].title"] .ed-title-en', "Decided in 2 business days")
-    page.fill('[data-path="policies[0].entity"]', "request")
-    page.fill('[data-path="policies[0].calendar"]', "office")
+    pick(page, '[data-path="policies[0].entity"]', "request")
+    pick(page, '[data-path="policies[0].calendar"]', "office")
     page.click('[data-path="policies[0].targets"] > .sf-add-item')
     target = '[data-path="policies[0].targets[0]'
     page.fill(f'{target}.name"]', "resolution")
@@ -416,7 +426,7 @@ def analyst_builds_the_app(page, base, loom, web, doc, entity, saved, expect):
 
     # ------------------------------------------------------------------ 10. hooks.validate names it
     page.goto(f"{base}{APP}/entities/request/section/hooks")
-    page.fill('[data-path="hooks.validate"]', "vacation.py:check_dates")
+    pick(page, '[data-path="hooks.validate"]', "vacation.py:check_dates")
     saved(page)
     assert entity()["hooks"] == {"validate": "vacation.py:check_dates"}
     page.goto(f"{base}{APP}/scripts/vacation.py")  # the script editor now shows where it is used

@@ -39,6 +39,16 @@
     return node;
   }
 
+  /* a picked code as its title with the code small beside it (the code alone when it has no title) */
+  function codeLabel(code) {
+    var title = (DATA.hintTitles || {})[code];
+    return title ? [title + " ", el("small", {class: "ed-code", text: String(code)})] : [String(code)];
+  }
+  function codeText(code) {
+    var title = (DATA.hintTitles || {})[code];
+    return title ? title + " · " + code : String(code);
+  }
+
   function uid(prefix) { seq += 1; return (prefix || "ed") + "-" + seq; }
 
   function titleText(title, fallback) {
@@ -152,6 +162,18 @@
     markErrors(DATA.errors);
     var hash = decodeURIComponent((location.hash || "").slice(1));
     if (hash) highlight(hash);
+    /* a tab link with unsaved changes saves them on the way, so no click is lost */
+    document.querySelectorAll(".ed-tabs a, a.ed-save-and-go").forEach(function (a) {
+      a.addEventListener("click", function (ev) {
+        if (document.activeElement && document.activeElement.blur) document.activeElement.blur();  // fires a pending change
+        var dirty = document.getElementById("dirty"), form = document.getElementById("editor-form");
+        var next = document.getElementById("editor-next");
+        if (!dirty || dirty.hidden || !form || !next) return;
+        ev.preventDefault();
+        next.value = a.getAttribute("href");
+        if (form.requestSubmit) form.requestSubmit(); else form.submit();
+      });
+    });
     document.querySelectorAll("a[data-error-path]").forEach(function (a) {
       a.addEventListener("click", function (ev) { ev.preventDefault(); highlight(a.dataset.errorPath); });
     });
@@ -159,6 +181,6 @@
   window.addEventListener("hashchange", function () { highlight(decodeURIComponent(location.hash.slice(1))); });
 
   window.LoomEd = {DATA: DATA, T: T, el: el, uid: uid, titleText: titleText, titleInputs: titleInputs,
-                   readJSON: readJSON, writeJSON: writeJSON, datalist: datalist, moveItem: moveItem,
+                   codeLabel: codeLabel, codeText: codeText, readJSON: readJSON, writeJSON: writeJSON, datalist: datalist, moveItem: moveItem,
                    findPath: findPath, highlight: highlight, onHighlight: onHighlight, ready: ready};
 })();

@@ -53,6 +53,17 @@
           return out;
         }};
       });
+      var quick = el("input", {type: "text", class: "fd-choices-quick", "aria-label": T("Values, comma-separated"),
+                               placeholder: T("Values, comma-separated")});
+      quick.addEventListener("change", function () {
+        sync();
+        var known = rows.map(function (c) { return c.value; });
+        quick.value.split(",").map(function (v) { return v.trim(); }).filter(Boolean).forEach(function (v) {
+          if (known.indexOf(v) < 0) { rows = rows.filter(function (c) { return c.value !== ""; }); rows.push({value: v}); known.push(v); }
+        });
+        draw(); changed();
+      });
+      box.appendChild(quick);
       box.appendChild(el("button", {type: "button", class: "fd-add-choice", text: "+ " + T("Add choice"),
         onclick: function () { sync(); rows.push({value: ""}); draw(); changed(); var v = box.querySelectorAll(".fd-choice-value"); v[v.length - 1].focus(); }}));
     }
@@ -70,7 +81,7 @@
     var base = opts.path + ".";
     var box = el("div", {class: "fd-row", dataset: {path: base + row.name, index: String(index)}});
     var name = el("input", {type: "text", class: "fd-name", value: row.name, "aria-label": T("Name"), required: true, pattern: "[a-z][a-z0-9_]*"});
-    var type = el("select", {class: "fd-type", "aria-label": T("Type")}, D.types.map(function (ty) { return el("option", {value: ty, text: ty}); }));
+    var type = el("select", {class: "fd-type", "aria-label": T("Type")}, D.types.map(function (ty) { return el("option", {value: ty, text: (D.typeTitles || {})[ty] || ty}); }));
     type.value = spec.type || "string";
     var title = E.titleInputs(spec.title, {label: T("Title")});
     var required = el("input", {type: "checkbox", class: "fd-required", checked: !!spec.required, "aria-label": T("Required")});
@@ -162,16 +173,26 @@
     (rows || []).forEach(function (r) { r._id = E.uid("f"); if (!opts.nested) r.search = (model.search || []).indexOf(r.name) >= 0; });
     draw();
     box.appendChild(holder);
+    function addField(type) {
+      sync();
+      var n = rows.length + 1, taken = rows.map(function (r) { return r.name; });
+      while (taken.indexOf("field_" + n) >= 0) n++;
+      rows.push({_id: E.uid("f"), name: "field_" + n, spec: {type: type || "string"}});
+      draw();
+      changed();
+      var last = nodes[nodes.length - 1];
+      if (type === "choice" || type === "table" || type === "link" || type === "multilink") last.el.querySelector("details").open = true;
+      last.name.select();
+    }
     box.appendChild(el("button", {type: "button", class: opts.nested ? "fd-add-child" : "fd-add-field", id: opts.nested ? null : "add-field",
-      text: "+ " + T("Add field"), onclick: function () {
-        sync();
-        var n = rows.length + 1, taken = rows.map(function (r) { return r.name; });
-        while (taken.indexOf("field_" + n) >= 0) n++;
-        rows.push({_id: E.uid("f"), name: "field_" + n, spec: {type: "string"}});
-        draw();
-        changed();
-        nodes[nodes.length - 1].name.select();
-      }}));
+      text: "+ " + T("Add field"), onclick: function () { addField("string"); }}));
+    if (!opts.nested) {
+      /* one choice adds a field of that type: the quickest way to a choice or a link field */
+      var typed = el("select", {class: "ed-add-typed", id: "add-field-of-type", "aria-label": T("Add a field of type")},
+        [el("option", {value: "", text: T("Add a field of type…")})].concat(D.types.map(function (ty) { return el("option", {value: ty, text: (D.typeTitles || {})[ty] || ty}); })));
+      typed.addEventListener("change", function () { var ty = typed.value; typed.value = ""; if (ty) addField(ty); });
+      box.appendChild(typed);
+    }
     return {el: box, get: function () {
       sync();
       if (!opts.nested) return rows;
@@ -185,25 +206,25 @@
   var titleIn, pluralIn, numberIn, titleFieldIn, dictIn, fieldsNode, indexRows;
   function drawEntity() {
     titleIn = E.titleInputs(model.title, {path: "title", label: T("Title"), name: "entity-title"});
-    pluralIn = E.titleInputs(model.plural, {path: "plural", label: "plural", name: "entity-plural"});
-    numberIn = el("input", {type: "text", name: "number", value: model.number || "", placeholder: "REQ-{000000}", dataset: {path: "number"}, "aria-label": "number"});
-    titleFieldIn = el("select", {name: "title_field", dataset: {path: "title_field"}, "aria-label": "title_field"});
+    pluralIn = E.titleInputs(model.plural, {path: "plural", label: T("Plural title"), name: "entity-plural"});
+    numberIn = el("input", {type: "text", name: "number", value: model.number || "", placeholder: "REQ-{000000}", dataset: {path: "number"}, "aria-label": T("Number pattern")});
+    titleFieldIn = el("select", {name: "title_field", dataset: {path: "title_field"}, "aria-label": T("Title field")});
     dictIn = el("input", {type: "checkbox", name: "dictionary", checked: !!model.dictionary});
     entityBox = el("fieldset", {class: "card fd-entity"}, [
       el("legend", {text: T("Entity")}),
       el("div", {class: "fd-grid"}, [
         el("div", {}, [el("span", {class: "fd-label", text: T("Title")}), titleIn.el]),
-        el("div", {}, [el("span", {class: "fd-label", text: "plural"}), pluralIn.el]),
-        el("label", {}, [el("span", {class: "fd-label", text: "number"}), numberIn]),
-        el("label", {}, [el("span", {class: "fd-label", text: "title_field"}), titleFieldIn]),
-        el("label", {class: "fd-flag", dataset: {path: "dictionary"}}, [dictIn, " dictionary"])])]);
+        el("div", {}, [el("span", {class: "fd-label", text: T("Plural title")}), pluralIn.el]),
+        el("label", {}, [el("span", {class: "fd-label", text: T("Number pattern")}), numberIn]),
+        el("label", {}, [el("span", {class: "fd-label", text: T("Title field")}), titleFieldIn]),
+        el("label", {class: "fd-flag", dataset: {path: "dictionary"}}, [dictIn, " " + T("Dictionary: other entities choose from its records")])])]);
     container.appendChild(entityBox);
   }
   function refreshTitleField(rows, current) {
     titleFieldIn.innerHTML = "";
     titleFieldIn.appendChild(el("option", {value: "", text: "—"}));
     rows.forEach(function (r) { if (r.name) titleFieldIn.appendChild(el("option", {value: r.name, text: r.name})); });
-    titleFieldIn.appendChild(el("option", {value: "number", text: "number"}));  // the record's number (REQ-000123) may be its title
+    titleFieldIn.appendChild(el("option", {value: "number", text: T("Record number")}));  // the record's number (REQ-000123) may be its title
     if (current && current !== "number" && !rows.some(function (r) { return r.name === current; })) titleFieldIn.appendChild(el("option", {value: current, text: current + " (?)"}));
     titleFieldIn.value = current;
   }

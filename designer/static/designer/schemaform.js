@@ -162,9 +162,17 @@
       (typeof value === "string" && value.indexOf("\n") >= 0);
     var attrs = {value: value === undefined || value === null ? "" : String(value), dataset: {path: path},
                  "aria-label": humanize(name), name: path || name, placeholder: s.description && s.description.length < 60 ? s.description : null};
+    var hint = ctx.hints[name];
+    var free = (E.DATA.freeHints || []).indexOf(name) >= 0;  // suggestions only (time zones): typed, not picked
+    if (!long && !free && hint && hint.length && hint.length <= 200 && (attrs.value === "" || hint.indexOf(attrs.value) >= 0)) {
+      /* a reference to something the app has: picked from its titles, the code beside */
+      var select = el("select", {dataset: {path: path}, "aria-label": humanize(name), name: path || name, class: "sf-picker"},
+        [el("option", {value: "", text: "—"})].concat(hint.map(function (v) { return el("option", {value: v, text: E.codeText(v)}); })));
+      select.value = attrs.value;
+      return {el: select, scalar: true, get: function () { return select.value === "" ? undefined : select.value; }};
+    }
     if (!long) {
       attrs.type = "text";
-      var hint = ctx.hints[name];
       if (hint) attrs.list = E.datalist(name, hint);
     }
     var input = el(long ? "textarea" : "input", attrs);
@@ -377,7 +385,7 @@
     var box = el("div", {class: "sf-checks", dataset: {path: path}});
     var boxes = known.map(function (v) {
       var b = el("input", {type: "checkbox", value: v, checked: list.indexOf(v) >= 0, name: (path || name) + "[]"});
-      box.appendChild(el("label", {class: "sf-check"}, [b, " ", String(v)]));
+      box.appendChild(el("label", {class: "sf-check"}, [b, " "].concat(E.codeLabel(v))));
       return b;
     });
     var other = null;

@@ -123,7 +123,7 @@
   }
   function drawEdges() {
     edgesLayer.innerHTML = "";
-    var pairs = {};
+    var pairs = {}, labels = [];
     var edges = [];
     transitions.forEach(function (tr, ti) {
       froms(tr).forEach(function (f) {
@@ -172,6 +172,25 @@
       label.textContent = (back ? "\u21a9 " : "") + E.titleText(tr.title, tr.name);
       g.appendChild(label);
       edgesLayer.appendChild(g);
+      labels.push(label);
+    });
+    separateLabels(labels);
+  }
+  /* labels whose boxes overlap an earlier label (or a status) move down until they are free */
+  function separateLabels(labels) {
+    var taken = statuses.map(function (s, i) { var p = pos(i); return {x: p.x, y: p.y, w: W, h: H}; });
+    labels.forEach(function (label) {
+      var box;
+      try { box = label.getBBox(); } catch (e) { return; }
+      if (!box.width) return;
+      var y = Number(label.getAttribute("y")), shift = 0;
+      for (var tries = 0; tries < 12; tries++) {
+        var b = {x: box.x - 2, y: box.y + shift - 1, w: box.width + 4, h: box.height + 2};
+        if (!taken.some(function (o) { return b.x < o.x + o.w && o.x < b.x + b.w && b.y < o.y + o.h && o.y < b.y + b.h; })) break;
+        shift += (tries % 2 ? -1 : 1) * (tries + 1) * 9;  // 9 down, 18 up, 27 down ... around the curve's middle
+      }
+      label.setAttribute("y", y + shift);
+      taken.push({x: box.x - 2, y: box.y + shift - 1, w: box.width + 4, h: box.height + 2});
     });
   }
 
@@ -262,11 +281,31 @@
   }
 
   /* ------------------------------------------------------------ edits */
+  /* the first spot on the grid, row by row, whose box keeps clear of every status */
+  function freeSpot() {
+    var boxes = statuses.map(function (s, i) { return pos(i); });
+    for (var r = 0; r < 50; r++) {
+      for (var c = 0; c < 5; c++) {
+        var p = {x: 30 + c * 210, y: 30 + r * 110};
+        if (!boxes.some(function (b) { return Math.abs(b.x - p.x) < W + 30 && Math.abs(b.y - p.y) < H + 30; })) return p;
+      }
+    }
+    return auto(statuses.length);
+  }
+  /* every status on a layered layout: columns by distance from the initial status */
+  function tidy() {
+    statuses.forEach(function (s) { delete s.layout; });
+    placed = new Map();
+    layered();
+    if (D.hasLayout) statuses.forEach(function (s, i) { var p = pos(i); s.layout = {x: p.x, y: p.y}; });
+    select(selected);
+    changed();
+  }
   function addStatus(at) {
     var name = uniqueName("status_" + (statuses.length + 1), statuses.map(function (s) { return s.name; }));
     var s = {name: name, title: {ru: name, en: name}};
     if (!statuses.length) { s.initial = true; s.category = "open"; }
-    var p = at || auto(statuses.length);
+    var p = at || freeSpot();
     if (D.hasLayout) s.layout = {x: Math.round(p.x), y: Math.round(p.y)};
     statuses.push(s);
     select({kind: "status", index: statuses.length - 1});
@@ -330,7 +369,7 @@
       b.addEventListener("change", function () {
         onChange([].slice.call(box.querySelectorAll("input:checked")).map(function (x) { return x.value; }));
       });
-      box.appendChild(el("label", {class: "sf-check"}, [b, " " + v]));
+      box.appendChild(el("label", {class: "sf-check"}, [b, " "].concat(E.codeLabel(v))));
     });
     return box;
   }
@@ -342,7 +381,9 @@
       var v = name.value.trim();
       if (!v || v === s.name || indexOf(v) >= 0) return;  // a name another status has: wait for the next key
       renameStatus(s.name, v);
+      var untouched = s.title && typeof s.title === "object" && s.title.ru === s.name && s.title.en === s.name;
       s.name = v;
+      if (untouched) { s.title = {ru: v, en: v}; title.ru.value = v; title.en.value = v; }  // a new status's title follows its name until typed
       changed();
     });
     var title = E.titleInputs(s.title, {label: T("Title"), path: base + ".title"});
@@ -372,10 +413,23 @@
       }); });
       out.push(el("div", {class: "wf-row wf-xy", dataset: {path: base + ".layout"}}, [el("span", {class: "fd-label", text: T("Position")}), xs, ys]));
     }
-    var targets = el("select", {class: "wf-new-target", "aria-label": T("To")}, statuses.map(function (o) { return el("option", {value: o.name, text: o.name}); }));
+    var targets = el("select", {class: "wf-new-target", "aria-label": T("To")}, statuses.map(function (o) { return el("option", {value: o.name, text: E.titleText(o.title, o.name) + " · " + o.name}); }));
     out.push(el("div", {class: "wf-row"}, [el("span", {class: "fd-label", text: T("Add transition")}),
       el("div", {class: "ed-row"}, [targets, el("button", {type: "button", class: "wf-add-from-here", text: "+ " + T("Add transition"),
         onclick: function () { addTransition(s.name, targets.value); }})])]));
+    var sources = el("select", {class: "wf-from-here", id: "wf-transition-from", "aria-label": T("Transition here from")},
+      [el("option", {value: "", text: T("— choose a status —")})].concat(statuses.filter(function (o) { return o !== s; }).map(function (o) {
+        return el("option", {value: o.name, text: E.titleText(o.title, o.name) + (E.titleText(o.title, o.name) !== o.name ? " · " + o.name : "")}); })));
+    sources.addEventListener("change", function () {
+      if (!sources.value) return;
+      var from = sources.value;
+      addTransition(from, s.name);
+      var tr = transitions[transitions.length - 1];
+      if (s.title) tr.title = Object.assign({}, typeof s.title === "string" ? {ru: s.title} : s.title);  // the button says where it leads
+      select({kind: "status", index: indexOf(s.name)});
+      changed();
+    });
+    out.push(el("div", {class: "wf-row"}, [el("span", {class: "fd-label", text: T("Transition here from")}), sources]));
     out.push(el("button", {type: "button", class: "wf-delete dz-danger", id: "delete-status", text: T("Delete"), onclick: function () { deleteStatus(i); }}));
     return out;
   }
@@ -390,7 +444,7 @@
     var from = checks(names, froms(tr), function (list) { tr.from = list.length === 1 ? list[0] : list; changed(); }, "wf-from");
     var targets = names.concat([PREVIOUS]);
     var to = el("select", {class: "wf-to", name: base + ".to"}, targets.concat(targets.indexOf(tr.to) < 0 && tr.to ? [tr.to] : []).map(function (n) {
-      return el("option", {value: n, text: n === PREVIOUS ? "\u21a9 " + T("previous status") : n});
+      return el("option", {value: n, text: n === PREVIOUS ? "\u21a9 " + T("previous status") : E.codeText(n)});
     }));
     to.value = tr.to;
     to.addEventListener("change", function () { tr.to = to.value; changed(); });
@@ -524,6 +578,7 @@
       el("div", {class: "wf-toolbar"}, [
         el("button", {type: "button", id: "wf-add-status", text: "+ " + T("Add status"), onclick: function () { addStatus(); }}),
         el("button", {type: "button", id: "wf-add-transition", text: "+ " + T("Add transition"), onclick: function () { addTransition(); }}),
+        el("button", {type: "button", id: "wf-tidy", text: T("Tidy the layout"), onclick: tidy}),
         connectButton, hintLine]),
       el("div", {class: "wf-canvas card"}, [svg]),
       lists]),
