@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from runtime.plugin_api import LoomError, NotFound, current_actor, current_platform, lang, login_required, tt
+from runtime.plugin_api import Forbidden, LoomError, NotFound, current_actor, current_platform, lang, login_required, tt
 
 bp = Blueprint("queue", __name__, url_prefix="/queue", template_folder="templates")
 
@@ -36,6 +36,8 @@ def _place(records, app: str, spec: dict, place: int) -> dict:
             app, target).title_field}
     except NotFound:
         abort(404)
+    except Forbidden:  # a user without the app's role: nothing of its queue
+        abort(403)
 
 
 @bp.route("/<app>/<name>/<int:place>/terminal", methods=["GET", "POST"])
@@ -78,6 +80,7 @@ def board(app, name, place):
 def board_rows(app, name, place):
     spec = _queue(app, name)
     records = current_platform().records(current_actor().username)
+    _place(records, app, spec, place)
     return render_template("queue/board_rows.html", labels=_labels(spec), **_board_rows(records, app, spec, place))
 
 
