@@ -337,3 +337,23 @@ def test_the_consumer_card_shows_source_records_and_history(grid):
     appeals = ok(operator.get(f"{API}/appeal?consumer={consumer['id']}"))["items"]
     readings = ok(operator.get(f"{API}/reading?consumer={consumer['id']}"))["items"]
     assert len(appeals) == 1 and len(readings) == 2
+
+
+# ---------------------------------------------------------------------- grid connection
+def test_grid_connection_stages_with_their_regulated_deadlines(grid):
+    operator, specialist = as_user(grid, "smirnova"), as_user(grid, "gusev")
+    consumer = one(operator, "consumer", account="6602000201")
+    made = ok(operator.post(f"{API}/grid_connection", {"consumer": consumer["id"], "channel": "gosuslugi",
+                                                        "object_address": "г. Энск, ул. Ленина, 40",
+                                                        "max_kw": "150"}), 201)
+    assert (made["category"], made["received_on"], made["offer_due_on"]) == ("medium", "2026-12-07", "2026-12-21")
+    refused = specialist.post(f"{API}/grid_connection/{made['id']}/transitions/offer", {})
+    assert refused.status_code == 422 and "contract_number" in str(refused.get_json())
+    fire(specialist, "grid_connection", made["id"], "offer", contract_number="ТП-26/0415")
+    signed = fire(specialist, "grid_connection", made["id"], "sign", signed_on="2026-12-10")
+    assert (signed["status"], signed["execution_due_on"]) == ("execution", "2027-06-10")
+    clock.freeze(MONDAY + dt.timedelta(days=30))  # Wednesday 6 January 2027, a holiday week
+    executed = fire(specialist, "grid_connection", made["id"], "execute")
+    assert (executed["executed_on"], executed["documents_due_on"]) == ("2027-01-06", "2027-01-15")
+    done = fire(specialist, "grid_connection", made["id"], "issue")
+    assert (done["status"], done["documents_on"]) == ("connected", "2027-01-06")
