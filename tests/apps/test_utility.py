@@ -357,3 +357,19 @@ def test_grid_connection_stages_with_their_regulated_deadlines(grid):
     assert (executed["executed_on"], executed["documents_due_on"]) == ("2027-01-06", "2027-01-15")
     done = fire(specialist, "grid_connection", made["id"], "issue")
     assert (done["status"], done["documents_on"]) == ("connected", "2027-01-06")
+
+
+# ---------------------------------------------------------------------- surveys
+def test_survey_results_kept_current(grid):
+    operator = as_user(grid, "smirnova")
+    survey = one(operator, "survey", name="Удовлетворённость рассмотрением обращения")
+    survey = ok(operator.get(f"{API}/survey/{survey['id']}"))
+    assert len(survey["questions"]) == 3 and survey["responses"] == 0
+    consumer = one(operator, "consumer", account="6601000101")
+    for score in (5, 4, 2):
+        ok(operator.post(f"{API}/survey_response", {"survey": survey["id"], "consumer": consumer["id"], "score": score,
+                                                     "answers": [{"question": "Соблюдён ли срок?", "answer": "Да"}]}), 201)
+    survey = ok(operator.get(f"{API}/survey/{survey['id']}"))
+    assert (survey["responses"], survey["score_sum"]) == (3, 11)
+    refused = operator.post(f"{API}/survey_response", {"survey": survey["id"], "score": 7})
+    assert refused.status_code == 422 and "score" in str(refused.get_json())
