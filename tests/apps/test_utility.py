@@ -35,6 +35,7 @@ SECRET = "dispatch-secret"
 @pytest.fixture
 def grid(loom, tmp_path, monkeypatch):
     monkeypatch.setenv("UTILITY_DISPATCH_SECRET", SECRET)
+    monkeypatch.setenv("UTILITY_CHANNELS_TOKEN", "channels-token")
     clock.freeze(MONDAY)
     loom.store.install(APPS / APP, author="tester")
     load_fixtures(loom, APP)
@@ -120,6 +121,15 @@ def test_eleven_intake_channels_are_recorded(grid):
         assert made["channel"] == channel
     refused = operator.post(f"{API}/appeal", {"channel": "fax", "text": "Прошу принять"})
     assert refused.status_code == 422 and "channel" in str(refused.get_json())
+    # the electronic channels arrive through the inbound endpoint, each recorded as itself
+    _, web = grid
+    answer = web.test_client().post(f"/hooks/{APP}/appeal", json={
+        "id": "bot-77", "channel": "chatbot", "from": {"name": "Пётр", "email": "petr@mail.example"},
+        "text": "Когда дадут свет? Нет света с утра"}, headers={"Authorization": "Bearer channels-token"})
+    assert answer.status_code == 201, answer.get_json()
+    came = ok(operator.get(f"{API}/appeal/{answer.get_json()['record_id']}"))
+    assert (came["channel"], came["applicant"], came["email"], came["reply_channel"]) == (
+        "chatbot", "Пётр", "petr@mail.example", "email")
 
 
 def test_suggested_topic_draft_verified_and_sent_through_the_chosen_channel(grid):
