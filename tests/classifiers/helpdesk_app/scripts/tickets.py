@@ -1,0 +1,3 @@
+def guess(record):
+    if not record.queue:
+        record.queue = suggest("queue", record.body)
