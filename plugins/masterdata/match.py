@@ -126,7 +126,7 @@ def split_pairs(con, spec: dict, decided: set | None = None) -> tuple[list, list
     """``(links, review)`` from the ``pairs`` table: links are (l, r, p) at or above "same" and
     not vetoed; review pairs are the rest, without the pairs people decided already."""
     same, _ = thresholds(spec)
-    rows = con.execute("SELECT l, r, p, vetoed FROM pairs").to_arrow_table()
+    rows = con.sql("SELECT l, r, p, vetoed FROM pairs").to_arrow_table()
     links, review = [], []
     decided = decided or set()
     for a, b, p, vetoed in zip(*(rows.column(c).to_pylist() for c in ("l", "r", "p", "vetoed"))):

@@ -181,13 +181,13 @@ def _train(platform, con, job, spec, params) -> dict:
 
 
 def _predict(platform, con, job, spec, params) -> dict:
-    if params.get("incremental") and not con.execute("SELECT count(*) FROM new_records").fetchone()[0]:
+    if params.get("incremental") and not con.execute("SELECT count(*) FROM new_records").fetchall()[0][0]:
         con.execute("CREATE OR REPLACE TABLE pairs (l BIGINT, r BIGINT, p DOUBLE, vetoed BOOLEAN)")
         return {"pairs": 0}
     predict(con, spec, params["model"], new="new_records" if params.get("incremental") else None)
     if params.get("incremental"):   # the new records join the others for the stages that follow
         con.execute("INSERT INTO records SELECT * FROM new_records")
-    return {"pairs": con.execute("SELECT count(*) FROM pairs").fetchone()[0]}
+    return {"pairs": con.execute("SELECT count(*) FROM pairs").fetchall()[0][0]}
 
 
 def _cluster(platform, con, job, spec, params) -> dict:
@@ -234,7 +234,7 @@ def _merge(platform, con, job, spec, params) -> dict:
     masters, ids_field = spec["masters"]["entity"], spec["masters"].get("ids_field")
     field_rules = rules.rules(spec)
     columns = ["id", "updated_at", *_source_columns(spec)]
-    total = con.execute("SELECT count(*) FROM plan").fetchone()[0]
+    total = con.execute("SELECT count(*) FROM plan").fetchall()[0][0]
     ordered = con.execute(f"SELECT {', '.join('raw.' + c for c in columns)}, plan.ord, plan.master "
                           "FROM plan JOIN raw USING (id) ORDER BY plan.ord, plan.id").fetchall()
     now_values = {r[0]: r[1:] for r in con.execute("SELECT * FROM masters_now").fetchall()}

@@ -16,9 +16,10 @@ FIELDS = ("source", "source_id", "name", "first_name", "birth_date", "phone", "e
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
+def cli(db_url, tmp_path, monkeypatch):
+    """``loom`` commands on each backend (``LOOM_DATABASE_URL``)."""
     monkeypatch.setenv("LOOM_HOME", str(tmp_path / "instance"))
-    monkeypatch.delenv("LOOM_DATABASE_URL", raising=False)
+    monkeypatch.setenv("LOOM_DATABASE_URL", db_url)
     runner = CliRunner()
     return lambda *args: runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
 
