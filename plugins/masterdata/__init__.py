@@ -40,3 +40,14 @@ def loom_worker_started(platform):
     from . import runs
     for job in platform.unfinished_file_runs(runs.KIND):
         runs.start_job(platform, job["id"])
+
+
+@hookimpl
+def loom_web_app(app, loom):
+    from .web import bp
+    app.register_blueprint(bp)
+
+
+@hookimpl
+def loom_translation_dirs():
+    return [HERE / "translations"]
