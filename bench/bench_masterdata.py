@@ -85,7 +85,13 @@ def splink_phase(work: Path) -> dict:
     import yaml
     from splink import DuckDBAPI
 
-    from plugins.masterdata.match import load, normalised_table, predict, thresholds, train
+    from plugins.masterdata.match import (
+        load,
+        normalised_table,
+        predict,
+        thresholds,
+        train,
+    )
     spec = yaml.safe_load((APP_DIR / "extensions" / "masterdata.yaml").read_text())["matches"]["consumers"]
     started = time.monotonic()
     with (work / "sources.csv").open(encoding="utf-8") as f:

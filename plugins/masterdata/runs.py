@@ -35,6 +35,7 @@ from runtime.plugin_api import Conflict, NotFound, now
 from . import merge as rules
 from . import state
 from .match import cluster, load, normalised_table, predict, split_pairs, train
+from .schema import find_match
 
 KIND, JOB = "masterdata", "masterdata_run"
 STAGES = ("read", "train", "predict", "cluster", "merge")
@@ -52,7 +53,6 @@ def work_file(run: dict) -> Path:
 
 def start(platform, app: str, entity: str, user: str | None, incremental: bool = False) -> int:
     """A new run, queued; its id. ``user``: who started it (their permissions apply)."""
-    from .service import find_match
     name, _ = find_match(platform, app, entity)
     params = {"match": name, "username": user, "incremental": incremental, "stage": None, "stages": {}}
     return platform.start_file_run(KIND, app, entity, user, params, state="queued")
@@ -78,7 +78,6 @@ def last_finished(platform, app: str, entity: str) -> dict | None:
 def run(platform, run_id: int, stop_after: str | None = None) -> str:
     """The job: go on from the last finished stage. ``stop_after``: return after that stage
     (the run stays ``running``, as if its worker stopped there)."""
-    from .service import find_match
     try:
         job = platform.file_run(run_id)
     except NotFound:
@@ -107,7 +106,7 @@ def run(platform, run_id: int, stop_after: str | None = None) -> str:
                 return "running"
     except Conflict:
         return "taken"
-    except Exception as exc:  # noqa: BLE001 - the run says why it stopped; finished stages stay
+    except Exception as exc:
         log.exception("masterdata run %s failed in %s", run_id, params.get("stage"))
         platform.set_file_run_state(run_id, "failed", f"{params.get('stage')}: {exc}", only_from=("running",),
                                     user=params.get("username"))
@@ -170,7 +169,7 @@ def _read(platform, con, job, spec, params) -> dict:
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _train(platform, con, job, spec, params) -> dict:

@@ -140,3 +140,13 @@ def _check_masters(where, spec: dict, source_fields: set, master_fields: set):
     ids_field = spec["masters"].get("ids_field")
     if ids_field is not None and ids_field not in master_fields:
         yield where + ("masters", "ids_field"), f"entity {entity!r} has no field {ids_field!r}", 0
+
+
+def find_match(platform, app: str, entity: str) -> tuple[str, dict]:
+    """The match configuration of ``app`` whose sources live in ``entity``."""
+    section = platform.app_section(app, "masterdata") or {}
+    for name, spec in (section.get("matches") or {}).items():
+        if spec["sources"]["entity"] == entity:
+            return name, spec
+    raise LookupError(f"app {app!r} has no masterdata match over entity {entity!r} "
+                      f"(extensions/masterdata.yaml); matches: {sorted(section.get('matches') or {}) or 'none'}")

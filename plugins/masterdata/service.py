@@ -13,16 +13,7 @@ from runtime.plugin_api import Forbidden, ValidationFailed, now
 
 from . import merge as rules
 from . import runs, state
-
-
-def find_match(platform, app: str, entity: str) -> tuple[str, dict]:
-    """The match configuration of ``app`` whose sources live in ``entity``."""
-    section = platform.app_section(app, "masterdata") or {}
-    for name, spec in (section.get("matches") or {}).items():
-        if spec["sources"]["entity"] == entity:
-            return name, spec
-    raise LookupError(f"app {app!r} has no masterdata match over entity {entity!r} "
-                      f"(extensions/masterdata.yaml); matches: {sorted(section.get('matches') or {}) or 'none'}")
+from .schema import find_match
 
 
 def run(platform, app: str, entity: str, user: str | None = None, incremental: bool = False) -> dict:

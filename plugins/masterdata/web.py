@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
 
-from runtime.plugin_api import (Forbidden, LoomError, NotFound, ValidationFailed, current_actor, current_platform,
-                                lang, login_required, render_page, t)
+from runtime.plugin_api import (
+    Forbidden,
+    LoomError,
+    NotFound,
+    ValidationFailed,
+    current_actor,
+    current_platform,
+    lang,
+    login_required,
+    render_page,
+    t,
+)
 
 from . import runs, service, state
 

@@ -14,7 +14,7 @@ def _sources(platform, master_id):
 
 
 def test_a_run_fills_masters_by_the_rules_and_lists_each_system_s_ids(consumers):
-    records, truth = generate(800, seed=5)
+    records, _ = generate(800, seed=5)
     put(consumers, records)
     figures = service.run(consumers, APP, SRC, user="olga")
     assert figures["records"] == 800 and figures["created"] == figures["masters"]
@@ -96,8 +96,8 @@ def test_a_thousand_new_records_are_matched_against_the_base_without_training(co
     ids.update(put(consumers, records[3000:]))
     inc = service.run(consumers, APP, SRC, incremental=True)
     job = consumers.file_run(inc["run"])
-    assert inc["new"] == 1000 and job["params"]["stages"]["train"] == {"trained": False, **{
-        "seconds": job["params"]["stages"]["train"]["seconds"]}}
+    assert inc["new"] == 1000 and job["params"]["stages"]["train"] == {"trained": False, 
+        "seconds": job["params"]["stages"]["train"]["seconds"]}
     assert job["params"]["stages"]["predict"]["pairs"] < consumers.file_run(full["run"])["params"]["stages"][
         "predict"]["pairs"]
     linked = links(consumers)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from plugins.masterdata import service, state
+from runtime.plugin_api import Platform
 from tests.conftest import make_loom
 from tests.importer import conftest as web
 from tests.masterdata.conftest import APP, PASSWORD, put
 from tests.masterdata.synth import generate
 from tests.ui.test_browser import _need_browser, russian_page
-from runtime.plugin_api import Platform
 
 PAGE = "/masterdata/consumers/source_record"
 
