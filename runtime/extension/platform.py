@@ -194,9 +194,7 @@ class Platform:
         the draft since ``revision`` (``Conflict`` otherwise); the new revision. ``spec`` must
         pass the entity JSON Schema (``ValueError`` listing each problem by path); the whole
         app is checked, as always, when an analyst publishes it in the designer."""
-        from metamodel.schemas import (
-            validator,  # metamodel is pure; imported here to keep start-up light
-        )
+        from metamodel.schemas import validator  # metamodel is pure; imported here to keep start-up light
 
         problems = [f"{'.'.join(str(p) for p in e.absolute_path) or entity}: {e.message}"
                     for e in validator("entity").iter_errors(spec)]
