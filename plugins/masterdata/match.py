@@ -2,9 +2,14 @@
 
 Training is unsupervised: u probabilities from random pairs, m probabilities by
 expectation maximisation over each blocking rule in turn (a rule's own fields
-are fixed while the others are learnt). Pairs at or above the "same"
-threshold are joined into clusters (connected components); pairs between
-"review" and "same" are returned for a person to decide.
+are fixed while the others are learnt). The trained model is a JSON document
+(Splink's settings with their parameters), kept with the run so that later,
+incremental runs score new records against the old ones without training again.
+
+Pairs at or above the "same" threshold are joined into clusters (connected
+components); pairs between "review" and "same" are returned for a person to
+decide. People's decisions win over the model: a "same" pair is always joined,
+a "different" pair never ends up in one cluster.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import dataclasses
 import logging
 
 import duckdb
+import pyarrow as pa
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -26,12 +32,30 @@ class MatchResult:
     review: list              # (id_l, id_r, probability) between the thresholds
     pairs_scored: int
     pairs: list = dataclasses.field(default_factory=list)  # (id_l, id_r, probability) at or above review
+    model: dict | None = None
 
 
-def normalised_rows(rows, fields: dict) -> list[tuple]:
-    """Rows as tuples (id, normalised field...) in the order of ``fields``."""
-    funcs = [NORMALISERS[name] for name in fields.values()]
-    return [(row["id"], *(f(row.get(field)) for f, field in zip(funcs, fields))) for row in rows]
+def thresholds(spec: dict) -> tuple[float, float]:
+    limits = spec.get("thresholds") or {}
+    return limits.get("same", DEFAULT_SAME), limits.get("review", DEFAULT_REVIEW)
+
+
+def normalised_table(rows, fields: dict) -> pa.Table:
+    """An Arrow table ``unique_id`` + the normalised ``fields`` of ``rows`` (dicts with ``id``)."""
+    ids, columns = [], {name: [] for name in fields}
+    funcs = [(name, NORMALISERS[kind]) for name, kind in fields.items()]
+    for row in rows:
+        ids.append(row["id"])
+        for name, f in funcs:
+            columns[name].append(f(row.get(name)))
+    return pa.table({"unique_id": pa.array(ids, pa.int64()),
+                     **{name: pa.array(values, pa.string()) for name, values in columns.items()}})
+
+
+def load(con, table: pa.Table, name: str = "records") -> None:
+    con.register("_incoming", table)
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _incoming")
+    con.unregister("_incoming")
 
 
 def _comparison(spec: dict):
@@ -46,15 +70,13 @@ def _comparison(spec: dict):
                                                  thresholds=limits or [1], input_is_string=True)
 
 
-def match(rows, spec: dict, seed: int = 1) -> MatchResult:
-    """Cluster ``rows`` (dicts with ``id`` and the raw fields ``spec`` names)."""
+def _quiet():
     logging.getLogger("splink").setLevel(logging.WARNING)
-    fields = spec["fields"]
-    con = duckdb.connect()
-    columns = ", ".join(f'"{name}" VARCHAR' for name in fields)
-    con.execute(f"CREATE TABLE records (unique_id BIGINT, {columns})")
-    con.executemany(f"INSERT INTO records VALUES ({', '.join('?' * (len(fields) + 1))})",
-                    normalised_rows(rows, fields))
+
+
+def train(con, spec: dict, seed: int = 1) -> dict:
+    """Train on the ``records`` table of ``con``; the model as Splink's settings JSON."""
+    _quiet()
     db = DuckDBAPI(connection=con)
     blocking = [block_on(*rule) for rule in spec["blocking"]]
     settings = SettingsCreator(link_type="dedupe_only", blocking_rules_to_generate_predictions=blocking,
@@ -67,26 +89,99 @@ def match(rows, spec: dict, seed: int = 1) -> MatchResult:
     # for training (by default all blocking rules).
     for rule in spec.get("training") or spec["blocking"]:
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
-    limits = spec.get("thresholds") or {}
-    same, review = limits.get("same", DEFAULT_SAME), limits.get("review", DEFAULT_REVIEW)
-    predictions = linker.inference.predict(threshold_match_probability=review)
+    return linker.misc.save_model_to_json()
+
+
+def _veto(spec: dict) -> str:
     # A pair whose distinguishing fields (first name, birth date) both have values and
     # disagree is never "same": relatives share every contact of their premise, and
     # agreeing contacts outweigh any single disagreement in the model.
-    veto = " OR ".join(f"gamma_{field} = 0" for field in spec.get("must_agree") or []) or "FALSE"
-    pairs = con.execute(f"SELECT unique_id_l, unique_id_r, match_probability, {veto} "
-                        f"FROM {predictions.physical_name}").fetchall()
+    return " OR ".join(f"gamma_{field} = 0" for field in spec.get("must_agree") or []) or "FALSE"
+
+
+def predict(con, spec: dict, model: dict, new: str | None = None) -> str:
+    """Score pairs at or above the review threshold into the table ``pairs`` (l, r, p, vetoed):
+    all pairs of ``records``, or with ``new`` (a table of the same shape) the pairs of new
+    records with each other and with ``records``. Returns the table's name."""
+    _quiet()
+    _, review = thresholds(spec)
+    db = DuckDBAPI(connection=con)
+    veto = _veto(spec)
+    if new is None:
+        linker = Linker(db.register("records"), model)
+        found = [linker.inference.predict(threshold_match_probability=review)]
+    else:
+        linker = Linker(db.register("records"), model)
+        fresh, old = db.register(new), db.register("records")
+        found = [linker.inference.predict_within(fresh, threshold_match_probability=review),
+                 linker.inference.predict_between(fresh, old, threshold_match_probability=review)]
+    selects = " UNION ALL ".join(
+        f"SELECT unique_id_l AS l, unique_id_r AS r, match_probability AS p, ({veto}) AS vetoed "
+        f"FROM {df.physical_name} WHERE unique_id_l <> unique_id_r" for df in found)
+    con.execute(f"CREATE OR REPLACE TABLE pairs AS {selects}")
+    return "pairs"
+
+
+def split_pairs(con, spec: dict, decided: set | None = None) -> tuple[list, list]:
+    """``(links, review)`` from the ``pairs`` table: links are (l, r, p) at or above "same" and
+    not vetoed; review pairs are the rest, without the pairs people decided already."""
+    same, _ = thresholds(spec)
+    rows = con.sql("SELECT l, r, p, vetoed FROM pairs").to_arrow_table()
+    links, review = [], []
+    decided = decided or set()
+    for a, b, p, vetoed in zip(*(rows.column(c).to_pylist() for c in ("l", "r", "p", "vetoed"))):
+        if p >= same and not vetoed:
+            links.append((a, b, p))
+        elif (min(a, b), max(a, b)) not in decided:
+            review.append((a, b, p))
+    return links, review
+
+
+def match(rows, spec: dict, seed: int = 1, decisions=()) -> MatchResult:
+    """Cluster ``rows`` (dicts with ``id`` and the raw fields ``spec`` names), in memory.
+    ``decisions``: (id_a, id_b, "same" | "different") that people made."""
+    con = duckdb.connect()
+    load(con, normalised_table(rows, spec["fields"]))
+    model = train(con, spec, seed)
+    predict(con, spec, model)
+    links, review = split_pairs(con, spec, {_key(a, b) for a, b, _ in decisions})
+    pairs = [(int(a), int(b), float(p)) for a, b, p in con.execute("SELECT l, r, p FROM pairs").fetchall()]
     con.close()
-    scored = [(int(a), int(b), float(p)) for a, b, p, _ in pairs]
-    linked = [(a, b) for (a, b, p), (*_, vetoed) in zip(scored, pairs) if p >= same and not vetoed]
-    review_pairs = [(a, b, p) for (a, b, p), (*_, vetoed) in zip(scored, pairs) if p < same or vetoed]
-    return MatchResult(clusters=connected_components([r["id"] for r in rows], linked),
-                       review=review_pairs, pairs_scored=len(pairs), pairs=scored)
+    clusters = cluster([r["id"] for r in rows], links, decisions)
+    return MatchResult(clusters=clusters, review=review, pairs_scored=len(pairs), pairs=pairs, model=model)
 
 
-def connected_components(ids, links) -> dict:
-    """Each id to the smallest id of its component (union-find)."""
+def _key(a, b) -> tuple:
+    return (min(a, b), max(a, b))
+
+
+def cluster(ids, links, decisions=()) -> dict:
+    """Clusters of ``ids`` from ``links`` (a, b, probability) and people's ``decisions``:
+    "same" pairs are joined first; a "different" pair's edge is cut, and no chain of other
+    edges may join the two either (the edges are taken strongest first, and one that
+    would put a "different" pair together is skipped)."""
+    same = [(a, b) for a, b, verdict in decisions if verdict == "same"]
+    apart = [(a, b) for a, b, verdict in decisions if verdict == "different"]
+    if not apart:
+        return connected_components(ids, same + [(a, b) for a, b, _ in links])
+    cut = {_key(a, b) for a, b in apart}
+    ordered = [(a, b) for a, b, _ in sorted(links, key=lambda x: -x[2]) if _key(a, b) not in cut]
+    return connected_components(ids, same + ordered, apart)
+
+
+def connected_components(ids, links, apart=()) -> dict:
+    """Each id to the smallest id of its component (union-find); a link that would join
+    the two ids of an ``apart`` pair is skipped."""
     parent = {i: i for i in ids}
+    for a, b in list(links) + list(apart):
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+    forbid: dict = {}
+    for a, b in apart:
+        forbid.setdefault(a, set()).add(b)
+        forbid.setdefault(b, set()).add(a)
+    # per root: the ids that must stay out of its component
+    banned = {i: set(others) for i, others in forbid.items()}
 
     def root(i):
         while parent[i] != i:
@@ -95,6 +190,13 @@ def connected_components(ids, links) -> dict:
         return i
     for a, b in links:
         ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+        if ra == rb:
+            continue
+        if banned and (any(root(x) == rb for x in banned.get(ra, ())) or
+                       any(root(x) == ra for x in banned.get(rb, ()))):
+            continue
+        keep, gone = min(ra, rb), max(ra, rb)
+        parent[gone] = keep
+        if gone in banned:
+            banned.setdefault(keep, set()).update(banned.pop(gone))
     return {i: root(i) for i in ids}

@@ -5,6 +5,7 @@ entity that holds source records and the entity that holds masters.
 """
 from __future__ import annotations
 
+from .merge import FILLS
 from .normalise import NORMALISERS
 
 NAME = r"^[a-z][a-z0-9_]*$"
@@ -18,6 +19,16 @@ _comparison = {
         "kind": {"enum": ["exact", "levenshtein", "jaro_winkler", "date"]},
         # levenshtein: distances; jaro_winkler: similarities; date: day distances
         "thresholds": {"type": "array", "items": {"type": "number", "minimum": 0}, "maxItems": 4},
+    },
+}
+
+_master_field = {
+    "type": ["object", "null"],
+    "additionalProperties": False,
+    "properties": {
+        "from": {"type": "string"},                                   # source field, default: the same name
+        "priority": {"type": "array", "items": {"type": "string"}},  # source systems, the first with a value wins
+        "fill": {"enum": list(FILLS)},                                # among several values; default most_recent
     },
 }
 
@@ -36,10 +47,18 @@ SCHEMA = {
                             "entity": {"type": "string"},
                             "source_field": {"type": "string"},
                             "source_id_field": {"type": "string"},
-                            "master_link": {"type": "string"}}},
+                            "master_link": {"type": "string"},
+                            # when a record last changed in its system: "most_recent" goes by it
+                            "timestamp_field": {"type": "string"}}},
             "masters": {"type": "object", "required": ["entity"], "additionalProperties": False,
                         "properties": {"entity": {"type": "string"},
-                                       "fields": {"type": "array", "items": {"type": "string"}}}},
+                                       # a list: copied from the same-named source field, most recent first
+                                       # (items applies to a list, additionalProperties to a mapping:
+                                       # unlike oneOf, an error names the bad entry's path)
+                                       "fields": {"type": ["array", "object"], "items": {"type": "string"},
+                                                  "additionalProperties": _master_field},
+                                       # a text field of the master that lists each system's ids
+                                       "ids_field": {"type": "string"}}},
             # field of the source entity -> normaliser applied before matching
             "fields": {"type": "object", "minProperties": 1,
                        "additionalProperties": {"enum": sorted(NORMALISERS)}},
@@ -74,9 +93,14 @@ def check(section: dict, doc: dict):
             field = spec["sources"].get(key)
             if field is not None and field not in known:
                 yield where + ("sources", key), f"entity {spec['sources']['entity']!r} has no field {field!r}", 0
+        stamp = spec["sources"].get("timestamp_field")
+        if stamp is not None and stamp not in known and stamp not in ("created_at", "updated_at"):
+            yield where + ("sources", "timestamp_field"), f"entity {spec['sources']['entity']!r} has no field {stamp!r}", 0
         masters = entities.get(spec["masters"]["entity"])
         if masters is None:
             yield where + ("masters", "entity"), f"no entity {spec['masters']['entity']!r} in this app", 0
+        else:
+            yield from _check_masters(where, spec, known, set(masters.get("fields") or {}))
         for field in spec["fields"]:
             if field not in known:
                 yield where + ("fields", field), f"entity {spec['sources']['entity']!r} has no field {field!r}", 0
@@ -99,3 +123,30 @@ def check(section: dict, doc: dict):
         limits = spec.get("thresholds") or {}
         if limits.get("review", 0) > limits.get("same", 1):
             yield where + ("thresholds", "review"), "review must not be above same", 0
+
+
+def _check_masters(where, spec: dict, source_fields: set, master_fields: set):
+    fields = spec["masters"].get("fields") or {}
+    entity, source = spec["masters"]["entity"], spec["sources"]["entity"]
+    items = {name: None for name in fields} if isinstance(fields, list) else fields
+    for i, (name, rule) in enumerate(items.items()):
+        path = where + ("masters", "fields", i if isinstance(fields, list) else name)
+        if name not in master_fields:
+            yield path, f"entity {entity!r} has no field {name!r}", 0
+        take = (rule or {}).get("from", name)
+        if take not in source_fields:
+            yield path + (("from",) if rule and "from" in rule else ()), \
+                f"entity {source!r} has no field {take!r} to take {name!r} from", 0
+    ids_field = spec["masters"].get("ids_field")
+    if ids_field is not None and ids_field not in master_fields:
+        yield where + ("masters", "ids_field"), f"entity {entity!r} has no field {ids_field!r}", 0
+
+
+def find_match(platform, app: str, entity: str) -> tuple[str, dict]:
+    """The match configuration of ``app`` whose sources live in ``entity``."""
+    section = platform.app_section(app, "masterdata") or {}
+    for name, spec in (section.get("matches") or {}).items():
+        if spec["sources"]["entity"] == entity:
+            return name, spec
+    raise LookupError(f"app {app!r} has no masterdata match over entity {entity!r} "
+                      f"(extensions/masterdata.yaml); matches: {sorted(section.get('matches') or {}) or 'none'}")

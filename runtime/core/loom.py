@@ -27,6 +27,7 @@ from runtime.behaviour.timers import Timers
 from runtime.behaviour.workflow import Workflow
 from runtime.data import events
 from runtime.data import tables as platform
+from runtime.data.bulk import Bulk
 from runtime.data.file_runs import FileRuns
 from runtime.data.db import make_engine
 from runtime.data.files import FileStore
@@ -93,6 +94,7 @@ class Loom:
         self.notices = Notices(self)
         self.inbound = Inbound(self)
         self.file_runs = FileRuns(self)
+        self.bulk = Bulk(self)
         self.plugin_state = PluginState(self)
         self.answers = Answers(self)
         self._lock = threading.Lock()

@@ -115,9 +115,12 @@ class FileRuns:
                 self._audit(c, run_id, actor, state, {"error": error} if error else {})
             return moved
 
-    def set_params(self, run_id: int, params: dict, only_from=()) -> bool:
+    def set_params(self, run_id: int, params: dict, only_from=(), total: int | None = None) -> bool:
         t = platform.file_run
-        query = update(t).where(t.c.id == run_id).values(params=params, updated_at=utcnow())
+        values = {"params": params, "updated_at": utcnow()}
+        if total is not None:
+            values["total"] = total
+        query = update(t).where(t.c.id == run_id).values(**values)
         if only_from:
             query = query.where(t.c.state.in_(only_from))
         with self.loom.engine.begin() as c:

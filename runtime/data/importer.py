@@ -122,40 +122,45 @@ def _target(loom, et, f):
 
 
 def _write(loom, et, rows, links, version, initial, line, actor) -> None:
-    now = utcnow()
     with loom.engine.begin() as conn:
-        for name, (target, f) in links.items():
-            ids = {r[name] for r in rows if r.get(name) is not None}
-            if ids:
-                found = set(conn.execute(loom.records._visible_targets(
-                    et, f, target, select(target.c.id).where(target.c.id.in_(ids)), actor)).scalars())
-                if ids - found:
-                    raise ImportError_([FieldError(name, f"no record with id {min(ids - found)} "
-                                                         f"(in the batch ending at line {line})")])
-            if f.spec.get("filter") or f.spec.get("filter_script"):
-                _check_link_filter(loom, conn, f, rows, line, actor)
-        need_numbers = [r for r in rows if not r.get("number")]
-        numbers = loom.records.next_number(conn, et.entity, len(need_numbers)) if need_numbers else []
-        if isinstance(numbers, str):
-            numbers = [numbers]
-        for r, n in zip(need_numbers, numbers):
-            r["number"] = n
-        for r in rows:
-            r.setdefault("status", None)
-            if r["status"] is None:
-                r["status"] = initial
-            r.update(created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id, row_version=1,
-                     meta_version=version)
-            for f in et.entity.rollups:  # nothing links to a new record yet
-                r[f.name] = 0 if f.spec.get("function", "count") in ("count", "sum") else None
-        if conn.dialect.name == "postgresql":
-            _copy(conn, et.main, rows)
-        else:
-            _executemany(conn, et.main, rows)
-        _require_visible(loom, conn, et, rows, line, actor)
-        loom.rollups.imported(conn, et, rows)  # the parents the batch links to count it
-        loom.audit.record(conn, actor, "import", et.entity, None, None,
-                          {"rows": len(rows), "first": rows[0]["number"], "last": rows[-1]["number"]})
+        _write_on(loom, conn, et, rows, links, version, initial, line, actor)
+
+
+def _write_on(loom, conn, et, rows, links, version, initial, line, actor) -> None:
+    """Insert one batch on ``conn``: links checked, numbers reserved, rollups and one audit entry."""
+    now = utcnow()
+    for name, (target, f) in links.items():
+        ids = {r[name] for r in rows if r.get(name) is not None}
+        if ids:
+            found = set(conn.execute(loom.records._visible_targets(
+                et, f, target, select(target.c.id).where(target.c.id.in_(ids)), actor)).scalars())
+            if ids - found:
+                raise ImportError_([FieldError(name, f"no record with id {min(ids - found)} "
+                                                     f"(in the batch ending at line {line})")])
+        if f.spec.get("filter") or f.spec.get("filter_script"):
+            _check_link_filter(loom, conn, f, rows, line, actor)
+    need_numbers = [r for r in rows if not r.get("number")]
+    numbers = loom.records.next_number(conn, et.entity, len(need_numbers)) if need_numbers else []
+    if isinstance(numbers, str):
+        numbers = [numbers]
+    for r, n in zip(need_numbers, numbers):
+        r["number"] = n
+    for r in rows:
+        r.setdefault("status", None)
+        if r["status"] is None:
+            r["status"] = initial
+        r.update(created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id, row_version=1,
+                 meta_version=version)
+        for f in et.entity.rollups:  # nothing links to a new record yet
+            r[f.name] = 0 if f.spec.get("function", "count") in ("count", "sum") else None
+    if conn.dialect.name == "postgresql":
+        _copy(conn, et.main, rows)
+    else:
+        _executemany(conn, et.main, rows)
+    _require_visible(loom, conn, et, rows, line, actor)
+    loom.rollups.imported(conn, et, rows)  # the parents the batch links to count it
+    loom.audit.record(conn, actor, "import", et.entity, None, None,
+                      {"rows": len(rows), "first": rows[0]["number"], "last": rows[-1]["number"]})
 
 
 def _check_link_filter(loom, conn, f, rows, line, actor) -> None:

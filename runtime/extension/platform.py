@@ -49,6 +49,31 @@ class Records:
         return self._loom.records.update(app, entity, int(record_id), dict(data), row_version, self.actor,
                                          conn=self._conn)
 
+    @contextlib.contextmanager
+    def _bulk_tx(self):
+        if self._conn is not None:
+            yield self._conn
+        else:
+            with self._loom.engine.begin() as conn:
+                yield conn
+
+    def bulk_create(self, app: str, entity: str, rows: list[dict]) -> list[int]:
+        """Create many records at once, as ``loom import`` writes them (permissions, checked values,
+        links, rollups, one audit entry for the batch; no script hooks); their ids, in order."""
+        with self._bulk_tx() as conn:
+            return self._loom.bulk.create(conn, app, entity, rows, self.actor)
+
+    def bulk_update(self, app: str, entity: str, changes: dict) -> int:
+        """Change many records at once: ``{record_id: {field: value}}``, one statement per set of
+        fields and one audit entry for the batch (no script hooks, no row-version check)."""
+        with self._bulk_tx() as conn:
+            return self._loom.bulk.update(conn, app, entity, changes, self.actor)
+
+    def scan(self, app: str, entity: str, fields, changed_since=None, batch: int = 20000):
+        """Every readable record's ``id``, ``updated_at`` and ``fields`` as plain values, in
+        batches (lists of dicts) in id order; only those updated after ``changed_since`` when given."""
+        return self._loom.bulk.scan(app, entity, list(fields), self.actor, changed_since, batch)
+
     def transition(self, app: str, entity: str, record_id: int, name: str, data: dict | None = None) -> dict:
         return self._loom.workflow.transition(app, entity, int(record_id), name, dict(data or {}), actor=self.actor,
                                               conn=self._conn)
@@ -271,9 +296,10 @@ class Platform:
         actor = self.records(user).actor if user is not None else None
         return self._loom.file_runs.set_state(int(run_id), state, error, tuple(only_from), actor)
 
-    def set_file_run_params(self, run_id: int, params: dict, only_from=()) -> bool:
-        """Replace a run's ``params`` (while it is in one of ``only_from``, when given); whether it did."""
-        return self._loom.file_runs.set_params(int(run_id), params, tuple(only_from))
+    def set_file_run_params(self, run_id: int, params: dict, only_from=(), total: int | None = None) -> bool:
+        """Replace a run's ``params`` (while it is in one of ``only_from``, when given), and its
+        ``total`` when given (a run that learns its size as it goes); whether it did."""
+        return self._loom.file_runs.set_params(int(run_id), params, tuple(only_from), total)
 
     @contextlib.contextmanager
     def file_run_step(self, run_id: int, start: int, end: int, user):

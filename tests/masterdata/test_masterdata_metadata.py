@@ -23,6 +23,12 @@ def test_a_valid_section_publishes(sqlite_loom):
     (lambda m: m["blocking"].append(["inn", "kpp"]), "matches.consumers.blocking[5][1]: 'kpp' is not among fields"),
     (lambda m: m["masters"].__setitem__("entity", "ghost"), "no entity 'ghost' in this app"),
     (lambda m: m["thresholds"].__setitem__("review", 0.99), "review must not be above same"),
+    (lambda m: m["masters"]["fields"]["phone"].__setitem__("fill", "newest"), "masters.fields.phone"),
+    (lambda m: m["masters"]["fields"].__setitem__("ghost", {}), "entity 'master' has no field 'ghost'"),
+    (lambda m: m["masters"]["fields"]["inn"].__setitem__("from", "tax_id"),
+     "matches.consumers.masters.fields.inn.from: entity 'source_record' has no field 'tax_id' to take 'inn' from"),
+    (lambda m: m["masters"].__setitem__("ids_field", "codes"), "entity 'master' has no field 'codes'"),
+    (lambda m: m["sources"].__setitem__("timestamp_field", "seen"), "sources.timestamp_field"),
 ])
 def test_publishing_names_the_path_of_a_bad_section(sqlite_loom, change, expected):
     doc, _ = read_folder(APP)

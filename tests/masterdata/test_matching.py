@@ -61,6 +61,7 @@ def test_connected_components_join_through_a_chain():
 
 def test_generated_inns_pass_the_checksum():
     import random
+
     from plugins.masterdata.normalise import inn_valid
     rng = random.Random(1)
     assert all(inn_valid(inn(rng, 10)) and inn_valid(inn(rng, 12)) for _ in range(200))

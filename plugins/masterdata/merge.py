@@ -1,0 +1,78 @@
+"""A master's values from its source records: source priority, then a fill rule. Pure.
+
+Per master field (``masters.fields`` of ``extensions/masterdata.yaml``)::
+
+    address: {priority: [billing, crm], fill: most_frequent}
+    email:   {priority: [portal], fill: most_recent}
+    name:    {fill: longest}
+
+The first source in ``priority`` that has a non-empty value gives it (several records of
+that source: the fill rule chooses among them); when none has one, the fill rule chooses
+among all records: ``most_recent`` (by ``sources.timestamp_field``, else the newest
+record), ``most_frequent`` (ties: the most recent), ``longest`` (ties: the most recent).
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+FILLS = ("most_recent", "most_frequent", "longest")
+
+
+def rules(spec: dict) -> dict:
+    """``masters.fields`` as ``{master field: {"from", "priority", "fill"}}`` (a list means
+    each field copied from the source field of the same name, the most recent value)."""
+    fields = spec["masters"].get("fields") or {}
+    if isinstance(fields, list):
+        fields = {name: {} for name in fields}
+    return {name: {"from": (rule or {}).get("from", name), "priority": list((rule or {}).get("priority") or []),
+                   "fill": (rule or {}).get("fill", "most_recent")} for name, rule in fields.items()}
+
+
+def _empty(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _pick(candidates: list, fill: str):
+    """``candidates``: (stamp, value), oldest first is not assumed."""
+    if fill == "most_frequent":
+        counts = Counter(v for _, v in candidates)
+        return max(candidates, key=lambda c: (counts[c[1]], c[0]))[1]
+    if fill == "longest":
+        return max(candidates, key=lambda c: (len(str(c[1])), c[0]))[1]
+    return max(candidates, key=lambda c: c[0])[1]
+
+
+def values(records: list[dict], field_rules: dict, source_field: str, stamp_field: str | None = None) -> dict:
+    """The master's values from ``records`` (dicts with ``id``, the source field, the stamp
+    field when given, and each rule's ``from`` field)."""
+    out = {}
+    for name, rule in field_rules.items():
+        take = rule["from"]
+        candidates = [(r, r.get(take)) for r in records if not _empty(r.get(take))]
+        if not candidates:
+            out[name] = None
+            continue
+        chosen = None
+        for source in rule["priority"]:
+            mine = [(_stamp(r, stamp_field), v) for r, v in candidates if r.get(source_field) == source]
+            if mine:
+                chosen = _pick(mine, rule["fill"])
+                break
+        if chosen is None:
+            chosen = _pick([(_stamp(r, stamp_field), v) for r, v in candidates], rule["fill"])
+        out[name] = chosen
+    return out
+
+
+def _stamp(record: dict, stamp_field: str | None):
+    stamp = record.get(stamp_field) if stamp_field else None
+    # records without a stamp count as older than any with one; the id breaks ties
+    return (stamp is not None, str(stamp) if stamp is not None else "", record["id"])
+
+
+def ids_text(records: list[dict], source_field: str, id_field: str) -> str:
+    """Each system's ids of one master: ``billing: BIL-1; crm: CRM-7, CRM-9``."""
+    by_source: dict = {}
+    for r in records:
+        by_source.setdefault(r.get(source_field) or "?", []).append(str(r.get(id_field)))
+    return "; ".join(f"{source}: {', '.join(sorted(ids))}" for source, ids in sorted(by_source.items()))

@@ -1,0 +1,159 @@
+"""Set-wise reads and writes for work over many records at once (master data merges).
+
+A record-by-record save costs a read, hooks and an audit entry per row; a run that links
+1.7 million source records to their masters cannot afford that. These functions give the
+guarantees of ``loom import`` (runtime/data/importer.py) instead: the acting user's entity
+and field permissions and row rules, values coerced and checked as a save checks them,
+links that must exist, parents' rollups kept current, and one audit entry per batch, on
+the caller's transaction (so a batch and, say, a run's progress commit together).
+Script hooks do not run, as they do not for an import.
+"""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from runtime.errors import ValidationFailed
+
+from .importer import _target, _write_on
+from .records import compute_all
+from .storage import utcnow
+from .values import FieldError, check, coerce
+
+
+def _values(et, data: dict, where: str) -> dict:
+    out = {}
+    for name, raw in data.items():
+        f = et.entity.fields.get(name)
+        if f is None or f.storage != "column" or f.type == "computed":
+            raise ValidationFailed([FieldError(name, f"{where}: not a stored field of {et.entity.name}")])
+        try:
+            value = coerce(f, raw)
+            if value is not None:
+                check(f, value)
+        except FieldError as exc:
+            raise ValidationFailed([FieldError(f"{where}: {exc.field}", exc.message)]) from None
+        out[name] = value
+    return out
+
+
+def create(loom, conn, app: str, entity: str, rows: list[dict], actor) -> list[int]:
+    """Insert ``rows`` (field -> value) as new records; their ids, in order."""
+    if not rows:
+        return []
+    et = loom.entity_tables(app, entity)
+    loom.permissions.require(actor, et.entity, "create")
+    names = sorted({k for r in rows for k in r})
+    loom.permissions.check_write(actor, et.entity, {n: True for n in names})
+    fields = et.entity.fields
+    defaults = {f.name: coerce(f, f.spec["default"]) for f in fields.values()
+                if "default" in f.spec and f.storage == "column"}
+    records = []
+    for i, row in enumerate(rows):
+        record = {**defaults, **_values(et, row, f"row {i + 1}")}
+        missing = [f.name for f in fields.values() if f.required and f.storage == "column"
+                   and f.type != "computed" and record.get(f.name) in (None, "")]
+        if missing:
+            raise ValidationFailed([FieldError(f"row {i + 1}: {m}", "is required") for m in missing])
+        if et.entity.computed_order:
+            compute_all(et.entity, record)
+        records.append({n: record.get(n) for n in sorted(set(record) | set(names))})
+    links = {f.name: (_target(loom, et, f), f) for f in fields.values()
+             if f.name in names and f.value_type in ("link", "user", "group")}
+    _write_on(loom, conn, et, records, links, loom.live_version(app), et.entity.initial_status, len(records), actor)
+    t = et.main
+    numbers = [r["number"] for r in records]
+    ids = dict(conn.execute(select(t.c.number, t.c.id).where(t.c.number.in_(numbers))).all())
+    return [ids[n] for n in numbers]
+
+
+def update(loom, conn, app: str, entity: str, changes: dict, actor) -> int:
+    """Set ``changes`` (record id -> {field: value}) in one statement per set of fields; the
+    number of records changed. Every record must exist, be alive and be visible to ``actor``."""
+    if not changes:
+        return 0
+    et = loom.entity_tables(app, entity)
+    loom.permissions.require(actor, et.entity, "update")
+    t = et.main
+    names = sorted({k for data in changes.values() for k in data})
+    loom.permissions.check_write(actor, et.entity, {n: True for n in names})
+    typed = {int(rid): _values(et, data, f"record {rid}") for rid, data in changes.items()}
+    ids = sorted(typed)
+    visible = loom.permissions.row_filter(et.entity, t, actor)
+    query = select(func.count()).select_from(t).where(t.c.id.in_(ids), t.c.deleted_at.is_(None))
+    if visible is not None:
+        query = query.where(visible)
+    if conn.execute(query).scalar() != len(ids):
+        raise ValidationFailed([FieldError("id", "some of these records do not exist or you may not see them")])
+    link_fields = [n for n in names if et.entity.fields[n].value_type in ("link", "user", "group")]
+    for name in link_fields:
+        f = et.entity.fields[name]
+        targets = {v[name] for v in typed.values() if v.get(name) is not None}
+        target = _target(loom, et, f)
+        found = set(conn.execute(loom.records._visible_targets(
+            et, f, target, select(target.c.id).where(target.c.id.in_(targets)), actor)).scalars()) if targets else set()
+        if targets - found:
+            raise ValidationFailed([FieldError(name, f"no record with id {min(targets - found)}")])
+    rolled = loom.rollups.over(et.entity)
+    before = ([dict(r) for r in conn.execute(select(t.c.id, *[t.c[n] for n in link_fields])
+                                             .where(t.c.id.in_(ids))).mappings()] if rolled else [])
+    now, version = utcnow(), loom.live_version(app)
+    groups: dict[tuple, list] = {}
+    for rid, data in typed.items():
+        groups.setdefault(tuple(sorted(data)), []).append((rid, data))
+    for cols, items in groups.items():
+        processors = [t.c[c].type.bind_processor(conn.dialect) for c in cols]
+        marker = "%s" if conn.dialect.name == "postgresql" else "?"
+        sets = ", ".join(f"{c} = {marker}" for c in (*cols, "updated_at", "updated_by", "meta_version"))
+        stamp = [p(now) if (p := t.c.updated_at.type.bind_processor(conn.dialect)) else now, actor.id, version]
+        conn.exec_driver_sql(
+            f"UPDATE {t.name} SET {sets}, row_version = row_version + 1 WHERE id = {marker}",
+            [tuple(p(d[c]) if p else d[c] for c, p in zip(cols, processors)) + tuple(stamp) + (rid,)
+             for rid, d in items])
+    if rolled:
+        after = [{"id": rid, **typed[rid]} for rid in ids]
+        loom.rollups.imported(conn, et, before + after)  # the parents they left and the ones they joined
+    loom.audit.record(conn, actor, "bulk_update", et.entity, None, None,
+                      {"rows": len(ids), "fields": names, "first": ids[0], "last": ids[-1]})
+    return len(ids)
+
+
+def scan(loom, app: str, entity: str, fields: list[str], actor, changed_since=None, batch: int = 20000):
+    """Yield lists of rows (``id``, ``updated_at`` and ``fields``) the actor may read, in id
+    order; with ``changed_since``, only the records updated after it."""
+    et = loom.entity_tables(app, entity)
+    loom.permissions.require(actor, et.entity, "read")
+    hidden = loom.permissions.hidden(actor, et.entity) & set(fields)
+    if hidden:
+        raise ValidationFailed([FieldError(h, "you may not read this field") for h in sorted(hidden)])
+    t = et.main
+    query = select(t.c.id, t.c.updated_at, *[t.c[f] for f in fields]).where(t.c.deleted_at.is_(None))
+    visible = loom.permissions.row_filter(et.entity, t, actor)
+    if visible is not None:
+        query = query.where(visible)
+    if changed_since is not None:
+        query = query.where(t.c.updated_at > changed_since)
+    after = 0
+    with loom.reader.connect() as c:
+        while True:
+            rows = [dict(r) for r in c.execute(query.where(t.c.id > after).order_by(t.c.id).limit(batch))
+                    .mappings()]
+            if not rows:
+                return
+            yield rows
+            after = rows[-1]["id"]
+
+
+class Bulk:
+    """The functions above, bound to one platform (``loom.bulk``)."""
+
+    def __init__(self, loom):
+        self.loom = loom
+
+    def create(self, conn, app: str, entity: str, rows: list[dict], actor) -> list[int]:
+        return create(self.loom, conn, app, entity, rows, actor)
+
+    def update(self, conn, app: str, entity: str, changes: dict, actor) -> int:
+        return update(self.loom, conn, app, entity, changes, actor)
+
+    def scan(self, app: str, entity: str, fields: list[str], actor, changed_since=None, batch: int = 20000):
+        return scan(self.loom, app, entity, fields, actor, changed_since, batch)
