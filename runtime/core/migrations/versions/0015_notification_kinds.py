@@ -3,13 +3,13 @@ whether it still waits for the user's daily digest. Preferences live in ``loom_p
 
 See docs/decisions/0034-notifications-that-arrive.md.
 
-Revision ID: 0017
+Revision ID: 0015
 Revises: 0014
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
