@@ -252,15 +252,25 @@ class ListQuery:
             base = base.outerjoin(alias, on)
         query = select(self.t).select_from(base).where(*where)
         query = self.loom.permissions.restrict(query, self.et, actor)
-        page_query = query
+        labelled = bool(joins) or self.computed
+
+        def page_of(q, size):
+            q = q.order_by(*[col.desc() if desc else col.asc() for col, desc in keys]).limit(size)
+            if labelled:
+                q = q.add_columns(*[col.label(f"_k{i}") for i, (col, _) in enumerate(keys)])
+            return conn.execute(q).mappings().all()
+
+        null_tail = False
         if after:
             nulls_large = conn.dialect.name != "sqlite"
-            page_query = page_query.where(self._after(keys, decode_cursor(after, len(keys)), nulls_large))
-        page_query = page_query.order_by(*[col.desc() if desc else col.asc() for col, desc in keys]).limit(limit + 1)
-        labelled = bool(joins) or self.computed
-        if labelled:
-            page_query = page_query.add_columns(*[col.label(f"_k{i}") for i, (col, _) in enumerate(keys)])
-        rows = conn.execute(page_query).mappings().all()
+            condition, null_tail = self._after(keys, decode_cursor(after, len(keys)), nulls_large)
+            rows = page_of(query.where(condition), limit + 1)
+        else:
+            rows = page_of(query, limit + 1)
+        if null_tail and len(rows) <= limit:
+            # Rows whose leading key is NULL come after every value: read them as a second
+            # range rather than OR them in, which would stop the index scan at the cursor.
+            rows += page_of(query.where(keys[0][0].is_(None)), limit + 1 - len(rows))
         more = len(rows) > limit
         rows = rows[:limit]
         cursor = None
@@ -294,12 +304,17 @@ class ListQuery:
 
     @staticmethod
     def _after(keys, values, nulls_large: bool):
-        """Rows strictly after ``values`` in the sort order.
+        """Rows strictly after ``values`` in the sort order, as ``(condition, null_tail)``.
 
         Each backend keeps its natural NULL order (SQLite: NULL is smallest,
         PostgreSQL: largest), because forcing one with NULLS FIRST/LAST would
-        stop PostgreSQL from reading the sort straight off an index.
+        stop PostgreSQL from reading the sort straight off an index. With
+        ``null_tail`` the rows whose leading key is NULL also follow, but the
+        condition leaves them out: the caller reads them separately.
         """
+        lead, lead_desc = keys[0]
+        first = values[0]
+        null_tail = first is not None and (not lead_desc) == nulls_large and getattr(lead, "nullable", True)
         clauses = []
         for i, (col, desc) in enumerate(keys):
             value = values[i]
@@ -309,20 +324,16 @@ class ListQuery:
                 beyond = None if nulls_at_end else col.is_not(None)
             else:
                 beyond = (col < value) if desc else (col > value)
-                if nulls_at_end and getattr(col, "nullable", True):
+                if nulls_at_end and getattr(col, "nullable", True) and not (i == 0 and null_tail):
                     beyond = or_(beyond, col.is_(None))
             if beyond is not None:
                 clauses.append(and_(*equal, beyond))
+        if first is None:
+            return or_(*clauses), False
         # Redundant with the OR chain, but a plain range on the leading key is what
         # lets either database start the index scan at the cursor instead of filtering.
-        col, desc = keys[0]
-        first = values[0]
-        if first is None:
-            return or_(*clauses)
-        bound = (col <= first) if desc else (col >= first)
-        if ((not desc) == nulls_large) and getattr(col, "nullable", True):
-            bound = or_(bound, col.is_(None))
-        return and_(bound, or_(*clauses))
+        bound = (lead <= first) if lead_desc else (lead >= first)
+        return and_(bound, or_(*clauses)), null_tail
 
 
 def _eq(col, value):
