@@ -18,10 +18,14 @@ SECURITY_HEADERS = {
 
 
 def security_headers(response: Response) -> Response:
+    headers = response.headers
+    # One pass over the headers a view set, not a scan per header (Headers.setdefault).
+    present = {name.lower() for name, _ in headers}
     for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if response.mimetype == "text/html":
-        response.headers.setdefault("Cache-Control", "no-store")  # a signed-out browser's back button shows nothing
+        if name.lower() not in present:
+            headers.add(name, value)
+    if "cache-control" not in present and response.mimetype == "text/html":
+        headers.add("Cache-Control", "no-store")  # a signed-out browser's back button shows nothing
     return response
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from flask import Flask, abort, current_app, redirect, request
 from flask_login import current_user
 
+from .sessions import is_token_call
+
 KEY = "loom.external_areas"
 ALWAYS = frozenset({"static", "auth.logout", "auth.set_lang"})
 TO_HOME = frozenset({"index", "ui.home", "auth.login"})
@@ -30,7 +32,7 @@ def init_app(app: Flask) -> None:
 
 
 def _confine():
-    if request.blueprint == "api" and request.headers.get("Authorization", "").startswith("Bearer "):
+    if is_token_call():
         return None  # the API then reads the token alone, never the session; external users get no token
     if not current_user.is_authenticated or not getattr(current_user.actor, "external", False):
         return None

@@ -192,7 +192,7 @@
     var tpl = template();
     var box = el("div", {class: "card sla-escalations", id: "sla-escalations"}, [el("h3", {text: T("Escalation levels")})]);
     var list = tpl ? tpl.escalations || [] : [];
-    var table = el("table", {class: "list"}, [el("thead", {}, [el("tr", {}, [T("Level"), T("Share of the time, percent"), T("Template"), T("To"), T("Copy to"), ""].map(function (h) { return el("th", {text: h}); }))])]);
+    var table = el("table", {class: "list"}, [el("thead", {}, [el("tr", {}, [T("Level"), T("Share of the time, percent"), T("Template"), T("Recipients"), T("Copy to"), ""].map(function (h) { return el("th", {text: h}); }))])]);
     var body = el("tbody");
     function commit() { applyAll(function (p) { if (list.length) p.escalations = JSON.parse(JSON.stringify(list)); else delete p.escalations; }); }
     list.forEach(function (esc, i) {
@@ -201,7 +201,7 @@
       var tplSel = el("select", {"aria-label": T("Template")}, [el("option", {value: "", text: "—"})].concat(D.templates.map(function (x) { return option(x.name, x.title, x.name); })));
       if (esc.template && !D.templates.some(function (x) { return x.name === esc.template; })) tplSel.appendChild(option(esc.template, esc.template));
       tplSel.value = esc.template || "";
-      var to = el("input", {type: "text", value: (esc.to || []).join(", "), list: E.datalist("sla-recipients", D.recipients), "aria-label": T("To")});
+      var to = el("input", {type: "text", value: (esc.to || []).join(", "), list: E.datalist("sla-recipients", D.recipients), "aria-label": T("Recipients")});
       var cc = el("input", {type: "text", value: (esc.cc || []).join(", "), list: E.datalist("sla-recipients", D.recipients), "aria-label": T("Copy to")});
       function read() {
         esc.level = Number(level.value) || 1; esc.at = Number(at.value) || 100;

@@ -413,7 +413,7 @@
       }); });
       out.push(el("div", {class: "wf-row wf-xy", dataset: {path: base + ".layout"}}, [el("span", {class: "fd-label", text: T("Position")}), xs, ys]));
     }
-    var targets = el("select", {class: "wf-new-target", "aria-label": T("To")}, statuses.map(function (o) { return el("option", {value: o.name, text: E.titleText(o.title, o.name) + " · " + o.name}); }));
+    var targets = el("select", {class: "wf-new-target", "aria-label": T("To status")}, statuses.map(function (o) { return el("option", {value: o.name, text: E.titleText(o.title, o.name) + " · " + o.name}); }));
     out.push(el("div", {class: "wf-row"}, [el("span", {class: "fd-label", text: T("Add transition")}),
       el("div", {class: "ed-row"}, [targets, el("button", {type: "button", class: "wf-add-from-here", text: "+ " + T("Add transition"),
         onclick: function () { addTransition(s.name, targets.value); }})])]));
@@ -486,8 +486,8 @@
     return [el("h3", {text: T("Transition") + " " + tr.name}),
       row(T("Name"), name, base + ".name"),
       el("div", {class: "wf-row"}, [el("span", {class: "fd-label", text: T("Title")}), title.el]),
-      el("div", {class: "wf-row", dataset: {path: base + ".from"}}, [el("span", {class: "fd-label", text: T("From")}), from]),
-      row(T("To"), to, base + ".to"),
+      el("div", {class: "wf-row", dataset: {path: base + ".from"}}, [el("span", {class: "fd-label", text: T("From status")}), from]),
+      row(T("To status"), to, base + ".to"),
       el("div", {class: "wf-row", dataset: {path: base + ".roles"}}, [el("span", {class: "fd-label", text: T("Roles")}), roles]),
       row(T("Groups"), groups, base + ".groups"),
       row(T("Condition"), condition, base + ".condition"),

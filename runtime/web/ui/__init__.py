@@ -11,6 +11,7 @@ from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from .. import sessions
 from . import i18n, meta
 
 csrf = CSRFProtect()
@@ -45,6 +46,7 @@ def init_app(app: Flask, exempt: tuple = (), translations=()) -> None:
     manager.login_message = None
     manager.session_protection = "basic"
     manager.user_loader(load_user)
+    sessions.init_app(app, manager)
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(ui_bp)
