@@ -8,8 +8,13 @@ threads = int(os.environ.get("LOOM_WEB_THREADS", 4))
 worker_class = "gthread"
 timeout = 60
 graceful_timeout = 30
-max_requests = 5000          # recycle workers to cap memory growth
-max_requests_jitter = 500
+max_requests = int(os.environ.get("LOOM_WEB_MAX_REQUESTS", 5000))  # recycle workers to cap memory growth
+max_requests_jitter = max_requests // 10
+# The master builds the app once and workers fork from it: a worker recycled by max_requests
+# serves at once instead of re-reading every app first (a second without serving per recycle,
+# a tenth of the throughput in bench/bench_get_throughput.py), and the app's frozen objects
+# (runtime/web/wsgi.py) are shared copy-on-write.
+preload_app = True
 forwarded_allow_ips = os.environ.get("LOOM_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 # Logs as JSON lines with the request id (runtime/web/operations.py); gunicorn's own access
@@ -22,6 +27,12 @@ accesslog = None
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     import tempfile
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="loom-metrics-")
+
+
+def post_fork(server, worker):
+    # The master read the database while building the app; its pooled connections are its own.
+    from runtime.data.db import forget_inherited_connections
+    forget_inherited_connections()
 
 
 def child_exit(server, worker):

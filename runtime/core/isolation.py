@@ -87,6 +87,7 @@ class ProcessPool:
         self.config = config
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(config.size)
+        self._pid = os.getpid()
 
     def call(self, name: str, *args, seconds: float):
         """Run ``CALLS[name](loom, *args)`` in a worker; allow ``seconds`` of wall and CPU time
@@ -107,6 +108,8 @@ class ProcessPool:
         return reply[1]
 
     def _take(self) -> _Worker:
+        if self._pid != os.getpid():  # forked (a gunicorn worker of a preloading master): its workers are not ours
+            self._idle, self._pid = queue.LifoQueue(), os.getpid()
         while True:
             try:
                 worker = self._idle.get_nowait()

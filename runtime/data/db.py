@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import weakref
 
 from sqlalchemy import BigInteger, DateTime, Integer, Numeric, create_engine, event
 from sqlalchemy.engine import Engine
@@ -14,17 +15,33 @@ from metamodel.geo import haversine
 ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
+_ENGINES: weakref.WeakSet = weakref.WeakSet()
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine; on SQLite make it transactional for DDL too and fast on files."""
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         _sqlite_setup(engine)
-        return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    # Recycling beats pre-ping: a ping is a round trip on every checkout.
-    kwargs.setdefault("pool_recycle", 1800)
-    return create_engine(url, **kwargs)
+    else:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        # Recycling beats pre-ping: a ping is a round trip on every checkout.
+        kwargs.setdefault("pool_recycle", 1800)
+        engine = create_engine(url, **kwargs)
+    _ENGINES.add(engine)
+    return engine
+
+
+def forget_inherited_connections() -> None:
+    """In a process just forked from one that used the engines: give each a fresh pool.
+
+    The parent's pooled connections stay open for the parent (``close=False``); a child
+    that used them would share one SQLite handle or PostgreSQL socket with its parent
+    (SQLAlchemy's recipe for connection pools and multiprocessing).
+    """
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
 
 
 def _sqlite_setup(engine: Engine) -> None:

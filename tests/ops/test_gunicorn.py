@@ -33,10 +33,19 @@ def _get(url: str) -> tuple[int, str, dict]:
 
 @pytest.fixture
 def server(db_url, loom, tmp_path):
+    yield from _serve(db_url, tmp_path, LOOM_WEB_WORKERS="2")
+
+
+@pytest.fixture
+def recycling_server(db_url, loom, tmp_path):
+    yield from _serve(db_url, tmp_path, LOOM_WEB_WORKERS="1", LOOM_WEB_MAX_REQUESTS="10")
+
+
+def _serve(db_url, tmp_path, **settings):
     port = _free_port()
     env = {**os.environ, "LOOM_DATABASE_URL": db_url, "LOOM_HOME": str(tmp_path / "home"),
-           "LOOM_SECRET_KEY": "test-secret", "LOOM_WEB_WORKERS": "2", "LOOM_WEB_THREADS": "2",
-           "LOOM_BIND": f"127.0.0.1:{port}", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+           "LOOM_SECRET_KEY": "test-secret", "LOOM_WEB_THREADS": "2",
+           "LOOM_BIND": f"127.0.0.1:{port}", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), **settings}
     env.pop("LOOM_REDIS_URL", None)
     (tmp_path / "metrics").mkdir()
     log = open(tmp_path / "gunicorn.log", "w")
@@ -75,6 +84,18 @@ def test_gunicorn_serves_probes_logs_and_summed_metrics(server):
     assert "loom_timers_due" in text
     answered = _healthz_lines(log)[logged_before:]
     assert len(answered) == 20 and all(re.fullmatch(r"[0-9a-f]{32}", e["request_id"]) for e in answered)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+def test_workers_recycled_from_the_preloaded_master_read_the_database(recycling_server):
+    """Every worker forks from the master that built the app; each must open its own connections."""
+    base, log = recycling_server
+    for _ in range(45):
+        status, body, _ = _get(base + "/readyz")
+        assert status == 200, body
+        assert json.loads(body)["checks"]["database"]["ok"]
+    boots = re.findall(r"Booting worker with pid: (\d+)", log.read_text())
+    assert len(set(boots)) >= 3  # 45 requests at most ~11 per worker: the master forked replacements
 
 
 def _healthz_count(text: str) -> float:
