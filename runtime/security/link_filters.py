@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import and_, false, select
+from sqlalchemy import false, select
 
 from metamodel.predicates import parse_condition
 from runtime.data import tables as platform
@@ -109,7 +109,7 @@ class LinkFilters:
             return
         table, _ = self.target(f)
         allowed = set(conn.execute(select(table.c.id).where(table.c.id.in_(ids),
-                                                            and_(*self.narrowing(conn, f, record, actor)))).scalars())
+                                                            *self.narrowing(conn, f, record, actor))).scalars())
         refused = [i for i in ids if i not in allowed]
         if refused:
             what = ", ".join(map(str, refused))
