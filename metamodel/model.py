@@ -17,6 +17,8 @@ SYSTEM_COLUMNS = ("id", "number", "status", "created_at", "created_by", "updated
 SCALAR_TYPES = ("string", "text", "integer", "decimal", "money", "boolean", "date", "datetime",
                 "choice", "link", "user", "group", "email", "phone", "computed", "rollup")
 # What a rollup field computes over the records that link to its record (docs/metadata.md, "Rollup fields").
+# Every entity table's own indexes: a board by status reads ("status", "id") in its default order.
+SYSTEM_INDEXES = (("status", "created_at"), ("status", "id"), ("created_at",), ("updated_at",))
 ROLLUP_FUNCTIONS = ("count", "sum", "min", "max")
 TEXT_TYPES = ("string", "text", "email", "phone", "choice")
 DEFAULT_STRING_LENGTH = 255
@@ -215,6 +217,29 @@ class Entity:
                 out.append(((f.name,), bool(f.spec.get("unique"))))
             elif f.storage == "point":  # "near" reads a latitude range off it, longitude from the same entries
                 out.append((f.columns, False))
+        declared = {cols for cols, _ in out} | set(SYSTEM_INDEXES)
+        for cols in self.view_indexes():
+            if cols not in declared:
+                out.append((cols, False))
+                declared.add(cols)
+        return out
+
+    def view_indexes(self) -> list[tuple[str, ...]]:
+        """The indexes the views' own reads need to stay keyset-fast on millions of rows: a kanban
+        column is ``group_by = value`` in the view's order, a calendar or Gantt a range on its start.
+        A view sorted by something not in this table (a link's field) gets none: no index serves it."""
+        out = []
+        for view in self.spec.get("views") or []:
+            kind = view.get("kind", "list")
+            if kind == "kanban":
+                lead = [view["kanban"]["group_by"], *(s.lstrip("-") for s in view.get("sort", []))]
+            elif kind in ("calendar", "gantt"):
+                lead = [view[kind]["start"]]
+            else:
+                continue
+            cols = tuple(dict.fromkeys([*lead, "id"]))
+            if all(c in SYSTEM_COLUMNS or (c in self.fields and self.fields[c].storage == "column") for c in cols):
+                out.append(cols)
         return out
 
     @cached_property

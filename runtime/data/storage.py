@@ -29,13 +29,13 @@ from sqlalchemy import (
 )
 
 from metamodel import App, Entity, Field
+from metamodel.model import SYSTEM_INDEXES
 from metamodel.geo import Point
 
 from . import tables as platform
 from .db import ID, Money, UTCDateTime
 
 # "Status X, newest first" is the typical list, so status leads a composite index.
-SYSTEM_INDEXES = (("status", "created_at"), ("created_at",), ("updated_at",))
 
 
 def table_name(app: str, entity: str) -> str:
