@@ -118,6 +118,10 @@ JS_STRINGS = (
     N_("Title field"), N_("Dictionary: other entities choose from its records"), N_("Record number"),
     N_("Strategy"), N_("Drag to reorder"), N_("more"), N_("Otherwise: group"), N_("Otherwise: strategy"),
     N_("Otherwise (no rule matched)"), N_("Add rule"), N_("Route an entity"), N_("Route an entity…"),
+    N_("Kind of view"), N_("List"), N_("Kanban board"), N_("Gantt chart"), N_("Map"), N_("Columns by"),
+    N_("Swimlanes by"), N_("Start"), N_("End"), N_("Progress, percent"), N_("Predecessors"), N_("Point on a map"),
+    N_("— none —"), N_("Longest record, days"), N_("Tile address"), N_("Attribution"), N_("Fields on the card"),
+    N_("Add a field to the card"),
 )
 
 
@@ -672,7 +676,7 @@ def views(app: str, entity: str):
         return new, errors
 
     return _json_page(app, f"entities/{entity}.yaml", editor="views", template="designer/editor_views.html",
-                      page_title=t("List views"), load=lambda s: {"views": s.get("views") or []}, store=store,
+                      page_title=t("Views"), load=lambda s: {"views": s.get("views") or []}, store=store,
                       data=data, entity=entity, draft=draft)
 
 

@@ -232,7 +232,9 @@ class Entity:
         for view in self.spec.get("views") or []:
             kind = view.get("kind", "list")
             if kind == "kanban":
-                lead = [view["kanban"]["group_by"], *(s.lstrip("-") for s in view.get("sort", []))]
+                spec = view["kanban"]
+                lead = [spec["group_by"], spec.get("swimlanes"), *(s.lstrip("-") for s in view.get("sort", []))]
+                lead = [c for c in lead if c]
             elif kind in ("calendar", "gantt"):
                 lead = [view[kind]["start"]]
             else:

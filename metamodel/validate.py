@@ -52,6 +52,7 @@ _SECTION_KIND = {"routing": "routing", "sla": "sla", "schedules": "schedules", "
                  "portal": "portal", "reports": "reports", "approvals": "approvals",
                  "batches": "batches"}
 FIELD_TYPES = validator("entity").schema["$defs"]["field"]["properties"]["type"]["enum"]
+SWIMLANE_TYPES = ("choice", "boolean", "user", "group", "link")
 
 
 class _Collector:
@@ -501,6 +502,16 @@ class _CrossCheck:
             self.out.add(path + ("group_by",), self._unknown("field", group_by, names))
         elif f.type != "choice":
             self.out.add(path + ("group_by",), f"a board groups by the status or a choice field; {group_by!r} is a {f.type} field")
+        swim = board.get("swimlanes")
+        if swim:
+            lane = entity.fields.get(swim)
+            if lane is None:
+                self.out.add(path + ("swimlanes",), self._unknown("field", swim, names))
+            elif lane.type not in SWIMLANE_TYPES:
+                self.out.add(path + ("swimlanes",), f"swimlanes split a board by a {', '.join(SWIMLANE_TYPES[:-1])} or {SWIMLANE_TYPES[-1]} "
+                                                    f"field; {swim!r} is a {lane.type} field")
+            elif swim == group_by:
+                self.out.add(path + ("swimlanes",), f"{swim!r} already makes the board's columns")
         for j, col in enumerate(board.get("card", [])):
             self._path_field(entity, col, path + ("card", j), names)
 

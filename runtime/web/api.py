@@ -551,7 +551,8 @@ def record_graph(app: str, entity: str, record_id: int):
 
 @bp.get("/<app>/<name:entity>/boards/<view_name>")
 def board(app: str, entity: str, view_name: str):
-    """A kanban view's data (see runtime.data.boards); ``column`` and ``after`` page one column on."""
+    """A kanban view's data (see runtime.data.boards); ``column`` and ``after`` (and ``lane``) page
+    one column (or one cell) on."""
     et = loom().entity_tables(app, entity)
     loom().permissions.require(g.actor, et.entity, "read")
     try:
@@ -565,9 +566,9 @@ def board(app: str, entity: str, view_name: str):
         if limit is not None and not (re.fullmatch(r"[1-9][0-9]{0,2}", limit) and int(limit) <= 500):
             raise BadQuery(f"limit must be a whole number from 1 to 500, not {limit!r}", field="limit")
         return jsonify(boards.board(loom(), et, view, g.actor, int(limit) if limit else None,
-                                    request.args.get("column"), request.args.get("after")))
-    except KeyError:
-        raise NotFound(f"board {view_name!r} has no column {request.args.get('column')!r}") from None
+                                    request.args.get("column"), request.args.get("after"), request.args.get("lane")))
+    except KeyError as exc:
+        raise NotFound(f"board {view_name!r} has no column or lane {exc.args[0]!r}") from None
 
 
 def _kind_view(et, view_name: str, kind: str) -> dict:

@@ -430,13 +430,20 @@ def _entity_paths(spec: APISpec, app_name: str, live, entity) -> None:
             "board", "A kanban view: its columns with counts, first cards and cursors", {
                 "200": _json({"type": "object", "properties": {
                     "view": {"type": "string"}, "group_by": {"type": "string"},
+                    "swimlanes": {"type": "string", "nullable": True},
                     "card": {"type": "array", "items": {"type": "string"}},
                     "columns": {"type": "array", "items": column},
+                    "lanes": {"type": "array", "items": {"type": "object", "properties": {
+                        "value": {"nullable": True}, "title": {"nullable": True},
+                        "cells": {"type": "array", "items": column}}}},
                     "transitions": {"type": "array", "items": {"type": "object"}}}}, "the board"),
                 **_errors(400, 401, 403, 404, 422)},
             parameters=[{"name": "view_name", "in": "path", "required": True, "schema": {"type": "string", "enum": boards}},
                         {"name": "column", "in": "query", "required": False, "schema": {"type": "string"},
                          "description": "page this column on (with after)"},
+                        {"name": "lane", "in": "query", "required": False, "schema": {"type": "string"},
+                         "description": "with swimlanes: the lane whose cell of the column is paged on "
+                                        "(its value; empty for the lane without a value)"},
                         {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
                         {"name": "limit", "in": "query", "required": False,
                          "schema": {"type": "integer", "minimum": 1, "maximum": 500}}])})

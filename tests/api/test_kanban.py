@@ -208,3 +208,83 @@ def test_revision_0016_gives_tables_published_before_their_status_index(loom):
     loom.upgrade_db()
     assert "ix_desk__task__status_id" in names()
     assert loom.records.find("desk", "task", {}) == []  # the table is otherwise untouched
+
+
+def lanes_doc():
+    doc = app_doc()
+    task = doc["entities"]["task"]
+    task["fields"]["owner"] = {"type": "user"}
+    task["views"] += [{"name": "by_size", "kind": "kanban", "page_size": 2,
+                       "kanban": {"group_by": "status", "swimlanes": "size", "card": ["title"]}},
+                      {"name": "by_owner", "kind": "kanban",
+                       "kanban": {"group_by": "status", "swimlanes": "owner", "card": ["title"]}},
+                      {"name": "by_cost", "kind": "kanban",
+                       "kanban": {"group_by": "size", "swimlanes": "mine", "card": ["title"]}}]
+    return doc
+
+
+@pytest.fixture
+def lanes(loom, tmp_path):
+    loom.store.publish(lanes_doc(), author="tester")
+    app = create_app(Settings(tmp_path, loom.database_url), loom)
+    http = app.test_client()
+    ids = {}
+
+    def client(name, roles):
+        ids[name] = loom.accounts.create_user(name, f"pw-{name}-1234", roles=roles)
+        return Client(http, loom.accounts.issue_token(ids[name]))
+
+    boss, worker = client("boss", ["desk:boss"]), client("worker", ["desk:worker"])
+    for i, (size, owner) in enumerate([("s", "boss"), ("s", "boss"), ("s", "worker"), ("m", None), ("l", "worker")]):
+        made = boss.post("/api/v1/desk/task", {"title": f"t{i}", "cost": i, "mine": i % 2 == 0, "size": size,
+                                               "owner": ids[owner] if owner else None})
+        assert made.status_code == 201, made.data
+    return boss, worker, ids
+
+
+def test_swimlanes_split_every_column_into_cells(lanes):
+    boss, _, ids = lanes
+    body = boss.get("/api/v1/desk/task/boards/by_size").get_json()
+    assert body["swimlanes"] == "size"
+    assert [c["value"] for c in body["columns"]] == ["todo", "doing", "done"]
+    assert body["columns"][0]["count"] == 5 and body["columns"][0]["cards"] == []  # totals only
+    cells = {lane["value"]: {c["value"]: c for c in lane["cells"]} for lane in body["lanes"]}
+    assert list(cells) == ["s", "m", "l", None]  # the choices in order, the lane without a value last
+    assert (cells["s"]["todo"]["count"], cells["m"]["todo"]["count"], cells["l"]["todo"]["count"],
+            cells[None]["todo"]["count"]) == (3, 1, 1, 0)
+    assert {c["size"] for c in cells["s"]["todo"]["cards"]} == {"s"} and len(cells["s"]["todo"]["cards"]) == 2
+    rest = boss.get(f"/api/v1/desk/task/boards/by_size?column=todo&lane=s&after={cells['s']['todo']['next']}").get_json()
+    assert [len(c["cards"]) for lane in rest["lanes"] for c in lane["cells"]] == [1]
+    assert boss.get("/api/v1/desk/task/boards/by_size?column=todo&lane=xl").status_code == 404
+
+
+def test_lanes_by_a_user_field_are_the_values_on_the_board_and_follow_row_rules(lanes):
+    boss, worker, ids = lanes
+    body = boss.get("/api/v1/desk/task/boards/by_owner").get_json()
+    counts = {lane["value"]: lane["cells"][0]["count"] for lane in body["lanes"]}
+    assert counts == {ids["worker"]: 2, ids["boss"]: 2, None: 1}
+    mine = worker.get("/api/v1/desk/task/boards/by_owner").get_json()  # the worker's row rule: mine == true
+    seen = {lane["value"]: lane["cells"][0]["count"] for lane in mine["lanes"]}
+    assert sum(seen.values()) == 3 and all("cost" not in card for lane in mine["lanes"]
+                                           for cell in lane["cells"] for card in cell["cards"])
+    by_flag = boss.get("/api/v1/desk/task/boards/by_cost").get_json()
+    assert [lane["value"] for lane in by_flag["lanes"]] == [True, False, None]
+    assert by_flag["lanes"][0]["title"] == {"ru": "Да", "en": "Yes"}
+
+
+def test_lanes_declare_their_index(loom):
+    loom.store.publish(lanes_doc(), author="tester")
+    ent = loom.entity_tables("desk", "task").entity
+    assert ("status", "size", "id") in ent.view_indexes() and ("size", "mine", "id") in ent.view_indexes()
+
+
+@pytest.mark.parametrize("lane, message", [
+    ("title", "swimlanes split a board by a choice, boolean, user, group or link field"),
+    ("colour", "unknown field"),
+    ("size", "already makes the board's columns"),
+])
+def test_bad_swimlanes_are_refused_at_publish(loom, lane, message):
+    with pytest.raises(MetadataError) as caught:
+        loom.store.publish(app_doc({"name": "b", "kind": "kanban", "kanban": {"group_by": "size", "swimlanes": lane}}),
+                           author="tester")
+    assert message in str(caught.value)

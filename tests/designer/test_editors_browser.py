@@ -256,6 +256,30 @@ def test_fields_and_views_editors(server, page):
     views = entity(loom, "system")["views"]
     assert views[-1]["columns"][-1] == "created_at" and views[-1]["sort"] == ["-name"]
 
+    # a board: its settings pick fields by title, only of the types each setting takes
+    page.goto(f"{base}{BASE}/entities/ticket/views")
+    page.click("#add-view")
+    view = page.locator(".vw-view").last
+    view.locator(".vw-kind").select_option("kanban")
+    view = page.locator(".vw-view").last
+    expect(view.locator(".vw-columns")).to_have_count(0)  # a board has cards, not columns
+    group_by = view.locator(".vw-kanban-group-by option")
+    assert group_by.evaluate_all("os => os.map(o => o.value)") == ["status", "question_type", "symptom", "priority", "source"]
+    expect(view.locator(".vw-kanban-group-by option[value=priority]")).to_contain_text("priority")
+    view.locator(".vw-kanban-group-by").select_option("priority")
+    view.locator(".vw-kanban-swimlanes").select_option("assignee")
+    view.locator(".vw-add-card-field").select_option("system")
+    saved(page)
+    board = entity(loom, "ticket")["views"][-1]
+    assert board["kind"] == "kanban" and "columns" not in board
+    assert board["kanban"]["group_by"] == "priority" and board["kanban"]["swimlanes"] == "assignee"
+    assert board["kanban"]["card"][-1] == "system"
+    view = page.locator(".vw-view").last
+    view.locator(".vw-kind").select_option("list")
+    saved(page)
+    back = entity(loom, "ticket")["views"][-1]
+    assert "kind" not in back and "kanban" not in back and back["columns"]
+
 
 def test_opening_and_saving_every_editor_changes_nothing(server, page):
     """The widgets rebuild exactly what they were given: a save without edits leaves the draft as it was."""

@@ -34,3 +34,37 @@ def test_a_dragged_card_moves_and_a_refused_one_returns(server):  # noqa: F811
         expect(page.locator("#board-message")).to_contain_text("Нет перехода")
         expect(page.locator(f".board-column[data-value=registered] .board-card[data-id='{second['id']}']")).to_be_visible()
         assert loom.records.get("service_desk", "request", second["id"])["status"] == "registered"
+
+
+def test_swimlanes_show_people_by_name_and_a_card_dragged_to_another_lane_changes_its_field(server):  # noqa: F811
+    """The request board by assignee: one lane per person, named, and the lane without an
+    assignee; a card dragged into another lane gets that lane's value (an edit the agent may
+    make), and one dragged to another column of its lane fires the transition."""
+    _need_browser()
+    from playwright.sync_api import expect
+    base, loom = server
+    agent = loom.actor("agent")
+    first, second = loom.records.find("service_desk", "request", {"status": "registered"})[:2]
+    loom.records.update("service_desk", "request", first["id"], {"assignee": agent.id}, first["row_version"])
+    with russian_page(1400, 860) as page:
+        sign_in(page, base, "agent")
+        page.goto(f"{base}/ui/service_desk/request/board/team_board")
+        lane = page.locator(f".board-lane[data-lane='{agent.id}']")
+        expect(lane.locator(".board-lane-title")).to_have_text("Анна Агентова")
+        expect(page.locator(".board-lane[data-lane=''] .board-lane-title")).to_have_text("Без значения")
+        card = lane.locator(f".board-card[data-id='{first['id']}']")
+        expect(card).to_be_visible()
+        expect(card).not_to_contain_text("Исполнитель")  # the lane says who; the card does not repeat it
+        page.locator(f".board-card[data-id='{second['id']}']").drag_to(
+            lane.locator(".board-column[data-value=registered] .board-cards"))
+        expect(lane.locator(f".board-card[data-id='{second['id']}']")).to_be_visible()
+        page.wait_for_timeout(500)
+        assert loom.records.get("service_desk", "request", second["id"])["assignee"] == agent.id
+        page.locator(f".board-card[data-id='{second['id']}']").drag_to(
+            lane.locator(".board-column[data-value=in_work] .board-cards"))
+        expect(lane.locator(f".board-column[data-value=in_work] .board-card[data-id='{second['id']}']")).to_be_visible()
+        expect(page.locator(".board-head[data-value=in_work] .total")).to_have_text("1")
+        page.wait_for_timeout(500)
+        moved = loom.records.get("service_desk", "request", second["id"])
+        assert (moved["status"], moved["assignee"]) == ("in_work", agent.id)
+        page.screenshot(path=str(SHOTS / "kanban-swimlanes.png"))

@@ -1,6 +1,8 @@
-/* The list views editor: per view its name, titles, default flag, page size, columns (picked
- * from the entity's fields and system columns, reordered), filters (field, operator, value) and
- * the default sort. Posts {views: [...]}. */
+/* The views editor: per view its name, titles, kind (list, kanban board, calendar, Gantt chart,
+ * map), default flag, page size, columns (picked from the entity's fields and system columns,
+ * reordered), filters (field, operator, value) and the default sort; a board, a calendar, a
+ * Gantt chart and a map also get their own settings, each field picked by its title from the
+ * fields of the type the setting needs, and the fields on their cards. Posts {views: [...]}. */
 (function () {
   "use strict";
   var E = window.LoomEd, D = E.DATA, el = E.el, T = E.T;
@@ -12,6 +14,35 @@
   var candidates = D.systemColumns.concat(D.fields.map(function (f) { return f.name; }));
   var listId = E.datalist("view-columns", candidates);
   var NUMERIC = ["integer", "decimal", "money"];
+  var KINDS = [["list", T("List")], ["kanban", T("Kanban board")], ["calendar", T("Calendar")],
+               ["gantt", T("Gantt chart")], ["map", T("Map")]];
+  var DATES = ["date", "datetime"];
+  /* each kind's settings that name a field: [key, label, the field types it takes, required] */
+  var SETTINGS = {
+    kanban: [["group_by", T("Columns by"), ["status", "choice"], true],
+             ["swimlanes", T("Swimlanes by"), ["choice", "boolean", "user", "group", "link"], false]],
+    calendar: [["start", T("Start"), DATES, true], ["end", T("End"), DATES, false]],
+    gantt: [["start", T("Start"), DATES, true], ["end", T("End"), DATES, true],
+            ["progress", T("Progress, percent"), ["integer", "decimal"], false],
+            ["depends_on", T("Predecessors"), ["link", "multilink"], false]],
+    map: [["point", T("Point on a map"), ["geo"], true]]
+  };
+  var titles = {status: T("Status")};
+  D.fields.forEach(function (f) { titles[f.name] = E.titleText(f.title, f.name); });
+  function fieldsOf(kinds) {
+    var out = kinds.indexOf("status") >= 0 ? ["status"] : [];
+    return out.concat(D.fields.filter(function (f) { return kinds.indexOf(f.type) >= 0; }).map(function (f) { return f.name; }));
+  }
+  function fieldPicker(value, names, required, label, onchange) {
+    var options = (required ? [] : [el("option", {value: "", text: T("— none —")})]).concat(names.map(function (n) {
+      return el("option", {value: n, text: titles[n] + " · " + n});
+    }));
+    if (value && names.indexOf(value) < 0) options.push(el("option", {value: value, text: value}));
+    var select = el("select", {"aria-label": label}, options);
+    select.value = value || "";
+    select.addEventListener("change", function () { onchange(select.value); });
+    return select;
+  }
 
   function valueText(v) {
     if (v === undefined || v === null) return "";
@@ -103,16 +134,86 @@
     sort.appendChild(el("button", {type: "button", class: "vw-add-sort", text: "+ " + T("Add sort"),
       onclick: function () { v.sort.push("created_at"); changed(); }}));
 
-    return el("fieldset", {class: "card vw-view", dataset: {path: base, view: v.name || ""}}, [
+    var kind = v.kind || "list";
+    var kindSelect = el("select", {class: "vw-kind", "aria-label": T("Kind of view"), name: base + ".kind"},
+      KINDS.map(function (k) { return el("option", {value: k[0], text: k[1]}); }));
+    kindSelect.value = kind;
+    kindSelect.addEventListener("change", function () { setKind(v, kindSelect.value); changed(); });
+
+    return el("fieldset", {class: "card vw-view", dataset: {path: base, view: v.name || "", kind: kind}}, [
       el("legend", {}, [T("View") + " " + (i + 1) + " "].concat(buttons(views, i, v.name || ""))),
       el("div", {class: "fd-grid"}, [
         el("label", {}, [el("span", {class: "fd-label", text: T("Name")}), name]),
         el("div", {}, [el("span", {class: "fd-label", text: T("Title")}), title.el]),
+        el("label", {}, [el("span", {class: "fd-label", text: T("Kind of view")}), kindSelect]),
         el("label", {class: "fd-flag"}, [def, " " + T("Default view")]),
         el("label", {}, [el("span", {class: "fd-label", text: T("Page size")}), size])]),
-      el("h4", {text: T("Columns of the list")}), cols, el("div", {class: "ed-row"}, [newCol, addCol]),
+      kind === "list" ? null : kindSettings(v, kind, base),
+      kind === "list" ? el("h4", {text: T("Columns of the list")}) : null,
+      kind === "list" ? cols : null, kind === "list" ? el("div", {class: "ed-row"}, [newCol, addCol]) : null,
       el("h4", {text: T("Filters")}), filters,
       el("h4", {text: T("Sort")}), sort]);
+  }
+
+  /* a new kind keeps name, title, filters and sort; its settings start from the first fields that fit */
+  function setKind(v, kind) {
+    KINDS.forEach(function (k) { delete v[k[0]]; });
+    if (kind === "list") {
+      delete v.kind;
+      if (!v.columns || !v.columns.length) v.columns = defaultColumns();
+      return;
+    }
+    v.kind = kind;
+    var spec = {};
+    SETTINGS[kind].forEach(function (s) {
+      var names = fieldsOf(s[2]);
+      if (s[3] && names.length) spec[s[0]] = names[s[0] === "end" && names.length > 1 ? 1 : 0];
+    });
+    spec.card = (v.columns || []).filter(function (c) { return c !== "number" && types[c]; }).slice(0, 3);
+    delete v.columns;  // cards show the fields of a board, a calendar, a chart or a map
+    v[kind] = spec;
+  }
+
+  function kindSettings(v, kind, base) {
+    var spec = v[kind] = v[kind] || {};
+    var path = base + "." + kind;
+    var rows = SETTINGS[kind].map(function (s) {
+      var names = fieldsOf(s[2]);
+      var picker = fieldPicker(spec[s[0]], names, s[3], s[1], function (value) {
+        if (value) spec[s[0]] = value; else delete spec[s[0]];
+        sync();
+      });
+      picker.classList.add("vw-" + kind + "-" + s[0].replace("_", "-"));
+      return el("label", {dataset: {path: path + "." + s[0]}}, [el("span", {class: "fd-label", text: s[1]}), picker]);
+    });
+    if (kind === "calendar") {
+      var days = el("input", {type: "number", min: 1, max: 366, value: spec.max_days || "", placeholder: "31",
+                              class: "vw-calendar-max-days", "aria-label": T("Longest record, days")});
+      days.addEventListener("input", function () { if (days.value) spec.max_days = Number(days.value); else delete spec.max_days; sync(); });
+      rows.push(el("label", {dataset: {path: path + ".max_days"}}, [el("span", {class: "fd-label", text: T("Longest record, days")}), days]));
+    }
+    if (kind === "map") {
+      [["tiles", T("Tile address"), "https://tile.example.org/{z}/{x}/{y}.png"], ["attribution", T("Attribution"), "© OpenStreetMap"]].forEach(function (s) {
+        var input = el("input", {type: "text", value: spec[s[0]] || "", placeholder: s[2], class: "vw-map-" + s[0], "aria-label": s[1]});
+        input.addEventListener("input", function () { if (input.value.trim()) spec[s[0]] = input.value.trim(); else delete spec[s[0]]; sync(); });
+        rows.push(el("label", {dataset: {path: path + "." + s[0]}}, [el("span", {class: "fd-label", text: s[1]}), input]));
+      });
+    }
+    spec.card = spec.card || [];
+    var card = el("div", {class: "vw-card-fields", dataset: {path: path + ".card"}});
+    spec.card.forEach(function (c, ci) {
+      card.appendChild(el("span", {class: "vw-col", dataset: {path: path + ".card[" + ci + "]", column: c}},
+        E.codeLabel(c).concat(buttons(spec.card, ci, c))));
+    });
+    var free = D.fields.map(function (f) { return f.name; }).filter(function (n) { return spec.card.indexOf(n) < 0; });
+    var add = fieldPicker("", free, false, T("Add a field to the card"), function (value) {
+      if (value) { spec.card.push(value); changed(); }
+    });
+    add.classList.add("vw-add-card-field");
+    add.options[0].text = "+ " + T("Add a field to the card");
+    return el("div", {class: "vw-kind-settings", dataset: {path: path}}, [
+      el("div", {class: "fd-grid"}, rows),
+      el("h4", {text: T("Fields on the card")}), card, el("div", {class: "ed-row"}, [add])]);
   }
 
   function output() {
@@ -122,19 +223,24 @@
         var x = v[k];
         if (k === "filters") x = x.filter(function (f) { return f.field; });
         if (k === "sort") x = x.filter(function (s) { return s && s !== "-"; });
+        if (x && typeof x === "object" && !Array.isArray(x) && SETTINGS[k]) {  // a kind's settings: no empty card list
+          x = Object.assign({}, x);
+          if (!x.card || !x.card.length) delete x.card;
+        }
         if (x === undefined || x === "" || (Array.isArray(x) && !x.length)) return;
         out[k] = x;
       });
       return out;
     })};
   }
+  function defaultColumns() { return ["number"].concat(D.fields.slice(0, 3).map(function (f) { return f.name; })); }
   function sync() { E.writeJSON(output()); }
   function draw() {
     container.innerHTML = "";
     views.forEach(function (v, i) { container.appendChild(viewCard(v, i)); });
     container.appendChild(el("button", {type: "button", id: "add-view", text: "+ " + T("Add view"), onclick: function () {
       var n = views.length + 1;
-      views.push({name: "view_" + n, columns: ["number"].concat(D.fields.slice(0, 3).map(function (f) { return f.name; }))});
+      views.push({name: "view_" + n, columns: defaultColumns()});
       changed();
     }}));
   }
