@@ -3,13 +3,15 @@
 Fills the bench ticket table with --rows rows (default 2,000,000; bulk SQL through
 ``common.fill``, indexes rebuilt after; not measured), publishes a list view, a kanban board by
 status (three columns: a capped count and a first page of 20 cards each), a board by the
-``state`` choice field (four columns) and a calendar on the ``created`` date (about 1,000 rows a
+``state`` choice field (four columns), a board by status with swimlanes by ``state`` (three
+column totals and 3 x 5 cells) and a calendar on the ``created`` date (about 1,000 rows a
 day), and times, through the REST API with an administrator's token:
 
   list, first page           GET /api/v1/bench/ticket                     (the baseline)
   list, filtered             GET /api/v1/bench/ticket?priority=2&sort=-created
   kanban by status           GET .../boards/board
   kanban by choice           GET .../boards/states
+  kanban with swimlanes      GET .../boards/lanes
   kanban, one column page 2  GET .../boards/board?column=open&after=<cursor>
   calendar month             GET .../calendars/cal?start=..&end=..        (42 days, first 500 entries)
   calendar week, day         the same over 7 days and 1 day
@@ -43,6 +45,8 @@ def bench_doc() -> dict:
         {"name": "all", "default": True, "columns": ["number", "subject", "priority", "state", "created"], "sort": ["-id"]},
         {"name": "board", "kind": "kanban", "kanban": {"group_by": "status", "card": ["subject", "priority"]}},
         {"name": "states", "kind": "kanban", "kanban": {"group_by": "state", "card": ["subject", "priority"]}},
+        {"name": "lanes", "kind": "kanban", "kanban": {"group_by": "status", "swimlanes": "state",
+                                                       "card": ["subject", "priority"]}},
         {"name": "cal", "kind": "calendar", "calendar": {"start": "created", "card": ["priority"]}},
     ]
     return doc
@@ -64,7 +68,8 @@ def requests(client, auth) -> list[tuple[str, str]]:
     board = client.get(f"{BASE}/boards/board", headers=auth).get_json()
     cursor = {c["value"]: c["next"] for c in board["columns"]}.get("open")
     out = [("list, first page (baseline)", BASE), ("list, filtered + sorted", f"{BASE}?priority=2&sort=-created"),
-           ("kanban by status", f"{BASE}/boards/board"), ("kanban by choice", f"{BASE}/boards/states")]
+           ("kanban by status", f"{BASE}/boards/board"), ("kanban by choice", f"{BASE}/boards/states"),
+           ("kanban, lanes by choice", f"{BASE}/boards/lanes")]
     if cursor:
         out.append(("kanban, one column page 2", f"{BASE}/boards/board?column=open&after={cursor}"))
     out += [("calendar month (42 days)", f"{BASE}/calendars/cal?start={month}&end={month + dt.timedelta(days=41)}"),

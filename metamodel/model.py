@@ -17,8 +17,10 @@ SYSTEM_COLUMNS = ("id", "number", "status", "created_at", "created_by", "updated
 SCALAR_TYPES = ("string", "text", "integer", "decimal", "money", "boolean", "date", "datetime",
                 "choice", "link", "user", "group", "email", "phone", "computed", "rollup")
 # What a rollup field computes over the records that link to its record (docs/metadata.md, "Rollup fields").
-# Every entity table's own indexes: a board by status reads ("status", "id") in its default order.
-SYSTEM_INDEXES = (("status", "created_at"), ("status", "id"), ("created_at",), ("updated_at",))
+# Every entity table's own indexes. A board's column by status reads ("status", "id", "deleted_at")
+# in its default order and counts its cards off the index alone (soft deletion is in every read;
+# last, so that the order of id still follows status = ? on PostgreSQL too).
+SYSTEM_INDEXES = (("status", "created_at"), ("status", "id", "deleted_at"), ("created_at",), ("updated_at",))
 ROLLUP_FUNCTIONS = ("count", "sum", "min", "max")
 TEXT_TYPES = ("string", "text", "email", "phone", "choice")
 DEFAULT_STRING_LENGTH = 255
@@ -226,8 +228,11 @@ class Entity:
 
     def view_indexes(self) -> list[tuple[str, ...]]:
         """The indexes the views' own reads need to stay keyset-fast on millions of rows: a kanban
-        column is ``group_by = value`` in the view's order, a calendar or Gantt a range on its start.
-        A view sorted by something not in this table (a link's field) gets none: no index serves it."""
+        column (or cell) is ``group_by = value [and swimlanes = lane] and deleted_at is null`` in
+        the view's order, read and counted off the index (``deleted_at`` last: PostgreSQL takes
+        ``is null`` as no equality that orders what follows); a calendar or Gantt is a range on its
+        start. A view sorted by something not in this table (a link's field) gets none: no index
+        serves it."""
         out = []
         for view in self.spec.get("views") or []:
             kind = view.get("kind", "list")
@@ -239,7 +244,7 @@ class Entity:
                 lead = [view[kind]["start"]]
             else:
                 continue
-            cols = tuple(dict.fromkeys([*lead, "id"]))
+            cols = tuple(dict.fromkeys([*lead, "id", *(["deleted_at"] if kind == "kanban" else [])]))
             if all(c in SYSTEM_COLUMNS or (c in self.fields and self.fields[c].storage == "column") for c in cols):
                 out.append(cols)
         return out
