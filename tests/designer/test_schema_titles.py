@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from designer.editors import inline_refs
 from metamodel.schemas import KINDS, SCHEMA_DIR, titled
@@ -78,6 +79,7 @@ def bilingual(text) -> list[str]:
 @pytest.mark.parametrize("kind", sorted(schemas()))
 def test_every_property_has_a_russian_and_an_english_title(kind):
     assert problems(schemas()[kind]) == []
+    Draft202012Validator.check_schema(schemas()[kind])  # x- keywords keep the schema a valid JSON Schema
 
 
 def test_the_walk_finds_a_property_without_a_title():
