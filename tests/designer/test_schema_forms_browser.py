@@ -6,17 +6,11 @@ language, never a property name (``title_field``, ``source_id_field``) or its hu
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 
-from runtime.core.config import Settings
-from runtime.web import create_app
+from .conftest import analyst_page, live_designer
 
-from ..conftest import APPS, make_loom
-from ..ui.test_browser import ARGS, CHROMIUM, _need_browser, sign_in
-
-PASSWORD = "analyst-pass-1"
 BASE = "/designer/apps/utility"
 PAGES = [f"{BASE}/sections/app", f"{BASE}/sections/batches", f"{BASE}/entities/appeal/section/permissions",
          f"{BASE}/extensions/masterdata", f"{BASE}/extensions/queue", f"{BASE}/entities/appeal/section/hooks"]
@@ -44,43 +38,15 @@ LABELS = """() => {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from werkzeug.serving import make_server
-    tmp = tmp_path_factory.mktemp("schema-forms")
-    loom = make_loom(f"sqlite:///{tmp / 'loom.db'}", tmp / "files")
-    loom.store.install(APPS / "utility", author="tester")
-    loom.accounts.create_user("ann", PASSWORD, full_name="Ann Analyst", roles=["analyst"])
-    app = create_app(Settings(tmp, loom.database_url, secret="schema-forms"), loom)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(5)
-    loom.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    _need_browser()
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
+    with live_designer(tmp_path_factory.mktemp("schema-forms"), "utility") as (base, _):
+        yield base
 
 
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_schema_forms_label_inputs_by_title_in_the_users_language(server, chromium, lang):
     from playwright.sync_api import expect
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale=f"{lang}-RU")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, server, "ann", PASSWORD)
-    page.goto(f"{server}/lang/{lang}")
     bad = []
-    try:
+    with analyst_page(chromium, server, lang) as page:
         for url in PAGES:
             page.goto(f"{server}{url}")
             expect(page.locator("#schema-editor .sf-label").first).to_be_visible()
@@ -100,6 +66,3 @@ def test_schema_forms_label_inputs_by_title_in_the_users_language(server, chromi
         hint = page.locator('#schema-editor .sf-prop[data-key="timestamp_field"] .hint').first
         expect(hint).to_have_text("когда запись последний раз менялась в своей системе: по нему выбирает most_recent"
                                   if lang == "ru" else "when a record last changed in its system: most_recent goes by it")
-    finally:
-        context.close()
-    assert errors == [], errors

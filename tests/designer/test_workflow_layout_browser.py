@@ -6,18 +6,13 @@ covers a status, measured from the page (getBoundingClientRect). A new status la
 space, whether added by the button or by a double click on a status."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from designer.drafts import Drafts
-from runtime.core.config import Settings
-from runtime.web import create_app
 
-from ..conftest import APPS, make_loom
-from ..ui.test_browser import ARGS, CHROMIUM, SHOTS, _need_browser, sign_in
+from ..ui.test_browser import SHOTS
+from .conftest import analyst_page, live_designer
 
-PASSWORD = "analyst-pass-1"
 BASE = "/designer/apps/service_desk"
 
 # the boxes of the statuses and of the labels, as the browser draws them
@@ -33,44 +28,14 @@ BOXES = """() => {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from werkzeug.serving import make_server
-    tmp = tmp_path_factory.mktemp("workflow-layout")
-    loom = make_loom(f"sqlite:///{tmp / 'loom.db'}", tmp / "files")
-    loom.store.install(APPS / "service_desk", author="tester")
-    loom.accounts.create_user("ann", PASSWORD, full_name="Ann Analyst", roles=["analyst"])
-    app = create_app(Settings(tmp, loom.database_url, secret="workflow-layout"), loom)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}", loom
-    srv.shutdown()
-    thread.join(5)
-    loom.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    _need_browser()
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
+    with live_designer(tmp_path_factory.mktemp("workflow-layout"), "service_desk") as served:
+        yield served
 
 
 @pytest.fixture
 def page(server, chromium):
-    base = server[0]
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="ru-RU")
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    errors = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(pg, base, "ann", PASSWORD)
-    pg.goto(f"{base}/lang/ru")
-    yield pg
-    context.close()
-    assert errors == [], errors
+    with analyst_page(chromium, server[0], "ru") as pg:
+        yield pg
 
 
 def overlaps(a, b, margin=0.5):
@@ -119,7 +84,7 @@ def test_tidy_lays_the_diagram_out_without_overlaps(server, page, entity, status
 
 def test_a_new_status_lands_in_free_space(server, page):
     from playwright.sync_api import expect
-    base, loom = server
+    base = server[0]
     page.goto(f"{base}{BASE}/entities/change/workflow")
     page.click("#wf-tidy")
     before = page.evaluate(BOXES)
