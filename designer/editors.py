@@ -357,9 +357,15 @@ def _tabs(app: str, entity: str) -> list[dict]:
     for key in entity_section_keys():
         if props[key].get("type") == "boolean":
             continue  # a flag (dictionary) is on the fields page; its section editor still exists for links
-        tabs.append({"key": f"section:{key}", "title": t(key.replace("_", " ").capitalize()),
+        tabs.append({"key": f"section:{key}", "title": _key_title(key),
                      "url": url_for("designer.entity_section", app=app, entity=entity, key=key)})
     return tabs
+
+
+def _key_title(key: str) -> str:
+    """An entity key as the designer names it: the schema's x-title in the page's language."""
+    return (title_text(raw_schema("entity")["properties"][key].get("x-title"), lang())
+            or t(key.replace("_", " ").capitalize()))
 
 
 def entity_section_keys() -> list[str]:
@@ -695,7 +701,7 @@ def entity_section(app: str, entity: str, key: str):
         return new, schema_errors("entity", new, keys=(key,))
 
     return _json_page(app, f"entities/{entity}.yaml", editor=f"section:{key}", template="designer/editor_schema.html",
-                      page_title=t(key.replace("_", " ").capitalize()), load=lambda s: s.get(key),
+                      page_title=_key_title(key), load=lambda s: s.get(key),
                       store=store, data=data, entity=entity, draft=draft)
 
 

@@ -1,4 +1,10 @@
-"""The JSON Schemas of every metadata kind, loaded once from ``schemas/``."""
+"""The JSON Schemas of every metadata kind, loaded once from ``schemas/``.
+
+Every property carries ``x-title: {ru, en}``, and ``x-description: {ru, en}`` beside a
+``description``: the designer's forms show them in the user's language (ADR 0038). JSON
+Schema's own ``title`` and ``description`` stay plain English strings for validation messages
+and YAML tooling.
+"""
 from __future__ import annotations
 
 import json
@@ -28,3 +34,13 @@ def _registry() -> Registry:
 @lru_cache(maxsize=None)
 def validator(kind: str) -> Draft202012Validator:
     return Draft202012Validator(schema(kind), registry=_registry())
+
+
+def titled(ru: str, en: str, description_ru: str | None = None, description_en: str | None = None) -> dict:
+    """The keys that name a property in both languages (and describe it), to spread into its
+    schema: ``{"type": "string", **titled("Сущность", "Entity", "её записи …", "its records …")}``."""
+    out: dict = {"x-title": {"ru": ru, "en": en}}
+    if description_en:
+        out["description"] = description_en
+        out["x-description"] = {"ru": description_ru or description_en, "en": description_en}
+    return out

@@ -23,6 +23,7 @@ from flask_login import current_user, login_user, logout_user
 
 from metamodel.expressions import ExpressionError
 from metamodel.expressions import parse as expression
+from metamodel.schemas import titled
 from runtime.clock import now
 from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
 from runtime.extension import (
@@ -56,7 +57,7 @@ __all__ = [
     "NavLink", "add_nav_link", "RecordButton", "add_record_buttons", "current_platform", "current_actor",
     "login_required", "render_page", "csrf_exempt", "is_analyst", "lang", "t", "tt", "LANGS",
     "Upload", "LinkInvalid", "external_facing", "sign_in", "sign_out", "rate_limit", "password_link",
-    "redeem_link", "generate_password", "cli_platform",
+    "redeem_link", "generate_password", "cli_platform", "titled",
 ]
 
 

@@ -1,6 +1,8 @@
 """The JSON Schema of ``extensions/classifiers.yaml`` and the checks a schema cannot make."""
 from __future__ import annotations
 
+from runtime.plugin_api import titled
+
 NAME = r"^[a-z][a-z0-9_]*$"
 
 SCHEMA = {
@@ -8,20 +10,27 @@ SCHEMA = {
     "additionalProperties": False,
     "required": ["classifiers"],
     "properties": {"classifiers": {"type": "object", "propertyNames": {"pattern": NAME}, "minProperties": 1,
-                                   "additionalProperties": {
+                                   **titled("Классификаторы", "Classifiers"), "additionalProperties": {
         "type": "object",
         "required": ["entity", "text", "label"],
         "additionalProperties": False,
         "properties": {
-            "title": {"oneOf": [{"type": "string"}, {"type": "object", "additionalProperties": {"type": "string"}}]},
-            "entity": {"type": "string", "description": "the entity whose records are the labelled examples"},
+            "title": {"oneOf": [{"type": "string"}, {"type": "object", "additionalProperties": {"type": "string"}}],
+                      **titled("Название", "Title")},
+            "entity": {"type": "string", **titled("Сущность", "Entity", "сущность, записи которой — размеченные примеры",
+                                                  "the entity whose records are the labelled examples")},
             "text": {"type": "array", "minItems": 1, "items": {"type": "string"},
-                     "description": "text fields joined into the text to classify"},
-            "label": {"type": "string", "description": "the field holding the right answer"},
+                     **titled("Текстовые поля", "Text fields", "текстовые поля, из которых складывается текст для "
+                              "классификации", "text fields joined into the text to classify")},
+            "label": {"type": "string", **titled("Поле ответа", "Label field", "поле с правильным ответом",
+                                                 "the field holding the right answer")},
             "holdout": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5,
-                        "description": "the part held back to measure accuracy (default 0.2)"},
+                        **titled("Доля для проверки", "Held-out share", "доля, отложенная для оценки точности "
+                                 "(по умолчанию 0.2)", "the part held back to measure accuracy (default 0.2)")},
             "min_confidence": {"type": "number", "minimum": 0, "maximum": 1,
-                               "description": "below this probability suggest() answers None (default 0.2)"},
+                               **titled("Наименьшая уверенность", "Minimum confidence",
+                                        "ниже этой вероятности suggest() возвращает None (по умолчанию 0.2)",
+                                        "below this probability suggest() answers None (default 0.2)")},
         },
     }}},
 }

@@ -21,6 +21,8 @@ templates:
 """
 from __future__ import annotations
 
+from runtime.plugin_api import titled
+
 from .render import TemplateProblem, check_docx, check_html, decode_docx
 
 KIND = "documents"
@@ -34,6 +36,8 @@ SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Printable documents",
     "description": "Templates that print an entity's records as PDF (HTML) or DOCX (Word).",
+    "x-description": {"ru": "Шаблоны, которые печатают записи сущности в PDF (HTML) или DOCX (Word).",
+                      "en": "Templates that print an entity's records as PDF (HTML) or DOCX (Word)."},
     "type": "object",
     "additionalProperties": False,
     "required": ["templates"],
@@ -42,6 +46,7 @@ SCHEMA = {
             "type": "object",
             "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,39}$"},
             "additionalProperties": {"$ref": "#/$defs/template"},
+            **titled("Шаблоны", "Templates"),
         },
     },
     "$defs": {
@@ -50,27 +55,39 @@ SCHEMA = {
             "additionalProperties": False,
             "required": ["entity", "title"],
             "properties": {
-                "entity": {"type": "string", "description": "the entity whose records it prints"},
-                "title": _TITLE,
-                "html": {"type": "string", "minLength": 1, "description": "HTML with jinja, printed as PDF"},
+                "entity": {"type": "string", **titled("Сущность", "Entity", "сущность, записи которой печатает шаблон",
+                                                      "the entity whose records it prints")},
+                "title": {**_TITLE, **titled("Название", "Title")},
+                "html": {"type": "string", "minLength": 1, **titled("Шаблон HTML", "HTML template",
+                                                                    "HTML с jinja, печатается в PDF",
+                                                                    "HTML with jinja, printed as PDF")},
                 "docx": {"type": "string", "minLength": 1,
-                         "description": "a Word file with docxtpl tags, base64; printed as DOCX"},
-                "filename": {"type": "string", "minLength": 1, "maxLength": 200},
-                "attach_to": {"type": "string", "description": "a file field that keeps printed copies"},
-                "roles": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
-                "list": {"type": "boolean", "description": "offered on lists for the selected records"},
+                         **titled("Шаблон Word", "Word template", "файл Word с тегами docxtpl в base64; печатается в DOCX",
+                                  "a Word file with docxtpl tags, base64; printed as DOCX")},
+                "filename": {"type": "string", "minLength": 1, "maxLength": 200, **titled("Имя файла", "File name")},
+                "attach_to": {"type": "string", **titled("Сохранять копии в поле", "Attach to field",
+                                                         "файловое поле, где хранятся напечатанные копии",
+                                                         "a file field that keeps printed copies")},
+                "roles": {"type": "array", "items": {"type": "string"}, "uniqueItems": True, **titled("Роли", "Roles")},
+                "list": {"type": "boolean", **titled("Печать из списка", "Print from lists",
+                                                     "предлагается в списках для выбранных записей",
+                                                     "offered on lists for the selected records")},
                 "related": {
                     "type": "object",
-                    "description": "records of another entity the template reads as related.<name>",
+                    **titled("Связанные записи", "Related records",
+                             "записи другой сущности, которые шаблон читает как related.<код>",
+                             "records of another entity the template reads as related.<name>"),
                     "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,39}$"},
                     "additionalProperties": {
                         "type": "object", "additionalProperties": False, "required": ["entity", "match"],
                         "properties": {
-                            "entity": {"type": "string"},
+                            "entity": {"type": "string", **titled("Сущность", "Entity")},
                             "match": {"type": "object", "minProperties": 1,
                                       "additionalProperties": {"type": "string"},
-                                      "description": "their field: this record's field (or id) it equals"},
-                            "sort": {"type": "array", "items": {"type": "string"}},
+                                      **titled("Совпадение полей", "Match on fields",
+                                               "их поле: поле этой записи (или id), которому оно равно",
+                                               "their field: this record's field (or id) it equals")},
+                            "sort": {"type": "array", "items": {"type": "string"}, **titled("Сортировка", "Sort")},
                         },
                     },
                 },

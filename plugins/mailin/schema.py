@@ -1,6 +1,8 @@
 """The JSON Schema of ``extensions/mailin.yaml`` and the checks a schema cannot make."""
 from __future__ import annotations
 
+from runtime.plugin_api import titled
+
 NAME = r"^[a-z][a-z0-9_]*$"
 ENV = r"^[A-Z][A-Z0-9_]*$"
 #: What of a message a field may take.
@@ -12,25 +14,39 @@ SCHEMA = {
     "additionalProperties": False,
     "properties": {
         "mailboxes": {"type": "object", "propertyNames": {"pattern": NAME}, "minProperties": 1,
-                      "additionalProperties": {
+                      **titled("Почтовые ящики", "Mailboxes"), "additionalProperties": {
             "type": "object",
             "required": ["entity", "host", "user", "password_env"],
             "additionalProperties": False,
             "properties": {
-                "entity": {"type": "string"},
-                "host": {"type": "string", "minLength": 1},
-                "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-                "tls": {"type": "boolean"},
-                "user": {"type": "string", "minLength": 1},
-                "password_env": {"type": "string", "pattern": ENV},
-                "folder": {"type": "string", "minLength": 1},
-                "address": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$"},
-                "poll_seconds": {"type": "integer", "minimum": 10},
-                "fields": {"type": "object", "additionalProperties": {"enum": list(PARTS)}},
-                "attachments": {"type": "string"},
+                "entity": {"type": "string", **titled("Сущность", "Entity", "сущность, записи которой создают письма",
+                                                      "the entity whose records the messages become")},
+                "host": {"type": "string", "minLength": 1, **titled("Сервер IMAP", "IMAP host")},
+                "port": {"type": "integer", "minimum": 1, "maximum": 65535, **titled("Порт", "Port")},
+                "tls": {"type": "boolean", **titled("Шифрование TLS", "TLS")},
+                "user": {"type": "string", "minLength": 1, **titled("Логин", "User")},
+                "password_env": {"type": "string", "pattern": ENV,
+                                 **titled("Переменная окружения с паролем", "Password environment variable",
+                                          "имя переменной окружения (ЗАГЛАВНЫМИ_БУКВАМИ), где лежит пароль; сам пароль "
+                                          "в метаданные не пишется", "the name of the environment variable (UPPER_CASE) "
+                                          "holding the password, never the password itself")},
+                "folder": {"type": "string", "minLength": 1, **titled("Папка", "Folder")},
+                "address": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$", **titled("Адрес ящика", "Address")},
+                "poll_seconds": {"type": "integer", "minimum": 10, **titled("Проверять каждые, с", "Poll every, s")},
+                "fields": {"type": "object", "additionalProperties": {"enum": list(PARTS)},
+                           **titled("Поля из письма", "Fields from the message", "поле записи -> часть письма: subject, "
+                                    "body, from, from_name, to, date, message_id", "field of the record -> part of the "
+                                    "message: subject, body, from, from_name, to, date, message_id")},
+                "attachments": {"type": "string", **titled("Поле вложений", "Attachments field",
+                                                           "файловое поле для вложений письма",
+                                                           "a file field the attachments go to")},
                 "contact": {"type": "object", "required": ["entity", "email", "link"], "additionalProperties": False,
-                            "properties": {"entity": {"type": "string"}, "email": {"type": "string"},
-                                           "link": {"type": "string"}}},
+                            **titled("Контакт отправителя", "Sender's contact", "запись контакта, найденная по адресу "
+                                     "отправителя, и ссылка на неё", "the sender's contact record, found by address, "
+                                     "and the link to it"),
+                            "properties": {"entity": {"type": "string", **titled("Сущность контактов", "Contact entity")},
+                                           "email": {"type": "string", **titled("Поле e-mail", "E-mail field")},
+                                           "link": {"type": "string", **titled("Ссылка на контакт", "Link to the contact")}}},
             },
         }},
     },

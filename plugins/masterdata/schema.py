@@ -5,6 +5,8 @@ entity that holds source records and the entity that holds masters.
 """
 from __future__ import annotations
 
+from runtime.plugin_api import titled
+
 from .merge import FILLS
 from .normalise import NORMALISERS
 
@@ -15,10 +17,11 @@ _comparison = {
     "required": ["field", "kind"],
     "additionalProperties": False,
     "properties": {
-        "field": {"type": "string"},
-        "kind": {"enum": ["exact", "levenshtein", "jaro_winkler", "date"]},
-        # levenshtein: distances; jaro_winkler: similarities; date: day distances
-        "thresholds": {"type": "array", "items": {"type": "number", "minimum": 0}, "maxItems": 4},
+        "field": {"type": "string", **titled("Поле", "Field")},
+        "kind": {"enum": ["exact", "levenshtein", "jaro_winkler", "date"], **titled("Способ сравнения", "Comparison")},
+        "thresholds": {"type": "array", "items": {"type": "number", "minimum": 0}, "maxItems": 4,
+                       **titled("Пороги", "Thresholds", "levenshtein — расстояния, jaro_winkler — сходство, date — "
+                                "разница в днях", "levenshtein: distances; jaro_winkler: similarities; date: day distances")},
     },
 }
 
@@ -26,9 +29,15 @@ _master_field = {
     "type": ["object", "null"],
     "additionalProperties": False,
     "properties": {
-        "from": {"type": "string"},                                   # source field, default: the same name
-        "priority": {"type": "array", "items": {"type": "string"}},  # source systems, the first with a value wins
-        "fill": {"enum": list(FILLS)},                                # among several values; default most_recent
+        "from": {"type": "string", **titled("Из поля источника", "From source field",
+                                            "поле источника (по умолчанию с тем же именем)",
+                                            "the source field, by default the same name")},
+        "priority": {"type": "array", "items": {"type": "string"},
+                     **titled("Приоритет систем", "System priority", "системы-источники: побеждает первая со значением",
+                              "source systems, the first with a value wins")},
+        "fill": {"enum": list(FILLS), **titled("Выбор значения", "Fill", "как выбрать из нескольких значений "
+                                               "(по умолчанию most_recent — самое свежее)",
+                                               "how to choose among several values (default most_recent)")},
     },
 }
 
@@ -37,43 +46,68 @@ SCHEMA = {
     "additionalProperties": False,
     "required": ["matches"],
     "properties": {"matches": {"type": "object", "propertyNames": {"pattern": NAME}, "minProperties": 1,
-                               "additionalProperties": {
+                               **titled("Сопоставления", "Matches"), "additionalProperties": {
         "type": "object",
         "required": ["sources", "masters", "fields", "blocking", "comparisons"],
         "additionalProperties": False,
         "properties": {
             "sources": {"type": "object", "required": ["entity", "source_field", "source_id_field"],
+                        **titled("Исходные записи", "Source records"),
                         "additionalProperties": False, "properties": {
-                            "entity": {"type": "string"},
-                            "source_field": {"type": "string"},
-                            "source_id_field": {"type": "string"},
-                            "master_link": {"type": "string"},
-                            # when a record last changed in its system: "most_recent" goes by it
-                            "timestamp_field": {"type": "string"}}},
+                            "entity": {"type": "string", **titled("Сущность", "Entity")},
+                            "source_field": {"type": "string", **titled("Поле системы-источника", "Source system field")},
+                            "source_id_field": {"type": "string", **titled("Поле id в системе-источнике",
+                                                                           "Source id field")},
+                            "master_link": {"type": "string", **titled("Ссылка на эталон", "Link to the master")},
+                            "timestamp_field": {"type": "string", **titled(
+                                "Поле времени изменения", "Timestamp field",
+                                "когда запись последний раз менялась в своей системе: по нему выбирает most_recent",
+                                "when a record last changed in its system: most_recent goes by it")}}},
             "masters": {"type": "object", "required": ["entity"], "additionalProperties": False,
-                        "properties": {"entity": {"type": "string"},
-                                       # a list: copied from the same-named source field, most recent first
+                        **titled("Эталонные записи", "Master records"),
+                        "properties": {"entity": {"type": "string", **titled("Сущность", "Entity")},
                                        # (items applies to a list, additionalProperties to a mapping:
                                        # unlike oneOf, an error names the bad entry's path)
                                        "fields": {"type": ["array", "object"], "items": {"type": "string"},
-                                                  "additionalProperties": _master_field},
-                                       # a text field of the master that lists each system's ids
-                                       "ids_field": {"type": "string"}}},
-            # field of the source entity -> normaliser applied before matching
-            "fields": {"type": "object", "minProperties": 1,
-                       "additionalProperties": {"enum": sorted(NORMALISERS)}},
-            # each rule: fields whose normalised values must be equal for a pair to be compared
+                                                  "additionalProperties": _master_field,
+                                                  **titled("Поля эталона", "Master fields",
+                                                           "список — копируются из одноимённых полей источника, сначала "
+                                                           "самые свежие; или поле -> правило",
+                                                           "a list: copied from the same-named source field, most recent "
+                                                           "first; or field -> rule")},
+                                       "ids_field": {"type": "string", **titled(
+                                           "Поле идентификаторов", "Ids field",
+                                           "текстовое поле эталона со списком id в каждой системе",
+                                           "a text field of the master that lists each system's ids")}}},
+            "fields": {"type": "object", "minProperties": 1, "additionalProperties": {"enum": sorted(NORMALISERS)},
+                       **titled("Нормализация полей", "Field normalisers",
+                                "поле исходной сущности -> нормализация перед сопоставлением",
+                                "field of the source entity -> normaliser applied before matching")},
             "blocking": {"type": "array", "minItems": 1,
-                         "items": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
-            # blocking rules expectation maximisation learns from; default: all of ``blocking``
+                         "items": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                         **titled("Правила блокировки", "Blocking rules",
+                                  "каждое правило — поля, нормализованные значения которых должны совпасть, чтобы пару "
+                                  "сравнивали", "each rule: fields whose normalised values must be equal for a pair to be "
+                                  "compared")},
             "training": {"type": "array", "minItems": 1,
-                         "items": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
-            "comparisons": {"type": "array", "minItems": 1, "items": _comparison},
-            # compared fields whose disagreement (both present, lowest level) vetoes "same"
-            "must_agree": {"type": "array", "items": {"type": "string"}},
-            "thresholds": {"type": "object", "additionalProperties": False, "properties": {
-                "same": {"type": "number", "minimum": 0, "maximum": 1},
-                "review": {"type": "number", "minimum": 0, "maximum": 1}}},
+                         "items": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                         **titled("Правила для обучения", "Training rules",
+                                  "правила блокировки, по которым учится EM-алгоритм (по умолчанию все из blocking)",
+                                  "blocking rules expectation maximisation learns from; default: all of blocking")},
+            "comparisons": {"type": "array", "minItems": 1, "items": _comparison,
+                            **titled("Сравнения", "Comparisons")},
+            "must_agree": {"type": "array", "items": {"type": "string"},
+                           **titled("Должны совпадать", "Must agree",
+                                    "сравниваемые поля, расхождение которых (оба заполнены, низший уровень) запрещает «то же»",
+                                    "compared fields whose disagreement (both present, lowest level) vetoes \"same\"")},
+            "thresholds": {"type": "object", "additionalProperties": False, **titled("Пороги", "Thresholds"),
+                           "properties": {
+                "same": {"type": "number", "minimum": 0, "maximum": 1,
+                         **titled("Та же запись от", "Same from", "вероятность, с которой пара — одна запись",
+                                  "the probability from which a pair is the same record")},
+                "review": {"type": "number", "minimum": 0, "maximum": 1,
+                           **titled("На проверку от", "Review from", "вероятность, с которой пара идёт на проверку "
+                                    "человеку", "the probability from which a pair goes to a person for review")}}},
         },
     }}},
 }

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from runtime.plugin_api import ExpressionError, expression
+from runtime.plugin_api import ExpressionError, expression, titled
 
 PATH = r"^\$(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 ENV = r"^[A-Z][A-Z0-9_]*$"
@@ -12,50 +12,58 @@ NAME = r"^[a-z][a-z0-9_]*$"
 _mapping = {"oneOf": [
     {"type": "string", "pattern": PATH},
     {"type": "object", "required": ["path"], "additionalProperties": False, "properties": {
-        "path": {"type": "string", "pattern": PATH},
-        "transform": {"type": "string", "minLength": 1},
-        "default": {}}},
-    {"type": "object", "required": ["value"], "additionalProperties": False, "properties": {"value": {}}},
+        "path": {"type": "string", "pattern": PATH, **titled("Путь в JSON", "JSON path")},
+        "transform": {"type": "string", "minLength": 1, **titled("Преобразование", "Transform")},
+        "default": {**titled("По умолчанию", "Default")}}},
+    {"type": "object", "required": ["value"], "additionalProperties": False,
+     "properties": {"value": {**titled("Значение", "Value")}}},
 ]}
 
 SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "endpoints": {"type": "object", "propertyNames": {"pattern": NAME}, "additionalProperties": {
+        "endpoints": {"type": "object", "propertyNames": {"pattern": NAME},
+                      **titled("Входящие точки", "Inbound endpoints"), "additionalProperties": {
             "type": "object",
             "required": ["entity", "auth", "idempotency_key"],
             "additionalProperties": False,
             "properties": {
-                "entity": {"type": "string"},
-                "action": {"enum": ["create", "comment", "update"]},
+                "entity": {"type": "string", **titled("Сущность", "Entity")},
+                "action": {"enum": ["create", "comment", "update"], **titled("Действие", "Action")},
                 "auth": {"oneOf": [
                     {"type": "object", "required": ["bearer_env"], "additionalProperties": False,
-                     "properties": {"bearer_env": {"type": "string", "pattern": ENV}}},
+                     "properties": {"bearer_env": {"type": "string", "pattern": ENV,
+                                                   **titled("Переменная с токеном", "Bearer token variable")}}},
                     {"type": "object", "required": ["hmac_env"], "additionalProperties": False,
-                     "properties": {"hmac_env": {"type": "string", "pattern": ENV},
-                                    "header": {"type": "string", "minLength": 1}}},
-                ]},
-                "idempotency_key": {"type": "string", "pattern": PATH},
-                "sender": _mapping,
+                     "properties": {"hmac_env": {"type": "string", "pattern": ENV,
+                                                 **titled("Переменная с ключом HMAC", "HMAC key variable")},
+                                    "header": {"type": "string", "minLength": 1,
+                                               **titled("Заголовок подписи", "Signature header")}}},
+                ], **titled("Проверка подлинности", "Authentication")},
+                "idempotency_key": {"type": "string", "pattern": PATH, **titled("Ключ идемпотентности", "Idempotency key")},
+                "sender": {**_mapping, **titled("Отправитель", "Sender")},
                 "key": {"type": "object", "required": ["field", "path"], "additionalProperties": False,
-                        "properties": {"field": {"type": "string"}, "path": {"type": "string", "pattern": PATH}}},
-                "text": _mapping,
-                "fields": {"type": "object", "additionalProperties": _mapping},
+                        **titled("Поиск записи", "Record key"),
+                        "properties": {"field": {"type": "string", **titled("Поле", "Field")},
+                                       "path": {"type": "string", "pattern": PATH, **titled("Путь в JSON", "JSON path")}}},
+                "text": {**_mapping, **titled("Текст", "Text")},
+                "fields": {"type": "object", "additionalProperties": _mapping, **titled("Поля", "Fields")},
             },
         }},
-        "webhooks": {"type": "object", "propertyNames": {"pattern": NAME}, "additionalProperties": {
+        "webhooks": {"type": "object", "propertyNames": {"pattern": NAME},
+                     **titled("Исходящие веб-хуки", "Outgoing webhooks"), "additionalProperties": {
             "type": "object",
             "required": ["entity", "url", "events", "secret_env"],
             "additionalProperties": False,
             "properties": {
-                "entity": {"type": "string"},
-                "url": {"type": "string", "pattern": "^https?://"},
+                "entity": {"type": "string", **titled("Сущность", "Entity")},
+                "url": {"type": "string", "pattern": "^https?://", **titled("Адрес (URL)", "URL")},
                 "events": {"type": "array", "minItems": 1, "uniqueItems": True,
-                           "items": {"enum": ["created", "changed", "transition"]}},
-                "fields": {"type": "array", "items": {"type": "string"}},
-                "transitions": {"type": "array", "items": {"type": "string"}},
-                "secret_env": {"type": "string", "pattern": ENV},
+                           "items": {"enum": ["created", "changed", "transition"]}, **titled("События", "Events")},
+                "fields": {"type": "array", "items": {"type": "string"}, **titled("Поля", "Fields")},
+                "transitions": {"type": "array", "items": {"type": "string"}, **titled("Переходы", "Transitions")},
+                "secret_env": {"type": "string", "pattern": ENV, **titled("Переменная с секретом", "Secret variable")},
             },
         }},
     },

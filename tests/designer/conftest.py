@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import pytest
 
 from runtime.core.config import Settings
 from runtime.web import create_app
-from tests.conftest import make_loom
+from tests.conftest import APPS, make_loom
 from tests.ui.conftest import Browser, csrf  # noqa: F401  (re-exported for the designer tests)
 
 PASSWORD = "analyst-pass-1"
@@ -86,3 +87,54 @@ def another_instance(folder):
         yield other, sign_in(web, "ann")
     finally:
         other.engine.dispose()
+
+
+# ---------------------------------------------------------------------- real browsers
+@contextlib.contextmanager
+def live_designer(folder, *apps: str):
+    """The shipped ``apps`` installed in a Loom over SQLite in ``folder``, ann an analyst, served
+    over HTTP on a free port for a real browser: yields ``(base url, loom)``."""
+    from werkzeug.serving import make_server
+    loom = make_loom(f"sqlite:///{folder / 'loom.db'}", folder / "files")
+    for name in apps:
+        loom.store.install(APPS / name, author="tester")
+    loom.accounts.create_user("ann", PASSWORD, full_name="Ann Analyst", roles=["analyst"])
+    server = make_server("127.0.0.1", 0, create_app(Settings(folder, loom.database_url, secret="live"), loom), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", loom
+    finally:
+        server.shutdown()
+        thread.join(5)
+        loom.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium for a module's tests (skipped, or failed under LOOM_REQUIRE_SERVICES, without one)."""
+    from tests.ui.test_browser import ARGS, CHROMIUM, _need_browser
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@contextlib.contextmanager
+def analyst_page(chromium, base: str, lang: str):
+    """A page signed in as ann with the interface in ``lang``, 1400x1000; fails on a JavaScript error."""
+    from tests.ui.test_browser import sign_in as sign_in_page
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale=f"{lang}-RU")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in_page(page, base, "ann", PASSWORD)
+    page.goto(f"{base}/lang/{lang}")
+    try:
+        yield page
+    finally:
+        context.close()
+    assert errors == [], errors

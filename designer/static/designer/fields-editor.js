@@ -101,7 +101,10 @@
       var values = {};
       keys.forEach(function (k) { sub.properties[k] = PROPS[k]; if (keep[k] !== undefined) values[k] = keep[k]; });
       // a default is typed as text and converted by the field's type (a choice's "3" stays a string)
-      if (sub.properties["default"]) sub.properties["default"] = {type: "string", description: PROPS["default"].description};
+      if (sub.properties["default"]) {
+        var d = PROPS["default"];
+        sub.properties["default"] = {type: "string", description: d.description, "x-title": d["x-title"], "x-description": d["x-description"]};
+      }
       if (values["default"] !== undefined && typeof values["default"] !== "string") values["default"] = JSON.stringify(values["default"]);
       choices = ty === "choice" ? choicesEditor(keep.choices, base + row.name + ".choices") : null;
       if (choices) optBody.appendChild(choices.el);

@@ -9,6 +9,10 @@
  * plain strings are one comma-separated input (checkboxes when the hints know the values);
  * {ru, en} titles are two inputs; oneOf offers its alternatives; anything else is JSON text.
  * Keys the schema does not know are kept as they were.
+ *
+ * Every input is labelled by its property's x-title {ru, en} in the page's language, and
+ * x-description {ru, en} is its hint (ADR 0038); a schema without them falls back to the
+ * property's name and its plain description.
  */
 (function () {
   "use strict";
@@ -97,10 +101,20 @@
   }
 
   function humanize(name) { return String(name).replace(/_/g, " "); }
+  /* {ru, en} in the page's language (English, then any, when it lacks that one) */
+  function inLang(text) {
+    if (!text) return "";
+    if (typeof text === "string") return text;
+    return text[E.DATA.lang] || text.en || text.ru || "";
+  }
+  /* what a property is called on the form: its x-title, else its name made readable */
+  function titleOf(s, name) { return inLang(s && s["x-title"]) || humanize(name || ""); }
+  function descOf(s) { return inLang(s && s["x-description"]) || (s && typeof s.description === "string" ? s.description : ""); }
 
   function label(text, required, s) {
-    var node = el("span", {class: "sf-label"}, [humanize(text), required ? el("span", {class: "sf-req", text: " *"}) : null]);
-    if (s && s.description) node.title = s.description;
+    var node = el("span", {class: "sf-label"}, [text, required ? el("span", {class: "sf-req", text: " *"}) : null]);
+    var hint = descOf(s);
+    if (hint) node.title = hint;
     return node;
   }
 
@@ -110,46 +124,48 @@
     return node(schema, value, opts.path || "", opts.name || "", ctx);
   }
 
-  function node(schema, value, path, name, ctx) {
+  /* `display`: what the input is called (aria-label), by default the schema's own title */
+  function node(schema, value, path, name, ctx, display) {
     var s = resolve(schema, ctx);
+    ctx = Object.assign({}, ctx, {display: display || titleOf(s, name)});
     switch (kindOf(s)) {
       case "title": return titleNode(s, value, path, name, ctx);
-      case "enum": return enumNode(s, value, path, name);
+      case "enum": return enumNode(s, value, path, name, ctx);
       case "const": return {el: el("code", {dataset: {path: path}, text: JSON.stringify(s.const)}), get: function () { return s.const; }};
       case "oneof": return oneOfNode(s, value, path, name, ctx);
       case "object": return objectNode(s, value, path, name, ctx);
       case "map": return mapNode(s, value, path, name, ctx);
       case "array": return arrayNode(s, value, path, name, ctx);
-      case "boolean": return boolNode(s, value, path, name);
-      case "integer": case "number": return numberNode(s, value, path, name);
+      case "boolean": return boolNode(s, value, path, name, ctx);
+      case "integer": case "number": return numberNode(s, value, path, name, ctx);
       case "numstr": return textNode(s, value, path, name, ctx, "numstr");
       case "string": return textNode(s, value, path, name, ctx, "string");
-      default: return anyNode(s, value, path, name);
+      default: return anyNode(s, value, path, name, ctx);
     }
   }
 
-  function titleNode(s, value, path, name) {
-    var ti = E.titleInputs(value, {path: path, label: humanize(name || "title")});
+  function titleNode(s, value, path, name, ctx) {
+    var ti = E.titleInputs(value, {path: path, label: ctx.display || T("Title")});
     return {el: ti.el, get: ti.get, scalar: true};
   }
 
-  function enumNode(s, value, path, name) {
-    var select = el("select", {dataset: {path: path}, "aria-label": humanize(name), name: path || name},
+  function enumNode(s, value, path, name, ctx) {
+    var select = el("select", {dataset: {path: path}, "aria-label": ctx.display, name: path || name},
       [el("option", {value: "", text: s.default !== undefined ? "— (" + s.default + ")" : "—"})].concat(
         s.enum.map(function (v) { return el("option", {value: JSON.stringify(v), text: String(v)}); })));
     if (value !== undefined) select.value = JSON.stringify(value);
     return {el: select, scalar: true, get: function () { return select.value === "" ? undefined : JSON.parse(select.value); }};
   }
 
-  function boolNode(s, value, path, name) {
-    var box = el("input", {type: "checkbox", checked: value === true, "aria-label": humanize(name), name: path || name});
+  function boolNode(s, value, path, name, ctx) {
+    var box = el("input", {type: "checkbox", checked: value === true, "aria-label": ctx.display, name: path || name});
     var wrap = el("label", {class: "sf-check", dataset: {path: path}}, [box, " ", T("yes")]);
     return {el: wrap, scalar: true, get: function () { return box.checked ? true : (value === false ? false : undefined); }};
   }
 
-  function numberNode(s, value, path, name) {
+  function numberNode(s, value, path, name, ctx) {
     var input = el("input", {type: "number", value: value === undefined ? "" : value, dataset: {path: path},
-      step: typeOf(s) === "integer" ? "1" : "any", min: s.minimum, max: s.maximum, "aria-label": humanize(name), name: path || name});
+      step: typeOf(s) === "integer" ? "1" : "any", min: s.minimum, max: s.maximum, "aria-label": ctx.display, name: path || name});
     return {el: input, scalar: true, get: function () {
       if (input.value.trim() === "") return undefined;
       var n = Number(input.value);
@@ -160,13 +176,14 @@
   function textNode(s, value, path, name, ctx, mode) {
     var long = /(^|\.)body(\.|$)/.test(path) || name === "body" || (s.maxLength || 0) > 500 ||
       (typeof value === "string" && value.indexOf("\n") >= 0);
+    var hintText = descOf(s);
     var attrs = {value: value === undefined || value === null ? "" : String(value), dataset: {path: path},
-                 "aria-label": humanize(name), name: path || name, placeholder: s.description && s.description.length < 60 ? s.description : null};
+                 "aria-label": ctx.display, name: path || name, placeholder: hintText && hintText.length < 60 ? hintText : null};
     var hint = ctx.hints[name];
     var free = (E.DATA.freeHints || []).indexOf(name) >= 0;  // suggestions only (time zones): typed, not picked
     if (!long && !free && hint && hint.length && hint.length <= 200 && (attrs.value === "" || hint.indexOf(attrs.value) >= 0)) {
       /* a reference to something the app has: picked from its titles, the code beside */
-      var select = el("select", {dataset: {path: path}, "aria-label": humanize(name), name: path || name, class: "sf-picker"},
+      var select = el("select", {dataset: {path: path}, "aria-label": ctx.display, name: path || name, class: "sf-picker"},
         [el("option", {value: "", text: "—"})].concat(hint.map(function (v) { return el("option", {value: v, text: E.codeText(v)}); })));
       select.value = attrs.value;
       return {el: select, scalar: true, get: function () { return select.value === "" ? undefined : select.value; }};
@@ -185,8 +202,8 @@
     }};
   }
 
-  function anyNode(s, value, path, name) {
-    var input = el("input", {type: "text", dataset: {path: path}, "aria-label": humanize(name), name: path || name,
+  function anyNode(s, value, path, name, ctx) {
+    var input = el("input", {type: "text", dataset: {path: path}, "aria-label": ctx.display, name: path || name,
       placeholder: T("(any JSON value)"),
       value: value === undefined ? "" : (typeof value === "string" ? value : JSON.stringify(value))});
     return {el: input, scalar: true, get: function () {
@@ -202,18 +219,18 @@
     var index = 0;
     for (var i = 0; i < alts.length; i++) { if (matches(alts[i], value, ctx)) { index = i; break; } }
     var box = el("div", {class: "sf-oneof", dataset: {path: path}});
-    var select = el("select", {class: "sf-variant", "aria-label": humanize(name)}, alts.map(function (a, i) {
+    var select = el("select", {class: "sf-variant", "aria-label": ctx.display}, alts.map(function (a, i) {
       var k = kindOf(a);
-      var text = a.title || (k === "string" ? T("as text") : k === "array" ? T("list") :
-        (k === "map" ? T("per language") : k === "object" ? T("object") : (a.description || k)));
+      var text = inLang(a["x-title"]) || a.title || (k === "string" ? T("as text") : k === "array" ? T("list") :
+        (k === "map" ? T("per language") : k === "object" ? T("object") : (descOf(a) || k)));
       return el("option", {value: String(i), text: text});
     }));
     select.value = String(index);
-    var current = node(alts[index], value, path, name, ctx);
+    var current = node(alts[index], value, path, name, ctx, ctx.display);
     var holder = el("div", {class: "sf-variant-body"}, [current.el]);
     select.addEventListener("change", function () {
       index = Number(select.value);
-      current = node(alts[index], emptyFor(alts[index], ctx), path, name, ctx);
+      current = node(alts[index], emptyFor(alts[index], ctx), path, name, ctx, ctx.display);
       holder.innerHTML = "";
       holder.appendChild(current.el);
     });
@@ -244,25 +261,25 @@
     });
     order.forEach(function (key) {
       var ps = resolve(props[key], ctx), k = kindOf(ps), sub = path ? path + "." + key : key;
-      var simple = simpleProp(key);
+      var simple = simpleProp(key), title = titleOf(ps, key), hint = descOf(ps);
       var row = el("div", {class: "sf-prop sf-" + k, dataset: {key: key}});
       grid.appendChild(row);
       function show(v) {
         row.innerHTML = "";
-        nodes[key] = node(ps, v, sub, key, ctx);
-        var head = el("div", {class: "sf-prop-head"}, [label(key, required.indexOf(key) >= 0, ps)]);
+        nodes[key] = node(ps, v, sub, key, ctx, title);
+        var head = el("div", {class: "sf-prop-head"}, [label(title, required.indexOf(key) >= 0, ps)]);
         if (!simple && required.indexOf(key) < 0) {
-          head.appendChild(el("button", {type: "button", class: "link sf-remove", "aria-label": T("remove") + " " + key, text: "✕",
+          head.appendChild(el("button", {type: "button", class: "link sf-remove", "aria-label": T("remove") + " " + title, text: "✕",
             onclick: function () { delete nodes[key]; row.innerHTML = ""; row.hidden = true; addButton(); changed(box); }}));
         }
         row.hidden = false;
         row.appendChild(head);
-        if (ps.description && simple && key !== "name" && k !== "title") row.appendChild(el("small", {class: "hint", text: ps.description}));
+        if (hint && simple && key !== "name" && k !== "title") row.appendChild(el("small", {class: "hint", text: hint}));
         row.appendChild(nodes[key].el);
       }
       function addButton() {
         adders.appendChild(el("button", {type: "button", class: "sf-add-prop", dataset: {prop: key},
-          text: "+ " + humanize(key), title: ps.description || null,
+          text: "+ " + title, title: hint || null,
           onclick: function (ev) { ev.target.remove(); show(emptyFor(ps, ctx)); changed(box); }}));
       }
       if (simple || obj[key] !== undefined || required.indexOf(key) >= 0) show(obj[key] !== undefined ? obj[key] : (simple ? undefined : emptyFor(ps, ctx)));
@@ -341,9 +358,9 @@
       var known = ik === "enum" ? items.enum : ctx.hints[name];
       // checkboxes for a short list of known values (an enum, the app's roles); a long one stays a text input
       if (known && known.length && (ik === "enum" || known.length <= 30)) {
-        return checksNode(items, list, known, path, name, ik !== "enum", Array.isArray(value));
+        return checksNode(items, list, known, path, name, ik !== "enum", Array.isArray(value), ctx.display);
       }
-      var input = el("input", {type: "text", dataset: {path: path}, "aria-label": humanize(name), name: path || name,
+      var input = el("input", {type: "text", dataset: {path: path}, "aria-label": ctx.display, name: path || name,
         placeholder: "a, b, c", value: list.join(", ")});
       return {el: input, scalar: true, get: function () {
         var parts = input.value.split(",").map(function (p) { return p.trim(); }).filter(Boolean);
@@ -358,7 +375,7 @@
     function draw() {
       holder.innerHTML = "";
       nodes = list.map(function (v, i) {
-        var sub = node(items, v, path + "[" + i + "]", name, ctx);
+        var sub = node(items, v, path + "[" + i + "]", name, ctx, ctx.display);
         var summary = v && typeof v === "object" ? (v.name || v.field || v.value || E.titleText(v.title) || "") : "";
         var card = el("fieldset", {class: "sf-card sf-item", dataset: {path: path + "[" + i + "]"}}, [
           el("legend", {}, ["#" + (i + 1) + (summary ? " " + summary : ""), " ",
@@ -375,13 +392,13 @@
     }
     draw();
     box.appendChild(holder);
-    box.appendChild(el("button", {type: "button", class: "sf-add-item", text: "+ " + T("Add") + " " + humanize(name || ""),
+    box.appendChild(el("button", {type: "button", class: "sf-add-item", text: "+ " + T("Add") + (ctx.display ? ": " + ctx.display : ""),
       onclick: function () { sync(); list.push(emptyFor(items, ctx)); draw(); changed(box); }}));
     return {el: box, get: function () { sync(); return list.map(function (v) { return v === undefined ? {} : v; }); }};
   }
 
   /* A list of strings from known values (checkboxes), plus others typed in. */
-  function checksNode(items, list, known, path, name, allowOther, present) {
+  function checksNode(items, list, known, path, name, allowOther, present, display) {
     var box = el("div", {class: "sf-checks", dataset: {path: path}});
     var boxes = known.map(function (v) {
       var b = el("input", {type: "checkbox", value: v, checked: list.indexOf(v) >= 0, name: (path || name) + "[]"});
@@ -390,7 +407,7 @@
     });
     var other = null;
     if (allowOther) {
-      other = el("input", {type: "text", class: "sf-other", "aria-label": humanize(name) + " …", placeholder: "…",
+      other = el("input", {type: "text", class: "sf-other", "aria-label": display + " …", placeholder: "…",
         value: list.filter(function (v) { return known.indexOf(v) < 0; }).join(", ")});
       box.appendChild(other);
     }

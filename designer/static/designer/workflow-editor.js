@@ -6,7 +6,10 @@
  * status or a transition to edit it in the side panel (name, titles, category, initial; from,
  * to, roles, groups, condition, required fields, timer, scripts, set, actions). Every action
  * also has a button (toolbar, lists under the canvas, panel), for keyboards and tests.
- * Posts {statuses, transitions}.
+ * "Tidy the layout" lays the whole diagram out with dagre (vendor/dagre): statuses left to right
+ * in ranks along the transitions, crossings minimised, each transition's label a box of its own;
+ * statuses without a stored layout are placed the same way when the editor opens, and a new
+ * status goes to the nearest free space. Posts {statuses, transitions}.
  */
 (function () {
   "use strict";
@@ -29,34 +32,166 @@
     Object.keys(attrs || {}).forEach(function (k) { if (attrs[k] !== undefined && attrs[k] !== null) node.setAttribute(k, attrs[k]); });
     return node;
   }
-  function auto(i) { return {x: 30 + (i % 4) * 210, y: 30 + Math.floor(i / 4) * 110}; }
-  var placed = new Map();  // status object -> position, for statuses without a stored layout
-  function layered() {
-    /* columns by distance from the initial status along transitions, rows within a column */
-    var depth = {}, queue = [];
-    statuses.forEach(function (s) { if (s.initial) { depth[s.name] = 0; queue.push(s.name); } });
-    if (!queue.length && statuses.length) { depth[statuses[0].name] = 0; queue.push(statuses[0].name); }
-    while (queue.length) {
-      var n = queue.shift();
-      transitions.forEach(function (tr) {
-        if (froms(tr).indexOf(n) >= 0 && depth[tr.to] === undefined && indexOf(tr.to) >= 0) { depth[tr.to] = depth[n] + 1; queue.push(tr.to); }
+  var GAP = 30;             // the free space kept around a status
+  var placed = new Map();   // status object -> position, for statuses without a stored layout
+  var routes = new Map();   // transition object -> {"from>to": the path dagre drew}, used while its ends stay put
+  function where(s) { return s.layout ? {x: s.layout.x, y: s.layout.y} : placed.get(s) || null; }
+  function pos(i) { return where(statuses[i]) || {x: 30, y: 30 + i * (H + GAP)}; }
+  function spot(p) { return Math.round(p.x) + "," + Math.round(p.y); }
+
+  /* every arrow of the diagram: one per status a transition starts from; a return ($previous) to
+     every status the record may have come from */
+  function edgeList() {
+    var edges = [];
+    transitions.forEach(function (tr, ti) {
+      froms(tr).forEach(function (f) {
+        var targets = tr.to === PREVIOUS ? comesFrom(f) : [tr.to];
+        targets.forEach(function (to) {
+          var a = indexOf(f), b = indexOf(to);
+          if (a < 0 || b < 0) return;
+          edges.push({ti: ti, a: a, b: b, from: f, to: to, id: ti + ":" + f + ">" + to,
+                      text: (tr.to === PREVIOUS ? "\u21a9 " : "") + E.titleText(tr.title, tr.name)});
+        });
       });
+    });
+    return edges;
+  }
+
+  /* the size a label's text takes, measured by a hidden label of the same style */
+  var probe = null;
+  function measure(text) {
+    if (probe) {
+      probe.textContent = text;
+      try { var b = probe.getBBox(); if (b.width) return {w: b.width, h: b.height}; } catch (e) { /* not drawn yet */ }
     }
-    var maxDepth = 0, rows = {};
-    Object.keys(depth).forEach(function (k) { maxDepth = Math.max(maxDepth, depth[k]); });
+    return {w: text.length * 7, h: 15};
+  }
+
+  /* A layered layout of the whole diagram by dagre: ranks left to right along the transitions
+     (cycles broken), the order within a rank chosen to minimise crossings, and each label a box
+     of its own between the ranks, so labels keep clear of each other and of the statuses.
+     {nodes: name -> top-left position, routes: like `routes`}, or null without dagre. */
+  function dagreLayout() {
+    var dagre = window.dagre;
+    if (!dagre || !statuses.length) return null;
+    var g = new dagre.graphlib.Graph({multigraph: true});
+    g.setGraph({rankdir: "LR", nodesep: 30, edgesep: 16, ranksep: 40, marginx: 30, marginy: 30});
+    g.setDefaultEdgeLabel(function () { return {}; });
+    statuses.forEach(function (s) { g.setNode(s.name, {width: W, height: H}); });
+    var edges = edgeList();
+    edges.forEach(function (e) {
+      var size = measure(e.text);  // rounded up to 16 px: a font drawn a pixel wider later changes nothing
+      g.setEdge(e.from, e.to, {width: Math.ceil((size.w + 12) / 16) * 16, height: Math.ceil((size.h + 8) / 8) * 8, labelpos: "c"}, e.id);
+    });
+    dagre.layout(g);
+    var nodes = {};
     statuses.forEach(function (s) {
-      var d = depth[s.name] === undefined ? maxDepth + 1 : depth[s.name];
-      rows[d] = rows[d] || 0;
-      if (!s.layout) placed.set(s, {x: 30 + d * 210, y: 30 + rows[d] * 110});
-      rows[d] += 1;
+      var n = g.node(s.name);
+      nodes[s.name] = {x: Math.round(n.x - W / 2), y: Math.round(n.y - H / 2)};
+    });
+    var found = new Map();
+    edges.forEach(function (e) {
+      var d = g.edge({v: e.from, w: e.to, name: e.id});
+      if (!d || !d.points || d.x === undefined) return;
+      var tr = transitions[e.ti];
+      if (!found.has(tr)) found.set(tr, {});
+      found.get(tr)[e.from + ">" + e.to] = {
+        points: d.points.map(function (q) { return {x: Math.round(q.x * 10) / 10, y: Math.round(q.y * 10) / 10}; }),
+        label: {x: d.x, y: d.y}, text: e.text, at: spot(nodes[e.from]) + "|" + spot(nodes[e.to])};
+    });
+    return {nodes: nodes, routes: found};
+  }
+  /* the path dagre drew for an edge, while the edge's label and both its statuses are unchanged */
+  function routeOf(e) {
+    var r = routes.get(transitions[e.ti]);
+    r = r && r[e.from + ">" + e.to];
+    return r && r.text === e.text && r.at === spot(pos(e.a)) + "|" + spot(pos(e.b)) ? r : null;
+  }
+
+  /* statuses without a stored layout where dagre puts them (moved to free space if a stored one
+     is there already); dagre's paths are kept for the edges whose ends are where it put them */
+  function placeInitially() {
+    placed = new Map();
+    var lay = dagreLayout();
+    if (lay) routes = lay.routes;
+    statuses.forEach(function (s, i) {
+      if (s.layout) return;
+      var p = lay ? lay.nodes[s.name] : {x: 30 + (i % 4) * 210, y: 30 + Math.floor(i / 4) * 110};
+      placed.set(s, isFree(p, occupied(s)) ? p : freeSpot(p, s));
     });
   }
-  function pos(i) { var s = statuses[i], l = s.layout; return l ? {x: l.x, y: l.y} : (placed.get(s) || auto(i)); }
-  function width() {
-    var maxX = 0;
-    statuses.forEach(function (s, i) { maxX = Math.max(maxX, pos(i).x); });
-    return Math.max(720, maxX + W + 40);
+
+  /* boxes a new status keeps clear of: the statuses (with GAP around), the labels and the lines */
+  function occupied(except) {
+    var out = [];
+    statuses.forEach(function (s) {
+      var p = s === except ? null : where(s);
+      if (p) out.push({x: p.x - GAP / 2, y: p.y - GAP / 2, w: W + GAP, h: H + GAP});
+    });
+    if (!edgesLayer) return out;
+    edgesLayer.querySelectorAll(".wf-label").forEach(function (label) {
+      try { var b = label.getBBox(); if (b.width) out.push({x: b.x - 4, y: b.y - 2, w: b.width + 8, h: b.height + 4}); } catch (e) { /* hidden */ }
+    });
+    edgesLayer.querySelectorAll(".wf-line").forEach(function (line) {
+      var length = 0;
+      try { length = line.getTotalLength(); } catch (e) { return; }
+      for (var at = 0; at <= length; at += 12) {
+        var q = line.getPointAtLength(at);
+        out.push({x: q.x - 3, y: q.y - 3, w: 6, h: 6});
+      }
+    });
+    return out;
   }
+  function overlap(a, b) { return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h; }
+  function isFree(p, taken) {
+    var box = {x: p.x - GAP / 2, y: p.y - GAP / 2, w: W + GAP, h: H + GAP};
+    return p.x >= 10 && p.y >= 10 && !taken.some(function (o) { return overlap(box, o); });
+  }
+  /* the free spot nearest to `near`: rings of a 20-px grid around it, the closest free cell of
+     the first ring that has one */
+  function freeSpot(near, except) {
+    var taken = occupied(except), step = 20;
+    near = {x: Math.round(near.x), y: Math.round(near.y)};
+    for (var ring = 0; ring <= 100; ring++) {
+      var best = null;
+      for (var dx = -ring; dx <= ring; dx++) {
+        for (var dy = -ring; dy <= ring; dy++) {
+          if (Math.abs(dx) !== ring && Math.abs(dy) !== ring) continue;
+          var p = {x: near.x + dx * step, y: near.y + dy * step};
+          var d = dx * dx + dy * dy;
+          if ((!best || d < best.d) && isFree(p, taken)) best = {p: p, d: d};
+        }
+      }
+      if (best) return best.p;
+    }
+    return {x: 30, y: height()};
+  }
+  /* where a new status is wanted: right of the selected status, else below the diagram */
+  function newSpot() {
+    if (!statuses.length) return {x: 30, y: 30};
+    if (selected && selected.kind === "status" && statuses[selected.index]) {
+      var p = pos(selected.index);
+      return {x: p.x + W + 60, y: p.y};
+    }
+    var bottom = 0;
+    statuses.forEach(function (s, i) { bottom = Math.max(bottom, pos(i).y + H); });
+    return {x: 30, y: bottom + GAP};
+  }
+
+  /* the far corner of everything drawn: statuses, dagre's paths and labels */
+  function extent() {
+    var maxX = 0, maxY = 0;
+    statuses.forEach(function (s, i) { var p = pos(i); maxX = Math.max(maxX, p.x + W); maxY = Math.max(maxY, p.y + H); });
+    edgeList().forEach(function (e) {
+      var r = routeOf(e);
+      if (!r) return;
+      r.points.forEach(function (q) { maxX = Math.max(maxX, q.x); maxY = Math.max(maxY, q.y); });
+      var size = measure(e.text);
+      maxX = Math.max(maxX, r.label.x + size.w / 2); maxY = Math.max(maxY, r.label.y + size.h / 2 + 8);
+    });
+    return {x: maxX, y: maxY};
+  }
+  function width() { return Math.max(720, Math.ceil(extent().x) + 40); }
   function indexOf(name) { for (var i = 0; i < statuses.length; i++) if (statuses[i].name === name) return i; return -1; }
   function froms(tr) { return Array.isArray(tr.from) ? tr.from : (tr.from ? [tr.from] : []); }
   function point(ev) {
@@ -73,11 +208,7 @@
   }
 
   /* ------------------------------------------------------------ drawing */
-  function height() {
-    var maxY = 0;
-    statuses.forEach(function (s, i) { maxY = Math.max(maxY, pos(i).y); });
-    return Math.max(440, maxY + H + 90);
-  }
+  function height() { return Math.max(440, Math.ceil(extent().y) + 60); }
 
   function drawNodes() {
     nodesLayer.innerHTML = "";
@@ -92,8 +223,11 @@
       var rect = svgEl("rect", {width: W, height: H, rx: 10, ry: 10, class: "wf-box"});
       if (s.color) rect.setAttribute("style", "stroke:" + s.color);
       g.appendChild(rect);
+      var hover = svgEl("title");
+      hover.textContent = E.titleText(s.title, s.name);
+      g.appendChild(hover);
       var title = svgEl("text", {x: W / 2, y: 22, class: "wf-title", "text-anchor": "middle"});
-      title.textContent = E.titleText(s.title, s.name).slice(0, 22);
+      title.textContent = E.titleText(s.title, s.name);
       g.appendChild(title);
       var name = svgEl("text", {x: W / 2, y: 39, class: "wf-name", "text-anchor": "middle"});
       name.textContent = s.name + (s.category ? " · " + s.category : "");
@@ -101,7 +235,17 @@
       if (s.initial) g.appendChild(svgEl("circle", {cx: 0, cy: H / 2, r: 6, class: "wf-initial"}));
       g.appendChild(svgEl("circle", {cx: W, cy: H / 2, r: 8, class: "wf-port", "data-port": s.name}));
       nodesLayer.appendChild(g);
+      fit(title, W - 18);
+      fit(name, W - 18);
     });
+  }
+
+  /* a text cut short with an ellipsis where it would run out of its status's box */
+  function fit(text, room) {
+    var full = text.textContent, n = full.length;
+    try {
+      while (n > 1 && text.getComputedTextLength() > room) { n -= 1; text.textContent = full.slice(0, n).trim() + "\u2026"; }
+    } catch (e) { /* not drawn */ }
   }
 
   function clip(c, toward) {
@@ -121,32 +265,42 @@
     });
     return out;
   }
+  /* a smooth path through dagre's points */
+  function smooth(points) {
+    var d = "M " + points[0].x + " " + points[0].y;
+    if (points.length === 2) return d + " L " + points[1].x + " " + points[1].y;
+    for (var i = 1; i < points.length - 1; i++) {
+      var next = i === points.length - 2 ? points[i + 1] : {x: (points[i].x + points[i + 1].x) / 2, y: (points[i].y + points[i + 1].y) / 2};
+      d += " Q " + points[i].x + " " + points[i].y + " " + next.x + " " + next.y;
+    }
+    return d;
+  }
   function drawEdges() {
     edgesLayer.innerHTML = "";
     var pairs = {}, labels = [];
-    var edges = [];
-    transitions.forEach(function (tr, ti) {
-      froms(tr).forEach(function (f) {
-        /* a return ($previous) is drawn, dashed, to every status the record may have come from */
-        var targets = tr.to === PREVIOUS ? comesFrom(f) : [tr.to];
-        targets.forEach(function (to) {
-          var a = indexOf(f), b = indexOf(to);
-          if (a < 0 || b < 0) return;
-          var key = [f, to].sort().join("\u0000");
-          pairs[key] = (pairs[key] || 0) + 1;
-          edges.push({ti: ti, a: a, b: b, from: f, to: to, key: key, slot: pairs[key] - 1});
-        });
-      });
+    var edges = edgeList();
+    edges.forEach(function (e) {
+      e.key = [e.from, e.to].sort().join("\u0000");
+      pairs[e.key] = (pairs[e.key] || 0) + 1;
+      e.slot = pairs[e.key] - 1;
     });
     edges.forEach(function (e) {
       var tr = transitions[e.ti];
       var pa = pos(e.a), pb = pos(e.b);
       var ca = {x: pa.x + W / 2, y: pa.y + H / 2}, cb = {x: pb.x + W / 2, y: pb.y + H / 2};
-      var d, mid;
-      if (e.a === e.b) {
+      var d, mid, route = routeOf(e);
+      if (route && e.a === e.b) {
+        /* dagre keeps a box for the label beside the status; the loop goes round it */
+        var below = route.label.y > ca.y, edge = below ? pa.y + H : pa.y, far = route.label.y + (below ? 12 : -12);
+        d = "M " + (ca.x - 24) + " " + edge + " C " + (ca.x - 48) + " " + far + " " + (ca.x + 48) + " " + far + " " + (ca.x + 24) + " " + edge;
+        mid = route.label;
+      } else if (route) {
+        d = smooth(route.points);
+        mid = route.label;
+      } else if (e.a === e.b) {
         var top = {x: ca.x, y: pa.y};
         d = "M " + (top.x - 20) + " " + top.y + " C " + (top.x - 40) + " " + (top.y - 60) + " " + (top.x + 40) + " " + (top.y - 60) + " " + (top.x + 20) + " " + top.y;
-        mid = {x: top.x, y: top.y - 48};
+        mid = {x: top.x, y: top.y - 56};
       } else {
         var n = pairs[e.key];
         var first = e.key.split("\u0000")[0];
@@ -159,34 +313,35 @@
         var ctrl = {x: m.x + px * offset * 2, y: m.y + py * offset * 2};
         var p1 = clip(ca, offset ? ctrl : cb), p2 = clip(cb, offset ? ctrl : ca);
         d = "M " + p1.x + " " + p1.y + " Q " + ctrl.x + " " + ctrl.y + " " + p2.x + " " + p2.y;
-        mid = {x: 0.25 * p1.x + 0.5 * ctrl.x + 0.25 * p2.x, y: 0.25 * p1.y + 0.5 * ctrl.y + 0.25 * p2.y};
+        mid = {x: 0.25 * p1.x + 0.5 * ctrl.x + 0.25 * p2.x, y: 0.25 * p1.y + 0.5 * ctrl.y + 0.25 * p2.y - 9};
       }
       var sel = selected && selected.kind === "transition" && selected.index === e.ti;
       var back = tr.to === PREVIOUS;
-      var g = svgEl("g", {class: "wf-edge" + (sel ? " selected" : "") + (tr.timer ? " timer" : "") + (back ? " previous" : ""),
+      var g = svgEl("g", {class: "wf-edge" + (sel ? " selected" : "") + (tr.timer ? " timer" : "") + (back ? " previous" : "") + (route ? " routed" : ""),
                           "data-transition": e.ti, "data-name": tr.name, "data-path": "transitions[" + e.ti + "]",
                           "data-from": e.from, "data-to": e.to});
       g.appendChild(svgEl("path", {d: d, class: "wf-hit"}));
       g.appendChild(svgEl("path", {d: d, class: "wf-line", "marker-end": "url(#wf-arrow)"}));
-      var label = svgEl("text", {x: mid.x, y: mid.y - 4, class: "wf-label", "text-anchor": "middle"});
-      label.textContent = (back ? "\u21a9 " : "") + E.titleText(tr.title, tr.name);
+      var label = svgEl("text", {x: mid.x, y: mid.y, class: "wf-label", "text-anchor": "middle", "dominant-baseline": "central"});
+      label.textContent = e.text;
       g.appendChild(label);
       edgesLayer.appendChild(g);
-      labels.push(label);
+      labels.push({node: label, fixed: !!route});
     });
-    separateLabels(labels);
+    /* dagre's labels first: they hold their places, the others move round them */
+    separateLabels(labels.filter(function (l) { return l.fixed; }).concat(labels.filter(function (l) { return !l.fixed; })));
   }
-  /* labels whose boxes overlap an earlier label (or a status) move down until they are free */
+  /* labels whose boxes overlap an earlier label (or a status) move up and down until they are free */
   function separateLabels(labels) {
     var taken = statuses.map(function (s, i) { var p = pos(i); return {x: p.x, y: p.y, w: W, h: H}; });
-    labels.forEach(function (label) {
-      var box;
+    labels.forEach(function (l) {
+      var label = l.node, box;
       try { box = label.getBBox(); } catch (e) { return; }
       if (!box.width) return;
       var y = Number(label.getAttribute("y")), shift = 0;
-      for (var tries = 0; tries < 12; tries++) {
+      for (var tries = 0; tries < 24; tries++) {
         var b = {x: box.x - 2, y: box.y + shift - 1, w: box.width + 4, h: box.height + 2};
-        if (!taken.some(function (o) { return b.x < o.x + o.w && o.x < b.x + b.w && b.y < o.y + o.h && o.y < b.y + b.h; })) break;
+        if (!taken.some(function (o) { return overlap(b, o); })) break;
         shift += (tries % 2 ? -1 : 1) * (tries + 1) * 9;  // 9 down, 18 up, 27 down ... around the curve's middle
       }
       label.setAttribute("y", y + shift);
@@ -254,7 +409,7 @@
       var node = hit && hit.closest && hit.closest(".wf-node");
       if (node && node.dataset.status !== g.from) addTransition(g.from, node.dataset.status);
     } else if (g.kind === "move") {
-      if (g.moved) { svg.setAttribute("viewBox", "0 0 " + width() + " " + height()); sync(); if (selected && selected.kind === "status" && selected.index === g.index) drawPanel(); }
+      if (g.moved) { pinAll(); svg.setAttribute("viewBox", "0 0 " + width() + " " + height()); sync(); if (selected && selected.kind === "status" && selected.index === g.index) drawPanel(); }
       else clickStatus(g.index);
     } else if (g.kind === "background") {
       if (connectMode) { connectFrom = null; drawSvg(); } else select(null);
@@ -281,32 +436,32 @@
   }
 
   /* ------------------------------------------------------------ edits */
-  /* the first spot on the grid, row by row, whose box keeps clear of every status */
-  function freeSpot() {
-    var boxes = statuses.map(function (s, i) { return pos(i); });
-    for (var r = 0; r < 50; r++) {
-      for (var c = 0; c < 5; c++) {
-        var p = {x: 30 + c * 210, y: 30 + r * 110};
-        if (!boxes.some(function (b) { return Math.abs(b.x - p.x) < W + 30 && Math.abs(b.y - p.y) < H + 30; })) return p;
-      }
-    }
-    return auto(statuses.length);
-  }
-  /* every status on a layered layout: columns by distance from the initial status */
+  /* every status where dagre puts it (stored, when the schema has a layout) and its paths drawn */
   function tidy() {
-    statuses.forEach(function (s) { delete s.layout; });
+    var lay = dagreLayout();
+    if (!lay) return;
     placed = new Map();
-    layered();
-    if (D.hasLayout) statuses.forEach(function (s, i) { var p = pos(i); s.layout = {x: p.x, y: p.y}; });
+    statuses.forEach(function (s) {
+      if (D.hasLayout) s.layout = lay.nodes[s.name];
+      else placed.set(s, lay.nodes[s.name]);
+    });
+    routes = lay.routes;
     select(selected);
     changed();
+  }
+  /* the positions the diagram shows are stored for every status, so a saved draft opens as seen */
+  function pinAll() {
+    if (D.hasLayout) statuses.forEach(function (s, i) { if (!s.layout) s.layout = pos(i); });
   }
   function addStatus(at) {
     var name = uniqueName("status_" + (statuses.length + 1), statuses.map(function (s) { return s.name; }));
     var s = {name: name, title: {ru: name, en: name}};
     if (!statuses.length) { s.initial = true; s.category = "open"; }
-    var p = at || freeSpot();
-    if (D.hasLayout) s.layout = {x: Math.round(p.x), y: Math.round(p.y)};
+    var want = at || newSpot();
+    var p = isFree(want, occupied()) ? want : freeSpot(want);
+    p = {x: Math.round(p.x), y: Math.round(p.y)};
+    pinAll();
+    if (D.hasLayout) s.layout = p; else placed.set(s, p);
     statuses.push(s);
     select({kind: "status", index: statuses.length - 1});
     changed();
@@ -557,6 +712,8 @@
   svg.appendChild(edgesLayer);
   svg.appendChild(nodesLayer);
   svg.appendChild(temp);
+  probe = svgEl("text", {class: "wf-label", x: -1000, y: -1000, "aria-hidden": "true", visibility: "hidden"});
+  svg.appendChild(probe);
   svg.addEventListener("pointerdown", onDown);
   svg.addEventListener("pointermove", onMove);
   svg.addEventListener("pointerup", onUp);
@@ -587,7 +744,7 @@
     var m = /^(statuses|transitions)\[(\d+)\]/.exec(path);
     if (m) select({kind: m[1] === "statuses" ? "status" : "transition", index: Number(m[2])});
   });
-  layered();
+  placeInitially();
   drawSvg();
   drawPanel();
   drawLists();
