@@ -29,6 +29,7 @@ from .personal import record_label
 STATUSES = ("new", "in_review", "done", "rejected")
 LIMITS = {"what": 2000, "why": 4000, "comment": 4000}  # characters
 PAGE = 50
+MAX_VERSION = 2**31 - 1  # the version column is a 32-bit integer
 KEEP = object()  # ``answer(version=KEEP)``: leave the linked version as it is
 
 TEXTS = {
@@ -167,7 +168,8 @@ class Proposals:
         errors = []
         if status is not None and status not in STATUSES:
             errors.append(FieldError("status", f"must be one of {', '.join(STATUSES)}"))
-        if version is not KEEP and version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        if version is not KEEP and version is not None and (
+                not isinstance(version, int) or isinstance(version, bool) or not 0 < version <= MAX_VERSION):
             errors.append(FieldError("version", "must be a version number"))
         if errors:
             raise ValidationFailed(errors)
