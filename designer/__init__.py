@@ -11,6 +11,7 @@ it with a diff and a storage plan. Modules hang their routes on ``bp``:
 - ``editors``  the interactive editors (fields, form layout, workflow diagram,
                scripts, schema-driven sections)
 - ``preview``  the draft app served from its own database
+- ``proposals`` the improvement proposals users filed for an app, and their answers
 """
 from __future__ import annotations
 
@@ -20,5 +21,5 @@ from .base import bp
 
 
 def init_app(app: Flask) -> None:
-    from . import editors, preview, views  # noqa: F401  (their routes hang on bp)
+    from . import editors, preview, proposals, views  # noqa: F401  (their routes hang on bp)
     app.register_blueprint(bp)

@@ -75,12 +75,19 @@ def sidebar(app: str | None = None, doc: dict | None = None) -> list[dict]:
             {"url": f"/designer/apps/{app}/preview/", "title": t("Preview"), "name": "preview"},
             {"url": url_for("designer.publish", app=app), "title": t("Publish"), "name": "publish"},
             {"url": url_for("designer.history", app=app), "title": t("History"), "name": "history"},
+            {"url": url_for("designer.proposals", app=app), "title": proposals_title(app), "name": "proposals"},
         ]})
     if doc and doc.get("entities"):
         nav.append({"title": t("Entities"), "items": [
             {"url": links.entity_url(app, name), "title": tt(spec.get("title")) if isinstance(spec, dict) else name,
              "name": name} for name, spec in doc["entities"].items()]})
     return nav
+
+
+def proposals_title(app: str) -> str:
+    """The sidebar's "Proposals", with how many wait for an answer."""
+    waiting = loom().proposals.counts(app)["new"]
+    return t("Proposals") + (f" ({waiting})" if waiting else "")
 
 
 def render(template: str, status: int = 200, app: str | None = None, doc: dict | None = None, **context):

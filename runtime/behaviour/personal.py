@@ -1,8 +1,10 @@
-"""Personal notifications: "assigned to you" and "you were mentioned", delivered as each user chooses.
+"""Personal notifications: "assigned to you", "you were mentioned" and "your proposal was
+answered", delivered as each user chooses.
 
 A record whose assignee field (:func:`metamodel.tasks.assignee_field`) gets a new user, by
 routing or by hand, notifies that user; an ``@username`` in a comment notifies the user named
-(:mod:`runtime.data.comments`). Nobody is told of their own doing.
+(:mod:`runtime.data.comments`); an analyst's answer to an improvement proposal notifies its
+proposer (:mod:`runtime.behaviour.proposals`). Nobody is told of their own doing.
 
 Each user chooses per kind (:data:`KINDS`) how it reaches them (:data:`CHOICES`), on the
 notification settings page; the choice is a ``loom_preference`` row (key
@@ -21,7 +23,7 @@ from sqlalchemy import insert, select, update
 from runtime import clock
 from runtime.data import tables as platform
 
-KINDS = ("assignment", "mention")
+KINDS = ("assignment", "mention", "proposal")
 CHOICES = ("inapp", "email", "digest")
 DEFAULT = "inapp"
 PREFERENCE = "notifications"
@@ -84,17 +86,19 @@ class Personal:
 
     # ------------------------------------------------------------------ sending
     def notify(self, conn, user_id: int, kind: str, title: str, body: str, *, app=None, entity=None,
-               record_id=None) -> int:
-        """One personal notification in ``conn``'s transaction, delivered as the user chose; its id."""
+               record_id=None, link: str | None = None) -> int:
+        """One personal notification in ``conn``'s transaction, delivered as the user chose; its id.
+        It points at the record (``app``, ``entity``, ``record_id``) or, given ``link`` (a path
+        under the site, ``/ui/proposals/7``), at that page."""
         choice = self.preferences(user_id, conn)[kind]
         n = platform.notification
         new_id = conn.execute(insert(n).values(
             user_id=user_id, title=title[:255], body=body[:2000], app=app, entity=entity, record_id=record_id,
-            created_at=clock.now(), kind=kind, digest=choice == "digest").returning(n.c.id)).scalar_one()
+            link=link, created_at=clock.now(), kind=kind, digest=choice == "digest").returning(n.c.id)).scalar_one()
         if choice == "email":
             email = conn.execute(select(platform.user.c.email).where(platform.user.c.id == user_id)).scalar()
             if email and "email" in self.loom.plugins.channels():
-                link = self._url(app, entity, record_id)
+                link = self._url(app, entity, record_id, link)
                 self.loom.notifier.mail(conn, email, title, body + (f"\n\n{link}" if link else ""),
                                         app=app, entity=entity, record_id=record_id)
         return new_id
@@ -118,7 +122,7 @@ class Personal:
         if person is None or not person.is_active:
             return None
         lang = person.lang or "ru"
-        label = _label(entity, row)
+        label = record_label(entity, row)
         who = getattr(actor, "full_name", None) or getattr(actor, "username", None) or "Loom"
         if getattr(actor, "id", None) is None:
             who = {"ru": "Маршрутизация", "en": "Routing"}.get(lang, "Routing")
@@ -137,13 +141,13 @@ class Personal:
         for user_id in users:
             with self.loom.engine.begin() as c:
                 person = c.execute(select(u.c.email, u.c.lang).where(u.c.id == user_id)).first()
-                rows = c.execute(select(n.c.id, n.c.title, n.c.app, n.c.entity, n.c.record_id, n.c.created_at)
+                rows = c.execute(select(n.c.id, n.c.title, n.c.app, n.c.entity, n.c.record_id, n.c.link, n.c.created_at)
                                  .where(n.c.user_id == user_id, n.c.digest.is_(True)).order_by(n.c.id)).all()
                 if not rows:
                     continue
                 if person is not None and person.email and email_ready:
                     lang = person.lang or "ru"
-                    lines = [f"- {r.title}" + (f"\n  {link}" if (link := self._url(r.app, r.entity, r.record_id))
+                    lines = [f"- {r.title}" + (f"\n  {link}" if (link := self._url(r.app, r.entity, r.record_id, r.link))
                                                else "") for r in rows[:DIGEST_MAX]]
                     if len(rows) > DIGEST_MAX:
                         lines.append(_text("digest_more", lang, n=len(rows) - DIGEST_MAX))
@@ -165,13 +169,16 @@ class Personal:
         slot = now.replace(hour=DIGEST_HOUR, minute=0, second=0, microsecond=0)
         return slot if now >= slot else None
 
-    def _url(self, app, entity, record_id) -> str | None:
+    def _url(self, app, entity, record_id, link=None) -> str | None:
+        if link:
+            return f"{self.loom.base_url}{link}"
         if app is None or entity is None or record_id is None:
             return None
         return f"{self.loom.base_url}/ui/{app}/{entity}/{record_id}"
 
 
-def _label(entity, row) -> str:
+def record_label(entity, row) -> str:
+    """How a notification names a record: ``REQ-000012 · its title``."""
     title = row.get(entity.title_field) if entity.title_field in row else None
     number = row.get("number")
     if title and number and entity.title_field != "number":

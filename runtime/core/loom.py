@@ -20,6 +20,7 @@ from runtime.behaviour.inbound import Inbound
 from runtime.behaviour.jobs import Jobs
 from runtime.behaviour.notifications import Notifier
 from runtime.behaviour.personal import Personal
+from runtime.behaviour.proposals import Proposals
 from runtime.behaviour.rollups import Rollups
 from runtime.behaviour.routing import Router
 from runtime.behaviour.sla import SLA
@@ -97,6 +98,7 @@ class Loom:
         self.bulk = Bulk(self)
         self.plugin_state = PluginState(self)
         self.answers = Answers(self)
+        self.proposals = Proposals(self)
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._generation: tuple = ()

@@ -24,6 +24,11 @@ def privileged(actor) -> bool:
     return actor is None or actor.is_admin or actor.system
 
 
+def is_analyst(actor) -> bool:
+    """Analysts and administrators may use the designer and see scripts' details."""
+    return actor is not None and (actor.is_admin or ANALYST in actor.roles)
+
+
 def app_role(app: str, role: str) -> str:
     """How a user's role in ``app`` is stored: ``app:role``."""
     return f"{app}:{role}"

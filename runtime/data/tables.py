@@ -207,6 +207,7 @@ notification = Table(
     Column("read_at", DateTime(timezone=True)),
     Column("kind", String(20)),  # a personal notification's kind (assignment, mention); None for templates'
     Column("digest", Boolean, nullable=False, default=False, server_default=false()),  # owed in the daily digest
+    Column("link", String(255)),  # where it points when that is no record (a proposal): a path under the site
     Index("ix_loom_notification_user", "user_id", "read_at"),
     Index("ix_loom_notification_digest", "digest", "user_id"),
 )
@@ -507,4 +508,26 @@ batch_run = Table(
     Column("finished_at", UTCDateTime()),
     UniqueConstraint("app", "run_key", name="uq_loom_batch_run_key"),
     Index("ix_loom_batch_run_state", "state", "heartbeat_at"),
+)
+
+proposal = Table(
+    # An improvement proposal an end user filed from a record (runtime.behaviour.proposals): what and
+    # why, the status and comment an analyst answered with, and the app version that made the change.
+    "loom_proposal", metadata,
+    Column("id", ID, primary_key=True),
+    Column("app", String(40), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("record_id", ID, nullable=False),
+    Column("record_title", String(255), nullable=False),  # the record's number and title when it was filed
+    Column("user_id", ID, ForeignKey("loom_user.id"), nullable=False),  # the proposer
+    Column("what", Text, nullable=False),
+    Column("why", Text),
+    Column("status", String(12), nullable=False),  # new | in_review | done | rejected
+    Column("comment", Text),  # the analyst's answer
+    Column("version", Integer),  # the app's published version that answered it
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", ID),
+    Index("ix_loom_proposal_app", "app", "status", "id"),
+    Index("ix_loom_proposal_user", "user_id", "id"),
 )

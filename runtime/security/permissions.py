@@ -49,6 +49,7 @@ from runtime.data.roles import (  # noqa: F401  (re-exported: callers in higher 
     PLATFORM_ROLES,
     app_role,
     holds,
+    is_analyst,
     privileged,
     role_error,
     roles_of,
@@ -68,11 +69,6 @@ class RowRule:
     group_field: str | None
     organisation_field: str | None
     condition: tuple | None  # a metamodel.predicates tree
-
-
-def is_analyst(actor) -> bool:
-    """Analysts and administrators may use the designer and see scripts' details."""
-    return actor is not None and (actor.is_admin or ANALYST in actor.roles)
 
 
 class Permissions:

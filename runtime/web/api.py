@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as RouteNotFound
 
 from runtime.behaviour.batches import run_json
+from runtime.behaviour.proposals import KEEP
 from runtime.data import boards, comments, view_kinds
 from runtime.data.files import FileStore, Upload
 from runtime.data.query import BadQuery, ListQuery, parse_args
@@ -472,6 +473,77 @@ def cast_vote(app: str, entity: str, record_id: int, name: str):
     data = _json_body()
     return jsonify(loom().approvals.vote(app, entity, record_id, name, str(data.get("decision") or ""),
                                          data.get("comment"), g.actor))
+
+
+# ---------------------------------------------------------------------- improvement proposals
+def _proposal_json(p: dict) -> dict:
+    return {**{k: v for k, v in p.items() if k != "user_id"},
+            "created_at": to_json(p["created_at"]), "updated_at": to_json(p["updated_at"])}
+
+
+def _proposal_page(items: list[dict], before: int | None):
+    return jsonify({"items": [_proposal_json(p) for p in items], "next": before})
+
+
+def _page_args() -> dict:
+    """``status``, ``before`` and ``limit`` of a list of proposals, checked."""
+    args = request.args
+    out = {"status": args.get("status") or None}
+    for name, top in (("before", 2**63 - 1), ("limit", 200)):
+        value = args.get(name)
+        if value is not None:
+            if not re.fullmatch(r"[1-9][0-9]{0,18}", value) or int(value) > top:
+                raise BadQuery(f"{name} must be a whole number from 1 to {top}, not {value!r}", field=name)
+            out[name] = int(value)
+    return out
+
+
+@bp.post("/<app>/<name:entity>/<int:record_id>/proposals")
+def file_proposal(app: str, entity: str, record_id: int):
+    """``{"what": "...", "why": "..."}``: an improvement proposal filed from the record."""
+    data = _json_body()
+    out = loom().proposals.file(app, entity, record_id, data.get("what"), data.get("why"), g.actor)
+    response = jsonify(_proposal_json(out))
+    response.status_code = 201
+    response.headers["Location"] = f"/api/v1/{app}/_proposals/{out['id']}"
+    return response
+
+
+@bp.get("/proposals")
+def my_proposals():
+    """The caller's own proposals, newest first (they are filed from their record)."""
+    return _proposal_page(*loom().proposals.mine(g.actor, **_page_args()))
+
+
+@bp.get("/<app>/_proposals")
+def app_proposals(app: str):
+    """An app's proposals, newest first (analysts and administrators)."""
+    if app not in loom().live:
+        raise NotFound(f"no app {app!r}")
+    return _proposal_page(*loom().proposals.of_app(app, g.actor, **_page_args()))
+
+
+@bp.get("/<app>/_proposals/<int:proposal_id>")
+def get_proposal(app: str, proposal_id: int):
+    """One proposal, for its proposer or an analyst."""
+    return jsonify(_proposal_json(loom().proposals.get(proposal_id, g.actor, app=app)))
+
+
+@bp.patch("/<app>/_proposals/<int:proposal_id>")
+def answer_proposal(app: str, proposal_id: int):
+    """``{"status": ..., "comment": ..., "version": n | null}``: answer a proposal (analysts); a
+    key left out keeps its value."""
+    data = _json_body()
+    if not isinstance(data.get("comment", ""), (str, type(None))):
+        raise ValidationFailed([FieldError("comment", "must be text")])
+    if not isinstance(data.get("status", ""), str):
+        raise ValidationFailed([FieldError("status", "must be one of the statuses (leave it out to keep it)")])
+    comment = data.get("comment")
+    if "comment" in data and comment is None:
+        comment = ""  # null clears the comment, as an empty text does
+    return jsonify(_proposal_json(loom().proposals.answer(
+        app, proposal_id, g.actor, status=data.get("status"), comment=comment,
+        version=data["version"] if "version" in data else KEEP)))
 
 
 @bp.get("/<app>/_batches")

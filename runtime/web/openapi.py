@@ -13,6 +13,9 @@ from flask import Blueprint, current_app, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from metamodel import title_text
+from runtime.behaviour.proposals import LIMITS as PROPOSAL_LIMITS
+from runtime.behaviour.proposals import MAX_VERSION as PROPOSAL_MAX_VERSION
+from runtime.behaviour.proposals import STATUSES as PROPOSAL_STATUSES
 from runtime.data.query import MAX_LIMIT, OPS
 
 bp = Blueprint("docs", __name__)
@@ -130,6 +133,52 @@ _BATCH = {"type": "object", "properties": {
     "name": {"type": "string"}, "title": {"nullable": True}, "params": {"type": "object"},
     "runs": {"type": "array", "items": {"$ref": "#/components/schemas/BatchRun"}}}}
 _SHARED["BatchRun"], _SHARED["Batch"] = _BATCH_RUN, _BATCH
+
+_PROPOSAL = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "app": {"type": "string"}, "entity": {"type": "string"},
+    "record_id": {"type": "integer"}, "record_title": {"type": "string", "description": "as it was when filed"},
+    "what": {"type": "string"}, "why": _NULL_TEXT, "status": {"type": "string", "enum": list(PROPOSAL_STATUSES)},
+    "comment": {**_NULL_TEXT, "description": "the analyst's answer"},
+    "version": {"type": "integer", "nullable": True, "description": "the published version that answered it"},
+    "proposer": {"type": "string"}, "proposer_name": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}}
+_PROPOSAL_PAGE = {"type": "object", "properties": {
+    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Proposal"}},
+    "next": {"type": "integer", "nullable": True, "description": "the `before` of the next page"}}}
+_PROPOSAL_NEW = {"type": "object", "required": ["what"], "properties": {
+    "what": {"type": "string", "minLength": 1, "maxLength": PROPOSAL_LIMITS["what"], "pattern": r"\S",
+             "description": "what to improve"},
+    "why": {"type": "string", "nullable": True, "maxLength": PROPOSAL_LIMITS["why"], "description": "why"}}}
+_PROPOSAL_ANSWER = {"type": "object", "description": "a key left out keeps its value", "properties": {
+    "status": {"type": "string", "enum": list(PROPOSAL_STATUSES)},
+    "comment": {"type": "string", "nullable": True, "maxLength": PROPOSAL_LIMITS["comment"],
+                "description": "the answer to the proposer; null or empty clears it"},
+    "version": {"type": "integer", "minimum": 1, "maximum": PROPOSAL_MAX_VERSION, "nullable": True,
+                "description": "a published version of the app; null unlinks it"}}}
+_SHARED.update({"Proposal": _PROPOSAL, "ProposalPage": _PROPOSAL_PAGE, "ProposalNew": _PROPOSAL_NEW,
+                "ProposalAnswer": _PROPOSAL_ANSWER})
+_PROPOSAL_LIST_PARAMS = [
+    {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "enum": list(PROPOSAL_STATUSES)}},
+    {"name": "before", "in": "query", "required": False, "schema": _ID, "description": "`next` of the previous page"},
+    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}}]
+
+
+def _proposal_paths(spec: APISpec, app_name: str) -> None:
+    """An app's improvement proposals (docs/decisions/0037): its analysts list and answer them."""
+    base, tags = f"/api/v1/{app_name}/_proposals", [f"{app_name}.proposals"]
+    one = _json(_ref("Proposal"), "the proposal")
+    proposal_id = {"name": "proposal_id", "in": "path", "required": True, "schema": _ID}
+    spec.path(path=base, operations={"get": {
+        "operationId": f"{app_name}.proposals.list", "tags": tags, "summary": "The app's proposals (analysts)",
+        "parameters": _PROPOSAL_LIST_PARAMS,
+        "responses": {"200": _json(_ref("ProposalPage"), "a page, newest first"), **_errors(400, 401, 403, 404, 422)}}})
+    spec.path(path=base + "/{proposal_id}", parameters=[proposal_id], operations={
+        "get": {"operationId": f"{app_name}.proposals.get", "tags": tags,
+                "summary": "A proposal (its proposer or an analyst)", "responses": {"200": one, **_errors(401, 404)}},
+        "patch": {"operationId": f"{app_name}.proposals.answer", "tags": tags,
+                  "summary": "Answer a proposal: status, comment, the version that made the change (analysts)",
+                  "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ProposalAnswer")}}},
+                  "responses": {"200": one, **_errors(400, 401, 403, 404, 422)}}})
 
 
 def _batch_paths(spec: APISpec, app_name: str, names: list[str]) -> None:
@@ -478,6 +527,10 @@ def _entity_paths(spec: APISpec, app_name: str, live, entity) -> None:
                         {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "text to match"},
                         {"name": "id", "in": "query", "schema": _ID,
                          "description": "the stored record the choices are for"}])})
+    spec.path(path=base + "/{record_id}/proposals", parameters=[rid], operations={"post": op(
+        "proposals.create", "Suggest an improvement of the app, filed from this record", {
+            "201": _json(_ref("Proposal"), "the proposal"), **_errors(400, 401, 403, 404, 422)},
+        requestBody={"required": True, "content": {"application/json": {"schema": _ref("ProposalNew")}}})})
     if "graph" in entity.spec:
         spec.path(path=base + "/{record_id}/graph", parameters=[rid], operations={"get": op(
             "graph", "The record's relation graph", {"200": _json(_ref("Graph"), "nodes and edges"),
@@ -502,6 +555,10 @@ def build_spec(loom) -> dict:
     spec.path(path="/api/v1/apps", operations={"get": {
         "operationId": "apps.list", "tags": ["apps"], "summary": "The apps and entities the caller may read",
         "responses": {"200": _json({"type": "array", "items": _ref("AppInfo")}, "the apps"), **_errors(401)}}})
+    spec.path(path="/api/v1/proposals", operations={"get": {
+        "operationId": "proposals.mine", "tags": ["proposals"], "summary": "The caller's own proposals",
+        "parameters": _PROPOSAL_LIST_PARAMS,
+        "responses": {"200": _json(_ref("ProposalPage"), "a page, newest first"), **_errors(400, 401, 422)}}})
     spec.path(path="/api/v1/files/{attachment_id}", operations={"get": {
         "operationId": "files.download", "tags": ["files"], "summary": "Download a file",
         "parameters": [{"name": "attachment_id", "in": "path", "required": True, "schema": _ID}],
@@ -515,6 +572,7 @@ def build_spec(loom) -> dict:
             _entity_paths(spec, app_name, live, entity)
         batches = [b["name"] for b in live.app.section("batches").get("batches", [])]
         _batch_paths(spec, app_name, batches)  # the routes answer for every app, with no batches too
+        _proposal_paths(spec, app_name)
     out = spec.to_dict()
     out["security"] = [{"bearer": []}]
     return out

@@ -86,10 +86,11 @@ def untranslated_js(text: str) -> list[str]:
 
 
 def designer_pages(client) -> list[str]:
-    """Every page of the designer for it_support: lists, overview, checks, publish, history and each editor."""
+    """Every page of the designer for it_support: lists, overview, checks, publish, history, proposals
+    and each editor."""
     base = "/designer/apps/it_support"
     urls = ["/designer/", f"{base}/", f"{base}/validate", f"{base}/publish", f"{base}/history",
-            f"{base}/raw/sla.yaml", f"{base}/raw/entities/ticket.yaml"]
+            f"{base}/proposals", f"{base}/raw/sla.yaml", f"{base}/raw/entities/ticket.yaml"]
     overview = client.get(f"{base}/").get_data(as_text=True)
     urls += sorted(set(re.findall(r'href="(/designer/apps/it_support/(?:entities|sections|scripts|extensions)/[^"#?]+)"',
                                   overview)))

@@ -66,7 +66,8 @@ def test_email_and_digest_follow_the_preference(desk):
     loom, data, ids = desk
     loom.personal.set_preferences(ids["anna"], {"assignment": "email"})
     loom.personal.set_preferences(ids["boris"], {"assignment": "digest", "mention": "digest"})
-    assert loom.personal.preferences(ids["boris"]) == {"assignment": "digest", "mention": "digest"}
+    assert loom.personal.preferences(ids["boris"]) == {"assignment": "digest", "mention": "digest",
+                                                    "proposal": "inapp"}
     with pytest.raises(PreferenceError) as bad:
         loom.personal.set_preferences(ids["anna"], {"assignment": "pigeon"})
     assert bad.value.field == "assignment"
@@ -129,7 +130,8 @@ def test_the_settings_page_and_the_unread_count(desk, tmp_path):
     r = web.post("/ui/notifications/settings", {"assignment": "digest", "mention": "email"},
                  token_from="/ui/notifications/settings")
     assert r.status_code == 302
-    assert loom.personal.preferences(ids["boris"]) == {"assignment": "digest", "mention": "email"}
+    assert loom.personal.preferences(ids["boris"]) == {"assignment": "digest", "mention": "email",
+                                                    "proposal": "inapp"}
     r = web.post("/ui/notifications/settings", {"assignment": "pigeon"}, token_from="/ui/notifications/settings")
     assert r.status_code == 400 and "assignment" in r.get_data(as_text=True)
     assert loom.personal.preferences(ids["boris"])["assignment"] == "digest"  # nothing changed

@@ -25,6 +25,7 @@ def init_app(app: Flask, exempt: tuple = (), translations=()) -> None:
         inbox,  # noqa: F401  (the notifications page, on the ui blueprint)
         lists,  # noqa: F401  (list-page routes on the ui blueprint)
         organiser,  # noqa: F401  (the personal organiser page)
+        proposals,  # noqa: F401  (improvement proposals: filing from a record, "My proposals")
         records_extra,  # noqa: F401  (its routes hang on the ui blueprint)
         view_kinds,  # noqa: F401  (calendar, Gantt and map pages on the ui blueprint)
     )

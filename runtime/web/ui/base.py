@@ -111,6 +111,8 @@ def here() -> str:
 @bp.context_processor
 def navigation():
     """The sidebar: the current app's navigation groups and entities the user may read."""
+    if not current_user.is_authenticated:  # an error page shown before the sign-in check (a refused CSRF token)
+        return {"nav_apps": [], "nav": [], "nav_app": None}
     app_name = (request.view_args or {}).get("app")
     live = loom().live.get(app_name) if app_name else None
     apps = [(name, tt(lv.app.title)) for name, lv in sorted(loom().live.items())

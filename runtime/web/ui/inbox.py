@@ -49,6 +49,8 @@ def unread_notifications_count():
 
 
 def _record_url(row) -> str | None:
+    if row.link:  # a notification about something other than a record: a path under the site
+        return request.script_root + row.link
     live = loom().live.get(row.app) if row.app else None
     if live is None or row.entity not in live.app.entities or row.record_id is None:
         return None
@@ -100,7 +102,8 @@ def read_all_notifications():
 
 
 # ---------------------------------------------------------------------- preferences
-KIND_TITLES = {"assignment": N_("Assigned to me"), "mention": N_("Mentioned in a comment")}
+KIND_TITLES = {"assignment": N_("Assigned to me"), "mention": N_("Mentioned in a comment"),
+               "proposal": N_("An answer to my improvement proposal")}
 CHOICE_TITLES = {"inapp": N_("In Loom only"), "email": N_("E-mail at once"), "digest": N_("Daily digest")}
 
 

@@ -13,7 +13,7 @@ from runtime.data import tables as platform
 from runtime.data.query import Filter, ListQuery, parse_args
 from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
 
-from . import graph, meta
+from . import graph, meta, proposals
 from . import records_extra as extra
 from .base import actor, bp, loom
 from .i18n import N_, fmt_datetime, message, t, tc, tt
@@ -361,12 +361,20 @@ def _timeline(ent, record_id: int, hidden=frozenset()) -> list[dict]:
                  "route": tc("history", "re-routed"), "privileged_read": tc("history", "read with system rights"),
                  "approval_open": tc("history", "approval opened"), "approval_vote": tc("history", "vote"),
                  "approval_decided": tc("history", "approval decided"),
+                 "proposal": tc("history", "improvement proposed"),
+                 "proposal_answer": tc("history", "proposal answered"),
                  }.get(r.action, r.action)
         detail = after.get("text") or after.get("filename") or "" if r.action in ("comment", "attach") else ""
         if r.action in ("comment_delete", "detach") or (r.action == "comment" and after.get("comment_id") in deleted):
             detail = before.get("filename") or ""
         if r.action == "route":
             detail = after.get("rule") or ""
+        elif r.action == "proposal":
+            detail = f"#{after.get('proposal')}: {after.get('text') or ''}"
+        elif r.action == "proposal_answer":
+            detail = " · ".join(filter(None, [f"#{after.get('proposal')}", after.get("status") and
+                                              proposals.status_text(after["status"]),
+                                              after.get("version") and t("version {n}", n=after["version"])]))
         if r.action == "transition":
             label = tc("history", "transition") + f": {transitions.get(after.get('transition'), after.get('transition'))}"
             detail = f"{meta.status_title(ent, before.get('status'))} → {meta.status_title(ent, after.get('status'))}"
@@ -382,7 +390,8 @@ def _timeline(ent, record_id: int, hidden=frozenset()) -> list[dict]:
         if r.action == "update" and not changed and any(k in hidden for k in after):
             continue
         out.append({"action": label, "user": r.username or "", "at": fmt_datetime(r.at), "detail": detail,
-                    "fields": changed if r.action not in ("create", "comment", "attach", "detach") else []})
+                    "fields": changed if r.action not in ("create", "comment", "attach", "detach", "proposal",
+                                                          "proposal_answer") else []})
     return out
 
 
