@@ -25,6 +25,9 @@ DEFAULT_STRING_LENGTH = 255
 BUILTIN_ROLES = ("admin", "user", "authenticated")  # every user of the app; every signed-in user
 # A transition target that means "the status the record came from" (its status history decides).
 PREVIOUS_STATUS = "$previous"
+# A ``set:`` value that means "the person who fires it" (a transition, its create action, a portal
+# form), for a user field; expressions cannot say it: their ``user`` is the login name, a text.
+CURRENT_USER = "$user"
 # The time zone of an app that names none: its days (today(), relative dates) are Moscow's.
 DEFAULT_TIMEZONE = "Europe/Moscow"
 
