@@ -96,12 +96,17 @@ def test_linked_records_on_an_organisation_page(signed_in, service_desk, data):
     contract(service_desk, data, code="Д-77")
     org = data["organization"]["id"]
     r = signed_in.get(f"/ui/service_desk/organization/{org}")
-    html, body = r.get_data(as_text=True), text(r)
+    html = r.get_data(as_text=True)
+    linked = re.search(r'<section class="section linked".*?</section>', html, re.S).group(0)
+    body = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", linked))
     assert "Связанные записи" in body and "Заявки" in body and "Договоры" in body
     assert "Д-77" in body and "Обращение номер 011" in body
     assert "Обращение номер 000" not in body  # top 10, newest first
-    assert f'href="/ui/service_desk/request?organization={org}"' in html
+    assert f'href="/ui/service_desk/request?organization={org}"' in linked
     assert "более 10" in body
+    # the client's timeline (its own section) lists every request and the contract in one list
+    timeline = re.search(r'<section class="section timeline-section".*?</section>', html, re.S).group(0)
+    assert timeline.count('data-entity="request"') == 12 and timeline.count('data-entity="contract"') == 1
     r = signed_in.get(f"/ui/service_desk/organization/{data['organization2']['id']}")
     assert "Связанные записи" not in text(r)
     assert signed_in.get(f"/ui/service_desk/request?organization={org}").status_code == 200
