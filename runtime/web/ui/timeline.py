@@ -6,7 +6,10 @@ and links to its record; what the reader may not see is not there (runtime.data.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import render_template, request, url_for
+from flask_babel import format_date
 
 from runtime.data.timeline import record_timeline
 from runtime.data.values import to_json
@@ -14,7 +17,7 @@ from runtime.errors import NotFound
 
 from . import meta
 from .base import actor, bp, loom
-from .i18n import t, tt
+from .i18n import fmt_datetime, t, tt
 
 
 def timeline_json(app: str, entity: str, record_id: int, who, limit=None, after: str | None = None) -> dict:
@@ -54,7 +57,7 @@ def timeline_json(app: str, entity: str, record_id: int, who, limit=None, after:
             "status_category": meta.status_category(other, status) if status else "",
             "summary": meta.display(summary, row.get(summary.name), titles).text if summary is not None else "",
             "url": url_for("ui.record_view", app=app, entity=other.name, record_id=row["id"]),
-            "_date": date, "_date_field": meta.column_field(other, src.get("date") or "created_at"),
+            "_date": date,
         })
     return {"title": tt(ent.spec["timeline"].get("title")) or t("History across processes"),
             "items": items, "next": page.next}
@@ -78,8 +81,11 @@ def for_record(ent, record_id: int) -> dict | None:
 
 
 def _shown(data: dict) -> dict:
+    """Dates as the page shows them: a date and time, or a date alone, both short, so they line up."""
     for item in data["items"]:
-        item["date_text"] = meta.display(item["_date_field"], item["_date"], None).text
+        value = item["_date"]
+        item["date_text"] = fmt_datetime(value) if isinstance(value, dt.datetime) else (
+            format_date(value, "short") if value is not None else "")
     return data
 
 
