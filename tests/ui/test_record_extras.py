@@ -112,6 +112,34 @@ def test_linked_records_on_an_organisation_page(signed_in, service_desk, data):
     assert signed_in.get(f"/ui/service_desk/request?organization={org}").status_code == 200
 
 
+def test_the_timeline_page_goes_further_back_page_by_page(signed_in, service_desk, data):
+    """The record page shows the timeline's first page; "Раньше" leads to its own page, which goes
+    further back until every entry was shown once (docs/metadata.md, "Timeline")."""
+    doc = service_desk.store.document("service_desk")
+    doc["entities"]["organization"]["timeline"]["page_size"] = 5
+    service_desk.store.publish(doc, author="tester")
+    make_request(service_desk, data, n=12)
+    contract(service_desk, data, code="Д-77")
+    org = data["organization"]["id"]
+    html = signed_in.get(f"/ui/service_desk/organization/{org}").get_data(as_text=True)
+    section = re.search(r'<section class="section timeline-section" id="timeline">.*?</section>', html, re.S).group(0)
+    rows = re.findall(r'<tr data-entity="(\w+)" data-id="(\d+)"', section)
+    assert len(rows) == 5 and "История работы с клиентом" in section
+    link = re.search(r'id="timeline-more" href="([^"]+)"', section)
+    while link:
+        page = signed_in.get(link.group(1).replace("&amp;", "&"))
+        assert page.status_code == 200
+        body = page.get_data(as_text=True)
+        assert "Самые новые" in body  # back to the first page
+        found = re.findall(r'<tr data-entity="(\w+)" data-id="(\d+)"', body)
+        assert 0 < len(found) <= 5
+        rows += found
+        link = re.search(r'id="timeline-more" href="([^"]+)"', body)
+    assert len(rows) == len(set(rows)) == 13
+    assert rows[-1][0] == "contract"  # valid from 2024: the oldest
+    assert signed_in.get(f"/ui/service_desk/organization/{org}/timeline?after=nonsense").status_code in (400, 422)
+
+
 # ---------------------------------------------------------------------- form rules
 def _phone_box(html: str) -> str:
     return re.search(r'<div class="field[^"]*" data-field="requester_phone"[^>]*>', html).group(0)

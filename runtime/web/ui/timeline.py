@@ -11,6 +11,7 @@ import datetime as dt
 from flask import render_template, request, url_for
 from flask_babel import format_date
 
+from runtime.data.query import BadQuery
 from runtime.data.timeline import record_timeline
 from runtime.data.values import to_json
 from runtime.errors import NotFound
@@ -94,7 +95,10 @@ def record_timeline_view(app: str, entity: str, record_id: int):
     """The timeline as a page of its own, ``?after=`` going further back."""
     et = loom().entity_tables(app, entity)
     record = loom().records.get(app, entity, record_id, actor())
-    data = _shown(timeline_json(app, entity, record_id, actor(), after=request.args.get("after") or None))
+    try:
+        data = _shown(timeline_json(app, entity, record_id, actor(), after=request.args.get("after") or None))
+    except BadQuery as exc:  # a cursor from another timeline, or typed by hand
+        return render_template("ui/error.html", message=exc.detail), exc.status
     if data["next"]:
         data["more_url"] = url_for("ui.record_timeline", app=app, entity=entity, record_id=record_id,
                                    after=data["next"])
