@@ -89,3 +89,16 @@ def test_a_portal_form_takes_user_for_a_user_field_only(app_dir):
     [p] = problems(app_dir)
     assert (p.file, p.line, p.path) == ("portal.yaml", line, "pages[1].set.subject")
     assert "'subject' is a string field; $user goes into a user field" in p.message
+
+
+def test_a_generator_and_an_aggregation_rule_have_nobody_to_set(app_dir, tmp_path):
+    edit(app_dir, "schedules.yaml", "        assignee: row.assignee", "        assignee: $user")
+    [p] = problems(app_dir)
+    assert (p.file, p.path) == ("schedules.yaml", "schedules[0].generate.set.assignee")
+    assert "a schedule generates records as the system, so there is nobody to set" in p.message
+    it_support = tmp_path / "it_support"
+    shutil.copytree(SERVICE_DESK.parent / "it_support", it_support)
+    edit(it_support, "entities/ticket.yaml", "        is_mass: \"True\"\n", "        is_mass: \"True\"\n        assignee: $user\n")
+    [p] = problems(it_support)
+    assert (p.file, p.path) == ("entities/ticket.yaml", "aggregations[0].parent.set.assignee")
+    assert "the system applies an aggregation rule, so there is nobody to set" in p.message

@@ -30,10 +30,11 @@ def timeline_json(app: str, entity: str, record_id: int, who, limit=None, after:
     page = record_timeline(loom(), app, entity, record_id, who, limit, after)
     sources = ent.spec["timeline"]["sources"]
     titles = meta.Titles(loom(), who)
+    hidden_in = {i: loom().permissions.hidden(who, loom().entity_tables(app, sources[i]["entity"]).entity)
+                 for i in page.sources}
     shown = []
     for e in page.entries:
-        src = sources[e.source]
-        hidden = loom().permissions.hidden(who, e.entity)
+        src, hidden = sources[e.source], hidden_in[e.source]
         fields = {key: meta.column_field(e.entity, src[key]) for key in ("channel", "summary")
                   if src.get(key) and src[key] not in hidden}
         for key, f in fields.items():
