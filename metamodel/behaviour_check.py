@@ -10,6 +10,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .geo import parse_distance
+from .model import CURRENT_USER
 from .recipients import parse_recipient
 
 CATEGORIES = ("open", "in_work", "waiting", "done", "cancelled")
@@ -95,8 +96,8 @@ class BehaviourCheck:
                 if name not in target.fields:
                     self.out.add(path + ("create", "set", name),
                                  self.check._unknown(f"field of {target.name}", name, set(target.fields)))
-                self.check._expression(expr, path + ("create", "set", name), names | {"id", "user"}, entity,
-                                       target=target.fields.get(name))
+                self.check.set_value(entity, expr, path + ("create", "set", name), names | {"id", "user"},
+                                     target.fields.get(name))
         if "cascade" in action:
             self.cascade(entity, action["cascade"], path + ("cascade",))
 
@@ -141,6 +142,10 @@ class BehaviourCheck:
             for name, expr in parent.get("set", {}).items():
                 if name not in names:
                     self.out.add(path + ("parent", "set", name), self.check._unknown("field", name, names))
+                if expr == CURRENT_USER:
+                    self.out.add(path + ("parent", "set", name), f"{CURRENT_USER} is the person who fires a "
+                                 f"transition; the system applies an aggregation rule, so there is nobody to set")
+                    continue
                 self.check._expression(expr, path + ("parent", "set", name), names, entity,
                                        target=entity.fields.get(name))
 

@@ -5,6 +5,7 @@ template and calendar they name must exist, with the file, line and path of a wr
 from __future__ import annotations
 
 from .expressions import ExpressionError, parse
+from .model import CURRENT_USER
 from .periods import PERIODICITIES
 
 PERIOD_NAMES = {"period_start", "period_end"}
@@ -68,6 +69,10 @@ class ConceptsCheck:
             if target is not None and name not in target.fields:
                 self.out.add(path + ("set", name), self.check._unknown(f"field of {target.name}", name,
                                                                        set(target.fields)))
+            if expr == CURRENT_USER:
+                self.out.add(path + ("set", name), f"{CURRENT_USER} is the person who fires a transition; a "
+                                                   f"schedule generates records as the system, so there is nobody to set")
+                continue
             self._expression(source, rows, str(expr), path + ("set", name), scope | PERIOD_NAMES,
                              target.fields.get(name) if target is not None else None)
 

@@ -27,6 +27,9 @@ DEFAULT_STRING_LENGTH = 255
 BUILTIN_ROLES = ("admin", "user", "authenticated")  # every user of the app; every signed-in user
 # A transition target that means "the status the record came from" (its status history decides).
 PREVIOUS_STATUS = "$previous"
+# A ``set:`` value that means "the person who fires it" (a transition, its create action, a portal
+# form), for a user field; expressions cannot say it: their ``user`` is the login name, a text.
+CURRENT_USER = "$user"
 # The time zone of an app that names none: its days (today(), relative dates) are Moscow's.
 DEFAULT_TIMEZONE = "Europe/Moscow"
 
@@ -149,6 +152,7 @@ class Entity:
     name: str
     spec: dict
     timezone: str = DEFAULT_TIMEZONE  # the app's: where its days begin and end
+    read_indexes: tuple = ()  # what other entities' declarations read here (a timeline's source)
 
     @property
     def ref(self) -> str:
@@ -222,6 +226,11 @@ class Entity:
         declared = {cols for cols, _ in out} | set(SYSTEM_INDEXES)
         for cols in self.view_indexes():
             if cols not in declared:
+                out.append((cols, False))
+                declared.add(cols)
+        for cols in self.read_indexes:
+            # a declared (link, date) serves the read as well: the id only breaks ties
+            if cols not in declared and cols[:-1] not in declared:
                 out.append((cols, False))
                 declared.add(cols)
         return out
@@ -345,8 +354,10 @@ class App:
 
     @cached_property
     def entities(self) -> dict[str, Entity]:
-        return {name: Entity(self.name, name, spec, self.timezone)
-                for name, spec in self.document.get("entities", {}).items()}
+        specs = self.document.get("entities", {})
+        reads = timeline_indexes(specs)
+        return {name: Entity(self.name, name, spec, self.timezone, tuple(reads.get(name, ())))
+                for name, spec in specs.items()}
 
     @property
     def scripts(self) -> dict[str, str]:
@@ -367,3 +378,27 @@ class App:
             for f in entity.rollups:
                 out.setdefault(f.spec["entity"], []).append(f)
         return out
+
+
+def timeline_indexes(specs: dict) -> dict[str, list[tuple[str, ...]]]:
+    """Entity name -> the indexes the timelines of this app read on it: a source is read as
+    ``link = record`` newest first, which ``(link, date, id)`` answers from the index alone.
+    Taken from the raw documents (a source that names what does not exist gets none; the
+    cross-check reports it)."""
+    out: dict[str, list] = {}
+    for spec in specs.values():
+        timeline = spec.get("timeline") if isinstance(spec, dict) else None
+        for source in (timeline or {}).get("sources") or [] if isinstance(timeline, dict) else []:
+            other = specs.get(source.get("entity")) if isinstance(source, dict) else None
+            fields = (other or {}).get("fields") or {} if isinstance(other, dict) else {}
+            date = source.get("date") or "created_at" if other else None
+            link = fields.get(source.get("link")) if other else None
+            if not isinstance(link, dict) or link.get("type") != "link":
+                continue
+            if date not in SYSTEM_COLUMNS and not (isinstance(fields.get(date), dict)
+                                                   and fields[date].get("type") in ("date", "datetime")):
+                continue
+            cols = (source["link"], date, "id")
+            if cols not in out.setdefault(source["entity"], []):
+                out[source["entity"]].append(cols)
+    return out

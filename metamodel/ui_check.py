@@ -1,5 +1,6 @@
-"""Cross-checks of three user-interface concepts of an entity: a link field's ``filter`` and
-``filter_script``, the record ``graph`` and the organiser's ``tasks`` declaration. Every name
+"""Cross-checks of the user-interface concepts of an entity: a link field's ``filter`` and
+``filter_script``, the record ``graph``, the record ``timeline`` and the organiser's ``tasks``
+declaration. Every name
 they mention must exist and have the right kind, with the file, line and path of a wrong one.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ from .predicates import comparisons, parse_condition
 FILTERED_TYPES = ("link", "multilink")  # a condition reads the linked entity's columns
 SCRIPTED_TYPES = ("link", "multilink", "user", "group")  # a script may narrow any picker
 DUE_TYPES = ("date", "datetime")
+TIMELINE_SYSTEM_DATES = ("created_at", "updated_at")  # what a timeline orders by when a source names no date
 
 
 def columns(entity: Entity) -> set[str]:
@@ -42,6 +44,8 @@ class UiCheck:
             self.graph(entity, entity.spec["graph"], base + ("graph",))
         if "tasks" in entity.spec:
             self.tasks(entity, entity.spec["tasks"], base + ("tasks",))
+        if "timeline" in entity.spec:
+            self.timeline(entity, entity.spec["timeline"], base + ("timeline",))
 
     # ------------------------------------------------------------------ link filters
     def link_filter(self, entity: Entity, f: Field, path: tuple) -> None:
@@ -145,6 +149,55 @@ class UiCheck:
         for i, status in enumerate(spec.get("open", [])):
             if names and status not in names:
                 self.out.add(path + ("open", i), self.check._unknown(f"status of {entity.name}", status, names))
+
+
+    # ------------------------------------------------------------------ timeline
+    def timeline(self, entity: Entity, spec: dict, path: tuple) -> None:
+        """Each source is an entity of this app with a link to ``entity``, ordered by one of its
+        dates; its channel and summary are single values. One entity and link appear once."""
+        seen: dict = {}
+        for i, source in enumerate(spec["sources"]):
+            at = path + ("sources", i)
+            other = self.check.app.entities.get(source["entity"])
+            if other is None:
+                self.out.add(at + ("entity",), self.check._unknown("entity", source["entity"],
+                                                                   set(self.check.app.entities)))
+                continue
+            links = sorted(n for n, g in other.fields.items()
+                           if g.type == "link" and self.check.resolve(g.target) is entity)
+            f = other.fields.get(source["link"])
+            if f is None:
+                self.out.add(at + ("link",), self.check._unknown(f"field of {other.name}", source["link"],
+                                                                 set(links) or set(other.fields)))
+            elif f.type != "link" or self.check.resolve(f.target) is not entity:
+                self.out.add(at + ("link",), f"{other.name}.{f.name} is not a link to {entity.name}; an entry "
+                             f"is a record that links here" + (f" (links to it: {', '.join(links)})" if links
+                                                               else f"; {other.name} has no link to {entity.name}"))
+            key = (other.name, source["link"])
+            if key in seen:
+                self.out.add(at, f"{other.name} by {source['link']!r} is already the source sources[{seen[key]}]")
+            seen.setdefault(key, i)
+            date = source.get("date")
+            if date is not None and date not in TIMELINE_SYSTEM_DATES:
+                g = other.fields.get(date)
+                dates = sorted(n for n, h in other.fields.items() if h.value_type in DUE_TYPES
+                               and h.storage == "column")
+                if g is None:
+                    self.out.add(at + ("date",), self.check._unknown(f"field of {other.name}", date,
+                                                                     set(dates) | set(TIMELINE_SYSTEM_DATES)))
+                elif g.value_type not in DUE_TYPES or g.storage != "column":
+                    self.out.add(at + ("date",), f"{other.name}.{date} is a {g.type} field; entries are ordered "
+                                 f"by a date or datetime field ({', '.join(dates + list(TIMELINE_SYSTEM_DATES))})")
+            for key_ in ("channel", "summary"):
+                name = source.get(key_)
+                if name is None:
+                    continue
+                g = other.fields.get(name)
+                if g is None and name not in SYSTEM_COLUMNS:
+                    self.out.add(at + (key_,), self.check._unknown(f"field of {other.name}", name, set(other.fields)))
+                elif g is not None and g.storage != "column":
+                    self.out.add(at + (key_,), f"{other.name}.{name} is a {g.type} field; an entry shows a single "
+                                               f"value")
 
 
 def _cmp_nodes(tree: tuple):

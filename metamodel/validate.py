@@ -23,7 +23,7 @@ from .errors import MetadataError, Problem, dotted
 from .expressions import ExpressionError, parse
 from .filter_check import FilterCheck
 from .geo import parse_near
-from .model import BUILTIN_ROLES, PREVIOUS_STATUS, SYSTEM_COLUMNS, App, Entity, Field
+from .model import BUILTIN_ROLES, CURRENT_USER, PREVIOUS_STATUS, SYSTEM_COLUMNS, App, Entity, Field
 from .predicates import parse_condition
 from .ui_check import UiCheck
 from .schemas import validator
@@ -604,8 +604,12 @@ class _CrossCheck:
             for name, expr in tr.get("set", {}).items():
                 if name not in names:
                     self.out.add(path + ("set", name), self._unknown("field", name, names))
-                self._expression(expr, path + ("set", name), names | {"user"}, entity,
-                                 target=entity.fields.get(name))
+                if expr == CURRENT_USER and (tr.get("auto") or "timer" in tr):
+                    self.out.add(path + ("set", name), f"{CURRENT_USER} is the person who fires the transition, and "
+                                 f"the system fires {'an automatic' if tr.get('auto') else 'a timer'} transition: "
+                                 f"nobody to set; set {name!r} on the transition a person fires")
+                    continue
+                self.set_value(entity, expr, path + ("set", name), names | {"user"}, entity.fields.get(name))
             if "condition" in tr:
                 self._expression(tr["condition"], path + ("condition",), names | {"status", "user"}, entity)
             elif tr.get("auto"):
@@ -737,6 +741,25 @@ class _CrossCheck:
                 self._expression_path(entity, expr, dotted, path)
         if target is not None:
             self._clock_value(source, target, path)
+
+    def set_value(self, entity: Entity, value: str, path: tuple, names: set, target: Field | None) -> None:
+        """A value of ``set:`` assigned to ``target``: ``$user`` (the person who fires it), which
+        only a user field holds, or an expression over ``entity``."""
+        owner = target.entity if target is not None else None
+        users = sorted(n for n, f in (owner.fields if owner is not None else {}).items()
+                       if f.value_type == "user" and f.storage == "column")
+        hint = f" ({'user fields here: ' + ', '.join(users)})" if users else ""
+        if value == CURRENT_USER:
+            if target is not None and (target.value_type != "user" or target.storage != "column"):
+                self.out.add(path, f"{CURRENT_USER} is the person who fires it, and {target.name!r} is a "
+                                   f"{target.type} field; {CURRENT_USER} goes into a user field{hint}")
+            return
+        if (target is not None and target.value_type == "user" and target.storage == "column"
+                and value.strip().removesuffix("()").strip() == "user"):
+            self.out.add(path, f"'user' is the login name of the person (a text), and {target.name!r} is a user "
+                               f"field; write {CURRENT_USER} to set the person who fires it")
+            return
+        self._expression(value, path, names, entity, target=target)
 
     def _expression_path(self, entity: Entity, expr, dotted: str, path: tuple) -> None:
         """``link.field`` (up to two links) or ``table.column`` (inside sum/count/min/max/avg)."""
@@ -870,9 +893,11 @@ class _CrossCheck:
         for j, name in enumerate(page.get("filters", [])):
             if name not in entity.fields and name != "status":
                 self.out.add(path + ("filters", j), self._unknown(f"field of {entity.name}", name, set(entity.fields)))
-        for name in page.get("set", {}):
+        for name, value in page.get("set", {}).items():
             if name not in entity.fields:
                 self.out.add(path + ("set", name), self._unknown(f"field of {entity.name}", name, set(entity.fields)))
+            elif value == CURRENT_USER:
+                self.set_value(entity, value, path + ("set", name), set(), entity.fields[name])
         if page.get("anonymous") and kind != "form" and not page.get("filter"):
             self.out.add(path + ("anonymous",), "an anonymous list, search or record page needs a filter "
                                                 "saying which records anyone may see (e.g. published == true)")

@@ -84,7 +84,7 @@ def set_values(page: Page, actor, user: dict | None) -> dict:
         if value == "user_organisation":
             raw = getattr(actor, "organization", None) or ""
             out[name] = int(raw.rpartition(":")[2]) if raw.rpartition(":")[2].isdigit() else None
-        elif value == "user_id":
+        elif value in ("user_id", "$user"):  # $user: as in a transition's set (metamodel CURRENT_USER)
             out[name] = getattr(actor, "id", None)
         elif value == "user_email":
             out[name] = (user or {}).get("email")

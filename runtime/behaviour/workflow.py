@@ -13,7 +13,7 @@ import json
 from sqlalchemy import select, update
 
 from metamodel import App
-from metamodel.model import PREVIOUS_STATUS
+from metamodel.model import CURRENT_USER, PREVIOUS_STATUS
 from runtime.data import tables as platform
 from runtime.data.evaluation import app_timezone
 from runtime.data.files import merge_uploads
@@ -53,7 +53,8 @@ class Workflow:
                    files: dict | None = None) -> dict:
         """Fire transition ``name``: check source status, roles, groups, condition and required fields,
         apply ``set`` and the caller's field values, run the before/after hooks and the actions, all in
-        one change. ``via`` names what fired it when no person did ("timer", "cascade"). ``files``:
+        one change (``$user`` in ``set`` is the person firing it). ``via`` names what fired it when no
+        person did ("timer", "cascade"). ``files``:
         uploads that come with it (a required photo), as for :meth:`RecordService.create`."""
         et = self.loom.entity_tables(app, entity)
         with self.records._uploads(et, files) as staged:
@@ -92,8 +93,13 @@ class Workflow:
             if "condition" in tr and not self.records.evaluate(c, entity_, tr["condition"], merged, actor, scope):
                 raise Conflict(f"{name!r} is not allowed now: the condition {tr['condition']!r} is not met")
             for field_name, expr in tr.get("set", {}).items():
-                value = self._settable(entity_, field_name, self.records.evaluate(c, entity_, expr, merged, actor,
-                                                                                   scope))
+                if expr == CURRENT_USER:
+                    if actor.id is None:  # fired by the system: nobody to set, the field stays as it is
+                        continue
+                    value = actor.id
+                else:
+                    value = self._settable(entity_, field_name, self.records.evaluate(c, entity_, expr, merged, actor,
+                                                                                       scope))
                 data[field_name] = _jsonish(value)
                 merged[field_name] = value
             if tr.get("before"):
@@ -172,7 +178,8 @@ class Workflow:
             scope = {"user": actor.username}
             data = {k: _jsonish(self._settable(target_entity, k, self.records.evaluate(c, entity, e, record, actor,
                                                                                          scope)))
-                    for k, e in spec.get("set", {}).items()}
+                    for k, e in spec.get("set", {}).items() if e != CURRENT_USER}
+            data.update({k: actor.id for k, e in spec.get("set", {}).items() if e == CURRENT_USER and actor.id})
             self.records.create(owner, target, data, actor=SYSTEM, conn=c)
         elif "run" in action:
             self.records._hook(c, et, action["run"], f"transition:{transition}.run", actor, record,

@@ -621,6 +621,22 @@ def record_graph(app: str, entity: str, record_id: int):
     return jsonify(graph_json(app, entity, record_id, g.actor, int(depth) if depth is not None else None))
 
 
+@bp.get("/<app>/<name:entity>/<int:record_id>/timeline")
+def record_timeline(app: str, entity: str, record_id: int):
+    """The record's timeline (an entity's ``timeline:``): the records of its sources that link to
+    it and that the caller may read, newest first; ``limit`` and ``after`` page on."""
+    from .ui.timeline import public, timeline_json
+    et = loom().entity_tables(app, entity)
+    if "timeline" not in et.entity.spec:
+        raise NotFound(f"{entity} declares no timeline")
+    loom().permissions.require(g.actor, et.entity, "read")
+    limit = request.args.get("limit")
+    if limit is not None and not (re.fullmatch(r"[0-9]{1,3}", limit) and 1 <= int(limit) <= 100):
+        raise BadQuery(f"limit must be a whole number from 1 to 100, not {limit!r}", field="limit")
+    return jsonify(public(timeline_json(app, entity, record_id, g.actor, int(limit) if limit else None,
+                                        request.args.get("after") or None)))
+
+
 @bp.get("/<app>/<name:entity>/boards/<view_name>")
 def board(app: str, entity: str, view_name: str):
     """A kanban view's data (see runtime.data.boards); ``column`` and ``after`` (and ``lane``) page

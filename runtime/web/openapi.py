@@ -111,10 +111,20 @@ _GRAPH = {"type": "object", "properties": {
     "app": {"type": "string"}, "entity": {"type": "string"}, "center": {"type": "integer"},
     "depth": {"type": "integer"}, "truncated": {"type": "boolean"},
     "nodes": {"type": "array", "items": {"type": "object"}}, "edges": {"type": "array", "items": {"type": "object"}}}}
+_TIMELINE_ITEM = {"type": "object", "properties": {
+    "date": {"type": "string", "nullable": True, "description": "the entry's date or date and time (ISO 8601)"},
+    "entity": {"type": "string"}, "process": {"type": "string"}, "id": {"type": "integer"},
+    "number": {"type": "string", "nullable": True}, "title": {"type": "string"},
+    "channel": {"nullable": True}, "channel_title": {"type": "string"},
+    "status": {"type": "string", "nullable": True}, "status_title": {"type": "string"},
+    "status_category": {"type": "string"}, "summary": {"type": "string"}, "url": {"type": "string"}}}
+_TIMELINE = {"type": "object", "properties": {
+    "title": {"type": "string"}, "items": {"type": "array", "items": _TIMELINE_ITEM},
+    "next": {"type": "string", "nullable": True, "description": "the cursor of the next (older) page"}}}
 _SHARED = {"Problem": _PROBLEM, "ApprovalRound": _ROUND, "Comment": _COMMENT, "SlaTarget": _SLA,
            "StatusChange": _HISTORY, "FileInfo": _FILE, "AppInfo": _APP, "TokenRequest": _TOKEN_REQUEST,
            "Token": _TOKEN, "DryRunRequest": _DRY_RUN_REQUEST, "DryRun": _DRY_RUN, "LinkOptions": _OPTIONS,
-           "Graph": _GRAPH, "BatchRun": None, "Batch": None}
+           "Graph": _GRAPH, "Timeline": _TIMELINE, "BatchRun": None, "Batch": None}
 
 
 _NULL_TEXT = {"type": "string", "nullable": True}
@@ -537,6 +547,13 @@ def _entity_paths(spec: APISpec, app_name: str, live, entity) -> None:
                                                       **_errors(400, 401, 403, 404)},
             parameters=[{"name": "depth", "in": "query", "schema": {"type": "integer"},
                          "description": "steps from the record, brought into 1..4"}])})
+    if "timeline" in entity.spec:
+        spec.path(path=base + "/{record_id}/timeline", parameters=[rid], operations={"get": op(
+            "timeline", "The record's history across processes, newest first", {
+                "200": _json(_ref("Timeline"), "a page of entries"), **_errors(400, 401, 403, 404, 422)},
+            parameters=[{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                        {"name": "after", "in": "query", "schema": {"type": "string"},
+                         "description": "the next cursor of the page before"}])})
 
 
 def build_spec(loom) -> dict:

@@ -263,6 +263,32 @@ def test_reading_plausibility(data, web, housing):
     assert lonely.status_code == 422 and "лицевому счёту" in lonely.get_data(as_text=True)
 
 
+def test_the_account_history_is_one_list_newest_first(data, web, housing):
+    """The account's ``timeline``: payments by their date, readings and recalculations as entered,
+    newest first, a page at a time, through the API (docs/metadata.md, "Timeline")."""
+    oper = api(web, housing, "oper")
+    seen, after = [], ""
+    while True:
+        page = oper.get(f"/api/v1/housing/account/{data['a']}/timeline?limit=2{after}").get_json()
+        seen.append([(i["entity"], i["date"]) for i in page["items"]])
+        if not page["next"]:
+            break
+        after = f"&after={page['next']}"
+    entered = "2026-02-01T06:00:00Z"  # the frozen clock: readings carry the time they were entered
+    assert seen == [[("payment", "2026-03-20"), ("payment", "2026-03-05")],
+                    [("reading", entered), ("reading", entered)], [("reading", entered)]]
+    first = oper.get(f"/api/v1/housing/account/{data['a']}/timeline").get_json()
+    assert first["title"] == "История лицевого счёта" and first["next"] is None
+    assert [i["process"] for i in first["items"]] == ["Оплата"] * 2 + ["Показание"] * 3
+    assert [i["summary"] for i in first["items"][:2]] == ["500,00", "1\xa0000,00"]
+    readings = [i["id"] for i in first["items"] if i["entity"] == "reading"]
+    assert readings == sorted(readings, reverse=True)  # one instant: the newest record first
+    other = oper.get(f"/api/v1/housing/account/{data['b']}/timeline").get_json()["items"]
+    assert [(i["entity"], i["summary"]) for i in other] == [("payment", "2\xa0000,00"), ("recalculation", "-50,00")]
+    assert oper.get(f"/api/v1/housing/account/{data['a']}/timeline?after=nonsense").status_code == 422
+    assert oper.get(f"/api/v1/housing/building/{data['house']}/timeline").status_code == 404
+
+
 def test_only_accountants_run_the_accrual(data, web, housing):
     oper = api(web, housing, "oper")
     answer = oper.post("/api/v1/housing/_batches/accrual/runs", json={"params": {"period": "2026-03"}})

@@ -97,3 +97,17 @@ def test_escalate_button_notifies_the_department_head(sd):
             [(head, f"Эскалация заявки {req['number']}")]
     with pytest.raises(ValidationFailed, match="уже имеет критический приоритет"):
         sd.workflow.action(APP, "request", req["id"], "escalate", agent)
+
+
+def test_taking_a_problem_for_analysis_makes_the_agent_its_owner(sd):
+    """``set: {owner: $user}``: the person who fires the transition goes into the user field."""
+    mine = sd.accounts.create_user("petrov_sd", "pw-petrov-1234", roles=["service_desk:agent"])
+    other = sd.accounts.create_user("ivanova_sd", "pw-ivanova-1234", roles=["service_desk:agent"])
+    problem = sd.records.create(APP, "problem", {"title": "Портал недоступен по утрам",
+                                                 "description": "Таймауты с 9:00 до 9:30", "owner": other})
+    taken = sd.workflow.transition(APP, "problem", problem["id"], "analyse", actor=sd.actor("petrov_sd"))
+    assert (taken["status"], taken["owner"]) == ("analysis", mine)
+    # the system firing it (an import, a cascade) has no person to set: the owner stays
+    again = sd.records.create(APP, "problem", {"title": "Медленный отчёт", "description": "10 минут",
+                                               "owner": other})
+    assert sd.workflow.transition(APP, "problem", again["id"], "analyse")["owner"] == other

@@ -383,3 +383,186 @@ def test_survey_results_kept_current(grid):
     assert (survey["responses"], survey["score_sum"]) == (3, 11)
     refused = operator.post(f"{API}/survey_response", {"survey": survey["id"], "score": 7})
     assert refused.status_code == 422 and "score" in str(refused.get_json())
+
+
+# ---------------------------------------------------------------------- restriction and reconnection
+def sla_of(api, entity, record_id) -> dict:
+    return {t["target"]: t for t in ok(api.get(f"{API}/{entity}/{record_id}/sla"))}
+
+
+def test_a_debtor_is_notified_restricted_after_the_term_and_reconnected_within_24_hours(grid):
+    loom, _ = grid
+    operator, limits = as_user(grid, "smirnova"), as_user(grid, "fedorov")
+    company = one(operator, "consumer", account="6602000201")  # ООО «Хлебный дом»
+    made = ok(operator.post(f"{API}/disconnect_request", {"consumer": company["id"], "reason": "debt",
+                                                           "channel": "edms", "debt_amount": "12500.00"}), 201)
+    assert (made["status"], made["initiator"], made["received_at"]) == ("registered", "billing", "2026-12-07T05:00:00Z")
+    assert (made["address"], made["email"]) == ("г. Энск, ул. Ленина, 40", "office@hleb.example")
+    # "take in work" makes whoever takes it the executor; a specialist of another department may not
+    assert as_user(grid, "kovalev").post(f"{API}/disconnect_request/{made['id']}/transitions/take", {}).status_code == 403
+    clock.freeze(MONDAY + dt.timedelta(hours=1))
+    taken = fire(limits, "disconnect_request", made["id"], "take")
+    assert (taken["status"], taken["executor"]) == ("in_work", uid(loom, "fedorov"))
+    assert sla_of(limits, "disconnect_request", made["id"])["reaction"]["state"] == "met"
+    # a debtor is notified before anything else; a company: no earlier than 10 working days after
+    early = limits.post(f"{API}/disconnect_request/{made['id']}/transitions/schedule", {"visit_on": "2026-12-10"})
+    assert early.status_code == 422 and "Сначала направьте потребителю уведомление" in str(early.get_json())
+    noticed = fire(limits, "disconnect_request", made["id"], "notify")
+    assert (noticed["status"], noticed["notice_sent_on"], noticed["restrict_not_before"]) == (
+        "notified", "2026-12-07", "2026-12-21")
+    [notice] = [m for m in outbox(loom) if made["number"] in m["subject"]]
+    assert notice["recipient"] == "office@hleb.example" and "Уведомление о введении ограничения" in notice["subject"]
+    assert "12500.00 руб." in notice["body"] and "не ранее 21.12.2026" in notice["body"]
+    too_soon = limits.post(f"{API}/disconnect_request/{made['id']}/transitions/schedule", {"visit_on": "2026-12-18"})
+    assert too_soon.status_code == 422 and "не ранее 21.12.2026" in str(too_soon.get_json())
+    fire(limits, "disconnect_request", made["id"], "schedule", visit_on="2026-12-21")
+    [task] = ok(limits.get(f"{API}/field_task?disconnect={made['id']}"))["items"]
+    assert (task["kind"], task["visit_on"], task["assignee"], task["address"]) == (
+        "restrict", "2026-12-21", uid(loom, "fedorov"), "г. Энск, ул. Ленина, 40")
+    # the crew restricts on the day, with its act; the consumer is told
+    clock.freeze(dt.datetime(2026, 12, 21, 6, 0, tzinfo=UTC))
+    refused = limits.post(f"{API}/disconnect_request/{made['id']}/transitions/restrict", {})
+    assert refused.status_code == 422 and "act_number" in str(refused.get_json())
+    restricted = fire(limits, "disconnect_request", made["id"], "restrict", act_number="АО-118")
+    assert (restricted["status"], restricted["restricted_at"]) == ("restricted", "2026-12-21T06:00:00Z")
+    # the debt is paid: from the billing company's notice supply is back within 24 hours
+    clock.freeze(dt.datetime(2026, 12, 23, 9, 0, tzinfo=UTC))
+    cleared = fire(operator, "disconnect_request", made["id"], "clear")
+    assert (cleared["status"], cleared["cleared_at"], cleared["reconnect_due_at"]) == (
+        "reconnecting", "2026-12-23T09:00:00Z", "2026-12-24T09:00:00Z")
+    reconnection = sla_of(limits, "disconnect_request", made["id"])["reconnection"]
+    assert (reconnection["state"], reconnection["due_at"]) == ("running", "2026-12-24T09:00:00+00:00")
+    tasks = ok(limits.get(f"{API}/field_task?disconnect={made['id']}&sort=id"))["items"]
+    assert [(t["kind"], t["assignee"]) for t in tasks] == [("restrict", uid(loom, "fedorov")),
+                                                           ("reconnect", uid(loom, "fedorov"))]  # the executor's
+    clock.freeze(dt.datetime(2026, 12, 23, 15, 0, tzinfo=UTC))
+    back = fire(limits, "disconnect_request", made["id"], "reconnect", reconnect_act="АВ-118")
+    assert (back["status"], back["reconnected_at"]) == ("reconnected", "2026-12-23T15:00:00Z")
+    assert sla_of(limits, "disconnect_request", made["id"])["reconnection"]["state"] == "met"
+    subjects = [m["subject"] for m in outbox(loom) if made["number"] in m["subject"]]
+    assert subjects == [f"[{made['number']}] Уведомление о введении ограничения режима потребления электроэнергии",
+                        f"[{made['number']}] Введено ограничение режима потребления электроэнергии",
+                        f"[{made['number']}] Подача электроэнергии возобновлена"]
+
+
+def test_a_household_gets_20_days_and_paying_in_time_stops_the_procedure(grid):
+    loom, _ = grid
+    operator, limits = as_user(grid, "smirnova"), as_user(grid, "nikitina")
+    person = one(operator, "consumer", account="6601000101")
+    made = ok(operator.post(f"{API}/disconnect_request", {"consumer": person["id"], "reason": "debt",
+                                                           "channel": "edms"}), 201)
+    fire(limits, "disconnect_request", made["id"], "take")
+    assert fire(limits, "disconnect_request", made["id"], "notify")["restrict_not_before"] == "2026-12-27"
+    refused = operator.post(f"{API}/disconnect_request/{made['id']}/transitions/cancel", {})
+    assert refused.status_code == 422 and "result" in str(refused.get_json())
+    stopped = fire(operator, "disconnect_request", made["id"], "cancel", result="Задолженность погашена 10.12.2026")
+    assert stopped["status"] == "cancelled"
+    last = [m for m in outbox(loom) if made["number"] in m["subject"]][-1]
+    assert last["recipient"] == "kuznetsova@mail.example" and "прекращена: Задолженность погашена" in last["body"]
+
+
+def test_the_consumers_own_application_safety_and_a_reconnection_request(grid):
+    loom, _ = grid
+    operator, limits = as_user(grid, "smirnova"), as_user(grid, "fedorov")
+    trader = one(operator, "consumer", account="6603000301")
+    # the consumer's own application: on the date asked for, no notice
+    own = ok(operator.post(f"{API}/disconnect_request", {"consumer": trader["id"], "reason": "own_request",
+                                                          "channel": "in_person", "requested_on": "2026-12-15"}), 201)
+    assert (own["initiator"], own["restrict_not_before"]) == ("consumer", "2026-12-15")
+    fire(limits, "disconnect_request", own["id"], "take")
+    assert limits.post(f"{API}/disconnect_request/{own['id']}/transitions/notify", {}).status_code == 409
+    assert fire(limits, "disconnect_request", own["id"], "schedule", visit_on="2026-12-15")["status"] == "scheduled"
+    # safety: at once, within 2 hours
+    danger = ok(limits.post(f"{API}/disconnect_request", {"consumer": trader["id"], "reason": "safety",
+                                                           "channel": "dispatch"}), 201)
+    assert (danger["initiator"], danger["restrict_not_before"]) == ("grid", "2026-12-07")
+    assert sla_of(limits, "disconnect_request", danger["id"])["restriction"]["due_at"] == "2026-12-07T07:00:00+00:00"
+    fire(limits, "disconnect_request", danger["id"], "take")
+    fire(limits, "disconnect_request", danger["id"], "schedule", visit_on="2026-12-07")
+    clock.freeze(MONDAY + dt.timedelta(minutes=80))
+    fire(limits, "disconnect_request", danger["id"], "restrict", act_number="АО-7")
+    assert sla_of(limits, "disconnect_request", danger["id"])["restriction"]["state"] == "met"
+    # a reconnection after payment restricted elsewhere: its 24 hours run from registration
+    again = ok(operator.post(f"{API}/disconnect_request", {"consumer": trader["id"], "reason": "reconnect",
+                                                           "channel": "edms"}), 201)
+    assert (again["cleared_at"], again["reconnect_due_at"]) == ("2026-12-07T06:20:00Z", "2026-12-08T06:20:00Z")
+    assert sla_of(limits, "disconnect_request", again["id"])["reconnection"]["due_at"] == "2026-12-08T06:20:00+00:00"
+    fire(limits, "disconnect_request", again["id"], "take")
+    assert limits.post(f"{API}/disconnect_request/{again['id']}/transitions/schedule",
+                       {"visit_on": "2026-12-07"}).status_code == 409  # nothing to restrict
+    going = fire(limits, "disconnect_request", again["id"], "clear")
+    assert (going["status"], going["reconnect_due_at"]) == ("reconnecting", "2026-12-08T06:20:00Z")
+    assert fire(limits, "disconnect_request", again["id"], "reconnect", reconnect_act="АВ-9")["status"] == "reconnected"
+
+
+# ---------------------------------------------------------------------- single window
+def test_the_single_window_shows_every_process_newest_first_as_each_reader_may(grid):
+    loom, web = grid
+    operator, analyst = as_user(grid, "smirnova"), as_user(grid, "analyst_ut")
+    consumer = one(operator, "consumer", account="6601000101")  # her appeal and two readings are demo data
+    at = lambda hours: clock.freeze(MONDAY + dt.timedelta(hours=hours))  # noqa: E731
+    at(1)
+    ok(operator.post(f"{API}/grid_connection", {"consumer": consumer["id"], "channel": "portal",
+                                                 "object_address": "г. Энск, ул. Ленина, 10", "max_kw": "15"}), 201)
+    at(2)
+    ok(operator.post(f"{API}/meter_request", {"consumer": consumer["id"], "kind": "replace"}), 201)
+    at(3)
+    office = one(operator, "office", name="Центральный офис обслуживания")
+    ok(as_user(grid, "titov").post(f"{API}/queue_ticket", {"office": office["id"], "service": "metering",
+                                                           "source": "portal", "consumer": consumer["id"]}), 201)
+    at(4)
+    debt = ok(operator.post(f"{API}/disconnect_request", {"consumer": consumer["id"], "reason": "debt",
+                                                           "channel": "edms"}), 201)
+    at(5)
+    survey = one(operator, "survey", name="Удовлетворённость рассмотрением обращения")
+    ok(operator.post(f"{API}/survey_response", {"survey": survey["id"], "consumer": consumer["id"], "score": 5}), 201)
+    at(6)
+    answer = dispatch(web, {"event_id": "oik-9", "outage": {
+        "id": "OIK-2026-600", "kind": "planned", "works": "repair", "starts_at": "2026-12-09T04:00:00+00:00",
+        "ends_at": "2026-12-09T10:00:00+00:00", "objects": "ТП-101", "text": "Ремонт"}})
+    assert answer.status_code == 201, answer.get_json()
+    dispatcher = as_user(grid, "dispatcher")
+    outage = ok(dispatcher.get(f"{API}/outage/{answer.get_json()['record_id']}"))
+    run = dispatcher.post(f"{API}/_batches/outage_notices/runs",
+                          json={"params": {"outage": outage["id"]}, "ids": outage["grid_objects"]})
+    assert run.status_code == 202, run.get_json()
+    at(7)
+    ok(operator.post(f"{API}/zone_approval", {"applicant": "Кузнецова М. И.", "consumer": consumer["id"],
+                                               "applicant_category": "person", "reason": "earthworks",
+                                               "works_kind": "non_capital", "line_length_m": "5",
+                                               "voltage_kv": "0.4"}), 201)
+    page = ok(analyst.get(f"{API}/consumer/{consumer['id']}/timeline"))
+    assert page["title"] == "Единое окно: история потребителя" and page["next"] is None
+    assert [i["entity"] for i in page["items"]] == [
+        "zone_approval", "outage_notice", "survey_response", "disconnect_request", "queue_ticket", "meter_request",
+        "appeal", "grid_connection",  # registered on 7 December: the day's first instant, before the appeal's time
+        "reading", "reading"]
+    assert [i["date"] for i in page["items"]][-4:] == ["2026-12-07T05:00:00Z", "2026-12-07", "2026-11-25",
+                                                       "2026-10-25"]
+    entry = {i["entity"]: i for i in page["items"]}
+    assert (entry["disconnect_request"]["process"], entry["disconnect_request"]["number"],
+            entry["disconnect_request"]["channel_title"], entry["disconnect_request"]["status_title"],
+            entry["disconnect_request"]["summary"]) == (
+        "Заявка на ограничение / возобновление электроснабжения", debt["number"], "СЭД (от сбытовой компании)",
+        "Зарегистрирована", "Задолженность по оплате")
+    assert entry["appeal"]["channel_title"] == "Телефония (контакт-центр)"
+    assert entry["outage_notice"]["channel_title"] == "SMS" and entry["queue_ticket"]["channel"] == "portal"
+    assert entry["appeal"]["url"] == f"/ui/utility/appeal/{entry['appeal']['id']}"
+    # paged: four at a time, the same entries in the same order
+    seen, after = [], ""
+    while True:
+        part = ok(analyst.get(f"{API}/consumer/{consumer['id']}/timeline?limit=4{after}"))
+        seen += [(i["entity"], i["id"]) for i in part["items"]]
+        if not part["next"]:
+            break
+        after = f"&after={part['next']}"
+    assert seen == [(i["entity"], i["id"]) for i in page["items"]]
+    # each reader sees what their own lists show: no notices, tickets or restrictions for a metering
+    # specialist, only the notices for the dispatcher, only the restrictions for their specialist
+    metering = [i["entity"] for i in ok(as_user(grid, "lapina").get(f"{API}/consumer/{consumer['id']}/timeline"))["items"]]
+    assert metering == ["zone_approval", "survey_response", "meter_request", "appeal", "grid_connection",
+                        "reading", "reading"]
+    assert [i["entity"] for i in ok(dispatcher.get(f"{API}/consumer/{consumer['id']}/timeline"))["items"]] == [
+        "outage_notice"]
+    assert [i["entity"] for i in ok(as_user(grid, "fedorov").get(f"{API}/consumer/{consumer['id']}/timeline"))["items"]
+            ] == ["disconnect_request"]

@@ -96,15 +96,48 @@ def test_linked_records_on_an_organisation_page(signed_in, service_desk, data):
     contract(service_desk, data, code="Д-77")
     org = data["organization"]["id"]
     r = signed_in.get(f"/ui/service_desk/organization/{org}")
-    html, body = r.get_data(as_text=True), text(r)
+    html = r.get_data(as_text=True)
+    linked = re.search(r'<section class="section linked".*?</section>', html, re.S).group(0)
+    body = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", linked))
     assert "Связанные записи" in body and "Заявки" in body and "Договоры" in body
     assert "Д-77" in body and "Обращение номер 011" in body
     assert "Обращение номер 000" not in body  # top 10, newest first
-    assert f'href="/ui/service_desk/request?organization={org}"' in html
+    assert f'href="/ui/service_desk/request?organization={org}"' in linked
     assert "более 10" in body
+    # the client's timeline (its own section) lists every request and the contract in one list
+    timeline = re.search(r'<section class="section timeline-section".*?</section>', html, re.S).group(0)
+    assert timeline.count('data-entity="request"') == 12 and timeline.count('data-entity="contract"') == 1
     r = signed_in.get(f"/ui/service_desk/organization/{data['organization2']['id']}")
     assert "Связанные записи" not in text(r)
     assert signed_in.get(f"/ui/service_desk/request?organization={org}").status_code == 200
+
+
+def test_the_timeline_page_goes_further_back_page_by_page(signed_in, service_desk, data):
+    """The record page shows the timeline's first page; "Раньше" leads to its own page, which goes
+    further back until every entry was shown once (docs/metadata.md, "Timeline")."""
+    doc = service_desk.store.document("service_desk")
+    doc["entities"]["organization"]["timeline"]["page_size"] = 5
+    service_desk.store.publish(doc, author="tester")
+    make_request(service_desk, data, n=12)
+    contract(service_desk, data, code="Д-77")
+    org = data["organization"]["id"]
+    html = signed_in.get(f"/ui/service_desk/organization/{org}").get_data(as_text=True)
+    section = re.search(r'<section class="section timeline-section" id="timeline">.*?</section>', html, re.S).group(0)
+    rows = re.findall(r'<tr data-entity="(\w+)" data-id="(\d+)"', section)
+    assert len(rows) == 5 and "История работы с клиентом" in section
+    link = re.search(r'id="timeline-more" href="([^"]+)"', section)
+    while link:
+        page = signed_in.get(link.group(1).replace("&amp;", "&"))
+        assert page.status_code == 200
+        body = page.get_data(as_text=True)
+        assert "Самые новые" in body  # back to the first page
+        found = re.findall(r'<tr data-entity="(\w+)" data-id="(\d+)"', body)
+        assert 0 < len(found) <= 5
+        rows += found
+        link = re.search(r'id="timeline-more" href="([^"]+)"', body)
+    assert len(rows) == len(set(rows)) == 13
+    assert rows[-1][0] == "contract"  # valid from 2024: the oldest
+    assert signed_in.get(f"/ui/service_desk/organization/{org}/timeline?after=nonsense").status_code in (400, 422)
 
 
 # ---------------------------------------------------------------------- form rules

@@ -14,6 +14,7 @@ from runtime.data.query import Filter, ListQuery, parse_args
 from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
 
 from . import graph, meta, proposals
+from . import timeline as timelines
 from . import records_extra as extra
 from .base import actor, bp, loom
 from .i18n import N_, fmt_datetime, message, t, tc, tt
@@ -266,6 +267,7 @@ def _record_page(app: str, entity: str, record_id: int, refused: dict | None = N
         section_visible=extra.section_visible, files=extra.file_fields(ent, fields, record),
         comments=extra.comments_for(app, entity, record_id), approvals=extra.approvals_for(app, entity, record_id),
         linked=extra.linked_records(ent, record_id), graph=graph.for_record(ent, record_id),
+        timeline_section=timelines.for_record(ent, record_id),
         title=_record_title(ent, record), status=status and meta.status_title(ent, status),
         status_category=meta.status_category(ent, status), transitions=transitions,
         timeline=_timeline(ent, record_id, loom().permissions.hidden(who, ent)), sla=sla_badges(app, entity, record_id), author=author,
