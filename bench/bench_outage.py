@@ -5,7 +5,8 @@ On each backend, in a fresh database with ``apps_config/utility`` published (no 
 tables, not timed), channels spread over SMS, e-mail, the mobile app and voice (one in twenty
 asks not to be notified). An outage names every point; the timed part is the ``outage_notices``
 batch over those grid objects: the sandboxed script per chunk with the consumers loaded by their
-link, the notices checked, numbered and inserted. Prints notices/s.
+link, the notices checked, numbered and inserted, and each put into the outbox for its channel
+(the notices are messages: ``delivery:`` of outage_notice) or onto the call list. Prints notices/s.
 
     .venv/bin/python bench/bench_outage.py                       # 50,000 consumers
     .venv/bin/python bench/bench_outage.py --consumers 5000      # smoke run

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator
 
-from . import channels
+from . import channels, delivery
 from .behaviour_check import BehaviourCheck
 from .concepts_check import ConceptsCheck
 from .document import SourceMap, file_of, normalize, read_folder
@@ -142,6 +142,14 @@ def _check_capabilities(doc: dict, offered: Capabilities, out: _Collector) -> No
                 out.add(("entities", name, "channels", "allowed", i),
                         f"no channel {channel!r} to answer through{_hint(channel, known)}; "
                         f"known here: {', '.join(sorted(known))}")
+        if isinstance(spec, dict) and isinstance(spec.get("delivery"), dict):
+            for channel in delivery.channels(spec):
+                if channel not in offered.channels:
+                    out.add(("entities", name, "delivery", "channel"),
+                            f"records may go through channel {channel!r}, but no such notification channel is "
+                            f"installed{_hint(channel, offered.channels)}; installed: "
+                            f"{', '.join(sorted(offered.channels))} (list it under manual: when a person "
+                            f"delivers it, or map it under via:)")
     for kind, data in (doc.get("extensions") or {}).items():
         schema = offered.kinds.get(kind)
         if schema is None:
@@ -248,6 +256,8 @@ class _CrossCheck:
         self._computed_cycles(entity, base)
         self._title_field(entity, base)
         for path, message in channels.check(entity):
+            self.out.add(base + path, message)
+        for path, message in delivery.check(entity):
             self.out.add(base + path, message)
         for i, name in enumerate(entity.search_fields):
             f = entity.fields.get(name)

@@ -37,7 +37,7 @@ from runtime import clock
 from runtime.data import tables as platform
 from runtime.data.roles import PLATFORM_ROLES, app_role
 from runtime.errors import LoomError, NotFound
-from runtime.extension import OutgoingMessage
+from runtime.extension import MessageRefused, OutgoingMessage
 from runtime.sandbox import templates as limited
 
 LEASE = dt.timedelta(minutes=5)
@@ -400,11 +400,15 @@ class Notifier:
         """What channels may read of the platform's settings."""
         return {"smtp_url": self.loom.smtp_url, "base_url": self.loom.base_url}
 
+    def ready_channels(self) -> list[str]:
+        """The installed channels that are set up to send (e-mail once ``LOOM_SMTP_URL`` is set...)."""
+        return [n for n, ch in self.loom.plugins.channels().items() if ch.ready(self._config())]
+
     def deliver_pending(self, limit: int = 100) -> int:
         """Deliver the rows that are due, oldest first, for the scheduler's tick; return how many
         were sent. A channel's first failure ends its batch: its server is likely down, and the
         rest can wait for the next tick instead of each spending an attempt."""
-        ready = [n for n, ch in self.loom.plugins.channels().items() if ch.ready(self._config())]
+        ready = self.ready_channels()
         if not ready:
             return 0
         o = platform.outbox
@@ -431,7 +435,7 @@ class Notifier:
 
     def _failed(self, row, exc: Exception) -> str:
         error = f"{type(exc).__name__}: {exc}"[:2000]
-        if row.attempts >= MAX_ATTEMPTS:
+        if row.attempts >= MAX_ATTEMPTS or isinstance(exc, MessageRefused):
             self._settle(row, state="failed", lease_until=None, error=error)
             return "failed"
         delay = RETRY_DELAYS[min(row.attempts, len(RETRY_DELAYS)) - 1]
@@ -439,10 +443,12 @@ class Notifier:
         return "pending"
 
     def _settle(self, row, **values) -> None:
-        """Record an attempt's outcome, unless the lease expired and another attempt took the row."""
+        """Record an attempt's outcome, unless the lease expired and another attempt took the row;
+        a message that is a record (an entity's ``delivery:``) gets the outcome on the record too."""
         o = platform.outbox
         with self.loom.engine.begin() as c:
-            c.execute(update(o).where(o.c.id == row.id, o.c.attempts == row.attempts).values(**values))
+            if c.execute(update(o).where(o.c.id == row.id, o.c.attempts == row.attempts).values(**values)).rowcount:
+                self.loom.deliveries.settled(c, row, values)
 
     def _state(self, outbox_id: int) -> str:
         o = platform.outbox

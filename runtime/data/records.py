@@ -347,8 +347,8 @@ class RecordService:
             self._after_save(c, et, row_id, actor, old=None)
             row = self._fetch(c, et, row_id)  # the hook may have changed it
         self.loom.behaviour.after_write(c, et, row_id, None, actor)
-        if entity.spec.get("aggregations"):
-            row = self._fetch(c, et, row_id)  # an aggregation rule may have linked it
+        if entity.spec.get("aggregations") or "delivery" in entity.spec:
+            row = self._fetch(c, et, row_id)  # an aggregation rule may have linked it; a message was queued
         return row
 
     def next_number(self, conn, entity: Entity, count: int = 1) -> str | list[str]:

@@ -22,6 +22,7 @@ from runtime.data import tables as platform
 from runtime.data.fixtures import load_fixtures
 from runtime.extension.platform import Platform
 from runtime.web import create_app
+from tests.apps.servers import Gateway, Mailbox
 from tests.apps.users import as_user, ok, uid
 from tests.conftest import APPS
 
@@ -221,11 +222,18 @@ def test_an_outage_notifies_exactly_the_consumers_of_the_affected_grid_objects(g
     assert dispatch(web, {"event_id": "oik-1", "outage": {"id": "OIK-2026-551"}}).get_json()["outcome"] == "duplicate"
     dispatcher.post(f"{API}/_batches/outage_notices/runs",
                     json={"params": {"outage": outage["id"]}, "ids": outage["grid_objects"]})
-    assert len(ok(dispatcher.get(f"{API}/outage_notice?outage={outage['id']}&limit=100"))["items"]) == 4
+    again = ok(dispatcher.get(f"{API}/outage_notice?outage={outage['id']}&limit=100"))["items"]
+    assert len(again) == 4 and all(n["delivery"] == "queued" for n in again)
+    # the replaced notices' messages, not sent yet, are cancelled; the new ones wait in the outbox
+    o = platform.outbox
+    with loom.engine.connect() as c:
+        states = sorted(c.execute(select(o.c.state, o.c.record_id).where(o.c.entity == "outage_notice")).all())
+    assert [state for state, _ in states] == ["cancelled"] * 4 + ["pending"] * 4
+    assert {record for state, record in states if state == "pending"} == {n["id"] for n in again}
 
 
 def test_an_emergency_outage_files_the_incident_report_and_informs_agencies(grid):
-    _, web = grid
+    loom, web = grid
     answer = dispatch(web, {"event_id": "oik-2", "outage": {
         "id": "OIK-2026-552", "kind": "emergency", "works": "failure", "starts_at": "2026-12-07T04:30:00+00:00",
         "objects": "ПС-35 Северная", "text": "Отключение ВЛ-110"}})
@@ -235,10 +243,115 @@ def test_an_emergency_outage_files_the_incident_report_and_informs_agencies(grid
     assert sorted((r["kind"], r["agency"]) for r in reports) == [
         ("agency_info", "ГУ МЧС России по области"), ("agency_info", "ЕДДС муниципального образования"),
         ("incident_report", "Ростехнадзор")]
+    # the agencies are informed by e-mail at once; the incident report is the dispatcher's to file
+    assert sorted((r["kind"], r["channel"], r["delivery"]) for r in reports) == [
+        ("agency_info", "email", "queued"), ("agency_info", "email", "queued"), ("incident_report", "edms", "manual")]
+    mailbox = Mailbox()
+    try:
+        loom.smtp_url = mailbox.url
+        loom.notifier.deliver_pending()
+    finally:
+        mailbox.close()
+    assert sorted(to for to, _ in mailbox.messages) == [["cuks@mchs-region.example"], ["edds@enskadm.example"]]
+    assert mailbox.messages[0][1]["Subject"] == "Донесение об аварийном отключении электроэнергии"
+    reports = ok(dispatcher.get(f"{API}/outage_report?outage={answer.get_json()['record_id']}"))["items"]
+    # delivered, the information is done by itself; the incident report waits for the dispatcher
+    assert sorted((r["kind"], r["delivery"], r["status"]) for r in reports) == [
+        ("agency_info", "sent", "sent"), ("agency_info", "sent", "sent"), ("incident_report", "manual", "to_send")]
     unknown = dispatch(web, {"event_id": "oik-3", "outage": {"id": "OIK-2026-553", "kind": "planned",
                                                              "starts_at": "2026-12-10T04:00:00+00:00",
                                                              "objects": "ТП-999"}})
     assert unknown.status_code == 422 and "ТП-999" in str(unknown.get_json())
+
+
+@pytest.fixture
+def gateways(grid, monkeypatch):
+    """The SMS and push providers' gateway and the mail server, set up for the platform."""
+    loom, _ = grid
+    gateway, mailbox = Gateway(), Mailbox()
+    monkeypatch.setenv("LOOM_SMS_GATEWAY_URL", gateway.url + "/sms")
+    monkeypatch.setenv("LOOM_SMS_GATEWAY_TOKEN", "sms-token")
+    monkeypatch.setenv("LOOM_PUSH_GATEWAY_URL", gateway.url + "/push")
+    loom.smtp_url = mailbox.url
+    yield gateway, mailbox
+    gateway.close()
+    mailbox.close()
+
+
+def test_outage_notices_are_delivered_through_each_channel_with_the_delivery_recorded(grid, gateways):
+    loom, web = grid
+    gateway, mailbox = gateways
+    gateway.answers["+79120000106"] = [503]  # Павлова's first SMS: the provider is busy
+    answer = dispatch(web, {"event_id": "oik-7", "outage": {
+        "id": "OIK-2026-560", "kind": "planned", "works": "maintenance", "starts_at": "2026-12-09T04:00:00+00:00",
+        "ends_at": "2026-12-09T08:00:00+00:00", "objects": "ТП-101, ТП-102, ТП-205", "text": "Обслуживание"}})
+    dispatcher = as_user(grid, "dispatcher")
+    outage = ok(dispatcher.get(f"{API}/outage/{answer.get_json()['record_id']}"))
+    ok(dispatcher.post(f"{API}/_batches/outage_notices/runs",
+                       {"params": {"outage": outage["id"]}, "ids": outage["grid_objects"]}), 202)
+    consumers = {c["id"]: c["name"] for c in ok(dispatcher.get(f"{API}/consumer?limit=100"))["items"]}
+
+    def notices() -> dict:
+        found = ok(dispatcher.get(f"{API}/outage_notice?outage={outage['id']}&limit=100"))["items"]
+        return {consumers[n["consumer"]]: n for n in found}
+
+    queued = notices()
+    assert {name: (n["channel"], n["delivery"]) for name, n in queued.items()} == {
+        "Кузнецова Мария Ивановна": ("sms", "queued"), "Петров Сергей Николаевич": ("email", "queued"),
+        "Сидоров Алексей Петрович": ("push", "queued"), "ООО «Хлебный дом»": ("email", "queued"),
+        "Морозов Дмитрий Сергеевич": ("voice", "manual"), "Павлова Елена Андреевна": ("sms", "queued")}
+    # nothing leaves before the delivery runs; then each goes through its own channel
+    assert gateway.messages == [] and mailbox.messages == []
+    loom.notifier.deliver_pending()
+    assert sorted((m["path"], m["to"]) for m in gateway.messages) == [
+        ("/push", "+79120000103"), ("/sms", "+79120000101")]
+    sms = next(m for m in gateway.messages if m["path"] == "/sms")
+    assert sms["text"].startswith("Плановое отключение электроэнергии с 09.12.2026 09:00 (ТП-101)")
+    assert sms["auth"] == "Bearer sms-token" and sms["key"].startswith("<") and sms["entity"] == "outage_notice"
+    assert sorted(to for to, _ in mailbox.messages) == [["office@hleb.example"], ["petrov.sn@mail.example"]]
+    assert mailbox.messages[0][1]["Subject"] == "Оповещение об отключении электроэнергии"
+    done = notices()
+    first = done["Кузнецова Мария Ивановна"]
+    assert (first["delivery"], first["attempts"], first["delivered_at"]) == ("sent", 1, "2026-12-07T05:00:00Z")
+    busy = done["Павлова Елена Андреевна"]
+    assert (busy["delivery"], busy["attempts"], busy["delivered_at"]) == ("queued", 1, None)
+    assert "HTTP 503 from the sms gateway" in busy["delivery_error"]
+    # the retry waits its back-off, then goes
+    loom.notifier.deliver_pending()
+    assert notices()["Павлова Елена Андреевна"]["attempts"] == 1
+    clock.freeze(MONDAY + dt.timedelta(minutes=2))
+    loom.notifier.deliver_pending()
+    again = notices()["Павлова Елена Андреевна"]
+    assert (again["delivery"], again["attempts"], again["delivery_error"]) == ("sent", 2, None)
+    assert [m["to"] for m in gateway.messages].count("+79120000106") == 1
+    # the voice notice is on the operators' call list; the operator records the outcome
+    operator = as_user(grid, "smirnova")
+    calls = ok(operator.get(f"{API}/outage_notice?view=calls&limit=100"))["items"]
+    assert [consumers[n["consumer"]] for n in calls] == ["Морозов Дмитрий Сергеевич"]
+    called = ok(operator.post(f"{API}/outage_notice/{calls[0]['id']}/actions/reached", {}))["record"]
+    assert (called["delivery"], called["delivered_at"]) == ("sent", "2026-12-07T05:02:00Z")
+    refused = operator.post(f"{API}/outage_notice/{first['id']}/actions/not_reached", {})
+    assert refused.status_code == 422 and "не в списке обзвона" in str(refused.get_json())
+    # nobody writes the delivery by hand
+    forced = operator.patch(f"{API}/outage_notice/{first['id']}", {"delivery": "failed",
+                                                                    "row_version": first["row_version"]})
+    assert forced.status_code == 403
+
+
+def test_a_number_the_gateway_refuses_fails_at_once(grid, gateways):
+    loom, web = grid
+    gateway, _ = gateways
+    gateway.answers["+79120000101"] = [400]
+    answer = dispatch(web, {"event_id": "oik-8", "outage": {
+        "id": "OIK-2026-561", "kind": "planned", "starts_at": "2026-12-09T04:00:00+00:00", "objects": "ТП-101"}})
+    dispatcher = as_user(grid, "dispatcher")
+    outage = ok(dispatcher.get(f"{API}/outage/{answer.get_json()['record_id']}"))
+    ok(dispatcher.post(f"{API}/_batches/outage_notices/runs",
+                       {"params": {"outage": outage["id"]}, "ids": outage["grid_objects"]}), 202)
+    loom.notifier.deliver_pending()
+    failed = ok(dispatcher.get(f"{API}/outage_notice?view=undelivered&limit=100"))["items"]
+    assert [(n["address"], n["attempts"]) for n in failed] == [("+79120000101", 1)]
+    assert "HTTP 400" in failed[0]["delivery_error"]
 
 
 # ---------------------------------------------------------------------- readings and meters
