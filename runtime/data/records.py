@@ -804,7 +804,7 @@ class RecordService:
         for cols, unique in et.entity.indexes:
             if not unique or not any(col in values for col in cols):
                 continue
-            key = {col: values.get(col, existing[col] if existing is not None else None) for col in cols}
+            key = {col: values.get(col, existing.get(col) if existing is not None else None) for col in cols}
             if any(v is None for v in key.values()):
                 continue
             query = select(t.c.number).where(and_(*[t.c[col] == v for col, v in key.items()]))

@@ -25,6 +25,7 @@ from runtime.web import create_app
 from tests.apps.servers import Gateway, Mailbox
 from tests.apps.users import as_user, ok, uid
 from tests.conftest import APPS
+from tests.ui.conftest import Browser
 
 APP = "utility"
 API = f"/api/v1/{APP}"
@@ -448,6 +449,80 @@ def test_a_queue_ticket_called_to_a_window(grid):
     assert nxt["current_ticket"] == second["id"]
     # a clerk without the queue role cannot call
     assert as_user(grid, "kovalev").post(f"{API}/service_window/{window['id']}/actions/call_next", {}).status_code == 403
+
+
+def test_an_appointment_slot_booked_once_and_checked_in_for_a_ticket(grid):
+    loom, web = grid
+    front, operator = as_user(grid, "titov"), as_user(grid, "smirnova")
+    office = one(front, "office", name="Центральный офис обслуживания")
+    consumer = one(operator, "consumer", account="6601000101")
+    # from the self-service portal (the API): meters and readings, one window takes bookings
+    made = ok(operator.post(f"{API}/appointment", {"office": office["id"], "service": "metering", "channel": "portal",
+                                                   "slot_at": "2026-12-07T06:00:00Z", "consumer": consumer["id"]}), 201)
+    assert (made["status"], made["seat"]) == ("booked", 1)
+    taken = operator.post(f"{API}/appointment", {"office": office["id"], "service": "metering",
+                                                 "slot_at": "2026-12-07T06:00:00Z", "channel": "telephony"})
+    assert taken.status_code == 422 and "Время 07.12.2026 11:00 уже занято" in str(taken.get_json())
+    # consultations have two windows: the same time twice; grid connection only Tuesday and Thursday mornings
+    seats = [ok(operator.post(f"{API}/appointment", {"office": office["id"], "service": "consult",
+                                                     "slot_at": "2026-12-07T06:00:00Z"}), 201)["seat"] for _ in (1, 2)]
+    assert seats == [1, 2]
+    monday = operator.post(f"{API}/appointment", {"office": office["id"], "service": "connection",
+                                                  "slot_at": "2026-12-07T06:00:00Z"})
+    assert monday.status_code == 422 and "запись не ведётся" in str(monday.get_json())
+    tuesday = ok(operator.post(f"{API}/appointment", {"office": office["id"], "service": "connection",
+                                                      "slot_at": "2026-12-08T04:30:00Z"}), 201)
+    assert tuesday["seat"] == 1
+    # the slots of the day as the API gives them: the booked one counted
+    kiosk = Browser(web.test_client())
+    kiosk.post("/login", {"username": "titov", "password": "demo-pass-1"})
+    base = f"/queue/utility/office_queue/{office['id']}"
+    slots = kiosk.get(f"{base}/slots?choice=metering&day=2026-12-07").get_json()["slots"]
+    eleven = next(s for s in slots if s["start"] == "2026-12-07T06:00:00+00:00")
+    assert (eleven["capacity"], eleven["booked"], eleven["free"]) == (1, 1, 0)
+    assert slots[0]["start"] == "2026-12-07T05:00:00+00:00" and slots[-1]["start"] == "2026-12-07T12:15:00+00:00"
+    # a visitor walks in, then the booked one arrives and checks in at the terminal
+    walk_in = ok(front.post(f"{API}/queue_ticket", {"office": office["id"], "service": "metering"}), 201)
+    clock.freeze(MONDAY + dt.timedelta(minutes=55))  # 10:55
+    page = kiosk.post(f"{base}/checkin", {"code": made["number"]}, token_from=f"{base}/terminal").get_data(as_text=True)
+    assert 'id="queue-number">У-002<' in page
+    arrived = ok(front.get(f"{API}/appointment/{made['id']}"))
+    ticket = ok(front.get(f"{API}/queue_ticket/{arrived['ticket']}"))
+    assert (arrived["status"], ticket["slot_at"], ticket["source"], ticket["consumer"], ticket["appointment"]) == (
+        "arrived", "2026-12-07T06:00:00Z", "portal", consumer["id"], made["id"])
+    # at 11:00 its time has come: the window calls it before the walk-in who came earlier
+    clock.freeze(MONDAY + dt.timedelta(minutes=60))
+    window = one(front, "service_window", name="Окно 1", office=office["id"])
+    called = ok(front.post(f"{API}/service_window/{window['id']}/actions/call_next", {}))["record"]
+    assert called["current_ticket"] == ticket["id"] != walk_in["id"]
+    assert ok(front.get(f"{API}/queue_ticket/{ticket['id']}"))["wait_minutes"] == 0  # counted from the slot
+    # a cancelled booking frees its seat for the next caller
+    cancelled = fire(operator, "appointment", tuesday["id"], "cancel")
+    assert (cancelled["status"], cancelled["seat"]) == ("cancelled", None)
+    assert ok(operator.post(f"{API}/appointment", {"office": office["id"], "service": "connection",
+                                                   "slot_at": "2026-12-08T04:30:00Z"}), 201)["seat"] == 1
+
+
+def test_the_call_centre_books_by_phone_and_a_booking_nobody_kept_is_a_no_show(grid):
+    loom, web = grid
+    operator = Browser(web.test_client())
+    operator.post("/login", {"username": "titov", "password": "demo-pass-1"})
+    office = one(as_user(grid, "titov"), "office", name="Офис Южного РЭС")
+    url = f"/queue/utility/office_queue/{office['id']}/book"
+    page = operator.get(f"{url}?choice=consult&via=telephony&day=2026-12-08").get_data(as_text=True)
+    assert "Запись на приём" in page and 'id="queue-slot-0830"' in page and 'id="queue-slot-0850"' in page  # 20 min
+    done = operator.post(url, {"choice": "consult", "via": "telephony", "day": "2026-12-08",
+                               "start": "2026-12-08T03:30:00+00:00"}, token_from=f"{url}?choice=consult")
+    text = done.get_data(as_text=True)
+    assert "Вы записаны" in text and "08.12.2026 08:30" in text
+    [booked] = ok(as_user(grid, "titov").get(f"{API}/appointment?office={office['id']}"))["items"]
+    assert (booked["channel"], booked["slot_at"]) == ("telephony", "2026-12-08T03:30:00Z")
+    assert operator.get(f"{url}?choice=consult&via=fax").status_code == 400
+    # nobody came by 08:45: a no-show
+    from plugins.queue import booking
+    clock.freeze(dt.datetime(2026, 12, 8, 3, 46, tzinfo=UTC))
+    assert booking.no_shows(Platform(loom)) == {"no_shows": 1}
+    assert ok(as_user(grid, "titov").get(f"{API}/appointment/{booked['id']}"))["status"] == "no_show"
 
 
 # ---------------------------------------------------------------------- single window
