@@ -919,6 +919,9 @@ class _CrossCheck:
                      for j, name in enumerate(group_by)]
             if kind in ("group", "table") and not group_by:
                 self.out.add(path + ("kind",), f"a {kind} report needs group_by: one or two fields")
+            if kind != "stats" and len(group_by) > 2:
+                self.out.add(path + ("group_by",), f"a {kind} report groups by one or two fields; "
+                                                   f"three are for stats reports")
             if kind in ("count", "kpi") and group_by:
                 self.out.add(path + ("group_by",), f"a {kind} report takes no group_by")
             if "period" in report and not any(tp in self._DATES for tp in types):
@@ -962,6 +965,33 @@ class _CrossCheck:
                 self._sla_report(entity, report, path)
             elif "targets" in report:
                 self.out.add(path + ("targets",), "targets belong to sla reports only")
+            if kind == "stats":
+                self._stats_report(entity, report, path)
+            elif "measures" in report:
+                self.out.add(path + ("measures",), "measures belong to stats reports; others take one measure")
+
+    def _stats_report(self, entity: Entity, report: dict, path: tuple) -> None:
+        """Each measure has a unique name, a number field where its function needs one, a
+        percentile where it asks for one, and filters the entity can evaluate."""
+        if "measure" in report:
+            self.out.add(path + ("measure",), "a stats report lists its figures under measures:")
+        names = set()
+        for j, m in enumerate(report.get("measures", [])):
+            mpath = path + ("measures", j)
+            if m["name"] in names:
+                self.out.add(mpath + ("name",), f"measure {m['name']!r} is named twice")
+            names.add(m["name"])
+            if m["fn"] != "count" and not m.get("field"):
+                self.out.add(mpath, f"measure {m['fn']} needs a number field")
+            elif m.get("field"):
+                tp = self._report_field(entity, m["field"], mpath + ("field",))
+                if m["fn"] != "count" and tp not in (None,) + self._NUMBERS:
+                    self.out.add(mpath + ("field",), f"{m['field']!r} is not a number field")
+            if ("p" in m) != (m["fn"] == "percentile"):
+                self.out.add(mpath + ("p",), "p (which percentile) belongs to fn: percentile, which needs it")
+            for k, flt in enumerate(m.get("where", [])):
+                self._report_field(entity, flt["field"], mpath + ("where", k, "field"))
+            self.filter_check.filters(entity, m.get("where", []), mpath + ("where",), storage=False)
 
     _NOT_FOR_LISTS = ("group_by", "period", "measure", "chart", "targets", "user_field", "due_field", "done_field")
 

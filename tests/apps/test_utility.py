@@ -525,6 +525,66 @@ def test_the_call_centre_books_by_phone_and_a_booking_nobody_kept_is_a_no_show(g
     assert ok(as_user(grid, "titov").get(f"{API}/appointment/{booked['id']}"))["status"] == "no_show"
 
 
+def test_waiting_time_statistics_per_office_service_and_day(grid):
+    loom, _ = grid
+    front = as_user(grid, "titov")
+    central = one(front, "office", name="Центральный офис обслуживания")
+    south = one(front, "office", name="Офис Южного РЭС")
+    w1, w2 = (one(front, "service_window", name=n, office=central["id"]) for n in ("Окно 1", "Окно 2"))
+    s1 = one(front, "service_window", name="Окно 1", office=south["id"])
+
+    def at(minutes, day=0):
+        clock.freeze(MONDAY + dt.timedelta(days=day, minutes=minutes))
+
+    def call(window):
+        return ok(front.post(f"{API}/service_window/{window['id']}/actions/call_next", {}))["record"]["current_ticket"]
+
+    def take(office, service="consult"):
+        return ok(front.post(f"{API}/queue_ticket", {"office": office["id"], "service": service}), 201)["id"]
+
+    # Monday: five consultations at the central office and two at the southern one at 10:00
+    c = [take(central) for _ in range(5)]
+    s = [take(south) for _ in range(2)]
+    script = [(1, lambda: call(s1)), (2, lambda: call(w1)), (3, lambda: call(s1)), (4, lambda: call(w2)),
+              (5, lambda: take(south, "metering")), (6, lambda: call(w1)), (7, lambda: fire(front, "queue_ticket", c[0], "serve")),
+              (10, lambda: call(w2)), (11, lambda: fire(front, "queue_ticket", c[1], "serve")),
+              (12, lambda: fire(front, "queue_ticket", c[3], "miss")), (15, lambda: fire(front, "queue_ticket", c[2], "serve")),
+              (30, lambda: call(w1)), (33, lambda: fire(front, "queue_ticket", c[4], "serve"))]
+    for minutes, step in script:
+        at(minutes)
+        step()
+    # Tuesday: one more, waiting 12 minutes, served in 4
+    at(0, day=1)
+    tuesday = take(central)
+    at(12, day=1)
+    assert call(w1) == tuesday
+    at(16, day=1)
+    fire(front, "queue_ticket", tuesday, "serve")
+    head = as_user(grid, "nikitina")  # the office head reads the statistics through the API
+    report = ok(head.get(f"{API}/_reports/queue_waiting"))
+    assert report["group_by"] == ["office", "service", "created_at"] and report["period"] == "day"
+    rows = {(r["group"]["office"], r["group"]["service"], r["group"]["created_at"]): r["values"] for r in report["rows"]}
+    figures = ("taken", "called", "wait_avg", "wait_median", "wait_p90", "serve_avg", "no_shows")
+    got = {key: tuple(values[f] for f in figures) for key, values in rows.items()}
+    assert got == {
+        (central["id"], "consult", "2026-12-07"): (5, 5, "10.40", "6.00", "22.00", "6.00", 1),
+        (central["id"], "consult", "2026-12-08"): (1, 1, "12.00", "12.00", "12.00", "4.00", 0),
+        (south["id"], "consult", "2026-12-07"): (2, 2, "2.00", "2.00", "2.80", None, 0),
+        (south["id"], "metering", "2026-12-07"): (1, 0, None, None, None, None, 0)}
+    assert tuple(report["total"][f] for f in figures) == (9, 8, "8.50", "5.00", "17.40", "5.60", 1)
+    # one office, one day: narrowed in the query
+    narrowed = ok(head.get(f"{API}/_reports/queue_waiting?office={south['id']}&service=consult"))
+    assert [r["values"]["wait_p90"] for r in narrowed["rows"]] == ["2.80"] and narrowed["total"]["taken"] == 2
+    assert [r["name"] for r in ok(head.get(f"{API}/_reports"))] == ["queue_waiting", "appointments"]
+    # the report page shows the same figures
+    page = Browser(grid[1].test_client())
+    page.post("/login", {"username": "nikitina", "password": "demo-pass-1"})
+    html = page.get("/ui/utility/reports/queue_waiting").get_data(as_text=True)
+    assert "Время ожидания в электронной очереди" in html and "90-й процентиль" in html and "22,00" in html
+    # a consumer clerk without the role sees no report of tickets
+    assert as_user(grid, "kovalev").get(f"{API}/_reports/queue_waiting").status_code == 403
+
+
 # ---------------------------------------------------------------------- single window
 def test_the_consumer_card_shows_source_records_and_history(grid):
     operator = as_user(grid, "smirnova")
