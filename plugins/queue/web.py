@@ -171,8 +171,12 @@ def book_page(app, name, place):
             error = exc.detail
     tz = plat.timezone(app)
     today = now().astimezone(tz).date()
-    days = [today + dt.timedelta(days=i) for i in range(min(conf.get("days", booking.DEFAULT_DAYS), 14))]
-    found = booking.slots(plat, records, app, spec, place, choice, day, 1)
+    horizon = min(conf.get("days", booking.DEFAULT_DAYS), 14)
+    ahead = booking.slots(plat, records, app, spec, place, choice, today, horizon)  # one read for the day buttons
+    open_days = {s["start"].astimezone(tz).date() for s in ahead if s["free"]}
+    days = [(d, d in open_days) for d in (today + dt.timedelta(days=i) for i in range(horizon))]
+    found = [s for s in ahead if s["start"].astimezone(tz).date() == day] if today <= day < today + \
+        dt.timedelta(days=horizon) else booking.slots(plat, records, app, spec, place, choice, day, 1)
     booked = None
     if made is not None:
         start = dt.datetime.fromisoformat(made[names["start"]]).astimezone(tz)

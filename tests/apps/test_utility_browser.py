@@ -61,3 +61,27 @@ def test_the_terminal_takes_a_ticket_and_the_board_shows_it_called(server):
         expect(page.locator(".queue-called").first).to_contain_text("Окно 1")
         expect(page.locator("#queue-waiting")).to_have_text("0")
         page.screenshot(path=str(SHOTS / "utility-queue-board.png"))
+
+
+def test_a_booking_by_phone_is_checked_in_at_the_terminal(server):
+    _need_browser()
+    from playwright.sync_api import expect
+    base, loom = server
+    records = Platform(loom).records("titov")
+    [office] = records.find("utility", "office", {"name": "Центральный офис обслуживания"})
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with russian_page(1024, 1100) as page:
+        sign_in(page, base, "titov", DEMO_PASSWORD)
+        # the call centre books a consultation at 11:00 today by phone
+        page.goto(f"{base}/queue/utility/office_queue/{office['id']}/book?choice=consult&via=telephony")
+        expect(page.locator("h1")).to_have_text("Запись на приём")
+        page.click("#queue-slot-1100")
+        expect(page.locator("#queue-booking-code")).to_have_text("З-000001")
+        page.screenshot(path=str(SHOTS / "utility-queue-booking.png"))
+        # the visitor comes and names the booking at the terminal: the ticket for the slot
+        page.goto(f"{base}/queue/utility/office_queue/{office['id']}/terminal")
+        page.fill("#queue-code", "З-000001")
+        page.click("#queue-checkin")
+        expect(page.locator("#queue-number")).to_have_text("К-001")
+    [booked] = records.find("utility", "appointment", {"number": "З-000001"})
+    assert (booked["status"], booked["channel"]) == ("arrived", "telephony")
