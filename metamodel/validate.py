@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator
 
-from . import channels
+from . import channels, delivery
 from .behaviour_check import BehaviourCheck
 from .concepts_check import ConceptsCheck
 from .document import SourceMap, file_of, normalize, read_folder
@@ -143,6 +143,14 @@ def _check_capabilities(doc: dict, offered: Capabilities, out: _Collector) -> No
                 out.add(("entities", name, "channels", "allowed", i),
                         f"no channel {channel!r} to answer through{_hint(channel, known)}; "
                         f"known here: {', '.join(sorted(known))}")
+        if isinstance(spec, dict) and isinstance(spec.get("delivery"), dict):
+            for channel in delivery.channels(spec):
+                if channel not in offered.channels:
+                    out.add(("entities", name, "delivery", "channel"),
+                            f"records may go through channel {channel!r}, but no such notification channel is "
+                            f"installed{_hint(channel, offered.channels)}; installed: "
+                            f"{', '.join(sorted(offered.channels))} (list it under manual: when a person "
+                            f"delivers it, or map it under via:)")
     for kind, data in (doc.get("extensions") or {}).items():
         schema = offered.kinds.get(kind)
         if schema is None:
@@ -249,6 +257,8 @@ class _CrossCheck:
         self._computed_cycles(entity, base)
         self._title_field(entity, base)
         for path, message in channels.check(entity):
+            self.out.add(base + path, message)
+        for path, message in delivery.check(entity):
             self.out.add(base + path, message)
         for i, name in enumerate(entity.search_fields):
             f = entity.fields.get(name)
@@ -945,6 +955,9 @@ class _CrossCheck:
                      for j, name in enumerate(group_by)]
             if kind in ("group", "table") and not group_by:
                 self.out.add(path + ("kind",), f"a {kind} report needs group_by: one or two fields")
+            if kind != "stats" and len(group_by) > 2:
+                self.out.add(path + ("group_by",), f"a {kind} report groups by one or two fields; "
+                                                   f"three are for stats reports")
             if kind in ("count", "kpi") and group_by:
                 self.out.add(path + ("group_by",), f"a {kind} report takes no group_by")
             if "period" in report and not any(tp in self._DATES for tp in types):
@@ -988,6 +1001,33 @@ class _CrossCheck:
                 self._sla_report(entity, report, path)
             elif "targets" in report:
                 self.out.add(path + ("targets",), "targets belong to sla reports only")
+            if kind == "stats":
+                self._stats_report(entity, report, path)
+            elif "measures" in report:
+                self.out.add(path + ("measures",), "measures belong to stats reports; others take one measure")
+
+    def _stats_report(self, entity: Entity, report: dict, path: tuple) -> None:
+        """Each measure has a unique name, a number field where its function needs one, a
+        percentile where it asks for one, and filters the entity can evaluate."""
+        if "measure" in report:
+            self.out.add(path + ("measure",), "a stats report lists its figures under measures:")
+        names = set()
+        for j, m in enumerate(report.get("measures", [])):
+            mpath = path + ("measures", j)
+            if m["name"] in names:
+                self.out.add(mpath + ("name",), f"measure {m['name']!r} is named twice")
+            names.add(m["name"])
+            if m["fn"] != "count" and not m.get("field"):
+                self.out.add(mpath, f"measure {m['fn']} needs a number field")
+            elif m.get("field"):
+                tp = self._report_field(entity, m["field"], mpath + ("field",))
+                if m["fn"] != "count" and tp not in (None,) + self._NUMBERS:
+                    self.out.add(mpath + ("field",), f"{m['field']!r} is not a number field")
+            if ("p" in m) != (m["fn"] == "percentile"):
+                self.out.add(mpath + ("p",), "p (which percentile) belongs to fn: percentile, which needs it")
+            for k, flt in enumerate(m.get("where", [])):
+                self._report_field(entity, flt["field"], mpath + ("where", k, "field"))
+            self.filter_check.filters(entity, m.get("where", []), mpath + ("where",), storage=False)
 
     _NOT_FOR_LISTS = ("group_by", "period", "measure", "chart", "targets", "user_field", "due_field", "done_field")
 

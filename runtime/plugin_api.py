@@ -31,6 +31,7 @@ from runtime.extension import (
     ChannelError,
     DocumentRenderer,
     InboundEvent,
+    MessageRefused,
     MetadataKind,
     OutgoingMessage,
     PeriodicJob,
@@ -51,7 +52,7 @@ from runtime.web.ui.i18n import LANGS, lang, t, tt
 
 __all__ = [
     "hookimpl", "now", "expression", "ExpressionError",
-    "Channel", "ChannelError", "DocumentRenderer", "InboundEvent", "MetadataKind", "OutgoingMessage",
+    "Channel", "ChannelError", "DocumentRenderer", "InboundEvent", "MessageRefused", "MetadataKind", "OutgoingMessage",
     "PeriodicJob", "RecordEvent", "ScriptFunction", "ScriptCall", "Platform", "Records",
     "LoomError", "Conflict", "Forbidden", "NotFound", "ValidationFailed",
     "NavLink", "add_nav_link", "RecordButton", "add_record_buttons", "current_platform", "current_actor",

@@ -5,6 +5,9 @@ secrets come from environment variables the metadata names. Inbound calls go
 through ``platform.receive`` (idempotent by key, the record service applies);
 outbound calls go through the outbox (retries, back-off, at least once).
 Administrators read both logs at ``/hooks/log``.
+
+It also offers the message gateways ``sms``, ``push`` and ``voice``: notification channels
+that post each message as JSON to the provider's HTTP gateway (``plugins/webhooks/gateways.py``).
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pathlib import Path
 
 from runtime.plugin_api import Channel, MetadataKind, NavLink, add_nav_link, hookimpl
 
-from . import inbound, log, outbound
+from . import gateways, inbound, log, outbound
 from .schema import SCHEMA, check
 
 HERE = Path(__file__).resolve().parent
@@ -41,7 +44,7 @@ def loom_inbound_channels():
 @hookimpl
 def loom_notification_channels():
     return [Channel(name=outbound.CHANNEL, deliver=outbound.deliver, address=lambda who: None,
-                    title={"ru": "Вебхук", "en": "Webhook"})]
+                    title={"ru": "Вебхук", "en": "Webhook"}), *gateways.channels()]
 
 
 @hookimpl

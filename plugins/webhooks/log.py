@@ -5,6 +5,7 @@ from flask import Blueprint, abort
 
 from runtime.plugin_api import current_actor, current_platform, login_required, render_page
 
+from .gateways import GATEWAYS
 from .inbound import CHANNEL as IN
 from .outbound import CHANNEL as OUT
 
@@ -18,4 +19,6 @@ def delivery_log():
     if not actor.is_admin:
         abort(403)
     platform = current_platform()
-    return render_page("webhooks/log.html", received=platform.delivery_log(IN, 200), sent=platform.outbox(OUT, 200))
+    messages = sorted((r for name in GATEWAYS for r in platform.outbox(name, 200)), key=lambda r: -r["id"])[:200]
+    return render_page("webhooks/log.html", received=platform.delivery_log(IN, 200), sent=platform.outbox(OUT, 200),
+                       messages=messages)

@@ -20,7 +20,9 @@ new ones inserted, and ``last_id`` moved on, all in one commit. So:
 With Redis each chunk is one RQ job that queues the next; without, the job runs every chunk
 in this process. Results are inserted in bulk: their fields are coerced and checked as the
 record service does, numbers are reserved per chunk, and one audit entry per chunk names the
-run and the count (the results entity has no save hooks: publishing refuses them).
+run and the count (the results entity has no save hooks: publishing refuses them). Results that
+are messages (the entity's ``delivery:``) enter the outbox in the chunk's commit; a rerun cancels
+the replaced ones that have not gone yet.
 """
 from __future__ import annotations
 
@@ -345,10 +347,12 @@ class BatchRuns:
         t = et.main
         column = t.c[key_field]
         if all_of_key:
+            self.loom.deliveries.cancel(c, et, column == key)  # replaced messages that have not gone yet
             c.execute(delete(t).where(column == key))
         elif source_ids is not None:
             link = batch.get("source_field")
             if link:
+                self.loom.deliveries.cancel(c, et, column == key, t.c[link].in_(source_ids))
                 c.execute(delete(t).where(column == key, t.c[link].in_(source_ids)))
         rows = [self._row(et, item, i, batch) for i, item in enumerate(result)]
         if not rows:
@@ -362,6 +366,7 @@ class BatchRuns:
             row.update({key_field: key, "number": number, "status": status, "created_at": now, "updated_at": now,
                         "created_by": None, "updated_by": None, "row_version": 1, "meta_version": version})
         c.execute(insert(t), rows)
+        self.loom.deliveries.queue_numbers(c, et, numbers)  # results that are messages go out with the chunk
         return len(rows)
 
     def _row(self, et, item, index: int, batch: dict) -> dict:

@@ -482,6 +482,22 @@ class BusinessCalendar:
         """``t`` if it is working time, else the start of the next working interval."""
         return self._next_working(_epoch(t))
 
+    def intervals(self, a: dt.datetime, b: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+        """The working intervals between ``a`` and ``b`` (clipped to them), in order, as UTC
+        ``(start, end)`` pairs: the hours an office receives visitors, to cut into slots."""
+        xa, xb = _epoch(a), _epoch(b)
+        if xb <= xa:
+            return []
+        span = self._covering(xa)
+        if not span.lo <= xb < span.hi:
+            span = self._covering(xb)  # the span only grows: it still covers xa
+        out = []
+        for i in range(max(bisect_right(span.starts, xa) - 1, 0), bisect_left(span.starts, xb)):
+            start, end = max(span.starts[i], xa), min(span.ends[i], xb)
+            if start < end:
+                out.append((_instant(start), _instant(end)))
+        return out
+
     def working_days(self, start: dt.date, end: dt.date) -> int:
         """How many local dates in ``[start, end)`` have working time (0 if ``end <= start``)."""
         if end <= start:

@@ -272,13 +272,20 @@ class Hooks:
         return api
 
     def _plugin_function(self, function, conn, app: App, actor, user: dict):
-        """A plugin's script function, refused to callers without one of its roles."""
+        """A plugin's script function, refused to callers without one of its roles. A refusal of
+        the function's (a :class:`LoomError` with status 422: "that slot is taken") refuses the
+        operation as the script's own ``reject()`` would, with the function's message."""
         def call(*args, **kwargs):
             if function.roles and not holds(actor, app.name, function.roles):
                 raise LoomError(f"{function.name}() may be called by {', '.join(function.roles)} only; "
                                 f"{actor.username} holds none of these roles")
             context = ScriptCall(app.name, user, Records(self.loom, actor, conn), Platform(self.loom))
-            return function.function(context, *args, **kwargs)
+            try:
+                return function.function(context, *args, **kwargs)
+            except LoomError as exc:
+                if exc.status != 422:
+                    raise
+                sandbox.reject(exc.detail)
         return sandbox.expose(call, function.name, errors=(LoomError, ValueError, LookupError))
 
     # ------------------------------------------------------------------ run log

@@ -81,6 +81,8 @@ class Behaviour:
                    or self.loom.sla.policies(app, entity) or self.loom.router.spec(entity.app, entity.name)
                    or self.loom.approvals.specs(entity.app, entity.name))
         self.loom.personal.assigned(conn, et, record_id, old, actor)  # no query without an assignee field
+        if old is None and "delivery" in entity.spec:  # a record that is a message: into the outbox
+            self.loom.deliveries.queue(conn, et, [record_id])
         if not engaged and (old is None or not entity.statuses):
             return  # nothing to track: the common case costs no query
         if engaged:

@@ -20,6 +20,8 @@ from runtime.extension.platform import Platform
 
 #: Seconds a job may run before RQ kills it; jobs are one short transaction each.
 JOB_TIMEOUT = 300
+#: Seconds one delivery job keeps taking batches of due messages (an outage's thousands).
+DELIVERY_SECONDS = 60
 
 
 def queue_name() -> str:
@@ -44,7 +46,7 @@ def _run_periodic(loom, name: str, slot: str) -> str:
 def _deliver_outbox(loom, outbox_id: int | None = None):
     """One e-mail, or (without an id) every deliverable one."""
     if outbox_id is None:
-        return loom.notifier.deliver_pending()
+        return loom.notifier.deliver_pending(seconds=DELIVERY_SECONDS)
     return loom.notifier.deliver(outbox_id)
 
 

@@ -18,12 +18,14 @@ sending a message twice would mean sometimes never sending it at all.
 
 A failed attempt puts the row back to ``pending`` with its error and, in
 ``lease_until``, the earliest time to try again; after :data:`MAX_ATTEMPTS` the
-row is ``failed`` for good.
+row is ``failed`` for good, and at once when the channel's server refused the message
+(:class:`~runtime.extension.MessageRefused`: an unknown number).
 """
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
 import uuid
 from dataclasses import dataclass, replace
 
@@ -37,7 +39,7 @@ from runtime import clock
 from runtime.data import tables as platform
 from runtime.data.roles import PLATFORM_ROLES, app_role
 from runtime.errors import LoomError, NotFound
-from runtime.extension import OutgoingMessage
+from runtime.extension import MessageRefused, OutgoingMessage
 from runtime.sandbox import templates as limited
 
 LEASE = dt.timedelta(minutes=5)
@@ -379,7 +381,8 @@ class Notifier:
     # ------------------------------------------------------------------ delivery
     def deliver(self, outbox_id: int) -> str:
         """Send one outbox row through its channel (a job); return its state afterwards,
-        or ``"not configured"`` while the channel is not set up (the row waits)."""
+        or ``"not configured"`` while the channel is not set up (the row waits), or ``"refused"``
+        when the channel's server refused it for good (:class:`MessageRefused`; stored failed)."""
         o = platform.outbox
         with self.loom.reader.connect() as c:
             name = c.execute(select(o.c.channel).where(o.c.id == outbox_id)).scalar()
@@ -400,26 +403,38 @@ class Notifier:
         """What channels may read of the platform's settings."""
         return {"smtp_url": self.loom.smtp_url, "base_url": self.loom.base_url}
 
-    def deliver_pending(self, limit: int = 100) -> int:
+    def ready_channels(self) -> list[str]:
+        """The installed channels that are set up to send (e-mail once ``LOOM_SMTP_URL`` is set...)."""
+        return [n for n, ch in self.loom.plugins.channels().items() if ch.ready(self._config())]
+
+    def deliver_pending(self, limit: int = 100, seconds: float = 0) -> int:
         """Deliver the rows that are due, oldest first, for the scheduler's tick; return how many
-        were sent. A channel's first failure ends its batch: its server is likely down, and the
-        rest can wait for the next tick instead of each spending an attempt."""
-        ready = [n for n, ch in self.loom.plugins.channels().items() if ch.ready(self._config())]
+        were sent. A channel's first failed attempt ends its part: its server is likely down, and
+        the rest can wait for the next tick instead of each spending an attempt (a message the
+        server refused for good says nothing about the server). With ``seconds``, batches of
+        ``limit`` follow one another until none is left or the time is up (a delivery job working
+        through the 50,000 notices of an outage)."""
+        ready = self.ready_channels()
         if not ready:
             return 0
-        o = platform.outbox
-        with self.loom.reader.connect() as c:
-            rows = c.execute(select(o.c.id, o.c.channel).where(_deliverable(clock.now()), o.c.channel.in_(ready))
-                             .order_by(o.c.id).limit(limit)).all()
-        sent, down = 0, set()
-        for outbox_id, channel in rows:
-            if channel in down:
-                continue
-            state = self.deliver(outbox_id)
-            if state in ("pending", "failed"):
-                down.add(channel)
-            sent += state == "sent"
-        return sent
+        o, sent, down = platform.outbox, 0, set()
+        deadline = time.monotonic() + seconds
+        while True:
+            channels = [n for n in ready if n not in down]
+            if not channels:
+                return sent
+            with self.loom.reader.connect() as c:
+                rows = c.execute(select(o.c.id, o.c.channel).where(_deliverable(clock.now()), o.c.channel.in_(channels))
+                                 .order_by(o.c.id).limit(limit)).all()
+            for outbox_id, channel in rows:
+                if channel in down:
+                    continue
+                state = self.deliver(outbox_id)
+                if state in ("pending", "failed"):
+                    down.add(channel)
+                sent += state == "sent"
+            if len(rows) < limit or time.monotonic() >= deadline:
+                return sent
 
     def _claim(self, outbox_id: int):
         """Take the row for one attempt, or ``None`` when it is not due or another worker holds it."""
@@ -431,6 +446,9 @@ class Notifier:
 
     def _failed(self, row, exc: Exception) -> str:
         error = f"{type(exc).__name__}: {exc}"[:2000]
+        if isinstance(exc, MessageRefused):
+            self._settle(row, state="failed", lease_until=None, error=error)
+            return "refused"
         if row.attempts >= MAX_ATTEMPTS:
             self._settle(row, state="failed", lease_until=None, error=error)
             return "failed"
@@ -439,10 +457,12 @@ class Notifier:
         return "pending"
 
     def _settle(self, row, **values) -> None:
-        """Record an attempt's outcome, unless the lease expired and another attempt took the row."""
+        """Record an attempt's outcome, unless the lease expired and another attempt took the row;
+        a message that is a record (an entity's ``delivery:``) gets the outcome on the record too."""
         o = platform.outbox
         with self.loom.engine.begin() as c:
-            c.execute(update(o).where(o.c.id == row.id, o.c.attempts == row.attempts).values(**values))
+            if c.execute(update(o).where(o.c.id == row.id, o.c.attempts == row.attempts).values(**values)).rowcount:
+                self.loom.deliveries.settled(c, row, values)
 
     def _state(self, outbox_id: int) -> str:
         o = platform.outbox

@@ -262,24 +262,25 @@ class Scheduler:
 
     # ------------------------------------------------------------------ e-mail
     def outbox(self, now: dt.datetime):
-        """Deliver queued e-mails here, or enqueue one delivery job when there are some."""
-        if self.loom.smtp_url is None:  # e-mails stay in the outbox
+        """Deliver queued messages here, or enqueue one delivery job when there are some."""
+        ready = self.loom.notifier.ready_channels()
+        if not ready or not self._outbox_waiting(now, ready):  # nothing due on a channel that is set up
             return 0
         if self.loom.redis_url is None:
             return self.loom.notifier.deliver_pending()
-        if self._outbox_busy() or not self._outbox_waiting(now):
+        if self._outbox_busy():
             return 0
         self._outbox_job = self.loom.jobs.enqueue("deliver_outbox")
         return 1
 
-    def _outbox_waiting(self, now: dt.datetime) -> bool:
+    def _outbox_waiting(self, now: dt.datetime, channels: list[str]) -> bool:
         # The rows Notifier.deliver takes: pending and not waiting for a retry, or sending
         # with an expired lease (its sender died).
         o = platform.outbox
         due = or_(and_(o.c.state == "pending", or_(o.c.lease_until.is_(None), o.c.lease_until <= now)),
                   and_(o.c.state == "sending", o.c.lease_until < now))
         with self.loom.reader.connect() as conn:
-            return conn.execute(select(o.c.id).where(due).limit(1)).first() is not None
+            return conn.execute(select(o.c.id).where(due, o.c.channel.in_(channels)).limit(1)).first() is not None
 
     def _outbox_busy(self) -> bool:
         """Our last delivery job is still queued or running (one at a time per scheduler is plenty)."""

@@ -12,6 +12,7 @@ from metamodel import App
 from runtime.behaviour.answers import Answers
 from runtime.behaviour.approvals import Approvals
 from runtime.behaviour.batches import BatchRuns
+from runtime.behaviour.deliveries import Deliveries
 from runtime.behaviour.generators import Generators
 from runtime.behaviour.notices import Notices
 from runtime.behaviour.hooks import Hooks
@@ -81,6 +82,7 @@ class Loom:
         self.hooks = Hooks(self)
         self.workflow = Workflow(self)
         self.notifier = Notifier(self)
+        self.deliveries = Deliveries(self)
         self.personal = Personal(self)
         self.timers = Timers(self)
         self.jobs = Jobs(self)

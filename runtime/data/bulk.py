@@ -63,6 +63,7 @@ def create(loom, conn, app: str, entity: str, rows: list[dict], actor) -> list[i
     t = et.main
     numbers = [r["number"] for r in records]
     ids = dict(conn.execute(select(t.c.number, t.c.id).where(t.c.number.in_(numbers))).all())
+    loom.deliveries.queue(conn, et, list(ids.values()))  # records that are messages go out (none: no query)
     return [ids[n] for n in numbers]
 
 

@@ -347,8 +347,8 @@ class RecordService:
             self._after_save(c, et, row_id, actor, old=None)
             row = self._fetch(c, et, row_id)  # the hook may have changed it
         self.loom.behaviour.after_write(c, et, row_id, None, actor)
-        if entity.spec.get("aggregations"):
-            row = self._fetch(c, et, row_id)  # an aggregation rule may have linked it
+        if entity.spec.get("aggregations") or "delivery" in entity.spec:
+            row = self._fetch(c, et, row_id)  # an aggregation rule may have linked it; a message was queued
         return row
 
     def next_number(self, conn, entity: Entity, count: int = 1) -> str | list[str]:
@@ -804,7 +804,7 @@ class RecordService:
         for cols, unique in et.entity.indexes:
             if not unique or not any(col in values for col in cols):
                 continue
-            key = {col: values.get(col, existing[col] if existing is not None else None) for col in cols}
+            key = {col: values.get(col, existing.get(col) if existing is not None else None) for col in cols}
             if any(v is None for v in key.values()):
                 continue
             query = select(t.c.number).where(and_(*[t.c[col] == v for col, v in key.items()]))

@@ -15,6 +15,13 @@ The result holds raw keys (ids, choice values, ``YYYY-MM-DD`` bucket
 starts); the UI turns them into titles. A record list is a :class:`ListQuery`
 page like a list view's: row rules narrow it, hidden fields are left out of
 its columns, and its filters may use relative times (``due_at < now``).
+
+A statistics report (``kind: stats``) gives several named measures per group of up to three
+fields (an office, a service and a day): counts, sums, averages, minima, maxima, medians and
+percentiles of number fields, each over all the group's records or over those matching the
+measure's own ``where`` ("no-shows": the count of missed tickets). Percentiles are computed
+in SQL on both backends, with window functions (the rows of each group numbered in the
+measure's order) and the same interpolation as PostgreSQL's ``percentile_cont``.
 """
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ from . import tables as platform
 from .query import SYSTEM_FIELDS, BadQuery, Filter, ListQuery
 
 KPI_METRICS = ("total", "open", "overdue", "done", "done_on_time")
+STATS_FUNCTIONS = ("count", "sum", "avg", "min", "max", "median", "percentile")
 SLA_FIGURES = ("total", "met", "breached", "in_progress", "compliance")
 PERIODS = ("day", "week", "month")
 
@@ -100,6 +108,19 @@ class RecordList:
 LIST_LIMIT = 10
 
 
+@dataclass
+class Stats:
+    """A statistics report: per group (a tuple of raw keys, one per ``group_by``) the value of
+    each measure by name, and the same over all the records (``total``)."""
+    report: dict
+    entity: object
+    axes: list[Axis]
+    measures: list[dict]
+    rows: list = field(default_factory=list)  # [(keys tuple, {measure: value})]
+    total: dict = field(default_factory=dict)
+    kind: str = "stats"
+
+
 def reports_of(loom, app: str) -> list[dict]:
     live = loom.live.get(app)
     if live is None:
@@ -145,6 +166,8 @@ def run_report(loom, app: str, report: dict, actor, conn=None) -> Result | Recor
             return run_report(loom, app, report, actor, c)
     if report.get("kind") == "list":
         return _run_list(loom, app, report, actor, conn)
+    if report.get("kind") == "stats":
+        return run_stats(loom, app, report, actor, conn)
     et = entity_tables_of(loom, app, report)
     entity, t = et.entity, et.main
     loom.permissions.require(actor, entity, "read")
@@ -195,6 +218,167 @@ def run_report(loom, app: str, report: dict, actor, conn=None) -> Result | Recor
     else:
         _shape(result, rows, report)
     return result
+
+
+def run_stats(loom, app: str, report: dict, actor, conn, filters=()) -> Stats:
+    """Run a ``kind: stats`` report as ``actor``; ``filters`` (:class:`Filter`) narrow it further
+    (an API caller's ``?office=3``)."""
+    et = entity_tables_of(loom, app, report)
+    entity, t = et.entity, et.main
+    loom.permissions.require(actor, entity, "read")
+    lq = ListQuery(loom, et)
+    joins: list = []
+    where = [lq.condition(Filter(f["field"], f.get("op", "eq"), f.get("value")), joins, actor, checked=False)
+             for f in report.get("filters", [])]
+    where += [lq.condition(f, joins, actor) for f in filters]
+    where.append(t.c.deleted_at.is_(None))
+    axes, keys = [], []
+    for name in report.get("group_by", []):
+        col, f = lq.column_and_field(name, joins, actor)
+        period = None
+        if f.value_type in ("date", "datetime"):
+            period = report.get("period", "month")
+            col = bucket(col, period, f.value_type, conn.dialect.name)
+        axes.append(Axis(name, f, period))
+        keys.append(col)
+    measures = list(report.get("measures") or [{"name": "count", "fn": "count"}])
+    values = {}  # measure name -> the value each row contributes (None: not counted)
+    for m in measures:
+        cond = and_(*[lq.condition(Filter(f["field"], f.get("op", "eq"), f.get("value")), joins, actor)
+                      for f in m.get("where", [])]) if m.get("where") else None
+        if m.get("field"):
+            col, f = lq.column_and_field(m["field"], joins, actor)
+            if m["fn"] != "count" and f.value_type not in ("integer", "decimal", "money"):
+                raise BadQuery(f"measure {m['name']!r}: {m['field']!r} is not a number field")
+        else:
+            col = literal_column("1")
+        values[m["name"]] = case((cond, col), else_=None) if cond is not None else col
+    base = t
+    for alias, on in joins:
+        base = base.outerjoin(alias, on)
+    groups = [k.label(f"g{i}") for i, k in enumerate(keys)]
+    inner_cols = list(groups) + [v.label(f"v{i}") for i, v in enumerate(values.values())]
+    ranked = [i for i, m in enumerate(measures) if m["fn"] in ("median", "percentile")]
+    for i in ranked:
+        v = values[measures[i]["name"]]
+        inner_cols.append(func.row_number().over(partition_by=keys or None,
+                                                 order_by=[case((v.is_(None), 1), else_=0), v]).label(f"r{i}"))
+        inner_cols.append(func.count(v).over(partition_by=keys or None).label(f"c{i}"))
+    inner = loom.permissions.restrict(select(*inner_cols).select_from(base).where(*where), et, actor).subquery()
+    result = Stats(report, entity, axes, measures)
+    for grouped in ((True, False) if keys else (False,)):
+        outer = [inner.c[f"g{i}"] for i in range(len(keys))] if grouped else []
+        cols = list(outer)
+        for i, m in enumerate(measures):
+            if m["fn"] in ("median", "percentile"):
+                if grouped or not keys:  # without groups the window already spans everything
+                    cols += _percentile_columns(inner, i, _share(m))
+                continue
+            cols.append({"count": func.count, "sum": func.sum, "avg": func.avg, "min": func.min,
+                         "max": func.max}[m["fn"]](inner.c[f"v{i}"]).label(f"m{i}"))
+        query = select(*cols).select_from(inner)
+        if outer:
+            query = query.group_by(*outer)
+        for r in conn.execute(query).mappings():
+            figures = {m["name"]: _stat(m, r, i) for i, m in enumerate(measures) if f"m{i}" in r or f"lo{i}" in r}
+            if grouped:
+                result.rows.append((tuple(r[f"g{i}"] for i in range(len(keys))), figures))
+            else:
+                result.total = figures
+    if ranked and keys:  # over all the records: numbered once more, without the groups
+        result.total.update(_overall_percentiles(loom, conn, et, actor, base, where, measures, values, ranked))
+    result.rows.sort(key=lambda row: [_order_key(k) for k in row[0]])
+    return result
+
+
+def _share(measure: dict) -> int:
+    """The percentile a measure asks for, in whole percent."""
+    return 50 if measure["fn"] == "median" else int(measure.get("p", 90))
+
+
+def _percentile_columns(inner, i: int, p: int) -> list:
+    """The two rows a percentile lies between and how far (``percentile_cont``): positions are
+    ``(count - 1) * p / 100`` from 0, in integer arithmetic, so both backends agree."""
+    r, c, v = inner.c[f"r{i}"], inner.c[f"c{i}"], inner.c[f"v{i}"]
+    lo = (c - 1) * p // 100  # integer division, in SQLite and PostgreSQL alike
+    rest = (c - 1) * p % 100
+    return [func.max(case((r == lo + 1, v), else_=None)).label(f"lo{i}"),
+            func.max(case((r == lo + 2, v), else_=None)).label(f"hi{i}"),
+            func.max(rest).label(f"rest{i}")]
+
+
+def _overall_percentiles(loom, conn, et, actor, base, where, measures, values, ranked) -> dict:
+    cols = []
+    for i in ranked:
+        v = values[measures[i]["name"]]
+        cols += [v.label(f"v{i}"), func.row_number().over(order_by=[case((v.is_(None), 1), else_=0), v]).label(f"r{i}"),
+                 func.count(v).over().label(f"c{i}")]
+    inner = loom.permissions.restrict(select(*cols).select_from(base).where(*where), et, actor).subquery()
+    row = conn.execute(select(*[c for i in ranked for c in _percentile_columns(inner, i, _share(measures[i]))])
+                       .select_from(inner)).mappings().first() or {}
+    return {measures[i]["name"]: _stat(measures[i], row, i) for i in ranked}
+
+
+def _stat(measure: dict, row, i: int):
+    """A measure's value from its columns: a count as an int, anything else as a Decimal (two
+    places for averages and percentiles), ``None`` where there was nothing to measure."""
+    if measure["fn"] in ("median", "percentile"):
+        lo, hi, rest = row.get(f"lo{i}"), row.get(f"hi{i}"), row.get(f"rest{i}") or 0
+        if lo is None:
+            return None
+        lo = decimal.Decimal(str(lo))
+        value = lo if not rest or hi is None else lo + (decimal.Decimal(str(hi)) - lo) * decimal.Decimal(rest) / 100
+        return value.quantize(decimal.Decimal("0.01"))
+    value = row.get(f"m{i}")
+    if measure["fn"] == "count":
+        return int(value or 0)
+    if value is None:
+        return None
+    if measure["fn"] == "avg":
+        return decimal.Decimal(str(value)).quantize(decimal.Decimal("0.01"))
+    return _number(decimal.Decimal(str(value)))
+
+
+def result_json(result) -> dict:
+    """A report's figures as JSON for the API, with raw keys (ids, choice values, ``YYYY-MM-DD``
+    bucket starts) and numbers as the record API gives them (decimals as text)."""
+    report = result.report
+    out = {"name": report["name"], "title": report.get("title"), "kind": result.kind, "entity": report["entity"]}
+    names = [a.name for a in getattr(result, "axes", [])]
+    if isinstance(result, Stats):
+        out.update(group_by=names, period=report.get("period") if any(a.period for a in result.axes) else None,
+                   measures=[{"name": m["name"], "fn": m["fn"], "title": m.get("title"), "field": m.get("field"),
+                              **({"p": _share(m)} if m["fn"] in ("median", "percentile") else {})}
+                             for m in result.measures],
+                   rows=[{"group": dict(zip(names, keys)), "values": _plain(values)} for keys, values in result.rows],
+                   total=_plain(result.total))
+    elif isinstance(result, RecordList):
+        out.update(columns=result.columns, count=result.count, count_exact=result.count_exact,
+                   items=[{"id": r["id"], **{c: _plain_value(r.get(c)) for c in result.columns}} for r in result.items])
+    elif result.kind == "sla":
+        out.update(group_by=names, rows=[
+            {"group": dict(zip(names, rk)), "target": target, "total": f.total, "met": f.met, "breached": f.breached,
+             "in_progress": f.in_progress, "compliance": _plain_value(f.compliance)}
+            for (rk, target), f in sorted(result.cells.items(), key=lambda kv: (kv[0][1], [_order_key(k) for k in kv[0][0]]))],
+            total=result.total)
+    else:
+        out.update(group_by=names, fn=result.fn, rows=[
+            {"group": {**({names[0]: rk} if names else {}), **({names[1]: ck} if len(names) > 1 else {})},
+             **({"metric": ck} if result.kind == "kpi" else {}), "value": _plain_value(v)}
+            for (rk, ck), v in result.cells.items()], total=_plain_value(result.total))
+    return out
+
+
+def _plain_value(v):
+    if isinstance(v, decimal.Decimal):
+        return str(v)
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return v
+
+
+def _plain(values: dict) -> dict:
+    return {k: _plain_value(v) for k, v in values.items()}
 
 
 def list_columns(entity, report: dict) -> list[str]:
@@ -346,5 +530,6 @@ def _shape_kpi(result: Result, rows, metrics: list[str]) -> None:
     result.row_keys = sorted(result.row_totals, key=lambda k: (-result.row_totals[k], _order_key(k)))
 
 
-__all__ = ["KPI_METRICS", "SLA_FIGURES", "Axis", "RecordList", "Result", "SlaFigures", "bucket", "find_report",
-           "list_columns", "reports_of", "run_report", "sla_targets"]
+__all__ = ["KPI_METRICS", "SLA_FIGURES", "STATS_FUNCTIONS", "Axis", "RecordList", "Result", "SlaFigures", "Stats",
+           "bucket", "find_report", "list_columns", "reports_of", "result_json", "run_report", "run_stats",
+           "sla_targets"]

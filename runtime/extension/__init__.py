@@ -8,9 +8,9 @@ import it: they import :mod:`runtime.plugin_api`, which re-exports what they nee
 # The room's surface, for the other rooms (plugins use runtime.plugin_api instead).
 from .hookspecs import hookimpl, hookspec
 from .host import GROUP, PluginFailure, PluginHost, PluginInfo, discover
-from .types import (Channel, ChannelError, DocumentRenderer, InboundEvent, MetadataKind, OutgoingMessage,
-                    PeriodicJob, RecordEvent, ScriptFunction)
+from .types import (Channel, ChannelError, DocumentRenderer, InboundEvent, MessageRefused, MetadataKind,
+                    OutgoingMessage, PeriodicJob, RecordEvent, ScriptFunction)
 
-__all__ = ["GROUP", "Channel", "ChannelError", "DocumentRenderer", "InboundEvent", "MetadataKind", "OutgoingMessage",
+__all__ = ["GROUP", "Channel", "ChannelError", "DocumentRenderer", "InboundEvent", "MessageRefused", "MetadataKind", "OutgoingMessage",
            "PeriodicJob", "PluginFailure", "PluginHost", "PluginInfo", "RecordEvent", "ScriptFunction", "discover",
            "hookimpl", "hookspec"]

@@ -146,12 +146,18 @@ class PluginHost:
         return answers
 
     def _named(self, hook: str, key: str = "name") -> dict[str, Any]:
-        """Merge list answers of ``hook`` into ``{item.name: item}``; a name taken twice is a failure."""
+        """Merge list answers of ``hook`` into ``{item.name: item}``; a name taken twice is a failure,
+        unless one of the two is a ``fallback`` (a generic channel), which gives way to the other."""
         if hook not in self._cache:
             merged, owner = {}, {}
             for plugin, items in self.call_each(hook):
                 for item in items:
                     name = getattr(item, key)
+                    if name in merged and getattr(item, "fallback", False):
+                        continue  # a dedicated plugin already gives it
+                    if name in merged and getattr(merged[name], "fallback", False):
+                        merged[name], owner[name] = item, plugin
+                        continue
                     if name in merged:
                         self._fail(plugin, f"{hook}: {name!r} is already given by plugin {owner[name]!r}")
                         continue

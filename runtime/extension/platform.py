@@ -212,6 +212,17 @@ class Platform:
             return None
         return live.app.document.get("extensions", {}).get(kind, live.app.document.get(kind))
 
+    def calendar(self, app: str, name: str | None = None):
+        """A business calendar of an app's ``sla.yaml`` (its default one without ``name``): working
+        time with the app's holidays — ``intervals(a, b)`` (the working hours between two instants),
+        ``is_working(t)``, ``add(t, "2 business days")``, ``tz``. ``ValueError`` for an unknown name."""
+        return self._loom.behaviour.calendar(app, name)
+
+    def timezone(self, app: str):
+        """The time zone an app's days are counted in (``app.yaml: timezone``)."""
+        from zoneinfo import ZoneInfo
+        return ZoneInfo(self._loom.live[app].app.timezone)
+
     def entity_model(self, app: str, entity: str):
         """The live, interpreted model of an entity: ``fields`` (name -> field with ``type``, ``title``,
         ``spec``), ``statuses``, ``transitions``, ``title_field``; raises NotFound."""

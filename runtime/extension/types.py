@@ -61,6 +61,11 @@ class ChannelError(Exception):
     """A delivery attempt failed and may succeed later (the outbox retries it)."""
 
 
+class MessageRefused(ChannelError):
+    """The channel's server refused the message for good (an unknown number, a malformed
+    address): the outbox marks it failed at once instead of trying again."""
+
+
 @dataclass(frozen=True)
 class Channel:
     """A notification channel out (e-mail, SMS, a messenger).
@@ -79,6 +84,9 @@ class Channel:
     address: Callable[[Mapping[str, Any]], str | None]
     ready: Callable[[Any], bool] = lambda settings: True
     title: Mapping[str, str] | None = None
+    #: A generic channel (the HTTP gateways' ``sms``): a dedicated plugin's channel of the same
+    #: name replaces it instead of being refused as a duplicate.
+    fallback: bool = False
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,10 @@ from .guards import mark_writable
 from .limits import DEFAULT_LIMITS, Limits
 from .modules import MODULES
 from .runner import RunReport, run
+from .scriptbuiltins import reject
 
 __all__ = [
+    "reject",
     "ApiError",
     "CompiledScript",
     "DEFAULT_LIMITS",

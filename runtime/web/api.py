@@ -583,6 +583,42 @@ def resume_batch(app: str, run_id: int):
     return jsonify(run_json(loom().batches.resume(run_id, g.actor))), 202
 
 
+@bp.get("/<app>/_reports")
+def list_reports(app: str):
+    """The app's reports the caller may read (``reports.yaml``)."""
+    from runtime.data.reports import entity_tables_of, reports_of
+    out = []
+    for report in reports_of(loom(), app):
+        try:
+            et = entity_tables_of(loom(), app, report)
+        except LoomError:
+            continue
+        if loom().permissions.allowed(g.actor, et.entity, "read"):
+            out.append({"name": report["name"], "title": report.get("title"), "kind": report.get("kind", "group"),
+                        "entity": report["entity"], "url": f"/api/v1/{app}/_reports/{report['name']}"})
+    return jsonify(out)
+
+
+@bp.get("/<app>/_reports/<name>")
+def get_report(app: str, name: str):
+    """A report's figures over the records the caller may read; a stats report is narrowed by
+    list filters in the query (``?office=3&created_at__gte=2026-12-01``)."""
+    from runtime.data.reports import find_report, result_json, run_report, run_stats
+    report = find_report(loom(), app, name)
+    _single_values(request.args)
+    filters, sort, options = parse_args(request.args)
+    if sort or options:
+        raise BadQuery("a report takes filters only (field=value, field__op=value)")
+    with loom().reader.connect() as conn:
+        if report.get("kind") == "stats":
+            result = run_stats(loom(), app, report, g.actor, conn, filters)
+        elif filters:
+            raise BadQuery("filters in the query narrow stats reports; this report has its own", field=filters[0].field)
+        else:
+            result = run_report(loom(), app, report, g.actor, conn)
+    return jsonify(result_json(result))
+
+
 @bp.get("/<app>/<name:entity>/options/<field>")
 def link_options(app: str, entity: str, field: str):
     """The records a link field offers (docs/metadata.md, "Link filters"): narrowed by its filter

@@ -214,6 +214,29 @@ def _batch_paths(spec: APISpec, app_name: str, names: list[str]) -> None:
         "responses": {"202": run, **_errors(401, 403, 404, 409)}}})
 
 
+_REPORT = {"type": "object", "description": "a report's figures: rows of groups (raw keys) and values, and a total",
+           "properties": {"name": {"type": "string"}, "title": {"nullable": True}, "kind": {"type": "string"},
+                          "entity": {"type": "string"}}}
+_SHARED["Report"] = _REPORT
+
+
+def _report_paths(spec: APISpec, app_name: str, names: list[str]) -> None:
+    """An app's reports (docs/behaviour.md, "Reports"): the list, and one's figures."""
+    base, tags = f"/api/v1/{app_name}/_reports", [f"{app_name}.reports"]
+    item = {"type": "object", "properties": {"name": {"type": "string"}, "title": {"nullable": True},
+                                             "kind": {"type": "string"}, "entity": {"type": "string"},
+                                             "url": {"type": "string"}}}
+    spec.path(path=base, operations={"get": {
+        "operationId": f"{app_name}.reports.list", "tags": tags, "summary": "The reports the caller may read",
+        "responses": {"200": _json({"type": "array", "items": item}, "the reports"), **_errors(401, 404)}}})
+    spec.path(path=base + "/{name}", operations={"get": {
+        "operationId": f"{app_name}.reports.get", "tags": tags,
+        "summary": "A report's figures (a stats report narrowed by field=value filters in the query)",
+        "parameters": [{"name": "name", "in": "path", "required": True,
+                        "schema": {"type": "string", **({"enum": names} if names else {})}}],
+        "responses": {"200": _json(_ref("Report"), "the figures"), **_errors(400, 401, 403, 404)}}})
+
+
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -590,6 +613,7 @@ def build_spec(loom) -> dict:
         batches = [b["name"] for b in live.app.section("batches").get("batches", [])]
         _batch_paths(spec, app_name, batches)  # the routes answer for every app, with no batches too
         _proposal_paths(spec, app_name)
+        _report_paths(spec, app_name, [r["name"] for r in live.app.section("reports").get("reports", [])])
     out = spec.to_dict()
     out["security"] = [{"bearer": []}]
     return out

@@ -22,8 +22,10 @@ from runtime.data import tables as platform
 from runtime.data.fixtures import load_fixtures
 from runtime.extension.platform import Platform
 from runtime.web import create_app
+from tests.apps.servers import Gateway, Mailbox
 from tests.apps.users import as_user, ok, uid
 from tests.conftest import APPS
+from tests.ui.conftest import Browser
 
 APP = "utility"
 API = f"/api/v1/{APP}"
@@ -221,11 +223,18 @@ def test_an_outage_notifies_exactly_the_consumers_of_the_affected_grid_objects(g
     assert dispatch(web, {"event_id": "oik-1", "outage": {"id": "OIK-2026-551"}}).get_json()["outcome"] == "duplicate"
     dispatcher.post(f"{API}/_batches/outage_notices/runs",
                     json={"params": {"outage": outage["id"]}, "ids": outage["grid_objects"]})
-    assert len(ok(dispatcher.get(f"{API}/outage_notice?outage={outage['id']}&limit=100"))["items"]) == 4
+    again = ok(dispatcher.get(f"{API}/outage_notice?outage={outage['id']}&limit=100"))["items"]
+    assert len(again) == 4 and all(n["delivery"] == "queued" for n in again)
+    # the replaced notices' messages, not sent yet, are cancelled; the new ones wait in the outbox
+    o = platform.outbox
+    with loom.engine.connect() as c:
+        states = sorted(c.execute(select(o.c.state, o.c.record_id).where(o.c.entity == "outage_notice")).all())
+    assert [state for state, _ in states] == ["cancelled"] * 4 + ["pending"] * 4
+    assert {record for state, record in states if state == "pending"} == {n["id"] for n in again}
 
 
 def test_an_emergency_outage_files_the_incident_report_and_informs_agencies(grid):
-    _, web = grid
+    loom, web = grid
     answer = dispatch(web, {"event_id": "oik-2", "outage": {
         "id": "OIK-2026-552", "kind": "emergency", "works": "failure", "starts_at": "2026-12-07T04:30:00+00:00",
         "objects": "ПС-35 Северная", "text": "Отключение ВЛ-110"}})
@@ -235,10 +244,115 @@ def test_an_emergency_outage_files_the_incident_report_and_informs_agencies(grid
     assert sorted((r["kind"], r["agency"]) for r in reports) == [
         ("agency_info", "ГУ МЧС России по области"), ("agency_info", "ЕДДС муниципального образования"),
         ("incident_report", "Ростехнадзор")]
+    # the agencies are informed by e-mail at once; the incident report is the dispatcher's to file
+    assert sorted((r["kind"], r["channel"], r["delivery"]) for r in reports) == [
+        ("agency_info", "email", "queued"), ("agency_info", "email", "queued"), ("incident_report", "edms", "manual")]
+    mailbox = Mailbox()
+    try:
+        loom.smtp_url = mailbox.url
+        loom.notifier.deliver_pending()
+    finally:
+        mailbox.close()
+    assert sorted(to for to, _ in mailbox.messages) == [["cuks@mchs-region.example"], ["edds@enskadm.example"]]
+    assert mailbox.messages[0][1]["Subject"] == "Донесение об аварийном отключении электроэнергии"
+    reports = ok(dispatcher.get(f"{API}/outage_report?outage={answer.get_json()['record_id']}"))["items"]
+    # delivered, the information is done by itself; the incident report waits for the dispatcher
+    assert sorted((r["kind"], r["delivery"], r["status"]) for r in reports) == [
+        ("agency_info", "sent", "sent"), ("agency_info", "sent", "sent"), ("incident_report", "manual", "to_send")]
     unknown = dispatch(web, {"event_id": "oik-3", "outage": {"id": "OIK-2026-553", "kind": "planned",
                                                              "starts_at": "2026-12-10T04:00:00+00:00",
                                                              "objects": "ТП-999"}})
     assert unknown.status_code == 422 and "ТП-999" in str(unknown.get_json())
+
+
+@pytest.fixture
+def gateways(grid, monkeypatch):
+    """The SMS and push providers' gateway and the mail server, set up for the platform."""
+    loom, _ = grid
+    gateway, mailbox = Gateway(), Mailbox()
+    monkeypatch.setenv("LOOM_SMS_GATEWAY_URL", gateway.url + "/sms")
+    monkeypatch.setenv("LOOM_SMS_GATEWAY_TOKEN", "sms-token")
+    monkeypatch.setenv("LOOM_PUSH_GATEWAY_URL", gateway.url + "/push")
+    loom.smtp_url = mailbox.url
+    yield gateway, mailbox
+    gateway.close()
+    mailbox.close()
+
+
+def test_outage_notices_are_delivered_through_each_channel_with_the_delivery_recorded(grid, gateways):
+    loom, web = grid
+    gateway, mailbox = gateways
+    gateway.answers["+79120000106"] = [503]  # Павлова's first SMS: the provider is busy
+    answer = dispatch(web, {"event_id": "oik-7", "outage": {
+        "id": "OIK-2026-560", "kind": "planned", "works": "maintenance", "starts_at": "2026-12-09T04:00:00+00:00",
+        "ends_at": "2026-12-09T08:00:00+00:00", "objects": "ТП-101, ТП-102, ТП-205", "text": "Обслуживание"}})
+    dispatcher = as_user(grid, "dispatcher")
+    outage = ok(dispatcher.get(f"{API}/outage/{answer.get_json()['record_id']}"))
+    ok(dispatcher.post(f"{API}/_batches/outage_notices/runs",
+                       {"params": {"outage": outage["id"]}, "ids": outage["grid_objects"]}), 202)
+    consumers = {c["id"]: c["name"] for c in ok(dispatcher.get(f"{API}/consumer?limit=100"))["items"]}
+
+    def notices() -> dict:
+        found = ok(dispatcher.get(f"{API}/outage_notice?outage={outage['id']}&limit=100"))["items"]
+        return {consumers[n["consumer"]]: n for n in found}
+
+    queued = notices()
+    assert {name: (n["channel"], n["delivery"]) for name, n in queued.items()} == {
+        "Кузнецова Мария Ивановна": ("sms", "queued"), "Петров Сергей Николаевич": ("email", "queued"),
+        "Сидоров Алексей Петрович": ("push", "queued"), "ООО «Хлебный дом»": ("email", "queued"),
+        "Морозов Дмитрий Сергеевич": ("voice", "manual"), "Павлова Елена Андреевна": ("sms", "queued")}
+    # nothing leaves before the delivery runs; then each goes through its own channel
+    assert gateway.messages == [] and mailbox.messages == []
+    loom.notifier.deliver_pending()
+    assert sorted((m["path"], m["to"]) for m in gateway.messages) == [
+        ("/push", "+79120000103"), ("/sms", "+79120000101")]
+    sms = next(m for m in gateway.messages if m["path"] == "/sms")
+    assert sms["text"].startswith("Плановое отключение электроэнергии с 09.12.2026 09:00 (ТП-101)")
+    assert sms["auth"] == "Bearer sms-token" and sms["key"].startswith("<") and sms["entity"] == "outage_notice"
+    assert sorted(to for to, _ in mailbox.messages) == [["office@hleb.example"], ["petrov.sn@mail.example"]]
+    assert mailbox.messages[0][1]["Subject"] == "Оповещение об отключении электроэнергии"
+    done = notices()
+    first = done["Кузнецова Мария Ивановна"]
+    assert (first["delivery"], first["attempts"], first["delivered_at"]) == ("sent", 1, "2026-12-07T05:00:00Z")
+    busy = done["Павлова Елена Андреевна"]
+    assert (busy["delivery"], busy["attempts"], busy["delivered_at"]) == ("queued", 1, None)
+    assert "HTTP 503 from the sms gateway" in busy["delivery_error"]
+    # the retry waits its back-off, then goes
+    loom.notifier.deliver_pending()
+    assert notices()["Павлова Елена Андреевна"]["attempts"] == 1
+    clock.freeze(MONDAY + dt.timedelta(minutes=2))
+    loom.notifier.deliver_pending()
+    again = notices()["Павлова Елена Андреевна"]
+    assert (again["delivery"], again["attempts"], again["delivery_error"]) == ("sent", 2, None)
+    assert [m["to"] for m in gateway.messages].count("+79120000106") == 1
+    # the voice notice is on the operators' call list; the operator records the outcome
+    operator = as_user(grid, "smirnova")
+    calls = ok(operator.get(f"{API}/outage_notice?view=calls&limit=100"))["items"]
+    assert [consumers[n["consumer"]] for n in calls] == ["Морозов Дмитрий Сергеевич"]
+    called = ok(operator.post(f"{API}/outage_notice/{calls[0]['id']}/actions/reached", {}))["record"]
+    assert (called["delivery"], called["delivered_at"]) == ("sent", "2026-12-07T05:02:00Z")
+    refused = operator.post(f"{API}/outage_notice/{first['id']}/actions/not_reached", {})
+    assert refused.status_code == 422 and "не в списке обзвона" in str(refused.get_json())
+    # nobody writes the delivery by hand
+    forced = operator.patch(f"{API}/outage_notice/{first['id']}", {"delivery": "failed",
+                                                                    "row_version": first["row_version"]})
+    assert forced.status_code == 403
+
+
+def test_a_number_the_gateway_refuses_fails_at_once(grid, gateways):
+    loom, web = grid
+    gateway, _ = gateways
+    gateway.answers["+79120000101"] = [400]
+    answer = dispatch(web, {"event_id": "oik-8", "outage": {
+        "id": "OIK-2026-561", "kind": "planned", "starts_at": "2026-12-09T04:00:00+00:00", "objects": "ТП-101"}})
+    dispatcher = as_user(grid, "dispatcher")
+    outage = ok(dispatcher.get(f"{API}/outage/{answer.get_json()['record_id']}"))
+    ok(dispatcher.post(f"{API}/_batches/outage_notices/runs",
+                       {"params": {"outage": outage["id"]}, "ids": outage["grid_objects"]}), 202)
+    loom.notifier.deliver_pending()
+    failed = ok(dispatcher.get(f"{API}/outage_notice?view=undelivered&limit=100"))["items"]
+    assert [(n["address"], n["attempts"]) for n in failed] == [("+79120000101", 1)]
+    assert "HTTP 400" in failed[0]["delivery_error"]
 
 
 # ---------------------------------------------------------------------- readings and meters
@@ -335,6 +449,140 @@ def test_a_queue_ticket_called_to_a_window(grid):
     assert nxt["current_ticket"] == second["id"]
     # a clerk without the queue role cannot call
     assert as_user(grid, "kovalev").post(f"{API}/service_window/{window['id']}/actions/call_next", {}).status_code == 403
+
+
+def test_an_appointment_slot_booked_once_and_checked_in_for_a_ticket(grid):
+    loom, web = grid
+    front, operator = as_user(grid, "titov"), as_user(grid, "smirnova")
+    office = one(front, "office", name="Центральный офис обслуживания")
+    consumer = one(operator, "consumer", account="6601000101")
+    # from the self-service portal (the API): meters and readings, one window takes bookings
+    made = ok(operator.post(f"{API}/appointment", {"office": office["id"], "service": "metering", "channel": "portal",
+                                                   "slot_at": "2026-12-07T06:00:00Z", "consumer": consumer["id"]}), 201)
+    assert (made["status"], made["seat"]) == ("booked", 1)
+    taken = operator.post(f"{API}/appointment", {"office": office["id"], "service": "metering",
+                                                 "slot_at": "2026-12-07T06:00:00Z", "channel": "telephony"})
+    assert taken.status_code == 422 and "Время 07.12.2026 11:00 уже занято" in str(taken.get_json())
+    # consultations have two windows: the same time twice; grid connection only Tuesday and Thursday mornings
+    seats = [ok(operator.post(f"{API}/appointment", {"office": office["id"], "service": "consult",
+                                                     "slot_at": "2026-12-07T06:00:00Z"}), 201)["seat"] for _ in (1, 2)]
+    assert seats == [1, 2]
+    monday = operator.post(f"{API}/appointment", {"office": office["id"], "service": "connection",
+                                                  "slot_at": "2026-12-07T06:00:00Z"})
+    assert monday.status_code == 422 and "запись не ведётся" in str(monday.get_json())
+    tuesday = ok(operator.post(f"{API}/appointment", {"office": office["id"], "service": "connection",
+                                                      "slot_at": "2026-12-08T04:30:00Z"}), 201)
+    assert tuesday["seat"] == 1
+    # the slots of the day as the API gives them: the booked one counted
+    kiosk = Browser(web.test_client())
+    kiosk.post("/login", {"username": "titov", "password": "demo-pass-1"})
+    base = f"/queue/utility/office_queue/{office['id']}"
+    slots = kiosk.get(f"{base}/slots?choice=metering&day=2026-12-07").get_json()["slots"]
+    eleven = next(s for s in slots if s["start"] == "2026-12-07T06:00:00+00:00")
+    assert (eleven["capacity"], eleven["booked"], eleven["free"]) == (1, 1, 0)
+    assert slots[0]["start"] == "2026-12-07T05:00:00+00:00" and slots[-1]["start"] == "2026-12-07T12:15:00+00:00"
+    # a visitor walks in, then the booked one arrives and checks in at the terminal
+    walk_in = ok(front.post(f"{API}/queue_ticket", {"office": office["id"], "service": "metering"}), 201)
+    clock.freeze(MONDAY + dt.timedelta(minutes=55))  # 10:55
+    page = kiosk.post(f"{base}/checkin", {"code": made["number"]}, token_from=f"{base}/terminal").get_data(as_text=True)
+    assert 'id="queue-number">У-002<' in page
+    arrived = ok(front.get(f"{API}/appointment/{made['id']}"))
+    ticket = ok(front.get(f"{API}/queue_ticket/{arrived['ticket']}"))
+    assert (arrived["status"], ticket["slot_at"], ticket["source"], ticket["consumer"], ticket["appointment"]) == (
+        "arrived", "2026-12-07T06:00:00Z", "portal", consumer["id"], made["id"])
+    # at 11:00 its time has come: the window calls it before the walk-in who came earlier
+    clock.freeze(MONDAY + dt.timedelta(minutes=60))
+    window = one(front, "service_window", name="Окно 1", office=office["id"])
+    called = ok(front.post(f"{API}/service_window/{window['id']}/actions/call_next", {}))["record"]
+    assert called["current_ticket"] == ticket["id"] != walk_in["id"]
+    assert ok(front.get(f"{API}/queue_ticket/{ticket['id']}"))["wait_minutes"] == 0  # counted from the slot
+    # a cancelled booking frees its seat for the next caller
+    cancelled = fire(operator, "appointment", tuesday["id"], "cancel")
+    assert (cancelled["status"], cancelled["seat"]) == ("cancelled", None)
+    assert ok(operator.post(f"{API}/appointment", {"office": office["id"], "service": "connection",
+                                                   "slot_at": "2026-12-08T04:30:00Z"}), 201)["seat"] == 1
+
+
+def test_the_call_centre_books_by_phone_and_a_booking_nobody_kept_is_a_no_show(grid):
+    loom, web = grid
+    operator = Browser(web.test_client())
+    operator.post("/login", {"username": "titov", "password": "demo-pass-1"})
+    office = one(as_user(grid, "titov"), "office", name="Офис Южного РЭС")
+    url = f"/queue/utility/office_queue/{office['id']}/book"
+    page = operator.get(f"{url}?choice=consult&via=telephony&day=2026-12-08").get_data(as_text=True)
+    assert "Запись на приём" in page and 'id="queue-slot-0830"' in page and 'id="queue-slot-0850"' in page  # 20 min
+    done = operator.post(url, {"choice": "consult", "via": "telephony", "day": "2026-12-08",
+                               "start": "2026-12-08T03:30:00+00:00"}, token_from=f"{url}?choice=consult")
+    text = done.get_data(as_text=True)
+    assert "Вы записаны" in text and "08.12.2026 08:30" in text
+    [booked] = ok(as_user(grid, "titov").get(f"{API}/appointment?office={office['id']}"))["items"]
+    assert (booked["channel"], booked["slot_at"]) == ("telephony", "2026-12-08T03:30:00Z")
+    assert operator.get(f"{url}?choice=consult&via=fax").status_code == 400
+    # nobody came by 08:45: a no-show
+    from plugins.queue import booking
+    clock.freeze(dt.datetime(2026, 12, 8, 3, 46, tzinfo=UTC))
+    assert booking.no_shows(Platform(loom)) == {"no_shows": 1}
+    assert ok(as_user(grid, "titov").get(f"{API}/appointment/{booked['id']}"))["status"] == "no_show"
+
+
+def test_waiting_time_statistics_per_office_service_and_day(grid):
+    loom, _ = grid
+    front = as_user(grid, "titov")
+    central = one(front, "office", name="Центральный офис обслуживания")
+    south = one(front, "office", name="Офис Южного РЭС")
+    w1, w2 = (one(front, "service_window", name=n, office=central["id"]) for n in ("Окно 1", "Окно 2"))
+    s1 = one(front, "service_window", name="Окно 1", office=south["id"])
+
+    def at(minutes, day=0):
+        clock.freeze(MONDAY + dt.timedelta(days=day, minutes=minutes))
+
+    def call(window):
+        return ok(front.post(f"{API}/service_window/{window['id']}/actions/call_next", {}))["record"]["current_ticket"]
+
+    def take(office, service="consult"):
+        return ok(front.post(f"{API}/queue_ticket", {"office": office["id"], "service": service}), 201)["id"]
+
+    # Monday: five consultations at the central office and two at the southern one at 10:00
+    c = [take(central) for _ in range(5)]
+    s = [take(south) for _ in range(2)]
+    script = [(1, lambda: call(s1)), (2, lambda: call(w1)), (3, lambda: call(s1)), (4, lambda: call(w2)),
+              (5, lambda: take(south, "metering")), (6, lambda: call(w1)), (7, lambda: fire(front, "queue_ticket", c[0], "serve")),
+              (10, lambda: call(w2)), (11, lambda: fire(front, "queue_ticket", c[1], "serve")),
+              (12, lambda: fire(front, "queue_ticket", c[3], "miss")), (15, lambda: fire(front, "queue_ticket", c[2], "serve")),
+              (30, lambda: call(w1)), (33, lambda: fire(front, "queue_ticket", c[4], "serve"))]
+    for minutes, step in script:
+        at(minutes)
+        step()
+    # Tuesday: one more, waiting 12 minutes, served in 4
+    at(0, day=1)
+    tuesday = take(central)
+    at(12, day=1)
+    assert call(w1) == tuesday
+    at(16, day=1)
+    fire(front, "queue_ticket", tuesday, "serve")
+    head = as_user(grid, "belova")  # the office head reads the statistics through the API
+    report = ok(head.get(f"{API}/_reports/queue_waiting"))
+    assert report["group_by"] == ["office", "service", "created_at"] and report["period"] == "day"
+    rows = {(r["group"]["office"], r["group"]["service"], r["group"]["created_at"]): r["values"] for r in report["rows"]}
+    figures = ("taken", "called", "wait_avg", "wait_median", "wait_p90", "serve_avg", "no_shows")
+    got = {key: tuple(values[f] for f in figures) for key, values in rows.items()}
+    assert got == {
+        (central["id"], "consult", "2026-12-07"): (5, 5, "10.40", "6.00", "22.00", "6.00", 1),
+        (central["id"], "consult", "2026-12-08"): (1, 1, "12.00", "12.00", "12.00", "4.00", 0),
+        (south["id"], "consult", "2026-12-07"): (2, 2, "2.00", "2.00", "2.80", None, 0),
+        (south["id"], "metering", "2026-12-07"): (1, 0, None, None, None, None, 0)}
+    assert tuple(report["total"][f] for f in figures) == (9, 8, "8.50", "5.00", "17.40", "5.60", 1)
+    # one office, one day: narrowed in the query
+    narrowed = ok(head.get(f"{API}/_reports/queue_waiting?office={south['id']}&service=consult"))
+    assert [r["values"]["wait_p90"] for r in narrowed["rows"]] == ["2.80"] and narrowed["total"]["taken"] == 2
+    assert [r["name"] for r in ok(head.get(f"{API}/_reports"))] == ["queue_waiting", "appointments"]
+    # the report page shows the same figures
+    page = Browser(grid[1].test_client())
+    page.post("/login", {"username": "belova", "password": "demo-pass-1"})
+    html = page.get("/ui/utility/reports/queue_waiting").get_data(as_text=True)
+    assert "Время ожидания в электронной очереди" in html and "90-й процентиль" in html and "22,00" in html
+    # a consumer clerk without the role sees no report of tickets
+    assert as_user(grid, "kovalev").get(f"{API}/_reports/queue_waiting").status_code == 403
 
 
 # ---------------------------------------------------------------------- single window

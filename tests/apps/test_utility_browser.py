@@ -120,3 +120,27 @@ def test_a_reader_without_the_right_to_an_entity_does_not_see_its_entries(server
         expect(rows).to_have_count(3)
         assert {rows.nth(i).get_attribute("data-entity") for i in range(3)} == {"appeal", "reading"}
         expect(page.locator("#record-timeline [data-entity=disconnect_request]")).to_have_count(0)
+
+
+def test_a_booking_by_phone_is_checked_in_at_the_terminal(server):
+    _need_browser()
+    from playwright.sync_api import expect
+    base, loom = server
+    records = Platform(loom).records("titov")
+    [office] = records.find("utility", "office", {"name": "Центральный офис обслуживания"})
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with russian_page(1024, 1100) as page:
+        sign_in(page, base, "titov", DEMO_PASSWORD)
+        # the call centre books a consultation at 11:00 today by phone
+        page.goto(f"{base}/queue/utility/office_queue/{office['id']}/book?choice=consult&via=telephony")
+        expect(page.locator("h1")).to_have_text("Запись на приём")
+        page.click("#queue-slot-1100")
+        expect(page.locator("#queue-booking-code")).to_have_text("З-000001")
+        page.screenshot(path=str(SHOTS / "utility-queue-booking.png"))
+        # the visitor comes and names the booking at the terminal: the ticket for the slot
+        page.goto(f"{base}/queue/utility/office_queue/{office['id']}/terminal")
+        page.fill("#queue-code", "З-000001")
+        page.click("#queue-checkin")
+        expect(page.locator("#queue-number")).to_have_text("К-001")
+    [booked] = records.find("utility", "appointment", {"number": "З-000001"})
+    assert (booked["status"], booked["channel"]) == ("arrived", "telephony")

@@ -146,7 +146,10 @@ def test_tick_fires_due_timers_and_sees_new_apps(loom):
 def test_tick_delivers_the_outbox_in_process(sqlite_loom, monkeypatch):
     calls = []
     monkeypatch.setattr(sqlite_loom.notifier, "deliver_pending", lambda: calls.append(1) or 3)
-    assert Scheduler(sqlite_loom).tick()["outbox"] == 0 and calls == []  # no SMTP server: nothing to do
+    assert Scheduler(sqlite_loom).tick()["outbox"] == 0 and calls == []  # nothing in the outbox
+    with sqlite_loom.engine.begin() as c:
+        sqlite_loom.notifier.mail(c, "a@example.org", "Hello", "Body")
+    assert Scheduler(sqlite_loom).tick()["outbox"] == 0 and calls == []  # no SMTP server: the e-mail waits
     sqlite_loom.smtp_url = "smtp://127.0.0.1:1"
     assert Scheduler(sqlite_loom).tick()["outbox"] == 3 and calls == [1]
 

@@ -3,6 +3,10 @@
 
 import datetime
 
+# Who an emergency outage is reported to at once, by e-mail.
+AGENCIES = [("ЕДДС муниципального образования", "edds@enskadm.example"),
+            ("ГУ МЧС России по области", "cuks@mchs-region.example")]
+
 
 def resolve_objects(record):
     """before_save of an outage: the dispatch system sends codes ("ТП-101, Ф-12"); they become
@@ -25,9 +29,10 @@ def file_reports(record):
         return
     due = record.starts_at + datetime.timedelta(hours=24)
     create("outage_report", {"outage": record.id, "kind": "incident_report", "agency": "Ростехнадзор",
-                             "due_at": due, "text": "Технологическое нарушение " + record.number})
-    for agency in ["ЕДДС муниципального образования", "ГУ МЧС России по области"]:
+                             "channel": "edms", "due_at": due, "text": "Технологическое нарушение " + record.number})
+    for agency, address in AGENCIES:
         create("outage_report", {"outage": record.id, "kind": "agency_info", "agency": agency,
+                                 "channel": "email", "address": address,
                                  "due_at": record.starts_at + datetime.timedelta(hours=1),
                                  "text": "Аварийное отключение " + record.number + ": " + (record.object_codes or "")})
 
@@ -60,3 +65,21 @@ def notices(records, params, loaded):
             out.append({"outage": outage.id, "consumer": consumer.id, "grid_object": obj.id,
                         "channel": channel, "address": address, "text": text})
     return out
+
+
+def call_reached(record):
+    """The call list: the operator reached the consumer and read the notice out."""
+    if record.delivery != "manual":
+        reject("Оповещение " + record.number + " не в списке обзвона")
+    record.delivery = "sent"
+    record.delivered_at = now()
+    record.attempts = (record.attempts or 0) + 1
+
+
+def call_not_reached(record):
+    """The call list: nobody answered; the notice stays undelivered with the reason."""
+    if record.delivery != "manual":
+        reject("Оповещение " + record.number + " не в списке обзвона")
+    record.delivery = "failed"
+    record.delivery_error = "Не дозвонились"
+    record.attempts = (record.attempts or 0) + 1

@@ -29,3 +29,29 @@ def call_next(record):
     update("queue_ticket", chosen.id, {"window": record.id, "called_at": now(),
                                        "wait_minutes": int((now() - start).total_seconds() // 60)})
     record.current_ticket = chosen.id
+
+
+def served(record):
+    """before of "served": how long the window served the visitor."""
+    if record.called_at is not None:
+        record.serve_minutes = int((now() - record.called_at).total_seconds() // 60)
+
+
+# ---------------------------------------------------------------------- appointments
+def book(record):
+    """before_save of an appointment: the seat of its slot (the queue plugin checks the office's
+    reception hours and refuses a slot that is taken or not offered)."""
+    record.seat = book_slot("office_queue", record)
+
+
+def arrive(record):
+    """before of "arrive": the visitor came; the ticket is taken for the booked slot, so the
+    window calls it first once its time has come."""
+    ticket = create("queue_ticket", {"office": record.office, "service": record.service, "consumer": record.consumer,
+                                     "slot_at": record.slot_at, "source": record.channel, "appointment": record.id})
+    record.ticket = ticket["id"]
+
+
+def release(record):
+    """before of "cancel": the slot's seat is free again."""
+    record.seat = None

@@ -14,8 +14,8 @@ import decimal
 from flask import jsonify, render_template, url_for
 from flask_babel import format_date
 
-from runtime.data.reports import (RecordList, Result, SlaFigures, entity_tables_of, find_report, reports_of, run_report,
-                                  sla_targets)
+from runtime.data.reports import (RecordList, Result, SlaFigures, Stats, entity_tables_of, find_report, reports_of,
+                                  run_report, sla_targets)
 from runtime.errors import LoomError, NotFound
 
 from . import meta
@@ -24,9 +24,10 @@ from .i18n import N_, fmt_date, fmt_number, lang, t, tt
 
 KPI_TITLES = {"total": N_("Total"), "open": N_("Still open"), "overdue": N_("Past due"), "done": N_("Done"),
               "done_on_time": N_("Done on time")}
-MEASURE_TITLES = {"count": N_("Count"), "sum": N_("Sum"), "avg": N_("Average")}
+MEASURE_TITLES = {"count": N_("Count"), "sum": N_("Sum"), "avg": N_("Average"), "min": N_("Minimum"),
+                  "max": N_("Maximum"), "median": N_("Median"), "percentile": N_("Percentile")}
 SLA_COLUMNS = (N_("Total"), N_("Met"), N_("Breached"), N_("In progress"), N_("Compliance, %"))
-DEFAULT_CHART = {"group": "bar", "table": "none", "kpi": "none", "count": "none", "sla": "bar"}
+DEFAULT_CHART = {"group": "bar", "table": "none", "kpi": "none", "count": "none", "sla": "bar", "stats": "none"}
 
 
 def _readable(app: str, report: dict) -> bool:
@@ -121,9 +122,11 @@ def _list_view(result: RecordList) -> dict:
                       "rows": [{"url": r["url"], "cells": [c.text for c in r["cells"]]} for r in rows]}}
 
 
-def _view(app: str, spec: dict, result: Result | RecordList) -> dict:
+def _view(app: str, spec: dict, result: Result | RecordList | Stats) -> dict:
     if result.kind == "list":
         return _list_view(result)
+    if result.kind == "stats":
+        return _stats_view(spec, result)
     if result.kind == "sla":
         return _sla_view(spec, result)
     titles = meta.Titles(loom(), actor())
@@ -203,6 +206,39 @@ def _sla_view(spec: dict, result: Result) -> dict:
              "title": tt(spec.get("title", spec["name"]))}
     return {"kind": "sla", "chart": chart, "tables": tables, "empty": not result.total,
             "row_title": " · ".join(meta.field_title(f) for f in fields), "columns": [t(c) for c in SLA_COLUMNS]}
+
+
+def _stats_view(spec: dict, result: Stats) -> dict:
+    """A stats report: a row per group (a column per group_by field), a column per measure, the
+    total underneath; counts are whole numbers, the rest two places. The chart, when asked for,
+    has a series per measure."""
+    titles = meta.Titles(loom(), actor())
+    fields = _axis_fields(result)
+    for keys, _ in result.rows:
+        for f, axis, key in zip(fields, result.axes, keys):
+            if not axis.period:
+                titles.want(f, key)
+    titles.load()
+    measures = result.measures
+
+    def number(m, v) -> str:
+        return "—" if v is None else fmt_number(v, 0 if m["fn"] == "count" else 2)
+
+    def title(m) -> str:
+        if m.get("title"):
+            return tt(m["title"])
+        return t(MEASURE_TITLES[m["fn"]]) + (f" {m.get('p')}" if m["fn"] == "percentile" else "")
+
+    rows = [{"labels": [_key_label(f, axis, key, titles) for f, axis, key in zip(fields, result.axes, keys)],
+             "cells": [number(m, values.get(m["name"])) for m in measures]} for keys, values in result.rows]
+    labels = [" · ".join(r["labels"]) for r in rows]
+    chart = {"type": spec.get("chart") or DEFAULT_CHART["stats"], "labels": labels, "locale": lang(), "integer": False,
+             "datasets": [{"label": title(m), "data": [_json_number(values.get(m["name"])) for _, values in result.rows]}
+                          for m in measures],
+             "total": None, "title": tt(spec.get("title", spec["name"]))}
+    return {"kind": "stats", "chart": chart, "rows": rows, "empty": not rows and not result.total,
+            "group_titles": [meta.field_title(f) for f in fields], "columns": [title(m) for m in measures],
+            "total": [number(m, result.total.get(m["name"])) for m in measures]}
 
 
 def _scale(result: Result, spec: dict) -> int:
