@@ -222,7 +222,7 @@ def _check_schedule(here: tuple, schedule: dict, place: str | None, entity: dict
             yield here + ((key,) if key in schedule else ("table",)), (
                 f"column {column!r} of {schedule['table']!r} is a {kind}, expected {' or '.join(types)}" if kind
                 else f"table {schedule['table']!r} has no column {column!r}"), 0
-    calendars = set(((doc.get("sla") or {}).get("calendars") or {}))
+    calendars = set((doc.get("sla") or {}).get("calendars") or {})
     column = columns.get(schedule.get("calendar") or "") or {}
     for choice in column.get("choices") or [] if column.get("type") == "choice" else []:
         value = choice if isinstance(choice, str) else choice.get("value")

@@ -52,7 +52,7 @@ def post(name: str, message) -> None:
         headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=payload(name, message), method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT) as answer:  # noqa: S310 - the operator's own URL
+        with urllib.request.urlopen(req, timeout=TIMEOUT) as answer:
             answer.read(1024)
     except urllib.error.HTTPError as exc:
         detail = exc.read(300).decode("utf-8", "replace").strip()

@@ -168,29 +168,13 @@ def run_report(loom, app: str, report: dict, actor, conn=None) -> Result | Recor
         return _run_list(loom, app, report, actor, conn)
     if report.get("kind") == "stats":
         return run_stats(loom, app, report, actor, conn)
-    et = entity_tables_of(loom, app, report)
+    et, lq, joins, where = _start(loom, app, report, actor)
     entity, t = et.entity, et.main
-    loom.permissions.require(actor, entity, "read")
-    lq = ListQuery(loom, et)
-    joins: list = []
-    where = [lq.condition(Filter(f["field"], f.get("op", "eq"), f.get("value")), joins, actor, checked=False)
-             for f in report.get("filters", [])]
-    where.append(t.c.deleted_at.is_(None))
     kind = report.get("kind", "group")
-    dialect = conn.dialect.name
     measure = report.get("measure") or {"fn": "count"}
     fn = "count" if kind == "kpi" else measure["fn"]
-
-    axes, keys = [], []
     names = [report.get("user_field", "assignee")] if kind == "kpi" else list(report.get("group_by", []))
-    for name in names if kind != "count" else []:
-        col, f = lq.column_and_field(name, joins, actor)
-        period = None
-        if f.value_type in ("date", "datetime"):
-            period = report.get("period", "month")
-            col = bucket(col, period, f.value_type, dialect)
-        axes.append(Axis(name, f, period))
-        keys.append(col)
+    axes, keys = _axes(lq, report, names if kind != "count" else [], joins, actor, conn.dialect.name)
 
     if kind == "sla":
         return _run_sla(loom, conn, et, report, actor, axes, keys, joins, where)
@@ -223,24 +207,9 @@ def run_report(loom, app: str, report: dict, actor, conn=None) -> Result | Recor
 def run_stats(loom, app: str, report: dict, actor, conn, filters=()) -> Stats:
     """Run a ``kind: stats`` report as ``actor``; ``filters`` (:class:`Filter`) narrow it further
     (an API caller's ``?office=3``)."""
-    et = entity_tables_of(loom, app, report)
+    et, lq, joins, where = _start(loom, app, report, actor, filters)
     entity, t = et.entity, et.main
-    loom.permissions.require(actor, entity, "read")
-    lq = ListQuery(loom, et)
-    joins: list = []
-    where = [lq.condition(Filter(f["field"], f.get("op", "eq"), f.get("value")), joins, actor, checked=False)
-             for f in report.get("filters", [])]
-    where += [lq.condition(f, joins, actor) for f in filters]
-    where.append(t.c.deleted_at.is_(None))
-    axes, keys = [], []
-    for name in report.get("group_by", []):
-        col, f = lq.column_and_field(name, joins, actor)
-        period = None
-        if f.value_type in ("date", "datetime"):
-            period = report.get("period", "month")
-            col = bucket(col, period, f.value_type, conn.dialect.name)
-        axes.append(Axis(name, f, period))
-        keys.append(col)
+    axes, keys = _axes(lq, report, report.get("group_by", []), joins, actor, conn.dialect.name)
     measures = list(report.get("measures") or [{"name": "count", "fn": "count"}])
     values = {}  # measure name -> the value each row contributes (None: not counted)
     for m in measures:
@@ -379,6 +348,35 @@ def _plain_value(v):
 
 def _plain(values: dict) -> dict:
     return {k: _plain_value(v) for k, v in values.items()}
+
+
+def _start(loom, app: str, report: dict, actor, filters=()):
+    """The report's entity (read permission checked), its query builder, the joins its paths
+    need and the conditions: the report's filters (the app's own, unchecked), the caller's,
+    and no deleted records."""
+    et = entity_tables_of(loom, app, report)
+    loom.permissions.require(actor, et.entity, "read")
+    lq = ListQuery(loom, et)
+    joins: list = []
+    where = [lq.condition(Filter(f["field"], f.get("op", "eq"), f.get("value")), joins, actor, checked=False)
+             for f in report.get("filters", [])]
+    where += [lq.condition(f, joins, actor) for f in filters]
+    where.append(et.main.c.deleted_at.is_(None))
+    return et, lq, joins, where
+
+
+def _axes(lq, report: dict, names, joins: list, actor, dialect: str) -> tuple[list[Axis], list]:
+    """The grouping fields as axes and their key expressions (a date bucketed by ``period``)."""
+    axes, keys = [], []
+    for name in names:
+        col, f = lq.column_and_field(name, joins, actor)
+        period = None
+        if f.value_type in ("date", "datetime"):
+            period = report.get("period", "month")
+            col = bucket(col, period, f.value_type, dialect)
+        axes.append(Axis(name, f, period))
+        keys.append(col)
+    return axes, keys
 
 
 def list_columns(entity, report: dict) -> list[str]:

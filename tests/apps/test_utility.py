@@ -452,7 +452,7 @@ def test_a_queue_ticket_called_to_a_window(grid):
 
 
 def test_an_appointment_slot_booked_once_and_checked_in_for_a_ticket(grid):
-    loom, web = grid
+    _, web = grid
     front, operator = as_user(grid, "titov"), as_user(grid, "smirnova")
     office = one(front, "office", name="Центральный офис обслуживания")
     consumer = one(operator, "consumer", account="6601000101")
@@ -526,7 +526,6 @@ def test_the_call_centre_books_by_phone_and_a_booking_nobody_kept_is_a_no_show(g
 
 
 def test_waiting_time_statistics_per_office_service_and_day(grid):
-    loom, _ = grid
     front = as_user(grid, "titov")
     central = one(front, "office", name="Центральный офис обслуживания")
     south = one(front, "office", name="Офис Южного РЭС")
@@ -544,7 +543,8 @@ def test_waiting_time_statistics_per_office_service_and_day(grid):
 
     # Monday: five consultations at the central office and two at the southern one at 10:00
     c = [take(central) for _ in range(5)]
-    s = [take(south) for _ in range(2)]
+    for _ in range(2):
+        take(south)
     script = [(1, lambda: call(s1)), (2, lambda: call(w1)), (3, lambda: call(s1)), (4, lambda: call(w2)),
               (5, lambda: take(south, "metering")), (6, lambda: call(w1)), (7, lambda: fire(front, "queue_ticket", c[0], "serve")),
               (10, lambda: call(w2)), (11, lambda: fire(front, "queue_ticket", c[1], "serve")),

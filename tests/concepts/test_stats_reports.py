@@ -11,9 +11,9 @@ import decimal
 import pytest
 
 from metamodel import MetadataError
+from runtime.data.query import Filter
 from runtime.data.records import SYSTEM
 from runtime.data.reports import find_report, result_json, run_report, run_stats
-from runtime.data.query import Filter
 
 D = decimal.Decimal
 

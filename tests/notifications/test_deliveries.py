@@ -14,8 +14,13 @@ from sqlalchemy import select
 from metamodel import MetadataError
 from runtime import clock
 from runtime.data import tables as platform
-from runtime.data.records import SYSTEM
-from runtime.extension import Channel, ChannelError, MessageRefused, PluginHost, hookimpl
+from runtime.extension import (
+    Channel,
+    ChannelError,
+    MessageRefused,
+    PluginHost,
+    hookimpl,
+)
 from runtime.extension.platform import Platform
 from tests.conftest import make_loom
 

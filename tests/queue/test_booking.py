@@ -47,7 +47,7 @@ def reserve(loom, branch, at: str, purpose="loans", user="kassa"):
 
 
 def test_slots_follow_the_branch_hours_and_its_desks(bank):
-    loom, web, branch = bank
+    loom, _, branch = bank
     platform = Platform(loom)
     spec = booking.queue_spec(platform, "bank", "hall")
     records = platform.records("kassa")
@@ -64,7 +64,7 @@ def test_slots_follow_the_branch_hours_and_its_desks(bank):
 
 
 def test_a_slot_takes_as_many_as_its_desks_and_a_dropped_one_frees_its_place(bank):
-    loom, web, branch = bank
+    loom, _, branch = bank
     first = reserve(loom, branch, "2026-12-04T09:00:00Z")
     second = reserve(loom, branch, "2026-12-04T09:00:00Z")
     assert (first["place_no"], second["place_no"]) == (1, 2)
@@ -116,7 +116,7 @@ def test_checking_in_at_the_terminal_gives_the_visit(bank):
 
 
 def test_the_booking_page_books_a_free_slot(bank):
-    loom, web, branch = bank
+    _, web, branch = bank
     teller = Browser(web.test_client())
     teller.post("/login", {"username": "kassa", "password": "kassa-pass-1"})
     url = f"/queue/bank/hall/{branch['id']}/book"
@@ -132,7 +132,7 @@ def test_the_booking_page_books_a_free_slot(bank):
 
 
 def test_a_reservation_nobody_checked_in_is_missed(bank):
-    loom, web, branch = bank
+    loom, _, branch = bank
     soon = reserve(loom, branch, "2026-12-04T08:30:00Z")
     assert booking.no_shows(Platform(loom)) == {"no_shows": 0}
     clock.freeze(FRIDAY + dt.timedelta(minutes=36))  # 8:41: eleven minutes after the slot began
