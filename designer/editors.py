@@ -119,7 +119,7 @@ JS_STRINGS = (
     N_("Strategy"), N_("Drag to reorder"), N_("more"), N_("Otherwise: group"), N_("Otherwise: strategy"),
     N_("Otherwise (no rule matched)"), N_("Add rule"), N_("Route an entity"), N_("Route an entity…"),
     N_("Kind of view"), N_("List"), N_("Kanban board"), N_("Gantt chart"), N_("Map"), N_("Columns by"),
-    N_("Swimlanes by"), N_("Start"), N_("End"), N_("Progress, percent"), N_("Predecessors"), N_("Point on a map"),
+    N_("Swimlanes by"), N_("Starts"), N_("Ends"), N_("Progress, percent"), N_("Predecessors"), N_("Point on a map"),
     N_("— none —"), N_("Longest record, days"), N_("Tile address"), N_("Attribution"), N_("Fields on the card"),
     N_("Add a field to the card"),
 )

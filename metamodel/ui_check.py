@@ -111,6 +111,8 @@ class UiCheck:
             if f is None:
                 self.out.add(path + (key,), self.check._unknown(f"field of {relation.name}", spec[key],
                                                                 links or set(relation.fields)))
+            elif f.type == "link" and self.check.resolve(f.target) is None:
+                pass  # the unknown entity is reported once, at fields.<name>.entity
             elif f.type != "link" or self.check.resolve(f.target) is not entity:
                 self.out.add(path + (key,), f"{relation.name}.{f.name} is not a link to {entity.name}; an edge "
                              f"joins two {entity.name} records" + (f" (links to it: {', '.join(sorted(links))})"
@@ -169,6 +171,8 @@ class UiCheck:
             if f is None:
                 self.out.add(at + ("link",), self.check._unknown(f"field of {other.name}", source["link"],
                                                                  set(links) or set(other.fields)))
+            elif f.type == "link" and self.check.resolve(f.target) is None:
+                pass  # the unknown entity is reported once, at fields.<name>.entity
             elif f.type != "link" or self.check.resolve(f.target) is not entity:
                 self.out.add(at + ("link",), f"{other.name}.{f.name} is not a link to {entity.name}; an entry "
                              f"is a record that links here" + (f" (links to it: {', '.join(links)})" if links

@@ -21,8 +21,8 @@
   var SETTINGS = {
     kanban: [["group_by", T("Columns by"), ["status", "choice"], true],
              ["swimlanes", T("Swimlanes by"), ["choice", "boolean", "user", "group", "link"], false]],
-    calendar: [["start", T("Start"), DATES, true], ["end", T("End"), DATES, false]],
-    gantt: [["start", T("Start"), DATES, true], ["end", T("End"), DATES, true],
+    calendar: [["start", T("Starts"), DATES, true], ["end", T("Ends"), DATES, false]],
+    gantt: [["start", T("Starts"), DATES, true], ["end", T("Ends"), DATES, true],
             ["progress", T("Progress, percent"), ["integer", "decimal"], false],
             ["depends_on", T("Predecessors"), ["link", "multilink"], false]],
     map: [["point", T("Point on a map"), ["geo"], true]]
