@@ -90,7 +90,8 @@ def run_set(client, auth, reps: int, label: str) -> list:
             t1 = now_ns()
             assert r.status_code == 200, (url, r.status_code, body)
             sizes[url] = (len(body.get("items") or body.get("entries") or [])
-                          or sum(len(c["cards"]) for c in body.get("columns", [])))
+                          or sum(len(c["cards"]) for c in body.get("columns", []))
+                          or sum(len(c["cards"]) for lane in body.get("lanes", []) for c in lane["cells"]))
             if rep >= 3:
                 samples[url].append((t1 - t0) / 1e6)
     base_med = None

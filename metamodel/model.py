@@ -258,6 +258,24 @@ class Entity:
                 out.append(cols)
         return out
 
+    def correlated_columns(self) -> list[tuple[str, str]]:
+        """The column pairs a board reads together: its columns by its swimlanes. A database
+        planner that takes them for independent expects rows in every cell and, for a cell
+        that is empty or nearly so (status "new" by state "closed"), walks the whole table
+        in id order instead of the board's index; PostgreSQL is told of the pair (extended
+        statistics) so that it knows which cells hold what."""
+        out = []
+        for view in self.spec.get("views") or []:
+            spec = view.get("kanban") if view.get("kind") == "kanban" else None
+            if not spec or not spec.get("swimlanes"):
+                continue
+            pair = (spec["group_by"], spec["swimlanes"])
+            stored = all(c in SYSTEM_COLUMNS or (c in self.fields and self.fields[c].storage == "column")
+                         for c in pair)
+            if stored and pair not in out:
+                out.append(pair)
+        return out
+
     @cached_property
     def computed_order(self) -> list[Field]:
         """Computed fields in an order where each comes after the computed fields it reads."""

@@ -104,10 +104,11 @@ def update(loom, conn, app: str, entity: str, changes: dict, actor) -> int:
     for cols, items in groups.items():
         processors = [t.c[c].type.bind_processor(conn.dialect) for c in cols]
         marker = "%s" if conn.dialect.name == "postgresql" else "?"
-        sets = ", ".join(f"{c} = {marker}" for c in (*cols, "updated_at", "updated_by", "meta_version"))
+        q = conn.dialect.identifier_preparer.quote  # a field may be named with a reserved word
+        sets = ", ".join(f"{q(c)} = {marker}" for c in (*cols, "updated_at", "updated_by", "meta_version"))
         stamp = [p(now) if (p := t.c.updated_at.type.bind_processor(conn.dialect)) else now, actor.id, version]
         conn.exec_driver_sql(
-            f"UPDATE {t.name} SET {sets}, row_version = row_version + 1 WHERE id = {marker}",
+            f"UPDATE {q(t.name)} SET {sets}, row_version = row_version + 1 WHERE id = {marker}",
             [tuple(p(d[c]) if p else d[c] for c, p in zip(cols, processors)) + tuple(stamp) + (rid,)
              for rid, d in items])
     if rolled:

@@ -194,7 +194,8 @@ def _executemany(conn, table, rows) -> None:
     handling would cost more than SQLite's insert itself."""
     cols = list(rows[0].keys())
     processors = [table.c[c].type.bind_processor(conn.dialect) for c in cols]
-    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+    q = conn.dialect.identifier_preparer.quote
+    sql = f"INSERT INTO {q(table.name)} ({', '.join(map(q, cols))}) VALUES ({', '.join('?' for _ in cols)})"
     conn.exec_driver_sql(sql, [tuple(p(r[c]) if p else r[c] for c, p in zip(cols, processors)) for r in rows])
 
 
@@ -203,7 +204,8 @@ def _copy(conn, table, rows) -> None:
     cols = list(rows[0].keys())
     processors = [table.c[c].type.bind_processor(conn.dialect) for c in cols]
     raw = conn.connection.driver_connection
-    with raw.cursor().copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
+    q = conn.dialect.identifier_preparer.quote
+    with raw.cursor().copy(f"COPY {q(table.name)} ({', '.join(map(q, cols))}) FROM STDIN") as copy:
         for r in rows:
             copy.write_row([p(r[c]) if p else r[c] for c, p in zip(cols, processors)])
 

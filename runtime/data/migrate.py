@@ -29,6 +29,7 @@ from .storage import (
     point_columns,
     search_sql,
     sql_type,
+    statistics_name,
     table_name,
     utcnow,
 )
@@ -80,6 +81,8 @@ class Migrator:
                 where = _WHERE.get(step.kind)
                 raise MigrationRefused([Refusal(step.entity, step.field, f"could not {step.describe()}: {exc}",
                                                 path=where)]) from exc
+        if not self.sqlite:
+            self.sync_statistics()
 
     # ------------------------------------------------------------------ entities
     def create_entities(self, names: list[str]) -> None:
@@ -297,6 +300,27 @@ class Migrator:
                                                                    f"values repeat: {shown}",
                                                 path=self._index_path(step.entity, cols))])
         self.ops.create_index(index_name(et.main.name, cols, unique), et.main.name, cols, unique=unique)
+
+    def sync_statistics(self) -> None:
+        """PostgreSQL's extended statistics on each entity's correlated columns
+        (:meth:`metamodel.Entity.correlated_columns`): created, analysed, and dropped with the
+        view that wanted them. SQLite's planner keeps to the board's index without them."""
+        prefix = f"st_{table_name(self.new.name, '')}"
+        have = set(self.conn.execute(text(
+            "SELECT stxname FROM pg_statistic_ext WHERE starts_with(stxname, :prefix)"), {"prefix": prefix}).scalars())
+        want = {}
+        for entity in self.new.entities.values():
+            table = table_name(self.new.name, entity.name)
+            for cols in entity.correlated_columns():
+                want[statistics_name(table, cols)] = (table, cols)
+        q = self.conn.dialect.identifier_preparer.quote
+        for name in sorted(have - set(want)):
+            self.conn.exec_driver_sql(f"DROP STATISTICS IF EXISTS {q(name)}")
+        for name in sorted(set(want) - have):
+            table, cols = want[name]
+            self.conn.exec_driver_sql(f"CREATE STATISTICS {q(name)} (mcv, dependencies) "
+                                      f"ON {', '.join(map(q, cols))} FROM {q(table)}")
+            self.conn.exec_driver_sql(f"ANALYZE {q(table)} ({', '.join(map(q, cols))})")
 
     def _index_path(self, entity: str, cols: list) -> tuple:
         """Where an index is declared: ``fields.<name>.unique`` or the ``indexes`` list."""

@@ -46,6 +46,10 @@ def index_name(table: str, columns, unique: bool) -> str:
     return f"{'uq' if unique else 'ix'}_{table}__{'_'.join(columns)}"[:63]
 
 
+def statistics_name(table: str, columns) -> str:
+    return f"st_{table}__{'_'.join(columns)}"[:63]
+
+
 @dataclass
 class EntityTables:
     """The tables behind one entity."""

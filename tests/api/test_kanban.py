@@ -120,8 +120,9 @@ def test_bad_boards_are_refused_at_publish(loom, board, message):
     assert message in str(caught.value)
 
 
-def _page_plan(loom, et, view, value):
-    """The plans of the very statements a board's column runs for its first page and its count."""
+def _page_plan(loom, et, view, value, extra=()):
+    """The plans of the very statements a board's column (or, with ``extra`` filters, a cell)
+    runs for its first page and its count."""
     from sqlalchemy import event
 
     from runtime.data.boards import view_filters
@@ -135,7 +136,7 @@ def _page_plan(loom, et, view, value):
     with loom.reader.connect() as c:
         event.listen(c, "before_cursor_execute", remember)
         ListQuery(loom, et).run(c, [], [], limit=20, count="capped",
-                                view_filters=view_filters(view) + [Filter(group_by, "eq", value)],
+                                view_filters=view_filters(view) + [Filter(group_by, "eq", value), *extra],
                                 view_sort=list(view.get("sort", [])))
         event.remove(c, "before_cursor_execute", remember)
         page = next(s for s in statements if "ORDER BY" in s[0])
@@ -280,6 +281,42 @@ def test_lanes_declare_their_index(loom):
     loom.store.publish(lanes_doc(), author="tester")
     ent = loom.entity_tables("desk", "task").entity
     assert ("status", "size", "id", "deleted_at") in ent.view_indexes() and ("size", "mine", "id", "deleted_at") in ent.view_indexes()
+
+
+def test_an_empty_cell_of_correlated_lanes_is_read_off_the_board_index(loom):
+    """Status and size go together here (every "todo" task is small): a planner that took them
+    for independent would expect large "todo" tasks and walk the table in id order to find
+    none. PostgreSQL is told of the pair by extended statistics, created with the view and
+    dropped with it; the empty cell is then an index read on both backends."""
+    import datetime as dt
+
+    from sqlalchemy import insert, text
+
+    from runtime.data.query import Filter
+    loom.store.publish(lanes_doc(), author="tester")
+    et = loom.entity_tables("desk", "task")
+    assert et.entity.correlated_columns() == [("status", "size"), ("status", "owner"), ("size", "mine")]
+    now = dt.datetime.now(dt.UTC)
+    rows = [{"number": f"T-{i:06d}", "status": ("todo", "doing", "done")[i % 3], "title": f"t{i}", "cost": i,
+             "size": "sml"[i % 3], "created_at": now, "updated_at": now, "row_version": 1, "meta_version": 1}
+            for i in range(30_000)]
+    with loom.engine.begin() as c:
+        c.execute(insert(et.main), rows)
+        c.exec_driver_sql(f"ANALYZE {et.main.name}")
+    plan, _ = _page_plan(loom, et, et.entity.view("by_size"), "todo", [Filter("size", "eq", "l")])
+    assert "status_size_id_deleted_at" in plan, plan
+    if loom.engine.dialect.name != "postgresql":
+        return
+
+    def statistics():
+        with loom.engine.connect() as c:
+            return set(c.execute(text("SELECT stxname FROM pg_statistic_ext WHERE stxname LIKE 'st_desk%'")).scalars())
+
+    assert statistics() == {"st_desk__task__status_size", "st_desk__task__status_owner", "st_desk__task__size_mine"}
+    doc = lanes_doc()
+    doc["entities"]["task"]["views"] = [v for v in doc["entities"]["task"]["views"] if v["name"] != "by_owner"]
+    loom.store.publish(doc, author="tester")
+    assert statistics() == {"st_desk__task__status_size", "st_desk__task__size_mine"}
 
 
 @pytest.mark.parametrize("lane, message", [
