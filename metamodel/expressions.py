@@ -15,13 +15,15 @@ takes a ``resolve`` callable (the runtime follows links with the reader's
 permissions); without one, a path reads nested values already in
 ``values``. Likewise ``now``/``today`` and the calendar functions can be
 replaced by the caller (the runtime's come from the platform clock and the
-app's time zone and calendar).
+app's time zone and calendar). ``$user`` is the id of the person acting
+(``assignee == $user``), given by the caller; ``None`` when nobody acts.
 """
 from __future__ import annotations
 
 import ast
 import datetime as _dt
 import decimal
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,6 +37,9 @@ _MAX_SEQUENCE = 100_000
 MAX_HOPS = 2  # consumer.district.name: two links followed at most
 AGGREGATES = ("sum", "count", "min", "max", "avg", "len")
 CLOCK_NAMES = ("now", "today")  # bare ``now`` means ``now()``
+CURRENT_USER = "$user"  # the person acting: the value of ``set: {field: $user}``, a name in expressions
+USER_NAME = "_current_user"  # what ``$user`` becomes in the compiled code: no field name starts with "_"
+_USER_TOKEN = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|\$user\b""")
 
 
 def _coalesce(*values):
@@ -169,6 +174,7 @@ class Expression:
     code: object
     paths: tuple = ()  # dotted paths it reads ("consumer.district", "items.price"), in order of appearance
     aggregated: frozenset = frozenset()  # (function, path) pairs: a path given straight to an aggregate
+    reads_user: bool = False  # it reads ``$user``: the caller passes the acting person's id as USER_NAME
 
     def evaluate(self, values: Mapping, extra: dict | None = None, functions: dict | None = None, resolve=None):
         """Evaluate against ``values``; a missing field reads as ``None``.
@@ -182,6 +188,8 @@ class Expression:
         never fails to compute.
         """
         scope = {name: values.get(name) for name in self.names}
+        if self.reads_user:
+            scope[USER_NAME] = None  # nobody acts unless the caller says who does
         if extra:
             scope.update(extra)
         for i, path in enumerate(self.paths):
@@ -218,6 +226,7 @@ class _Check(ast.NodeTransformer):
         self.names: set = set()
         self.paths: list = []
         self.aggregated: set = set()
+        self.reads_user = False
 
     def generic_visit(self, node):
         if not isinstance(node, _ALLOWED):
@@ -260,6 +269,9 @@ class _Check(ast.NodeTransformer):
     def visit_Name(self, node):
         if node.id in CONSTANTS:
             return node
+        if node.id == USER_NAME:
+            self.reads_user = True
+            return node
         if node.id.startswith("_"):
             raise ExpressionError(f"name {node.id!r} is not allowed")
         if node.id in CLOCK_NAMES:
@@ -284,13 +296,16 @@ class _Check(ast.NodeTransformer):
 
 def parse(source: str) -> Expression:
     """Check and compile ``source``; raise :class:`ExpressionError` saying what is wrong."""
+    if USER_NAME in source:
+        raise ExpressionError(f"name {USER_NAME!r} is not allowed")
+    code = _USER_TOKEN.sub(lambda m: m.group(1) or USER_NAME, source.strip())
     try:
-        tree = ast.parse(source.strip(), mode="eval")
+        tree = ast.parse(code, mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"cannot parse {source!r}: {exc.msg} at column {exc.offset}") from None
     check = _Check(source)
     tree = ast.fix_missing_locations(check.visit(tree))
     aggregated = frozenset((fn, path) for fn, path in check.aggregated if path in check.paths)
     return Expression(source, frozenset(check.names), compile(tree, "<expression>", "eval"), tuple(check.paths),
-                      aggregated)
+                      aggregated, check.reads_user)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field
 from functools import cached_property
 
-from .expressions import Expression
+from .expressions import CURRENT_USER, Expression  # noqa: F401 (CURRENT_USER is imported from here)
 
 # Columns every entity table has; a field may not take these names.
 SYSTEM_COLUMNS = ("id", "number", "status", "created_at", "created_by", "updated_at", "updated_by",
@@ -27,9 +27,6 @@ DEFAULT_STRING_LENGTH = 255
 BUILTIN_ROLES = ("admin", "user", "authenticated")  # every user of the app; every signed-in user
 # A transition target that means "the status the record came from" (its status history decides).
 PREVIOUS_STATUS = "$previous"
-# A ``set:`` value that means "the person who fires it" (a transition, its create action, a portal
-# form), for a user field; expressions cannot say it: their ``user`` is the login name, a text.
-CURRENT_USER = "$user"
 # The time zone of an app that names none: its days (today(), relative dates) are Moscow's.
 DEFAULT_TIMEZONE = "Europe/Moscow"
 

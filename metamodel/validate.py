@@ -621,7 +621,8 @@ class _CrossCheck:
                     continue
                 self.set_value(entity, expr, path + ("set", name), names | {"user"}, entity.fields.get(name))
             if "condition" in tr:
-                self._expression(tr["condition"], path + ("condition",), names | {"status", "user"}, entity)
+                self._expression(tr["condition"], path + ("condition",), names | {"status", "user"}, entity,
+                                 person=not (tr.get("auto") or "timer" in tr))
             elif tr.get("auto"):
                 self.out.add(path + ("auto",), "an automatic transition needs a condition: the system fires it "
                                                "when the condition holds")
@@ -734,15 +735,19 @@ class _CrossCheck:
                          (f"; scripts are: {', '.join(sorted(self.app.scripts))}" if self.app.scripts else ""))
 
     def _expression(self, source: str, path: tuple, names: set, entity: Entity | None = None,
-                    target: Field | None = None, system: bool = True) -> None:
+                    target: Field | None = None, system: bool = True, person: bool = False) -> None:
         """Check an expression: it parses, its names exist, and (given the ``entity`` it reads) its
         paths follow links and table columns that exist; with ``target``, the field it is assigned to
-        can take a clock value it gives."""
+        can take a clock value it gives. ``person``: a person acts where it is evaluated, so it may
+        read ``$user``."""
         try:
             expr = parse(source)
         except ExpressionError as exc:
             self.out.add(path, str(exc))
             return
+        if expr.reads_user and not person:
+            self.out.add(path, f"{CURRENT_USER} is the person acting, and nobody acts here; it is known in the "
+                               f"condition and set of a transition a person fires, and in what its actions create")
         known = names | set(SYSTEM_COLUMNS) if system else names
         for name in sorted(expr.names - known):
             self.out.add(path, self._unknown("field", name, names))
@@ -769,7 +774,7 @@ class _CrossCheck:
             self.out.add(path, f"'user' is the login name of the person (a text), and {target.name!r} is a user "
                                f"field; write {CURRENT_USER} to set the person who fires it")
             return
-        self._expression(value, path, names, entity, target=target)
+        self._expression(value, path, names, entity, target=target, person=True)
 
     def _expression_path(self, entity: Entity, expr, dotted: str, path: tuple) -> None:
         """``link.field`` (up to two links) or ``table.column`` (inside sum/count/min/max/avg)."""

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from metamodel import Entity, Field, channels
-from metamodel.expressions import ExpressionError
+from metamodel.expressions import USER_NAME, ExpressionError
 from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
 from runtime.extension import RecordEvent
 
@@ -193,6 +193,8 @@ class RecordService:
         if expr.paths:
             paths = evaluation.Paths(conn, entity, values, self.loom.entity_tables, self.loom.permissions, actor,
                                      self.loom.reader)
+        if expr.reads_user:  # $user: the person acting, nobody when the system does
+            extra = {**(extra or {}), USER_NAME: actor.id if actor is not None and not actor.system else None}
         try:
             return expr.evaluate(values, extra, self._app_functions(entity.app), paths)
         except ExpressionError as exc:  # a result too large, no business calendar to count in
