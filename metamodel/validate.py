@@ -28,6 +28,10 @@ from .predicates import parse_condition
 from .ui_check import UiCheck
 from .schemas import validator
 
+# The columns every row of a table field has beside its own (runtime/data/storage.py, child_table).
+TABLE_ROW_COLUMNS = ("parent_id", "position")
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What the platform that will run an app offers beyond the metamodel: enabled
@@ -304,6 +308,9 @@ class _CrossCheck:
         spec = f.spec
         if f.name in SYSTEM_COLUMNS:
             self.out.add(path, f"{f.name!r} is a system column name; choose another field name")
+        elif in_table and f.name in TABLE_ROW_COLUMNS:
+            self.out.add(path, f"{f.name!r} is a column of every table row (the record it belongs to and its "
+                               f"place among the rows); choose another column name")
         if f.target is not None and self.resolve(f.target) is None:
             where = "dictionary" if f.type == "choice" else "entity"
             if "." in f.target and f.target.split(".")[0] not in self.app.depends_on + [self.app.name]:

@@ -279,3 +279,14 @@ def test_install_of_a_broken_app_installs_nothing(loom, app_dir, breakage):
     published = loom.store.install(app_dir, author="tester")
     assert published.number == 1
     assert _installed(loom, "service_desk") == ([("service_desk",)], [(1,)])
+
+
+@pytest.mark.parametrize("column", ["position", "parent_id"])
+def test_a_table_column_named_like_the_rows_own_columns_is_refused(tmp_path, column):
+    folder = tmp_path / "housing"
+    shutil.copytree(SERVICE_DESK.parent / "housing", folder)
+    line = edit(folder, "entities/account.yaml", "      connected_on: {type: date",
+                f"      {column}: {{type: integer}}\n      connected_on: {{type: date")
+    p = only(folder)
+    assert (p.file, p.line, p.path) == ("entities/account.yaml", line, f"fields.services.fields.{column}")
+    assert p.message.startswith(f"{column!r} is a column of every table row")
