@@ -15,7 +15,7 @@ import datetime as dt
 import decimal
 
 from . import reltime
-from .model import TEXT_TYPES, Field
+from .model import CURRENT_USER, TEXT_TYPES, Field
 from .predicates import comparisons, relative_values
 
 SYSTEM_TYPES = {"id": "integer", "number": "string", "status": "status", "created_at": "datetime",
@@ -34,13 +34,15 @@ class FilterCheck:
     def __init__(self, check):
         self.check, self.out = check, check.out
 
-    def filters(self, entity, filters: list, path: tuple, storage: bool = True) -> None:
+    def filters(self, entity, filters: list, path: tuple, storage: bool = True, person: bool = False) -> None:
         """Check each filter of ``filters`` (at ``path``). Unknown field names are the caller's to
-        report; with ``storage`` a field that has no column (a table, a file) is reported here."""
+        report; with ``storage`` a field that has no column (a table, a file) is reported here.
+        ``person``: the filter is applied for a reader (a view, a report), so a user field may be
+        compared with ``$user``, the reader."""
         for j, flt in enumerate(filters):
-            self.filter(entity, flt, path + (j,), storage)
+            self.filter(entity, flt, path + (j,), storage, person)
 
-    def filter(self, entity, flt: dict, path: tuple, storage: bool = True) -> None:
+    def filter(self, entity, flt: dict, path: tuple, storage: bool = True, person: bool = False) -> None:
         name, op = flt["field"], flt.get("op", "eq")
         f, owner = self.field(entity, name)
         if f is None:
@@ -82,7 +84,10 @@ class FilterCheck:
         else:
             items = [(None, value)]
         for k, item in items:
-            problem = self.value_problem(f, owner, item)
+            if item == CURRENT_USER:
+                problem = self.user_problem(f, kind, person)
+            else:
+                problem = self.value_problem(f, owner, item)
             if problem:
                 self.out.add(vpath if k is None else vpath + (k,), problem)
 
@@ -114,6 +119,16 @@ class FilterCheck:
     @staticmethod
     def kind(f: Field | None) -> str:
         return "status" if f is not None and f.type == "status" else f.value_type if f is not None else "string"
+
+    @staticmethod
+    def user_problem(f: Field, kind: str, person: bool) -> str | None:
+        """Why ``$user`` (the reader) cannot be the value compared with ``f``, or None."""
+        if kind != "user":
+            return f"{CURRENT_USER} is the person reading, and {f.name!r} is a {kind} field; compare it with a " \
+                   f"user field (assignee, created_by)"
+        if not person:
+            return f"{CURRENT_USER} is the person reading, and nobody reads here: it filters views and reports"
+        return None
 
     def value_problem(self, f: Field, owner, value) -> str | None:
         """Why ``value`` cannot be compared with ``f`` (a field of ``owner``), or None."""

@@ -501,7 +501,7 @@ class _CrossCheck:
             for j, flt in enumerate(view.get("filters", [])):
                 self._path_field(entity, flt["field"], path + ("filters", j, "field"), names)
                 self._geo_filter(entity, flt, path + ("filters", j))
-            self.filter_check.filters(entity, view.get("filters", []), path + ("filters",))
+            self.filter_check.filters(entity, view.get("filters", []), path + ("filters",), person=True)
             if view.get("kanban"):
                 self._kanban(entity, view["kanban"], path + ("kanban",), names)
             for kind in ("calendar", "gantt", "map"):
@@ -955,7 +955,8 @@ class _CrossCheck:
             kind = report.get("kind", "group")
             for j, flt in enumerate(report.get("filters", [])):
                 self._report_field(entity, flt["field"], path + ("filters", j, "field"))
-            self.filter_check.filters(entity, report.get("filters", []), path + ("filters",), storage=False)
+            self.filter_check.filters(entity, report.get("filters", []), path + ("filters",), storage=False,
+                                      person=True)
             if kind == "list":
                 self._list_report(entity, report, path)
                 continue

@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, or_, select
 
 from metamodel import Field
 from metamodel.geo import parse_near
+from metamodel.model import CURRENT_USER
 from metamodel.reltime import RelativeTimeError, is_relative
 from runtime import clock
 from runtime.errors import Forbidden, LoomError
@@ -172,6 +173,9 @@ class ListQuery:
             raise BadQuery(f"filter {flt.field}__near needs a geo field; {flt.field!r} is {f.type}", field=flt.field)
 
         def one(v):
+            if v == CURRENT_USER and f.value_type == "user":
+                # the reader; when nobody reads (the system), no user: id 0 is nobody's
+                return actor.id if actor is not None and actor.id and not actor.system else 0
             if f.value_type == "choice" and f.choices and str(v) not in f.choice_values:
                 raise BadQuery(f"filter {flt.field}: {v!r} is not one of {', '.join(c.value for c in f.choices)}",
                                field=flt.field)

@@ -70,3 +70,47 @@ def test_user_where_nobody_acts_is_refused_naming_the_path(loom):
     with pytest.raises(MetadataError) as refused:
         loom.store.publish(computed, author="tester")
     assert any(p.path == "fields.mine.expression" and "nobody acts here" in p.message for p in refused.value.problems)
+
+
+def test_a_view_of_my_tasks_filters_by_the_reader(loom, tmp_path):
+    """``filters: [{field: owner, value: $user}]``: each reader sees the tasks they own, through the
+    view's API and as ``?owner=$user`` on any list; the system, reading as nobody, sees none."""
+    from runtime.core.config import Settings
+    from runtime.web import create_app
+    mine = doc()
+    mine["entities"]["task"]["views"] = [
+        {"name": "all", "columns": ["title", "owner"]},
+        {"name": "mine", "columns": ["title"], "filters": [{"field": "owner", "value": "$user"}]},
+        {"name": "others", "columns": ["title"], "filters": [{"field": "owner", "op": "ne", "value": "$user"}]}]
+    loom.store.publish(mine, author="tester")
+    http = create_app(Settings(tmp_path, loom.database_url), loom).test_client()
+    tokens = {}
+    for name in ("anna", "boris"):
+        uid = loom.accounts.create_user(name, f"pw-{name}-1234", roles=["desk:boss"])
+        tokens[name] = {"Authorization": f"Bearer {loom.accounts.issue_token(uid)}"}
+        for i in range(2):
+            task = loom.records.create("desk", "task", {"title": f"{name} {i}"}, actor=loom.actor(name))
+            loom.workflow.transition("desk", "task", task["id"], "take", actor=loom.actor(name))
+    loom.records.create("desk", "task", {"title": "nobody's"}, actor=loom.actor("anna"))
+
+    def titles(who, query):
+        r = http.get(f"/api/v1/desk/task?{query}", headers=tokens[who])
+        assert r.status_code == 200, r.get_json()
+        return sorted(item["title"] for item in r.get_json()["items"])
+
+    assert titles("anna", "view=mine") == ["anna 0", "anna 1"]
+    assert titles("boris", "view=mine") == ["boris 0", "boris 1"]
+    assert titles("boris", "view=others") == ["anna 0", "anna 1", "nobody's"]
+    assert titles("anna", "owner=%24user") == ["anna 0", "anna 1"]
+    assert loom.records.page("desk", "task", loom.actor(None), where={"owner": "$user"})["items"] == []
+
+
+def test_user_in_a_filter_of_a_field_that_holds_no_user_is_refused(loom):
+    bad = doc()
+    bad["entities"]["task"]["views"] = [{"name": "mine", "columns": ["title"],
+                                         "filters": [{"field": "title", "value": "$user"}]}]
+    with pytest.raises(MetadataError) as refused:
+        loom.store.publish(bad, author="tester")
+    [problem] = refused.value.problems
+    assert problem.path == "views[0].filters[0].value"
+    assert problem.message.startswith("$user is the person reading, and 'title' is a string field")
