@@ -4,6 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
+
+from runtime import clock
 from runtime.data.records import SYSTEM
 from tests.permissions.conftest import permissioned_document
 
@@ -18,8 +21,19 @@ def section(response, key: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(1))) if match else ""
 
 
+# A Friday morning in Moscow: the desk's 8-business-hour reaction target then ends on Monday,
+# more than a day away, so only the due dates below decide "due soon" and "overdue".
+FRIDAY = dt.datetime(2026, 12, 4, 7, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def friday_morning():
+    with clock.frozen(FRIDAY):
+        yield
+
+
 def when(**delta) -> str:
-    return (dt.datetime.now(dt.UTC) + dt.timedelta(**delta)).isoformat()
+    return (clock.now() + dt.timedelta(**delta)).isoformat()
 
 
 def make(loom, data, subject, **extra):
