@@ -121,8 +121,26 @@ def update(loom, conn, app: str, entity: str, changes: dict, actor) -> int:
 def scan(loom, app: str, entity: str, fields: list[str], actor, changed_since=None, batch: int = 20000):
     """Yield lists of rows (``id``, ``updated_at`` and ``fields``) the actor may read, in id
     order; with ``changed_since``, only the records updated after it."""
+    t, query = _readable(loom, app, entity, fields, actor, changed_since)
+    after = 0
+    with loom.reader.connect() as c:
+        while True:
+            rows = [dict(r) for r in c.execute(query.where(t.c.id > after).order_by(t.c.id).limit(batch))
+                    .mappings()]
+            if not rows:
+                return
+            yield rows
+            after = rows[-1]["id"]
+
+
+def _readable(loom, app: str, entity: str, fields: list[str], actor, changed_since=None):
+    """The query of ``scan``: the actor's read permission, hidden fields refused, their row
+    rules, live records only, and only those updated after ``changed_since`` when given."""
     et = loom.entity_tables(app, entity)
     loom.permissions.require(actor, et.entity, "read")
+    unknown = [f for f in fields if f not in et.main.c]
+    if unknown:
+        raise ValidationFailed([FieldError(f, f"not a stored field of {entity}") for f in unknown])
     hidden = loom.permissions.hidden(actor, et.entity) & set(fields)
     if hidden:
         raise ValidationFailed([FieldError(h, "you may not read this field") for h in sorted(hidden)])
@@ -133,15 +151,26 @@ def scan(loom, app: str, entity: str, fields: list[str], actor, changed_since=No
         query = query.where(visible)
     if changed_since is not None:
         query = query.where(t.c.updated_at > changed_since)
+    return t, query
+
+
+def scan_columns(loom, app: str, entity: str, fields: list[str], actor, changed_since=None,
+                 batch: int = 200000) -> dict[str, list]:
+    """What ``scan`` reads, as one list per column (``id``, ``updated_at``, then ``fields``),
+    in id order. Plain tuples from one streamed query per batch: no dict per row, which is
+    what made reading millions of records slow."""
+    names = ["id", "updated_at", *fields]
+    out: dict[str, list] = {n: [] for n in names}
+    t, query = _readable(loom, app, entity, list(fields), actor, changed_since)
     after = 0
     with loom.reader.connect() as c:
         while True:
-            rows = [dict(r) for r in c.execute(query.where(t.c.id > after).order_by(t.c.id).limit(batch))
-                    .mappings()]
+            rows = c.execute(query.where(t.c.id > after).order_by(t.c.id).limit(batch)).all()
             if not rows:
-                return
-            yield rows
-            after = rows[-1]["id"]
+                return out
+            for name, column in zip(names, zip(*rows)):
+                out[name].extend(column)
+            after = rows[-1][0]
 
 
 class Bulk:
@@ -158,3 +187,7 @@ class Bulk:
 
     def scan(self, app: str, entity: str, fields: list[str], actor, changed_since=None, batch: int = 20000):
         return scan(self.loom, app, entity, fields, actor, changed_since, batch)
+
+    def scan_columns(self, app: str, entity: str, fields: list[str], actor, changed_since=None,
+                     batch: int = 200000) -> dict[str, list]:
+        return scan_columns(self.loom, app, entity, fields, actor, changed_since, batch)
