@@ -163,14 +163,45 @@ def cluster(ids, links, decisions=()) -> dict:
     """Clusters of ``ids`` from ``links`` (a, b, probability) and people's ``decisions``:
     "same" pairs are joined first; a "different" pair's edge is cut, and no chain of other
     edges may join the two either (the edges are taken strongest first, and one that
-    would put a "different" pair together is skipped)."""
+    would put a "different" pair together is skipped).
+
+    Components come from SciPy's sparse graph (millions of links in a second); only the
+    components that hold both ids of a "different" pair are rebuilt edge by edge."""
     same = [(a, b) for a, b, verdict in decisions if verdict == "same"]
     apart = [(a, b) for a, b, verdict in decisions if verdict == "different"]
-    if not apart:
-        return connected_components(ids, same + [(a, b) for a, b, _ in links])
     cut = {_key(a, b) for a, b in apart}
-    ordered = [(a, b) for a, b, _ in sorted(links, key=lambda x: -x[2]) if _key(a, b) not in cut]
-    return connected_components(ids, same + ordered, apart)
+    edges = same + [(a, b) for a, b, _ in links if _key(a, b) not in cut]
+    out = components(ids, edges, [i for pair in apart for i in pair])
+    torn = {out[a] for a, b in apart if out[a] == out[b]}
+    if not torn:
+        return {i: out[i] for i in ids}
+    inside = [i for i, root in out.items() if root in torn]
+    ordered = [(a, b) for a, b, _ in sorted(links, key=lambda x: -x[2])
+               if _key(a, b) not in cut and out.get(a) in torn]
+    again = connected_components(inside, [(a, b) for a, b in same if out[a] in torn] + ordered,
+                                 [(a, b) for a, b in apart if out[a] in torn])
+    out.update(again)
+    return {i: out[i] for i in ids}
+
+
+def components(ids, edges, extra=()) -> dict:
+    """Each id (of ``ids``, the edges and ``extra``) to the smallest id of its connected
+    component, by ``scipy.sparse.csgraph.connected_components``."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as scipy_components
+    left = np.fromiter((a for a, _ in edges), np.int64, len(edges))
+    right = np.fromiter((b for _, b in edges), np.int64, len(edges))
+    nodes = np.unique(np.concatenate([np.asarray(list(ids), np.int64), left, right,
+                                      np.asarray(list(extra), np.int64)]))
+    if not len(nodes):
+        return {}
+    li, ri = np.searchsorted(nodes, left), np.searchsorted(nodes, right)
+    graph = coo_matrix((np.ones(len(li), np.int8), (li, ri)), shape=(len(nodes), len(nodes)))
+    _, label = scipy_components(graph, directed=False)
+    smallest = np.full(label.max() + 1, np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(smallest, label, nodes)
+    return dict(zip(nodes.tolist(), smallest[label].tolist()))
 
 
 def connected_components(ids, links, apart=()) -> dict:
