@@ -21,7 +21,7 @@ import pyarrow as pa
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-from .normalise import NORMALISERS
+from .normalise import NORMALISERS, SQL_NORMALISERS
 
 DEFAULT_SAME, DEFAULT_REVIEW = 0.95, 0.6
 
@@ -48,12 +48,27 @@ def normalised_table(rows, fields: dict) -> pa.Table:
 
 def normalised_columns(ids: list, columns: dict, fields: dict) -> pa.Table:
     """``normalised_table`` from column lists (``columns``: field -> raw values, in the order
-    of ``ids``): no dict per record when there are millions."""
-    out = {}
+    of ``ids``): the normalisers that have a SQL form run in DuckDB over the whole column,
+    the others in Python."""
+    raw = {}
     for name, kind in fields.items():
-        f = NORMALISERS[kind]
-        out[name] = pa.array([f(v) for v in columns[name]], pa.string())
-    return pa.table({"unique_id": pa.array(ids, pa.int64()), **out})
+        values = [None if v is None else str(v) for v in columns[name]]
+        if kind not in SQL_NORMALISERS:
+            values = [NORMALISERS[kind](v) for v in values]
+        raw[name] = pa.array(values, pa.string())
+    incoming = pa.table({"unique_id": pa.array(ids, pa.int64()), **raw})
+    selects = ", ".join(f'{SQL_NORMALISERS[kind](_quoted(name)) if kind in SQL_NORMALISERS else _quoted(name)} '
+                        f'AS {_quoted(name)}' for name, kind in fields.items())
+    con = duckdb.connect()
+    try:
+        con.register("incoming", incoming)
+        return con.sql(f"SELECT unique_id{', ' if selects else ''}{selects} FROM incoming").to_arrow_table()
+    finally:
+        con.close()
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def load(con, table: pa.Table, name: str = "records") -> None:
