@@ -272,9 +272,10 @@ def _merge(platform, con, job, spec, params) -> dict:
                         changes[master] = diff
             updated += step.records.bulk_update(app, masters, changes)
             if link:
-                moves = {r["id"]: {link: planned[o]} for o, group in groups.items() for r in group
-                         if r.get(link) != planned[o]}
-                linked += step.records.bulk_update(app, entity, moves)
+                moved = [(r["id"], planned[o]) for o, group in groups.items() for r in group
+                         if r.get(link) != planned[o]]
+                linked += step.records.bulk_update_columns(app, entity, [m[0] for m in moved],
+                                                           {link: [m[1] for m in moved]})
             created += len(fresh)
             step.written = len(chunk)
         done = end
