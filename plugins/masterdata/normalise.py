@@ -183,7 +183,31 @@ def _sql_date(col: str) -> str:
             f"|| lpad({part(1)}, 2, '0') ELSE nullif(regexp_extract({raw}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}'), '') END")
 
 
-SQL_NORMALISERS = {"text": _sql_text, "address": _sql_address, "phone": _sql_phone, "email": _sql_email,
+def _sql_words(col: str) -> tuple[str, str]:
+    """The SQL of ``split_legal_name``'s two steps: (the long form found, as its abbreviation
+    or NULL; the words left once it is removed)."""
+    cleaned = _sql_text(col)
+    found = " ".join(f"WHEN contains({cleaned}, '{long}') THEN '{short}'" for long, short in _LEGAL_FORMS)
+    removed = " ".join(f"WHEN contains({cleaned}, '{long}') THEN replace({cleaned}, '{long}', ' ')"
+                       for long, _ in _LEGAL_FORMS)
+    return f"CASE {found} END", f"string_split(CASE {removed} ELSE {cleaned} END, ' ')"
+
+
+_ABBREVIATIONS_SQL = ", ".join(f"'{a}'" for a in sorted(_FORM_ABBREVIATIONS))
+
+
+def _sql_organisation(col: str) -> str:
+    _, words = _sql_words(col)
+    kept = f"list_filter({words}, lambda w: w <> '' AND w NOT IN ({_ABBREVIATIONS_SQL}))"
+    return f"nullif(array_to_string({kept}, ' '), '')"
+
+
+def _sql_legal_form(col: str) -> str:
+    found, words = _sql_words(col)
+    return f"coalesce({found}, list_filter({words}, lambda w: w IN ({_ABBREVIATIONS_SQL}))[1])"
+
+
+SQL_NORMALISERS = {"text": _sql_text, "organisation": _sql_organisation, "legal_form": _sql_legal_form, "address": _sql_address, "phone": _sql_phone, "email": _sql_email,
                    "date": _sql_date}
 
 NORMALISERS = {
