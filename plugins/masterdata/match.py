@@ -21,7 +21,7 @@ import pyarrow as pa
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-from .normalise import NORMALISERS
+from .normalise import NORMALISERS, SQL_NORMALISERS
 
 DEFAULT_SAME, DEFAULT_REVIEW = 0.95, 0.6
 
@@ -42,14 +42,33 @@ def thresholds(spec: dict) -> tuple[float, float]:
 
 def normalised_table(rows, fields: dict) -> pa.Table:
     """An Arrow table ``unique_id`` + the normalised ``fields`` of ``rows`` (dicts with ``id``)."""
-    ids, columns = [], {name: [] for name in fields}
-    funcs = [(name, NORMALISERS[kind]) for name, kind in fields.items()]
-    for row in rows:
-        ids.append(row["id"])
-        for name, f in funcs:
-            columns[name].append(f(row.get(name)))
-    return pa.table({"unique_id": pa.array(ids, pa.int64()),
-                     **{name: pa.array(values, pa.string()) for name, values in columns.items()}})
+    rows = list(rows)
+    return normalised_columns([r["id"] for r in rows], {f: [r.get(f) for r in rows] for f in fields}, fields)
+
+
+def normalised_columns(ids: list, columns: dict, fields: dict) -> pa.Table:
+    """``normalised_table`` from column lists (``columns``: field -> raw values, in the order
+    of ``ids``): the normalisers that have a SQL form run in DuckDB over the whole column,
+    the others in Python."""
+    raw = {}
+    for name, kind in fields.items():
+        values = [None if v is None else str(v) for v in columns[name]]
+        if kind not in SQL_NORMALISERS:
+            values = [NORMALISERS[kind](v) for v in values]
+        raw[name] = pa.array(values, pa.string())
+    incoming = pa.table({"unique_id": pa.array(ids, pa.int64()), **raw})
+    selects = ", ".join(f'{SQL_NORMALISERS[kind](_quoted(name)) if kind in SQL_NORMALISERS else _quoted(name)} '
+                        f'AS {_quoted(name)}' for name, kind in fields.items())
+    con = duckdb.connect()
+    try:
+        con.register("incoming", incoming)
+        return con.sql(f"SELECT unique_id{', ' if selects else ''}{selects} FROM incoming").to_arrow_table()
+    finally:
+        con.close()
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def load(con, table: pa.Table, name: str = "records") -> None:
@@ -159,14 +178,45 @@ def cluster(ids, links, decisions=()) -> dict:
     """Clusters of ``ids`` from ``links`` (a, b, probability) and people's ``decisions``:
     "same" pairs are joined first; a "different" pair's edge is cut, and no chain of other
     edges may join the two either (the edges are taken strongest first, and one that
-    would put a "different" pair together is skipped)."""
+    would put a "different" pair together is skipped).
+
+    Components come from SciPy's sparse graph (millions of links in a second); only the
+    components that hold both ids of a "different" pair are rebuilt edge by edge."""
     same = [(a, b) for a, b, verdict in decisions if verdict == "same"]
     apart = [(a, b) for a, b, verdict in decisions if verdict == "different"]
-    if not apart:
-        return connected_components(ids, same + [(a, b) for a, b, _ in links])
     cut = {_key(a, b) for a, b in apart}
-    ordered = [(a, b) for a, b, _ in sorted(links, key=lambda x: -x[2]) if _key(a, b) not in cut]
-    return connected_components(ids, same + ordered, apart)
+    edges = same + [(a, b) for a, b, _ in links if _key(a, b) not in cut]
+    out = components(ids, edges, [i for pair in apart for i in pair])
+    torn = {out[a] for a, b in apart if out[a] == out[b]}
+    if not torn:
+        return {i: out[i] for i in ids}
+    inside = [i for i, root in out.items() if root in torn]
+    ordered = [(a, b) for a, b, _ in sorted(links, key=lambda x: -x[2])
+               if _key(a, b) not in cut and out.get(a) in torn]
+    again = connected_components(inside, [(a, b) for a, b in same if out[a] in torn] + ordered,
+                                 [(a, b) for a, b in apart if out[a] in torn])
+    out.update(again)
+    return {i: out[i] for i in ids}
+
+
+def components(ids, edges, extra=()) -> dict:
+    """Each id (of ``ids``, the edges and ``extra``) to the smallest id of its connected
+    component, by ``scipy.sparse.csgraph.connected_components``."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as scipy_components
+    left = np.fromiter((a for a, _ in edges), np.int64, len(edges))
+    right = np.fromiter((b for _, b in edges), np.int64, len(edges))
+    nodes = np.unique(np.concatenate([np.asarray(list(ids), np.int64), left, right,
+                                      np.asarray(list(extra), np.int64)]))
+    if not len(nodes):
+        return {}
+    li, ri = np.searchsorted(nodes, left), np.searchsorted(nodes, right)
+    graph = coo_matrix((np.ones(len(li), np.int8), (li, ri)), shape=(len(nodes), len(nodes)))
+    _, label = scipy_components(graph, directed=False)
+    smallest = np.full(label.max() + 1, np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(smallest, label, nodes)
+    return dict(zip(nodes.tolist(), smallest[label].tolist()))
 
 
 def connected_components(ids, links, apart=()) -> dict:

@@ -29,12 +29,13 @@ import time
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from runtime.plugin_api import Conflict, NotFound, now
 
 from . import merge as rules
 from . import state
-from .match import cluster, load, normalised_table, predict, split_pairs, train
+from .match import cluster, load, normalised_columns, predict, split_pairs, train
 from .schema import find_match
 
 KIND, JOB = "masterdata", "masterdata_run"
@@ -127,45 +128,48 @@ def _source_columns(spec: dict) -> list[str]:
     return [n for n in dict.fromkeys(names) if n and n not in ("created_at", "updated_at")]
 
 
+def _text_column(values: list) -> list:
+    """Values as text for DuckDB and the fill rules (dates in ISO form)."""
+    return [v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else (None if v is None else str(v))
+            for v in values]
+
+
 def _read(platform, con, job, spec, params) -> dict:
     records = platform.records(params.get("username"))
     app, entity = job["app"], job["entity"]
     link = spec["sources"].get("master_link")
     columns = _source_columns(spec)
-    rows = [r for batch in records.scan(app, entity, columns) for r in batch]
+    data = records.scan_columns(app, entity, columns)
+    ids = data["id"]
     if params.get("incremental"):
         previous = last_finished(platform, app, entity)
         if previous is None:
             raise LookupError("no finished run to match against: run a full match first")
         params["model"] = previous["params"]["model"]
         since = _aware(dt.datetime.fromisoformat(previous["params"]["finished_at"]))
-        new = [r["id"] for r in rows if (link and r.get(link) is None) or _aware(r["updated_at"]) > since]
+        links = data[link] if link else [0] * len(ids)
+        is_new = [(link and m is None) or _aware(u) > since for m, u in zip(links, data["updated_at"])]
     else:
-        new = [r["id"] for r in rows]
-    for r in rows:   # values as text for DuckDB and the fill rules
-        for k, v in r.items():
-            if isinstance(v, (dt.date, dt.datetime)):
-                r[k] = v.isoformat()
-    new_set = set(new)
-    table = normalised_table(rows, spec["fields"])
-    load(con, table, "records")
+        is_new = [True] * len(ids)
+    new = [i for i, fresh in zip(ids, is_new) if fresh]
+    texts = {c: _text_column(data[c]) for c in columns if c != link}
+    load(con, normalised_columns(ids, {f: texts[f] for f in spec["fields"]}, spec["fields"]), "records")
     if params.get("incremental"):
         con.execute("CREATE OR REPLACE TABLE new_records AS SELECT * FROM records WHERE unique_id IN "
                     "(SELECT unnest(?::BIGINT[]))", [new])
         con.execute("DELETE FROM records WHERE unique_id IN (SELECT unique_id FROM new_records)")
-    import pyarrow as pa
-    raw = {c: [r.get(c) for r in rows] for c in ["id", "updated_at", *columns]}
-    raw["updated_at"] = [str(v) for v in raw["updated_at"]]
-    raw["is_new"] = [r["id"] in new_set for r in rows]
-    load(con, pa.table({k: pa.array(v, pa.int64() if k in ("id", link) else
-                                    (pa.bool_() if k == "is_new" else pa.string())) for k, v in raw.items()}), "raw")
+    raw = {"id": pa.array(ids, pa.int64()), "updated_at": pa.array(_text_column(data["updated_at"]), pa.string())}
+    for c in columns:
+        raw[c] = pa.array(data[c], pa.int64()) if c == link else pa.array(texts[c], pa.string())
+    raw["is_new"] = pa.array(is_new, pa.bool_())
+    load(con, pa.table(raw), "raw")
+    del data, texts, raw
     masters = spec["masters"]["entity"]
     wanted = list(rules.rules(spec)) + ([spec["masters"]["ids_field"]] if spec["masters"].get("ids_field") else [])
-    current = [r for batch in records.scan(app, masters, wanted) for r in batch]
-    load(con, pa.table({"id": pa.array([r["id"] for r in current], pa.int64()),
-                        **{f: pa.array([None if r[f] is None else str(r[f]) for r in current], pa.string())
-                           for f in wanted}}), "masters_now")
-    return {"records": len(rows), "new": len(new), "masters": len(current)}
+    current = records.scan_columns(app, masters, wanted)
+    load(con, pa.table({"id": pa.array(current["id"], pa.int64()),
+                        **{f: pa.array(_text_column(current[f]), pa.string()) for f in wanted}}), "masters_now")
+    return {"records": len(ids), "new": len(new), "masters": len(current["id"])}
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -218,7 +222,6 @@ def _cluster(platform, con, job, spec, params) -> dict:
             taken.add(master)
         plan.extend((i, order, master) for i in group)
         order += 1
-    import pyarrow as pa
     load(con, pa.table({"id": pa.array([p[0] for p in plan], pa.int64()),
                         "ord": pa.array([p[1] for p in plan], pa.int64()),
                         "master": pa.array([p[2] for p in plan], pa.int64())}), "plan")
@@ -269,9 +272,10 @@ def _merge(platform, con, job, spec, params) -> dict:
                         changes[master] = diff
             updated += step.records.bulk_update(app, masters, changes)
             if link:
-                moves = {r["id"]: {link: planned[o]} for o, group in groups.items() for r in group
-                         if r.get(link) != planned[o]}
-                linked += step.records.bulk_update(app, entity, moves)
+                moved = [(r["id"], planned[o]) for o, group in groups.items() for r in group
+                         if r.get(link) != planned[o]]
+                linked += step.records.bulk_update_columns(app, entity, [m[0] for m in moved],
+                                                           {link: [m[1] for m in moved]})
             created += len(fresh)
             step.written = len(chunk)
         done = end

@@ -69,10 +69,21 @@ class Records:
         with self._bulk_tx() as conn:
             return self._loom.bulk.update(conn, app, entity, changes, self.actor)
 
+    def bulk_update_columns(self, app: str, entity: str, ids: list[int], columns: dict) -> int:
+        """``bulk_update`` from column lists (``{field: [value per id]}``), with the same checks
+        and one audit entry: for setting millions of links without a dict per record."""
+        with self._bulk_tx() as conn:
+            return self._loom.bulk.update_columns(conn, app, entity, list(ids), columns, self.actor)
+
     def scan(self, app: str, entity: str, fields, changed_since=None, batch: int = 20000):
         """Every readable record's ``id``, ``updated_at`` and ``fields`` as plain values, in
         batches (lists of dicts) in id order; only those updated after ``changed_since`` when given."""
         return self._loom.bulk.scan(app, entity, list(fields), self.actor, changed_since, batch)
+
+    def scan_columns(self, app: str, entity: str, fields, changed_since=None, batch: int = 200000) -> dict:
+        """What ``scan`` reads, as ``{column: [values in id order]}`` (``id``, ``updated_at``,
+        then ``fields``): for reading millions of records without a dict per record."""
+        return self._loom.bulk.scan_columns(app, entity, list(fields), self.actor, changed_since, batch)
 
     def transition(self, app: str, entity: str, record_id: int, name: str, data: dict | None = None) -> dict:
         return self._loom.workflow.transition(app, entity, int(record_id), name, dict(data or {}), actor=self.actor,
@@ -194,7 +205,9 @@ class Platform:
         the draft since ``revision`` (``Conflict`` otherwise); the new revision. ``spec`` must
         pass the entity JSON Schema (``ValueError`` listing each problem by path); the whole
         app is checked, as always, when an analyst publishes it in the designer."""
-        from metamodel.schemas import validator  # metamodel is pure; imported here to keep start-up light
+        from metamodel.schemas import (
+            validator,  # metamodel is pure; imported here to keep start-up light
+        )
 
         problems = [f"{'.'.join(str(p) for p in e.absolute_path) or entity}: {e.message}"
                     for e in validator("entity").iter_errors(spec)]

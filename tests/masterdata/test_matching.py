@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from plugins.masterdata.match import connected_components, match
+from plugins.masterdata.match import cluster, connected_components, match
 from tests.masterdata.synth import generate, inn
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parent / "consumers_app" / "extensions" / "masterdata.yaml")
@@ -18,8 +18,8 @@ SPEC = yaml.safe_load((Path(__file__).resolve().parent / "consumers_app" / "exte
 
 def _pairs(cluster_of: dict) -> set:
     members = defaultdict(list)
-    for record, cluster in cluster_of.items():
-        members[cluster].append(record)
+    for record, key in cluster_of.items():
+        members[key].append(record)
     return {pair for group in members.values() for pair in itertools.combinations(sorted(group), 2)}
 
 
@@ -65,3 +65,19 @@ def test_generated_inns_pass_the_checksum():
     from plugins.masterdata.normalise import inn_valid
     rng = random.Random(1)
     assert all(inn_valid(inn(rng, 10)) and inn_valid(inn(rng, 12)) for _ in range(200))
+
+
+def test_scipy_clusters_equal_union_find_on_a_random_graph():
+    import random
+    rng = random.Random(11)
+    ids = list(range(1, 2001))
+    links = [(rng.choice(ids), rng.choice(ids), 0.99) for _ in range(1500)]
+    assert cluster(ids, links) == connected_components(ids, [(a, b) for a, b, _ in links])
+
+
+def test_a_different_decision_splits_only_its_own_component():
+    links = [(1, 2, 0.99), (2, 3, 0.97), (3, 4, 0.999), (5, 6, 0.99)]
+    out = cluster([1, 2, 3, 4, 5, 6, 7], links, [(1, 4, "different")])
+    assert out[1] != out[4]
+    assert out[3] == out[4] and out[1] == out[2]   # the weakest edge (2, 3) is the one skipped
+    assert out[5] == out[6] == 5 and out[7] == 7

@@ -63,3 +63,31 @@ def test_text_folds_case_yo_and_punctuation():
 def test_dates_in_both_notations():
     assert n.date("01.02.1980") == n.date("1980-02-01") == "1980-02-01"
     assert n.date("вчера") is None
+
+
+def test_the_sql_normalisers_agree_with_the_python_ones():
+    from plugins.masterdata.match import normalised_columns
+    from plugins.masterdata.normalise import NORMALISERS, SQL_NORMALISERS
+    from tests.masterdata.synth import generate
+    records, _ = generate(3000, seed=9)
+    tricky = {
+        "text": ["  Ёлкин-Палкин!! ", "ПЁТР", "a__b", "\t\n", "!!!", "O'Brien\u00a0Jr.", "", "№5 «Ромашка»"],
+        "address": ["ул. Ленина, д.5, кв.12", "Улица Ленина дом 5", "пр-т Мира 7а", "б-р Победы, к2",
+                    "г Пермь, пос. Лесной", "Посёлок Ёлки", "", "---", "12-я Линия"],
+        "phone": ["+7 (912) 345-67-89", "8 912 345 67 89", "12345", "", "tel: 9123456789 ext 12"],
+        "email": ["  Ivan@Mail.RU ", "no-at-sign", "", " \u00a0a@b.c"],
+        "organisation": ['ООО "Ромашка"', "Общество с ограниченной ответственностью «Вектор»", "ао",
+                         "Публичное акционерное общество Гранит ПАО", "ИП Иванов И.И.", "", "Мир ооо",
+                         "непубличное акционерное общество Альфа", "оооо Квант"],
+        "date": ["5.3.1980", "05/03/1980", "1980-03-05", "1980-03-05T10:00:00", " 01.12.2001 ", "31.13", "",
+                 "1980-3-5", "x1980-03-05"],
+    }
+    checked = 0
+    for kind in SQL_NORMALISERS:
+        field = {"text": "first_name", "address": "address", "phone": "phone", "email": "email",
+                 "date": "birth_date", "organisation": "name", "legal_form": "name"}[kind]
+        values = [r.get(field) for r in records] + tricky["organisation" if kind == "legal_form" else kind] + [None]
+        got = normalised_columns(list(range(len(values))), {"v": values}, {"v": kind}).column("v").to_pylist()
+        assert got == [NORMALISERS[kind](v) for v in values], kind
+        checked += len(values)
+    assert checked > 15000
