@@ -18,6 +18,7 @@ import logging
 
 import duckdb
 import pyarrow as pa
+import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -85,8 +86,22 @@ def _comparison(spec: dict):
         return cl.LevenshteinAtThresholds(field, [int(x) for x in (limits or [1, 2])])
     if kind == "jaro_winkler":
         return cl.JaroWinklerAtThresholds(field, limits or [0.9, 0.7])
-    return cl.AbsoluteDateDifferenceAtThresholds(field, metrics=["day"] * len(limits or [1]),
-                                                 thresholds=limits or [1], input_is_string=True)
+    if not spec.get("day_month_swap"):
+        return cl.AbsoluteDateDifferenceAtThresholds(field, metrics=["day"] * len(limits or [1]),
+                                                     thresholds=limits or [1], input_is_string=True)
+    return cl.CustomComparison(
+        [cll.NullLevel(field), cll.ExactMatchLevel(field), cll.CustomLevel(_swapped(field), "day and month swapped"),
+         *[cll.AbsoluteDateDifferenceLevel(field, input_is_string=True, threshold=t, metric="day")
+           for t in (limits or [1])],
+         cll.ElseLevel()], output_column_name=field)
+
+
+def _swapped(field: str) -> str:
+    """Two ISO dates of one year whose day and month are swapped: a clerk's slip, not another
+    person (it counts as a near match, so ``must_agree`` does not veto it)."""
+    left, right = f'"{field}_l"', f'"{field}_r"'
+    return (f"substr({left}, 1, 4) = substr({right}, 1, 4) AND substr({left}, 6, 2) = substr({right}, 9, 2) "
+            f"AND substr({left}, 9, 2) = substr({right}, 6, 2)")
 
 
 def _quiet():

@@ -22,6 +22,10 @@ _comparison = {
         "thresholds": {"type": "array", "items": {"type": "number", "minimum": 0}, "maxItems": 4,
                        **titled("Пороги", "Thresholds", "levenshtein — расстояния, jaro_winkler — сходство, date — "
                                 "разница в днях", "levenshtein: distances; jaro_winkler: similarities; date: day distances")},
+        "day_month_swap": {"type": "boolean", **titled(
+            "Перепутанные день и месяц", "Day and month swapped",
+            "только для date: дата с переставленными днём и месяцем считается почти совпадающей",
+            "date only: a date with its day and month swapped counts as a near match")},
     },
 }
 
@@ -150,6 +154,8 @@ def check(section: dict, doc: dict):
         for i, comp in enumerate(spec["comparisons"]):
             if comp["field"] not in declared:
                 yield where + ("comparisons", i, "field"), f"{comp['field']!r} is not among fields: {sorted(declared)}", 0
+            if comp.get("day_month_swap") and comp["kind"] != "date":
+                yield where + ("comparisons", i, "day_month_swap"), "day_month_swap is for kind: date only", 0
         compared = {c["field"] for c in spec["comparisons"]}
         for i, field in enumerate(spec.get("must_agree") or []):
             if field not in compared:

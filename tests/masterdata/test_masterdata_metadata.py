@@ -29,6 +29,8 @@ def test_a_valid_section_publishes(sqlite_loom):
      "matches.consumers.masters.fields.inn.from: entity 'source_record' has no field 'tax_id' to take 'inn' from"),
     (lambda m: m["masters"].__setitem__("ids_field", "codes"), "entity 'master' has no field 'codes'"),
     (lambda m: m["sources"].__setitem__("timestamp_field", "seen"), "sources.timestamp_field"),
+    (lambda m: m["comparisons"][0].__setitem__("day_month_swap", True),
+     "matches.consumers.comparisons[0].day_month_swap: day_month_swap is for kind: date only"),
 ])
 def test_publishing_names_the_path_of_a_bad_section(sqlite_loom, change, expected):
     doc, _ = read_folder(APP)

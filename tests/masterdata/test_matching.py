@@ -2,6 +2,7 @@
 against the generator's true clusters (households, namesakes, movers, typos)."""
 from __future__ import annotations
 
+import copy
 import itertools
 import time
 from collections import defaultdict
@@ -34,8 +35,8 @@ def test_five_thousand_consumers_match_their_true_clusters():
     f1 = 2 * precision * recall / (precision + recall)
     print(f"\nmasterdata: {len(records)} records, {len(true)} true pairs, {result.pairs_scored} scored, "
           f"{len(result.review)} for review; P={precision:.4f} R={recall:.4f} F1={f1:.4f} in {elapsed:.1f}s")
-    # measured with seed 7: P=1.0000 R=0.9430 F1=0.9707
-    assert precision >= 0.99 and recall >= 0.93 and f1 >= 0.96, (precision, recall, f1)
+    # measured with seed 7: P=1.0000 R=0.9550 F1=0.9770 (0.9707 before the day-and-month-swap level)
+    assert precision >= 0.99 and recall >= 0.945 and f1 >= 0.97, (precision, recall, f1)
     assert result.review, "pairs between the thresholds go to review"
 
 
@@ -53,6 +54,22 @@ def test_relatives_sharing_a_premise_stay_apart():
         row["id"] += 100
     clusters = match(records + filler, SPEC).clusters
     assert len({clusters[i] for i in (1, 2)}) == 1 and len({clusters[i] for i in (1, 3, 5)}) == 3
+
+
+def test_a_birth_date_with_day_and_month_swapped_is_a_slip_not_another_person():
+    person = {"name": "Смирнова Ольга Викторовна", "first_name": "Ольга", "inn": None, "phone": "+7 342 210-11-12",
+              "email": "olga.smirnova@mail.ru", "address": "г. Пермь, ул. Сибирская, д. 12, кв. 40"}
+    records = [{"id": 1, "source": "billing", "birth_date": "1985-03-07", **person},
+               {"id": 2, "source": "crm", "birth_date": "1985-07-03", **person}]
+    filler, _ = generate(1500, seed=3)
+    for row in filler:
+        row["id"] += 100
+    strict = copy.deepcopy(SPEC)
+    next(c for c in strict["comparisons"] if c["field"] == "birth_date").pop("day_month_swap")
+    together = match(records + filler, SPEC).clusters
+    assert together[1] == together[2]
+    apart = match(records + filler, strict).clusters
+    assert apart[1] != apart[2], "without the swap level the dates disagree and must_agree keeps them apart"
 
 
 def test_connected_components_join_through_a_chain():
