@@ -79,12 +79,7 @@ def update(loom, conn, app: str, entity: str, changes: dict, actor) -> int:
     loom.permissions.check_write(actor, et.entity, {n: True for n in names})
     typed = {int(rid): _values(et, data, f"record {rid}") for rid, data in changes.items()}
     ids = sorted(typed)
-    visible = loom.permissions.row_filter(et.entity, t, actor)
-    query = select(func.count()).select_from(t).where(t.c.id.in_(ids), t.c.deleted_at.is_(None))
-    if visible is not None:
-        query = query.where(visible)
-    if conn.execute(query).scalar() != len(ids):
-        raise ValidationFailed([FieldError("id", "some of these records do not exist or you may not see them")])
+    _require_visible(conn, t, loom.permissions.row_filter(et.entity, t, actor), ids, len(ids) or 1)
     link_fields = [n for n in names if et.entity.fields[n].value_type in ("link", "user", "group")]
     for name in link_fields:
         f = et.entity.fields[name]
@@ -138,14 +133,7 @@ def update_columns(loom, conn, app: str, entity: str, ids: list[int], columns: d
     loom.permissions.check_write(actor, et.entity, {n: True for n in names})
     ids = [int(i) for i in ids]
     typed = {name: _column_values(et, name, columns[name], ids) for name in names}
-    visible = loom.permissions.row_filter(et.entity, t, actor)
-    for start in range(0, len(ids), batch):
-        part = ids[start:start + batch]
-        query = select(func.count()).select_from(t).where(t.c.id.in_(part), t.c.deleted_at.is_(None))
-        if visible is not None:
-            query = query.where(visible)
-        if conn.execute(query).scalar() != len(part):
-            raise ValidationFailed([FieldError("id", "some of these records do not exist or you may not see them")])
+    _require_visible(conn, t, loom.permissions.row_filter(et.entity, t, actor), ids, batch)
     link_fields = [n for n in names if et.entity.fields[n].value_type in ("link", "user", "group")]
     for name in link_fields:
         f, target = et.entity.fields[name], _target(loom, et, et.entity.fields[name])
@@ -232,6 +220,17 @@ def _readable(loom, app: str, entity: str, fields: list[str], actor, changed_sin
     if changed_since is not None:
         query = query.where(t.c.updated_at > changed_since)
     return t, query
+
+
+def _require_visible(conn, t, visible, ids: list[int], batch: int) -> None:
+    """Refuse unless every id is a live record the actor may see (counted ``batch`` ids at a time)."""
+    for start in range(0, len(ids), batch):
+        part = ids[start:start + batch]
+        query = select(func.count()).select_from(t).where(t.c.id.in_(part), t.c.deleted_at.is_(None))
+        if visible is not None:
+            query = query.where(visible)
+        if conn.execute(query).scalar() != len(part):
+            raise ValidationFailed([FieldError("id", "some of these records do not exist or you may not see them")])
 
 
 def scan_columns(loom, app: str, entity: str, fields: list[str], actor, changed_since=None,
