@@ -76,3 +76,46 @@ def ids_text(records: list[dict], source_field: str, id_field: str) -> str:
     for r in records:
         by_source.setdefault(r.get(source_field) or "?", []).append(str(r.get(id_field)))
     return "; ".join(f"{source}: {', '.join(sorted(ids))}" for source, ids in sorted(by_source.items()))
+
+
+# Python's str.strip() whitespace, for "empty" in SQL (RE2 knows ASCII \s only).
+_BLANK = r"^[\t\n\v\f\r\x{1c}-\x{1f}\x{85}\p{Z}]*$"
+
+
+def quoted(name: str) -> str:
+    """A SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _field_sql(name: str, rule: dict, source_field: str, stamp_field: str | None) -> str:
+    """One master field for every cluster: ``(_ord, value)`` chosen as :func:`values` does."""
+    take, src = quoted(rule["from"]), quoted(source_field)
+    ranks = " ".join(f"WHEN '{s.replace(chr(39), chr(39) * 2)}' THEN {i}" for i, s in enumerate(rule["priority"]))
+    rank = f"CASE {src} {ranks} ELSE {len(rule['priority'])} END" if ranks else "0"
+    stamp = quoted(stamp_field) if stamp_field else "NULL"
+    first = {"most_frequent": "_count DESC, ", "longest": "length(_v) DESC, "}.get(rule["fill"], "")
+    return (f"SELECT _ord, _v AS {quoted(name)} FROM ("
+            f"SELECT _ord, id, _v, _rank, _stamp, count(*) OVER (PARTITION BY _ord, _rank, _v) AS _count FROM ("
+            f"SELECT _ord, id, {take}::VARCHAR AS _v, {rank} AS _rank, {stamp}::VARCHAR AS _stamp FROM members "
+            f"WHERE {take} IS NOT NULL AND NOT regexp_matches({take}::VARCHAR, '{_BLANK}'))) "
+            f"QUALIFY row_number() OVER (PARTITION BY _ord ORDER BY _rank, {first}"
+            f"(_stamp IS NOT NULL) DESC, _stamp DESC, id DESC) = 1")
+
+
+def values_sql(field_rules: dict, source_field: str, stamp_field: str | None = None,
+               ids: tuple[str, str] | None = None) -> str:
+    """:func:`values` (and, with ``ids`` = (master ids field, source id field), :func:`ids_text`)
+    for every cluster at once, as one DuckDB query over a relation ``members`` (``_ord``: the
+    cluster, ``id`` and the source fields as text). Its rows: ``_ord``, then each master field.
+    Millions of source records take seconds where a Python call per cluster took a minute."""
+    parts = [(name, _field_sql(name, rule, source_field, stamp_field)) for name, rule in field_rules.items()]
+    if ids:
+        src, sid = quoted(source_field), quoted(ids[1])
+        parts.append((ids[0], (
+            f"SELECT _ord, string_agg(_src || ': ' || _ids, '; ' ORDER BY _src) AS {quoted(ids[0])} FROM ("
+            f"SELECT _ord, coalesce(nullif({src}::VARCHAR, ''), '?') AS _src, "
+            f"string_agg(coalesce({sid}::VARCHAR, 'None'), ', ' ORDER BY coalesce({sid}::VARCHAR, 'None')) AS _ids "
+            f"FROM members GROUP BY ALL) GROUP BY _ord")))
+    joins = " ".join(f"LEFT JOIN ({sql}) AS _f{i} USING (_ord)" for i, (_, sql) in enumerate(parts))
+    picked = "".join(f", _f{i}.{quoted(name)}" for i, (name, _) in enumerate(parts))
+    return f"SELECT _c._ord{picked} FROM (SELECT DISTINCT _ord FROM members) AS _c {joins} ORDER BY _c._ord"

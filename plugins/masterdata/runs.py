@@ -35,7 +35,7 @@ from runtime.plugin_api import Conflict, NotFound, now
 
 from . import merge as rules
 from . import state
-from .match import cluster, load, normalised_columns, predict, split_pairs, train
+from .match import cluster, load, normalised_sql, predict, split_pairs, train
 from .schema import find_match
 
 KIND, JOB = "masterdata", "masterdata_run"
@@ -128,48 +128,41 @@ def _source_columns(spec: dict) -> list[str]:
     return [n for n in dict.fromkeys(names) if n and n not in ("created_at", "updated_at")]
 
 
-def _text_column(values: list) -> list:
-    """Values as text for DuckDB and the fill rules (dates in ISO form)."""
-    return [v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else (None if v is None else str(v))
-            for v in values]
-
-
 def _read(platform, con, job, spec, params) -> dict:
     records = platform.records(params.get("username"))
     app, entity = job["app"], job["entity"]
     link = spec["sources"].get("master_link")
-    columns = _source_columns(spec)
-    data = records.scan_columns(app, entity, columns)
-    ids = data["id"]
+    new, values = "TRUE", []
     if params.get("incremental"):
         previous = last_finished(platform, app, entity)
         if previous is None:
             raise LookupError("no finished run to match against: run a full match first")
         params["model"] = previous["params"]["model"]
         since = _aware(dt.datetime.fromisoformat(previous["params"]["finished_at"]))
-        links = data[link] if link else [0] * len(ids)
-        is_new = [(link and m is None) or _aware(u) > since for m, u in zip(links, data["updated_at"])]
-    else:
-        is_new = [True] * len(ids)
-    new = [i for i, fresh in zip(ids, is_new) if fresh]
-    texts = {c: _text_column(data[c]) for c in columns if c != link}
-    load(con, normalised_columns(ids, {f: texts[f] for f in spec["fields"]}, spec["fields"]), "records")
+        new = "try_cast(updated_at AS TIMESTAMP) > ?"
+        new = f"({rules.quoted(link)} IS NULL OR {new})" if link else new
+        values = [since.astimezone(dt.UTC).replace(tzinfo=None)]
+    _load(con, "raw", records.scan_arrow(app, entity, _source_columns(spec)), f"*, {new} AS is_new", values)
+    con.execute(f"CREATE OR REPLACE TABLE records AS {normalised_sql('raw', spec['fields'])}")
     if params.get("incremental"):
         con.execute("CREATE OR REPLACE TABLE new_records AS SELECT * FROM records WHERE unique_id IN "
-                    "(SELECT unnest(?::BIGINT[]))", [new])
+                    "(SELECT id FROM raw WHERE is_new)")
         con.execute("DELETE FROM records WHERE unique_id IN (SELECT unique_id FROM new_records)")
-    raw = {"id": pa.array(ids, pa.int64()), "updated_at": pa.array(_text_column(data["updated_at"]), pa.string())}
-    for c in columns:
-        raw[c] = pa.array(data[c], pa.int64()) if c == link else pa.array(texts[c], pa.string())
-    raw["is_new"] = pa.array(is_new, pa.bool_())
-    load(con, pa.table(raw), "raw")
-    del data, texts, raw
     masters = spec["masters"]["entity"]
     wanted = list(rules.rules(spec)) + ([spec["masters"]["ids_field"]] if spec["masters"].get("ids_field") else [])
-    current = records.scan_columns(app, masters, wanted)
-    load(con, pa.table({"id": pa.array(current["id"], pa.int64()),
-                        **{f: pa.array(_text_column(current[f]), pa.string()) for f in wanted}}), "masters_now")
-    return {"records": len(ids), "new": len(new), "masters": len(current["id"])}
+    _load(con, "masters_now", records.scan_arrow(app, masters, wanted),
+          "id" + "".join(f", {rules.quoted(f)}::VARCHAR AS {rules.quoted(f)}" for f in wanted))
+    (total, fresh), = con.execute("SELECT count(*), count(*) FILTER (is_new) FROM raw").fetchall()
+    return {"records": total, "new": fresh, "masters": con.execute("SELECT count(*) FROM masters_now").fetchall()[0][0]}
+
+
+def _load(con, name: str, table, columns: str = "*", values=()) -> None:
+    """The Arrow ``table`` as the DuckDB table ``name`` (``columns``: what to select of it)."""
+    con.register("_scanned", table)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM _scanned", list(values))
+    finally:
+        con.unregister("_scanned")
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -232,54 +225,75 @@ def _cluster(platform, con, job, spec, params) -> dict:
 def _merge(platform, con, job, spec, params) -> dict:
     app, entity, run_id = job["app"], job["entity"], job["id"]
     src = spec["sources"]
-    link, stamp = src.get("master_link"), src.get("timestamp_field")
+    link = src.get("master_link")
     masters, ids_field = spec["masters"]["entity"], spec["masters"].get("ids_field")
-    field_rules = rules.rules(spec)
-    columns = ["id", "updated_at", *_source_columns(spec)]
+    names = list(rules.rules(spec)) + ([ids_field] if ids_field else [])
+    _plan_values(con, spec)
     total = con.execute("SELECT count(*) FROM plan").fetchall()[0][0]
-    ordered = con.execute(f"SELECT {', '.join('raw.' + c for c in columns)}, plan.ord, plan.master "
-                          "FROM plan JOIN raw USING (id) ORDER BY plan.ord, plan.id").fetchall()
-    now_values = {r[0]: r[1:] for r in con.execute("SELECT * FROM masters_now").fetchall()}
-    now_names = [d[0] for d in con.execute("SELECT * FROM masters_now LIMIT 0").description][1:]
     created = linked = updated = 0
     done = platform.file_run(run_id)["done"]
     while done < total:
-        end = min(done + CHUNK, total)
-        while end < total and ordered[end][-2] == ordered[end - 1][-2]:
-            end += 1          # a cluster is never cut between two chunks
-        chunk = ordered[done:end]
-        groups: dict = {}
-        for row in chunk:
-            groups.setdefault(row[-2], []).append(dict(zip(columns, row)))
-        planned = {row[-2]: row[-1] for row in chunk}
+        # whole clusters, about CHUNK source records, from the first one not merged yet
+        chunk = _columns(con, "SELECT * FROM master_values WHERE _before >= ? AND _before < ? ORDER BY _ord",
+                         [done, done + CHUNK])
+        end = done + sum(chunk["_n"])
+        members = _columns(con, (
+            f"SELECT plan.id, plan.ord, {'raw.' + rules.quoted(link) if link else 'NULL'} AS link FROM plan JOIN raw USING (id) "
+            "WHERE plan.ord BETWEEN ? AND ?"), [chunk["_ord"][0], chunk["_ord"][-1]])
         with platform.file_run_step(run_id, done, end, params.get("username")) as step:
-            values = {}
-            for order, group in groups.items():
-                v = rules.values(group, field_rules, src["source_field"], stamp)
-                if ids_field:
-                    v[ids_field] = rules.ids_text(group, src["source_field"], src["source_id_field"])
-                values[order] = v
-            fresh = [order for order in groups if planned[order] is None]
-            new_ids = step.records.bulk_create(app, masters, [values[o] for o in fresh])
-            planned.update(zip(fresh, new_ids))
-            changes = {}
-            for order in groups:
-                master = planned[order]
-                if order not in fresh and master in now_values:
-                    current = dict(zip(now_names, now_values[master]))
-                    diff = {k: v for k, v in values[order].items() if (None if v is None else str(v)) != current.get(k)}
-                    if diff:
-                        changes[master] = diff
-            updated += step.records.bulk_update(app, masters, changes)
+            fresh = [i for i, m in enumerate(chunk["_master"]) if m is None]
+            new_ids = step.records.bulk_create_columns(app, masters, {n: [chunk[n][i] for i in fresh] for n in names})
+            master_of = dict(zip(chunk["_ord"], chunk["_master"]))
+            master_of.update(zip((chunk["_ord"][i] for i in fresh), new_ids))
+            updated += step.records.bulk_update(app, masters, _changes(con, chunk, names))
             if link:
-                moved = [(r["id"], planned[o]) for o, group in groups.items() for r in group
-                         if r.get(link) != planned[o]]
+                moved = [(i, master_of[o]) for i, o, now_linked in zip(members["id"], members["ord"], members["link"])
+                         if now_linked != master_of[o]]
                 linked += step.records.bulk_update_columns(app, entity, [m[0] for m in moved],
                                                            {link: [m[1] for m in moved]})
             created += len(fresh)
-            step.written = len(chunk)
+            step.written = end - done
         done = end
     return {"created": created, "updated": updated, "linked": linked}
+
+
+def _plan_values(con, spec: dict) -> None:
+    """The table ``master_values``: each planned cluster's master values (``merge.values_sql``),
+    its planned master, its size and the source records of the clusters before it."""
+    src, ids_field = spec["sources"], spec["masters"].get("ids_field")
+    con.execute("CREATE OR REPLACE VIEW members AS SELECT plan.ord AS _ord, raw.* FROM plan JOIN raw USING (id)")
+    query = rules.values_sql(rules.rules(spec), src["source_field"], src.get("timestamp_field"),
+                             (ids_field, src["source_id_field"]) if ids_field else None)
+    con.execute(f"CREATE OR REPLACE TABLE master_values AS SELECT v.*, s._master, s._n, "
+                f"coalesce(sum(s._n) OVER (ORDER BY v._ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) "
+                f"AS _before FROM ({query}) AS v JOIN (SELECT ord AS _ord, any_value(master) AS _master, "
+                f"count(*) AS _n FROM plan GROUP BY ord) AS s USING (_ord) ORDER BY v._ord")
+
+
+def _changes(con, chunk: dict, names: list[str]) -> dict:
+    """Existing masters of ``chunk`` whose values differ from their current ones: ``{id: {field: value}}``."""
+    kept = [i for i, m in enumerate(chunk["_master"]) if m is not None]
+    if not kept:
+        return {}
+    current = {row[0]: row[1:] for row in con.execute(
+        f"SELECT id, {', '.join(rules.quoted(n) for n in names)} FROM masters_now WHERE id IN "
+        "(SELECT unnest(?::BIGINT[]))", [[chunk["_master"][i] for i in kept]]).fetchall()}
+    changes = {}
+    for i in kept:
+        master = chunk["_master"][i]
+        now_values = current.get(master)
+        if now_values is None:
+            continue
+        diff = {n: chunk[n][i] for n, old in zip(names, now_values) if chunk[n][i] != old}
+        if diff:
+            changes[master] = diff
+    return changes
+
+
+def _columns(con, sql: str, params: list) -> dict:
+    """A query's result as ``{column: [values]}`` through Arrow (no tuple per row)."""
+    table = con.sql(sql, params=params).to_arrow_table()
+    return {name: table.column(name).to_pylist() for name in table.column_names}
 
 
 STAGE = {"read": _read, "train": _train, "predict": _predict, "cluster": _cluster, "merge": _merge}

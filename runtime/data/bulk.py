@@ -10,11 +10,15 @@ Script hooks do not run, as they do not for an import.
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import io
+import json
+
+from sqlalchemy import BigInteger, Integer, Text, any_, bindparam, cast, func, literal, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from runtime.errors import ValidationFailed
 
-from .importer import _target, _write_on
+from .importer import _target, _write_on, bound_column
 from .records import compute_all
 from .storage import utcnow
 from .values import FieldError, check, coerce
@@ -57,12 +61,46 @@ def create(loom, conn, app: str, entity: str, rows: list[dict], actor) -> list[i
         if et.entity.computed_order:
             compute_all(et.entity, record)
         records.append({n: record.get(n) for n in sorted(set(record) | set(names))})
-    links = {f.name: (_target(loom, et, f), f) for f in fields.values()
+    return _insert(loom, conn, et, records, names, actor)
+
+
+def create_columns(loom, conn, app: str, entity: str, columns: dict[str, list], actor) -> list[int]:
+    """``create`` from column lists: record ``i`` gets ``columns[field][i]``. The same checks
+    (permissions, coerced and checked values, defaults, required fields, links, one audit
+    entry) a column at a time, for hundreds of thousands of new records."""
+    count = len(next(iter(columns.values()), []))
+    if any(len(values) != count for values in columns.values()):
+        raise ValidationFailed([FieldError("columns", "each column needs one value per record")])
+    if not count:
+        return []
+    et = loom.entity_tables(app, entity)
+    if et.entity.computed_order:   # computed fields are worked out record by record
+        return create(loom, conn, app, entity, [dict(zip(columns, row)) for row in zip(*columns.values())], actor)
+    loom.permissions.require(actor, et.entity, "create")
+    names = sorted(columns)
+    loom.permissions.check_write(actor, et.entity, {n: True for n in names})
+    typed = {n: _column_values(et, n, columns[n], lambda i: f"row {i + 1}") for n in names}
+    for f in et.entity.fields.values():
+        if f.name not in typed and "default" in f.spec and f.storage == "column":
+            typed[f.name] = [coerce(f, f.spec["default"])] * count
+        if f.required and f.storage == "column" and f.type != "computed":
+            values = typed.get(f.name) or [None]
+            empty = next((i for i, v in enumerate(values) if v is None or v == ""), None)
+            if empty is not None:
+                raise ValidationFailed([FieldError(f"row {empty + 1}: {f.name}", "is required")])
+    keys = sorted(typed)
+    return _insert(loom, conn, et, [dict(zip(keys, row)) for row in zip(*(typed[k] for k in keys))], names, actor)
+
+
+def _insert(loom, conn, et, records: list[dict], names: list[str], actor) -> list[int]:
+    """Write checked ``records`` as ``loom import`` does; their ids, in order."""
+    links = {f.name: (_target(loom, et, f), f) for f in et.entity.fields.values()
              if f.name in names and f.value_type in ("link", "user", "group")}
-    _write_on(loom, conn, et, records, links, loom.live_version(app), et.entity.initial_status, len(records), actor)
+    _write_on(loom, conn, et, records, links, loom.live_version(et.entity.app), et.entity.initial_status,
+              len(records), actor)
     t = et.main
     numbers = [r["number"] for r in records]
-    ids = dict(conn.execute(select(t.c.number, t.c.id).where(t.c.number.in_(numbers))).all())
+    ids = dict(conn.execute(select(t.c.number, t.c.id).where(among(conn, t.c.number, numbers))).all())
     loom.deliveries.queue(conn, et, list(ids.values()))  # records that are messages go out (none: no query)
     return [ids[n] for n in numbers]
 
@@ -101,7 +139,7 @@ def update(loom, conn, app: str, entity: str, changes: dict, actor) -> int:
         marker = "%s" if conn.dialect.name == "postgresql" else "?"
         q = conn.dialect.identifier_preparer.quote  # a field may be named with a reserved word
         sets = ", ".join(f"{q(c)} = {marker}" for c in (*cols, "updated_at", "updated_by", "meta_version"))
-        stamp = [p(now) if (p := t.c.updated_at.type.bind_processor(conn.dialect)) else now, actor.id, version]
+        stamp = [bound_column(conn, t.c.updated_at, [now])[0], actor.id, version]
         conn.exec_driver_sql(
             f"UPDATE {q(t.name)} SET {sets}, row_version = row_version + 1 WHERE id = {marker}",
             [tuple(p(d[c]) if p else d[c] for c, p in zip(cols, processors)) + tuple(stamp) + (rid,)
@@ -132,16 +170,16 @@ def update_columns(loom, conn, app: str, entity: str, ids: list[int], columns: d
     names = sorted(columns)
     loom.permissions.check_write(actor, et.entity, {n: True for n in names})
     ids = [int(i) for i in ids]
-    typed = {name: _column_values(et, name, columns[name], ids) for name in names}
-    _require_visible(conn, t, loom.permissions.row_filter(et.entity, t, actor), ids, batch)
+    typed = {name: _column_values(et, name, columns[name], lambda i: f"record {ids[i]}") for name in names}
+    _require_visible(conn, t, loom.permissions.row_filter(et.entity, t, actor), ids, batch * 10)
     link_fields = [n for n in names if et.entity.fields[n].value_type in ("link", "user", "group")]
     for name in link_fields:
         f, target = et.entity.fields[name], _target(loom, et, et.entity.fields[name])
         wanted, found = sorted({v for v in typed[name] if v is not None}), set()
-        for start in range(0, len(wanted), batch):
-            part = wanted[start:start + batch]
+        for start in range(0, len(wanted), batch * 10):
+            part = wanted[start:start + batch * 10]
             found.update(conn.execute(loom.records._visible_targets(
-                et, f, target, select(target.c.id).where(target.c.id.in_(part)), actor)).scalars())
+                et, f, target, select(target.c.id).where(among(conn, target.c.id, part)), actor)).scalars())
         if set(wanted) - found:
             raise ValidationFailed([FieldError(name, f"no record with id {min(set(wanted) - found)}")])
     rolled = loom.rollups.over(et.entity)
@@ -149,13 +187,12 @@ def update_columns(loom, conn, app: str, entity: str, ids: list[int], columns: d
     if rolled:
         for start in range(0, len(ids), batch):
             before += [dict(r) for r in conn.execute(select(t.c.id, *[t.c[n] for n in link_fields])
-                                                    .where(t.c.id.in_(ids[start:start + batch]))).mappings()]
+                                                    .where(among(conn, t.c.id, ids[start:start + batch]))).mappings()]
     now, version = utcnow(), loom.live_version(app)
-    processors = [t.c[c].type.bind_processor(conn.dialect) for c in names]
     marker = "%s" if conn.dialect.name == "postgresql" else "?"
     sets = ", ".join(f"{c} = {marker}" for c in (*names, "updated_at", "updated_by", "meta_version"))
-    stamp = (p(now) if (p := t.c.updated_at.type.bind_processor(conn.dialect)) else now, actor.id, version)
-    bound = [[p(v) for v in typed[c]] if p else typed[c] for c, p in zip(names, processors)]
+    stamp = (bound_column(conn, t.c.updated_at, [now])[0], actor.id, version)
+    bound = [bound_column(conn, t.c[c], typed[c]) for c in names]
     sql = f"UPDATE {t.name} SET {sets}, row_version = row_version + 1 WHERE id = {marker}"
     for start in range(0, len(ids), batch * 10):
         end = start + batch * 10
@@ -169,21 +206,34 @@ def update_columns(loom, conn, app: str, entity: str, ids: list[int], columns: d
     return len(ids)
 
 
-def _column_values(et, name: str, values: list, ids: list) -> list:
-    """One column's values coerced and checked as ``_values`` does, an error naming the record."""
+def _column_values(et, name: str, values: list, where) -> list:
+    """One column's values coerced and checked as ``_values`` does, an error naming the
+    record (``where(i)``: how to name the ``i``-th)."""
     f = et.entity.fields.get(name)
     if f is None or f.storage != "column" or f.type == "computed":
         raise ValidationFailed([FieldError(name, f"not a stored field of {et.entity.name}")])
+    if _plain_text(f, values):
+        return list(values)
     out = []
-    for rid, raw in zip(ids, values):
+    for i, raw in enumerate(values):
         try:
             value = coerce(f, raw)
             if value is not None:
                 check(f, value)
         except FieldError as exc:
-            raise ValidationFailed([FieldError(f"record {rid}: {exc.field}", exc.message)]) from None
+            raise ValidationFailed([FieldError(f"{where(i)}: {exc.field}", exc.message)]) from None
         out.append(value)
     return out
+
+
+def _plain_text(f, values: list) -> bool:
+    """Whether ``values`` are texts (or empty) that a text field with no constraint but its
+    length stores as they are: then coercing and checking each is only its length."""
+    if f.value_type not in ("string", "text") or "pattern" in f.spec or f.spec.get("min_length"):
+        return False
+    if not all(type(v) is str or v is None for v in values):
+        return False
+    return f.max_length is None or max(map(len, filter(None, values)), default=0) <= f.max_length
 
 
 def scan(loom, app: str, entity: str, fields: list[str], actor, changed_since=None, batch: int = 20000):
@@ -226,11 +276,21 @@ def _require_visible(conn, t, visible, ids: list[int], batch: int) -> None:
     """Refuse unless every id is a live record the actor may see (counted ``batch`` ids at a time)."""
     for start in range(0, len(ids), batch):
         part = ids[start:start + batch]
-        query = select(func.count()).select_from(t).where(t.c.id.in_(part), t.c.deleted_at.is_(None))
+        query = select(func.count()).select_from(t).where(among(conn, t.c.id, part), t.c.deleted_at.is_(None))
         if visible is not None:
             query = query.where(visible)
         if conn.execute(query).scalar() != len(part):
             raise ValidationFailed([FieldError("id", "some of these records do not exist or you may not see them")])
+
+
+def among(conn, column, values: list):
+    """``column IN values`` with the values (ids, numbers) as one parameter (a JSON array on
+    SQLite, an array on PostgreSQL): a hundred thousand bind in a millisecond, where a
+    parameter each took SQLAlchemy a second."""
+    if conn.dialect.name == "postgresql":
+        kind = BigInteger() if isinstance(column.type, Integer) else column.type
+        return column == any_(bindparam(None, list(values), type_=ARRAY(kind)))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(list(values)))))
 
 
 def scan_columns(loom, app: str, entity: str, fields: list[str], actor, changed_since=None,
@@ -252,6 +312,52 @@ def scan_columns(loom, app: str, entity: str, fields: list[str], actor, changed_
             after = rows[-1][0]
 
 
+def scan_arrow(loom, app: str, entity: str, fields: list[str], actor, batch: int = 200000):
+    """What ``scan_columns`` reads, as an Arrow table: ``id`` and link fields as 64-bit
+    integers, every other column as the database's text of its value (date-times as naive
+    UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``), for work that goes on in DuckDB or Arrow.
+
+    On SQLite each batch leaves the database as one text of JSON lines that Arrow parses
+    in C++: four times faster than a Python tuple per row, which ``scan_columns`` (the
+    path on other databases) builds."""
+    import pyarrow as pa
+    et = loom.entity_tables(app, entity)
+    integers = {"id"} | {f for f in fields if f in et.entity.fields and
+                         et.entity.fields[f].value_type in ("link", "user", "group")}
+    names = ["id", "updated_at", *fields]
+    if loom.engine.dialect.name != "sqlite":
+        data = scan_columns(loom, app, entity, list(fields), actor)
+        return pa.table({n: pa.array(data[n], pa.int64()) if n in integers else pa.array(_texts(data[n]), pa.string())
+                         for n in names})
+    import pyarrow.json as pj
+    t, query = _readable(loom, app, entity, list(fields), actor)
+    schema = pa.schema([(f"c{i}", pa.int64() if n in integers else pa.string()) for i, n in enumerate(names)])
+    parts, after = [], 0
+    with loom.reader.connect() as c:
+        while True:
+            rows = query.where(t.c.id > after).order_by(t.c.id).limit(batch).subquery()
+            line = func.json_object(*[part for i, n in enumerate(names) for part in (
+                literal(f"c{i}"), rows.c[n] if n in integers else cast(rows.c[n], Text))])
+            text, last = c.execute(select(func.group_concat(line, literal("\n")), func.max(rows.c.id))).one()
+            if text is None:
+                break
+            parts.append(pj.read_json(io.BytesIO(text.encode()), parse_options=pj.ParseOptions(explicit_schema=schema)))
+            after = last
+    return pa.concat_tables(parts).rename_columns(names) if parts else schema.empty_table().rename_columns(names)
+
+
+def _texts(values: list) -> list:
+    import datetime as dt
+    out = []
+    for v in values:
+        if isinstance(v, dt.datetime):
+            v = (v.astimezone(dt.UTC).replace(tzinfo=None) if v.tzinfo else v).isoformat(" ", "microseconds")
+        elif isinstance(v, dt.date):
+            v = v.isoformat()
+        out.append(None if v is None else str(v))
+    return out
+
+
 class Bulk:
     """The functions above, bound to one platform (``loom.bulk``)."""
 
@@ -260,6 +366,9 @@ class Bulk:
 
     def create(self, conn, app: str, entity: str, rows: list[dict], actor) -> list[int]:
         return create(self.loom, conn, app, entity, rows, actor)
+
+    def create_columns(self, conn, app: str, entity: str, columns: dict, actor) -> list[int]:
+        return create_columns(self.loom, conn, app, entity, columns, actor)
 
     def update(self, conn, app: str, entity: str, changes: dict, actor) -> int:
         return update(self.loom, conn, app, entity, changes, actor)
@@ -270,6 +379,9 @@ class Bulk:
     def scan_columns(self, app: str, entity: str, fields: list[str], actor, changed_since=None,
                      batch: int = 200000) -> dict[str, list]:
         return scan_columns(self.loom, app, entity, fields, actor, changed_since, batch)
+
+    def scan_arrow(self, app: str, entity: str, fields: list[str], actor):
+        return scan_arrow(self.loom, app, entity, fields, actor)
 
     def update_columns(self, conn, app: str, entity: str, ids: list[int], columns: dict, actor) -> int:
         return update_columns(self.loom, conn, app, entity, ids, columns, actor)

@@ -11,6 +11,7 @@ continues where it stopped.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from dataclasses import dataclass
 
@@ -193,10 +194,22 @@ def _executemany(conn, table, rows) -> None:
     """One driver-level executemany of plain tuples: SQLAlchemy's per-row parameter
     handling would cost more than SQLite's insert itself."""
     cols = list(rows[0].keys())
-    processors = [table.c[c].type.bind_processor(conn.dialect) for c in cols]
     q = conn.dialect.identifier_preparer.quote
     sql = f"INSERT INTO {q(table.name)} ({', '.join(map(q, cols))}) VALUES ({', '.join('?' for _ in cols)})"
-    conn.exec_driver_sql(sql, [tuple(p(r[c]) if p else r[c] for c, p in zip(cols, processors)) for r in rows])
+    conn.exec_driver_sql(sql, list(zip(*(bound_column(conn, table.c[c], [r[c] for r in rows]) for c in cols))))
+
+
+def bound_column(conn, column, values: list) -> list:
+    """A column's ``values`` as the driver takes them (the column type's bind processor).
+    A column holding one value throughout (a batch's time stamps) is bound once, and on
+    SQLite a date-time once made the text sqlite3's adapter would make of it per row."""
+    processor = column.type.bind_processor(conn.dialect)
+    if values and all(v is values[0] for v in values):
+        one = processor(values[0]) if processor else values[0]
+        if conn.dialect.name == "sqlite" and isinstance(one, (dt.date, dt.datetime)):
+            one = one.isoformat(" ") if isinstance(one, dt.datetime) else one.isoformat()
+        return [one] * len(values)
+    return [processor(v) for v in values] if processor else values
 
 
 def _copy(conn, table, rows) -> None:

@@ -63,6 +63,12 @@ class Records:
         with self._bulk_tx() as conn:
             return self._loom.bulk.create(conn, app, entity, rows, self.actor)
 
+    def bulk_create_columns(self, app: str, entity: str, columns: dict) -> list[int]:
+        """``bulk_create`` from column lists (``{field: [value per record]}``), with the same
+        checks: for hundreds of thousands of new records without a dict each."""
+        with self._bulk_tx() as conn:
+            return self._loom.bulk.create_columns(conn, app, entity, columns, self.actor)
+
     def bulk_update(self, app: str, entity: str, changes: dict) -> int:
         """Change many records at once: ``{record_id: {field: value}}``, one statement per set of
         fields and one audit entry for the batch (no script hooks, no row-version check)."""
@@ -84,6 +90,11 @@ class Records:
         """What ``scan`` reads, as ``{column: [values in id order]}`` (``id``, ``updated_at``,
         then ``fields``): for reading millions of records without a dict per record."""
         return self._loom.bulk.scan_columns(app, entity, list(fields), self.actor, changed_since, batch)
+
+    def scan_arrow(self, app: str, entity: str, fields):
+        """What ``scan_columns`` reads as one Arrow table: ``id`` and links as integers, the
+        rest as text (for work in DuckDB or Arrow over millions of records)."""
+        return self._loom.bulk.scan_arrow(app, entity, list(fields), self.actor)
 
     def transition(self, app: str, entity: str, record_id: int, name: str, data: dict | None = None) -> dict:
         return self._loom.workflow.transition(app, entity, int(record_id), name, dict(data or {}), actor=self.actor,

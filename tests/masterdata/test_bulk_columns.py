@@ -68,3 +68,72 @@ def test_update_columns_refuses_a_missing_link_and_a_short_column(consumers):
     with pytest.raises(Forbidden):
         consumers.records("vera").bulk_update_columns(APP, SRC, ids, {"master": [None] * len(ids)})
     assert all(consumers.records().get(APP, SRC, i)["master"] is None for i in ids)
+
+
+TRICKY = ['ООО "Ромашка"', "строка\nвторая", "back\\slash", "", None, "emoji 🙂 ё", "  пробелы  ", "{\"json\": 1}"]
+
+
+def test_scan_arrow_reads_what_scan_columns_reads_as_text(consumers, loom):
+    rows = [{"source": "crm", "source_id": f"C-{i}", "name": value} for i, value in enumerate(TRICKY)]
+    ids = consumers.records("olga").bulk_create(APP, SRC, rows)
+    master = consumers.records("olga").bulk_create(APP, "master", [{"name": "M"}])[0]
+    consumers.records("olga").bulk_update_columns(APP, SRC, ids[:2], {"master": [master, master]})
+    loom.records.delete(APP, SRC, ids[3])
+    table = consumers.records().scan_arrow(APP, SRC, ["source_id", "name", "master"])
+    columns = consumers.records().scan_columns(APP, SRC, ["source_id", "name", "master"])
+    assert table.column_names == ["id", "updated_at", "source_id", "name", "master"]
+    assert str(table.schema.field("id").type) == str(table.schema.field("master").type) == "int64"
+    assert table.column("id").to_pylist() == columns["id"] and ids[3] not in columns["id"]
+    assert table.column("name").to_pylist() == columns["name"] == [v for i, v in enumerate(TRICKY) if i != 3]
+    assert table.column("master").to_pylist() == columns["master"] == [master, master] + [None] * 5
+    stamps = [dt.datetime.fromisoformat(s).replace(tzinfo=dt.UTC) for s in table.column("updated_at").to_pylist()]
+    assert stamps == columns["updated_at"]
+
+
+def test_scan_arrow_of_nothing_and_without_read(consumers):
+    table = consumers.records().scan_arrow(APP, SRC, ["source_id", "master"])
+    assert table.num_rows == 0 and table.column_names == ["id", "updated_at", "source_id", "master"]
+    with pytest.raises(Forbidden):
+        consumers.records("vera").scan_arrow(APP, SRC, ["source_id"])
+    with pytest.raises(ValidationFailed):
+        consumers.records().scan_arrow(APP, SRC, ["no_such_field"])
+
+
+def test_create_columns_writes_what_bulk_create_writes(consumers, loom):
+    master = consumers.records("olga").bulk_create(APP, "master", [{"name": "M"}])[0]
+    columns = {"source": ["crm", "billing", "portal"], "source_id": ["A", "B", "C"],
+               "name": ["Иванов", "", None], "master": [master, None, master]}
+    ids = consumers.records("olga").bulk_create_columns(APP, SRC, columns)
+    rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+    same = consumers.records("olga").bulk_create(APP, SRC, rows)
+    for a, b in zip(ids, same):
+        made, expected = consumers.records().get(APP, SRC, a), consumers.records().get(APP, SRC, b)
+        for key in ("source", "source_id", "name", "master", "status", "row_version", "created_by"):
+            assert made[key] == expected[key], key
+    assert [consumers.records().get(APP, SRC, i)["master"] for i in ids] == [master, None, master]
+    assert len(set(consumers.records().get(APP, SRC, i)["number"] for i in ids + same)) == 6
+    audit = tables.audit
+    with loom.engine.connect() as c:
+        entries = c.execute(select(audit.c.seq).where(audit.c.action == "import", audit.c.entity == SRC)).all()
+    assert len(entries) == 2
+
+
+def test_create_columns_refuses_bad_input_naming_the_row_and_writes_nothing(consumers):
+    records = consumers.records("olga")
+    good = {"source": ["crm", "crm"], "source_id": ["A", "B"]}
+    with pytest.raises(ValidationFailed, match="row 2: source_id"):
+        records.bulk_create_columns(APP, SRC, {**good, "source_id": ["A", ""]})
+    with pytest.raises(ValidationFailed, match="row 1: source"):
+        records.bulk_create_columns(APP, SRC, {"source_id": ["A", "B"]})
+    with pytest.raises(ValidationFailed, match="row 2: name"):
+        records.bulk_create_columns(APP, SRC, {**good, "name": ["ok", "x" * 300]})
+    with pytest.raises(ValidationFailed, match="row 1: name"):
+        records.bulk_create_columns(APP, SRC, {**good, "name": [12.5j, "ok"]})
+    with pytest.raises(ValidationFailed, match="no record with id"):
+        records.bulk_create_columns(APP, SRC, {**good, "master": [10 ** 9, None]})
+    with pytest.raises(ValidationFailed, match="one value per record"):
+        records.bulk_create_columns(APP, SRC, {**good, "name": ["one"]})
+    with pytest.raises(Forbidden):
+        consumers.records("vera").bulk_create_columns(APP, SRC, good)
+    assert consumers.records().scan_columns(APP, SRC, [])["id"] == []
+    assert records.bulk_create_columns(APP, SRC, {"source": []}) == []

@@ -79,13 +79,15 @@ def test_the_sql_normalisers_agree_with_the_python_ones():
         "organisation": ['ООО "Ромашка"', "Общество с ограниченной ответственностью «Вектор»", "ао",
                          "Публичное акционерное общество Гранит ПАО", "ИП Иванов И.И.", "", "Мир ооо",
                          "непубличное акционерное общество Альфа", "оооо Квант"],
+        "inn": ["500100732259", "5001 0073 2259", "500100732258", "7707083893", "7707083890", "12345", "",
+                 "ИНН 7707083893", "77070838931", "x"],
         "date": ["5.3.1980", "05/03/1980", "1980-03-05", "1980-03-05T10:00:00", " 01.12.2001 ", "31.13", "",
                  "1980-3-5", "x1980-03-05"],
     }
     checked = 0
     for kind in SQL_NORMALISERS:
         field = {"text": "first_name", "address": "address", "phone": "phone", "email": "email",
-                 "date": "birth_date", "organisation": "name", "legal_form": "name"}[kind]
+                 "date": "birth_date", "organisation": "name", "legal_form": "name", "inn": "inn"}[kind]
         values = [r.get(field) for r in records] + tricky["organisation" if kind == "legal_form" else kind] + [None]
         got = normalised_columns(list(range(len(values))), {"v": values}, {"v": kind}).column("v").to_pylist()
         assert got == [NORMALISERS[kind](v) for v in values], kind
