@@ -17,6 +17,7 @@ import dataclasses
 import logging
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
@@ -152,19 +153,25 @@ def predict(con, spec: dict, model: dict, new: str | None = None) -> str:
     return "pairs"
 
 
+def link_arrays(con, spec: dict) -> tuple:
+    """``(left, right, probability)`` arrays of the ``pairs`` at or above "same" and not vetoed."""
+    same, _ = thresholds(spec)
+    rows = con.sql(f"SELECT l, r, p FROM pairs WHERE p >= {float(same)} AND NOT vetoed").to_arrow_table()
+    return tuple(rows.column(c).to_numpy() for c in ("l", "r", "p"))
+
+
+def review_pairs(con, spec: dict, decided: set | None = None) -> list:
+    """The pairs below "same" (or vetoed) as (l, r, p), without the pairs people decided already."""
+    same, _ = thresholds(spec)
+    rows = con.sql(f"SELECT l, r, p FROM pairs WHERE NOT (p >= {float(same)} AND NOT vetoed)").fetchall()
+    decided = decided or set()
+    return [(a, b, p) for a, b, p in rows if (min(a, b), max(a, b)) not in decided]
+
+
 def split_pairs(con, spec: dict, decided: set | None = None) -> tuple[list, list]:
     """``(links, review)`` from the ``pairs`` table: links are (l, r, p) at or above "same" and
     not vetoed; review pairs are the rest, without the pairs people decided already."""
-    same, _ = thresholds(spec)
-    rows = con.sql("SELECT l, r, p, vetoed FROM pairs").to_arrow_table()
-    links, review = [], []
-    decided = decided or set()
-    for a, b, p, vetoed in zip(*(rows.column(c).to_pylist() for c in ("l", "r", "p", "vetoed"))):
-        if p >= same and not vetoed:
-            links.append((a, b, p))
-        elif (min(a, b), max(a, b)) not in decided:
-            review.append((a, b, p))
-    return links, review
+    return list(zip(*(a.tolist() for a in link_arrays(con, spec)))), review_pairs(con, spec, decided)
 
 
 def match(rows, spec: dict, seed: int = 1, decisions=()) -> MatchResult:
@@ -187,47 +194,75 @@ def _key(a, b) -> tuple:
 
 def cluster(ids, links, decisions=()) -> dict:
     """Clusters of ``ids`` from ``links`` (a, b, probability) and people's ``decisions``:
-    "same" pairs are joined first; a "different" pair's edge is cut, and no chain of other
-    edges may join the two either (the edges are taken strongest first, and one that
-    would put a "different" pair together is skipped).
-
-    Components come from SciPy's sparse graph (millions of links in a second); only the
-    components that hold both ids of a "different" pair are rebuilt edge by edge."""
-    same = [(a, b) for a, b, verdict in decisions if verdict == "same"]
-    apart = [(a, b) for a, b, verdict in decisions if verdict == "different"]
-    cut = {_key(a, b) for a, b in apart}
-    edges = same + [(a, b) for a, b, _ in links if _key(a, b) not in cut]
-    out = components(ids, edges, [i for pair in apart for i in pair])
-    torn = {out[a] for a, b in apart if out[a] == out[b]}
-    if not torn:
-        return {i: out[i] for i in ids}
-    inside = [i for i, root in out.items() if root in torn]
-    ordered = [(a, b) for a, b, _ in sorted(links, key=lambda x: -x[2])
-               if _key(a, b) not in cut and out.get(a) in torn]
-    again = connected_components(inside, [(a, b) for a, b in same if out[a] in torn] + ordered,
-                                 [(a, b) for a, b in apart if out[a] in torn])
-    out.update(again)
+    each id to the smallest id of its cluster (see :func:`cluster_arrays`)."""
+    ids = list(ids)
+    arrays = [np.fromiter((link[k] for link in links), float if k == 2 else np.int64, len(links)) for k in range(3)]
+    nodes, labels = cluster_arrays(np.asarray(ids, np.int64), *arrays, decisions)
+    out = dict(zip(nodes.tolist(), labels.tolist()))
     return {i: out[i] for i in ids}
 
 
-def components(ids, edges, extra=()) -> dict:
-    """Each id (of ``ids``, the edges and ``extra``) to the smallest id of its connected
-    component, by ``scipy.sparse.csgraph.connected_components``."""
-    import numpy as np
+def cluster_arrays(ids, left, right, probability, decisions=()) -> tuple:
+    """``(nodes, label)``: every id (of ``ids`` and the links ``left[k]``-``right[k]``), sorted,
+    and the smallest id of its cluster. "same" decisions are joined first; a "different"
+    pair's edge is cut, and no chain of other edges may join the two either (the edges are
+    taken strongest first, and one that would put a "different" pair together is skipped).
+
+    Components come from SciPy's sparse graph (millions of links in a second); only the
+    components that hold both ids of a "different" pair are rebuilt edge by edge."""
+    same = np.asarray([(a, b) for a, b, verdict in decisions if verdict == "same"], np.int64).reshape(-1, 2)
+    apart = np.asarray([(a, b) for a, b, verdict in decisions if verdict == "different"], np.int64).reshape(-1, 2)
+    keep = ~np.isin(_pair_key(left, right), _pair_key(apart[:, 0], apart[:, 1]))
+    nodes, label = components(np.concatenate([ids, apart.ravel()]), np.concatenate([same[:, 0], left[keep]]),
+                              np.concatenate([same[:, 1], right[keep]]))
+    at = {int(n): i for i, n in enumerate(nodes[np.searchsorted(nodes, apart.ravel())])} if len(apart) else {}
+    torn = {int(label[at[a]]) for a, b in apart.tolist() if label[at[a]] == label[at[b]]}
+    if not torn:
+        return nodes, label
+    inside = np.isin(label, list(torn))
+    of = dict(zip(nodes[inside].tolist(), label[inside].tolist()))
+    order = np.argsort(-probability, kind="stable")
+    ordered = [(a, b) for a, b, k in zip(left[order].tolist(), right[order].tolist(), keep[order].tolist())
+               if k and of.get(a) is not None]
+    again = connected_components(list(of), [(a, b) for a, b in same.tolist() if a in of] + ordered,
+                                 [(a, b) for a, b in apart.tolist() if a in of])
+    label = label.copy()
+    label[inside] = [again[n] for n in nodes[inside].tolist()]
+    return nodes, label
+
+
+def _pair_key(a, b):
+    """One int64 per unordered pair (ids, or a master's negated id, within ±2^31)."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    return lo * (1 << 32) + hi
+
+
+def components(ids, left, right) -> tuple:
+    """``(nodes, label)``: every node of ``ids`` and the edges ``left``-``right`` (int64
+    arrays), sorted, and the smallest node of its connected component, by SciPy."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components as scipy_components
-    left = np.fromiter((a for a, _ in edges), np.int64, len(edges))
-    right = np.fromiter((b for _, b in edges), np.int64, len(edges))
-    nodes = np.unique(np.concatenate([np.asarray(list(ids), np.int64), left, right,
-                                      np.asarray(list(extra), np.int64)]))
+    nodes = _distinct(np.concatenate([np.asarray(ids, np.int64), left, right]))
     if not len(nodes):
-        return {}
-    li, ri = np.searchsorted(nodes, left), np.searchsorted(nodes, right)
+        return nodes, nodes
+    if nodes[-1] - nodes[0] + 1 == len(nodes):   # ids without gaps: a node's place is arithmetic
+        li, ri = left - nodes[0], right - nodes[0]
+    else:
+        li, ri = np.searchsorted(nodes, left), np.searchsorted(nodes, right)
     graph = coo_matrix((np.ones(len(li), np.int8), (li, ri)), shape=(len(nodes), len(nodes)))
     _, label = scipy_components(graph, directed=False)
-    smallest = np.full(label.max() + 1, np.iinfo(np.int64).max, np.int64)
-    np.minimum.at(smallest, label, nodes)
-    return dict(zip(nodes.tolist(), smallest[label].tolist()))
+    # nodes are sorted, so in a stable sort by component each component's first is its smallest
+    order = np.argsort(label, kind="stable")
+    first = order[np.flatnonzero(np.diff(label[order], prepend=-1))]
+    smallest = np.empty(label.max() + 1, np.int64)
+    smallest[label[first]] = nodes[first]
+    return nodes, smallest[label]
+
+
+def _distinct(values):
+    """The distinct values, sorted (a sort: NumPy's hashing ``unique`` is slower on millions)."""
+    values = np.sort(values)
+    return values[np.diff(values, prepend=values[:1] - 1) != 0] if len(values) else values
 
 
 def connected_components(ids, links, apart=()) -> dict:

@@ -88,18 +88,25 @@ def quoted(name: str) -> str:
 
 
 def _field_sql(name: str, rule: dict, source_field: str, stamp_field: str | None) -> str:
-    """One master field for every cluster: ``(_ord, value)`` chosen as :func:`values` does."""
+    """One master field for every cluster: ``(_ord, value)`` chosen as :func:`values` does.
+    DuckDB's ``arg_max`` over a struct compares its parts in order, like Python's tuples:
+    the priority rank first, then the fill rule's measure, then the stamp of ``_stamp``."""
     take, src = quoted(rule["from"]), quoted(source_field)
     ranks = " ".join(f"WHEN '{s.replace(chr(39), chr(39) * 2)}' THEN {i}" for i, s in enumerate(rule["priority"]))
     rank = f"CASE {src} {ranks} ELSE {len(rule['priority'])} END" if ranks else "0"
-    stamp = quoted(stamp_field) if stamp_field else "NULL"
-    first = {"most_frequent": "_count DESC, ", "longest": "length(_v) DESC, "}.get(rule["fill"], "")
-    return (f"SELECT _ord, _v AS {quoted(name)} FROM ("
-            f"SELECT _ord, id, _v, _rank, _stamp, count(*) OVER (PARTITION BY _ord, _rank, _v) AS _count FROM ("
-            f"SELECT _ord, id, {take}::VARCHAR AS _v, {rank} AS _rank, {stamp}::VARCHAR AS _stamp FROM members "
-            f"WHERE {take} IS NOT NULL AND NOT regexp_matches({take}::VARCHAR, '{_BLANK}'))) "
-            f"QUALIFY row_number() OVER (PARTITION BY _ord ORDER BY _rank, {first}"
-            f"(_stamp IS NOT NULL) DESC, _stamp DESC, id DESC) = 1")
+    stamp = f"coalesce({quoted(stamp_field)}::VARCHAR, '')" if stamp_field else "''"
+    has = f"{quoted(stamp_field)} IS NOT NULL" if stamp_field else "FALSE"
+    candidates = (f"SELECT _ord, {take}::VARCHAR AS _v, -({rank}) AS _rank, {{'has': {has}, 'at': {stamp}, "
+                  f"'id': id}} AS _stamp FROM members WHERE {take} IS NOT NULL "
+                  f"AND NOT regexp_matches({take}::VARCHAR, '{_BLANK}')")
+    if rule["fill"] == "most_frequent":
+        counted = (f"SELECT _ord, _v, _rank, count(*) AS _count, max(_stamp) AS _stamp FROM ({candidates}) "
+                   f"GROUP BY _ord, _rank, _v")
+        by = "{'rank': _rank, 'count': _count, 'stamp': _stamp}"
+        return f"SELECT _ord, arg_max(_v, {by}) AS {quoted(name)} FROM ({counted}) GROUP BY _ord"
+    longest = "'length': length(_v), " if rule["fill"] == "longest" else ""
+    by = f"{{'rank': _rank, {longest}'stamp': _stamp}}"
+    return f"SELECT _ord, arg_max(_v, {by}) AS {quoted(name)} FROM ({candidates}) GROUP BY _ord"
 
 
 def values_sql(field_rules: dict, source_field: str, stamp_field: str | None = None,

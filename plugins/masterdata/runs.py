@@ -29,13 +29,15 @@ import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from runtime.plugin_api import Conflict, NotFound, now
 
 from . import merge as rules
 from . import state
-from .match import cluster, load, normalised_sql, predict, split_pairs, train
+from .match import cluster_arrays, link_arrays, load, normalised_sql, predict, review_pairs, train
 from .schema import find_match
 
 KIND, JOB = "masterdata", "masterdata_run"
@@ -190,36 +192,48 @@ def _cluster(platform, con, job, spec, params) -> dict:
     app, entity = job["app"], job["entity"]
     link = spec["sources"].get("master_link")
     decisions = state.decisions(platform, app, entity)
-    links, review = split_pairs(con, spec, {(min(a, b), max(a, b)) for a, b, _ in decisions})
+    review = review_pairs(con, spec, {(min(a, b), max(a, b)) for a, b, _ in decisions})
     state.save_review(platform, app, entity, job["id"], review)
-    members = con.execute(f"SELECT id, {link or 'NULL'}, is_new FROM raw ORDER BY id").fetchall()
-    ids = [m[0] for m in members]
+    left, right, probability = link_arrays(con, spec)
+    members = con.sql(f"SELECT id, {rules.quoted(link) if link else 'NULL'}::BIGINT AS master, is_new FROM raw "
+                      "ORDER BY id").to_arrow_table()
+    ids = members.column("id").to_numpy()
+    held = np.asarray([], np.int64)
     if params.get("incremental"):
-        # the records already linked stay with their master: a node per master holds them together
-        links = links + [(i, -master, 1.0) for i, master, is_new in members if master is not None and not is_new]
-        ids = ids + sorted({-m for _, m, new in members if m is not None and not new})
-    groups: dict = {}
-    for record, key in cluster(ids, links, decisions).items():
-        if record > 0:
-            groups.setdefault(key, []).append(record)
-    master_of = {i: m for i, m, _ in members}
-    is_new = {i: n for i, _, n in members}
-    plan, taken, order = [], set(), 0
-    for key in sorted(groups, key=lambda k: min(groups[k])):
-        group = sorted(groups[key])
-        if params.get("incremental") and not any(is_new[i] for i in group):
-            continue   # untouched by this run
-        mine = sorted({master_of[i] for i in group} - {None} - taken)
-        master = mine[0] if mine else None
+        # the records already linked stay with their master: a node per master (its id
+        # negated) holds them together
+        kept = pa.compute.and_(pa.compute.is_valid(members.column("master")), pa.compute.invert(members.column("is_new")))
+        held = members.column("master").filter(kept).to_numpy().astype(np.int64)
+        left = np.concatenate([left, ids[kept.to_numpy(zero_copy_only=False)]])
+        right, probability = np.concatenate([right, -held]), np.concatenate([probability, np.ones(len(held))])
+    nodes, label = cluster_arrays(np.concatenate([ids, -np.unique(held)]), left, right, probability, decisions)
+    # decisions may name records deleted since: only the records read are clustered
+    load(con, members.append_column("key", pa.array(label[np.searchsorted(nodes, ids)])), "clustered")
+    plan = _plan(con, bool(params.get("incremental")))
+    load(con, pa.table(plan), "cluster_plan")
+    con.execute("CREATE OR REPLACE TABLE plan AS SELECT c.id, p.ord, p.master, c.master AS linked FROM clustered c "
+                "JOIN cluster_plan p USING (key) ORDER BY p.ord, c.id")
+    total = con.execute("SELECT count(*) FROM plan").fetchall()[0][0]
+    platform.set_file_run_params(job["id"], params, total=total)
+    return {"clusters": len(plan["ord"]), "links": len(left), "review": len(review), "decisions": len(decisions)}
+
+
+def _plan(con, incremental: bool) -> dict:
+    """Each cluster to merge (an incremental run: those with a new record), in the order of
+    their smallest record, with its ``ord`` and its master: the smallest of the masters its
+    records link to that no cluster before it took, or none (a new one)."""
+    clusters = con.sql(
+        "SELECT key, list(DISTINCT master ORDER BY master) FILTER (master IS NOT NULL) AS mine FROM clustered "
+        f"GROUP BY key {'HAVING bool_or(is_new) ' if incremental else ''}ORDER BY min(id)").to_arrow_table()
+    keys, mine = clusters.column("key").to_pylist(), clusters.column("mine").to_pylist()
+    masters, taken = [], set()
+    for choices in mine:
+        master = next((m for m in choices or () if m not in taken), None)
         if master is not None:
             taken.add(master)
-        plan.extend((i, order, master) for i in group)
-        order += 1
-    load(con, pa.table({"id": pa.array([p[0] for p in plan], pa.int64()),
-                        "ord": pa.array([p[1] for p in plan], pa.int64()),
-                        "master": pa.array([p[2] for p in plan], pa.int64())}), "plan")
-    platform.set_file_run_params(job["id"], params, total=len(plan))
-    return {"clusters": order, "links": len(links), "review": len(review), "decisions": len(decisions)}
+        masters.append(master)
+    return {"key": pa.array(keys, pa.int64()), "ord": pa.array(range(len(keys)), pa.int64()),
+            "master": pa.array(masters, pa.int64())}
 
 
 def _merge(platform, con, job, spec, params) -> dict:
@@ -237,9 +251,8 @@ def _merge(platform, con, job, spec, params) -> dict:
         chunk = _columns(con, "SELECT * FROM master_values WHERE _before >= ? AND _before < ? ORDER BY _ord",
                          [done, done + CHUNK])
         end = done + sum(chunk["_n"])
-        members = _columns(con, (
-            f"SELECT plan.id, plan.ord, {'raw.' + rules.quoted(link) if link else 'NULL'} AS link FROM plan JOIN raw USING (id) "
-            "WHERE plan.ord BETWEEN ? AND ?"), [chunk["_ord"][0], chunk["_ord"][-1]])
+        members = _columns(con, "SELECT id, ord, linked FROM plan WHERE ord BETWEEN ? AND ?",
+                           [chunk["_ord"][0], chunk["_ord"][-1]])
         with platform.file_run_step(run_id, done, end, params.get("username")) as step:
             fresh = [i for i, m in enumerate(chunk["_master"]) if m is None]
             new_ids = step.records.bulk_create_columns(app, masters, {n: [chunk[n][i] for i in fresh] for n in names})
@@ -247,7 +260,7 @@ def _merge(platform, con, job, spec, params) -> dict:
             master_of.update(zip((chunk["_ord"][i] for i in fresh), new_ids))
             updated += step.records.bulk_update(app, masters, _changes(con, chunk, names))
             if link:
-                moved = [(i, master_of[o]) for i, o, now_linked in zip(members["id"], members["ord"], members["link"])
+                moved = [(i, master_of[o]) for i, o, now_linked in zip(members["id"], members["ord"], members["linked"])
                          if now_linked != master_of[o]]
                 linked += step.records.bulk_update_columns(app, entity, [m[0] for m in moved],
                                                            {link: [m[1] for m in moved]})

@@ -88,6 +88,19 @@ def test_decisions_cut_and_force_pairs_in_the_next_run(consumers):
     assert after[lone[0]] == after[lone[1]]
 
 
+def test_a_decision_on_a_record_deleted_since_does_not_stop_the_next_run(consumers, loom):
+    records, _ = generate(300, seed=5)
+    ids = sorted(put(consumers, records).values())
+    service.decide_pair(consumers, APP, SRC, ids[0], ids[1], "different", "olga")
+    service.decide_pair(consumers, APP, SRC, ids[2], ids[3], "same", "olga")
+    loom.records.delete(APP, SRC, ids[1])
+    loom.records.delete(APP, SRC, ids[3])
+    figures = service.run(consumers, APP, SRC)
+    assert figures["records"] == len(ids) - 2
+    after = links(consumers)
+    assert ids[1] not in after and ids[3] not in after and after[ids[0]] is not None
+
+
 def test_a_thousand_new_records_are_matched_against_the_base_without_training(consumers):
     records, truth = generate(4000, seed=7)
     ids = put(consumers, records[:3000])
