@@ -238,8 +238,7 @@ def _plan(con, incremental: bool) -> dict:
 
 def _merge(platform, con, job, spec, params) -> dict:
     app, entity, run_id = job["app"], job["entity"], job["id"]
-    src = spec["sources"]
-    link = src.get("master_link")
+    link = spec["sources"].get("master_link")
     masters, ids_field = spec["masters"]["entity"], spec["masters"].get("ids_field")
     names = list(rules.rules(spec)) + ([ids_field] if ids_field else [])
     _plan_values(con, spec)
@@ -248,23 +247,22 @@ def _merge(platform, con, job, spec, params) -> dict:
     done = platform.file_run(run_id)["done"]
     while done < total:
         # whole clusters, about CHUNK source records, from the first one not merged yet
-        chunk = _columns(con, "SELECT * FROM master_values WHERE _before >= ? AND _before < ? ORDER BY _ord",
-                         [done, done + CHUNK])
-        end = done + sum(chunk["_n"])
-        members = _columns(con, "SELECT id, ord, linked FROM plan WHERE ord BETWEEN ? AND ?",
-                           [chunk["_ord"][0], chunk["_ord"][-1]])
+        (first, last, end), = con.execute(
+            "SELECT min(_ord), max(_ord), max(_before + _n) FROM master_values WHERE _before >= ? AND _before < ?",
+            [done, done + CHUNK]).fetchall()
+        fresh = _columns(con, f"SELECT _ord, {', '.join(rules.quoted(n) for n in names)} FROM master_values "
+                              "WHERE _ord BETWEEN ? AND ? AND _master IS NULL ORDER BY _ord", [first, last])
         with platform.file_run_step(run_id, done, end, params.get("username")) as step:
-            fresh = [i for i, m in enumerate(chunk["_master"]) if m is None]
-            new_ids = step.records.bulk_create_columns(app, masters, {n: [chunk[n][i] for i in fresh] for n in names})
-            master_of = dict(zip(chunk["_ord"], chunk["_master"]))
-            master_of.update(zip((chunk["_ord"][i] for i in fresh), new_ids))
-            updated += step.records.bulk_update(app, masters, _changes(con, chunk, names))
+            new_ids = step.records.bulk_create_columns(app, masters, {n: fresh[n] for n in names})
+            updated += step.records.bulk_update(app, masters, _changes(con, first, last, names))
             if link:
-                moved = [(i, master_of[o]) for i, o, now_linked in zip(members["id"], members["ord"], members["linked"])
-                         if now_linked != master_of[o]]
-                linked += step.records.bulk_update_columns(app, entity, [m[0] for m in moved],
-                                                           {link: [m[1] for m in moved]})
-            created += len(fresh)
+                load(con, pa.table({"ord": pa.array(fresh["_ord"], pa.int64()), "new": pa.array(new_ids, pa.int64())}),
+                     "created")
+                moved = _columns(con, "SELECT id, coalesce(master, new) AS target FROM plan LEFT JOIN created "
+                                      "USING (ord) WHERE ord BETWEEN ? AND ? AND target IS DISTINCT FROM linked "
+                                      "ORDER BY id", [first, last])
+                linked += step.records.bulk_update_columns(app, entity, moved["id"], {link: moved["target"]})
+            created += len(new_ids)
             step.written = end - done
         done = end
     return {"created": created, "updated": updated, "linked": linked}
@@ -274,7 +272,8 @@ def _plan_values(con, spec: dict) -> None:
     """The table ``master_values``: each planned cluster's master values (``merge.values_sql``),
     its planned master, its size and the source records of the clusters before it."""
     src, ids_field = spec["sources"], spec["masters"].get("ids_field")
-    con.execute("CREATE OR REPLACE VIEW members AS SELECT plan.ord AS _ord, raw.* FROM plan JOIN raw USING (id)")
+    # a table, not a view: each master field's query reads it, and the join would run for each
+    con.execute("CREATE OR REPLACE TABLE members AS SELECT plan.ord AS _ord, raw.* FROM plan JOIN raw USING (id)")
     query = rules.values_sql(rules.rules(spec), src["source_field"], src.get("timestamp_field"),
                              (ids_field, src["source_id_field"]) if ids_field else None)
     con.execute(f"CREATE OR REPLACE TABLE master_values AS SELECT v.*, s._master, s._n, "
@@ -283,21 +282,15 @@ def _plan_values(con, spec: dict) -> None:
                 f"count(*) AS _n FROM plan GROUP BY ord) AS s USING (_ord) ORDER BY v._ord")
 
 
-def _changes(con, chunk: dict, names: list[str]) -> dict:
-    """Existing masters of ``chunk`` whose values differ from their current ones: ``{id: {field: value}}``."""
-    kept = [i for i, m in enumerate(chunk["_master"]) if m is not None]
-    if not kept:
-        return {}
-    current = {row[0]: row[1:] for row in con.execute(
-        f"SELECT id, {', '.join(rules.quoted(n) for n in names)} FROM masters_now WHERE id IN "
-        "(SELECT unnest(?::BIGINT[]))", [[chunk["_master"][i] for i in kept]]).fetchall()}
+def _changes(con, first: int, last: int, names: list[str]) -> dict:
+    """The existing masters of clusters ``first``..``last`` whose values differ from their
+    current ones: ``{id: {field: value}}``."""
+    fields = ", ".join(f"v.{rules.quoted(n)}, m.{rules.quoted(n)}" for n in names)
     changes = {}
-    for i in kept:
-        master = chunk["_master"][i]
-        now_values = current.get(master)
-        if now_values is None:
-            continue
-        diff = {n: chunk[n][i] for n, old in zip(names, now_values) if chunk[n][i] != old}
+    for master, *pairs in con.execute(
+            f"SELECT v._master, {fields} FROM master_values v JOIN masters_now m ON m.id = v._master "
+            "WHERE v._ord BETWEEN ? AND ?", [first, last]).fetchall():
+        diff = {n: new for n, new, old in zip(names, pairs[::2], pairs[1::2]) if new != old}
         if diff:
             changes[master] = diff
     return changes

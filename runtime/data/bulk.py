@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import BigInteger, Integer, Text, any_, bindparam, cast, func, literal, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -212,7 +213,7 @@ def _column_values(et, name: str, values: list, where) -> list:
     f = et.entity.fields.get(name)
     if f is None or f.storage != "column" or f.type == "computed":
         raise ValidationFailed([FieldError(name, f"not a stored field of {et.entity.name}")])
-    if _plain_text(f, values):
+    if _plain_text(f, values) or _plain_ids(f, values):
         return list(values)
     out = []
     for i, raw in enumerate(values):
@@ -224,6 +225,14 @@ def _column_values(et, name: str, values: list, where) -> list:
             raise ValidationFailed([FieldError(f"{where(i)}: {exc.field}", exc.message)]) from None
         out.append(value)
     return out
+
+
+def _plain_ids(f, values: list) -> bool:
+    """Whether ``values`` are record ids (positive 64-bit integers, or empty) a link stores as they are."""
+    if f.value_type not in ("link", "user", "group") or not all(type(v) is int or v is None for v in values):
+        return False
+    present = [v for v in values if v is not None]
+    return not present or (min(present) > 0 and max(present) < 2 ** 63)
 
 
 def _plain_text(f, values: list) -> bool:
@@ -332,8 +341,10 @@ def scan_arrow(loom, app: str, entity: str, fields: list[str], actor, batch: int
     import pyarrow.json as pj
     t, query = _readable(loom, app, entity, list(fields), actor)
     schema = pa.schema([(f"c{i}", pa.int64() if n in integers else pa.string()) for i, n in enumerate(names)])
+    options = pj.ParseOptions(explicit_schema=schema)
     parts, after = [], 0
-    with loom.reader.connect() as c:
+    # Arrow parses a batch on a thread while SQLite makes the next (both let go of the GIL)
+    with loom.reader.connect() as c, ThreadPoolExecutor(1) as parser:
         while True:
             rows = query.where(t.c.id > after).order_by(t.c.id).limit(batch).subquery()
             line = func.json_object(*[part for i, n in enumerate(names) for part in (
@@ -341,8 +352,9 @@ def scan_arrow(loom, app: str, entity: str, fields: list[str], actor, batch: int
             text, last = c.execute(select(func.group_concat(line, literal("\n")), func.max(rows.c.id))).one()
             if text is None:
                 break
-            parts.append(pj.read_json(io.BytesIO(text.encode()), parse_options=pj.ParseOptions(explicit_schema=schema)))
+            parts.append(parser.submit(pj.read_json, io.BytesIO(text.encode()), parse_options=options))
             after = last
+        parts = [part.result() for part in parts]
     return pa.concat_tables(parts).rename_columns(names) if parts else schema.empty_table().rename_columns(names)
 
 
