@@ -110,10 +110,11 @@ def _field_sql(name: str, rule: dict, source_field: str, stamp_field: str | None
 
 
 def values_sql(field_rules: dict, source_field: str, stamp_field: str | None = None,
-               ids: tuple[str, str] | None = None) -> str:
+               ids: tuple[str, str] | None = None, clusters: str = "(SELECT DISTINCT _ord FROM members)") -> str:
     """:func:`values` (and, with ``ids`` = (master ids field, source id field), :func:`ids_text`)
     for every cluster at once, as one DuckDB query over a relation ``members`` (``_ord``: the
-    cluster, ``id`` and the source fields as text). Its rows: ``_ord``, then each master field.
+    cluster, ``id`` and the source fields as text). Its rows: the columns of ``clusters`` (a
+    relation of one row per ``_ord``; by default just ``_ord``), then each master field.
     Millions of source records take seconds where a Python call per cluster took a minute."""
     parts = [(name, _field_sql(name, rule, source_field, stamp_field)) for name, rule in field_rules.items()]
     if ids:
@@ -125,4 +126,4 @@ def values_sql(field_rules: dict, source_field: str, stamp_field: str | None = N
             f"FROM members GROUP BY ALL) GROUP BY _ord")))
     joins = " ".join(f"LEFT JOIN ({sql}) AS _f{i} USING (_ord)" for i, (_, sql) in enumerate(parts))
     picked = "".join(f", _f{i}.{quoted(name)}" for i, (name, _) in enumerate(parts))
-    return f"SELECT _c._ord{picked} FROM (SELECT DISTINCT _ord FROM members) AS _c {joins} ORDER BY _c._ord"
+    return f"SELECT _c.*{picked} FROM {clusters} AS _c {joins} ORDER BY _c._ord"

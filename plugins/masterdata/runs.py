@@ -42,7 +42,7 @@ from .schema import find_match
 
 KIND, JOB = "masterdata", "masterdata_run"
 STAGES = ("read", "train", "predict", "cluster", "merge")
-CHUNK = 20000     # source records per merge transaction (whole clusters)
+CHUNK = 50000     # source records per merge transaction (whole clusters)
 log = logging.getLogger(__name__)
 
 
@@ -274,12 +274,11 @@ def _plan_values(con, spec: dict) -> None:
     src, ids_field = spec["sources"], spec["masters"].get("ids_field")
     # a table, not a view: each master field's query reads it, and the join would run for each
     con.execute("CREATE OR REPLACE TABLE members AS SELECT plan.ord AS _ord, raw.* FROM plan JOIN raw USING (id)")
+    sizes = "(SELECT ord AS _ord, any_value(master) AS _master, count(*) AS _n FROM plan GROUP BY ord)"
     query = rules.values_sql(rules.rules(spec), src["source_field"], src.get("timestamp_field"),
-                             (ids_field, src["source_id_field"]) if ids_field else None)
-    con.execute(f"CREATE OR REPLACE TABLE master_values AS SELECT v.*, s._master, s._n, "
-                f"coalesce(sum(s._n) OVER (ORDER BY v._ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) "
-                f"AS _before FROM ({query}) AS v JOIN (SELECT ord AS _ord, any_value(master) AS _master, "
-                f"count(*) AS _n FROM plan GROUP BY ord) AS s USING (_ord) ORDER BY v._ord")
+                             (ids_field, src["source_id_field"]) if ids_field else None, sizes)
+    con.execute(f"CREATE OR REPLACE TABLE master_values AS SELECT *, coalesce(sum(_n) OVER (ORDER BY _ord "
+                f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS _before FROM ({query}) ORDER BY _ord")
 
 
 def _changes(con, first: int, last: int, names: list[str]) -> dict:
