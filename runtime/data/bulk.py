@@ -342,19 +342,22 @@ def scan_arrow(loom, app: str, entity: str, fields: list[str], actor, batch: int
     t, query = _readable(loom, app, entity, list(fields), actor)
     schema = pa.schema([(f"c{i}", pa.int64() if n in integers else pa.string()) for i, n in enumerate(names)])
     options = pj.ParseOptions(explicit_schema=schema)
-    parts, after = [], 0
-    # Arrow parses a batch on a thread while SQLite makes the next (both let go of the GIL)
-    with loom.reader.connect() as c, ThreadPoolExecutor(1) as parser:
-        while True:
-            rows = query.where(t.c.id > after).order_by(t.c.id).limit(batch).subquery()
-            line = func.json_object(*[part for i, n in enumerate(names) for part in (
-                literal(f"c{i}"), rows.c[n] if n in integers else cast(rows.c[n], Text))])
-            text, last = c.execute(select(func.group_concat(line, literal("\n")), func.max(rows.c.id))).one()
-            if text is None:
-                break
-            parts.append(parser.submit(pj.read_json, io.BytesIO(text.encode()), parse_options=options))
-            after = last
-        parts = [part.result() for part in parts]
+
+    def part(low: int, high: int):
+        """Ids ``low`` to ``high`` (excluded) as Arrow, in id order."""
+        rows = query.where(t.c.id >= low, t.c.id < high).subquery()
+        line = func.json_object(*[part for i, n in enumerate(names) for part in (
+            literal(f"c{i}"), rows.c[n] if n in integers else cast(rows.c[n], Text))])
+        with loom.reader.connect() as c:
+            text = c.execute(select(func.group_concat(line, literal("\n")))).scalar()
+        return pj.read_json(io.BytesIO(text.encode()), parse_options=options).sort_by("c0") if text else None
+
+    with loom.reader.connect() as c:
+        first, last = c.execute(select(func.min(t.c.id), func.max(t.c.id))).one()
+    ranges = [(low, low + batch) for low in range(first, last + 1, batch)] if first is not None else []
+    # two threads: SQLite makes one batch's text while Arrow parses another (both let go of the GIL)
+    with ThreadPoolExecutor(2) as pool:
+        parts = [p for p in pool.map(lambda r: part(*r), ranges) if p is not None]
     return pa.concat_tables(parts).rename_columns(names) if parts else schema.empty_table().rename_columns(names)
 
 
@@ -392,8 +395,8 @@ class Bulk:
                      batch: int = 200000) -> dict[str, list]:
         return scan_columns(self.loom, app, entity, fields, actor, changed_since, batch)
 
-    def scan_arrow(self, app: str, entity: str, fields: list[str], actor):
-        return scan_arrow(self.loom, app, entity, fields, actor)
+    def scan_arrow(self, app: str, entity: str, fields: list[str], actor, batch: int = 200000):
+        return scan_arrow(self.loom, app, entity, fields, actor, batch)
 
     def update_columns(self, conn, app: str, entity: str, ids: list[int], columns: dict, actor) -> int:
         return update_columns(self.loom, conn, app, entity, ids, columns, actor)

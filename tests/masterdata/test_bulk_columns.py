@@ -88,6 +88,8 @@ def test_scan_arrow_reads_what_scan_columns_reads_as_text(consumers, loom):
     assert table.column("master").to_pylist() == columns["master"] == [master, master] + [None] * 5
     stamps = [dt.datetime.fromisoformat(s).replace(tzinfo=dt.UTC) for s in table.column("updated_at").to_pylist()]
     assert stamps == columns["updated_at"]
+    in_pairs = loom.bulk.scan_arrow(APP, SRC, ["source_id", "name", "master"], consumers.records().actor, batch=2)
+    assert in_pairs.equals(table)   # batches of two ids, read on two threads, come back in id order
 
 
 def test_scan_arrow_of_nothing_and_without_read(consumers):
