@@ -119,10 +119,12 @@ def values_sql(field_rules: dict, source_field: str, stamp_field: str | None = N
     parts = [(name, _field_sql(name, rule, source_field, stamp_field)) for name, rule in field_rules.items()]
     if ids:
         src, sid = quoted(source_field), quoted(ids[1])
+        # sorted lists, not ordered string_agg: a sort per group was half the query's time
         parts.append((ids[0], (
-            f"SELECT _ord, string_agg(_src || ': ' || _ids, '; ' ORDER BY _src) AS {quoted(ids[0])} FROM ("
+            f"SELECT _ord, array_to_string(list_transform(list_sort(list({{'s': _src, 'i': _ids}})), "
+            f"lambda x: x.s || ': ' || x.i), '; ') AS {quoted(ids[0])} FROM ("
             f"SELECT _ord, coalesce(nullif({src}::VARCHAR, ''), '?') AS _src, "
-            f"string_agg(coalesce({sid}::VARCHAR, 'None'), ', ' ORDER BY coalesce({sid}::VARCHAR, 'None')) AS _ids "
+            f"array_to_string(list_sort(list(coalesce({sid}::VARCHAR, 'None'))), ', ') AS _ids "
             f"FROM members GROUP BY ALL) GROUP BY _ord")))
     joins = " ".join(f"LEFT JOIN ({sql}) AS _f{i} USING (_ord)" for i, (_, sql) in enumerate(parts))
     picked = "".join(f", _f{i}.{quoted(name)}" for i, (name, _) in enumerate(parts))
