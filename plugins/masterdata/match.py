@@ -69,10 +69,14 @@ def normalised_sql(source: str, fields: dict) -> str:
     return f"SELECT id AS unique_id{selects} FROM {source}"
 
 
-def load(con, table: pa.Table, name: str = "records") -> None:
+def load(con, table: pa.Table, name: str = "records", columns: str = "*", values=()) -> None:
+    """The Arrow ``table`` as the DuckDB table ``name`` (``columns``: what to select of it,
+    with ``values`` for its parameters)."""
     con.register("_incoming", table)
-    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _incoming")
-    con.unregister("_incoming")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM _incoming", list(values))
+    finally:
+        con.unregister("_incoming")
 
 
 def _comparison(spec: dict):

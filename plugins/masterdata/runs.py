@@ -31,13 +31,21 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute
 
 from runtime.plugin_api import Conflict, NotFound, now
 
 from . import merge as rules
 from . import state
-from .match import cluster_arrays, link_arrays, load, normalised_sql, predict, review_pairs, train
+from .match import (
+    cluster_arrays,
+    link_arrays,
+    load,
+    normalised_sql,
+    predict,
+    review_pairs,
+    train,
+)
 from .schema import find_match
 
 KIND, JOB = "masterdata", "masterdata_run"
@@ -144,7 +152,7 @@ def _read(platform, con, job, spec, params) -> dict:
         new = "try_cast(updated_at AS TIMESTAMP) > ?"
         new = f"({rules.quoted(link)} IS NULL OR {new})" if link else new
         values = [since.astimezone(dt.UTC).replace(tzinfo=None)]
-    _load(con, "raw", records.scan_arrow(app, entity, _source_columns(spec)), f"*, {new} AS is_new", values)
+    load(con, records.scan_arrow(app, entity, _source_columns(spec)), "raw", f"*, {new} AS is_new", values)
     con.execute(f"CREATE OR REPLACE TABLE records AS {normalised_sql('raw', spec['fields'])}")
     if params.get("incremental"):
         con.execute("CREATE OR REPLACE TABLE new_records AS SELECT * FROM records WHERE unique_id IN "
@@ -152,19 +160,10 @@ def _read(platform, con, job, spec, params) -> dict:
         con.execute("DELETE FROM records WHERE unique_id IN (SELECT unique_id FROM new_records)")
     masters = spec["masters"]["entity"]
     wanted = list(rules.rules(spec)) + ([spec["masters"]["ids_field"]] if spec["masters"].get("ids_field") else [])
-    _load(con, "masters_now", records.scan_arrow(app, masters, wanted),
-          "id" + "".join(f", {rules.quoted(f)}::VARCHAR AS {rules.quoted(f)}" for f in wanted))
+    load(con, records.scan_arrow(app, masters, wanted), "masters_now",
+         "id" + "".join(f", {rules.quoted(f)}::VARCHAR AS {rules.quoted(f)}" for f in wanted))
     (total, fresh), = con.execute("SELECT count(*), count(*) FILTER (is_new) FROM raw").fetchall()
     return {"records": total, "new": fresh, "masters": con.execute("SELECT count(*) FROM masters_now").fetchall()[0][0]}
-
-
-def _load(con, name: str, table, columns: str = "*", values=()) -> None:
-    """The Arrow ``table`` as the DuckDB table ``name`` (``columns``: what to select of it)."""
-    con.register("_scanned", table)
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM _scanned", list(values))
-    finally:
-        con.unregister("_scanned")
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

@@ -14,7 +14,18 @@ import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import BigInteger, Integer, Text, any_, bindparam, cast, func, literal, literal_column, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from runtime.errors import ValidationFailed

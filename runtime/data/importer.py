@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -224,4 +223,4 @@ def _copy(conn, table, rows) -> None:
 
 
 def open_csv(path: str):
-    return io.open(path, newline="", encoding="utf-8-sig")
+    return open(path, newline="", encoding="utf-8-sig")
