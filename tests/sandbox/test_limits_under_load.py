@@ -180,7 +180,9 @@ def _while_probing(base, token, work):
 
 def _assert_answered_quickly(latencies):
     # Run alone, every probe answers in under 100 ms (the worst seen: ~40 ms). Under
-    # ``pytest -n`` on a two-core machine the other workers take the CPU too, so the worst
-    # probe is allowed 300 ms and nine in ten must still be under 100 ms.
+    # ``pytest -n`` on a two-core machine the other workers and the script itself take the
+    # CPU too (nine in ten under 130 ms, the worst 215 ms, seen). A server the script
+    # stopped would keep a probe waiting for the script's whole run (1-3 s), so the worst
+    # probe is allowed 1 s and nine in ten must be under 250 ms.
     ranked = sorted(latencies)
-    assert ranked and ranked[int(len(ranked) * 0.9) - 1] < 0.1 and ranked[-1] < 0.3, ranked[-3:]
+    assert ranked and ranked[int(len(ranked) * 0.9) - 1] < 0.25 and ranked[-1] < 1.0, ranked[-3:]
