@@ -335,7 +335,7 @@ def scan_columns(loom, app: str, entity: str, fields: list[str], actor, changed_
 def scan_arrow(loom, app: str, entity: str, fields: list[str], actor, batch: int = 200000):
     """What ``scan_columns`` reads, as an Arrow table: ``id`` and link fields as 64-bit
     integers, every other column as the database's text of its value (date-times as naive
-    UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``), for work that goes on in DuckDB or Arrow.
+    UTC, ``YYYY-MM-DD HH:MM:SS[.ffffff]``), for work that goes on in DuckDB or Arrow.
 
     On SQLite each batch leaves the database as one text of JSON lines that Arrow parses
     in C++: four times faster than a Python tuple per row, which ``scan_columns`` (the
