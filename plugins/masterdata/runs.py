@@ -269,15 +269,20 @@ def _merge(platform, con, job, spec, params) -> dict:
 
 def _plan_values(con, spec: dict) -> None:
     """The table ``master_values``: each planned cluster's master values (``merge.values_sql``),
-    its planned master, its size and the source records of the clusters before it."""
-    src, ids_field = spec["sources"], spec["masters"].get("ids_field")
+    its planned master, its size and the source records of the clusters before it. Temporary
+    tables: a resumed merge plans again, and writing them to the run's file took a third of
+    the time."""
+    src, field_rules, ids_field = spec["sources"], rules.rules(spec), spec["masters"].get("ids_field")
+    wanted = ["id", src["source_field"], src.get("timestamp_field"), src["source_id_field"] if ids_field else None,
+              *(r["from"] for r in field_rules.values())]
     # a table, not a view: each master field's query reads it, and the join would run for each
-    con.execute("CREATE OR REPLACE TABLE members AS SELECT plan.ord AS _ord, raw.* FROM plan JOIN raw USING (id)")
-    sizes = "(SELECT ord AS _ord, any_value(master) AS _master, count(*) AS _n FROM plan GROUP BY ord)"
-    query = rules.values_sql(rules.rules(spec), src["source_field"], src.get("timestamp_field"),
+    con.execute("CREATE OR REPLACE TEMP TABLE members AS SELECT plan.ord AS _ord, "
+                f"{', '.join('raw.' + rules.quoted(n) for n in dict.fromkeys(wanted) if n)} FROM plan JOIN raw USING (id)")
+    sizes = ("(SELECT *, coalesce(sum(_n) OVER (ORDER BY _ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) "
+             "AS _before FROM (SELECT ord AS _ord, any_value(master) AS _master, count(*) AS _n FROM plan GROUP BY ord))")
+    query = rules.values_sql(field_rules, src["source_field"], src.get("timestamp_field"),
                              (ids_field, src["source_id_field"]) if ids_field else None, sizes)
-    con.execute(f"CREATE OR REPLACE TABLE master_values AS SELECT *, coalesce(sum(_n) OVER (ORDER BY _ord "
-                f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS _before FROM ({query}) ORDER BY _ord")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE master_values AS {query}")
 
 
 def _changes(con, first: int, last: int, names: list[str]) -> dict:

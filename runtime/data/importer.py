@@ -123,44 +123,56 @@ def _target(loom, et, f):
 
 def _write(loom, et, rows, links, version, initial, line, actor) -> None:
     with loom.engine.begin() as conn:
-        _write_on(loom, conn, et, rows, links, version, initial, line, actor)
+        write_columns(loom, conn, et, {k: [r[k] for r in rows] for k in rows[0]}, links, version, initial, line,
+                      actor)
 
 
-def _write_on(loom, conn, et, rows, links, version, initial, line, actor) -> None:
-    """Insert one batch on ``conn``: links checked, numbers reserved, rollups and one audit entry."""
-    now = utcnow()
+def write_columns(loom, conn, et, columns: dict[str, list], links, version, initial, line, actor,
+                  ids: list[int] | None = None) -> list[str]:
+    """Insert one batch on ``conn``, given as ``{column: [value per row]}`` of checked values:
+    links checked, numbers reserved, system columns set, rollups and one audit entry. ``line``:
+    the batch's last CSV line, for errors; ``ids``: the new records' ids (else the database's).
+    Returns the rows' numbers. Columns, not a dict per row: the per-row work was a third of
+    writing hundreds of thousands of records."""
+    count = len(next(iter(columns.values())))
     for name, (target, f) in links.items():
-        ids = {r[name] for r in rows if r.get(name) is not None}
-        if ids:
+        wanted = set(columns[name]) - {None}
+        if wanted:
             found = set(conn.execute(loom.records._visible_targets(
-                et, f, target, select(target.c.id).where(target.c.id.in_(ids)), actor)).scalars())
-            if ids - found:
-                raise ImportError_([FieldError(name, f"no record with id {min(ids - found)} "
+                et, f, target, select(target.c.id).where(target.c.id.in_(wanted)), actor)).scalars())
+            if wanted - found:
+                raise ImportError_([FieldError(name, f"no record with id {min(wanted - found)} "
                                                      f"(in the batch ending at line {line})")])
         if f.spec.get("filter") or f.spec.get("filter_script"):
-            _check_link_filter(loom, conn, f, rows, line, actor)
-    need_numbers = [r for r in rows if not r.get("number")]
-    numbers = loom.records.next_number(conn, et.entity, len(need_numbers)) if need_numbers else []
-    if isinstance(numbers, str):
-        numbers = [numbers]
-    for r, n in zip(need_numbers, numbers):
-        r["number"] = n
-    for r in rows:
-        r.setdefault("status", None)
-        if r["status"] is None:
-            r["status"] = initial
-        r.update(created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id, row_version=1,
-                 meta_version=version)
-        for f in et.entity.rollups:  # nothing links to a new record yet
-            r[f.name] = 0 if f.spec.get("function", "count") in ("count", "sum") else None
+            _check_link_filter(loom, conn, f, _rows(columns), line, actor)
+    numbers = list(columns.get("number") or [None] * count)
+    missing = [i for i, n in enumerate(numbers) if not n]
+    if missing:
+        reserved = loom.records.next_number(conn, et.entity, len(missing))
+        for i, n in zip(missing, [reserved] if isinstance(reserved, str) else reserved):
+            numbers[i] = n
+    now = utcnow()
+    columns.update(number=numbers, status=[initial if s is None else s for s in columns.get("status") or [None] * count],
+                   created_at=[now] * count, created_by=[actor.id] * count, updated_at=[now] * count,
+                   updated_by=[actor.id] * count, row_version=[1] * count, meta_version=[version] * count)
+    for f in et.entity.rollups:  # nothing links to a new record yet
+        columns[f.name] = [0 if f.spec.get("function", "count") in ("count", "sum") else None] * count
+    if ids is not None:
+        columns["id"] = ids
     if conn.dialect.name == "postgresql":
-        _copy(conn, et.main, rows)
+        _copy(conn, et.main, columns)
     else:
-        _executemany(conn, et.main, rows)
-    _require_visible(loom, conn, et, rows, line, actor)
-    loom.rollups.imported(conn, et, rows)  # the parents the batch links to count it
+        _executemany(conn, et.main, columns)
+    _require_visible(loom, conn, et, numbers, line, actor)
+    if loom.rollups.over(et.entity):
+        loom.rollups.imported(conn, et, _rows(columns))  # the parents the batch links to count it
     loom.audit.record(conn, actor, "import", et.entity, None, None,
-                      {"rows": len(rows), "first": rows[0]["number"], "last": rows[-1]["number"]})
+                      {"rows": count, "first": numbers[0], "last": numbers[-1]})
+    return numbers
+
+
+def _rows(columns: dict[str, list]) -> list[dict]:
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
 
 
 def _check_link_filter(loom, conn, f, rows, line, actor) -> None:
@@ -175,27 +187,25 @@ def _check_link_filter(loom, conn, f, rows, line, actor) -> None:
             raise ImportError_([FieldError(f"line {first + i}: {exc.field}", exc.message)]) from None
 
 
-def _require_visible(loom, conn, et, rows, line, actor) -> None:
+def _require_visible(loom, conn, et, numbers: list[str], line, actor) -> None:
     """Refuse a batch holding a row the importing user's row rules would hide from them."""
     visible = loom.permissions.row_filter(et.entity, et.main, actor)
     if visible is None:
         return
     t = et.main
-    numbers = [r["number"] for r in rows]
     seen = set(conn.execute(select(t.c.number).where(t.c.number.in_(numbers), visible)).scalars())
     for i, number in enumerate(numbers):
         if number not in seen:
-            raise ImportError_([FieldError(f"line {line - len(rows) + 1 + i}", "you may not import this row: it "
+            raise ImportError_([FieldError(f"line {line - len(numbers) + 1 + i}", "you may not import this row: it "
                                            "would be a record you are not allowed to see")])
 
 
-def _executemany(conn, table, rows) -> None:
+def _executemany(conn, table, columns: dict[str, list]) -> None:
     """One driver-level executemany of plain tuples: SQLAlchemy's per-row parameter
     handling would cost more than SQLite's insert itself."""
-    cols = list(rows[0].keys())
     q = conn.dialect.identifier_preparer.quote
-    sql = f"INSERT INTO {q(table.name)} ({', '.join(map(q, cols))}) VALUES ({', '.join('?' for _ in cols)})"
-    conn.exec_driver_sql(sql, list(zip(*(bound_column(conn, table.c[c], [r[c] for r in rows]) for c in cols))))
+    sql = f"INSERT INTO {q(table.name)} ({', '.join(map(q, columns))}) VALUES ({', '.join('?' for _ in columns)})"
+    conn.exec_driver_sql(sql, list(zip(*(bound_column(conn, table.c[c], values) for c, values in columns.items()))))
 
 
 def bound_column(conn, column, values: list) -> list:
@@ -211,15 +221,14 @@ def bound_column(conn, column, values: list) -> list:
     return [processor(v) for v in values] if processor else values
 
 
-def _copy(conn, table, rows) -> None:
+def _copy(conn, table, columns: dict[str, list]) -> None:
     """PostgreSQL COPY through psycopg, typed by the table's own bind processors."""
-    cols = list(rows[0].keys())
-    processors = [table.c[c].type.bind_processor(conn.dialect) for c in cols]
+    bound = [bound_column(conn, table.c[c], values) for c, values in columns.items()]
     raw = conn.connection.driver_connection
     q = conn.dialect.identifier_preparer.quote
-    with raw.cursor().copy(f"COPY {q(table.name)} ({', '.join(map(q, cols))}) FROM STDIN") as copy:
-        for r in rows:
-            copy.write_row([p(r[c]) if p else r[c] for c, p in zip(cols, processors)])
+    with raw.cursor().copy(f"COPY {q(table.name)} ({', '.join(map(q, columns))}) FROM STDIN") as copy:
+        for row in zip(*bound):
+            copy.write_row(row)
 
 
 def open_csv(path: str):

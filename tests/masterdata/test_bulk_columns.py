@@ -139,3 +139,44 @@ def test_create_columns_refuses_bad_input_naming_the_row_and_writes_nothing(cons
         consumers.records("vera").bulk_create_columns(APP, SRC, good)
     assert consumers.records().scan_columns(APP, SRC, [])["id"] == []
     assert records.bulk_create_columns(APP, SRC, {"source": []}) == []
+
+
+@pytest.mark.parametrize("one_statement_per_record", [False, True])
+def test_update_columns_carries_every_kind_of_value(consumers, monkeypatch, one_statement_per_record):
+    # SQLite gets the values as one JSON document; values JSON cannot carry go a statement
+    # per record, as on PostgreSQL: both must store exactly what was given
+    from runtime.data import bulk
+    if one_statement_per_record:
+        monkeypatch.setattr(bulk, "_json_safe", lambda values: False)
+    ids = consumers.records("olga").bulk_create(APP, SRC, [{"source": "crm", "source_id": f"C-{i}"} for i in range(8)])
+    master = consumers.records("olga").bulk_create(APP, "master", [{"name": "M"}])[0]
+    changed = consumers.records("olga").bulk_update_columns(
+        APP, SRC, ids, {"name": TRICKY, "master": [master, None] * 4})
+    assert changed == 8
+    after = [consumers.records().get(APP, SRC, i) for i in ids]
+    assert [r["name"] for r in after] == TRICKY
+    assert [r["master"] for r in after] == [master, None] * 4
+    assert {r["row_version"] for r in after} == {2} and {r["updated_by"] for r in after} != {None}
+    by_dict = consumers.records("olga").bulk_update(APP, SRC, {ids[0]: {"name": "один"}, ids[1]: {"account": "Л-1"}})
+    assert by_dict == 2
+    assert consumers.records().get(APP, SRC, ids[0])["name"] == "один"
+    assert consumers.records().get(APP, SRC, ids[1])["account"] == "Л-1"
+    assert consumers.records().get(APP, SRC, ids[1])["name"] == TRICKY[1]
+
+
+def test_json_safe_refuses_what_json_would_change():
+    from runtime.data.bulk import _json_safe
+    assert _json_safe(["текст", 1, -2 ** 63, 2.5, None])
+    for value in (2 ** 63, float("nan"), float("inf"), b"bytes", True, 1j):
+        assert not _json_safe(["ok", value]), value
+
+
+def test_create_columns_gives_each_record_the_id_it_was_stored_under(consumers, loom):
+    first = consumers.records("olga").bulk_create(APP, SRC, [{"source": "crm", "source_id": "A"}])[0]
+    loom.records.delete(APP, SRC, first)   # the largest id, deleted: still taken
+    ids = consumers.records("olga").bulk_create_columns(
+        APP, SRC, {"source": ["crm"] * 3, "source_id": ["B", "C", "D"]})
+    assert ids == list(range(ids[0], ids[0] + 3)) and ids[0] > first
+    assert [consumers.records().get(APP, SRC, i)["source_id"] for i in ids] == ["B", "C", "D"]
+    one = consumers.records("olga").create(APP, SRC, {"source": "crm", "source_id": "E"})
+    assert one["id"] > ids[-1]
