@@ -26,7 +26,6 @@ import os
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -268,21 +267,17 @@ def _merge(platform, con, job, spec, params) -> dict:
     total = con.execute("SELECT count(*) FROM plan").fetchall()[0][0]
     created = linked = updated = 0
     done = platform.file_run(run_id)["done"]
-    # DuckDB reads the next chunk on a thread while SQLite writes this one
-    with ThreadPoolExecutor(1) as reader:
-        upcoming = reader.submit(_chunk, con, done, names) if done < total else None
-        while upcoming is not None:
-            chunk = upcoming.result()
-            upcoming = reader.submit(_chunk, con, chunk["end"], names) if chunk["end"] < total else None
-            with platform.file_run_step(run_id, done, chunk["end"], params.get("username")) as step:
-                new_ids = step.records.bulk_create_columns(app, masters, chunk["fresh"])
-                updated += step.records.bulk_update(app, masters, chunk["changes"])
-                if link:
-                    ids, targets = _moved(chunk, new_ids)
-                    linked += step.records.bulk_update_columns(app, entity, ids, {link: targets})
-                created += len(new_ids)
-                step.written = chunk["end"] - done
-            done = chunk["end"]
+    while done < total:
+        chunk = _chunk(con, done, names)
+        with platform.file_run_step(run_id, done, chunk["end"], params.get("username")) as step:
+            new_ids = step.records.bulk_create_columns(app, masters, chunk["fresh"])
+            updated += step.records.bulk_update(app, masters, chunk["changes"])
+            if link:
+                ids, targets = _moved(chunk, new_ids)
+                linked += step.records.bulk_update_columns(app, entity, ids, {link: targets})
+            created += len(new_ids)
+            step.written = chunk["end"] - done
+        done = chunk["end"]
     return {"created": created, "updated": updated, "linked": linked}
 
 

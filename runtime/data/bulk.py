@@ -15,6 +15,7 @@ import json
 import math
 from concurrent.futures import ThreadPoolExecutor
 from sqlite3 import sqlite_version_info
+from types import NoneType
 
 from sqlalchemy import (
     BigInteger,
@@ -191,13 +192,14 @@ def update_columns(loom, conn, app: str, entity: str, ids: list[int], columns: d
     link_fields = [n for n in names if et.entity.fields[n].value_type in ("link", "user", "group")]
     for name in link_fields:
         f, target = et.entity.fields[name], _target(loom, et, et.entity.fields[name])
-        wanted, found = sorted({v for v in typed[name] if v is not None}), set()
+        wanted = sorted({v for v in typed[name] if v is not None})
         for start in range(0, len(wanted), batch * 10):
             part = wanted[start:start + batch * 10]
-            found.update(conn.execute(loom.records._visible_targets(
-                et, f, target, select(target.c.id).where(among(conn, target.c.id, part)), actor)).scalars())
-        if set(wanted) - found:
-            raise ValidationFailed([FieldError(name, f"no record with id {min(set(wanted) - found)}")])
+            visible = loom.records._visible_targets(
+                et, f, target, select(target.c.id).where(among(conn, target.c.id, part)), actor).subquery()
+            if conn.execute(select(func.count()).select_from(visible)).scalar() != len(part):
+                missing = set(part) - set(conn.execute(select(visible.c.id)).scalars())
+                raise ValidationFailed([FieldError(name, f"no record with id {min(missing)}")])
     rolled = loom.rollups.over(et.entity)
     before = []
     if rolled:
@@ -268,7 +270,7 @@ def _column_values(et, name: str, values: list, where) -> list:
 
 def _plain_ids(f, values: list) -> bool:
     """Whether ``values`` are record ids (positive 64-bit integers, or empty) a link stores as they are."""
-    if f.value_type not in ("link", "user", "group") or not all(type(v) is int or v is None for v in values):
+    if f.value_type not in ("link", "user", "group") or not set(map(type, values)) <= {int, NoneType}:
         return False
     present = [v for v in values if v is not None]
     return not present or (min(present) > 0 and max(present) < 2 ** 63)
@@ -279,7 +281,7 @@ def _plain_text(f, values: list) -> bool:
     length stores as they are: then coercing and checking each is only its length."""
     if f.value_type not in ("string", "text") or "pattern" in f.spec or f.spec.get("min_length"):
         return False
-    if not all(type(v) is str or v is None for v in values):
+    if not set(map(type, values)) <= {str, NoneType}:
         return False
     return f.max_length is None or max(map(len, filter(None, values)), default=0) <= f.max_length
 

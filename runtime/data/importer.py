@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from dataclasses import dataclass
+from itertools import repeat
+from operator import is_
 
 from sqlalchemy import select
 
@@ -213,7 +215,7 @@ def bound_column(conn, column, values: list) -> list:
     A column holding one value throughout (a batch's time stamps) is bound once, and on
     SQLite a date-time once made the text sqlite3's adapter would make of it per row."""
     processor = column.type.bind_processor(conn.dialect)
-    if values and all(v is values[0] for v in values):
+    if values and all(map(is_, values, repeat(values[0]))):
         one = processor(values[0]) if processor else values[0]
         if conn.dialect.name == "sqlite" and isinstance(one, (dt.date, dt.datetime)):
             one = one.isoformat(" ") if isinstance(one, dt.datetime) else one.isoformat()

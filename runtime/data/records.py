@@ -371,7 +371,7 @@ class RecordService:
                                         .returning(c.c.value)).scalar_one()
             else:  # SQLite writers are serialised (BEGIN IMMEDIATE): no race
                 conn.execute(insert(c).values(key=key, value=last))
-        numbers = [format_number(entity.number_pattern, n) for n in range(last - count + 1, last + 1)]
+        numbers = format_numbers(entity.number_pattern, range(last - count + 1, last + 1))
         return numbers[0] if count == 1 else numbers
 
     # ------------------------------------------------------------------ update
@@ -918,8 +918,8 @@ def _jsonish(value, files: bool = True):
     return to_json(value)
 
 
-def format_number(pattern: str, n: int) -> str:
-    """``REQ-{000000}`` and 42 give ``REQ-000042``."""
+def format_numbers(pattern: str, ns) -> list[str]:
+    """``REQ-{000000}`` and 42 give ``REQ-000042``; the pattern is read once for all ``ns``."""
     start, end = pattern.index("{"), pattern.index("}")
-    width = end - start - 1
-    return f"{pattern[:start]}{n:0{width}d}{pattern[end + 1:]}"
+    escaped = [part.replace("{", "{{").replace("}", "}}") for part in (pattern[:start], pattern[end + 1:])]
+    return list(map(f"{escaped[0]}{{:0{end - start - 1}d}}{escaped[1]}".format, ns))
