@@ -87,7 +87,7 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _field_sql(name: str, rule: dict, source_field: str, stamp_field: str | None) -> str:
+def _field_sql(name: str, rule: dict, source_field: str, stamp_field: str | None, members: str) -> str:
     """One master field for every cluster: ``(_ord, value)`` chosen as :func:`values` does.
     DuckDB's ``arg_max`` over a struct compares its parts in order, like Python's tuples:
     the priority rank first, then the fill rule's measure, then the stamp of ``_stamp``."""
@@ -97,7 +97,7 @@ def _field_sql(name: str, rule: dict, source_field: str, stamp_field: str | None
     stamp = f"coalesce({quoted(stamp_field)}::VARCHAR, '')" if stamp_field else "''"
     has = f"{quoted(stamp_field)} IS NOT NULL" if stamp_field else "FALSE"
     candidates = (f"SELECT _ord, {take}::VARCHAR AS _v, -({rank}) AS _rank, {{'has': {has}, 'at': {stamp}, "
-                  f"'id': id}} AS _stamp FROM members WHERE {take} IS NOT NULL "
+                  f"'id': id}} AS _stamp FROM {members} WHERE {take} IS NOT NULL "
                   f"AND NOT regexp_matches({take}::VARCHAR, '{_BLANK}')")
     if rule["fill"] == "most_frequent":
         counted = (f"SELECT _ord, _v, _rank, count(*) AS _count, max(_stamp) AS _stamp FROM ({candidates}) "
@@ -110,13 +110,14 @@ def _field_sql(name: str, rule: dict, source_field: str, stamp_field: str | None
 
 
 def values_sql(field_rules: dict, source_field: str, stamp_field: str | None = None,
-               ids: tuple[str, str] | None = None, clusters: str = "(SELECT DISTINCT _ord FROM members)") -> str:
+               ids: tuple[str, str] | None = None, clusters: str = "(SELECT DISTINCT _ord FROM members)",
+               members: str = "members") -> str:
     """:func:`values` (and, with ``ids`` = (master ids field, source id field), :func:`ids_text`)
-    for every cluster at once, as one DuckDB query over a relation ``members`` (``_ord``: the
+    for every cluster at once, as one DuckDB query over the relation ``members`` (``_ord``: the
     cluster, ``id`` and the source fields as text). Its rows: the columns of ``clusters`` (a
     relation of one row per ``_ord``; by default just ``_ord``), then each master field.
     Millions of source records take seconds where a Python call per cluster took a minute."""
-    parts = [(name, _field_sql(name, rule, source_field, stamp_field)) for name, rule in field_rules.items()]
+    parts = [(name, _field_sql(name, rule, source_field, stamp_field, members)) for name, rule in field_rules.items()]
     if ids:
         src, sid = quoted(source_field), quoted(ids[1])
         # sorted lists, not ordered string_agg: a sort per group was half the query's time
@@ -125,7 +126,7 @@ def values_sql(field_rules: dict, source_field: str, stamp_field: str | None = N
             f"lambda x: x.s || ': ' || x.i), '; ') AS {quoted(ids[0])} FROM ("
             f"SELECT _ord, coalesce(nullif({src}::VARCHAR, ''), '?') AS _src, "
             f"array_to_string(list_sort(list(coalesce({sid}::VARCHAR, 'None'))), ', ') AS _ids "
-            f"FROM members GROUP BY ALL) GROUP BY _ord")))
+            f"FROM {members} GROUP BY ALL) GROUP BY _ord")))
     joins = " ".join(f"LEFT JOIN ({sql}) AS _f{i} USING (_ord)" for i, (_, sql) in enumerate(parts))
     picked = "".join(f", _f{i}.{quoted(name)}" for i, (name, _) in enumerate(parts))
     return f"SELECT _c.*{picked} FROM {clusters} AS _c {joins} ORDER BY _c._ord"

@@ -26,6 +26,7 @@ import os
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -267,33 +268,59 @@ def _merge(platform, con, job, spec, params) -> dict:
     total = con.execute("SELECT count(*) FROM plan").fetchall()[0][0]
     created = linked = updated = 0
     done = platform.file_run(run_id)["done"]
-    while done < total:
-        chunk = _chunk(con, done, names)
-        with platform.file_run_step(run_id, done, chunk["end"], params.get("username")) as step:
-            new_ids = step.records.bulk_create_columns(app, masters, chunk["fresh"])
-            updated += step.records.bulk_update(app, masters, chunk["changes"])
-            if link:
-                ids, targets = _moved(chunk, new_ids)
-                linked += step.records.bulk_update_columns(app, entity, ids, {link: targets})
-            created += len(new_ids)
-            step.written = chunk["end"] - done
-        done = chunk["end"]
+    # DuckDB works out the next chunk's values on a thread while SQLite writes this one
+    with ThreadPoolExecutor(1) as reader:
+        upcoming = reader.submit(_chunk, con, spec, done, names) if done < total else None
+        while upcoming is not None:
+            chunk = upcoming.result()
+            upcoming = reader.submit(_chunk, con, spec, chunk["end"], names) if chunk["end"] < total else None
+            with platform.file_run_step(run_id, done, chunk["end"], params.get("username")) as step:
+                new_ids = step.records.bulk_create_columns(app, masters, chunk["fresh"])
+                updated += step.records.bulk_update(app, masters, chunk["changes"])
+                if link:
+                    ids, targets = _moved(chunk, new_ids)
+                    linked += step.records.bulk_update_columns(app, entity, ids, {link: targets})
+                created += len(new_ids)
+                step.written = chunk["end"] - done
+            done = chunk["end"]
     return {"created": created, "updated": updated, "linked": linked}
 
 
-def _chunk(con, done: int, names: list[str]) -> dict:
+def _plan_values(con, spec: dict) -> None:
+    """Temporary tables (a resumed merge plans again) for the chunks' master values:
+    ``members``, each planned source record with its cluster's ``_ord`` and the fields the
+    values come from, in cluster order; ``clusters``, each cluster's planned master, size
+    and the source records of the clusters before it."""
+    src, field_rules, ids_field = spec["sources"], rules.rules(spec), spec["masters"].get("ids_field")
+    wanted = ["id", src["source_field"], src.get("timestamp_field"), src["source_id_field"] if ids_field else None,
+              *(r["from"] for r in field_rules.values())]
+    con.execute("CREATE OR REPLACE TEMP TABLE members AS SELECT plan.ord AS _ord, "
+                f"{', '.join('raw.' + rules.quoted(n) for n in dict.fromkeys(wanted) if n)} FROM plan JOIN raw "
+                "USING (id) ORDER BY _ord")
+    con.execute("CREATE OR REPLACE TEMP TABLE clusters AS SELECT *, coalesce(sum(_n) OVER (ORDER BY _ord ROWS "
+                "BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS _before FROM (SELECT ord AS _ord, "
+                "any_value(master) AS _master, count(*) AS _n FROM plan GROUP BY ord) ORDER BY _ord")
+
+
+def _chunk(con, spec: dict, done: int, names: list[str]) -> dict:
     """One merge transaction's work: whole clusters, about CHUNK source records from the first
-    one not merged yet. ``fresh``: the values of the masters to create, ``changes``: those of
-    the existing masters that differ, ``plan``: each record's planned and current master."""
+    one not merged yet, with their master values (``merge.values_sql``). ``fresh``: the values
+    of the masters to create, ``changes``: those of the existing masters that differ,
+    ``plan``: each record's planned and current master."""
     (first, last, end), = con.execute(
-        "SELECT min(_ord), max(_ord), max(_before + _n) FROM master_values WHERE _before >= ? AND _before < ?",
+        "SELECT min(_ord), max(_ord), max(_before + _n) FROM clusters WHERE _before >= ? AND _before < ?",
         [done, done + CHUNK]).fetchall()
-    fresh = _columns(con, f"SELECT _ord, {', '.join(rules.quoted(n) for n in names)} FROM master_values "
-                          "WHERE _ord BETWEEN ? AND ? AND _master IS NULL ORDER BY _ord", [first, last])
+    src, ids_field, within = spec["sources"], spec["masters"].get("ids_field"), f"_ord BETWEEN {first} AND {last}"
+    con.execute("CREATE OR REPLACE TEMP TABLE chunk_values AS " + rules.values_sql(
+        rules.rules(spec), src["source_field"], src.get("timestamp_field"),
+        (ids_field, src["source_id_field"]) if ids_field else None,
+        clusters=f"(SELECT * FROM clusters WHERE {within})", members=f"(SELECT * FROM members WHERE {within})"))
+    fresh = _columns(con, f"SELECT _ord, {', '.join(rules.quoted(n) for n in names)} FROM chunk_values "
+                          "WHERE _master IS NULL ORDER BY _ord", [])
     plan = con.sql("SELECT id, ord, coalesce(master, 0) AS master, coalesce(linked, 0) AS linked FROM plan "
                    "WHERE ord BETWEEN ? AND ? ORDER BY id", params=[first, last]).to_arrow_table()
     return {"end": end, "new_ords": np.asarray(fresh.pop("_ord"), np.int64), "fresh": fresh,
-            "changes": _changes(con, first, last, names),
+            "changes": _changes(con, names),
             "plan": {name: plan.column(name).to_numpy() for name in plan.column_names}}
 
 
@@ -308,32 +335,13 @@ def _moved(chunk: dict, new_ids: list[int]) -> tuple[list[int], list[int]]:
     return plan["id"][moved].tolist(), target[moved].tolist()
 
 
-def _plan_values(con, spec: dict) -> None:
-    """The table ``master_values``: each planned cluster's master values (``merge.values_sql``),
-    its planned master, its size and the source records of the clusters before it. Temporary
-    tables: a resumed merge plans again, and writing them to the run's file took a third of
-    the time."""
-    src, field_rules, ids_field = spec["sources"], rules.rules(spec), spec["masters"].get("ids_field")
-    wanted = ["id", src["source_field"], src.get("timestamp_field"), src["source_id_field"] if ids_field else None,
-              *(r["from"] for r in field_rules.values())]
-    # a table, not a view: each master field's query reads it, and the join would run for each
-    con.execute("CREATE OR REPLACE TEMP TABLE members AS SELECT plan.ord AS _ord, "
-                f"{', '.join('raw.' + rules.quoted(n) for n in dict.fromkeys(wanted) if n)} FROM plan JOIN raw USING (id)")
-    sizes = ("(SELECT *, coalesce(sum(_n) OVER (ORDER BY _ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) "
-             "AS _before FROM (SELECT ord AS _ord, any_value(master) AS _master, count(*) AS _n FROM plan GROUP BY ord))")
-    query = rules.values_sql(field_rules, src["source_field"], src.get("timestamp_field"),
-                             (ids_field, src["source_id_field"]) if ids_field else None, sizes)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE master_values AS {query}")
-
-
-def _changes(con, first: int, last: int, names: list[str]) -> dict:
-    """The existing masters of clusters ``first``..``last`` whose values differ from their
-    current ones: ``{id: {field: value}}``."""
+def _changes(con, names: list[str]) -> dict:
+    """The chunk's existing masters whose values differ from their current ones:
+    ``{id: {field: value}}``."""
     fields = ", ".join(f"v.{rules.quoted(n)}, m.{rules.quoted(n)}" for n in names)
     changes = {}
     for master, *pairs in con.execute(
-            f"SELECT v._master, {fields} FROM master_values v JOIN masters_now m ON m.id = v._master "
-            "WHERE v._ord BETWEEN ? AND ?", [first, last]).fetchall():
+            f"SELECT v._master, {fields} FROM chunk_values v JOIN masters_now m ON m.id = v._master").fetchall():
         diff = {n: new for n, new, old in zip(names, pairs[::2], pairs[1::2]) if new != old}
         if diff:
             changes[master] = diff

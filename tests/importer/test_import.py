@@ -228,3 +228,10 @@ def test_a_broken_file_is_refused_naming_the_line(served, stock, filename, conte
     client.sign_in("klara")
     status, page = client.upload("/import/stock/product", filename, content)
     assert status == 400 and message in page.replace("&#39;", "'"), page[-800:]
+
+
+def test_numbers_are_formatted_from_their_pattern_whatever_it_holds():
+    from runtime.data.records import format_numbers
+    assert format_numbers("REQ-{000000}", [42, 1234567]) == ["REQ-000042", "REQ-1234567"]
+    assert format_numbers("{00}/{x}", [5]) == ["05/{x}"]     # braces after the counter are text
+    assert format_numbers("A{0}", range(9, 11)) == ["A9", "A10"]
