@@ -471,11 +471,11 @@ def analyst_builds_the_app(page, base, loom, web, doc, entity, saved, expect):
     page.goto(f"{base}{APP}/")
     page.click("#action-publish")
     expect(page).to_have_url(f"{base}{APP}/publish")
+    expect(page.locator("#plan .dz-step")).to_have_text(["create table for request"])  # the page has loaded
     expect(page.locator("#publish-problems")).to_have_count(0)
     diff_files = page.locator("#diff .dz-change td:nth-child(2)").all_inner_texts()
     for file in ("app.yaml", "entities/", "routing.yaml", "sla.yaml", "scripts/"):
         assert file in diff_files, diff_files
-    expect(page.locator("#plan .dz-step")).to_have_text(["create table for request"])
     page.fill("#publish-comment", "Vacation requests: first version")
     shot(page, "publish")
     page.click("#publish-button")
