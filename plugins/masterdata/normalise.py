@@ -153,9 +153,9 @@ _WS = r"\t\n\v\f\r\x{1c}-\x{1f}\x{85}\p{Z}"
 
 
 def _sql_text(col: str) -> str:
+    # punctuation and spaces in one pass: each run of them is one space, as ``text`` leaves it
     lowered = f"replace(lower({col}), 'ё', 'е')"
-    spaced = f"regexp_replace(regexp_replace({lowered}, '[^\\p{{L}}\\p{{N}}_{_WS}]', ' ', 'g'), '[{_WS}]+', ' ', 'g')"
-    return f"nullif(trim({spaced}), '')"
+    return f"nullif(trim(regexp_replace({lowered}, '[^\\p{{L}}\\p{{N}}_]+', ' ', 'g')), '')"
 
 
 def _sql_address(col: str) -> str:

@@ -180,3 +180,13 @@ def test_create_columns_gives_each_record_the_id_it_was_stored_under(consumers, 
     assert [consumers.records().get(APP, SRC, i)["source_id"] for i in ids] == ["B", "C", "D"]
     one = consumers.records("olga").create(APP, SRC, {"source": "crm", "source_id": "E"})
     assert one["id"] > ids[-1]
+
+
+@pytest.mark.parametrize("value", ["д'Артаньян", "'; DROP TABLE x; --", "", "строка\nвторая", "ё" * 200, None])
+def test_a_column_holding_one_value_throughout_is_stored_as_given(consumers, value):
+    # such a column is written into the insert once instead of bound per row
+    ids = consumers.records("olga").bulk_create_columns(
+        APP, SRC, {"source": ["crm"] * 3, "source_id": ["A", "B", "C"], "name": [value] * 3})
+    names = [consumers.records().get(APP, SRC, i)["name"] for i in ids]
+    assert names == [value] * 3
+    assert len({consumers.records().get(APP, SRC, i)["number"] for i in ids}) == 3
