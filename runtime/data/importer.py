@@ -210,7 +210,7 @@ def _executemany(conn, table, columns: dict[str, list]) -> None:
     q = conn.dialect.identifier_preparer.quote
     bound = {c: bound_column(conn, table.c[c], values) for c, values in columns.items()}
     places, varying = [], []
-    for c, values in bound.items():
+    for values in bound.values():
         constant = _sql_constant(values)
         places.append(constant if constant is not None else "?")
         if constant is None:

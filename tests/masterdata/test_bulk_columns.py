@@ -113,7 +113,7 @@ def test_create_columns_writes_what_bulk_create_writes(consumers, loom):
         for key in ("source", "source_id", "name", "master", "status", "row_version", "created_by"):
             assert made[key] == expected[key], key
     assert [consumers.records().get(APP, SRC, i)["master"] for i in ids] == [master, None, master]
-    assert len(set(consumers.records().get(APP, SRC, i)["number"] for i in ids + same)) == 6
+    assert len({consumers.records().get(APP, SRC, i)["number"] for i in ids + same}) == 6
     audit = tables.audit
     with loom.engine.connect() as c:
         entries = c.execute(select(audit.c.seq).where(audit.c.action == "import", audit.c.entity == SRC)).all()
