@@ -190,3 +190,26 @@ def test_a_column_holding_one_value_throughout_is_stored_as_given(consumers, val
     names = [consumers.records().get(APP, SRC, i)["name"] for i in ids]
     assert names == [value] * 3
     assert len({consumers.records().get(APP, SRC, i)["number"] for i in ids}) == 3
+
+
+@pytest.mark.parametrize("one_statement_per_record", [False, True])
+def test_an_update_naming_a_deleted_record_changes_nothing_even_when_the_caller_goes_on(
+        consumers, loom, monkeypatch, one_statement_per_record):
+    # SQLite counts the rows its one statement changed instead of counting them first: a
+    # refusal must still leave the caller's transaction as it was
+    from runtime.data import bulk
+    if one_statement_per_record:
+        monkeypatch.setattr(bulk, "_json_safe", lambda values: False)
+    ids = consumers.records("olga").bulk_create(APP, SRC, [{"source": "crm", "source_id": f"D-{i}"} for i in range(6)])
+    loom.records.delete(APP, SRC, ids[3])
+    actor = consumers.records("olga").actor
+    with loom.engine.begin() as conn:
+        with pytest.raises(ValidationFailed, match="do not exist or you may not see them"):
+            loom.bulk.update_columns(conn, APP, SRC, ids, {"name": ["новое"] * 6}, actor)
+        with pytest.raises(ValidationFailed, match="do not exist or you may not see them"):
+            loom.bulk.update(conn, APP, SRC, {i: {"account": "Л-9"} for i in ids}, actor)
+        assert loom.bulk.update_columns(conn, APP, SRC, ids[:2], {"name": ["да"] * 2}, actor) == 2
+    after = [consumers.records().get(APP, SRC, i) for i in ids[:3] + ids[4:]]
+    assert [r["name"] for r in after] == ["да", "да", None, None, None]
+    assert {r["account"] for r in after} == {None}
+    assert [r["row_version"] for r in after] == [2, 2, 1, 1, 1]
