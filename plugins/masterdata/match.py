@@ -69,13 +69,17 @@ def normalised_sql(source: str, fields: dict) -> str:
     return f"SELECT id AS unique_id{selects} FROM {source}"
 
 
-def load(con, table: pa.Table, name: str = "records", columns: str = "*", values=()) -> None:
+def load(con, table: pa.Table, name: str = "records", columns: str = "*", values=(), ordered: bool = True) -> None:
     """The Arrow ``table`` as the DuckDB table ``name`` (``columns``: what to select of it,
-    with ``values`` for its parameters)."""
+    with ``values`` for its parameters). ``ordered=False``: its rows in no particular order,
+    which lets DuckDB write them on both cores (read them with ORDER BY)."""
     con.register("_incoming", table)
     try:
+        if not ordered:
+            con.execute("SET preserve_insertion_order = false")
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM _incoming", list(values))
     finally:
+        con.execute("RESET preserve_insertion_order")
         con.unregister("_incoming")
 
 

@@ -154,8 +154,10 @@ def _read(platform, con, job, spec, params) -> dict:
         new = "try_cast(updated_at AS TIMESTAMP) > ?"
         new = f"({rules.quoted(link)} IS NULL OR {new})" if link else new
         values = [since.astimezone(dt.UTC).replace(tzinfo=None)]
-    load(con, records.scan_arrow(app, entity, _source_columns(spec)), "raw", f"*, {new} AS is_new", values)
-    con.execute(f"CREATE OR REPLACE TABLE records AS {normalised_sql('raw', spec['fields'])}")
+    load(con, records.scan_arrow(app, entity, _source_columns(spec)), "raw", f"*, {new} AS is_new", values,
+         ordered=False)
+    # in id order: Splink samples the records for training, the same sample every time
+    con.execute(f"CREATE OR REPLACE TABLE records AS {normalised_sql('raw', spec['fields'])} ORDER BY unique_id")
     if params.get("incremental"):
         con.execute("CREATE OR REPLACE TABLE new_records AS SELECT * FROM records WHERE unique_id IN "
                     "(SELECT id FROM raw WHERE is_new)")
@@ -163,7 +165,7 @@ def _read(platform, con, job, spec, params) -> dict:
     masters = spec["masters"]["entity"]
     wanted = list(rules.rules(spec)) + ([spec["masters"]["ids_field"]] if spec["masters"].get("ids_field") else [])
     load(con, records.scan_arrow(app, masters, wanted), "masters_now",
-         "id" + "".join(f", {rules.quoted(f)}::VARCHAR AS {rules.quoted(f)}" for f in wanted))
+         "id" + "".join(f", {rules.quoted(f)}::VARCHAR AS {rules.quoted(f)}" for f in wanted), ordered=False)
     pa.default_memory_pool().release_unused()   # what the reads held goes back before Splink needs it
     (total, fresh), = con.execute("SELECT count(*), count(*) FILTER (is_new) FROM raw").fetchall()
     return {"records": total, "new": fresh, "masters": con.execute("SELECT count(*) FROM masters_now").fetchall()[0][0]}
