@@ -74,12 +74,13 @@ def load(con, table: pa.Table, name: str = "records", columns: str = "*", values
     with ``values`` for its parameters). ``ordered=False``: its rows in no particular order,
     which lets DuckDB write them on both cores (read them with ORDER BY)."""
     con.register("_incoming", table)
+    if not ordered:
+        con.execute("SET preserve_insertion_order = false")
     try:
-        if not ordered:
-            con.execute("SET preserve_insertion_order = false")
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {columns} FROM _incoming", list(values))
     finally:
-        con.execute("RESET preserve_insertion_order")
+        if not ordered:
+            con.execute("RESET preserve_insertion_order")
         con.unregister("_incoming")
 
 

@@ -221,7 +221,9 @@ def _executemany(conn, table, columns: dict[str, list]) -> None:
 
 def _sql_constant(values: list) -> str | None:
     """The SQL literal of a column bound to one integer, text or null throughout, else ``None``."""
-    one = values[0] if len(values) > 1 else 0.5    # one row gains nothing
+    if len(values) < 2:   # one row gains nothing
+        return None
+    one = values[0]
     if not all(map(is_, values, repeat(one))):
         return None
     if one is None:
