@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import os
+import sqlite3
+import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from sqlalchemy import BigInteger, DateTime, Integer, Numeric, create_engine, event
 from sqlalchemy.engine import Engine
@@ -45,6 +50,9 @@ def forget_inherited_connections() -> None:
 
 
 def _sqlite_setup(engine: Engine) -> None:
+    database = engine.url.database
+    wal = f"{os.path.abspath(database)}-wal" if database and database != ":memory:" and \
+        not database.startswith("file:") else None
     # pysqlite's own transaction handling skips BEGIN before DDL, so a failed
     # migration would leave half its changes. We take BEGIN into our hands
     # (the recipe in SQLAlchemy's SQLite dialect documentation).
@@ -61,6 +69,9 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA cache_size=-65536")  # 64 MB: big tables have several indexes to keep hot
+        if wal:
+            cur.execute("PRAGMA wal_autocheckpoint=0")   # _checkpoints does it, off the writer's time
+            cur.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -69,8 +80,70 @@ def _sqlite_setup(engine: Engine) -> None:
         # queue instead of one failing late with "database is locked". Readers
         # (Loom.reader) take none, so under WAL they never wait for a writer.
         # Straight to the driver: through exec_driver_sql this BEGIN cost as much as a record's SELECT.
-        conn.connection.driver_connection.execute(
-            "BEGIN" if conn.get_execution_options().get("loom_read") else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get("loom_read"):
+            conn.connection.driver_connection.execute("BEGIN")
+            return
+        if wal:
+            _checkpoints.after_writes(wal, conn.connection.driver_connection)
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+
+
+# SQLite checkpoints its write-ahead log on the time of the writer whose commit made it
+# long: the pages copied back to the database and two fsyncs, a tenth of a second after
+# each chunk of a bulk run. Loom's connections leave that to one thread per process,
+# which a writer's next BEGIN wakes when the log has grown past SQLite's own threshold
+# (1,000 pages); the log is cut back to that size when it starts over. A log can only
+# start over once a checkpoint has caught up with it, which writers that never pause do
+# not allow: past 64 times that size the writer checkpoints itself, as SQLite would.
+_WAL_LIMIT = 4 * 1024 * 1024
+_WAL_MOST = 64 * _WAL_LIMIT
+
+
+class _Checkpoints:
+    def __init__(self):
+        self._lock, self._thread, self._waiting = threading.Lock(), None, set()
+
+    def forked(self) -> None:
+        """In a forked worker: the parent's thread is not there, its lock may be held."""
+        self.__init__()
+
+    def after_writes(self, wal: str, writer) -> None:
+        """Before ``writer`` (a DB-API connection) begins: ask for a checkpoint of a long log."""
+        try:
+            size = os.stat(wal).st_size
+        except OSError:
+            return
+        if size <= _WAL_LIMIT:
+            return
+        if size > _WAL_MOST:
+            writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            return
+        with self._lock:
+            if wal in self._waiting:
+                return
+            self._waiting.add(wal)
+            if self._thread is None:
+                self._thread = ThreadPoolExecutor(1, "loom-checkpoint")
+        self._thread.submit(self._checkpoint, wal)
+
+    def _checkpoint(self, wal: str) -> None:
+        try:
+            # mode=rw: a database deleted meanwhile is not made again, empty
+            uri = Path(wal[:-len("-wal")]).as_uri() + "?mode=rw"
+            con = sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None)
+            try:
+                con.execute("PRAGMA wal_checkpoint(PASSIVE)")   # waits for no reader or writer
+            finally:
+                con.close()
+        except sqlite3.Error:
+            pass   # busy or gone: the next writer asks again
+        finally:
+            with self._lock:
+                self._waiting.discard(wal)
+
+
+_checkpoints = _Checkpoints()
+os.register_at_fork(after_in_child=_checkpoints.forked)
 
 
 def is_sqlite(bind) -> bool:
