@@ -10,8 +10,9 @@ SQL. What it accepts:
   ``field is None`` / ``field is not None`` (or ``== None``);
 * a bare field name (true when the value is true), ``and``, ``or``, ``not``;
 * as values: literals (text, numbers, ``True``/``False``/``None``), the
-  current user's facts ``user_id``, ``user_groups`` (a list, for ``in``)
-  and ``user_organisation`` (the id of the user's organisation record), and
+  current user's facts ``user_id`` (also written ``$user``, as in views and
+  expressions), ``user_groups`` (a list, for ``in``) and
+  ``user_organisation`` (the id of the user's organisation record), and
   relative times for date and datetime fields (``due < today``,
   ``created_at >= now - 7d``; see :mod:`metamodel.reltime`).
 
@@ -64,6 +65,8 @@ def parse_condition(source: str, names, refs=None) -> tuple:
         if match.group(1) is None:
             return match.group(0)
         name = match.group(1)
+        if name == "user":  # the reader, as in views and expressions: the same fact as user_id
+            return "user_id"
         if refs is None:
             raise ExpressionError(f"${name} in {source!r}: only a link field's filter may refer to "
                                   f"the record being edited")

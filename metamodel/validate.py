@@ -424,7 +424,7 @@ class _CrossCheck:
             except ExpressionError as exc:
                 self.out.add(path + ("where",), str(exc))
             else:
-                if re.search(r"\b(user_id|user_groups|user_organisation)\b", spec["where"]):
+                if re.search(r"\b(user_id|user_groups|user_organisation)\b|\$user\b", spec["where"]):
                     self.out.add(path + ("where",), "a rollup is the same for every reader; its condition cannot "
                                                     "read the user")
                 else:

@@ -223,6 +223,8 @@ def test_a_forecast_past_its_tolerance_raises_one_alert(shop):
      "stats"),
     (("fields", "tasks"), {"type": "rollup", "entity": "task", "link": "job", "where": "fitter == user_id"},
      "cannot read the user"),
+    (("fields", "tasks"), {"type": "rollup", "entity": "task", "link": "job", "where": "fitter == $user"},
+     "cannot read the user"),
 ])
 def test_publishing_refuses_a_wrong_rollup(sqlite_loom, path, spec, message):
     doc = workshop_app()

@@ -25,6 +25,7 @@ RULES = {
     "r_flag": [{"condition": "flag"}],
     "r_noowner": [{"condition": "owner is None"}],
     "r_me": [{"condition": "user_id == owner"}],
+    "r_me_dollar": [{"condition": "owner == $user and title != '$user'"}],  # $user as in views
     "r_own": [{"own": True}],
     "r_team": [{"group_field": "team"}],
     "r_teams": [{"condition": "team in user_groups"}],
@@ -63,6 +64,7 @@ ORACLE = {
     "r_flag": lambda t, u: t["flag"] is True,
     "r_noowner": lambda t, u: t["owner"] is None,
     "r_me": lambda t, u: t["owner"] == u.id,
+    "r_me_dollar": lambda t, u: t["owner"] == u.id,
     "r_own": lambda t, u: t["created_by"] == u.id,
     "r_team": lambda t, u: t["team"] in u.groups,
     "r_teams": lambda t, u: t["team"] in u.groups,
@@ -208,9 +210,11 @@ def test_rules_are_checked_at_publish(loom):
     ("team in user_groups", ("cmp", "in", "team", ("param", "user_groups"))),
     ("flag and not (kind in ['a'])", ("and", [("true", "flag"), ("not", ("cmp", "in", "kind", ("list", ["a"])))])),
     ("1 <= level < 3", ("and", [("cmp", "ge", "level", ("lit", 1)), ("cmp", "lt", "level", ("lit", 3))])),
+    ("owner == $user", ("cmp", "eq", "owner", ("param", "user_id"))),
+    ("kind == '$user'", ("cmp", "eq", "kind", ("lit", "$user"))),
 ])
 def test_condition_trees(source, tree):
-    assert parse_condition(source, {"status", "level", "team", "flag", "kind"}) == tree
+    assert parse_condition(source, {"status", "level", "team", "flag", "kind", "owner"}) == tree
 
 
 @pytest.mark.parametrize("source, message", [
