@@ -43,3 +43,14 @@ def dotted(path) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
+
+
+def undotted(text: str) -> tuple:
+    """The path :func:`dotted` rendered: ``a.b[2].c`` -> ``("a", "b", 2, "c")``."""
+    out: list = []
+    for part in text.replace("[", ".[").split("."):
+        if part.startswith("[") and part.endswith("]") and part[1:-1].isdigit():
+            out.append(int(part[1:-1]))
+        elif part:
+            out.append(part)
+    return tuple(out)

@@ -5,6 +5,7 @@ line when the document came from text, and a path inside the file.
 """
 from __future__ import annotations
 
+import ast
 import difflib
 import re
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import croniter
 from jsonschema import Draft202012Validator
 
 from . import channels, delivery
@@ -761,8 +763,46 @@ class _CrossCheck:
         if entity is not None:
             for dotted in expr.paths:
                 self._expression_path(entity, expr, dotted, path)
+            self._compared_literals(entity, source, path)
         if target is not None:
             self._clock_value(source, target, path)
+
+    def _compared_literals(self, entity: Entity, source: str, path: tuple) -> None:
+        """``priority == 1`` where priority's values are texts, or ``status == 'opne'``: the
+        comparison is never true and the rule silently never applies; say so at publish."""
+        try:
+            tree = ast.parse(source.replace(CURRENT_USER, "_current_user").strip(), mode="eval")
+        except SyntaxError:
+            return  # reported by the parser
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Compare):
+                continue
+            operands = [node.left, *node.comparators]
+            for left, right in zip(operands, operands[1:]):
+                for name_node, other in ((left, right), (right, left)):
+                    if isinstance(name_node, ast.Name):
+                        self._literal_of(entity, name_node.id, other, path)
+
+    def _literal_of(self, entity: Entity, name: str, node, path: tuple) -> None:
+        if name == "status":
+            values, what = [s["name"] for s in entity.statuses], "status"
+        else:
+            f = entity.fields.get(name)
+            if f is None or f.value_type != "choice" or not f.choices:
+                return
+            values, what = [c.value for c in f.choices], f"value of {name}"
+        items = node.elts if isinstance(node, (ast.List, ast.Tuple, ast.Set)) else [node]
+        for item in items:
+            if not isinstance(item, ast.Constant) or item.value is None:
+                continue
+            if isinstance(item.value, str) and item.value in values:
+                continue
+            if not isinstance(item.value, str) and str(item.value) in values:
+                self.out.add(path, f"{name} holds texts: write {name} == '{item.value}', not {item.value!r}, "
+                                   f"or the comparison is never true")
+            else:
+                self.out.add(path, self._unknown(what, item.value, set(values))
+                             + f"; {name} is one of {', '.join(values)}")
 
     def set_value(self, entity: Entity, value: str, path: tuple, names: set, target: Field | None) -> None:
         """A value of ``set:`` assigned to ``target``: ``$user`` (the person who fires it), which
@@ -851,8 +891,23 @@ class _CrossCheck:
                         self._script(item[ref_key], (kind, key, i, ref_key))
                 for j, action in enumerate(item.get("actions", [])):
                     self._script(action["script"], (kind, key, i, "actions", j, "script"))
+        for i, item in enumerate((doc.get("schedules") or {}).get("schedules", [])):
+            self._schedule(item, ("schedules", "schedules", i))
         self.reports()
         self.portal()
+
+    def _schedule(self, item: dict, path: tuple) -> None:
+        """A cron the scheduler can read, in a zone that exists: otherwise the schedule would
+        never run, and only the server log would say why."""
+        if not croniter.is_valid(item["cron"]):
+            self.out.add(path + ("cron",), f"{item['cron']!r} is not a cron expression: five fields, minute hour "
+                                           f"day-of-month month day-of-week, e.g. '0 6 * * mon-fri'")
+        zone = item.get("timezone")
+        try:
+            if zone:
+                ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.out.add(path + ("timezone",), f"unknown time zone {zone!r}; use an IANA name like Europe/Moscow")
 
     # ------------------------------------------------------------------ portal.yaml
     def portal(self) -> None:

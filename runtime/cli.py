@@ -9,9 +9,11 @@ from pathlib import Path
 
 import click
 
-from metamodel import MetadataError, load_app
+from metamodel import MetadataError, read_folder, validate_document
 from metamodel.warnings import publish_warnings
+from runtime.core.appstore import code_problems
 from runtime.core.config import Settings
+from runtime.data.fixtures import fixture_problems, load_fixtures
 
 DEMO_APPS = Path(__file__).resolve().parent.parent / "apps_config"
 
@@ -176,7 +178,11 @@ def apps_validate(folders):
     offered = Settings.from_env().plugin_host().capabilities()
     for folder in folders:
         try:
-            app = load_app(folder, capabilities=offered)
+            doc, source = read_folder(folder)
+            app = validate_document(doc, source, capabilities=offered)
+            problems = code_problems(app, source) + fixture_problems(app, source)
+            if problems:
+                raise MetadataError(problems)
             click.echo(f"{folder}: ok ({app.name}, {len(app.entities)} entities)")
         except MetadataError as exc:
             failed = True
@@ -194,13 +200,19 @@ def apps_install(folder, fixtures, author, comment):
     """Install (or publish a new version of) an app from a folder."""
     loom = _loom()
     try:
+        if fixtures:  # a fixture that cannot load stops the install before anything is written
+            doc, source = read_folder(folder)
+            problems = fixture_problems(validate_document(doc, source, capabilities=loom.plugins.capabilities(),
+                                                          external={n: live.app for n, live in loom.live.items()}),
+                                        source)
+            if problems:
+                raise MetadataError(problems)
         published = loom.store.install(folder, author=author, comment=comment)
+        _report(published)
+        if fixtures:
+            click.echo(f"loaded {load_fixtures(loom, published.app)} fixture records")
     except Exception as exc:  # noqa: BLE001 - every failure is reported the same way
         _fail(exc)
-    _report(published)
-    if fixtures:
-        from runtime.data.fixtures import load_fixtures
-        click.echo(f"loaded {load_fixtures(loom, published.app)} fixture records")
 
 
 @apps.command("publish")
@@ -333,7 +345,7 @@ def scripts_check(name):
     loom = _loom()
     if name not in loom.live:
         _fail(Exception(f"no published app {name!r}"))
-    problems = loom.hooks.check_app(loom.live[name].app)
+    problems = code_problems(loom.live[name].app)
     for p in problems:
         click.echo(f"error: {p}", err=True)
     click.echo(f"{len(loom.live[name].app.scripts)} scripts, {len(problems)} problem(s)")

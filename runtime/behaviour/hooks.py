@@ -80,26 +80,6 @@ class Hooks:
         """Compile once per content (the sandbox caches by name and hash)."""
         return sandbox.compile_script(app.scripts[filename], f"{app.name}/scripts/{filename}")
 
-    def check_app(self, app: App) -> list[Problem]:
-        """Compile every script and check that every referenced function exists."""
-        problems: list[Problem] = []
-        compiled = {}
-        for filename in app.scripts:
-            try:
-                compiled[filename] = self.compile(app, filename)
-            except sandbox.ScriptCompileError as exc:
-                for line, message in (exc.errors or [(exc.line, exc.message)]):
-                    problems.append(Problem(f"scripts/{filename}", "", message, line))
-                continue
-            problems.extend(forbidden_imports(app.scripts[filename], f"scripts/{filename}"))
-        for where, ref in script_refs(app):
-            filename, function = parse_ref(ref)
-            script = compiled.get(filename)
-            if script is not None and function and function not in script.functions:
-                problems.append(Problem(where[0], where[1], f"scripts/{filename} defines no function "
-                                        f"{function!r}; it has {', '.join(sorted(script.functions)) or 'none'}"))
-        return problems
-
     # ------------------------------------------------------------------ running
     def run(self, conn, app: App, ref: str, hook: str, *, actor, record: dict | None = None,
             writable: bool = False, old: dict | None = None, args: tuple = (), entity=None,
@@ -478,6 +458,27 @@ def runs_privileged(app: App, where: tuple[str, str]) -> bool:
     else:
         return False
     return label in entity.privileged_hooks
+
+
+def check_scripts(app: App) -> list[Problem]:
+    """Compile every script and check that every referenced function exists."""
+    problems: list[Problem] = []
+    compiled = {}
+    for filename in app.scripts:
+        try:
+            compiled[filename] = sandbox.compile_script(app.scripts[filename], f"{app.name}/scripts/{filename}")
+        except sandbox.ScriptCompileError as exc:
+            for line, message in (exc.errors or [(exc.line, exc.message)]):
+                problems.append(Problem(f"scripts/{filename}", "", message, line))
+            continue
+        problems.extend(forbidden_imports(app.scripts[filename], f"scripts/{filename}"))
+    for where, ref in script_refs(app):
+        filename, function = parse_ref(ref)
+        script = compiled.get(filename)
+        if script is not None and function and function not in script.functions:
+            problems.append(Problem(where[0], where[1], f"scripts/{filename} defines no function "
+                                    f"{function!r}; it has {', '.join(sorted(script.functions)) or 'none'}"))
+    return problems
 
 
 def script_refs(app: App):

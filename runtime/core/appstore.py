@@ -14,10 +14,11 @@ from sqlalchemy import func, insert, select, update
 
 from metamodel import App, MetadataError, Problem, content_hash, normalize, read_folder, validate_document, write_folder
 from metamodel.diff import diff
-from metamodel.errors import dotted
+from metamodel.errors import dotted, undotted
 from metamodel.migration import Refusal
 from metamodel.migration import plan as make_plan
 from runtime.behaviour.calendars import calendar_from_app_section
+from runtime.behaviour.hooks import check_scripts
 from runtime.behaviour.notifications import check_templates
 from runtime.data import tables as platform
 from runtime.data.migrate import MigrationRefused, Migrator
@@ -34,6 +35,20 @@ def _problem(reason, source) -> Problem:
     filename = f"entities/{reason.entity}.yaml"
     line = source.line(filename, reason.path) if source is not None else None
     return Problem(filename, dotted(reason.path), reason.message, line)
+
+
+def code_problems(app: App, source=None) -> list[Problem]:
+    """What the metadata's schemas cannot see: scripts that do not compile, import or lack a
+    function the metadata names, and notification templates that do not compile. Publishing
+    refuses them, and ``loom apps validate`` reports them, with the line of the YAML that
+    names the script (``source``: the folder's :class:`SourceMap`)."""
+    problems = check_scripts(app)
+    for path, message in check_templates(app.section("notifications").get("templates")):
+        problems.append(Problem("notifications.yaml", dotted(path[1:]), message))
+    if source is None:
+        return problems
+    return [Problem(p.file, p.path, p.message, source.line(p.file, undotted(p.path)))
+            if p.line is None and p.path else p for p in problems]
 
 
 @dataclass
@@ -99,9 +114,7 @@ class AppStore:
         """Validate against the apps this one depends on, as they are live now, and compile its scripts."""
         external = {n: live.app for n, live in self.loom.live.items()}
         app = validate_document(doc, source, external, self.loom.plugins.capabilities())
-        problems = self.loom.hooks.check_app(app)
-        for path, message in check_templates(app.section("notifications").get("templates")):
-            problems.append(Problem("notifications.yaml", dotted(path[1:]), message))
+        problems = code_problems(app, source)
         if problems:
             raise MetadataError(problems)
         return app

@@ -14,10 +14,63 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from metamodel import Problem
+from metamodel.document import file_of
+from metamodel.errors import dotted
 from metamodel.validate import ACCOUNTS
+
+from runtime.errors import LoomError
 
 from . import tables as platform
 from .records import SYSTEM
+from .values import FieldError, check, coerce
+
+class FixtureError(LoomError):
+    """A fixture the platform cannot load; the message names its file and record."""
+
+    status, title = 422, "Invalid fixture"
+
+
+_SCALAR_SKIP = ("link", "user", "group", "table", "computed", "rollup", "file")  # checked elsewhere, or not a value
+
+
+def fixture_problems(app, source=None) -> list[Problem]:
+    """What loading the fixtures would refuse, found before anything is written: a value its
+    field refuses (type, pattern, choices, bounds) and a link naming, by title, a record that
+    no fixture of this app creates. ``source`` (the folder's SourceMap) gives the lines."""
+    titles = {name: {r.get(app.entities[name].title_field) for r in records}
+              for name, records in app.fixtures.items() if name != ACCOUNTS and name in app.entities}
+    problems = []
+
+    def add(path: tuple, message: str) -> None:
+        filename, inner = file_of(path)
+        problems.append(Problem(filename, dotted(inner), message, source.line(filename, inner) if source else None))
+
+    for name, records in app.fixtures.items():
+        entity = app.entities.get(name)
+        if name == ACCOUNTS or entity is None:
+            continue
+        for i, record in enumerate(records):
+            for key, value in record.items():
+                f = entity.fields.get(key)
+                if f is None or value is None:
+                    continue
+                if f.target is not None and f.type not in ("user", "group"):
+                    target = f.target.rpartition(".")[2] if f.target.rpartition(".")[0] in ("", app.name) else None
+                    known = titles.get(target)
+                    for v in value if isinstance(value, list) else [value]:
+                        if isinstance(v, str) and known is not None and v not in known:
+                            add(("fixtures", name, i, key), f"no {target} titled {v!r} among this app's fixtures "
+                                                            f"({app.entities[target].title_field} of "
+                                                            f"fixtures/{target}.yaml)")
+                elif f.type not in _SCALAR_SKIP and f.storage == "column":
+                    try:
+                        stored = coerce(f, value)
+                        if stored is not None:
+                            check(f, stored)
+                    except FieldError as exc:
+                        add(("fixtures", name, i, key), exc.message)
+    return problems
 
 
 def load_fixtures(loom, app_name: str) -> int:
@@ -33,9 +86,14 @@ def load_fixtures(loom, app_name: str) -> int:
     with loom.engine.begin() as conn:
         for entity_name in order:
             et = live.tables[entity_name]
-            for record in fixtures[entity_name]:
+            for i, record in enumerate(fixtures[entity_name]):
                 data = {k: _resolve(loom, conn, et, k, v) for k, v in record.items()}
-                loom.records._insert(conn, et, data, SYSTEM)
+                try:
+                    loom.records._insert(conn, et, data, SYSTEM)
+                except FixtureError:
+                    raise
+                except LoomError as exc:  # a rule only the record service knows (required, unique, a hook)
+                    raise FixtureError(f"fixtures/{entity_name}.yaml [{i}]: {exc.detail}") from None
                 created += 1
     if accounts:
         _bind_contacts(loom, live, accounts)
@@ -56,8 +114,8 @@ def _bind_contacts(loom, live, accounts: dict) -> None:
         for account in contacts:
             found = conn.execute(select(et.main.c.id).where(column == account["organization"])).scalar()
             if found is None:
-                raise ValueError(f"fixtures/_accounts.yaml: user {account['username']}: no {entity} titled "
-                                 f"{account['organization']!r}")
+                raise FixtureError(f"fixtures/_accounts.yaml: user {account['username']}: no {entity} titled "
+                                   f"{account['organization']!r}")
             user_id = conn.execute(select(u.c.id).where(u.c.username == account["username"])).scalar_one()
             bound.append((user_id, f"{live.app.name}.{entity}:{found}"))
     for user_id, organization in bound:  # each an audited change of its own, after the reads are closed
@@ -144,7 +202,7 @@ def _lookup(loom, conn, et, f, value):
     column = target.main.c[target.entity.title_field]
     found = conn.execute(select(target.main.c.id).where(column == value)).scalar()
     if found is None:
-        raise ValueError(f"fixture {et.entity.name}.{f.name}: no {name} titled {value!r}")
+        raise FixtureError(f"fixtures/{et.entity.name}.yaml {f.name}: no {name} titled {value!r}")
     return found
 
 
@@ -154,5 +212,5 @@ def _principal(conn, kind: str, name: str, et, key: str) -> int:
     column = table.c.username if kind == "user" else table.c.name
     found = conn.execute(select(table.c.id).where(column == name)).scalar()
     if found is None:
-        raise ValueError(f"fixture {et.entity.name}.{key}: no {kind} {name!r}")
+        raise FixtureError(f"fixtures/{et.entity.name}.yaml {key}: no {kind} {name!r}")
     return found

@@ -93,3 +93,49 @@ def test_init_prints_a_generated_admin_password(cli):
     password = first.output.split("password: ")[1].split()[0]
     assert len(password) >= 12
     assert "Created user" not in cli("init").output  # only once
+
+
+def _break(path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_validate_finds_what_publishing_and_loading_would_refuse(cli, tmp_path):
+    """`loom apps validate` runs the checks publishing and `--fixtures` run, each named by file and line."""
+    app = tmp_path / "sd"
+    shutil.copytree(APPS / "service_desk", app)
+    _break(app / "scripts" / "plans.py", "def ", "def broken(:\n    pass\n\n\ndef ")
+    _break(app / "entities" / "request.yaml", "validate: requests.py:check_classification",
+           "validate: requests.py:check_clasification")
+    _break(app / "fixtures" / "calendar_plan.yaml", "department: Отдел инфраструктуры",
+           "department: Отдел инфраструктуpы")  # a Latin p
+
+    def line(fragment: str) -> str:
+        result = cli("apps", "validate", app)
+        assert result.exit_code == 1
+        found = [l for l in result.output.splitlines() if fragment in l]
+        assert found, (fragment, result.output)
+        return found[0]
+
+    assert "scripts/plans.py:" in line("plans.py")
+    assert "entities/request.yaml:142 hooks.validate" in line("check_clasification")
+    assert "fixtures/calendar_plan.yaml:15 [1].department" in line("no department titled")
+    # The metadata's own problems come first (the scripts are checked against valid metadata).
+    _break(app / "schedules.yaml", 'cron: "0 6 * * *"', 'cron: "0 25 * * *"')
+    _break(app / "sla.yaml", "when: \"priority == '1'\"", 'when: "priority == 1"')
+    assert "schedules.yaml:6 schedules[0].cron" in line("is not a cron expression")
+    assert "sla.yaml:20 policies[0].when" in line("priority holds texts")
+
+
+def test_install_with_fixtures_that_cannot_load_changes_nothing(cli, tmp_path):
+    app = tmp_path / "sd"
+    shutil.copytree(APPS / "service_desk", app)
+    _break(app / "fixtures" / "calendar_plan.yaml", "department: Отдел инфраструктуры",
+           "department: Отдел инфраструктуpы")
+    result = cli("apps", "install", app, "--fixtures")
+    assert result.exit_code == 1
+    assert "fixtures/calendar_plan.yaml:15" in result.output and "nothing was changed" in result.output
+    listed = cli("apps", "list")
+    assert "service_desk" not in listed.output  # not published, no accounts made
+    assert cli("apps", "install", APPS / "service_desk", "--fixtures").exit_code == 0
