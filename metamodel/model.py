@@ -136,6 +136,13 @@ class Field:
         """Columns of a table field's child rows."""
         return {name: Field(name, spec["type"], spec, self.entity) for name, spec in self.spec.get("fields", {}).items()}
 
+    @cached_property
+    def row_entity(self) -> "Entity":
+        """A table's row seen as a record of its own, its columns its fields: what a computed
+        column reads (``quantity * price``, ``part.price`` through a link column)."""
+        return Entity(self.entity.app, f"{self.entity.name}.{self.name}", {"fields": self.spec.get("fields", {})},
+                      self.entity.timezone)
+
     def storage_signature(self) -> tuple:
         """What the column looks like; two fields with equal signatures need no migration."""
         return (self.value_type, self.max_length if self.value_type in ("string", "email", "phone", "choice", "text") else None,

@@ -306,7 +306,8 @@ class _CrossCheck:
             self.out.add(base + ("title_field",), f"{name!r} is a {f.type} field; a title is a single-value field "
                                                   f"or number")
 
-    def field(self, f: Field, path: tuple, names: set, in_table: bool = False) -> None:
+    def field(self, f: Field, path: tuple, names: set, in_table: bool = False, row: Entity | None = None) -> None:
+        """``row``: for a table's column, the table's row as an entity (what its computed column reads)."""
         spec = f.spec
         if f.name in SYSTEM_COLUMNS:
             self.out.add(path, f"{f.name!r} is a system column name; choose another field name")
@@ -336,7 +337,7 @@ class _CrossCheck:
                                        f"rename one of them")
         if f.type == "table":
             for child in f.children.values():
-                self.field(child, path + ("fields", child.name), set(f.children), in_table=True)
+                self.field(child, path + ("fields", child.name), set(f.children), in_table=True, row=f.row_entity)
         if "pattern" in spec:
             try:
                 re.compile(spec["pattern"])
@@ -349,7 +350,7 @@ class _CrossCheck:
             self._rollup(f, path, in_table)
         if f.type == "computed" and "expression" in spec:
             self._expression(spec["expression"], path + ("expression",), names,
-                             entity=None if in_table else f.entity, system=False)
+                             entity=row if in_table else f.entity, system=False)
         if "min" in spec and "max" in spec:
             try:
                 if float(spec["min"]) > float(spec["max"]):

@@ -623,6 +623,7 @@ class RecordService:
                 if f.storage == "child":
                     related[f.name] = self._child_rows(f, raw, system=actor.system)
                     self._check_row_files(c, et, f, related[f.name], existing)
+                    self._compute_cells(c, f, related[f.name], actor)
                 elif f.storage == "assoc":
                     related[f.name] = self._link_list(c, et, f, raw, actor)
                 elif f.storage == "point":
@@ -725,6 +726,17 @@ class RecordService:
                 row[child.name] = value
             rows.append(row)
         return rows
+
+    def _compute_cells(self, c, f: Field, rows: list[dict], actor: Actor) -> None:
+        """Each row's computed columns, from the row's own cells (and links followed as ``actor``
+        reads them), before the record's computed fields read the rows."""
+        row = f.row_entity
+        if not row.computed_order:
+            return
+        for cells in rows:
+            computed = compute_all(row, dict(cells), evaluate=lambda expr, scope: self.evaluate(c, row, expr, scope,
+                                                                                                 actor))
+            cells.update({g.name: computed[g.name] for g in row.computed_order})
 
     def _new_files(self, c, et: EntityTables, f: Field, raw, existing) -> list[StagedFile]:
         """The uploads among a file field's value; the record's own files may be sent back (no change),
