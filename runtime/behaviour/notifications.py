@@ -471,6 +471,10 @@ class Notifier:
 
 
 # ---------------------------------------------------------------------- helpers
+def _is_title(value) -> bool:
+    return isinstance(value, dict) and bool(value) and set(value) <= {"ru", "en"}
+
+
 class _Context:
     """The rendering context of one notification; ``record._titles`` is per language."""
 
@@ -479,7 +483,8 @@ class _Context:
 
     def for_lang(self, lang: str) -> dict:
         titles = {k: title_text(v, lang) if isinstance(v, (dict, str)) else v for k, v in self.titles.items()}
-        return {**self.names, "record": {**self.names["record"], "_titles": titles}, "lang": lang}
+        names = {k: title_text(v, lang) if _is_title(v) else v for k, v in self.names.items()}  # {ru, en} values
+        return {**names, "record": {**self.names["record"], "_titles": titles}, "lang": lang}
 
 
 class _Renderer:

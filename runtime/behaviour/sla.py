@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
 
@@ -244,8 +245,7 @@ class SLA:
             self.loom.notifier.send(conn, timer.app, escalation["template"], entity=timer.entity,
                                     record_id=timer.record_id, to=escalation.get("to", []),
                                     cc=escalation.get("cc", []),
-                                    context={"level": level, "target": state.target, "percent": escalation["at"],
-                                             "due_at": state.due_at, "policy": policy.get("title", policy["name"])})
+                                    context=_escalation_context(app, policy, state, level, escalation["at"]))
 
     # ------------------------------------------------------------------ reading
     def status(self, conn, app_name: str, entity: str, record_id: int) -> list[dict]:
@@ -275,6 +275,20 @@ class SLA:
                         "breached": bool(r.breached or (r.stopped_at is None and used > r.target_seconds)),
                         "level": r.level})
         return out
+
+
+def _escalation_context(app, policy: dict, state, level: int, percent) -> dict:
+    """What an escalation's template reads: the target and policy by their titles (picked per
+    language when rendered), the deadline in the app's time zone as people read it; ``target_name``
+    and ``due_at_utc`` keep the codes and the instant."""
+    target = next((t for t in policy.get("targets", []) if t["name"] == state.target), {})
+    due = state.due_at
+    if due is not None and due.tzinfo is None:
+        due = due.replace(tzinfo=dt.timezone.utc)
+    local = due.astimezone(ZoneInfo(app.timezone)).strftime("%Y-%m-%d %H:%M") if due is not None else None
+    return {"level": level, "target": target.get("title") or state.target, "target_name": state.target,
+            "percent": percent, "due_at": local, "due_at_utc": _iso(due),
+            "policy": policy.get("title", policy["name"])}
 
 
 def _iso(value: dt.datetime | None) -> str | None:

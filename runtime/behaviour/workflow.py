@@ -264,7 +264,8 @@ class Workflow:
 
 def _empty(value) -> bool:
     """Whether a required field has nothing: no value, blank text, no table rows, no files."""
-    return value is None or value == "" or (isinstance(value, (list, tuple)) and not value)
+    return value is None or (isinstance(value, str) and not value.strip()) or \
+        (isinstance(value, (list, tuple)) and not value)
 
 
 def _shown(value, what: str):

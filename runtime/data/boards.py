@@ -104,11 +104,14 @@ def moves(ent) -> list[dict]:
             for tr in ent.spec.get("transitions", [])]
 
 
-def move_for(ent, current: str, target: str) -> dict | None:
-    """The transition a card moved from status ``current`` to ``target`` fires: the first that
-    leads there from ``current`` (or from any status when ``from`` is left out)."""
+def move_for(ent, current: str, target: str, may=None) -> dict | None:
+    """The transition a card moved from status ``current`` to ``target`` fires: of those that lead
+    there from ``current`` (or from any status), the first one the person may fire (``may(tr)``),
+    or the first of them when they may fire none, so the refusal says why."""
+    leading = []
     for tr in ent.spec.get("transitions", []):
         sources = [tr["from"]] if isinstance(tr.get("from"), str) else list(tr.get("from") or [])
         if tr["to"] == target and (not sources or current in sources or "*" in sources):
-            return tr
-    return None
+            leading.append(tr)
+    allowed = [tr for tr in leading if may is None or may(tr)]
+    return (allowed or leading or [None])[0]

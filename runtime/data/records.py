@@ -51,6 +51,7 @@ class Actor:
     organization: str | None = None  # "app.entity:id" of the user's organisation record
     external: bool = False  # a client's contact: reaches the portal only (docs/portal.md)
     elevated_by: str | None = None  # the privileged hook this user's rights were raised for (audited)
+    visitor: bool = False  # the system acting for an anonymous visitor: refusals name no other record
 
 
 SYSTEM = Actor(None, "system", is_admin=True, system=True)
@@ -95,6 +96,11 @@ def compute_all(entity: Entity, values: dict, only: str | None = None, evaluate=
         if only == f.name:
             return result
     return values
+
+
+def _blank(value) -> bool:
+    """Nothing in a required field: no value, or text of spaces alone."""
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _result_field(f: Field) -> Field:
@@ -647,7 +653,7 @@ class RecordService:
         for f in entity.fields.values():
             if not f.required or f.type in ("computed", "rollup") or f.name in failed:
                 continue
-            if f.storage in ("column", "point") and merged.get(f.name) in (None, ""):
+            if f.storage in ("column", "point") and _blank(merged.get(f.name)):
                 if f.name in data or existing is None:
                     errors.append(FieldError(f.name, "is required"))
             elif f.storage in ("child", "assoc") and f.name in related and not related[f.name]:
@@ -658,7 +664,7 @@ class RecordService:
                 # (fixtures, imports and sample records come without files: the system may create them)
                 errors.append(FieldError(f.name, "is required: attach a file"))
         if not errors:
-            errors.extend(self._unique_errors(c, et, values, existing))
+            errors.extend(self._unique_errors(c, et, values, existing, actor))
         if errors:
             raise ValidationFailed(errors)
         if entity.computed_order:
@@ -716,7 +722,7 @@ class RecordService:
                         value = coerce(child, item.get(child.name, child.spec.get("default")))
                     except FieldError as exc:
                         raise FieldError(f"{f.name}[{i}].{child.name}", exc.message) from None
-                if value in (None, "") and child.required and not (system and child.type == "file"):
+                if _blank(value) and child.required and not (system and child.type == "file"):
                     raise FieldError(f"{f.name}[{i}].{child.name}", "is required")
                 if value is not None and child.type != "file":
                     try:
@@ -812,7 +818,9 @@ class RecordService:
         if c.execute(query).first() is None:
             raise FieldError(f.name, f"no {f.target or f.value_type} with id {value}")
 
-    def _unique_errors(self, c, et: EntityTables, values: dict, existing) -> list[FieldError]:
+    def _unique_errors(self, c, et: EntityTables, values: dict, existing, actor: Actor = SYSTEM) -> list[FieldError]:
+        """A value (or combination) another record holds. The other record is named only to whom
+        may read it: an anonymous portal form must not tell whose e-mail or SNILS was typed."""
         errors = []
         t = et.main
         for cols, unique in et.entity.indexes:
@@ -821,12 +829,24 @@ class RecordService:
             key = {col: values.get(col, existing.get(col) if existing is not None else None) for col in cols}
             if any(v is None for v in key.values()):
                 continue
-            query = select(t.c.number).where(and_(*[t.c[col] == v for col, v in key.items()]))
+            query = select(t.c.id, t.c.number, t.c.deleted_at).where(and_(*[t.c[col] == v for col, v in key.items()]))
             if existing is not None and existing.get("id") is not None:
                 query = query.where(t.c.id != existing["id"])
-            clash = c.execute(query.limit(1)).scalar()
-            if clash:
-                errors.append(FieldError(cols[0], f"{', '.join(map(str, key.values()))} is already used by {clash}"))
+            clash = c.execute(query.limit(1)).first()
+            if clash is None:
+                continue
+            what = str(key[cols[0]]) if len(cols) == 1 else f"this combination of {' + '.join(cols)}"
+            trusted = actor.system and not actor.visitor
+            if clash.deleted_at is not None:
+                whose = f" by {clash.number}, a deleted record: restore it instead" if trusted or (
+                    not actor.visitor and self.loom.permissions.allowed(actor, et.entity, "delete")) \
+                    else " by a deleted record"
+            else:
+                readable = self.loom.permissions.restrict(select(t.c.id).where(t.c.id == clash.id), et, actor)
+                whose = f" by {clash.number}" if trusted or (not actor.visitor and
+                    self.loom.permissions.allowed(actor, et.entity, "read")
+                    and c.execute(readable).first() is not None) else " by another record"
+            errors.append(FieldError(cols[0], f"{what} is already used{whose}"))
         return errors
 
     def _integrity(self, et: EntityTables, exc: IntegrityError) -> ValidationFailed:

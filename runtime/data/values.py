@@ -42,7 +42,8 @@ def coerce(f: Field, value):
         if kind in ("string", "text", "email", "phone", "choice"):
             if isinstance(value, bool) or not isinstance(value, (str, int, decimal.Decimal, float, dt.date)):
                 raise FieldError(f.name, f"expected text, got {type(value).__name__}")
-            return value if isinstance(value, str) else _text(value)
+            text = value if isinstance(value, str) else _text(value)
+            return text.strip() if kind in ("email", "phone") else text  # pasted addresses bring spaces
         if kind == "integer":
             if isinstance(value, bool):
                 raise FieldError(f.name, "expected a whole number, got true/false")

@@ -7,6 +7,7 @@ below the core); plugins receive one from hooks and ``runtime.plugin_api``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -392,9 +393,12 @@ class Platform:
         record_id}``, or ``None`` when Loom sent none of them about a record."""
         return self._loom.notifier.sent_about(list(message_ids))
 
-    def records(self, user=None) -> Records:
+    def records(self, user=None, visitor: bool = False) -> Records:
         """The record service acting as ``user`` (a username, or the ``Actor`` a page's
-        ``current_actor()`` gives), or as the system when ``None``."""
+        ``current_actor()`` gives), or as the system when ``None``; ``visitor``: the system on
+        behalf of an anonymous visitor (audited as ``anonymous``; a refusal names no other record)."""
+        if visitor:
+            return Records(self._loom, dataclasses.replace(self._loom.actor(None), username="anonymous", visitor=True))
         return Records(self._loom, user if hasattr(user, "roles") else self._loom.actor(user))
 
     def enqueue(self, job: str, *args) -> Any:

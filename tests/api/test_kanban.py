@@ -329,3 +329,24 @@ def test_bad_swimlanes_are_refused_at_publish(loom, lane, message):
         loom.store.publish(app_doc({"name": "b", "kind": "kanban", "kanban": {"group_by": "size", "swimlanes": lane}}),
                            author="tester")
     assert message in str(caught.value)
+
+
+def test_a_drag_fires_the_transition_the_person_may_fire(loom):
+    """Two transitions lead from doing to done: the drag fires the one the person's role allows,
+    and for a person allowed neither, the first (whose refusal then says why)."""
+    from runtime.data import boards
+    from runtime.data.records import Actor
+    doc = app_doc()
+    doc["entities"]["task"]["transitions"].append({"name": "hand_in", "from": "doing", "to": "done",
+                                                   "roles": ["worker"]})
+    loom.store.publish(doc, author="tester")
+    ent = loom.entity_tables("desk", "task").entity
+
+    def fired(*roles):
+        who = Actor(1, "someone", roles)
+        return boards.move_for(ent, "doing", "done", may=lambda tr: loom.workflow.may_fire(who, ent, tr))["name"]
+
+    assert fired("desk:boss") == "finish"
+    assert fired("desk:worker") == "hand_in"
+    assert fired("desk:guest") == "finish"
+    assert boards.move_for(ent, "todo", "done") is None

@@ -249,6 +249,8 @@ def test_escalations_at_100_and_110_percent_fire_once_with_the_right_recipients(
     level1 = support.mails(ticket, "escalation_1")
     assert len(level1) == 1
     assert level1[0].recipient == "line2_lead@corp.example"
+    # The target by its title, the deadline as the desk's clock on the wall shows it (UTC+5).
+    assert "не уложилось в срок «Реакция» (2026-06-15 09:30)" in level1[0].body, level1[0].body
     assert set(level1[0].cc) == {"line2@corp.example", "l2a@corp.example", "l2b@corp.example",
                                  "l2c@corp.example"}
     assert support.mails(ticket, "escalation_2") == []

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from runtime.data import query as query_module
 from runtime.data.query import BadQuery, Filter, ListQuery, parse_args
+from runtime.data.records import SYSTEM
 from runtime.errors import Conflict, NotFound, ValidationFailed
 
 SD = "service_desk"
@@ -453,3 +454,35 @@ def test_computed_division_by_zero_does_not_crash_the_save(loom):
         assert "share" in str(exc) or "b" in str(exc)
     else:  # and so is SQL's answer: no value
         assert rec["share"] is None
+
+
+def test_a_clash_is_named_only_to_whom_may_see_it(sd):
+    """An anonymous visitor (the system on their behalf) learns that a value is taken, not by whom;
+    a deleted record that holds it is named to whom may restore it."""
+    import dataclasses
+    visitor = dataclasses.replace(SYSTEM, username="anonymous", visitor=True)
+    with pytest.raises(ValidationFailed) as info:
+        sd.records.create(SD, "organization", {"short_name": "Копия", "inn": "6658000001"}, visitor)
+    assert errors_of(info) == {"inn": "6658000001 is already used by another record"}
+    sd.records.delete(SD, "organization", sd.ids["org2"])
+    with pytest.raises(ValidationFailed) as info:
+        sd.records.create(SD, "organization", {"short_name": "Копия", "inn": "6658000002"})
+    assert errors_of(info) == {"inn": "6658000002 is already used by ORG-00002, a deleted record: restore it instead"}
+    with pytest.raises(ValidationFailed) as info:
+        sd.records.create(SD, "organization", {"short_name": "Копия", "inn": "6658000002"}, visitor)
+    assert errors_of(info) == {"inn": "6658000002 is already used by a deleted record"}
+
+
+def test_spaces_alone_do_not_fill_a_required_field(sd):
+    with pytest.raises(ValidationFailed) as info:
+        new_request(sd, description="   \n ")
+    assert errors_of(info) == {"description": "is required"}
+
+
+def test_spaces_alone_do_not_fill_a_transition_s_required_field(sd):
+    request = new_request(sd)
+    sd.workflow.transition(SD, "request", request["id"], "take")
+    with pytest.raises(ValidationFailed) as info:
+        sd.workflow.transition(SD, "request", request["id"], "resolve", {"solution": "  "})
+    assert errors_of(info) == {"solution": "is required to resolve"}
+    assert sd.records.get(SD, "request", request["id"])["status"] == "in_work"

@@ -91,7 +91,8 @@ def board_move(app: str, entity: str, record_id: int):
             record = loom().records.update(app, entity, record_id, changes, version, who)
             version = record.get("row_version")
         if group_by == "status" and target != record.get("status"):
-            tr = boards.move_for(ent, record.get("status"), target)
+            tr = boards.move_for(ent, record.get("status"), target,
+                                 may=lambda tr: loom().workflow.may_fire(who, ent, tr))
             if tr is None:
                 return jsonify({"error": t("No transition leads from {a} to {b}",
                                            a=_status_title(ent, record.get("status")),
