@@ -22,13 +22,16 @@ from runtime.plugin_api import (
     ValidationFailed,
     current_actor,
     current_platform,
+    field_errors,
     lang,
+    message,
     password_link,
     rate_limit,
     redeem_link,
     sign_in,
     sign_out,
     t,
+    transition_fields,
     tt,
 )
 
@@ -161,10 +164,7 @@ def _form(portal: P.Portal, page: P.Page, records):
     values, errors = {}, {}
     if request.method == "POST":
         values = {f: request.form.get(f, "") for f in page.fields if display.kind(f) != "file"}
-        files = {f: [Upload(u.filename or "file", u.mimetype, u.stream)
-                     for u in request.files.getlist(f) if u and u.filename]
-                 for f in page.fields if display.kind(f) == "file"}
-        files = {k: v for k, v in files.items() if v}
+        files = _uploads(display, page.fields)
         if page.anonymous and me is None:
             limit = int(os.environ.get("LOOM_SUBMISSION_LIMIT") or SUBMISSION_LIMIT)
             if not rate_limit(f"portal:{app}:{page.name}:{request.remote_addr}", limit, 3600):
@@ -252,7 +252,8 @@ def record(app: str, name: str, record_id: int):
         display = Display(current_platform(), app, page.entity)
         events = [{"at": h["at"], "text": t("Status: {status}", status=display.status(h["to"]))}
                   for h in records.history(app, page.entity, record_id)]
-    transitions = [tr for tr in records.transitions(app, page.entity, full) if tr["name"] in page.transitions] \
+    transitions = [{**tr, "asks": bool(transition_fields(app, page.entity, tr["name"], full))}
+                   for tr in records.transitions(app, page.entity, full) if tr["name"] in page.transitions] \
         if current_actor() is not None else []
     if request.args.get("format") == "json":
         return jsonify({"record": shown, "comments": [{**c, "at": c["at"].isoformat()} for c in comments],
@@ -278,18 +279,63 @@ def comment(app: str, name: str, record_id: int):
     return redirect(url_for("portal.record", app=app, name=name, record_id=record_id) + "#comments")
 
 
-@bp.post("/<app>/p/<name>/<int:record_id>/do/<transition>")
+@bp.route("/<app>/p/<name>/<int:record_id>/do/<transition>", methods=["GET", "POST"])
 def fire(app: str, name: str, record_id: int, transition: str):
+    """Fire a transition the record page lists. One that needs fields the visitor has to fill
+    (its empty ``required`` fields its ``set`` does not fill, as the internal UI's dialog asks)
+    shows a small form first; a refusal comes back as a message, the record unchanged."""
     portal = _portal(app)
     page = _page(portal, name, "record")
     if transition not in page.transitions or current_actor() is None:
         raise Forbidden("not on this page")
     full, records = _visible_record(portal, page, record_id)
-    if transition not in [tr["name"] for tr in records.transitions(app, page.entity, full)]:
-        raise Forbidden("not now")
-    records.transition(app, page.entity, record_id, transition)
-    flash(t("Done."), "ok")
-    return redirect(url_for("portal.record", app=app, name=name, record_id=record_id))
+    back = redirect(url_for("portal.record", app=app, name=name, record_id=record_id))
+    tr = next((x for x in records.transitions(app, page.entity, full) if x["name"] == transition), None)
+    if tr is None:
+        flash(t("This step is not possible now."), "error")
+        return back
+    display = Display(current_platform(), app, page.entity)
+    asked = [f.name for f in transition_fields(app, page.entity, transition, full)]
+    values, errors, general = {}, {}, []
+    if request.method == "POST":
+        values = {f: request.form.get(f, "") for f in asked if display.kind(f) != "file"}
+        try:
+            records.transition(app, page.entity, record_id, transition, {k: v for k, v in values.items() if v != ""},
+                               files=_uploads(display, asked))
+        except ValidationFailed as exc:
+            if not asked:
+                flash(_refused(app, page, exc), "error")
+                return back
+            errors, general = field_errors(app, page.entity, exc.errors, asked)
+            errors = {k: "; ".join(v) for k, v in errors.items()}
+        except LoomError as exc:
+            flash(_refused(app, page, exc), "error")
+            return back
+        else:
+            flash(t("Done."), "ok")
+            return back
+    elif not asked:
+        return back  # nothing to ask: the button posts
+    shown = {"id": record_id, **{k: full.get(k) for k in ("number", display.entity.title_field) if k}}
+    return render(portal, "portal/transition.html", page=page, record=shown, display=display, transition=tr,
+                  fields=asked, values=values, errors=errors, general=general), 422 if errors or general else 200
+
+
+def _uploads(display: Display, names) -> dict:
+    """The files posted for the file fields among ``names``: ``{field: [Upload, ...]}``."""
+    files = {f: [Upload(u.filename or "file", u.mimetype, u.stream) for u in request.files.getlist(f) if u and u.filename]
+             for f in names if display.kind(f) == "file"}
+    return {k: v for k, v in files.items() if v}
+
+
+def _refused(app: str, page: P.Page, exc: LoomError) -> str:
+    """Why the platform refused, for the visitor: each field by its label, in their language."""
+    if isinstance(exc, ValidationFailed):
+        _, lines = field_errors(app, page.entity, exc.errors, ())
+        return t("Not done: {reason}", reason="; ".join(lines))
+    if exc.status >= 500:  # a script or configuration broke: its details are for the analysts
+        return t("Not done: something went wrong. Please try again later.")
+    return t("Not done: {reason}", reason=message(exc.detail))
 
 
 @bp.post("/<app>/p/<name>/<int:record_id>/helpful")

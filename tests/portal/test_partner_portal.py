@@ -1,0 +1,116 @@
+"""A partner portal configured from the docs alone (``works_app``): transitions that ask for
+fields, page actions, link options of anonymous and signed-in visitors, and forms whose
+``set:`` values fail. Every refusal is a message on the page, never a 500."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.core.config import Settings
+from runtime.web import create_app
+
+from .conftest import PASSWORD, Client
+
+APP = "works"
+P = f"/portal/{APP}"
+FOLDER = Path(__file__).resolve().parent / "works_app"
+
+
+@pytest.fixture
+def works(loom):
+    """Two partners with a contractor each; a job of each partner in work and a done one of the
+    first; an open and a closed vacancy."""
+    loom.store.install(FOLDER, author="tester")
+    create = loom.records.create
+    partners = [create(APP, "partner", {"name": name}) for name in ("Стройка", "Ремонт")]
+    out = {"loom": loom, "partners": partners, "users": [], "jobs": []}
+    for i, partner in enumerate(partners):
+        name = f"contractor{i + 1}@partner.example"
+        loom.accounts.create_user(name, PASSWORD, email=name, full_name=f"Подрядчик {i + 1}",
+                                  roles=[f"{APP}:contractor"], organization=f"{APP}.partner:{partner['id']}",
+                                  external=True)
+        out["users"].append(name)
+        out["jobs"].append(create(APP, "job", {"title": f"Покраска фасада {i + 1}", "partner": partner["id"]}))
+    out["done_job"] = loom.workflow.transition(APP, "job", create(APP, "job", {
+        "title": "Замена окон", "partner": partners[0]["id"]})["id"], "contractor_done",
+        {"contractor_report": "Окна заменены"}, actor=loom.actor(None))
+    out["vacancies"] = [create(APP, "vacancy", {"title": "Маляр", "open": True}),
+                        create(APP, "vacancy", {"title": "Кровельщик (закрыта)", "open": False})]
+    return out
+
+
+@pytest.fixture
+def web(works, tmp_path):
+    app = create_app(Settings(tmp_path, works["loom"].database_url), works["loom"])
+    app.config["TESTING"] = True
+    return app
+
+
+def visitor(web, works, i=None) -> Client:
+    c = Client(web.test_client())
+    if i is not None:
+        assert c.post(f"{P}/login", {"username": works["users"][i], "password": PASSWORD}).status_code == 302
+    return c
+
+
+def job(works, i=0) -> dict:
+    return works["loom"].records.get(APP, "job", works["jobs"][i]["id"])
+
+
+# ---------------------------------------------------------------------- transitions asking for fields
+def test_a_transition_with_required_fields_asks_for_them_and_fires(web, works):
+    c = visitor(web, works, 0)
+    job_id = works["jobs"][0]["id"]
+    page = c.get(f"{P}/p/job/{job_id}").get_data(as_text=True)
+    assert 'data-transition="contractor_done"' in page
+    # the button leads to a small form asking for the report, not for the date its set fills
+    form = c.get(f"{P}/p/job/{job_id}/do/contractor_done")
+    assert form.status_code == 200
+    html = form.get_data(as_text=True)
+    assert 'name="contractor_report"' in html and 'name="finished_on"' not in html
+    # firing without the report: the form again with the field marked, the record unchanged
+    r = c.post(f"{P}/p/job/{job_id}/do/contractor_done", {})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert 'class="field invalid"' in html and "Отчёт подрядчика" in html
+    assert job(works)["status"] == "in_work"
+    # a script's refusal: the reason on the page, nothing saved
+    r = c.post(f"{P}/p/job/{job_id}/do/contractor_done", {"contractor_report": "-"})
+    assert r.status_code == 422 and "Опишите выполненную работу" in r.get_data(as_text=True)
+    assert job(works)["status"] == "in_work" and job(works)["contractor_report"] is None
+    # with the report it fires, and the date is the one its set gave
+    r = c.post(f"{P}/p/job/{job_id}/do/contractor_done", {"contractor_report": "Фасад покрашен"})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/p/job/{job_id}")
+    saved = job(works)
+    assert (saved["status"], saved["contractor_report"]) == ("done", "Фасад покрашен")
+    assert saved["finished_on"]
+
+
+def test_a_refusal_for_a_field_the_visitor_cannot_fill_is_a_message_not_a_500(web, works):
+    c = visitor(web, works, 0)
+    job_id = works["jobs"][0]["id"]
+    # price is hidden from contractors: the transition asks for nothing, and the refusal names it
+    page = c.get(f"{P}/p/job/{job_id}").get_data(as_text=True)
+    assert f'action="{P}/p/job/{job_id}/do/priced_done"' in page and 'name="price"' not in page
+    r = c.post(f"{P}/p/job/{job_id}/do/priced_done", {"price": "100"}, token_from=f"{P}/p/job/{job_id}")
+    assert r.status_code == 302
+    html = c.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'class="flash error"' in html and "Цена" in html
+    assert job(works)["status"] == "in_work" and job(works)["price"] is None
+    # a transition no longer possible from the status: a message as well
+    c.post(f"{P}/p/job/{job_id}/do/contractor_done", {"contractor_report": "Готово"})
+    r = c.post(f"{P}/p/job/{job_id}/do/contractor_done", {"contractor_report": "Ещё раз"},
+               token_from=f"{P}/p/jobs")
+    assert r.status_code == 302
+    assert 'class="flash error"' in c.get(r.headers["Location"]).get_data(as_text=True)
+    assert job(works)["contractor_report"] == "Готово"
+
+
+def test_another_partners_job_cannot_be_fired(web, works):
+    c = visitor(web, works, 1)
+    theirs = works["jobs"][0]["id"]
+    assert c.get(f"{P}/p/job/{theirs}/do/contractor_done").status_code == 404
+    r = c.post(f"{P}/p/job/{theirs}/do/contractor_done", {"contractor_report": "чужое"}, token_from=f"{P}/p/jobs")
+    assert r.status_code == 404
+    assert job(works)["status"] == "in_work"
