@@ -175,8 +175,11 @@ def _form(portal: P.Portal, page: P.Page, records):
         try:
             saved = records.create(app, page.entity, data, files=files, channel="portal")
         except ValidationFailed as exc:
-            errors = {e["field"]: e["message"] for e in exc.extra.get("errors", [])}
-            return render(portal, "portal/form.html", page=page, display=display, values=values, errors=errors), 422
+            # a field not on the form (a set: value, a script's "record") is named above the form
+            errors, general = field_errors(app, page.entity, exc.errors, page.fields)
+            errors = {k: "; ".join(v) for k, v in errors.items()}
+            return render(portal, "portal/form.html", page=page, display=display, values=values, errors=errors,
+                          general=general), 422
         if page.confirmation:
             _confirm(portal, page, saved)
         flash(t("Thank you! Your request is registered as {number}.", number=saved.get("number") or saved["id"]),

@@ -114,3 +114,18 @@ def test_another_partners_job_cannot_be_fired(web, works):
     r = c.post(f"{P}/p/job/{theirs}/do/contractor_done", {"contractor_report": "чужое"}, token_from=f"{P}/p/jobs")
     assert r.status_code == 404
     assert job(works)["status"] == "in_work"
+
+
+# ---------------------------------------------------------------------- a form's set: values
+def test_a_failing_set_value_is_named_on_the_forms_422_page(web, works):
+    """An app published before set: literals were checked (publishing refuses them now): the
+    form's refusal names the field it failed on, though the field is not on the form."""
+    live = works["loom"].live[APP].app.document["portal"]
+    page = next(p for p in live["pages"] if p["name"] == "apply")
+    page["set"] = {"source": "portl"}
+    c = visitor(web, works)
+    r = c.post(f"{P}/p/apply", {"full_name": "Иван Петров", "vacancy": str(works["vacancies"][0]["id"])})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert "Источник:" in html and "portl" in html
+    assert works["loom"].records.find(APP, "application", {}) == []
