@@ -341,6 +341,26 @@ def _refused(app: str, page: P.Page, exc: LoomError) -> str:
     return t("Not done: {reason}", reason=message(exc.detail))
 
 
+@bp.post("/<app>/p/<name>/<int:record_id>/run/<action>")
+def run(app: str, name: str, record_id: int, action: str):
+    """A record page's action button: its script runs on the record as the signed-in visitor
+    (``Records.press``, as an entity's ``hooks.actions`` do); what it answers is the message."""
+    portal = _portal(app)
+    page = _page(portal, name, "record")
+    spec = next((a for a in page.actions if a["name"] == action), None)
+    if spec is None or current_actor() is None:
+        raise Forbidden("no such action here")
+    _, records = _visible_record(portal, page, record_id)
+    try:
+        done = records.press(app, page.entity, record_id, spec["script"], f"portal:{page.name}.{action}")
+    except LoomError as exc:
+        flash(_refused(app, page, exc), "error")
+    else:
+        answer = done["result"]
+        flash(answer if isinstance(answer, str) and answer.strip() else t("Done."), "ok")
+    return redirect(url_for("portal.record", app=app, name=name, record_id=record_id))
+
+
 @bp.post("/<app>/p/<name>/<int:record_id>/helpful")
 def helpful(app: str, name: str, record_id: int):
     """"Did this help?": counted once per visitor's session into ``helpful_yes``/``helpful_no``."""

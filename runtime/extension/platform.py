@@ -102,6 +102,13 @@ class Records:
         return self._loom.workflow.transition(app, entity, int(record_id), name, dict(data or {}), actor=self.actor,
                                               conn=self._conn, files=files)
 
+    def press(self, app: str, entity: str, record_id: int, script: str, hook: str) -> dict:
+        """Run an app's ``script`` (``file.py:function``, checked at publish) as a button on a record
+        the user may read, as an entity's ``hooks.actions`` run: ``f(record)``, its changes saved as
+        one update with the user's rights, in one transaction. ``hook`` names it in the script
+        runs' report (``portal:page.action``). ``{"record", "result"}``."""
+        return self._loom.workflow.button(app, entity, int(record_id), script, hook, self.actor, conn=self._conn)
+
     def comment(self, app: str, entity: str, record_id: int, text: str, public: bool = False) -> dict:
         """A comment, internal unless ``public`` (an external user's are always public)."""
         return self._loom.records.comment(app, entity, int(record_id), text, self.actor, conn=self._conn,

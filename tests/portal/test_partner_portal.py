@@ -129,3 +129,35 @@ def test_a_failing_set_value_is_named_on_the_forms_422_page(web, works):
     html = r.get_data(as_text=True)
     assert "Источник:" in html and "portl" in html
     assert works["loom"].records.find(APP, "application", {}) == []
+
+
+# ---------------------------------------------------------------------- page actions
+def test_a_record_pages_action_runs_its_script_as_the_visitor(web, works):
+    c = visitor(web, works, 0)
+    job_id = works["jobs"][0]["id"]
+    page = c.get(f"{P}/p/job/{job_id}").get_data(as_text=True)
+    assert 'data-action="remind"' in page and "Напомнить менеджеру" in page
+    r = c.post(f"{P}/p/job/{job_id}/run/remind", {}, token_from=f"{P}/p/job/{job_id}")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/p/job/{job_id}")
+    assert "Менеджер получил напоминание" in c.get(r.headers["Location"]).get_data(as_text=True)
+    assert job(works)["reminders"] == 1
+    history = works["loom"].records.get(APP, "job", job_id)
+    assert history["updated_by"] == works["loom"].accounts.user(email=works["users"][0])["id"]
+    # the script's reject: a message, nothing saved
+    done = works["done_job"]["id"]
+    r = c.post(f"{P}/p/job/{done}/run/remind", {}, token_from=f"{P}/p/job/{done}")
+    assert "Работа уже выполнена" in c.get(r.headers["Location"]).get_data(as_text=True)
+    assert works["loom"].records.get(APP, "job", done)["reminders"] is None
+    # without the CSRF token: refused
+    assert c.http.post(f"{P}/p/job/{job_id}/run/remind").status_code == 400
+    assert job(works)["reminders"] == 1
+
+
+def test_only_a_signed_in_visitor_who_sees_the_record_runs_an_action(web, works):
+    mine = works["jobs"][0]["id"]
+    other = visitor(web, works, 1)
+    assert other.post(f"{P}/p/job/{mine}/run/remind", {}, token_from=f"{P}/p/jobs").status_code == 404
+    assert other.post(f"{P}/p/job/{mine}/run/nothing", {}, token_from=f"{P}/p/jobs").status_code == 403
+    anonymous = visitor(web, works)
+    assert anonymous.post(f"{P}/p/job/{mine}/run/remind", {}, token_from=f"{P}/p/apply").status_code == 403
+    assert job(works)["reminders"] is None

@@ -9,3 +9,4 @@ def remind(record):
     if record.status == "done":
         reject("Работа уже выполнена")
     record.reminders = (record.reminders or 0) + 1
+    return "Менеджер получил напоминание"
