@@ -59,6 +59,7 @@ __all__ = [
     "login_required", "render_page", "csrf_exempt", "is_analyst", "lang", "t", "tt", "LANGS",
     "Upload", "LinkInvalid", "external_facing", "sign_in", "sign_out", "rate_limit", "password_link",
     "redeem_link", "generate_password", "cli_platform", "titled", "message", "transition_fields", "field_errors",
+    "link_options",
 ]
 
 
@@ -170,3 +171,28 @@ def field_errors(app: str, entity: str, errors, on_form) -> tuple[dict, list]:
     from runtime.web.ui.views import field_errors as by_field
     ent = current_app.extensions["loom"].entity_tables(app, entity).entity
     return by_field(ent, errors, set(on_form))
+
+
+def link_options(app: str, entity: str, field: str, q: str = "", selected=(), values: dict | None = None,
+                 limit: int = 200) -> list[tuple[int, str]]:
+    """The records the signed-in user may pick for a link field, as the internal UI's link picker
+    offers them: up to ``limit`` whose title contains ``q``, plus the ``selected`` ids. A field
+    with a ``filter``/``filter_script`` is narrowed for the record ``values`` (the form's values:
+    ``{field: text}``), so the options are what a save of those values accepts."""
+    from werkzeug.datastructures import MultiDict
+
+    from runtime.errors import LoomError as _LoomError
+    from runtime.security.link_filters import filtered
+    from runtime.web.ui import meta
+    loom, actor = current_app.extensions["loom"], current_actor()
+    et = loom.entity_tables(app, entity)
+    f = et.entity.fields[field]
+    record = None
+    if filtered(f):
+        args = MultiDict({k: str(v) for k, v in (values or {}).items() if v not in (None, "") and k != "id"})
+        with loom.reader.connect() as c:
+            try:
+                record = loom.link_filters.record_from_args(c, et, args, actor)
+            except _LoomError:  # a value that is no value of its field narrows as if it were empty
+                record = {}
+    return meta.options(loom, actor, f, q, selected, record=record, limit=limit)

@@ -136,7 +136,7 @@ def page(app: str, name: str):
         return redirect(url_for("portal.login", app=app, next=request.full_path))
     if page.kind == "form":
         return _form(portal, page, records)
-    display = Display(current_platform(), app, page.entity)
+    display = Display(current_platform(), app, page.entity, portal)
     where = {}
     for f in page.filters:  # the filters the page offers, and nothing else from the query string
         value = request.args.get(f)
@@ -159,19 +159,27 @@ def page(app: str, name: str):
 
 def _form(portal: P.Portal, page: P.Page, records):
     app = portal.app
-    display = Display(current_platform(), app, page.entity)
     me = current_actor()
+    display = Display(current_platform(), app, page.entity)
     values, errors = {}, {}
     if request.method == "POST":
         values = {f: request.form.get(f, "") for f in page.fields if display.kind(f) != "file"}
+    hidden = _set_values(page, me)
+    display = Display(current_platform(), app, page.entity, portal, {**values, **hidden})
+    if request.method == "POST":
         files = _uploads(display, page.fields)
         if page.anonymous and me is None:
             limit = int(os.environ.get("LOOM_SUBMISSION_LIMIT") or SUBMISSION_LIMIT)
             if not rate_limit(f"portal:{app}:{page.name}:{request.remote_addr}", limit, 3600):
                 return render(portal, "portal/form.html", page=page, display=display, values=values,
                               errors={"": t("Too many requests from your address. Try again later.")}), 429
-        user = current_platform().accounts.user(user_id=me.id) if me is not None and me.id else None
-        data = {k: v for k, v in values.items() if v != ""} | P.set_values(page, me, user)
+            # saved as the system, which takes any record: held to what the portal offers anonymous visitors
+            errors = {f: t("Choose one of the offered records.") for f, v in values.items()
+                      if v and display.kind(f) == "link" and not display.offered(f, v)}
+            if errors:
+                return render(portal, "portal/form.html", page=page, display=display, values=values,
+                              errors=errors), 422
+        data = {k: v for k, v in values.items() if v != ""} | hidden
         try:
             saved = records.create(app, page.entity, data, files=files, channel="portal")
         except ValidationFailed as exc:
@@ -189,6 +197,27 @@ def _form(portal: P.Portal, page: P.Page, records):
             return redirect(url_for("portal.record", app=app, name=target.name, record_id=saved["id"]))
         return redirect(url_for("portal.page", app=app, name=page.name))
     return render(portal, "portal/form.html", page=page, display=display, values=values, errors=errors)
+
+
+def _set_values(page: P.Page, me) -> dict:
+    user = current_platform().accounts.user(user_id=me.id) if me is not None and me.id else None
+    return P.set_values(page, me, user)
+
+
+@bp.get("/<app>/p/<name>/options/<field>")
+def options(app: str, name: str, field: str):
+    """The records a form's link field offers for what the visitor types (``q``) and the form's
+    values so far (the other fields in the query string): ``{"items": [{id, text}], "more"}``."""
+    portal = _portal(app)
+    page = _page(portal, name, "form")
+    if field not in page.fields or _records(page) is None:
+        raise NotFound(f"no link field {field!r} here")
+    values = {f: request.args.get(f, "") for f in page.fields if f in request.args}
+    display = Display(current_platform(), app, page.entity, portal, {**values, **_set_values(page, current_actor())})
+    if display.kind(field) != "link":
+        raise NotFound(f"no link field {field!r} here")
+    found = display.links(field, request.args.get("q", "").strip()[:100])
+    return jsonify({"items": [{"id": v, "text": text} for v, text in found], "more": display.more(field)})
 
 
 def _confirm(portal: P.Portal, page: P.Page, saved: dict) -> None:
@@ -302,6 +331,9 @@ def fire(app: str, name: str, record_id: int, transition: str):
     values, errors, general = {}, {}, []
     if request.method == "POST":
         values = {f: request.form.get(f, "") for f in asked if display.kind(f) != "file"}
+    stored = {k: v for k, v in full.items() if k in display.entity.fields and isinstance(v, (str, int, float))}
+    display = Display(current_platform(), app, page.entity, portal, {**stored, **values})  # link filters read both
+    if request.method == "POST":
         try:
             records.transition(app, page.entity, record_id, transition, {k: v for k, v in values.items() if v != ""},
                                files=_uploads(display, asked))

@@ -161,3 +161,61 @@ def test_only_a_signed_in_visitor_who_sees_the_record_runs_an_action(web, works)
     anonymous = visitor(web, works)
     assert anonymous.post(f"{P}/p/job/{mine}/run/remind", {}, token_from=f"{P}/p/apply").status_code == 403
     assert job(works)["reminders"] is None
+
+
+# ---------------------------------------------------------------------- link options
+def options_of(html: str, name: str) -> list[str]:
+    """The titles of the <option>s of the select ``name`` (the empty one left out)."""
+    import re
+    select = re.search(rf'<select id="f-{name}" name="{name}"[^>]*>(.*?)</select>', html, re.S).group(1)
+    return [t for t in re.findall(r"<option [^>]*>([^<]*)</option>", select) if t]
+
+
+def test_an_anonymous_form_offers_what_the_anonymous_list_page_shows(web, works):
+    c = visitor(web, works)
+    html = c.get(f"{P}/p/apply").get_data(as_text=True)
+    assert options_of(html, "vacancy") == ["Маляр"]  # the open one: the vacancies page's filter
+    assert options_of(html, "agency") == []  # no anonymous page shows partners
+    assert c.get(f"{P}/p/apply/options/vacancy?q=мал").get_json() == {
+        "items": [{"id": str(works["vacancies"][0]["id"]), "text": "Маляр"}], "more": False}
+    # a closed vacancy's id, or a partner's, is refused though the form is saved as the system
+    closed, open_ = works["vacancies"][1]["id"], works["vacancies"][0]["id"]
+    r = c.post(f"{P}/p/apply", {"full_name": "Иван Петров", "vacancy": str(closed)})
+    assert r.status_code == 422 and 'class="field invalid"' in r.get_data(as_text=True)
+    r = c.post(f"{P}/p/apply", {"full_name": "Иван Петров", "vacancy": str(open_),
+                                "agency": str(works["partners"][0]["id"])})
+    assert r.status_code == 422
+    assert works["loom"].records.find(APP, "application", {}) == []
+    r = c.post(f"{P}/p/apply", {"full_name": "Иван Петров", "vacancy": str(open_)})
+    assert r.status_code == 302
+    saved = works["loom"].records.find(APP, "application", {})
+    assert [(a["vacancy"], a["source"]) for a in saved] == [(open_, "portal")]
+
+
+def test_a_signed_in_visitor_is_offered_what_the_links_filter_and_a_save_accept(web, works):
+    c = visitor(web, works, 0)
+    html = c.get(f"{P}/p/new_invoice").get_data(as_text=True)
+    assert options_of(html, "job") == ["Замена окон"]  # done (the field's filter) and their partner's
+    assert 'data-options="' in html  # a filtered link is asked again when the form changes
+    found = c.get(f"{P}/p/new_invoice/options/job?q=окон").get_json()
+    assert [x["text"] for x in found["items"]] == ["Замена окон"]
+    assert c.get(f"{P}/p/new_invoice/options/job?q=фасад").get_json()["items"] == []
+    # what is offered saves; what is not is refused by the same filter
+    r = c.post(f"{P}/p/new_invoice", {"job": str(works["done_job"]["id"]), "amount": "1000"})
+    assert r.status_code == 302
+    r = c.post(f"{P}/p/new_invoice", {"job": str(works["jobs"][0]["id"]), "amount": "1000"})
+    assert r.status_code == 422 and 'class="field invalid"' in r.get_data(as_text=True)
+
+
+def test_a_long_list_shows_the_first_records_and_a_search_box(web, works):
+    loom = works["loom"]
+    for i in range(55):
+        loom.records.create(APP, "vacancy", {"title": f"Вакансия {i:02d}", "open": True})
+    c = visitor(web, works)
+    html = c.get(f"{P}/p/apply").get_data(as_text=True)
+    assert len(options_of(html, "vacancy")) == 50
+    assert 'class="options-search"' in html and "поиск по названию" in html
+    assert "Список показывает первые 50 записей" in html
+    found = c.get(f"{P}/p/apply/options/vacancy?q=Вакансия 54").get_json()
+    assert [x["text"] for x in found["items"]] == ["Вакансия 54"] and not found["more"]
+    assert c.get(f"{P}/p/apply/options/vacancy").get_json()["more"] is True
