@@ -178,7 +178,8 @@ def link_options(app: str, entity: str, field: str, q: str = "", selected=(), va
     """The records the signed-in user may pick for a link field, as the internal UI's link picker
     offers them: up to ``limit`` whose title contains ``q``, plus the ``selected`` ids. A field
     with a ``filter``/``filter_script`` is narrowed for the record ``values`` (the form's values:
-    ``{field: text}``), so the options are what a save of those values accepts."""
+    ``{field: text}``), so the options are what a save of those values accepts; without
+    ``values`` (a list's filter, not a form) it is not narrowed."""
     from werkzeug.datastructures import MultiDict
 
     from runtime.errors import LoomError as _LoomError
@@ -188,7 +189,7 @@ def link_options(app: str, entity: str, field: str, q: str = "", selected=(), va
     et = loom.entity_tables(app, entity)
     f = et.entity.fields[field]
     record = None
-    if filtered(f):
+    if filtered(f) and values is not None:
         args = MultiDict({k: str(v) for k, v in (values or {}).items() if v not in (None, "") and k != "id"})
         with loom.reader.connect() as c:
             try:

@@ -17,11 +17,11 @@ SYSTEM = {"number": (N_("Number"), "string"), "status": (N_("Status"), "status")
 
 class Display:
     def __init__(self, platform, app: str, entity: str, portal=None, values: dict | None = None):
-        """``portal``: where an anonymous visitor's link options come from; ``values``: the form's
-        values, which a link field's filter reads."""
+        """``portal``: where an anonymous visitor's link options come from; ``values``: a form's
+        values, which a link field's filter reads (``None`` off a form: a list's filters)."""
         self.platform, self.app, self.portal = platform, app, portal
         self.entity = platform.entity_model(app, entity)
-        self.values = values or {}
+        self.values = values
         self._titles: dict = {}
         self._more: set = set()
         self.limit = LIMIT
@@ -80,7 +80,7 @@ class Display:
         an anonymous list page of the portal shows of the target entity, and nothing without one."""
         f = self.field(name)
         app, entity = self._target(f)
-        selected = [v for v in selected or [self.values.get(name)] if str(v or "").isdigit()]
+        selected = [v for v in selected or [(self.values or {}).get(name)] if str(v or "").isdigit()]
         try:
             if current_actor() is not None:
                 rows = link_options(self.app, self.entity.name, name, q, selected, self.values, LIMIT + 1)

@@ -3,6 +3,7 @@ fields, page actions, link options of anonymous and signed-in visitors, and form
 ``set:`` values fail. Every refusal is a message on the page, never a 500."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -166,8 +167,7 @@ def test_only_a_signed_in_visitor_who_sees_the_record_runs_an_action(web, works)
 # ---------------------------------------------------------------------- link options
 def options_of(html: str, name: str) -> list[str]:
     """The titles of the <option>s of the select ``name`` (the empty one left out)."""
-    import re
-    select = re.search(rf'<select id="f-{name}" name="{name}"[^>]*>(.*?)</select>', html, re.S).group(1)
+    select = re.search(rf'<select id="f-{name}" name="{name}"[^>]*>(.*?)</select>', html, re.DOTALL).group(1)
     return [t for t in re.findall(r"<option [^>]*>([^<]*)</option>", select) if t]
 
 
