@@ -59,6 +59,8 @@ _SECTION_KIND = {"routing": "routing", "sla": "sla", "schedules": "schedules", "
                  "batches": "batches"}
 FIELD_TYPES = validator("entity").schema["$defs"]["field"]["properties"]["type"]["enum"]
 SWIMLANE_TYPES = ("choice", "boolean", "user", "group", "link")
+# what a portal form's set: takes besides $user and literals (plugins/portal/pages.py, PARAMS)
+PORTAL_SET_PARAMS = ("user_organisation", "user_id", "user_email", "user_full_name")
 
 
 class _Collector:
@@ -976,6 +978,11 @@ class _CrossCheck:
                 self.out.add(path + ("set", name), self._unknown(f"field of {entity.name}", name, set(entity.fields)))
             elif value == CURRENT_USER:
                 self.set_value(entity, value, path + ("set", name), set(), entity.fields[name])
+            elif value not in PORTAL_SET_PARAMS:
+                # a literal: checked as a view filter's value is, or every submit of the form fails
+                problem = self.filter_check.value_problem(entity.fields[name], entity, value)
+                if problem:
+                    self.out.add(path + ("set", name), problem)
         if page.get("anonymous") and kind != "form" and not page.get("filter"):
             self.out.add(path + ("anonymous",), "an anonymous list, search or record page needs a filter "
                                                 "saying which records anyone may see (e.g. published == true)")

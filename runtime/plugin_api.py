@@ -48,7 +48,7 @@ from runtime.web import confine
 from runtime.web.ui import csrf
 from runtime.web.ui.auth import User
 from runtime.web.ui.base import NavLink, RecordButton, add_nav_link, add_record_buttons, navigation
-from runtime.web.ui.i18n import LANGS, lang, t, tt
+from runtime.web.ui.i18n import LANGS, lang, message, t, tt
 
 __all__ = [
     "hookimpl", "now", "expression", "ExpressionError",
@@ -58,7 +58,8 @@ __all__ = [
     "NavLink", "add_nav_link", "RecordButton", "add_record_buttons", "current_platform", "current_actor",
     "login_required", "render_page", "csrf_exempt", "is_analyst", "lang", "t", "tt", "LANGS",
     "Upload", "LinkInvalid", "external_facing", "sign_in", "sign_out", "rate_limit", "password_link",
-    "redeem_link", "generate_password", "cli_platform", "titled",
+    "redeem_link", "generate_password", "cli_platform", "titled", "message", "transition_fields", "field_errors",
+    "link_options",
 ]
 
 
@@ -151,3 +152,48 @@ def redeem_link(token: str, purpose: str, max_age: dt.timedelta, password: str |
     or used); with ``password``, set it, which spends the token."""
     return current_app.extensions["loom"].accounts.redeem_link(current_app.secret_key, token, purpose, max_age,
                                                                password)
+
+
+def transition_fields(app: str, entity: str, transition: str, record: dict) -> list:
+    """The fields firing ``transition`` on ``record`` asks of the signed-in user, as the internal
+    UI's transition dialog asks them: its ``required`` fields that are empty, that its ``set`` does
+    not fill and that the user may edit (neither hidden from them nor read-only)."""
+    from runtime.web.ui.views import asked_fields
+    ent = current_app.extensions["loom"].entity_tables(app, entity).entity
+    tr = next((x for x in ent.spec.get("transitions", []) if x["name"] == transition), None)
+    return asked_fields(ent, tr, record, current_actor()) if tr is not None else []
+
+
+def field_errors(app: str, entity: str, errors, on_form) -> tuple[dict, list]:
+    """A refusal's errors (``ValidationFailed.errors``) as the internal forms show them:
+    ``({field: [message]}, [line])``, translated; a field not in ``on_form`` becomes a line
+    naming it ("Price: is required"), so no reason is lost."""
+    from runtime.web.ui.views import field_errors as by_field
+    ent = current_app.extensions["loom"].entity_tables(app, entity).entity
+    return by_field(ent, errors, set(on_form))
+
+
+def link_options(app: str, entity: str, field: str, q: str = "", selected=(), values: dict | None = None,
+                 limit: int = 200) -> list[tuple[int, str]]:
+    """The records the signed-in user may pick for a link field, as the internal UI's link picker
+    offers them: up to ``limit`` whose title contains ``q``, plus the ``selected`` ids. A field
+    with a ``filter``/``filter_script`` is narrowed for the record ``values`` (the form's values:
+    ``{field: text}``), so the options are what a save of those values accepts; without
+    ``values`` (a list's filter, not a form) it is not narrowed."""
+    from werkzeug.datastructures import MultiDict
+
+    from runtime.errors import LoomError as _LoomError
+    from runtime.security.link_filters import filtered
+    from runtime.web.ui import meta
+    loom, actor = current_app.extensions["loom"], current_actor()
+    et = loom.entity_tables(app, entity)
+    f = et.entity.fields[field]
+    record = None
+    if filtered(f) and values is not None:
+        args = MultiDict({k: str(v) for k, v in (values or {}).items() if v not in (None, "") and k != "id"})
+        with loom.reader.connect() as c:
+            try:
+                record = loom.link_filters.record_from_args(c, et, args, actor)
+            except _LoomError:  # a value that is no value of its field narrows as if it were empty
+                record = {}
+    return meta.options(loom, actor, f, q, selected, record=record, limit=limit)

@@ -1,8 +1,9 @@
 """How a portal page shows and asks for values: labels, inputs, choice and link titles."""
 from __future__ import annotations
 
-from runtime.plugin_api import LoomError, current_actor, t, tt
+from runtime.plugin_api import LoomError, current_actor, link_options, t, tt
 
+LIMIT = 50  # the records a link's list offers at once; with more, the visitor types to search
 
 
 def N_(message: str) -> str:  # noqa: N802  (marks a string for extraction; t() translates it when shown)
@@ -15,10 +16,15 @@ SYSTEM = {"number": (N_("Number"), "string"), "status": (N_("Status"), "status")
 
 
 class Display:
-    def __init__(self, platform, app: str, entity: str):
-        self.platform, self.app = platform, app
+    def __init__(self, platform, app: str, entity: str, portal=None, values: dict | None = None):
+        """``portal``: where an anonymous visitor's link options come from; ``values``: a form's
+        values, which a link field's filter reads (``None`` off a form: a list's filters)."""
+        self.platform, self.app, self.portal = platform, app, portal
         self.entity = platform.entity_model(app, entity)
+        self.values = values
         self._titles: dict = {}
+        self._more: set = set()
+        self.limit = LIMIT
 
     def field(self, name: str):
         return self.entity.fields.get(name)
@@ -54,7 +60,7 @@ class Display:
 
     def options(self, name: str) -> list[tuple[str, str]]:
         """``(value, title)`` a filter or an input offers: choices, statuses, or linked records
-        the signed-in visitor may read."""
+        (:meth:`links`)."""
         kind = self.kind(name)
         if kind == "status":
             return [(s["name"], tt(s.get("title")) or s["name"]) for s in self.entity.statuses]
@@ -64,18 +70,67 @@ class Display:
         if kind == "boolean":
             return [("true", t("Yes")), ("false", t("No"))]
         if kind == "link":
-            me = current_actor()
-            if me is None:
-                return []
-            app, entity = self._target(f)
-            target = self.platform.entity_model(app, entity)
-            try:
-                rows = self.platform.records(me.username).find(app, entity, sort=[target.title_field or "id"],
-                                                               limit=200)
-            except LoomError:
-                return []
-            return [(str(r["id"]), str(r.get(target.title_field) or r.get("number") or r["id"])) for r in rows]
+            return self.links(name)
         return []
+
+    def links(self, name: str, q: str = "", selected=()) -> list[tuple[str, str]]:
+        """Up to ``LIMIT`` records a link field offers, titles containing ``q``; ``more(name)``
+        says whether there were more. A signed-in visitor is offered what they may read and the
+        field's filter allows for the form's values (what a save accepts); an anonymous one what
+        an anonymous list page of the portal shows of the target entity, and nothing without one."""
+        f = self.field(name)
+        app, entity = self._target(f)
+        selected = [v for v in selected or [(self.values or {}).get(name)] if str(v or "").isdigit()]
+        try:
+            if current_actor() is not None:
+                rows = link_options(self.app, self.entity.name, name, q, selected, self.values, LIMIT + 1)
+            else:
+                rows = self._anonymous_links(app, entity, q, selected)
+        except LoomError:
+            return []
+        if len(rows) > LIMIT:
+            self._more.add(name)
+        return [(str(i), title) for i, title in rows[:LIMIT + len(selected)]]
+
+    def filtered(self, name: str) -> bool:
+        """Whether a link field's options depend on the form's other values (its link filter)."""
+        f = self.field(name)
+        return bool(f is not None and (f.spec.get("filter") or f.spec.get("filter_script")))
+
+    def more(self, name: str) -> bool:
+        """Whether the link field ``name`` has more records than its list shows (after ``options``)."""
+        return name in self._more
+
+    def anonymous_page(self, app: str, entity: str):
+        """The portal's anonymous list page of ``app.entity``: what anonymous visitors may see of it."""
+        if self.portal is None or app != self.app:
+            return None
+        return next((p for p in self.portal.pages.values()
+                     if p.anonymous and p.kind == "list" and p.entity == entity), None)
+
+    def _anonymous_links(self, app: str, entity: str, q: str, selected) -> list[tuple[int, str]]:
+        page = self.anonymous_page(app, entity)
+        if page is None:
+            return []
+        title = self.platform.entity_model(app, entity).title_field or "number"
+        system = self.platform.records()
+        where = {f"{title}__contains": q} if q else None
+        rows = system.page(app, entity, where=where, sort=[title, "id"], limit=LIMIT + 1, condition=page.filter)["items"]
+        have = {r["id"] for r in rows}
+        for value in selected:  # the chosen one stays on the list, if the page shows it
+            if int(value) not in have:
+                rows += system.page(app, entity, where={"id": int(value)}, condition=page.filter, limit=1)["items"]
+        return [(r["id"], str(r.get(title) or r.get("number") or r["id"])) for r in rows]
+
+    def offered(self, name: str, value) -> bool:
+        """Whether an anonymous visitor may pick ``value`` for the link field ``name``: a record
+        the portal shows anonymous visitors (the options above; a save as the system would take any)."""
+        app, entity = self._target(self.field(name))
+        page = self.anonymous_page(app, entity)
+        if page is None or not str(value).isdigit():
+            return False
+        return bool(self.platform.records().page(app, entity, where={"id": int(value)}, condition=page.filter,
+                                                 limit=1)["items"])
 
     def _target(self, f) -> tuple[str, str]:
         target = f.target

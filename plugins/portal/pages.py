@@ -29,6 +29,7 @@ class Page:
     record_page: str | None = None
     comments: bool = False
     transitions: tuple = ()
+    actions: tuple = ()  # buttons of a record page: {name, title, script}
     set: dict = field(default_factory=dict)
     suggest: str | None = None  # a search page whose matches a form suggests while typing
     confirmation: dict | None = None  # {email_field, subject, body}
@@ -65,6 +66,7 @@ def read(app: str, section: dict | None) -> Portal | None:
             sort=tuple(spec.get("sort") or ()), page_size=int(spec.get("page_size", 20)),
             anonymous=bool(spec.get("anonymous")), record_page=spec.get("record_page"),
             comments=bool(spec.get("comments")), transitions=tuple(spec.get("transitions") or ()),
+            actions=tuple(spec.get("actions") or ()),
             set=dict(spec.get("set") or {}), suggest=spec.get("suggest"), confirmation=spec.get("confirmation"),
             helpful=bool(spec.get("helpful")), spec=spec)
     menu = tuple(section.get("menu") or [n for n, p in pages.items() if p.kind in ("list", "search", "form")])

@@ -22,13 +22,16 @@ from runtime.plugin_api import (
     ValidationFailed,
     current_actor,
     current_platform,
+    field_errors,
     lang,
+    message,
     password_link,
     rate_limit,
     redeem_link,
     sign_in,
     sign_out,
     t,
+    transition_fields,
     tt,
 )
 
@@ -133,7 +136,7 @@ def page(app: str, name: str):
         return redirect(url_for("portal.login", app=app, next=request.full_path))
     if page.kind == "form":
         return _form(portal, page, records)
-    display = Display(current_platform(), app, page.entity)
+    display = Display(current_platform(), app, page.entity, portal)
     where = {}
     for f in page.filters:  # the filters the page offers, and nothing else from the query string
         value = request.args.get(f)
@@ -156,27 +159,35 @@ def page(app: str, name: str):
 
 def _form(portal: P.Portal, page: P.Page, records):
     app = portal.app
-    display = Display(current_platform(), app, page.entity)
     me = current_actor()
+    display = Display(current_platform(), app, page.entity)
     values, errors = {}, {}
     if request.method == "POST":
         values = {f: request.form.get(f, "") for f in page.fields if display.kind(f) != "file"}
-        files = {f: [Upload(u.filename or "file", u.mimetype, u.stream)
-                     for u in request.files.getlist(f) if u and u.filename]
-                 for f in page.fields if display.kind(f) == "file"}
-        files = {k: v for k, v in files.items() if v}
+    hidden = _set_values(page, me)
+    display = Display(current_platform(), app, page.entity, portal, {**values, **hidden})
+    if request.method == "POST":
+        files = _uploads(display, page.fields)
         if page.anonymous and me is None:
             limit = int(os.environ.get("LOOM_SUBMISSION_LIMIT") or SUBMISSION_LIMIT)
             if not rate_limit(f"portal:{app}:{page.name}:{request.remote_addr}", limit, 3600):
                 return render(portal, "portal/form.html", page=page, display=display, values=values,
                               errors={"": t("Too many requests from your address. Try again later.")}), 429
-        user = current_platform().accounts.user(user_id=me.id) if me is not None and me.id else None
-        data = {k: v for k, v in values.items() if v != ""} | P.set_values(page, me, user)
+            # saved as the system, which takes any record: held to what the portal offers anonymous visitors
+            errors = {f: t("Choose one of the offered records.") for f, v in values.items()
+                      if v and display.kind(f) == "link" and not display.offered(f, v)}
+            if errors:
+                return render(portal, "portal/form.html", page=page, display=display, values=values,
+                              errors=errors), 422
+        data = {k: v for k, v in values.items() if v != ""} | hidden
         try:
             saved = records.create(app, page.entity, data, files=files, channel="portal")
         except ValidationFailed as exc:
-            errors = {e["field"]: e["message"] for e in exc.extra.get("errors", [])}
-            return render(portal, "portal/form.html", page=page, display=display, values=values, errors=errors), 422
+            # a field not on the form (a set: value, a script's "record") is named above the form
+            errors, general = field_errors(app, page.entity, exc.errors, page.fields)
+            errors = {k: "; ".join(v) for k, v in errors.items()}
+            return render(portal, "portal/form.html", page=page, display=display, values=values, errors=errors,
+                          general=general), 422
         if page.confirmation:
             _confirm(portal, page, saved)
         flash(t("Thank you! Your request is registered as {number}.", number=saved.get("number") or saved["id"]),
@@ -186,6 +197,27 @@ def _form(portal: P.Portal, page: P.Page, records):
             return redirect(url_for("portal.record", app=app, name=target.name, record_id=saved["id"]))
         return redirect(url_for("portal.page", app=app, name=page.name))
     return render(portal, "portal/form.html", page=page, display=display, values=values, errors=errors)
+
+
+def _set_values(page: P.Page, me) -> dict:
+    user = current_platform().accounts.user(user_id=me.id) if me is not None and me.id else None
+    return P.set_values(page, me, user)
+
+
+@bp.get("/<app>/p/<name>/options/<field>")
+def options(app: str, name: str, field: str):
+    """The records a form's link field offers for what the visitor types (``q``) and the form's
+    values so far (the other fields in the query string): ``{"items": [{id, text}], "more"}``."""
+    portal = _portal(app)
+    page = _page(portal, name, "form")
+    if field not in page.fields or _records(page) is None:
+        raise NotFound(f"no link field {field!r} here")
+    values = {f: request.args.get(f, "") for f in page.fields if f in request.args}
+    display = Display(current_platform(), app, page.entity, portal, {**values, **_set_values(page, current_actor())})
+    if display.kind(field) != "link":
+        raise NotFound(f"no link field {field!r} here")
+    found = display.links(field, request.args.get("q", "").strip()[:100])
+    return jsonify({"items": [{"id": v, "text": text} for v, text in found], "more": display.more(field)})
 
 
 def _confirm(portal: P.Portal, page: P.Page, saved: dict) -> None:
@@ -252,7 +284,8 @@ def record(app: str, name: str, record_id: int):
         display = Display(current_platform(), app, page.entity)
         events = [{"at": h["at"], "text": t("Status: {status}", status=display.status(h["to"]))}
                   for h in records.history(app, page.entity, record_id)]
-    transitions = [tr for tr in records.transitions(app, page.entity, full) if tr["name"] in page.transitions] \
+    transitions = [{**tr, "asks": bool(transition_fields(app, page.entity, tr["name"], full))}
+                   for tr in records.transitions(app, page.entity, full) if tr["name"] in page.transitions] \
         if current_actor() is not None else []
     if request.args.get("format") == "json":
         return jsonify({"record": shown, "comments": [{**c, "at": c["at"].isoformat()} for c in comments],
@@ -278,17 +311,85 @@ def comment(app: str, name: str, record_id: int):
     return redirect(url_for("portal.record", app=app, name=name, record_id=record_id) + "#comments")
 
 
-@bp.post("/<app>/p/<name>/<int:record_id>/do/<transition>")
+@bp.route("/<app>/p/<name>/<int:record_id>/do/<transition>", methods=["GET", "POST"])
 def fire(app: str, name: str, record_id: int, transition: str):
+    """Fire a transition the record page lists. One that needs fields the visitor has to fill
+    (its empty ``required`` fields its ``set`` does not fill, as the internal UI's dialog asks)
+    shows a small form first; a refusal comes back as a message, the record unchanged."""
     portal = _portal(app)
     page = _page(portal, name, "record")
     if transition not in page.transitions or current_actor() is None:
         raise Forbidden("not on this page")
     full, records = _visible_record(portal, page, record_id)
-    if transition not in [tr["name"] for tr in records.transitions(app, page.entity, full)]:
-        raise Forbidden("not now")
-    records.transition(app, page.entity, record_id, transition)
-    flash(t("Done."), "ok")
+    back = redirect(url_for("portal.record", app=app, name=name, record_id=record_id))
+    tr = next((x for x in records.transitions(app, page.entity, full) if x["name"] == transition), None)
+    if tr is None:
+        flash(t("This step is not possible now."), "error")
+        return back
+    display = Display(current_platform(), app, page.entity)
+    asked = [f.name for f in transition_fields(app, page.entity, transition, full)]
+    values, errors, general = {}, {}, []
+    if request.method == "POST":
+        values = {f: request.form.get(f, "") for f in asked if display.kind(f) != "file"}
+    stored = {k: v for k, v in full.items() if k in display.entity.fields and isinstance(v, (str, int, float))}
+    display = Display(current_platform(), app, page.entity, portal, {**stored, **values})  # link filters read both
+    if request.method == "POST":
+        try:
+            records.transition(app, page.entity, record_id, transition, {k: v for k, v in values.items() if v != ""},
+                               files=_uploads(display, asked))
+        except ValidationFailed as exc:
+            if not asked:
+                flash(_refused(app, page, exc), "error")
+                return back
+            errors, general = field_errors(app, page.entity, exc.errors, asked)
+            errors = {k: "; ".join(v) for k, v in errors.items()}
+        except LoomError as exc:
+            flash(_refused(app, page, exc), "error")
+            return back
+        else:
+            flash(t("Done."), "ok")
+            return back
+    elif not asked:
+        return back  # nothing to ask: the button posts
+    shown = {"id": record_id, **{k: full.get(k) for k in ("number", display.entity.title_field) if k}}
+    return render(portal, "portal/transition.html", page=page, record=shown, display=display, transition=tr,
+                  fields=asked, values=values, errors=errors, general=general), 422 if errors or general else 200
+
+
+def _uploads(display: Display, names) -> dict:
+    """The files posted for the file fields among ``names``: ``{field: [Upload, ...]}``."""
+    files = {f: [Upload(u.filename or "file", u.mimetype, u.stream) for u in request.files.getlist(f) if u and u.filename]
+             for f in names if display.kind(f) == "file"}
+    return {k: v for k, v in files.items() if v}
+
+
+def _refused(app: str, page: P.Page, exc: LoomError) -> str:
+    """Why the platform refused, for the visitor: each field by its label, in their language."""
+    if isinstance(exc, ValidationFailed):
+        _, lines = field_errors(app, page.entity, exc.errors, ())
+        return t("Not done: {reason}", reason="; ".join(lines))
+    if exc.status >= 500:  # a script or configuration broke: its details are for the analysts
+        return t("Not done: something went wrong. Please try again later.")
+    return t("Not done: {reason}", reason=message(exc.detail))
+
+
+@bp.post("/<app>/p/<name>/<int:record_id>/run/<action>")
+def run(app: str, name: str, record_id: int, action: str):
+    """A record page's action button: its script runs on the record as the signed-in visitor
+    (``Records.press``, as an entity's ``hooks.actions`` do); what it answers is the message."""
+    portal = _portal(app)
+    page = _page(portal, name, "record")
+    spec = next((a for a in page.actions if a["name"] == action), None)
+    if spec is None or current_actor() is None:
+        raise Forbidden("no such action here")
+    _, records = _visible_record(portal, page, record_id)
+    try:
+        done = records.press(app, page.entity, record_id, spec["script"], f"portal:{page.name}.{action}")
+    except LoomError as exc:
+        flash(_refused(app, page, exc), "error")
+    else:
+        answer = done["result"]
+        flash(answer if isinstance(answer, str) and answer.strip() else t("Done."), "ok")
     return redirect(url_for("portal.record", app=app, name=name, record_id=record_id))
 
 

@@ -209,10 +209,18 @@ class Workflow:
         roles = action.get("roles")
         if roles and not holds(actor, app, roles):
             raise Forbidden(f"action {name!r} needs one of the roles {', '.join(roles)}")
+        return self.button(app, entity, record_id, action["script"], f"action:{name}", actor, conn)
+
+    def button(self, app: str, entity: str, record_id: int, script: str, hook: str, actor: Actor = SYSTEM,
+               conn=None) -> dict:
+        """Run ``script`` as a button on a record the actor may read (an entity's ``hooks.actions``,
+        a portal page's ``actions``), in one transaction: what it changes on the record is saved as
+        one update with the actor's rights, and a ``reject`` or a refused update leaves nothing."""
+        et = self.loom.entity_tables(app, entity)
         self.loom.permissions.require(actor, et.entity, "read")
         with self.records._tx(conn) as c:
             current = self.records._fetch(c, et, record_id, actor=actor)
-            result, changes = self.records._hook(c, et, action["script"], f"action:{name}", actor,
+            result, changes = self.records._hook(c, et, script, hook, actor,
                                                  self.records.full(c, et, current), writable=True, record_id=record_id)
             record = self.records.to_json(c, et, current, actor)
             if changes:

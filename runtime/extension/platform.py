@@ -97,9 +97,18 @@ class Records:
         rest as text (for work in DuckDB or Arrow over millions of records)."""
         return self._loom.bulk.scan_arrow(app, entity, list(fields), self.actor)
 
-    def transition(self, app: str, entity: str, record_id: int, name: str, data: dict | None = None) -> dict:
+    def transition(self, app: str, entity: str, record_id: int, name: str, data: dict | None = None,
+                   files: dict | None = None) -> dict:
+        """Fire a transition with the values (and ``files``: ``{field: [Upload, ...]}``) it asks for."""
         return self._loom.workflow.transition(app, entity, int(record_id), name, dict(data or {}), actor=self.actor,
-                                              conn=self._conn)
+                                              conn=self._conn, files=files)
+
+    def press(self, app: str, entity: str, record_id: int, script: str, hook: str) -> dict:
+        """Run an app's ``script`` (``file.py:function``, checked at publish) as a button on a record
+        the user may read, as an entity's ``hooks.actions`` run: ``f(record)``, its changes saved as
+        one update with the user's rights, in one transaction. ``hook`` names it in the script
+        runs' report (``portal:page.action``). ``{"record", "result"}``."""
+        return self._loom.workflow.button(app, entity, int(record_id), script, hook, self.actor, conn=self._conn)
 
     def comment(self, app: str, entity: str, record_id: int, text: str, public: bool = False) -> dict:
         """A comment, internal unless ``public`` (an external user's are always public)."""

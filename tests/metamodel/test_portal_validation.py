@@ -92,3 +92,30 @@ def test_publishing_refuses_a_portal_with_a_missing_name(loom, app_dir):
     write(app_dir)
     loom.store.publish(read_folder(app_dir)[0], author="ann")
     assert loom.live["service_desk"].app.section("portal")["pages"][0]["name"] == "my_requests"
+
+
+@pytest.mark.parametrize("value, message", [
+    ("portl", "unknown choice of channel 'portl'; did you mean 'portal'?"),
+    ("true", "True is true/false; 'channel' is a choice field"),
+])
+def test_a_forms_set_literal_must_be_one_of_the_fields_choices(app_dir, value, message):
+    """Before, a wrong literal published and every submit of the form then failed."""
+    line = write(app_dir, "    fields: [subject, description, module]\n",
+                 f"    fields: [subject, description, module]\n    set: {{channel: {value}, requester_email: user_email}}\n")
+    with pytest.raises(MetadataError) as info:
+        load_app(app_dir)
+    found = info.value.problems
+    assert [(p.file, p.path, p.line) for p in found] == [("portal.yaml", "pages[1].set.channel", line + 1)]
+    assert found[0].message == message
+
+
+def test_publishing_refuses_a_forms_set_literal_outside_the_choices(loom, app_dir):
+    write(app_dir, "    fields: [subject, description, module]\n",
+          "    fields: [subject, description, module]\n    set: {channel: portl}\n")
+    with pytest.raises(MetadataError) as info:
+        loom.store.publish(read_folder(app_dir)[0], author="ann")
+    assert [(p.file, p.path) for p in info.value.problems] == [("portal.yaml", "pages[1].set.channel")]
+    assert "did you mean 'portal'?" in info.value.problems[0].message
+    write(app_dir, "    fields: [subject, description, module]\n",
+          "    fields: [subject, description, module]\n    set: {channel: portal, organization: user_organisation}\n")
+    loom.store.publish(read_folder(app_dir)[0], author="ann")

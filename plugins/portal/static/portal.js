@@ -33,3 +33,47 @@
     i.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(ask, 300); });
   });
 })();
+
+// A form's link lists: a search box asks for the records matching what the visitor types (when
+// there are more than the list holds), and a filtered link's list is asked again when another
+// field of the form changes (its filter reads the form's values).
+(function () {
+  var form = document.querySelector("form.portal-form");
+  if (!form) return;
+  function values() {
+    var params = new URLSearchParams();
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.name && el.name !== "csrf_token" && el.type !== "file" && el.type !== "search" &&
+          (el.type !== "checkbox" || el.checked)) params.append(el.name, el.value);
+    });
+    return params;
+  }
+  function refresh(select, url, q) {
+    var params = values();
+    if (q) params.set("q", q);
+    fetch(url + "?" + params.toString(), {credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (found) {
+        if (!found) return;
+        var chosen = select.value;
+        select.length = 1;  // the empty choice stays
+        found.items.forEach(function (item) {
+          var option = new Option(item.text, item.id, false, item.id === chosen);
+          select.add(option);
+        });
+      })
+      .catch(function () {});
+  }
+  Array.prototype.forEach.call(form.querySelectorAll("input.options-search"), function (box) {
+    var select = document.getElementById(box.dataset.for), timer = null;
+    box.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { refresh(select, box.dataset.options, box.value.trim()); }, 300);
+    });
+  });
+  form.addEventListener("change", function (event) {
+    Array.prototype.forEach.call(form.querySelectorAll("select[data-options]"), function (select) {
+      if (select !== event.target) refresh(select, select.dataset.options, "");
+    });
+  });
+})();

@@ -330,8 +330,9 @@ def link_depends(f: Field) -> str:
     return " ".join(dict.fromkeys(re.findall(r"\$(\w+)", f.spec.get("filter", ""))))
 
 
-def options(loom, actor, f: Field, q: str = "", selected=(), record: dict | None = None) -> list[tuple[int, str]]:
-    """Up to ``PICKER_LIMIT`` choices for a link-like field, matching ``q``, plus the selected ones.
+def options(loom, actor, f: Field, q: str = "", selected=(), record: dict | None = None,
+            limit: int = PICKER_LIMIT) -> list[tuple[int, str]]:
+    """Up to ``limit`` choices for a link-like field, matching ``q``, plus the selected ones.
     With ``record`` (the values of the record being edited) the field's link filter narrows them
     (docs/metadata.md, "Link filters")."""
     q = (q or "").strip()
@@ -343,14 +344,14 @@ def options(loom, actor, f: Field, q: str = "", selected=(), record: dict | None
                 query = query.where(u.c.username.ilike(f"%{q}%") | u.c.full_name.ilike(f"%{q}%"))
             query = _narrowed(loom, c, f, record, actor, query)
             rows = [(r.id, r.full_name or r.username) for r in c.execute(query.order_by(u.c.username)
-                                                                          .limit(PICKER_LIMIT))]
+                                                                          .limit(limit))]
         elif f.value_type == "group":
             g = platform.group
             query = select(g.c.id, g.c.name, g.c.title)
             if q:
                 query = query.where(g.c.name.ilike(f"%{q}%"))
             query = _narrowed(loom, c, f, record, actor, query)
-            rows = [(r.id, tt(r.title) or r.name) for r in c.execute(query.order_by(g.c.name).limit(PICKER_LIMIT))]
+            rows = [(r.id, tt(r.title) or r.name) for r in c.execute(query.order_by(g.c.name).limit(limit))]
         else:
             et = target_of(loom, f)
             if not loom.permissions.allowed(actor, et.entity, "read"):
@@ -360,7 +361,7 @@ def options(loom, actor, f: Field, q: str = "", selected=(), record: dict | None
             if q:
                 query = query.where(col.ilike(f"%{q}%"))
             query = _narrowed(loom, c, f, record, actor, query)
-            query = loom.permissions.restrict(query, et, actor).order_by(col, et.main.c.id).limit(PICKER_LIMIT)
+            query = loom.permissions.restrict(query, et, actor).order_by(col, et.main.c.id).limit(limit)
             rows = [(r.id, str(r.title) if r.title is not None else f"#{r.id}") for r in c.execute(query)]
     have = {i for i, _ in rows}
     missing = [int(s) for s in selected if str(s).isdigit() and int(s) not in have]

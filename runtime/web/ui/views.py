@@ -415,7 +415,7 @@ def fire(app: str, entity: str, record_id: int, name: str):
         record = loom().records.get(app, entity, record_id, who)
         asked = {f.name for f in asked_fields(ent, tr, record, who)} if tr else set()
         if asked:
-            errors, general = _field_errors(ent, exc.errors, asked)
+            errors, general = field_errors(ent, exc.errors, asked)
             return _record_page(app, entity, record_id, refused={
                 "name": name, "values": {**{n: "" for n in asked}, **raw}, "errors": errors, "general": general})
         flash("; ".join(f"{tt(ent.fields[e.field].title) if e.field in ent.fields else e.field}: {message(e.message)}"
@@ -473,10 +473,10 @@ def _form(app: str, entity: str, record_id: int | None):
         except ValidationFailed as exc:
             status = 422
             if exc.errors or not errors:
-                errors, general = _field_errors(ent, exc.errors, {f.name for f in fields})
+                errors, general = field_errors(ent, exc.errors, {f.name for f in fields})
         except Forbidden as exc:
             status = 403
-            errors, general = _field_errors(ent, [_E(e["field"], e["message"]) for e in exc.extra.get("errors", [])],
+            errors, general = field_errors(ent, [_E(e["field"], e["message"]) for e in exc.extra.get("errors", [])],
                                             {f.name for f in fields})
             general = general or [exc.detail]
         except Conflict as exc:
@@ -514,7 +514,7 @@ class _E:
         self.field, self.message = field, message_
 
 
-def _field_errors(ent, items, on_form: set) -> tuple[dict, list]:
+def field_errors(ent, items, on_form: set) -> tuple[dict, list]:
     """Errors by form field (a child row's error goes to its table), and the rest."""
     errors, general = {}, []
     for e in items:
