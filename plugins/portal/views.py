@@ -77,7 +77,7 @@ def _records(page: P.Page):
     me = current_actor()
     if me is not None:
         return current_platform().records(me.username)
-    return current_platform().records() if page.anonymous else None
+    return current_platform().records(visitor=True) if page.anonymous else None
 
 
 def render(portal: P.Portal, template: str, **context):

@@ -219,3 +219,16 @@ def test_a_long_list_shows_the_first_records_and_a_search_box(web, works):
     found = c.get(f"{P}/p/apply/options/vacancy?q=Вакансия 54").get_json()
     assert [x["text"] for x in found["items"]] == ["Вакансия 54"] and not found["more"]
     assert c.get(f"{P}/p/apply/options/vacancy").get_json()["more"] is True
+
+
+def test_an_anonymous_visitor_learns_a_value_is_taken_not_by_whom(web, works):
+    c = visitor(web, works)
+    vacancy = str(works["vacancies"][0]["id"])
+    first = c.post(f"{P}/p/apply", {"full_name": "Иван Петров", "email": "ivan@mail.example", "vacancy": vacancy})
+    assert first.status_code == 302
+    number = works["loom"].records.find(APP, "application", {})[0]["number"]
+    again = c.post(f"{P}/p/apply", {"full_name": "Пётр Иванов", "email": " ivan@mail.example ", "vacancy": vacancy})
+    html = again.get_data(as_text=True)
+    assert again.status_code == 422 and "ivan@mail.example is already used by another record" in html, html
+    assert number not in html
+    assert len(works["loom"].records.find(APP, "application", {})) == 1
