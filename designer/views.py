@@ -428,7 +428,7 @@ def publish_context(app: str, draft) -> dict:
         context["problems"] = [{**p.as_dict(), "editor": links.editor_url(app, p.file, p.path)} for p in exc.problems]
         return context
     live = loom().live.get(app)
-    warnings = publish_warnings(live.app if live else None, new)
+    warnings = publish_warnings(live.app if live else None, new, loom().store.group_names())
     context.update(changes=change_rows(changes), plan=[s.describe() for s in plan.steps], refused=plan.refused,
                    unchanged=draft.live_version is not None and not changes,
                    warnings=[{**w.as_dict(), "editor": links.editor_url(app, w.file, w.path)} for w in warnings])

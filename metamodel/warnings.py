@@ -5,13 +5,63 @@ diff); each names the file and path to look at and says why.
 """
 from __future__ import annotations
 
+import re
+
+from .document import file_of
 from .errors import Problem, dotted
 from .model import App
 
+_GROUP_RECIPIENT = re.compile(r"group:([\w-]+)(\.lead)?")
 
-def publish_warnings(old: App | None, new: App) -> list[Problem]:
-    """What publishing ``new`` over the live ``old`` may get wrong."""
-    return _new_statuses_left_out(old, new)
+
+def publish_warnings(old: App | None, new: App, groups: set[str] | None = None) -> list[Problem]:
+    """What publishing ``new`` over the live ``old`` may get wrong; ``groups``: the names of the
+    groups the platform has (None: not known here)."""
+    out = _new_statuses_left_out(old, new)
+    if groups is not None:
+        out += _groups_nobody_made(new, groups)
+    return out
+
+
+def named_groups(app: App):
+    """``(document path, group name)`` of every group the metadata names: routing's ``group``,
+    a ``group:<name>`` recipient anywhere, a transition's ``groups``."""
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "group" and isinstance(value, str) and path[:1] == ("routing",):
+                    yield path + (key,), value
+                elif key == "groups" and isinstance(value, list) and "transitions" in path:
+                    yield from ((path + (key, i), v) for i, v in enumerate(value) if isinstance(v, str))
+                else:
+                    yield from walk(value, path + (key,))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                yield from walk(value, path + (i,))
+        elif isinstance(node, str):
+            match = _GROUP_RECIPIENT.fullmatch(node)
+            if match:
+                yield path, match.group(1)
+
+    for key, section in app.document.items():
+        if key not in ("scripts", "fixtures"):
+            yield from walk(section, (key,))
+
+
+def _groups_nobody_made(app: App, groups: set[str]) -> list[Problem]:
+    """A group the metadata routes or writes to that neither exists nor is declared (app.yaml's
+    ``groups``, fixtures/_accounts.yaml): routing to it refuses the record and nobody gets what
+    is sent to it until someone creates it, most often because its name is mistyped."""
+    declared = set(groups) | {g.get("name") for g in app.document["app"].get("groups") or []}
+    declared |= {g.get("name") for g in (app.fixtures.get("_accounts") or {}).get("groups", [])}
+    out = []
+    for path, name in named_groups(app):
+        if name not in declared:
+            filename, inner = file_of(path)
+            out.append(Problem(filename, dotted(inner), f"no group {name!r} exists or is declared (app.yaml groups, "
+                                                        f"fixtures/_accounts.yaml): correct the name, or create the "
+                                                        f"group before records reach it"))
+    return out
 
 
 def _new_statuses_left_out(old: App | None, new: App) -> list[Problem]:

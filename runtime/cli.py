@@ -211,6 +211,7 @@ def apps_install(folder, fixtures, author, comment):
         _report(published)
         if fixtures:
             click.echo(f"loaded {load_fixtures(loom, published.app)} fixture records")
+        _warn_groups(loom, published.app)
     except Exception as exc:  # noqa: BLE001 - every failure is reported the same way
         _fail(exc)
 
@@ -223,9 +224,17 @@ def apps_publish(folder, author, comment):
     """Publish a folder as the next version of its app."""
     loom = _loom()
     try:
-        _report(loom.store.install(folder, author=author, comment=comment))
+        published = loom.store.install(folder, author=author, comment=comment)
+        _report(published)
+        _warn_groups(loom, published.app)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
+
+
+def _warn_groups(loom, name: str) -> None:
+    """Groups the live app names that nobody has made (a mistyped name, most often)."""
+    for warning in publish_warnings(None, loom.live[name].app, loom.store.group_names()):
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _report(published) -> None:
@@ -255,7 +264,7 @@ def apps_diff(folder):
     if not changes:
         click.echo("no changes")
     live = loom.live.get(app.name)
-    for warning in publish_warnings(live.app if live else None, app):
+    for warning in publish_warnings(live.app if live else None, app, loom.store.group_names()):
         click.echo(f"warning: {warning}")
 
 

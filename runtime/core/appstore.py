@@ -126,6 +126,11 @@ class AppStore:
         old_doc = live.app.document if live else None
         return app, diff(old_doc, app.document), make_plan(live.app if live else None, app)
 
+    def group_names(self) -> set[str]:
+        """The names of the platform's groups (publish warnings compare what metadata names)."""
+        with self.loom.reader.connect() as c:
+            return set(c.execute(select(platform.group.c.name)).scalars())
+
     # ------------------------------------------------------------------ writing
     def install(self, folder: str | Path, author: str = "system", comment: str | None = None) -> Published:
         """Validate a folder and publish it (a first version, or the next one)."""

@@ -139,3 +139,15 @@ def test_install_with_fixtures_that_cannot_load_changes_nothing(cli, tmp_path):
     listed = cli("apps", "list")
     assert "service_desk" not in listed.output  # not published, no accounts made
     assert cli("apps", "install", APPS / "service_desk", "--fixtures").exit_code == 0
+
+
+def test_a_group_nobody_made_is_a_warning_at_install_and_diff(cli, tmp_path):
+    app = tmp_path / "its"
+    shutil.copytree(APPS / "it_support", app)
+    _break(app / "routing.yaml", "group: line2\n", "group: line_2\n")
+    diff = cli("apps", "diff", app)
+    assert "warning: routing.yaml entities.ticket.rules[0].group: no group 'line_2' exists or is declared" \
+        in diff.output, diff.output
+    installed = cli("apps", "install", app)
+    assert installed.exit_code == 0 and "no group 'line_2'" in installed.output
+    assert "no group 'line1'" not in installed.output  # declared by the app, made at install
