@@ -503,10 +503,14 @@ def users_token(username, name):
     from runtime.data import tables as platform
     loom = _loom()
     with loom.engine.connect() as c:
-        user_id = c.execute(select(platform.user.c.id).where(platform.user.c.username == username)).scalar()
-    if user_id is None:
+        row = c.execute(select(platform.user.c.id, platform.user.c.external)
+                        .where(platform.user.c.username == username)).first()
+    if row is None:
         _fail(Exception(f"no user {username}"))
-    click.echo(loom.accounts.issue_token(user_id, name))
+    if row.external:  # the API would refuse the token on every call
+        _fail(Exception(f"{username} is an external contact: they reach the portal only, and the API takes "
+                        f"no token of theirs"))
+    click.echo(loom.accounts.issue_token(row.id, name))
 
 
 @main.group()

@@ -20,6 +20,7 @@ from runtime.data import tables as platform
 from .calendars import calendar_from_app_section, parse_duration
 
 TIMER_TRANSITION = "transition"
+ROUTED = "loom.routed"  # conn.info: the assignee routing chose for the row being written, till after_write
 ROUTES = "loom.routes"  # conn.info: re-routes decided before a write, logged after it
 AUTO_DEPTH = "loom.auto_depth"  # conn.info: automatic transitions firing inside one another
 MAX_AUTO_DEPTH = 8  # a chain longer than this is a loop in metadata, not work
@@ -62,12 +63,18 @@ class Behaviour:
             return {}
         old = dict(existing) if existing is not None else None
         merged = {**(old or {}), **values}
+        changes = None
         if old is not None:
             route = router.reroute(conn, entity.app, entity.name, merged, old)
             conn.info.setdefault(ROUTES, {})[(entity.app, entity.name, old["id"])] = route
             if route is not None:
-                return dict(route.changes)
-        return router.assign(conn, entity.app, entity.name, merged, old)
+                changes = dict(route.changes)
+        if changes is None:
+            changes = router.assign(conn, entity.app, entity.name, merged, old)
+        assignee = router.spec(entity.app, entity.name).get("assignee_field")
+        if changes.get(assignee) is not None:  # the assignee hears that routing, not the person, chose them
+            conn.info[ROUTED] = (entity.app, entity.name, changes[assignee])
+        return changes
 
     # ------------------------------------------------------------------ after the row is written
     def after_write(self, conn, et, record_id: int, old, actor, transition: str | None = None) -> None:
@@ -80,7 +87,9 @@ class Behaviour:
         engaged = (any("timer" in tr for tr in entity.spec.get("transitions", [])) or entity.spec.get("aggregations")
                    or self.loom.sla.policies(app, entity) or self.loom.router.spec(entity.app, entity.name)
                    or self.loom.approvals.specs(entity.app, entity.name))
-        self.loom.personal.assigned(conn, et, record_id, old, actor)  # no query without an assignee field
+        routed = conn.info.pop(ROUTED, None)
+        self.loom.personal.assigned(conn, et, record_id, old, actor,  # no query without an assignee field
+                                    routed_to=routed[2] if routed and routed[:2] == (entity.app, entity.name) else None)
         if old is None and "delivery" in entity.spec:  # a record that is a message: into the outbox
             self.loom.deliveries.queue(conn, et, [record_id])
         if not engaged and (old is None or not entity.statuses):

@@ -33,6 +33,8 @@ DIGEST_MAX = 200  # lines in one digest; the rest is summed up
 TEXTS = {
     "assignment": {"ru": "Вам назначено: {title}", "en": "Assigned to you: {title}"},
     "assignment_body": {"ru": "{who} назначил(а) вам {title}.", "en": "{who} assigned {title} to you."},
+    "assignment_routed": {"ru": "{title} назначено вам по правилам маршрутизации.",
+                          "en": "Routing assigned {title} to you."},
     "digest_subject": {"ru": "Сводка уведомлений: {n}", "en": "Notification digest: {n}"},
     "digest_more": {"ru": "…и ещё {n}", "en": "…and {n} more"},
 }
@@ -103,8 +105,9 @@ class Personal:
                                         app=app, entity=entity, record_id=record_id)
         return new_id
 
-    def assigned(self, conn, et, record_id: int, old, actor) -> int | None:
-        """Notify the record's assignee when it is new or changed; the notification's id, if any."""
+    def assigned(self, conn, et, record_id: int, old, actor, routed_to: int | None = None) -> int | None:
+        """Notify the record's assignee when it is new or changed; the notification's id, if any.
+        ``routed_to``: whom routing chose, named in the notice as routing's choice, not the saver's."""
         from metamodel.tasks import assignee_field
 
         entity = et.entity
@@ -124,10 +127,11 @@ class Personal:
         lang = person.lang or "ru"
         label = record_label(entity, row)
         who = getattr(actor, "full_name", None) or getattr(actor, "username", None) or "Loom"
-        if getattr(actor, "id", None) is None:
-            who = {"ru": "Маршрутизация", "en": "Routing"}.get(lang, "Routing")
-        return self.notify(conn, new, "assignment", _text("assignment", lang, title=label),
-                           _text("assignment_body", lang, who=who, title=label),
+        if getattr(actor, "id", None) is None or routed_to == new:
+            body = _text("assignment_routed", lang, title=label)
+        else:
+            body = _text("assignment_body", lang, who=who, title=label)
+        return self.notify(conn, new, "assignment", _text("assignment", lang, title=label), body,
                            app=entity.app, entity=entity.name, record_id=record_id)
 
     def send_digests(self, limit_users: int = 1000) -> int:

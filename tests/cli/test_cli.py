@@ -151,3 +151,13 @@ def test_a_group_nobody_made_is_a_warning_at_install_and_diff(cli, tmp_path):
     installed = cli("apps", "install", app)
     assert installed.exit_code == 0 and "no group 'line_2'" in installed.output
     assert "no group 'line1'" not in installed.output  # declared by the app, made at install
+
+
+def test_no_api_token_for_an_external_contact(cli):
+    from runtime.core.config import Settings
+    loom = Settings.from_env().make_loom()
+    loom.accounts.create_user("partner", "pass-word-123", external=True)
+    loom.accounts.create_user("staff", "pass-word-123")
+    refused = cli("users", "token", "partner")
+    assert refused.exit_code == 1 and "external contact" in refused.output
+    assert len(cli("users", "token", "staff").output.strip()) > 20

@@ -108,6 +108,10 @@ def test_routing_assignment_notifies_on_another_app(grid):
     assert placed(grid, record) == ("north", "n1")
     titles = [t for t, k, _, _ in personal(grid, grid.ids["n1"]) if k == "assignment"]
     assert titles == [f"Вам назначено: {record['number']} · Нет света"]
+    n = platform.notification
+    with grid.engine.connect() as c:  # posted by a person, placed by routing: the notice says who chose
+        body = c.execute(select(n.c.body).where(n.c.user_id == grid.ids["n1"])).scalar()
+    assert body == f"{record['number']} · Нет света назначено вам по правилам маршрутизации.", body
     record = patch(grid, record, topic="billing")
     assert placed(grid, record) == ("billing", "b1")
     assert [k for _, k, _, _ in personal(grid, grid.ids["b1"])] == ["assignment"]
