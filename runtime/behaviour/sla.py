@@ -281,7 +281,7 @@ def _escalation_context(app, policy: dict, state, level: int, percent) -> dict:
     """What an escalation's template reads: the target and policy by their titles (picked per
     language when rendered), the deadline in the app's time zone as people read it; ``target_name``
     and ``due_at_utc`` keep the codes and the instant."""
-    target = next((t for t in policy.get("targets", []) if t["name"] == state.target), {})
+    target = next((x for x in policy.get("targets", []) if x["name"] == state.target), {})
     due = state.due_at
     if due is not None and due.tzinfo is None:
         due = due.replace(tzinfo=dt.timezone.utc)

@@ -12,7 +12,7 @@ import decimal
 import re
 from functools import lru_cache
 
-from metamodel import Field
+from metamodel import Field, title_text
 from metamodel.geo import Point, parse_point
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -147,6 +147,8 @@ def check(f: Field, value) -> None:
         if len(value) < spec.get("min_length", 0):
             raise FieldError(f.name, f"at least {spec['min_length']} characters required, got {len(value)}")
         if "pattern" in spec and not _pattern(spec["pattern"]).search(value):
+            if spec.get("pattern_message"):  # the analyst's words; the forms show them in the reader's language
+                raise FieldError(f.name, title_text(spec["pattern_message"], "en"))
             raise FieldError(f.name, f"{value!r} does not match the pattern {spec['pattern']}")
         if kind == "email" and not EMAIL.match(value):
             raise FieldError(f.name, f"{value!r} is not an e-mail address")

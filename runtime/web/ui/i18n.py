@@ -89,6 +89,8 @@ PATTERNS = [
     N_("is required to {0}"),
     N_("{0}: only {1} files are accepted"),
     N_("{0} is larger than {1} MB"),
+    N_("{0} is not one of {1}"),
+    N_("{0} does not match the pattern {1}"),
 ]
 
 

@@ -5,6 +5,7 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from metamodel import title_text
 from metamodel.reltime import RelativeTimeError, is_relative
 from metamodel.reltime import parse as parse_relative
 from runtime import clock
@@ -520,6 +521,11 @@ def field_errors(ent, items, on_form: set) -> tuple[dict, list]:
     for e in items:
         name, _, rest = e.field.partition("[")
         text = message(e.message)
+        f = ent.fields.get(name)
+        if rest and f is not None and f.storage == "child":
+            f = f.children.get(rest.partition("].")[2])
+        if f is not None and f.spec.get("pattern_message") and e.message == title_text(f.spec["pattern_message"], "en"):
+            text = tt(f.spec["pattern_message"])  # the analyst's words, in the reader's language
         if rest:  # works[0].hours
             index, _, col = rest.partition("].")
             f = ent.fields.get(name)
