@@ -25,6 +25,7 @@ LIST_OPS = ("in", "not_in")
 TEXT_OPS = ("contains", "startswith")
 ORDER_OPS = ("lt", "lte", "gt", "gte", "between")
 UNORDERED = ("boolean", "link", "user", "group")
+MAX_PATH_LINKS = 3  # links a row condition's path follows (vacancy.department.head is two)
 _BOOLEAN_WORDS = {"true", "false", "1", "0", "yes", "no", "да", "нет", "t", "f", "y", "n"}
 
 
@@ -92,7 +93,13 @@ class FilterCheck:
                 self.out.add(vpath if k is None else vpath + (k,), problem)
 
     def condition(self, entity, tree: tuple, path: tuple) -> None:
-        """A row condition's literals and relative times against their fields (a parsed tree)."""
+        """A row condition's paths through links, literals and relative times against their
+        fields (a parsed tree)."""
+        for name in sorted({n for n in _fields(tree) if "." in n}):
+            problem = self.link_path(entity, name)
+            if problem:
+                self.out.add(path, problem)
+                return
         for name, text in relative_values(tree):
             problem = reltime.check(text, self.kind(self.field(entity, name)[0]))
             if problem:
@@ -102,6 +109,25 @@ class FilterCheck:
             problem = self.value_problem(f, owner, value) if f is not None and value is not None else None
             if problem:
                 self.out.add(path, f"{name}: {problem}")
+
+    def link_path(self, entity, dotted: str) -> str | None:
+        """What is wrong with ``link.link.field`` in a row condition: each step but the last a
+        link (at most three), the last a field of the entity it reaches."""
+        *links, last = dotted.split(".")
+        if len(links) > MAX_PATH_LINKS:
+            return f"{dotted!r} follows {len(links)} links; a row condition follows at most {MAX_PATH_LINKS}"
+        current = entity
+        for name in links:
+            f = _column(current, name)
+            target = self.check.resolve(f.target) if f is not None and f.value_type == "link" and f.target else None
+            if target is None:
+                what = "no field" if f is None else f"a {f.type} field"
+                return f"{name!r} of {current.name} is {what}, so {dotted!r} cannot follow it; a path follows links"
+            current = target
+        if _column(current, last) is None or (last in current.fields and current.fields[last].storage != "column"):
+            return self.check._unknown(f"field of {current.name}", last,
+                                       {n for n, f in current.fields.items() if f.storage == "column"})
+        return None
 
     # ------------------------------------------------------------------ fields and values
     def field(self, entity, dotted: str) -> tuple[Field | None, object]:
@@ -175,6 +201,18 @@ def _column(entity, name: str) -> Field | None:
         kind = SYSTEM_TYPES[name]
         return Field(name, kind, {"type": kind}, entity)
     return None
+
+
+def _fields(tree: tuple):
+    """Every field (or path) a condition tree reads."""
+    kind = tree[0]
+    if kind in ("and", "or"):
+        for node in tree[1]:
+            yield from _fields(node)
+    elif kind == "not":
+        yield from _fields(tree[1])
+    else:
+        yield tree[1] if kind == "true" else tree[2]
 
 
 def _literals(tree: tuple):

@@ -6,7 +6,9 @@ such an expression into a small neutral tree that the runtime translates to
 SQL. What it accepts:
 
 * ``field OP value`` with OP one of ``== != < <= > >=`` (either side may be
-  the field), ``field in [v, ...]``, ``field not in [...]``,
+  the field), ``field in [v, ...]``, ``field not in [...]``; a field may be a
+  path through links (``vacancy.department.head == $user``), which the caller
+  checks against the entities and compiles to a subquery,
   ``field is None`` / ``field is not None`` (or ``== None``);
 * a bare field name (true when the value is true), ``and``, ``or``, ``not``;
 * as values: literals (text, numbers, ``True``/``False``/``None``), the
@@ -147,6 +149,8 @@ class _Reader:
             return parts[0] if len(parts) == 1 else ("and", parts)
         if isinstance(n, ast.Name) and n.id in self.names:
             return ("true", n.id)
+        if self.is_field(n) and isinstance(n, ast.Attribute):
+            return ("true", self.field_name(n))
         return self.fail(f"{self.text(n)!r} is not a condition")
 
     def compare(self, left, op, right) -> tuple:
@@ -154,9 +158,9 @@ class _Reader:
         if name is None:
             self.fail(f"operator {type(op).__name__} is not supported")
         if self.is_field(left):
-            field, value = left.id, self.value(right)
+            field, value = self.field_name(left), self.value(right)
         elif self.is_field(right) and name in _FLIP:
-            field, value, name = right.id, self.value(left), _FLIP[name]
+            field, value, name = self.field_name(right), self.value(left), _FLIP[name]
         else:
             return self.fail(f"{self.text(left)!r} and {self.text(right)!r}: one side must be a field, "
                              f"the other a value")
@@ -168,7 +172,25 @@ class _Reader:
             self.fail("None cannot be ordered; use 'is None'")
         return ("cmp", name, field, value)
 
+    @staticmethod
+    def field_name(n) -> str:
+        """``vacancy.department.head`` of an attribute chain, or the plain name."""
+        parts = []
+        while isinstance(n, ast.Attribute):
+            parts.append(n.attr)
+            n = n.value
+        return ".".join([n.id, *reversed(parts)])
+
     def is_field(self, n) -> bool:
+        if isinstance(n, ast.Attribute):  # a path through links: its head is a field here, the rest is checked later
+            head = n
+            while isinstance(head, ast.Attribute):
+                head = head.value
+            if not isinstance(head, ast.Name):
+                return False
+            if head.id not in self.names:
+                raise ExpressionError(f"unknown field {head.id!r} in {self.source!r}{_hint(head.id, self.names)}")
+            return True
         if isinstance(n, ast.Name) and n.id not in _CONSTANTS and n.id not in PARAMS and n.id not in self.relatives \
                 and n.id not in self.references:
             if n.id not in self.names:

@@ -432,6 +432,9 @@ class _CrossCheck:
                 if re.search(r"\b(user_id|user_groups|user_organisation)\b|\$user\b", spec["where"]):
                     self.out.add(path + ("where",), "a rollup is the same for every reader; its condition cannot "
                                                     "read the user")
+                elif "." in re.sub(r"'[^']*'|\"[^\"]*\"|\d+\.\d+", "", spec["where"]):
+                    self.out.add(path + ("where",), "a rollup's where reads the counted records' own fields, "
+                                                    "not paths through their links")
                 else:
                     self.filter_check.condition(child, tree, path + ("where",))
 

@@ -76,6 +76,7 @@ class Loom:
         self.store = AppStore(self)
         self.records = RecordService(self)
         self.permissions = Permissions()
+        self.permissions.tables = self.entity_tables
         self.link_filters = LinkFilters(self)
         self.audit = Audit(audit_key)  # LOOM_AUDIT_KEY: the chain is keyed (runtime.security.audit)
         self.accounts = Accounts(self)

@@ -60,7 +60,7 @@ class LinkFilters:
         table = main if table is None else table
         out = []
         if f.spec.get("filter") and et is not None:
-            out.append(condition_sql(_tree(f, et.entity), et.entity, table, actor, record))
+            out.append(condition_sql(_tree(f, et.entity), et.entity, table, actor, record, self.loom.entity_tables))
         if f.spec.get("filter_script"):
             out.extend(self._scripted(conn, f, record, actor, table, et))
         return out

@@ -37,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import and_, false, not_, or_, true
+from sqlalchemy import and_, false, not_, or_, select, true
 
 from metamodel import Field
 from metamodel.model import SYSTEM_COLUMNS
@@ -72,6 +72,8 @@ class RowRule:
 
 
 class Permissions:
+    tables = None  # (app, entity) -> EntityTables: what a row rule's path through links reads (set by Loom)
+
     # ------------------------------------------------------------------ operations
     def allowed(self, actor, entity, op: str) -> bool:
         if privileged(actor):
@@ -163,7 +165,7 @@ class Permissions:
             if rule.organisation_field:
                 parts.append(_organisation(entity, table, rule.organisation_field, actor))
             if rule.condition is not None:
-                parts.append(_sql(rule.condition, entity, table, actor))
+                parts.append(_sql(rule.condition, entity, table, actor, tables=self.tables))
             if not parts:
                 return None  # a rule without conditions opens every row to its roles
             alternatives.append(and_(*parts))
@@ -191,7 +193,7 @@ class Permissions:
     def condition(self, entity, table, source: str, actor):
         """SQL for a row condition written like ``permissions.rows[].condition`` (a portal
         page's ``filter``), over ``table`` and with ``actor``'s parameters."""
-        return _sql(_parsed_condition(entity, source), entity, table, actor)
+        return _sql(_parsed_condition(entity, source), entity, table, actor, tables=self.tables)
 
     def restrict(self, query, et, actor, table=None):
         """Narrow a select over ``et`` to the rows ``actor`` may read."""
@@ -284,19 +286,23 @@ def _param(name: str, actor):
     return org[1] if org else None
 
 
-def _sql(node: tuple, entity, table, actor, record: dict | None = None):
+def _sql(node: tuple, entity, table, actor, record: dict | None = None, tables=None):
     """Translate a predicate tree to SQL with two-valued logic: a comparison with an empty
     value is false (``!=`` and ``not in`` true), never SQL NULL, so ``not`` means what it says.
     ``record``: the values ``$name`` stands for (a link field's filter); a comparison with an
-    empty one matches nothing, whatever its operator, so nothing is offered until it is filled."""
+    empty one matches nothing, whatever its operator, so nothing is offered until it is filled.
+    ``tables(app, entity)``: the tables a path through links (``vacancy.department.head``) reads."""
     kind = node[0]
     if kind == "and":
-        return and_(*[_sql(n, entity, table, actor, record) for n in node[1]])
+        return and_(*[_sql(n, entity, table, actor, record, tables) for n in node[1]])
     if kind == "or":
-        return or_(*[_sql(n, entity, table, actor, record) for n in node[1]])
+        return or_(*[_sql(n, entity, table, actor, record, tables) for n in node[1]])
     if kind == "not":
-        return not_(_sql(node[1], entity, table, actor, record))
-    col = table.c[node[1] if kind == "true" else node[2]]
+        return not_(_sql(node[1], entity, table, actor, record, tables))
+    name = node[1] if kind == "true" else node[2]
+    if "." in name:
+        return _path_sql(node, name, entity, table, actor, record, tables)
+    col = table.c[name]
     if kind == "true":
         return col.is_(True) if _value_type(entity, node[1]) == "boolean" else col.is_not(None)
     _, op, name, (vkind, value) = node
@@ -332,6 +338,22 @@ def _sql(node: tuple, entity, table, actor, record: dict | None = None):
     return and_(col.is_not(None), compare(value))
 
 
+def _path_sql(node: tuple, name: str, entity, table, actor, record, tables):
+    """``link.rest OP value``: the link holds one of the linked records for which ``rest OP value``
+    holds, read as the system (a rule says which rows, whoever may read the records it passes
+    through); no linked record, no match."""
+    if tables is None:
+        raise LoomError(f"{name!r}: a path through links is not read here; compare a field of {entity.name}")
+    head, _, rest = name.partition(".")
+    f = entity.fields[head]
+    app, _, target = f.target.rpartition(".")
+    other = tables(app or entity.app, target)
+    inner = (node[0], rest) if node[0] == "true" else (node[0], node[1], rest, node[3])
+    subquery = select(other.main.c.id).where(other.main.c.deleted_at.is_(None),
+                                             _sql(inner, other.entity, other.main, actor, record, tables))
+    return and_(table.c[head].is_not(None), table.c[head].in_(subquery))
+
+
 def _value_type(entity, name: str) -> str:
     f = entity.fields.get(name)
     return f.value_type if f is not None else _SYSTEM_TYPES.get(name, "string")
@@ -350,7 +372,8 @@ def _literal(entity, name: str, value):
                         f"fix the rule's condition") from None
 
 
-def condition_sql(tree: tuple, entity, table, actor, record: dict | None = None):
+def condition_sql(tree: tuple, entity, table, actor, record: dict | None = None, tables=None):
     """The SQL of a row condition's ``tree`` over ``table`` (``entity``'s table or an alias);
-    ``record`` gives the values of ``$name`` references (a link field's filter)."""
-    return _sql(tree, entity, table, actor, record)
+    ``record`` gives the values of ``$name`` references (a link field's filter); ``tables``
+    the entity tables a path through links reads."""
+    return _sql(tree, entity, table, actor, record, tables)
