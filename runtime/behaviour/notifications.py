@@ -64,6 +64,7 @@ class Recipient:
     email: str | None
     lang: str = "ru"
     name: str | None = None
+    username: str | None = None
 
 
 # ---------------------------------------------------------------------- templates
@@ -558,7 +559,7 @@ def _users(conn, *where) -> list[Recipient]:
     u = platform.user
     rows = conn.execute(select(u.c.id, u.c.email, u.c.lang, u.c.full_name, u.c.username)
                         .where(u.c.is_active.is_(True), *where).order_by(u.c.id))
-    return [Recipient(r.id, r.email or None, r.lang or "ru", r.full_name or r.username) for r in rows]
+    return [Recipient(r.id, r.email or None, r.lang or "ru", r.full_name or r.username, r.username) for r in rows]
 
 
 def _with_role(conn, app: str, role: str) -> list[Recipient]:
@@ -591,8 +592,10 @@ def _deliverable(now: dt.datetime):
 
 
 def _address_book(r: Recipient) -> dict:
-    """What a channel may use to reach a recipient (see ``Channel.address``)."""
-    return {"email": r.email, "user_id": r.user_id, "name": r.name, "lang": r.lang}
+    """What a channel may use to reach a recipient (see ``Channel.address``): the same keys as
+    an answer's (``runtime.behaviour.answers``); users have no phone, so ``address`` is empty here."""
+    return {"email": r.email, "user_id": r.user_id, "username": r.username, "name": r.name, "lang": r.lang,
+            "address": None}
 
 
 def _outgoing(row) -> OutgoingMessage:

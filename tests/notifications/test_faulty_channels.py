@@ -14,7 +14,7 @@ from runtime.errors import redact
 from runtime.extension import Channel, ChannelError, PluginHost, hookimpl
 from tests.conftest import make_loom
 
-SENT, FAULTS = [], {}
+SENT, FAULTS, ASKED = [], {}, []
 
 
 class Gadgets:
@@ -33,6 +33,7 @@ class Gadgets:
             return True
 
         def address(who):
+            ASKED.append(dict(who))
             fault("address")
             return who.get("email")
 
@@ -67,6 +68,7 @@ DOC = {
 def crew(db_url, tmp_path):
     SENT.clear()
     FAULTS.clear()
+    ASKED.clear()
     loom = make_loom(db_url, tmp_path / "files")
     loom.plugins = PluginHost(extra=[("gadgets", Gadgets)])
     loom.store.publish(DOC, author="t")
@@ -131,3 +133,10 @@ def test_a_channels_error_text_loses_its_credentials_before_users_see_it(crew):
 ])
 def test_redact_masks_credentials_in_urls(text, masked):
     assert redact(text) == masked
+
+
+def test_a_channel_is_asked_with_the_documented_mapping(crew):
+    job = crew.records.create("crew", "job", {"title": "Насос", "owner": crew.owner_id})
+    crew.workflow.transition("crew", "job", job["id"], "finish", {})
+    assert ASKED == [{"email": "olga@example.com", "user_id": crew.owner_id, "username": "olga", "name": "olga",
+                      "lang": "ru", "address": None}]  # users have no phone: no "phone" key

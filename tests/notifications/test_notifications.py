@@ -145,7 +145,7 @@ def inapp(loom) -> list:
 
 def test_recipient_specs_resolve_over_the_record(desk):
     ids = desk.ids
-    assert resolve(desk, ["assignee"]) == [Recipient(ids["bob"], "Bob@Example.com", "en", "Bob")]
+    assert resolve(desk, ["assignee"]) == [Recipient(ids["bob"], "Bob@Example.com", "en", "Bob", "bob")]
     group = resolve(desk, ["support_group"])  # active members, then the group's own address
     assert users(group) == [ids["alice"], ids["carol"], None]
     assert group[1].email is None and group[2] == Recipient(None, "line1@example.com", "ru", "Первая линия")
