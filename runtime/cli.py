@@ -39,7 +39,7 @@ class LoomGroup(click.Group):
     def _plugin_commands(self) -> dict[str, click.Command]:
         if not hasattr(self, "_from_plugins"):
             host = Settings.from_env().plugin_host()
-            self._from_plugins = {c.name: c for c in host.cli_commands() if c.name not in self.commands}
+            self._from_plugins = {c.name: c for c in host.cli_commands(reserved=self.commands)}
         return self._from_plugins
 
     def list_commands(self, ctx):
@@ -606,6 +606,7 @@ def plugins():
 def plugins_list():
     """Every installed plugin: name, distribution and version, state, and the hooks it implements."""
     host = Settings.from_env().plugin_host()
+    host.check(reserved_commands=main.commands)  # a hook that fails or clashes shows as failed
     rows = [(i.name, f"{i.dist} {i.version}", i.state, ", ".join(h.removeprefix("loom_") for h in i.hooks))
             for i in host.infos]
     widths = [max(len(str(r[k])) for r in rows + [("name", "distribution", "state", "hooks")]) for k in range(3)]

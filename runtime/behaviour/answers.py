@@ -78,9 +78,13 @@ class Answers:
             new = conn.execute(insert(n).values(user_id=who["user_id"], title=heading[:255], body=text[:4000],
                                                 created_at=clock.now(), **where).returning(n.c.id)).scalar_one()
             return {"channel": channel, "notification_id": new}
-        sender = self.loom.plugins.channels().get(channel)
-        address = sender.address({k: who[k] for k in ("email", "user_id", "username", "name", "lang", "address")}) \
-            if sender is not None else None
+        if channel not in self.loom.plugins.channels():
+            return None
+        book = {k: who[k] for k in ("email", "user_id", "username", "name", "lang", "address")}
+        address, error = self.loom.notifier.address(channel, book)
+        if error is not None:  # the channel's bug: the answer is kept failed, the comment stands
+            outbox_id = self.loom.notifier.unaddressed(conn, channel, book, subject, text, error, **where)
+            return {"channel": channel, "outbox_id": outbox_id}
         if not address:
             return None
         outbox_id = self.loom.notifier.mail(conn, address, subject, text, channel=channel, **where)

@@ -32,6 +32,8 @@ everything back.
 """
 from __future__ import annotations
 
+import copy
+import logging
 import re
 import threading
 
@@ -44,10 +46,11 @@ from runtime.data.records import elevated
 from runtime.data.roles import holds, roles_of
 from runtime.data.storage import utcnow
 from runtime.data.values import FieldError, to_json
-from runtime.errors import LoomError, ValidationFailed
+from runtime.errors import LoomError, ValidationFailed, redact
 from runtime.extension.platform import Platform, Records, ScriptCall
 
 MAX_DEPTH = 5  # a hook that saves a record runs that record's hooks: bound the chain
+log = logging.getLogger("loom.plugins")
 
 
 class ScriptFailed(LoomError):
@@ -114,7 +117,7 @@ class Hooks:
         except sandbox.ScriptRejected as exc:
             raise ValidationFailed([FieldError("record", exc.safe_message)]) from None
         except sandbox.ScriptError as exc:
-            raise ScriptFailed(exc, hook) from None
+            raise _plugin_refusal(exc) or ScriptFailed(exc, hook) from None
         finally:
             self._local.depth = depth
         if reads:
@@ -254,18 +257,30 @@ class Hooks:
     def _plugin_function(self, function, conn, app: App, actor, user: dict):
         """A plugin's script function, refused to callers without one of its roles. A refusal of
         the function's (a :class:`LoomError` with status 422: "that slot is taken") refuses the
-        operation as the script's own ``reject()`` would, with the function's message."""
+        operation as the script's own ``reject()`` would, with the function's message; another
+        ``LoomError`` reaches the script as ``ApiError`` and, uncaught, fails the operation with
+        its own status and message (:func:`_plugin_refusal`). Any other exception is the plugin's
+        bug: logged here with the plugin's name, the script gets "name() failed"."""
         def call(*args, **kwargs):
             if function.roles and not holds(actor, app.name, function.roles):
-                raise LoomError(f"{function.name}() may be called by {', '.join(function.roles)} only; "
-                                f"{actor.username} holds none of these roles")
+                raise sandbox.ApiError(f"{function.name}() may be called by {', '.join(function.roles)} only; "
+                                       f"{actor.username} holds none of these roles")
             context = ScriptCall(app.name, user, Records(self.loom, actor, conn), Platform(self.loom))
             try:
                 return function.function(context, *args, **kwargs)
             except LoomError as exc:
-                if exc.status != 422:
-                    raise
-                sandbox.reject(exc.detail)
+                if exc.status == 422:
+                    sandbox.reject(redact(exc.detail))
+                refused = sandbox.ApiError(redact(exc.detail))
+                refused._plugin_error_ = exc  # a private name: the script cannot read it
+                raise refused from exc
+            except (ValueError, LookupError):
+                raise  # the script gets the message
+            except Exception:
+                log.exception("plugin %r: script function %s() failed in app %r",
+                              self.loom.plugins.owner("loom_script_functions", function.name), function.name,
+                              app.name)
+                raise
         return sandbox.expose(call, function.name, errors=(LoomError, ValueError, LookupError))
 
     # ------------------------------------------------------------------ run log
@@ -296,6 +311,19 @@ class Hooks:
         self._local.pending = []
         with self.loom.engine.begin() as conn:
             conn.execute(insert(platform.script_run), pending)
+
+
+def _plugin_refusal(error: sandbox.ScriptError) -> LoomError | None:
+    """The ``LoomError`` a plugin's script function raised (a 503 of its gateway, a 404) when
+    the script let it through: the operation fails with its status and message (masked), not
+    as a broken script."""
+    found = getattr(error.__cause__, "_plugin_error_", None)  # not the platform's own get(), send()...
+    if not isinstance(found, LoomError):
+        return None
+    passed = copy.copy(found)
+    passed.detail = redact(found.detail)
+    passed.args = (passed.detail,)
+    return passed
 
 
 class Reads:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -38,7 +39,7 @@ from metamodel.recipients import USER_SYSTEM_FIELDS, parse_recipient
 from runtime import clock
 from runtime.data import tables as platform
 from runtime.data.roles import PLATFORM_ROLES, app_role
-from runtime.errors import LoomError, NotFound
+from runtime.errors import LoomError, NotFound, redact
 from runtime.extension import MessageRefused, OutgoingMessage
 from runtime.sandbox import templates as limited
 
@@ -46,6 +47,7 @@ LEASE = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 RETRY_DELAYS = tuple(dt.timedelta(minutes=m) for m in (1, 5, 15, 60))  # after attempt 1, 2, 3, 4
 DEFAULT_CHANNELS = ("email", "inapp")
+log = logging.getLogger("loom.notifications")
 
 
 class TemplateFailed(LoomError):
@@ -62,6 +64,7 @@ class Recipient:
     email: str | None
     lang: str = "ru"
     name: str | None = None
+    username: str | None = None
 
 
 # ---------------------------------------------------------------------- templates
@@ -257,15 +260,49 @@ class Notifier:
         for name in channels:
             if name == "inapp":
                 continue
-            channel = self._channel(name)
-            mails = [(r, a) for r in to_list if (a := channel.address(_address_book(r)))]
-            copies = [a for r in cc_list if (a := channel.address(_address_book(r)))]
+            self._channel(name)
+            mails = [(r, a) for r in to_list if (a := self._address_of(conn, name, r, renderer, where))]
+            copies = [a for r in cc_list if (a := self._address_of(conn, name, r, renderer, where))]
             if not mails:  # nobody to copy them on: the copies become messages of their own
                 mails, copies = [(None, a) for a in copies], []
             ids.setdefault(name, []).extend(
                 self._outbox(conn, name, r, address, copies if i == 0 else [], renderer, where)
                 for i, (r, address) in enumerate(mails))
         return ids
+
+    def _address_of(self, conn, name: str, r: Recipient, renderer: _Renderer, where: dict) -> str | None:
+        """The recipient's address on channel ``name``; when the channel fails to say, the message
+        is kept as failed with the reason, and the change that sends it stands."""
+        who = _address_book(r)
+        address, error = self.address(name, who)
+        if error is not None:
+            subject, body = renderer(r.lang)
+            self.unaddressed(conn, name, who, subject, body, error, **where)
+        return address
+
+    def address(self, name: str, who: dict) -> tuple[str | None, str | None]:
+        """``(address, None)``: what channel ``name``'s ``address(who)`` picks (``None``: not
+        reachable there); ``(None, error)`` when it raised, logged with the plugin's name."""
+        try:
+            return self.loom.plugins.channels()[name].address(who) or None, None
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug must not undo the user's change
+            return None, self._plugin_error(name, "address()", exc)
+
+    def unaddressed(self, conn, channel: str, who: dict, subject: str, body: str, error: str, **where) -> int:
+        """Keep a message its channel could not address as ``failed``, so the outbox shows why."""
+        recipient = who.get("email") or who.get("username") or who.get("name") or f"user {who.get('user_id')}"
+        o = platform.outbox
+        return conn.execute(insert(o).values(
+            channel=channel, recipient=str(recipient)[:255], cc=[], subject=subject[:255], body=body, state="failed",
+            attempts=0, created_at=clock.now(), message_id=f"<{uuid.uuid4()}@loom>", error=error,
+            **{"template": None, **where}).returning(o.c.id)).scalar_one()
+
+    def _plugin_error(self, name: str, what: str, exc: Exception) -> str:
+        """The text of a channel's failure, naming its plugin, credentials masked; logged in full."""
+        owner = self.loom.plugins.owner("loom_notification_channels", name)
+        error = redact(f"plugin {owner!r}, channel {name!r}: {what} failed: {type(exc).__name__}: {exc}")[:2000]
+        log.error("%s", error, exc_info=exc)
+        return error
 
     def mail(self, conn, to: str, subject: str, body: str, channel: str = "email", *, app=None, entity=None,
              record_id=None, cc=()) -> int:
@@ -387,7 +424,7 @@ class Notifier:
         with self.loom.reader.connect() as c:
             name = c.execute(select(o.c.channel).where(o.c.id == outbox_id)).scalar()
         channel = self.loom.plugins.channels().get(name)
-        if name is None or channel is None or not channel.ready(self._config()):
+        if name is None or channel is None or not self._ready(name, channel):
             return "missing" if name is None else "not configured"
         row = self._claim(outbox_id)
         if row is None:
@@ -405,7 +442,16 @@ class Notifier:
 
     def ready_channels(self) -> list[str]:
         """The installed channels that are set up to send (e-mail once ``LOOM_SMTP_URL`` is set...)."""
-        return [n for n, ch in self.loom.plugins.channels().items() if ch.ready(self._config())]
+        return [n for n, ch in self.loom.plugins.channels().items() if self._ready(n, ch)]
+
+    def _ready(self, name: str, channel) -> bool:
+        """Whether ``channel`` is set up; one whose ``ready()`` raises is not (its messages wait),
+        and the other channels still deliver."""
+        try:
+            return bool(channel.ready(self._config()))
+        except Exception as exc:  # noqa: BLE001 - one plugin's bug must not stop every channel
+            self._plugin_error(name, "ready()", exc)
+            return False
 
     def deliver_pending(self, limit: int = 100, seconds: float = 0) -> int:
         """Deliver the rows that are due, oldest first, for the scheduler's tick; return how many
@@ -445,7 +491,8 @@ class Notifier:
                              .returning(o)).first()
 
     def _failed(self, row, exc: Exception) -> str:
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        # ordinary users read it (the outbox, a delivery record's error field): no credentials
+        error = redact(f"{type(exc).__name__}: {exc}")[:2000]
         if isinstance(exc, MessageRefused):
             self._settle(row, state="failed", lease_until=None, error=error)
             return "refused"
@@ -512,7 +559,7 @@ def _users(conn, *where) -> list[Recipient]:
     u = platform.user
     rows = conn.execute(select(u.c.id, u.c.email, u.c.lang, u.c.full_name, u.c.username)
                         .where(u.c.is_active.is_(True), *where).order_by(u.c.id))
-    return [Recipient(r.id, r.email or None, r.lang or "ru", r.full_name or r.username) for r in rows]
+    return [Recipient(r.id, r.email or None, r.lang or "ru", r.full_name or r.username, r.username) for r in rows]
 
 
 def _with_role(conn, app: str, role: str) -> list[Recipient]:
@@ -545,8 +592,10 @@ def _deliverable(now: dt.datetime):
 
 
 def _address_book(r: Recipient) -> dict:
-    """What a channel may use to reach a recipient (see ``Channel.address``)."""
-    return {"email": r.email, "user_id": r.user_id, "name": r.name, "lang": r.lang}
+    """What a channel may use to reach a recipient (see ``Channel.address``): the same keys as
+    an answer's (``runtime.behaviour.answers``); users have no phone, so ``address`` is empty here."""
+    return {"email": r.email, "user_id": r.user_id, "username": r.username, "name": r.name, "lang": r.lang,
+            "address": None}
 
 
 def _outgoing(row) -> OutgoingMessage:

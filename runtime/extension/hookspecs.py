@@ -21,7 +21,10 @@ def loom_web_app(app, loom):
     Called once per web app, after the platform's own blueprints. Pages that use
     ``runtime.plugin_api.render_page`` get the shared layout; every form is under
     the platform's CSRF protection; ``login_required`` and ``current_actor`` give
-    the signed-in user. ``loom`` is the running platform.
+    the signed-in user. ``loom`` is the running platform itself (its engine included):
+    plugins are trusted code, but records go through ``runtime.plugin_api.current_platform``
+    so permissions, validation and audit apply. A ``LoomError`` a view lets through answers
+    with its status (a page, or a problem document for a JSON client).
     """
 
 

@@ -2,25 +2,37 @@
 
 A plugin that fails to import, to register or inside a hook is recorded as a
 :class:`PluginFailure` with its name and the error, logged, and left out; the
-platform goes on without it. ``LOOM_DISABLED_PLUGINS`` (comma-separated names)
-leaves installed plugins out on purpose.
+platform goes on without it. The same goes for a hook that answers with the wrong
+type, an implementation of a hook that does not exist (a misspelled name), and a
+name another plugin already gives: the platform's own plugins (``plugins.*``,
+``designer.*``) keep theirs, so an installed plugin can never take over ``email``.
+``LOOM_DISABLED_PLUGINS`` (comma-separated names) leaves installed plugins out on
+purpose.
 """
 from __future__ import annotations
 
+import difflib
 import logging
+import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import Any
 
+import click
 import pluggy
 
 from metamodel import Capabilities
 
 from . import hookspecs
+from .types import Channel, DocumentRenderer, MetadataKind, PeriodicJob, ScriptFunction
 
 GROUP = "loom.plugins"
 log = logging.getLogger("loom.plugins")
+
+#: The packages of the plugins Loom ships: theirs are the names a clash never takes away.
+SHIPPED = ("plugins", "designer")
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,33 @@ def _dist(ep) -> tuple[str, str]:
     return (dist.name, dist.version) if dist is not None else ("?", "?")
 
 
+def _shipped(target: str) -> bool:
+    """Whether an entry point's ``module:attr`` is one of the platform's own plugins."""
+    return target.partition(":")[0].split(".")[0] in SHIPPED
+
+
+def _wrong_answer(answer, kind) -> str | None:
+    """What is wrong with a hook's answer that should be a list of ``kind``, or ``None``."""
+    if not isinstance(answer, (list, tuple)):
+        return f"a {type(answer).__name__}"
+    strays = sorted({type(item).__name__ for item in answer if not isinstance(item, kind)})
+    return f"a list holding {', '.join(strays)}" if strays else None
+
+
+def _unknown_hooks(pm, plugin) -> list[str]:
+    """Why each ``@hookimpl`` of ``plugin`` that no hook specification names is wrong (a typo,
+    which pluggy would otherwise keep quietly and never call)."""
+    known = [name for name in dir(hookspecs) if name.startswith("loom_")]
+    problems = []
+    for caller in pm.get_hookcallers(plugin) or ():
+        if caller.has_spec() or all(i.optionalhook for i in caller.get_hookimpls() if i.plugin is plugin):
+            continue
+        close = difflib.get_close_matches(caller.name, known, n=1)
+        problems.append(f"implements {caller.name}, which is no Loom hook"
+                        + (f" (did you mean {close[0]}?)" if close else ""))
+    return problems
+
+
 class PluginHost:
     """The plugins of one Loom: a pluggy manager plus what its hooks contributed."""
 
@@ -82,12 +121,14 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.disabled = frozenset(disabled)
         self._failures: dict[PluginFailure, None] = {}  # ordered, each failure once
-        self.infos: list[PluginInfo] = []
+        self._infos: list[PluginInfo] = []
         self._cache: dict[str, Any] = {}
+        self._owners: dict[str, dict[str, str]] = {}  # hook -> name -> the plugin that gives it
+        self._shipped: set[str] = set()
         loaded, broken = discover()
         for ep, error in broken:
             self._fail(ep.name, error, logged=True)
-            self.infos.append(PluginInfo(ep.name, *_dist(ep), ep.value, "failed"))
+            self._infos.append(PluginInfo(ep.name, *_dist(ep), ep.value, "failed"))
         for ep, plugin in loaded:
             self._add(ep.name, plugin, *_dist(ep), ep.value)
         for name, plugin in extra:  # plugins handed in directly (tests, an embedding program)
@@ -95,16 +136,20 @@ class PluginHost:
 
     def _add(self, name, plugin, dist, version, target) -> None:
         if name in self.disabled:
-            self.infos.append(PluginInfo(name, dist, version, target, "disabled"))
+            self._infos.append(PluginInfo(name, dist, version, target, "disabled"))
             return
         try:
             self.pm.register(plugin, name=name)
         except Exception as exc:  # noqa: BLE001  (pluggy's validation errors, a duplicate name)
             self._fail(name, f"cannot be registered: {exc}")
-            self.infos.append(PluginInfo(name, dist, version, target, "failed"))
+            self._infos.append(PluginInfo(name, dist, version, target, "failed"))
             return
+        for problem in _unknown_hooks(self.pm, plugin):
+            self._fail(name, problem)
         hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
-        self.infos.append(PluginInfo(name, dist, version, target, "enabled", hooks))
+        self._infos.append(PluginInfo(name, dist, version, target, "enabled", hooks))
+        if _shipped(target):
+            self._shipped.add(name)
 
     def _fail(self, name: str, error: str, logged: bool = False) -> None:
         failure = PluginFailure(name, error)
@@ -117,10 +162,31 @@ class PluginHost:
     def failures(self) -> list[PluginFailure]:
         return list(self._failures)
 
+    @property
+    def infos(self) -> list[PluginInfo]:
+        """Every plugin found; one whose hook failed, answered wrongly or clashed is ``failed``
+        (what it gave besides still works: an app that needs it is not refused for that)."""
+        failed = {f.name for f in self._failures}
+        return [replace(i, state="failed") if i.state == "enabled" and i.name in failed else i for i in self._infos]
+
+    def check(self, reserved_commands=()) -> list[PluginFailure]:
+        """Ask every hook that only answers (no web app, no events), so each plugin's failures
+        are known: for ``loom plugins list`` and ``loom apps validate``."""
+        for ask in (self.channels, self.periodic_jobs, self.renderers, self.script_functions, self.metadata_kinds,
+                    self.job_handlers, self.inbound_channels, self.translation_dirs):
+            ask()
+        self.cli_commands(reserved_commands)
+        return self.failures
+
     # ------------------------------------------------------------------ calling hooks
     @property
     def enabled(self) -> frozenset[str]:
-        return frozenset(i.name for i in self.infos if i.state == "enabled")
+        return frozenset(i.name for i in self._infos if i.state == "enabled")
+
+    def owner(self, hook: str, name: str) -> str | None:
+        """The plugin whose answer to ``hook`` gave ``name`` (a channel, a script function)."""
+        getattr(self, _MERGED[hook])()
+        return self._owners.get(hook, {}).get(name)
 
     @property
     def listening(self) -> bool:
@@ -145,61 +211,88 @@ class PluginHost:
                 answers.append((impl.plugin_name, answer))
         return answers
 
-    def _named(self, hook: str, key: str = "name") -> dict[str, Any]:
-        """Merge list answers of ``hook`` into ``{item.name: item}``; a name taken twice is a failure,
-        unless one of the two is a ``fallback`` (a generic channel), which gives way to the other."""
+    def _answers(self, hook: str, wrong, expected: str) -> list[tuple[str, Any]]:
+        """The answers of ``hook`` that ``wrong`` finds nothing wrong with, the platform's own
+        plugins' first (so in a clash theirs stand), then in registration order. A plugin that
+        answered wrongly is reported instead of breaking whoever asked."""
+        answers = []
+        for plugin, answer in self.call_each(hook):
+            problem = wrong(answer)
+            if problem:
+                self._fail(plugin, f"hook {hook} returned {problem}, expected {expected}")
+                continue
+            answers.append((plugin, answer))
+        return sorted(answers, key=lambda pa: pa[0] not in self._shipped)
+
+    def _named(self, hook: str, kind: type) -> dict[str, Any]:
+        """Merge list answers of ``hook`` into ``{item.name: item}``. A name taken twice is the
+        failure of the plugin that came second, the platform's own plugins coming first, unless
+        one of the two is a ``fallback`` (a generic channel), which gives way to the other."""
         if hook not in self._cache:
             merged, owner = {}, {}
-            for plugin, items in self.call_each(hook):
+            for plugin, items in self._answers(hook, lambda a: _wrong_answer(a, kind),
+                                               f"a list of {kind.__name__}"):
                 for item in items:
-                    name = getattr(item, key)
+                    name = item.name
                     if name in merged and getattr(item, "fallback", False):
                         continue  # a dedicated plugin already gives it
                     if name in merged and getattr(merged[name], "fallback", False):
                         merged[name], owner[name] = item, plugin
                         continue
                     if name in merged:
-                        self._fail(plugin, f"{hook}: {name!r} is already given by plugin {owner[name]!r}")
+                        self._fail(plugin, f"{hook}: {name!r} is already given by plugin {owner[name]!r}; "
+                                           f"this plugin's {name!r} is left out")
                         continue
                     merged[name], owner[name] = item, plugin
-            self._cache[hook] = merged
+            self._cache[hook], self._owners[hook] = merged, owner
         return self._cache[hook]
 
     def channels(self) -> dict:
-        return self._named("loom_notification_channels")
+        return self._named("loom_notification_channels", Channel)
 
     def periodic_jobs(self) -> dict:
-        return self._named("loom_periodic_jobs")
+        return self._named("loom_periodic_jobs", PeriodicJob)
 
     def renderers(self) -> dict:
-        return self._named("loom_document_renderers")
+        return self._named("loom_document_renderers", DocumentRenderer)
 
     def script_functions(self) -> dict:
-        return self._named("loom_script_functions")
+        return self._named("loom_script_functions", ScriptFunction)
 
     def metadata_kinds(self) -> dict:
-        return self._named("loom_metadata_kinds")
+        return self._named("loom_metadata_kinds", MetadataKind)
 
     def inbound_channels(self) -> set[str]:
-        return {name for _, names in self.call_each("loom_inbound_channels") for name in names}
+        answers = self._answers("loom_inbound_channels", lambda a: _wrong_answer(a, str), "a list of str")
+        return {name for _, names in answers for name in names}
 
     def job_handlers(self) -> dict:
-        if "jobs" not in self._cache:
-            merged = {}
-            for plugin, handlers in self.call_each("loom_job_handlers"):
-                for name, handler in dict(handlers).items():
+        hook = "loom_job_handlers"
+        if hook not in self._cache:
+            merged, owner = {}, {}
+            for plugin, handlers in self._answers(hook, _wrong_handlers, "a mapping of job name to a callable"):
+                for name, handler in handlers.items():
                     if name in merged:
-                        self._fail(plugin, f"loom_job_handlers: job {name!r} is already given")
+                        self._fail(plugin, f"{hook}: job {name!r} is already given by plugin {owner[name]!r}; "
+                                           f"this plugin's {name!r} is left out")
                         continue
-                    merged[name] = handler
-            self._cache["jobs"] = merged
-        return self._cache["jobs"]
+                    merged[name], owner[name] = handler, plugin
+            self._cache[hook], self._owners[hook] = merged, owner
+        return self._cache[hook]
 
-    def cli_commands(self) -> list:
-        return [command for _, commands in self.call_each("loom_cli_commands") for command in commands]
+    def cli_commands(self, reserved=()) -> list:
+        """The plugins' ``loom`` commands but those named like one in ``reserved`` (``loom``'s
+        own): such a command is reported on its plugin rather than quietly never run."""
+        commands = self._named("loom_cli_commands", click.Command)
+        owners = self._owners["loom_cli_commands"]
+        for name in sorted(set(commands) & set(reserved)):
+            self._fail(owners[name], f"loom_cli_commands: {name!r} is one of loom's own commands; "
+                                     f"this plugin's {name!r} is left out")
+        return [command for name, command in commands.items() if name not in reserved]
 
     def translation_dirs(self) -> list[str]:
-        return [str(d) for _, dirs in self.call_each("loom_translation_dirs") for d in dirs]
+        answers = self._answers("loom_translation_dirs", _wrong_dirs, "a list of folders")
+        return [str(d) for _, dirs in answers for d in dirs]
 
     def capabilities(self) -> Capabilities:
         """What apps published here may refer to: for validation at publish."""
@@ -214,3 +307,22 @@ class PluginHost:
     def notify_record_event(self, event, platform) -> None:
         """Tell every subscriber; a failing one is logged and the others still hear of it."""
         self.call_each("loom_record_event", event=event, platform=platform)
+
+
+def _wrong_handlers(answer) -> str | None:
+    if not isinstance(answer, Mapping):
+        return f"a {type(answer).__name__}"
+    if not all(isinstance(k, str) and callable(v) for k, v in answer.items()):
+        return "a mapping with a name that is no string or a handler that is not callable"
+    return None
+
+
+def _wrong_dirs(answer) -> str | None:
+    return _wrong_answer(answer, (str, os.PathLike))
+
+
+#: The method that merges each named hook's answers (for :meth:`PluginHost.owner`).
+_MERGED = {"loom_notification_channels": "channels", "loom_periodic_jobs": "periodic_jobs",
+           "loom_document_renderers": "renderers", "loom_script_functions": "script_functions",
+           "loom_metadata_kinds": "metadata_kinds", "loom_job_handlers": "job_handlers",
+           "loom_cli_commands": "cli_commands"}

@@ -73,8 +73,11 @@ class Channel:
     ``deliver(message, settings)`` sends one :class:`OutgoingMessage` and raises
     :class:`ChannelError` (or ``OSError``) when the attempt failed; ``settings``
     is the platform's :class:`~runtime.core.config.Settings`-like object.
-    ``address(user)`` picks a user's address on this channel from a mapping with
-    ``email``, ``phone``, ``username`` (``None``: not reachable here).
+    ``address(who)`` picks the recipient's address on this channel (``None``: not reachable
+    here) from a mapping with ``email``, ``user_id``, ``username``, ``name``, ``lang`` and
+    ``address``. Users have no phone: ``address`` is set only for an answer through an entity's
+    ``channels:`` section (the value of its ``address`` field), ``None`` for a template's
+    notification; a record that is a message (``delivery:``) carries its own address.
     ``ready(settings)`` says whether the channel is configured; until it is,
     messages wait in the outbox.
     """

@@ -18,6 +18,8 @@ import decimal
 import zoneinfo
 from collections.abc import Mapping
 
+from runtime.errors import redact
+
 from .errors import ApiError
 from .guards import mark_writable, read_fields_as_attributes
 from .sizes import register_container, size_hint
@@ -230,8 +232,9 @@ def expose(func, name=None, *, errors=(), messages=False):
 
     A host exception can carry internals (SQL, paths, objects); scripts
     get ``ApiError("query() failed")`` instead and the original stays as
-    ``__cause__`` for the host's logs. Exceptions of the types in
-    ``errors`` are considered safe: their message is passed on.
+    ``__cause__`` for the host's logs; its class and message (credentials
+    masked) go to the run's report. Exceptions of the types in ``errors``
+    are considered safe: their message is passed on, credentials masked.
 
     ``messages=True`` marks a function that stores or sends a message
     (``notify``, ``send``): one run may call such functions
@@ -250,9 +253,13 @@ def expose(func, name=None, *, errors=(), messages=False):
         except ApiError:
             raise
         except safe as exc:
-            raise ApiError(str(exc)) from exc
+            raise ApiError(redact(str(exc))) from exc
         except Exception as exc:
-            raise ApiError(f"{label}() failed") from exc
+            failed = ApiError(f"{label}() failed")
+            # What failed, credentials masked, for the run log the analyst reads; the script sees
+            # only the line above (a private name: scripts cannot read it).
+            failed._host_error_ = (type(exc).__name__, redact(str(exc)))
+            raise failed from exc
 
     call.__name__ = call.__qualname__ = label
     call._sandbox_exposed_ = True

@@ -131,7 +131,7 @@ def run(script, function=None, *, api=None, args=(), kwargs=None, limits=None, o
         outcome="ok" if error is None else "error",
         duration=duration,
         steps=steps,
-        error=None if error is None else type(error).__name__,
+        error=None if error is None else _error_name(error, cause),
         guard=None if error is None else error.guard,
         line=None if error is None else error.line,
         message=None if error is None else error.message,
@@ -209,4 +209,13 @@ def _describe(exc):
     except Exception:
         text = ""
     name = type(exc).__name__
-    return f"{name}: {text[:500]}" if text else name
+    described = f"{name}: {text[:500]}" if text else name
+    host = getattr(exc, "_host_error_", None)  # a host function failed (see api.expose): say how
+    return f"{described} ({host[0]}: {host[1][:500]})" if host else described
+
+
+def _error_name(error, cause):
+    """What the report names as the error: the ScriptError's class, or the class of the host
+    function's exception that failed the run (``ConnectionError`` beats ``ScriptRuntimeError``)."""
+    host = getattr(cause, "_host_error_", None)
+    return (host[0] if host else type(error).__name__)[:40]

@@ -8,6 +8,7 @@ from werkzeug.routing import BaseConverter, IntegerConverter
 
 from runtime.core.config import Settings
 from runtime.core.loom import Loom
+from runtime.errors import LoomError
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",  # an uploaded file is never run as a script or page
@@ -27,6 +28,24 @@ def security_headers(response: Response) -> Response:
     if "cache-control" not in present and response.mimetype == "text/html":
         headers.add("Cache-Control", "no-store")  # a signed-out browser's back button shows nothing
     return response
+
+
+def _loom_error_page(exc: LoomError):
+    """A ``LoomError`` no blueprint handled (a plugin's page reading a record the user may not):
+    a problem document for a JSON client, else the platform's error page with the status."""
+    from flask import render_template, request
+    from flask_login import current_user
+
+    from .api import PROBLEM, loom_problem
+    from .ui.base import navigation
+    from .ui.i18n import t
+
+    actor = current_user.actor if current_user.is_authenticated else None
+    if request.accept_mimetypes.best_match(["text/html", "application/json", PROBLEM]) != "text/html":
+        return loom_problem(exc, actor)
+    lead = {404: t("Not found."), 403: t("You may not do this.")}.get(exc.status)
+    message = f"{lead} {exc.detail}" if lead else exc.detail
+    return render_template("ui/error.html", **navigation(), message=message), exc.status
 
 
 class Int64Converter(IntegerConverter):
@@ -79,6 +98,9 @@ def create_app(settings: Settings | None = None, loom: Loom | None = None, witho
     from runtime.web.ui import init_app as init_ui
     init_ui(app, exempt=(api_bp,), translations=loom.plugins.translation_dirs())  # the API uses Bearer tokens
 
+    # A plugin's page that lets a NotFound, Forbidden or ValidationFailed of the record service
+    # through answers as the platform's pages do; its blueprint's own handlers still come first.
+    app.register_error_handler(LoomError, _loom_error_page)
     loom.plugins.call_each("loom_web_app", skip=frozenset(without), app=app, loom=loom)
 
     @app.get("/")

@@ -59,8 +59,13 @@ def problem(status: int, title: str, detail: str, **extra):
 
 @bp.errorhandler(LoomError)
 def _loom_error(exc: LoomError):
+    return loom_problem(exc, g.get("actor"))
+
+
+def loom_problem(exc: LoomError, actor):
+    """``exc`` as a problem document for ``actor``."""
     body = exc.problem()
-    if "script" in body and not is_analyst(g.get("actor")):
+    if "script" in body and not is_analyst(actor):
         body.pop("script")  # end users get the safe message; analysts the script, line and reason
     response = jsonify(body)
     response.status_code = exc.status
