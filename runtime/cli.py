@@ -1,6 +1,7 @@
 """The ``loom`` command: run the platform, manage apps, import data."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -80,6 +81,9 @@ def run(host, port, demo):
     """Serve the web UI and API (embedded SQLite and in-process jobs by default)."""
     from runtime.web import create_app
     settings = Settings.from_env()
+    if settings.base_url is None:  # links in e-mails and notices point where this server listens
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        settings = dataclasses.replace(settings, base_url=f"http://{shown}:{port}")
     loom = _loom(settings)
     _ensure_admin(loom)
     if demo:

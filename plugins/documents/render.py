@@ -78,6 +78,27 @@ def check_html(source: str, where: str) -> None:
         raise TemplateProblem(where, exc.message or str(exc), exc.lineno) from None
 
 
+def record_paths(source: str):
+    """``(line, path)`` of every ``record.x`` and ``record.link.y`` a template reads (attribute
+    or constant subscript), to be checked against the entity's fields at publish."""
+    from jinja2 import nodes
+    try:
+        tree = HTML_ENV.parse(source)
+    except TemplateSyntaxError:
+        return  # reported by check_html
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        parts, current = [], node
+        while isinstance(current, (nodes.Getattr, nodes.Getitem)):
+            key = current.attr if isinstance(current, nodes.Getattr) else getattr(current.arg, "value", None)
+            if not isinstance(key, str):
+                break
+            parts.append(key)
+            current = current.node
+        else:
+            if isinstance(current, nodes.Name) and current.name == "record" and len(parts) in (1, 2):
+                yield node.lineno, list(reversed(parts))
+
+
 def render_text(env, source: str, context: dict, where: str) -> str:
     """Render a jinja template; any failure becomes a :class:`TemplateProblem` with its line."""
     try:

@@ -21,9 +21,11 @@ templates:
 """
 from __future__ import annotations
 
+import difflib
+
 from runtime.plugin_api import titled
 
-from .render import TemplateProblem, check_docx, check_html, decode_docx
+from .render import TemplateProblem, check_docx, check_html, decode_docx, record_paths
 
 KIND = "documents"
 FILE = f"extensions/{KIND}.yaml"
@@ -137,12 +139,41 @@ def check(section: dict, doc: dict):
                 except TemplateProblem as exc:
                     yield (("templates", name, part), f"template line {exc.line}: {exc.message}",
                            exc.line if "\n" in spec[part] else None)
+                    continue
+                if entity is not None:
+                    yield from _unknown_paths(entities, entity, spec[part], ("templates", name, part))
         if "docx" in spec:
             try:
                 check_docx(decode_docx(spec["docx"], where(name, "docx")), where(name, "docx"))
             except TemplateProblem as exc:
                 line = f"line {exc.line} of " if exc.line else ""
                 yield (("templates", name, "docx"), f"{line}the Word file: {exc.message}", None)
+
+
+_SYSTEM = {"id", "number", "status", "created_at", "created_by", "updated_at", "updated_by", "row_version",
+           "meta_version", "deleted_at"}
+
+
+def _unknown_paths(entities: dict, entity: dict, source: str, path: tuple):
+    """``record.x`` and ``record.link.y`` name fields that exist: a typo would print an error
+    instead of the document, found only when someone prints it."""
+    fields = entity.get("fields") or {}
+    for line, parts in record_paths(source):
+        head = parts[0]
+        if head not in fields and head not in _SYSTEM:
+            yield path, f"template line {line}: record.{head}: {_no_field(head, fields)}", \
+                line if "\n" in source else None
+        elif len(parts) == 2 and isinstance(fields.get(head), dict) and fields[head].get("type") == "link":
+            target = entities.get(str(fields[head].get("entity", "")).rpartition(".")[2]) or {}
+            inner = target.get("fields") or {}
+            if target and parts[1] not in inner and parts[1] not in _SYSTEM:
+                yield path, f"template line {line}: record.{head}.{parts[1]}: {_no_field(parts[1], inner)}", \
+                    line if "\n" in source else None
+
+
+def _no_field(name: str, fields: dict) -> str:
+    close = difflib.get_close_matches(name, sorted(fields), n=1)
+    return f"no field {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
 
 
 def _check_related(entities: dict, entity, name: str, rel: str, spec: dict):

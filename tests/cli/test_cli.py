@@ -161,3 +161,20 @@ def test_no_api_token_for_an_external_contact(cli):
     refused = cli("users", "token", "partner")
     assert refused.exit_code == 1 and "external contact" in refused.output
     assert len(cli("users", "token", "staff").output.strip()) > 20
+
+
+def test_run_links_to_the_address_it_listens_on_unless_told(cli, monkeypatch):
+    """Without LOOM_BASE_URL, links in e-mails point where `loom run` listens, not to a fixed port."""
+    import flask
+
+    import runtime.behaviour.scheduler as scheduler
+    seen = {}
+    monkeypatch.setattr(flask.Flask, "run", lambda self, **kw: seen.update(kw, base=self.extensions["loom"].base_url))
+    monkeypatch.setattr(scheduler, "start_embedded_thread", lambda loom: None)
+    monkeypatch.delenv("LOOM_BASE_URL", raising=False)
+    monkeypatch.delenv("LOOM_REDIS_URL", raising=False)
+    assert cli("run", "--no-demo", "--port", "5171").exit_code == 0
+    assert seen["base"] == "http://127.0.0.1:5171" and seen["port"] == 5171
+    monkeypatch.setenv("LOOM_BASE_URL", "https://loom.example.org")
+    assert cli("run", "--no-demo", "--host", "0.0.0.0", "--port", "8000").exit_code == 0
+    assert seen["base"] == "https://loom.example.org"

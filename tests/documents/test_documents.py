@@ -395,3 +395,18 @@ def test_the_service_desk_act_prints_a_request(loom, tmp_path):
     text = pdf_text(response.data, tmp_path)
     for expected in ("АКТ", request["number"], "Минздрав", "Исправлен шаблон отчёта", "3 750,00"):
         assert expected in text, (expected, text)
+
+
+def test_a_field_the_template_names_must_exist(shop):
+    """record.x and record.link.y are checked against the entities at publish: a typo is found by
+    the analyst, not by the first person who prints."""
+    doc = shop.store.document("shop")
+    doc["extensions"]["documents"]["templates"]["memo"] = {
+        "entity": "order", "title": "Памятка",
+        "html": "<p>{{ record.subject }} {{ record.number }}</p>\n<p>{{ record.subjct }}</p>\n"
+                "<p>{{ record.customer.name }} {{ record.customer.nme }} {{ record['kind'] }}</p>"}
+    with pytest.raises(MetadataError) as caught:
+        shop.store.publish(doc, author="tester")
+    messages = sorted(p.message for p in caught.value.problems)
+    assert messages == ["template line 2: record.subjct: no field 'subjct'; did you mean 'subject'?",
+                        "template line 3: record.customer.nme: no field 'nme'; did you mean 'name'?"], messages
