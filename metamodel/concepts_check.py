@@ -144,15 +144,22 @@ class ConceptsCheck:
 
     # ------------------------------------------------------------------ approvals
     def _approver_field(self, entity, name: str, path: tuple) -> None:
-        """A user or group field of the record, or ``table.column`` of a user column (many users)."""
+        """A user or group field of the record, ``table.column`` of a user column (many users), or a
+        path through links to one (``department.head``), read as notification recipients are."""
         head, _, column = name.partition(".")
         f = entity.fields.get(head)
         if f is None:
             self.out.add(path, self.check._unknown("field", head, set(entity.fields)))
             return
+        if column and f.value_type == "link" and f.storage == "column":
+            problem = self.behaviour._recipient_problem(entity, name)
+            if problem:
+                self.out.add(path, problem)
+            return
         if column:
             if f.storage != "child":
-                self.out.add(path, f"{head!r} is a {f.type} field; table.column reads a table's user column")
+                self.out.add(path, f"{head!r} is a {f.type} field; table.column reads a table's user column, "
+                                   f"link.field a user or group field of the linked record")
                 return
             f = f.children.get(column)
             if f is None:

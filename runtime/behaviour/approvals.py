@@ -132,10 +132,10 @@ class Approvals:
         who = spec["approvers"]
         specs = ([f"role:{name}" for name in who.get("roles", [])] + [f"group:{name}" for name in who.get("groups", [])]
                  + [f"user:{name}" for name in who.get("users", [])]
-                 + [name for name in who.get("fields", []) if "." not in name])
+                 + [name for name in who.get("fields", []) if not _table_column(entity, name)])
         ids = [rcp.user_id for rcp in self.loom.notifier.recipients(conn, entity.app, entity.name, row, specs)
                if rcp.user_id]
-        for name in (n for n in who.get("fields", []) if "." in n):  # table.column: a user per row
+        for name in (n for n in who.get("fields", []) if _table_column(entity, n)):  # a user per row
             table, _, column = name.partition(".")
             rows = row.get(table)
             if rows is None:
@@ -290,3 +290,10 @@ class Approvals:
 
 def _iso(value):
     return value.isoformat() if value is not None else None
+
+
+def _table_column(entity, name: str) -> bool:
+    """``table.column`` (a user per row), as opposed to a field or ``link.field`` (a recipient path)."""
+    head, dot, _ = name.partition(".")
+    f = entity.fields.get(head)
+    return bool(dot) and f is not None and f.storage == "child"

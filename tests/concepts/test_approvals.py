@@ -333,3 +333,27 @@ def test_two_deciding_votes_at_once_decide_the_round_once(board, web):
         fired = c.execute(select(h.c.transition).where(h.c.entity == "change", h.c.record_id == cid,
                                                        h.c.to_status == "approved")).scalars().all()
     assert fired == ["approval:approve"]
+
+
+def test_approvers_through_a_link_follow_it_as_recipients_do(loom, web):
+    """``department.head``: the head of the purchase's department votes, beside a table's reviewers;
+    publishing checks the path as it checks a recipient's."""
+    doc = upkeep_app()
+    doc["entities"]["department"] = {"title": "Department", "title_field": "name",
+                                     "fields": {"name": {"type": "string"}, "head": {"type": "user"}}}
+    doc["entities"]["purchase"]["fields"]["department"] = {"type": "link", "entity": "department"}
+    doc["approvals"]["approvals"][0]["approvers"] = {"fields": ["department.head", "reviewers.reviewer"]}
+    loom.store.publish(doc, author="tester")
+    for name in ("buyer", "head", "rev1"):
+        user(loom, name, "buyer" if name == "buyer" else "engineer")
+    dept = loom.records.create("upkeep", "department", {"name": "Цех 1", "head": _id(loom, "head")})
+    buyer = client(web, loom, "buyer")
+    pid = buyer.post("/api/v1/upkeep/purchase", {"title": "Фильтры", "department": dept["id"],
+                                                 "reviewers": [{"reviewer": _id(loom, "rev1")}]}).get_json()["id"]
+    buyer.post(f"/api/v1/upkeep/purchase/{pid}/transitions/submit", {})
+    [r] = rounds(buyer, "upkeep", "purchase", pid)
+    assert sorted(v["user"] for v in r["votes"]) == ["head", "rev1"]
+    doc["approvals"]["approvals"][0]["approvers"] = {"fields": ["department.hed"]}
+    from metamodel import MetadataError
+    with pytest.raises(MetadataError, match="hed"):
+        loom.store.publish(doc, author="tester")
