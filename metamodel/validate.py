@@ -264,6 +264,10 @@ class _CrossCheck:
                                  f"{old!r} is still the name of another field")
         self._computed_cycles(entity, base)
         self._title_field(entity, base)
+        for i, spec in enumerate(entity.spec.get("checks") or []):
+            self._expression(spec["condition"], base + ("checks", i, "condition"), names, entity)
+            if spec.get("field") and spec["field"] not in names:
+                self.out.add(base + ("checks", i, "field"), self._unknown("field", spec["field"], names))
         for path, message in channels.check(entity):
             self.out.add(base + path, message)
         for path, message in delivery.check(entity):

@@ -19,7 +19,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
-from metamodel import Entity, Field, channels
+from metamodel import Entity, Field, channels, title_text
 from metamodel.expressions import USER_NAME, ExpressionError
 from runtime.errors import Conflict, Forbidden, LoomError, NotFound, ValidationFailed
 from runtime.extension import RecordEvent
@@ -672,7 +672,20 @@ class RecordService:
                                    evaluate=lambda expr, scope: self.evaluate(c, entity, expr, scope, actor))
             for f in entity.computed_order:
                 values[f.name] = computed[f.name]
+        if entity.spec.get("checks"):
+            self._checks(c, entity, {**merged, **values, **related}, actor)
         return values, related
+
+    def _checks(self, c, entity: Entity, record: dict, actor: Actor) -> None:
+        """The entity's ``checks``: each condition must hold for the record as it will be saved.
+        A condition that cannot be decided (a value it reads is empty) does not refuse, as an SQL
+        CHECK does not; ``required`` is what demands a value."""
+        errors = []
+        for spec in entity.spec["checks"]:
+            if self.evaluate(c, entity, spec["condition"], record, actor) is False:
+                errors.append(FieldError(spec.get("field") or "record", title_text(spec["message"], "en")))
+        if errors:
+            raise ValidationFailed(errors)
 
     def _link_filter_errors(self, c, et: EntityTables, data: dict, merged: dict, related: dict, actor: Actor,
                             existing) -> list[FieldError]:

@@ -524,8 +524,9 @@ def field_errors(ent, items, on_form: set) -> tuple[dict, list]:
         f = ent.fields.get(name)
         if rest and f is not None and f.storage == "child":
             f = f.children.get(rest.partition("].")[2])
-        if f is not None and f.spec.get("pattern_message") and e.message == title_text(f.spec["pattern_message"], "en"):
-            text = tt(f.spec["pattern_message"])  # the analyst's words, in the reader's language
+        words = _declared_message(ent, f, name, e.message)
+        if words is not None:
+            text = tt(words)  # the analyst's words (a pattern_message, a check's message), in the reader's language
         if rest:  # works[0].hours
             index, _, col = rest.partition("].")
             f = ent.fields.get(name)
@@ -533,10 +534,23 @@ def field_errors(ent, items, on_form: set) -> tuple[dict, list]:
             text = t("Row") + f" {int(index) + 1 if index.isdigit() else index}, {col_title}: {text}"
         if name in on_form:
             errors.setdefault(name, []).append(text)
+        elif name == "record":
+            general.append(text)
         else:
             label = tt(ent.fields[name].title) if name in ent.fields else name
             general.append(f"{label}: {text}")
     return errors, general
+
+
+def _declared_message(ent, f, name: str, sent: str):
+    """The ``{ru, en}`` message metadata declared for this refusal, if it is one (the record
+    service sends its English text)."""
+    if f is not None and f.spec.get("pattern_message") and sent == title_text(f.spec["pattern_message"], "en"):
+        return f.spec["pattern_message"]
+    for check in ent.spec.get("checks") or []:
+        if (check.get("field") or "record") == name and sent == title_text(check["message"], "en"):
+            return check["message"]
+    return None
 
 
 @bp.get("/<app>/<entity>/options/<field>")
