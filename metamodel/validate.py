@@ -344,6 +344,8 @@ class _CrossCheck:
         if f.type == "table":
             for child in f.children.values():
                 self.field(child, path + ("fields", child.name), set(f.children), in_table=True, row=f.row_entity)
+        if "format" in spec and f.value_type not in ("string", "text"):
+            self.out.add(path + ("format",), f"a {spec['format']} number is text; format applies to a string field")
         if "pattern" in spec:
             try:
                 re.compile(spec["pattern"])

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from metamodel import Field, title_text
 from metamodel.geo import Point, parse_point
+from metamodel.identifiers import FORMATS
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9 ()\-]{5,25}$")
@@ -150,6 +151,8 @@ def check(f: Field, value) -> None:
             if spec.get("pattern_message"):  # the analyst's words; the forms show them in the reader's language
                 raise FieldError(f.name, title_text(spec["pattern_message"], "en"))
             raise FieldError(f.name, f"{value!r} does not match the pattern {spec['pattern']}")
+        if spec.get("format") in FORMATS and not FORMATS[spec["format"]][1](value):
+            raise FieldError(f.name, f"{value} is not a valid {FORMATS[spec['format']][0]}")
         if kind == "email" and not EMAIL.match(value):
             raise FieldError(f.name, f"{value!r} is not an e-mail address")
         if kind == "phone" and not PHONE.match(value):

@@ -91,6 +91,7 @@ PATTERNS = [
     N_("{0} is larger than {1} MB"),
     N_("{0} is not one of {1}"),
     N_("{0} does not match the pattern {1}"),
+    N_("{0} is not a valid {1}"),
 ]
 
 
