@@ -344,6 +344,13 @@ class _CrossCheck:
         if f.type == "table":
             for child in f.children.values():
                 self.field(child, path + ("fields", child.name), set(f.children), in_table=True, row=f.row_entity)
+        if f.value_type in ("decimal", "money"):
+            for bound in ("min", "max"):
+                digits = str(spec.get(bound, "")).partition(".")[2].rstrip("0")
+                if len(digits) > f.scale:
+                    self.out.add(path + (bound,), f"{bound} {spec[bound]} has {len(digits)} digits after the point "
+                                                  f"and the field keeps {f.scale} (scale); raise the scale or round "
+                                                  f"the bound")
         if "format" in spec and f.value_type not in ("string", "text"):
             self.out.add(path + ("format",), f"a {spec['format']} number is text; format applies to a string field")
         if "pattern" in spec:

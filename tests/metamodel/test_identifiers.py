@@ -40,3 +40,14 @@ def test_format_applies_to_text_fields_only():
     with pytest.raises(MetadataError, match="format applies to a string field") as err:
         validate_document(doc)
     assert [p.path for p in err.value.problems] == ["fields.code.format"]
+
+
+def test_a_bound_finer_than_the_scale_is_refused():
+    from metamodel import MetadataError, validate_document
+    doc = {"app": {"name": "ids", "title": "Ids"},
+           "entities": {"part": {"title": "Part", "fields": {
+               "qty": {"type": "decimal", "min": 0.001},
+               "weight": {"type": "decimal", "scale": 3, "min": 0.001, "max": "10.50"}}}}}
+    with pytest.raises(MetadataError, match="min 0.001 has 3 digits after the point and the field keeps 2") as err:
+        validate_document(doc)
+    assert [p.path for p in err.value.problems] == ["fields.qty.min"]
