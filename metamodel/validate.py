@@ -59,7 +59,7 @@ _SECTION_KIND = {"routing": "routing", "sla": "sla", "schedules": "schedules", "
                  "batches": "batches"}
 FIELD_TYPES = validator("entity").schema["$defs"]["field"]["properties"]["type"]["enum"]
 SWIMLANE_TYPES = ("choice", "boolean", "user", "group", "link")
-# what a portal form's set: takes besides $user and literals (plugins/portal/pages.py, PARAMS)
+# what a portal form's set: takes besides $user and literals (read by plugins/portal/pages.py, set_values)
 PORTAL_SET_PARAMS = ("user_organisation", "user_id", "user_email", "user_full_name")
 
 

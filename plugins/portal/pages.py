@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PARAMS = ("user_organisation", "user_id", "user_email", "user_full_name")
 SYSTEM_FIELDS = {"number", "status", "created_at", "updated_at", "id"}
 INVITE_DAYS = 7
 RESET_HOURS = 2
