@@ -17,9 +17,28 @@ _GROUP_RECIPIENT = re.compile(r"group:([\w-]+)(\.lead)?")
 def publish_warnings(old: App | None, new: App, groups: set[str] | None = None) -> list[Problem]:
     """What publishing ``new`` over the live ``old`` may get wrong; ``groups``: the names of the
     groups the platform has (None: not known here)."""
-    out = _new_statuses_left_out(old, new)
+    out = _new_statuses_left_out(old, new) + _readers_without_a_row_rule(new)
     if groups is not None:
         out += _groups_nobody_made(new, groups)
+    return out
+
+
+def _readers_without_a_row_rule(app: App) -> list[Problem]:
+    """A role that reads an entity whose row rules name other roles but not it sees every row:
+    rules narrow only the roles they name. Often meant (the office that sees everything), so a
+    rule naming the role with no condition says so and silences this."""
+    out = []
+    for name, entity in app.entities.items():
+        spec = entity.spec.get("permissions") or {}
+        rules = spec.get("rows") or []
+        if not rules:
+            continue
+        named = {role for rule in rules for role in rule.get("roles", [])}
+        for role in spec.get("read") or []:
+            if role not in named and role != "admin":
+                out.append(Problem(f"entities/{name}.yaml", "permissions.read",
+                                   f"{role!r} reads {name} and no row rule names it, so it sees every row; if that "
+                                   f"is meant, add {{roles: [{role}]}} to permissions.rows to say so"))
     return out
 
 

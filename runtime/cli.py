@@ -215,7 +215,7 @@ def apps_install(folder, fixtures, author, comment):
         _report(published)
         if fixtures:
             click.echo(f"loaded {load_fixtures(loom, published.app)} fixture records")
-        _warn_groups(loom, published.app)
+        _warnings(loom, published.app)
     except Exception as exc:  # noqa: BLE001 - every failure is reported the same way
         _fail(exc)
 
@@ -230,13 +230,13 @@ def apps_publish(folder, author, comment):
     try:
         published = loom.store.install(folder, author=author, comment=comment)
         _report(published)
-        _warn_groups(loom, published.app)
+        _warnings(loom, published.app)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
 
 
-def _warn_groups(loom, name: str) -> None:
-    """Groups the live app names that nobody has made (a mistyped name, most often)."""
+def _warnings(loom, name: str) -> None:
+    """What publishing the live app may have got wrong (metamodel/warnings.py): said, never blocking."""
     for warning in publish_warnings(None, loom.live[name].app, loom.store.group_names()):
         click.echo(f"warning: {warning}", err=True)
 
