@@ -278,15 +278,15 @@ class SLA:
 
 
 def _escalation_context(app, policy: dict, state, level: int, percent) -> dict:
-    """What an escalation's template reads: the target and policy by their titles (picked per
-    language when rendered), the deadline in the app's time zone as people read it; ``target_name``
-    and ``due_at_utc`` keep the codes and the instant."""
+    """What an escalation's template reads: the target's code and title and the policy's title
+    (titles picked per language when rendered), the deadline in the app's time zone as people
+    read it, and ``due_at_utc``, the instant."""
     target = next((x for x in policy.get("targets", []) if x["name"] == state.target), {})
     due = state.due_at
     if due is not None and due.tzinfo is None:
         due = due.replace(tzinfo=dt.timezone.utc)
     local = due.astimezone(ZoneInfo(app.timezone)).strftime("%Y-%m-%d %H:%M") if due is not None else None
-    return {"level": level, "target": target.get("title") or state.target, "target_name": state.target,
+    return {"level": level, "target": state.target, "target_title": target.get("title") or state.target,
             "percent": percent, "due_at": local, "due_at_utc": _iso(due),
             "policy": policy.get("title", policy["name"])}
 
