@@ -9,7 +9,6 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from metamodel import MetadataError
-
 from runtime import clock
 from runtime.behaviour.scheduler import Scheduler, start_embedded_thread
 from runtime.data import tables as platform
