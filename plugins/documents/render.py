@@ -96,7 +96,7 @@ def record_paths(source: str):
             current = current.node
         else:
             if isinstance(current, nodes.Name) and current.name == "record" and len(parts) in (1, 2):
-                yield node.lineno, list(reversed(parts))
+                yield node.lineno, tuple(reversed(parts))
 
 
 def render_text(env, source: str, context: dict, where: str) -> str:

@@ -158,7 +158,7 @@ def _unknown_paths(entities: dict, entity: dict, source: str, path: tuple):
     """``record.x`` and ``record.link.y`` name fields that exist: a typo would print an error
     instead of the document, found only when someone prints it."""
     fields = entity.get("fields") or {}
-    for line, parts in record_paths(source):
+    for line, parts in dict.fromkeys(record_paths(source)):  # a name twice on a line is said once
         head = parts[0]
         if head not in fields and head not in _SYSTEM:
             yield path, f"template line {line}: record.{head}: {_no_field(head, fields)}", \
