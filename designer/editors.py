@@ -68,9 +68,9 @@ ENTITY_TABS = (("fields", "Fields"), ("form", "Form"), ("workflow", "Workflow"),
 
 # Which field options the fields editor offers for each type (the schema lists them all; it does not
 # say which type uses which). Options a field already has are always shown, so nothing is hidden.
-_TEXT = ["min_length", "max_length", "pattern"]
+_TEXT = ["min_length", "max_length", "pattern", "pattern_message"]
 TYPE_OPTIONS = {
-    "string": _TEXT, "text": _TEXT, "email": _TEXT, "phone": _TEXT,
+    "string": _TEXT + ["format"], "text": _TEXT + ["format"], "email": _TEXT, "phone": _TEXT,
     "integer": ["min", "max"], "decimal": ["min", "max", "precision", "scale"],
     "money": ["min", "max", "precision", "scale", "currency"], "boolean": [],
     "date": ["min", "max"], "datetime": ["min", "max"],

@@ -16,7 +16,7 @@ import decimal
 
 from . import reltime
 from .model import CURRENT_USER, TEXT_TYPES, Field
-from .predicates import comparisons, relative_values
+from .predicates import comparisons, fields, relative_values
 
 SYSTEM_TYPES = {"id": "integer", "number": "string", "status": "status", "created_at": "datetime",
                 "created_by": "user", "updated_at": "datetime", "updated_by": "user", "row_version": "integer",
@@ -95,7 +95,7 @@ class FilterCheck:
     def condition(self, entity, tree: tuple, path: tuple) -> None:
         """A row condition's paths through links, literals and relative times against their
         fields (a parsed tree)."""
-        for name in sorted({n for n in _fields(tree) if "." in n}):
+        for name in sorted({n for n in fields(tree) if "." in n}):
             problem = self.link_path(entity, name)
             if problem:
                 self.out.add(path, problem)
@@ -201,18 +201,6 @@ def _column(entity, name: str) -> Field | None:
         kind = SYSTEM_TYPES[name]
         return Field(name, kind, {"type": kind}, entity)
     return None
-
-
-def _fields(tree: tuple):
-    """Every field (or path) a condition tree reads."""
-    kind = tree[0]
-    if kind in ("and", "or"):
-        for node in tree[1]:
-            yield from _fields(node)
-    elif kind == "not":
-        yield from _fields(tree[1])
-    else:
-        yield tree[1] if kind == "true" else tree[2]
 
 
 def _literals(tree: tuple):

@@ -114,6 +114,18 @@ def comparisons(tree: tuple):
         yield tree[2], tree[3]
 
 
+def fields(tree: tuple):
+    """Every field (or path through links) a condition tree reads."""
+    kind = tree[0]
+    if kind in ("and", "or"):
+        for node in tree[1]:
+            yield from fields(node)
+    elif kind == "not":
+        yield from fields(tree[1])
+    else:
+        yield tree[1] if kind == "true" else tree[2]
+
+
 def relative_values(tree: tuple):
     """``(field, relative time text)`` of every comparison in ``tree`` with a relative time."""
     return [(name, value[1]) for name, value in comparisons(tree) if value[0] == "rel"]

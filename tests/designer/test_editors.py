@@ -93,7 +93,8 @@ def test_every_field_type_of_the_schema_has_its_options():
     assert set(TYPE_OPTIONS) == set(field["properties"]["type"]["enum"])
     for options in [*TYPE_OPTIONS.values(), COMMON_OPTIONS]:
         assert set(options) <= set(field["properties"]), options
-    assert set(entity_section_keys()) >= {"permissions", "hooks", "aggregations"}
+    assert set(entity_section_keys()) >= {"permissions", "hooks", "aggregations", "checks"}
+    assert {"pattern_message", "format"} <= set(TYPE_OPTIONS["string"]) and "format" not in TYPE_OPTIONS["email"]
     assert "layout" in raw_schema("entity")["$defs"]["status"]["properties"]
 
 
