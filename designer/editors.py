@@ -121,7 +121,8 @@ JS_STRINGS = (
     N_("Kind of view"), N_("List"), N_("Kanban board"), N_("Gantt chart"), N_("Map"), N_("Columns by"),
     N_("Swimlanes by"), N_("Starts"), N_("Ends"), N_("Progress, percent"), N_("Predecessors"), N_("Point on a map"),
     N_("— none —"), N_("Longest record, days"), N_("Tile address"), N_("Attribution"), N_("Fields on the card"),
-    N_("Add a field to the card"),
+    N_("Add a field to the card"), N_("Group"), N_("Fields"),
+    N_("from the record: {path}"), N_("person: {user}"), N_("person from the record: {path}"),
 )
 
 

@@ -18,7 +18,7 @@ from .test_editors import APPS
 
 PASSWORD = "screens-pass-1"
 WIDTH, HEIGHT = 1400, 1000
-SLA_APPS = {"it_support": "ticket", "service_desk": "request", "municipal": None}
+SLA_APPS = {"it_support": "ticket", "service_desk": "request", "municipal": None, "utility": None}
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +94,10 @@ def test_the_sla_editor_of_each_shipped_app_fits_a_laptop_screen(server, page, a
     tall = height(page)
     print(f"\nSLA editor of {app}: {tall} px high on a {WIDTH}x{HEIGHT} screen")
     assert page.locator(".sla-cell").count() >= 4 or app == "municipal"
+    # a row with a policy shows its durations, whatever its targets are named (not only reaction and resolution)
+    rows = page.locator(".sla-row:not([data-path=''])").count()
+    filled = page.evaluate("[...document.querySelectorAll('.sla-cell')].filter(i => i.value).length")
+    assert filled >= rows
     assert tall <= HEIGHT
     assert not wide(page)
 
@@ -106,6 +110,10 @@ def test_the_routing_editor_of_each_shipped_app_fits_a_laptop_screen(server, pag
     tall = height(page)
     print(f"\nrouting editor of {app}: {tall} px high on a {WIDTH}x{HEIGHT} screen")
     assert tall <= HEIGHT
+    # a rule that takes its group from the record says so where the group is (not an empty picker)
+    routed = server[1].store.document(app).get("routing", {}).get("entities", {})
+    taken = sorted(r["group_from"] for spec in routed.values() for r in spec.get("rules", []) if r.get("group_from"))
+    assert sorted(t.split(": ", 1)[1] for t in page.locator(".rt-from").all_inner_texts()) == taken
     assert not wide(page)
 
 

@@ -125,3 +125,20 @@ def test_no_designer_page_shows_an_untranslated_interface_string(designer_web, i
                 leaks.append((url, s))
     print(f"\nuntranslated interface strings in {lang}: {len(leaks)} on {len(pages)} pages")
     assert leaks == []
+
+
+def test_every_string_the_editors_script_translates_is_sent_with_the_page():
+    """A ``T("...")`` in an editor's JavaScript that JS_STRINGS lacks shows in English on a Russian
+    page (the crawl above reads what a page receives, so it cannot see what was never sent)."""
+    from designer.editors import JS_STRINGS
+    catalog = set()
+    for path in CATALOGS:
+        with path.open("rb") as f:
+            catalog |= {m.id for m in read_po(f) if isinstance(m.id, str) and m.string}
+    scripts = sorted((Path(__file__).parents[2] / "designer" / "static" / "designer").glob("*.js"))
+    assert scripts
+    called = {(p.name, m.group(1)) for p in scripts
+              for m in re.finditer(r'\bT\(\s*"((?:[^"\\]|\\.)*)"', p.read_text(encoding="utf-8"))}
+    assert len(called) > 100
+    assert sorted((f, s) for f, s in called if s not in JS_STRINGS) == []
+    assert sorted(s for _, s in called if s not in catalog and s not in SAME_IN_BOTH) == []

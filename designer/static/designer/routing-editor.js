@@ -30,6 +30,16 @@
   }
   function setOrDrop(obj, key, value) { if (value) obj[key] = value; else delete obj[key]; }
 
+  /* A rule may take its group or person from the record (group_from, user_from) or name a person
+     (user): those are shown where the group is, so the analyst sees where the record goes; they
+     are edited in the form (the row's "more" link). */
+  function targetCell(rule, group) {
+    var out = rule.group_from ? [el("span", {class: "rt-from", text: T("from the record: {path}", {path: rule.group_from})})] : [group];
+    if (rule.user) out.push(el("small", {class: "rt-user", text: T("person: {user}", {user: rule.user})}));
+    if (rule.user_from) out.push(el("small", {class: "rt-user", text: T("person from the record: {path}", {path: rule.user_from})}));
+    return out;
+  }
+
   function ruleRow(name, rules, rule, i) {
     var path = "entities." + name + ".rules[" + i + "]";
     var title = el("input", {type: "text", class: "rt-title", value: E.titleText(rule.title, ""), placeholder: rule.name,
@@ -57,7 +67,7 @@
       el("td", {class: "rt-handle", title: T("Drag to reorder"), text: "⋮⋮"}),
       el("td", {class: "rt-n", text: String(i + 1)}),
       el("td", {}, [title, el("small", {class: "ed-code", text: rule.name})]),
-      el("td", {}, [when]), el("td", {}, [group]), el("td", {}, [strategy]),
+      el("td", {}, [when]), el("td", {}, targetCell(rule, group)), el("td", {}, [strategy]),
       el("td", {class: "rt-buttons"}, [
         el("button", {type: "button", class: "link", text: "↑", "aria-label": T("Move up"), onclick: function () { move(i - 1); }}),
         el("button", {type: "button", class: "link", text: "↓", "aria-label": T("Move down"), onclick: function () { move(i + 1); }}),

@@ -17,7 +17,9 @@
   var doc = E.readJSON({}) || {};
   doc.calendars = doc.calendars || {};
   doc.policies = doc.policies || [];
-  var TARGETS = [{name: "reaction", title: D.targetTitles.reaction}, {name: "resolution", title: D.targetTitles.resolution}];
+  /* the matrix's columns: the targets its policies name (in the order first met), else reaction and resolution */
+  var DEFAULT_TARGETS = [{name: "reaction", title: D.targetTitles.reaction}, {name: "resolution", title: D.targetTitles.resolution}];
+  var TARGETS = DEFAULT_TARGETS;
   var DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
   /* the entity asked for, else the first with a policy, else the first with a choice field */
   var entityName = D.entity && D.entities[D.entity] ? D.entity :
@@ -55,8 +57,19 @@
     return matrixPolicies()[0] || null;
   }
   function targetOf(policy, name) { return (policy.targets || []).filter(function (t) { return t.name === name; })[0]; }
+  /* the first target of the matrix named `name`: the one whose statuses the settings show and a new cell copies */
+  function targetTemplate(name) {
+    return matrixPolicies().map(function (p) { return targetOf(p, name); }).filter(Boolean)[0] || null;
+  }
+  function columns() {
+    var out = [];
+    matrixPolicies().forEach(function (p) { (p.targets || []).forEach(function (t) {
+      if (!out.some(function (x) { return x.name === t.name; })) out.push({name: t.name, title: E.titleText(t.title, t.name)});
+    }); });
+    return out.length ? out : DEFAULT_TARGETS;
+  }
   function defaults(name) {
-    var tpl = template(), t = tpl && targetOf(tpl, name);
+    var t = targetTemplate(name);
     if (t) { var copy = JSON.parse(JSON.stringify(t)); delete copy.duration; return copy; }
     var out = {name: name, title: TARGETS.filter(function (x) { return x.name === name; })[0].title, start: ["open"]};
     out.stop = name === "reaction" ? ["in_work", "waiting", "done", "cancelled"] : ["done", "cancelled"];
@@ -122,6 +135,7 @@
 
   function drawMatrix() {
     var field = ent().fields[fieldName];
+    TARGETS = columns();
     if (!field) return el("p", {class: "hint", id: "sla-no-field", text: T("The entity has no choice field to set targets by (a priority).")});
     var head = el("tr", {}, [el("th", {text: field.title})].concat(TARGETS.map(function (t) { return el("th", {text: t.title}); })));
     var rows = field.choices.map(function (c) {
@@ -159,7 +173,7 @@
     box.appendChild(el("label", {class: "wf-row"}, [el("span", {class: "fd-label", text: T("Calendar")}), cal]));
     /* which statuses start, pause and stop each clock: one table, a row per status, a column per clock and role */
     var KINDS = [["start", T("start")], ["pause", T("pause")], ["stop", T("stop")]];
-    var targets = TARGETS.map(function (t) { return {t: t, target: tpl ? targetOf(tpl, t.name) : defaults(t.name)}; })
+    var targets = TARGETS.map(function (t) { return {t: t, target: tpl ? targetTemplate(t.name) : defaults(t.name)}; })
       .filter(function (x) { return x.target; });
     var values = ent().statuses.map(function (st) { return {value: st.name, title: st.title}; });
     targets.forEach(function (x) { KINDS.forEach(function (k) { (x.target[k[0]] || []).forEach(function (v) {
