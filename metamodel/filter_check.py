@@ -101,33 +101,44 @@ class FilterCheck:
                 self.out.add(path, problem)
                 return
         for name, text in relative_values(tree):
-            problem = reltime.check(text, self.kind(self.field(entity, name)[0]))
+            problem = reltime.check(text, self.kind(self._walk(entity, name)[0]))
             if problem:
                 self.out.add(path, f"{name}: {problem}")
         for name, value in _literals(tree):
-            f, owner = self.field(entity, name)
+            f, owner, _ = self._walk(entity, name)
             problem = self.value_problem(f, owner, value) if f is not None and value is not None else None
             if problem:
                 self.out.add(path, f"{name}: {problem}")
 
     def link_path(self, entity, dotted: str) -> str | None:
         """What is wrong with ``link.link.field`` in a row condition: each step but the last a
-        link (at most three), the last a field of the entity it reaches."""
-        *links, last = dotted.split(".")
-        if len(links) > MAX_PATH_LINKS:
-            return f"{dotted!r} follows {len(links)} links; a row condition follows at most {MAX_PATH_LINKS}"
+        link, a table or a multi-link (at most three), the last a field of what it reaches."""
+        if dotted.count(".") > MAX_PATH_LINKS:
+            return f"{dotted!r} follows {dotted.count('.')} links; a row condition follows at most {MAX_PATH_LINKS}"
+        return self._walk(entity, dotted)[2]
+
+    def _walk(self, entity, dotted: str) -> tuple[Field | None, object, str | None]:
+        """Follow ``dotted`` from ``entity``: through a link or a multi-link to its entity, through
+        a table to its rows. The last field, where it is, and what is wrong on the way."""
+        *steps, last = dotted.split(".")
         current = entity
-        for name in links:
+        for name in steps:
             f = _column(current, name)
-            target = self.check.resolve(f.target) if f is not None and f.value_type == "link" and f.target else None
+            if f is not None and f.storage == "child":
+                current = f.row_entity
+                continue
+            target = self.check.resolve(f.target) if f is not None and f.value_type in ("link", "multilink") \
+                and f.target else None
             if target is None:
                 what = "no field" if f is None else f"a {f.type} field"
-                return f"{name!r} of {current.name} is {what}, so {dotted!r} cannot follow it; a path follows links"
+                return None, None, (f"{name!r} of {current.name} is {what}, so {dotted!r} cannot follow it; a path "
+                                    f"follows links, multi-links and tables")
             current = target
-        if _column(current, last) is None or (last in current.fields and current.fields[last].storage != "column"):
-            return self.check._unknown(f"field of {current.name}", last,
-                                       {n for n, f in current.fields.items() if f.storage == "column"})
-        return None
+        f = current.fields.get(last) if "." in current.name else _column(current, last)  # a table row has no system fields
+        if f is None or f.storage != "column":
+            known = {n for n, g in current.fields.items() if g.storage == "column"}
+            return None, None, self.check._unknown(f"field of {current.name}", last, known)
+        return f, current, None
 
     # ------------------------------------------------------------------ fields and values
     def field(self, entity, dotted: str) -> tuple[Field | None, object]:

@@ -55,11 +55,13 @@ _REF = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\$([A-Za-z_]\w*)""")
 _REF_PLACEHOLDER = "_ref_{}_"
 
 
-def parse_condition(source: str, names, refs=None) -> tuple:
+def parse_condition(source: str, names, refs=None, heads=()) -> tuple:
     """The tree of ``source``; ``names`` are the columns it may read. ``refs``: the fields of
     another record that ``$name`` may stand for (a link field's ``filter``; None: no ``$`` at all).
-    Raises :class:`ExpressionError`."""
+    ``heads``: fields that may only start a path (a table's rows, a multi-link's records:
+    ``co_executors.executor == $user`` holds when any row's does). Raises :class:`ExpressionError`."""
     names = set(names)
+    heads = set(heads)
     relatives: dict[str, str] = {}
     references: dict[str, str] = {}
 
@@ -82,7 +84,7 @@ def parse_condition(source: str, names, refs=None) -> tuple:
 
     def swap(match: re.Match) -> str:
         text = match.group(0)
-        if text[0] in "'\"" or re.match(r"\w+", text).group(0) in names | set(references):
+        if text[0] in "'\"" or re.match(r"\w+", text).group(0) in names | heads | set(references):
             return text  # a string, or a field of that name
         key = _PLACEHOLDER.format(len(relatives))
         relatives[key] = str(reltime.parse(text))
@@ -99,7 +101,7 @@ def parse_condition(source: str, names, refs=None) -> tuple:
                     raise ExpressionError(f"cannot parse {source!r}: {wrong}") from None
         hint = f"; a relative time is written as {reltime.GRAMMAR}" if relatives else ""
         raise ExpressionError(f"cannot parse {source!r}: {exc.msg}{hint}") from None
-    return _Reader(source, names, relatives, references).node(tree)
+    return _Reader(source, names, relatives, references, heads).node(tree)
 
 
 def comparisons(tree: tuple):
@@ -132,9 +134,10 @@ def relative_values(tree: tuple):
 
 
 class _Reader:
-    def __init__(self, source: str, names: set, relatives: dict | None = None, references: dict | None = None):
+    def __init__(self, source: str, names: set, relatives: dict | None = None, references: dict | None = None,
+                 heads: set = frozenset()):
         self.source, self.names, self.relatives = source, names, relatives or {}
-        self.references = references or {}
+        self.references, self.heads = references or {}, heads
 
     def text(self, n) -> str:
         """``n`` as the analyst wrote it (relative times in place of their placeholders)."""
@@ -200,11 +203,14 @@ class _Reader:
                 head = head.value
             if not isinstance(head, ast.Name):
                 return False
-            if head.id not in self.names:
-                raise ExpressionError(f"unknown field {head.id!r} in {self.source!r}{_hint(head.id, self.names)}")
+            if head.id not in self.names and head.id not in self.heads:
+                raise ExpressionError(f"unknown field {head.id!r} in {self.source!r}{_hint(head.id, self.names | self.heads)}")
             return True
         if isinstance(n, ast.Name) and n.id not in _CONSTANTS and n.id not in PARAMS and n.id not in self.relatives \
                 and n.id not in self.references:
+            if n.id in self.heads:
+                raise ExpressionError(f"{n.id!r} in {self.source!r} holds several rows or records; compare one of "
+                                      f"their fields ({n.id}.<field>): the condition holds when any of them matches")
             if n.id not in self.names:
                 raise ExpressionError(f"unknown field {n.id!r} in {self.source!r}{_hint(n.id, self.names)}")
             return True

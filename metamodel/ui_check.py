@@ -20,6 +20,18 @@ def columns(entity: Entity) -> set[str]:
     return {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
 
 
+def path_heads(entity: Entity) -> set[str]:
+    """The fields that hold several rows or records (a table, a multi-link): a row condition
+    reads them only through a path, ``co_executors.executor == $user`` (any row matches)."""
+    return {f.name for f in entity.fields.values() if f.storage in ("child", "assoc")}
+
+
+def row_condition(entity: Entity, source: str, refs=None) -> tuple:
+    """The tree of a condition over ``entity``'s rows: a row rule, a portal page's filter, a link
+    field's filter (``refs``: the edited record's fields ``$name`` may stand for)."""
+    return parse_condition(source, columns(entity), refs, path_heads(entity))
+
+
 def references(entity: Entity) -> set[str]:
     """The fields of a record being edited that ``$name`` may stand for: single values and
     multi-links (a list, for ``in``)."""
@@ -66,7 +78,7 @@ class UiCheck:
         if target is None:
             return  # the unknown entity is reported once, at fields.<name>.entity
         try:
-            tree = parse_condition(spec["filter"], columns(target), references(entity))
+            tree = row_condition(target, spec["filter"], references(entity))
         except ExpressionError as exc:
             self.out.add(path + ("filter",), f"{exc} (the filter reads fields of {target.name}; "
                                              f"$name is a field of {entity.name})")

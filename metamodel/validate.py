@@ -27,8 +27,8 @@ from .filter_check import FilterCheck
 from .geo import parse_near
 from .model import BUILTIN_ROLES, CURRENT_USER, PREVIOUS_STATUS, SYSTEM_COLUMNS, App, Entity, Field
 from .predicates import parse_condition
-from .ui_check import UiCheck
 from .schemas import validator
+from .ui_check import UiCheck, row_condition
 
 # The columns every row of a table field has beside its own (runtime/data/storage.py, child_table).
 TABLE_ROW_COLUMNS = ("parent_id", "position")
@@ -716,9 +716,8 @@ class _CrossCheck:
                              f"of {entity.name}; name the link to the organisation (or 'id' when the record "
                              f"is the organisation)")
         if "condition" in rule:
-            columns = {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
             try:
-                tree = parse_condition(rule["condition"], columns)
+                tree = row_condition(entity, rule["condition"])
             except ExpressionError as exc:
                 self.out.add(path + ("condition",), str(exc))
             else:
@@ -965,9 +964,8 @@ class _CrossCheck:
                                                        f"user fills in")
             self._portal_page(portal, page, entity, path)
             if "filter" in page:
-                columns = {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
                 try:
-                    tree = parse_condition(page["filter"], columns)
+                    tree = row_condition(entity, page["filter"])
                 except ExpressionError as exc:
                     self.out.add(path + ("filter",), str(exc))
                 else:

@@ -14,13 +14,12 @@ from functools import lru_cache
 
 from sqlalchemy import false, select
 
-from metamodel.predicates import parse_condition
 from runtime.data import tables as platform
 from runtime.data.query import BadQuery, ListQuery, parse_args
 from runtime.data.values import FieldError, coerce
 from runtime.errors import LoomError
 
-from metamodel.ui_check import columns, references
+from metamodel.ui_check import references, row_condition
 
 from .permissions import condition_sql
 
@@ -34,7 +33,7 @@ def filtered(f) -> bool:
 
 @lru_cache(maxsize=1024)
 def _tree(f, target) -> tuple:
-    return parse_condition(f.spec["filter"], columns(target), references(f.entity))
+    return row_condition(target, f.spec["filter"], references(f.entity))
 
 
 class LinkFilters:

@@ -37,11 +37,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import and_, false, not_, or_, select, true
+from sqlalchemy import and_, exists, false, not_, or_, select, true
 
 from metamodel import Field
-from metamodel.model import SYSTEM_COLUMNS
-from metamodel.predicates import parse_condition
+from metamodel.ui_check import row_condition
 from runtime.data.roles import (  # noqa: F401  (re-exported: callers in higher rooms ask permissions)
     ANALYST,
     AUTHENTICATED,
@@ -221,16 +220,14 @@ def _readonly_fields(entity) -> frozenset:
 
 @lru_cache(maxsize=1024)
 def _parsed_condition(entity, source: str):
-    columns = {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
-    return parse_condition(source, columns)
+    return row_condition(entity, source)
 
 
 @lru_cache(maxsize=1024)
 def _row_rules(entity) -> tuple[RowRule, ...]:
-    columns = {f.name for f in entity.fields.values() if f.storage == "column"} | set(SYSTEM_COLUMNS)
     out = []
     for rule in _spec(entity).get("rows") or []:
-        condition = parse_condition(rule["condition"], columns) if rule.get("condition") else None
+        condition = row_condition(entity, rule["condition"]) if rule.get("condition") else None
         out.append(RowRule(frozenset(rule["roles"]), bool(rule.get("own")), rule.get("group_field"),
                            rule.get("organisation_field"), condition))
     return tuple(out)
@@ -341,17 +338,24 @@ def _sql(node: tuple, entity, table, actor, record: dict | None = None, tables=N
 def _path_sql(node: tuple, name: str, entity, table, actor, record, tables):
     """``link.rest OP value``: the link holds one of the linked records for which ``rest OP value``
     holds, read as the system (a rule says which rows, whoever may read the records it passes
-    through); no linked record, no match."""
+    through); no linked record, no match. Through a table or a multi-link (``co_executors.executor
+    == $user``) it holds when any row or linked record matches."""
     if tables is None:
         raise LoomError(f"{name!r}: a path through links is not read here; compare a field of {entity.name}")
     head, _, rest = name.partition(".")
     f = entity.fields[head]
+    inner = (node[0], rest) if node[0] == "true" else (node[0], node[1], rest, node[3])
+    if f.storage == "child":
+        rows = tables(entity.app, entity.name).children[head]
+        return exists().where(rows.c.parent_id == table.c.id, _sql(inner, f.row_entity, rows, actor, record, tables))
     app, _, target = f.target.rpartition(".")
     other = tables(app or entity.app, target)
-    inner = (node[0], rest) if node[0] == "true" else (node[0], node[1], rest, node[3])
-    subquery = select(other.main.c.id).where(other.main.c.deleted_at.is_(None),
+    matching = select(other.main.c.id).where(other.main.c.deleted_at.is_(None),
                                              _sql(inner, other.entity, other.main, actor, record, tables))
-    return and_(table.c[head].is_not(None), table.c[head].in_(subquery))
+    if f.storage == "assoc":
+        pairs = tables(entity.app, entity.name).assoc[head]
+        return exists().where(pairs.c.parent_id == table.c.id, pairs.c.target_id.in_(matching))
+    return and_(table.c[head].is_not(None), table.c[head].in_(matching))
 
 
 def _value_type(entity, name: str) -> str:

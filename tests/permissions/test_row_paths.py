@@ -97,3 +97,87 @@ def test_publishing_checks_each_step_of_a_path(sqlite_loom, condition, message):
     with pytest.raises(MetadataError, match=message) as err:
         sqlite_loom.store.publish(hiring(condition), author="tester")
     assert "permissions.rows[0].condition" in str(err.value)
+
+
+def control(condition: str = "executor == $user or co_executors.executor == $user or commissions.chair == $user"
+            ) -> dict:
+    """Assignment control: the executor, every co-executor (rows of a table) and the chair of any
+    commission the assignment is on (a multi-link) see it."""
+    return {
+        "app": {"name": "ctl", "title": "Control", "roles": [{"name": "clerk"}, {"name": "staff"}]},
+        "entities": {
+            "commission": {"title": "Commission", "title_field": "name",
+                           "fields": {"name": {"type": "string"}, "chair": {"type": "user"}},
+                           "permissions": {"read": ["clerk"], "create": ["clerk"], "update": ["clerk"],
+                                           "delete": ["clerk"]}},
+            "assignment": {
+                "title": "Assignment", "title_field": "title",
+                "fields": {"title": {"type": "string"}, "executor": {"type": "user"},
+                           "co_executors": {"type": "table", "fields": {"executor": {"type": "user"},
+                                                                        "task": {"type": "string"}}},
+                           "commissions": {"type": "multilink", "entity": "commission"}},
+                "permissions": {"read": ["clerk", "staff"], "create": ["clerk"], "update": ["clerk"],
+                                "rows": [{"roles": ["staff"], "condition": condition}]}},
+        },
+    }
+
+
+@pytest.fixture
+def ctl(loom):
+    loom.store.publish(control(), author="tester")
+    accounts, create = loom.accounts, loom.records.create
+    u = [accounts.create_user(n, None, roles=["ctl:staff"]) for n in ("u1", "u2", "u3")]
+    board = create("ctl", "commission", {"name": "board", "chair": u[2]})["id"]
+    rows = lambda *who: [{"executor": w, "task": "part"} for w in who]  # noqa: E731
+    a = [create("ctl", "assignment", values)["id"] for values in (
+        {"title": "a0", "executor": u[0]},
+        {"title": "a1", "co_executors": rows(u[1])},
+        {"title": "a2", "co_executors": rows(u[0], u[2])},
+        {"title": "a3", "commissions": [board]},
+        {"title": "a4"})]
+    return loom, [accounts.actor_for_id(x) for x in u], a, board
+
+
+def seen(loom, actor) -> list[int]:
+    et = loom.entity_tables("ctl", "assignment")
+    with loom.reader.connect() as c:
+        return [r["id"] for r in ListQuery(loom, et).run(c, [], ["id"], limit=100, actor=actor).items]
+
+
+def test_co_executors_in_a_table_and_a_commission_chair_through_a_multilink_see_the_assignment(ctl):
+    loom, (u1, u2, u3), a, board = ctl
+    assert seen(loom, u1) == [a[0], a[2]]
+    assert seen(loom, u2) == [a[1]]
+    assert seen(loom, u3) == [a[2], a[3]]
+    assert loom.records.get("ctl", "assignment", a[2], u3)["title"] == "a2"
+    with pytest.raises(NotFound):
+        loom.records.get("ctl", "assignment", a[1], u3)
+    # u3 leaves the co-executors of a2; the commission is deleted: the rule follows the data
+    current = loom.records.get("ctl", "assignment", a[2])
+    loom.records.update("ctl", "assignment", a[2], {"co_executors": [{"executor": u1.id, "task": "part"}]},
+                        current["row_version"])
+    loom.records.delete("ctl", "commission", board)
+    assert seen(loom, u3) == []
+    assert seen(loom, u1) == [a[0], a[2]]
+
+
+def test_no_row_of_the_table_is_mine(loom):
+    loom.store.publish(control("not co_executors.executor == $user"), author="tester")
+    u1, u2 = (loom.accounts.create_user(n, None, roles=["ctl:staff"]) for n in ("u1", "u2"))
+    mine = loom.records.create("ctl", "assignment", {"title": "m", "co_executors": [{"executor": u1}]})["id"]
+    other = loom.records.create("ctl", "assignment", {"title": "o", "co_executors": [{"executor": u2}]})["id"]
+    empty = loom.records.create("ctl", "assignment", {"title": "e"})["id"]
+    assert seen(loom, loom.accounts.actor_for_id(u1)) == [other, empty]
+
+
+@pytest.mark.parametrize("condition, message", [
+    ("co_executors == $user", "'co_executors' in .* holds several rows or records; compare one of their fields"),
+    ("co_executors.exector == $user", "unknown field of assignment.co_executors 'exector'; did you mean 'executor'"),
+    ("co_executors.id == 1", "unknown field of assignment.co_executors 'id'"),
+    ("commissions.chiar == $user", "unknown field of commission 'chiar'; did you mean 'chair'"),
+    ("title.x == 1", "'title' of assignment is a string field, so 'title.x' cannot follow it"),
+])
+def test_publishing_checks_paths_through_tables_and_multilinks(sqlite_loom, condition, message):
+    with pytest.raises(MetadataError, match=message) as err:
+        sqlite_loom.store.publish(control(condition), author="tester")
+    assert "permissions.rows[0].condition" in str(err.value)
