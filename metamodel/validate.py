@@ -1095,6 +1095,30 @@ class _CrossCheck:
                 self._stats_report(entity, report, path)
             elif "measures" in report:
                 self.out.add(path + ("measures",), "measures belong to stats reports; others take one measure")
+            if kind == "time_in_status":
+                self._time_in_status_report(entity, report, path)
+            else:
+                for key in ("statuses", "calendar"):
+                    if key in report:
+                        self.out.add(path + (key,), f"{key} belongs to time_in_status reports only")
+
+    def _time_in_status_report(self, entity: Entity, report: dict, path: tuple) -> None:
+        """The entity has statuses and the report names some of them; the calendar is one of sla.yaml's."""
+        if "measure" in report:
+            self.out.add(path + ("measure",), "a time_in_status report measures hours in each status; it takes "
+                                              "no measure")
+        known = [s["name"] for s in entity.statuses]
+        if not known:
+            self.out.add(path + ("entity",), f"{entity.name!r} has no statuses, so there is no time in them to "
+                                             f"report")
+        for j, name in enumerate(report.get("statuses", [])):
+            if known and name not in known:
+                self.out.add(path + ("statuses", j), self._unknown(f"status of {entity.name}", name, set(known)))
+        if "calendar" in report and entity is self.app.entities.get(entity.name):
+            calendars = (self.app.document.get("sla") or {}).get("calendars") or {}
+            if report["calendar"] not in calendars:
+                self.out.add(path + ("calendar",), self._unknown("calendar of sla.yaml", report["calendar"],
+                                                                 set(calendars)))
 
     def _stats_report(self, entity: Entity, report: dict, path: tuple) -> None:
         """Each measure has a unique name, a number field where its function needs one, a

@@ -26,6 +26,7 @@ measure's order) and the same interpolation as PostgreSQL's ``percentile_cont``.
 from __future__ import annotations
 
 import decimal
+import statistics
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, cast, func, literal_column, or_, select, true
@@ -168,6 +169,8 @@ def run_report(loom, app: str, report: dict, actor, conn=None) -> Result | Recor
         return _run_list(loom, app, report, actor, conn)
     if report.get("kind") == "stats":
         return run_stats(loom, app, report, actor, conn)
+    if report.get("kind") == "time_in_status":
+        return run_time_in_status(loom, app, report, actor, conn)
     et, lq, joins, where = _start(loom, app, report, actor)
     entity, t = et.entity, et.main
     kind = report.get("kind", "group")
@@ -258,6 +261,75 @@ def run_stats(loom, app: str, report: dict, actor, conn, filters=()) -> Stats:
         result.total.update(_overall_percentiles(loom, conn, et, actor, base, where, measures, values, ranked))
     result.rows.sort(key=lambda row: [_order_key(k) for k in row[0]])
     return result
+
+
+# The figures of a time-in-status report, per status (and group): stays, and hours per stay.
+TIME_IN_STATUS_MEASURES = (
+    {"name": "stays", "fn": "count", "title": {"ru": "Пребываний", "en": "Stays"}},
+    {"name": "avg_hours", "fn": "avg", "title": {"ru": "В среднем, ч", "en": "Average, h"}},
+    {"name": "median_hours", "fn": "median", "title": {"ru": "Медиана, ч", "en": "Median, h"}},
+    {"name": "max_hours", "fn": "max", "title": {"ru": "Дольше всего, ч", "en": "Longest, h"}},
+    {"name": "total_hours", "fn": "sum", "title": {"ru": "Всего, ч", "en": "Total, h"}},
+)
+
+
+def run_time_in_status(loom, app: str, report: dict, actor, conn, filters=()) -> Stats:
+    """Run a ``kind: time_in_status`` report: how long the records the viewer may read stayed in
+    each status, from the status history. A stay runs from entering a status to leaving it; the
+    stay a record is in now runs until now. Hours are wall-clock, or working hours of the
+    report's ``calendar`` (sla.yaml). Per status (and per ``group_by`` of the record as it is
+    now): the stays, their average, median, longest and total hours."""
+    et, lq, joins, where = _start(loom, app, report, actor, filters)
+    entity, t = et.entity, et.main
+    axes, keys = _axes(lq, report, report.get("group_by", []), joins, actor, conn.dialect.name)
+    axes.append(Axis("status", lq.column_and_field("status", joins, actor)[1]))
+    base = t
+    for alias, on in joins:
+        base = base.outerjoin(alias, on)
+    records = loom.permissions.restrict(
+        select(t.c.id, t.c.status, t.c.created_at, *[k.label(f"g{i}") for i, k in enumerate(keys)])
+        .select_from(base).where(*where), et, actor).subquery()
+    h = platform.status_history
+    # a record's history rows in order; a record never moved has none (creation is not written there)
+    query = (select(records, h.c.from_status, h.c.to_status, h.c.at)
+             .outerjoin(h, and_(h.c.record_id == records.c.id, h.c.app == entity.app, h.c.entity == entity.name))
+             .order_by(records.c.id, h.c.id))
+    calendar = loom.behaviour.calendar(entity.app, report["calendar"]) if report.get("calendar") else None
+    wanted = report.get("statuses") or [s["name"] for s in entity.statuses]
+    now = clock.now()
+    stays: dict[tuple, list[float]] = {}
+
+    def stay(group: tuple, status, since, until) -> None:
+        if status not in wanted:
+            return
+        seconds = calendar.between(since, until) if calendar is not None else (until - since).total_seconds()
+        stays.setdefault(group + (status,), []).append(max(seconds, 0) / 3600)
+
+    record = None  # (id, group, current status), the status it is in and since when
+    for row in conn.execute(query).mappings():
+        if record is None or record[0] != row["id"]:
+            if record is not None and state[0] == record[2]:
+                stay(record[1], state[0], state[1], now)  # the stay it is in now runs until now
+            record = (row["id"], tuple(row[f"g{i}"] for i in range(len(keys))), row["status"])
+            state = (row["from_status"] if row["at"] is not None else row["status"], row["created_at"])
+        if row["at"] is not None:
+            stay(record[1], state[0], state[1], row["at"])
+            state = (row["to_status"], row["at"])
+    if record is not None and state[0] == record[2]:
+        stay(record[1], state[0], state[1], now)
+
+    result = Stats(report, entity, axes, list(TIME_IN_STATUS_MEASURES), kind="time_in_status")
+    order = {name: i for i, name in enumerate(wanted)}
+    for key in sorted(stays, key=lambda k: ([_order_key(x) for x in k[:-1]], order[k[-1]])):
+        hours = sorted(stays[key])
+        result.rows.append((key, {"stays": len(hours), "avg_hours": _hours(sum(hours) / len(hours)),
+                                  "median_hours": _hours(statistics.median(hours)), "max_hours": _hours(hours[-1]),
+                                  "total_hours": _hours(sum(hours))}))
+    return result
+
+
+def _hours(value: float) -> decimal.Decimal:
+    return decimal.Decimal(str(round(value, 2)))
 
 
 def _share(measure: dict) -> int:

@@ -606,17 +606,18 @@ def list_reports(app: str):
 
 @bp.get("/<app>/_reports/<name>")
 def get_report(app: str, name: str):
-    """A report's figures over the records the caller may read; a stats report is narrowed by
-    list filters in the query (``?office=3&created_at__gte=2026-12-01``)."""
-    from runtime.data.reports import find_report, result_json, run_report, run_stats
+    """A report's figures over the records the caller may read; a stats or time-in-status report
+    is narrowed by list filters in the query (``?office=3&created_at__gte=2026-12-01``)."""
+    from runtime.data.reports import find_report, result_json, run_report, run_stats, run_time_in_status
     report = find_report(loom(), app, name)
     _single_values(request.args)
     filters, sort, options = parse_args(request.args)
     if sort or options:
         raise BadQuery("a report takes filters only (field=value, field__op=value)")
     with loom().reader.connect() as conn:
-        if report.get("kind") == "stats":
-            result = run_stats(loom(), app, report, g.actor, conn, filters)
+        if report.get("kind") in ("stats", "time_in_status"):
+            run = run_stats if report["kind"] == "stats" else run_time_in_status
+            result = run(loom(), app, report, g.actor, conn, filters)
         elif filters:
             raise BadQuery("filters in the query narrow stats reports; this report has its own", field=filters[0].field)
         else:

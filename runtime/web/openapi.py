@@ -231,7 +231,7 @@ def _report_paths(spec: APISpec, app_name: str, names: list[str]) -> None:
         "responses": {"200": _json({"type": "array", "items": item}, "the reports"), **_errors(401, 404)}}})
     spec.path(path=base + "/{name}", operations={"get": {
         "operationId": f"{app_name}.reports.get", "tags": tags,
-        "summary": "A report's figures (a stats report narrowed by field=value filters in the query)",
+        "summary": "A report's figures (a stats or time-in-status report narrowed by field=value filters in the query)",
         "parameters": [{"name": "name", "in": "path", "required": True,
                         "schema": {"type": "string", **({"enum": names} if names else {})}}],
         "responses": {"200": _json(_ref("Report"), "the figures"), **_errors(400, 401, 403, 404)}}})

@@ -125,7 +125,7 @@ def _list_view(result: RecordList) -> dict:
 def _view(app: str, spec: dict, result: Result | RecordList | Stats) -> dict:
     if result.kind == "list":
         return _list_view(result)
-    if result.kind == "stats":
+    if result.kind in ("stats", "time_in_status"):
         return _stats_view(spec, result)
     if result.kind == "sla":
         return _sla_view(spec, result)
