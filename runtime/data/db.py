@@ -92,38 +92,46 @@ def _sqlite_setup(engine: Engine) -> None:
 # long: the pages copied back to the database and two fsyncs, a tenth of a second after
 # each chunk of a bulk run. Loom's connections leave that to one thread per process,
 # which a writer's next BEGIN wakes when the log has grown past SQLite's own threshold
-# (1,000 pages); the log is cut back to that size when it starts over. A log can only
-# start over once a checkpoint has caught up with it, which writers that never pause do
-# not allow: past 64 times that size the writer checkpoints itself, as SQLite would.
+# (1,000 pages); the log is cut back to that size when it starts over. A log starts over
+# only once a checkpoint has caught up with it, which the thread never does while writers
+# go on writing: so the first writer after the thread's checkpoint copies back the few
+# pages written meanwhile, and its write starts the log over. A long log slows every
+# statement (each page read searches the log's index first): left to grow, it made a
+# record's INSERT two and a half times slower. Past 64 times the threshold (the thread
+# fell behind) the writer checkpoints itself, as SQLite would.
 _WAL_LIMIT = 4 * 1024 * 1024
 _WAL_MOST = 64 * _WAL_LIMIT
 
 
 class _Checkpoints:
     def __init__(self):
-        self._lock, self._thread, self._waiting = threading.Lock(), None, set()
+        self._lock, self._thread, self._waiting, self._done = threading.Lock(), None, set(), set()
 
     def forked(self) -> None:
         """In a forked worker: the parent's thread is not there, its lock may be held."""
         self.__init__()
 
     def after_writes(self, wal: str, writer) -> None:
-        """Before ``writer`` (a DB-API connection) begins: ask for a checkpoint of a long log."""
+        """Before ``writer`` (a DB-API connection) begins: ask for a checkpoint of a long log,
+        or finish the one the thread made so that this write starts the log over."""
         try:
             size = os.stat(wal).st_size
         except OSError:
             return
         if size <= _WAL_LIMIT:
             return
-        if size > _WAL_MOST:
+        with self._lock:
+            catch_up = wal in self._done or size > _WAL_MOST
+            self._done.discard(wal)
+            if not catch_up:
+                if wal in self._waiting:
+                    return
+                self._waiting.add(wal)
+                if self._thread is None:
+                    self._thread = ThreadPoolExecutor(1, "loom-checkpoint")
+        if catch_up:
             writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
             return
-        with self._lock:
-            if wal in self._waiting:
-                return
-            self._waiting.add(wal)
-            if self._thread is None:
-                self._thread = ThreadPoolExecutor(1, "loom-checkpoint")
         self._thread.submit(self._checkpoint, wal)
 
     def _checkpoint(self, wal: str) -> None:
@@ -135,11 +143,13 @@ class _Checkpoints:
                 con.execute("PRAGMA wal_checkpoint(PASSIVE)")   # waits for no reader or writer
             finally:
                 con.close()
+            done = True
         except sqlite3.Error:
-            pass   # busy or gone: the next writer asks again
-        finally:
-            with self._lock:
-                self._waiting.discard(wal)
+            done = False   # busy or gone: the next writer asks again
+        with self._lock:
+            self._waiting.discard(wal)
+            if done:
+                self._done.add(wal)
 
 
 _checkpoints = _Checkpoints()
