@@ -176,7 +176,8 @@ class Expression:
     aggregated: frozenset = frozenset()  # (function, path) pairs: a path given straight to an aggregate
     reads_user: bool = False  # it reads ``$user``: the caller passes the acting person's id as USER_NAME
 
-    def evaluate(self, values: Mapping, extra: dict | None = None, functions: dict | None = None, resolve=None):
+    def evaluate(self, values: Mapping, extra: dict | None = None, functions: dict | None = None, resolve=None,
+                 strict: bool = False):
         """Evaluate against ``values``; a missing field reads as ``None``.
 
         ``extra`` adds names (``user``, ``status``); ``functions`` replaces functions by name
@@ -185,7 +186,9 @@ class Expression:
 
         Arithmetic or ordering on a missing value, and division by zero,
         yield ``None`` rather than an error, as in SQL, so a half-filled form
-        never fails to compute.
+        never fails to compute. ``strict`` lets a ``TypeError`` through: given
+        values of every field's type, one means the expression combines types
+        that never go together (publishing asks, see ``metamodel.validate``).
         """
         scope = {name: values.get(name) for name in self.names}
         if self.reads_user:
@@ -197,7 +200,11 @@ class Expression:
         env = _GLOBALS if not functions else {**_GLOBALS, **{f"_f_{k}": v for k, v in functions.items()}}
         try:
             return eval(self.code, env, scope)
-        except (TypeError, ArithmeticError, decimal.InvalidOperation):
+        except TypeError:
+            if strict:
+                raise
+            return None
+        except (ArithmeticError, decimal.InvalidOperation):
             return None
         except ValueError as exc:
             raise ExpressionError(str(exc)) from None

@@ -22,6 +22,7 @@ from .behaviour_check import BehaviourCheck
 from .concepts_check import ConceptsCheck
 from .document import SourceMap, file_of, normalize, read_folder
 from .errors import MetadataError, Problem, dotted
+from .expression_types import type_problem
 from .expressions import ExpressionError, parse
 from .filter_check import FilterCheck
 from .geo import parse_near
@@ -782,6 +783,9 @@ class _CrossCheck:
             for dotted in expr.paths:
                 self._expression_path(entity, expr, dotted, path)
             self._compared_literals(entity, source, path)
+            problem = type_problem(entity, expr, self.resolve)
+            if problem:
+                self.out.add(path, problem)
         if target is not None:
             self._clock_value(source, target, path)
 
