@@ -11,6 +11,8 @@ spec                           means                                       plan
 ``support_group.lead``         the lead of the group in that field         ``("path", links, name, "lead")``
 ``email``                      an e-mail field: that address, no account   ``("path", links, name, "email")``
 ``system.technical_owner``     the same, after following link fields       ``links`` lists the link fields
+``co_executors.executor``      a user, group or e-mail column of a table:  ``("rows", table, column, kind)``
+                               every row's
 ``field:correspondent.email``  the same path, said explicitly              as the path
 ``role:agent``                 every active user with the role             ``("role", "agent")``
 ``group:line1``                the group's members and its address         ``("group", "line1")``
@@ -66,6 +68,12 @@ def _path(spec: str, path: str, entity, resolve) -> tuple:
         elif f is not None and f.value_type == "email":
             if not rest:
                 return ("path", tuple(links), part, "email")
+        elif f is not None and f.storage == "child" and not links and len(rest) == 1:
+            column = f.children.get(rest[0])
+            if column is not None and column.value_type in ("user", "group", "email"):
+                return ("rows", part, rest[0], column.value_type)
+            raise ValueError(f"unknown recipient {spec!r}: {rest[0]!r} is not a user, group or e-mail column of "
+                             f"the table {part!r}" + _hint(rest[0], f.children))
         elif f is not None and f.value_type == "link" and f.storage == "column" and rest:
             links.append(f)
             entity = resolve(f)

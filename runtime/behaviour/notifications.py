@@ -178,7 +178,7 @@ class Notifier:
         start = self.loom.entity_tables(app, entity).entity if entity else None
         out = []
         for spec in specs:
-            for r in self._resolve(conn, app, parse_recipient(spec, start, self._target), record or {}):
+            for r in self._resolve(conn, app, parse_recipient(spec, start, self._target), record or {}, entity):
                 address = ("email", r.email.lower()) if r.email else None
                 if address in seen:  # already mailed: a user still gets the in-app notification
                     r = replace(r, email=None)
@@ -192,9 +192,11 @@ class Notifier:
     def _target(self, f):
         return self.loom.entity_tables(*_split(f)).entity
 
-    def _resolve(self, conn, app: str, plan: tuple, record: dict) -> list[Recipient]:
+    def _resolve(self, conn, app: str, plan: tuple, record: dict, entity: str | None = None) -> list[Recipient]:
         kind, *args = plan
         u, g = platform.user, platform.group
+        if kind == "rows":
+            return self._rows(conn, app, entity, record, *args)
         if kind == "email":
             return [Recipient(None, args[0])]
         if kind == "user":
@@ -218,6 +220,28 @@ class Notifier:
             return _group(conn, g.c.id == value)
         lead = select(g.c.lead_id).where(g.c.id == value).scalar_subquery()
         return _users(conn, u.c.id == lead)
+
+    def _rows(self, conn, app: str, entity: str, record: dict, table: str, column: str, kind: str) -> list[Recipient]:
+        """Everyone a table's user, group or e-mail column names, row by row (the rows as the
+        record carries them, else as stored)."""
+        rows = record.get(table)
+        if isinstance(rows, list):
+            values = [row.get(column) for row in rows if isinstance(row, dict)]
+        elif record.get("id") is not None:
+            child = self.loom.entity_tables(app, entity).children[table]
+            values = list(conn.execute(select(child.c[column]).where(child.c.parent_id == record["id"])
+                                       .order_by(child.c.id)).scalars())
+        else:
+            values = []
+        values = [v.get("id") if isinstance(v, dict) else v for v in values]  # a JSON record's {id, title}
+        values = list(dict.fromkeys(v for v in values if v not in (None, "")))
+        if not values:
+            return []
+        if kind == "email":
+            return [Recipient(None, str(v)) for v in values]
+        if kind == "user":
+            return _users(conn, platform.user.c.id.in_(values))
+        return [r for v in values for r in _group(conn, platform.group.c.id == v)]
 
     def _follow(self, conn, record: dict, links) -> dict | None:
         """The record at the end of a chain of link fields (``None`` where a link is empty)."""

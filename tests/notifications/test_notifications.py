@@ -44,7 +44,9 @@ def desk_doc(**templates) -> dict:
                 "title": {"type": "string", "required": True},
                 "assignee": {"type": "user"},
                 "support_group": {"type": "group"},
-                "system": {"type": "link", "entity": "system"}},
+                "system": {"type": "link", "entity": "system"},
+                "watchers": {"type": "table", "fields": {"person": {"type": "user"}, "team": {"type": "group"},
+                                                         "address": {"type": "email"}, "note": {"type": "string"}}}},
                 "statuses": [{"name": "new", "title": {"ru": "Новая", "en": "New"}, "initial": True}]},
         },
         "notifications": {"templates": {"assigned": ASSIGNED, **templates}},
@@ -180,7 +182,24 @@ def test_empty_fields_resolve_to_nobody(desk):
                           "system.team.lead", "created_by"], record_id=bare["id"]) == []
 
 
+def test_a_tables_user_group_and_email_columns_name_everyone_on_its_rows(desk):
+    ids = desk.ids
+    ticket = desk.records.create("desk", "ticket", {"title": "Наблюдатели", "watchers": [
+        {"person": ids["carol"], "address": "boss@example.com"}, {"person": ids["alice"]},
+        {"person": ids["carol"], "team": ids["line1"]}, {"note": "пустая строка"}]})
+    assert users(resolve(desk, ["watchers.person"], record_id=ticket["id"])) == [ids["alice"], ids["carol"]]
+    assert users(resolve(desk, ["watchers.team"], record_id=ticket["id"])) == [ids["alice"], ids["carol"], None]
+    assert resolve(desk, ["watchers.address"], record_id=ticket["id"]) == [Recipient(None, "boss@example.com")]
+    stored = {"id": ticket["id"]}  # a record given without its rows: the stored rows are read
+    assert users(resolve(desk, ["watchers.person"], record=stored)) == [ids["alice"], ids["carol"]]
+    send(desk, record_id=ticket["id"], to=["watchers.person"])
+    assert sorted(n.user_id for n in inapp(desk)) == [ids["alice"], ids["carol"]]
+    assert check_recipient(desk.live["desk"].app, "ticket", "watchers.person") is None
+
+
 @pytest.mark.parametrize("spec, message", [
+    ("watchers.note", "'note' is not a user, group or e-mail column of the table 'watchers'"),
+    ("watchers.persn", "did you mean 'person'?"),
     ("nosuch", "'nosuch' is not a user, group, e-mail or link field of 'ticket'"),
     ("assignee.email", "followed by 'email'"),
     ("system", "unknown recipient 'system'"),
