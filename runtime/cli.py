@@ -30,6 +30,10 @@ def _fail(exc: Exception) -> None:
         click.echo(f"{len(exc.problems)} problem(s); nothing was changed", err=True)
     else:
         click.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
+        script = (getattr(exc, "extra", None) or {}).get("script")
+        if script:  # the web shows end users a safe message; whoever runs loom gets the script's line and reason
+            where = script["name"] + (f", line {script['line']}" if script.get("line") else "")
+            click.echo(f"  {where}: {script.get('message')}", err=True)
     sys.exit(1)
 
 

@@ -178,3 +178,14 @@ def test_run_links_to_the_address_it_listens_on_unless_told(cli, monkeypatch):
     monkeypatch.setenv("LOOM_BASE_URL", "https://loom.example.org")
     assert cli("run", "--no-demo", "--host", "0.0.0.0", "--port", "8000").exit_code == 0
     assert seen["base"] == "https://loom.example.org"
+
+
+def test_a_failed_scheduled_script_names_its_line_and_reason(cli, tmp_path):
+    app = tmp_path / "its"
+    shutil.copytree(APPS / "it_support", app)
+    _break(app / "scripts" / "planned_works.py", "    count = 0\n", "    count = 0 + 'none'\n")
+    assert cli("apps", "install", app).exit_code == 0
+    line = (app / "scripts" / "planned_works.py").read_text(encoding="utf-8").splitlines().index("    count = 0 + 'none'") + 1
+    result = cli("scripts", "run", "it_support", "planned_works.py:remind_responsible")
+    assert result.exit_code == 1
+    assert f"it_support/scripts/planned_works.py, line {line}: TypeError" in result.output, result.output
