@@ -217,3 +217,23 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=dt.timezone.utc)
         return value
+
+    def result_processor(self, dialect, coltype):
+        # SQLite hands back text, which its dialect parses with a regular expression in Python:
+        # two datetimes a row made that a fifth of a list page's time. ``fromisoformat`` parses
+        # the same text in C and the zone is set in the same step; anything it does not take
+        # goes the dialect's way.
+        chained = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite":
+            return chained
+        parse, utc = dt.datetime.fromisoformat, dt.timezone.utc
+
+        def process(value):
+            if type(value) is str:
+                try:
+                    parsed = parse(value)
+                except ValueError:
+                    return chained(value)
+                return parsed.replace(tzinfo=utc) if parsed.tzinfo is None else parsed.astimezone(utc)
+            return chained(value) if value is not None else None
+        return process

@@ -175,6 +175,8 @@ def check(f: Field, value) -> None:
 def _datetime_json(value: dt.datetime) -> str:
     if value.tzinfo is None:  # SQLite: stored in UTC without a zone
         return value.isoformat() + "Z"
+    if value.tzinfo is dt.timezone.utc:  # as the database hands them back: "+00:00" becomes "Z"
+        return value.isoformat()[:-6] + "Z"
     return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
