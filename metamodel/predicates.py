@@ -104,28 +104,26 @@ def parse_condition(source: str, names, refs=None, heads=()) -> tuple:
     return _Reader(source, names, relatives, references, heads).node(tree)
 
 
-def comparisons(tree: tuple):
-    """``(field, (value kind, value))`` of every comparison in ``tree``, through and/or/not."""
+def leaves(tree: tuple):
+    """Every comparison (``cmp``) and truth test (``true``) of a condition tree, through and/or/not."""
     kind = tree[0]
     if kind in ("and", "or"):
         for node in tree[1]:
-            yield from comparisons(node)
+            yield from leaves(node)
     elif kind == "not":
-        yield from comparisons(tree[1])
-    elif kind == "cmp":
-        yield tree[2], tree[3]
+        yield from leaves(tree[1])
+    else:
+        yield tree
+
+
+def comparisons(tree: tuple):
+    """``(field, (value kind, value))`` of every comparison in ``tree``."""
+    return ((node[2], node[3]) for node in leaves(tree) if node[0] == "cmp")
 
 
 def fields(tree: tuple):
     """Every field (or path through links) a condition tree reads."""
-    kind = tree[0]
-    if kind in ("and", "or"):
-        for node in tree[1]:
-            yield from fields(node)
-    elif kind == "not":
-        yield from fields(tree[1])
-    else:
-        yield tree[1] if kind == "true" else tree[2]
+    return (node[1] if node[0] == "true" else node[2] for node in leaves(tree))
 
 
 def relative_values(tree: tuple):

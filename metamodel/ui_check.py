@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .expressions import ExpressionError
 from .model import SYSTEM_COLUMNS, Entity, Field
-from .predicates import comparisons, parse_condition
+from .predicates import comparisons, leaves, parse_condition
 
 FILTERED_TYPES = ("link", "multilink")  # a condition reads the linked entity's columns
 SCRIPTED_TYPES = ("link", "multilink", "user", "group")  # a script may narrow any picker
@@ -93,7 +93,7 @@ class UiCheck:
     def _ref_problem(self, entity: Entity, target: Entity, column: str, ref: str, tree) -> str | None:
         """Why ``column`` of the linked entity cannot be compared with ``$ref`` of the record."""
         source = entity.fields.get(ref)
-        ops = {node[1] for node in _cmp_nodes(tree) if node[2] == column and node[3] == ("ref", ref)}
+        ops = {node[1] for node in leaves(tree) if node[0] == "cmp" and node[2] == column and node[3] == ("ref", ref)}
         if source is not None and source.storage == "assoc" and ops - {"in", "not_in"}:
             return f"${ref} is a multilink (a list of records); compare it with 'in' or 'not in'"
         if source is None or source.value_type != "link" and source.storage != "assoc":
@@ -215,13 +215,3 @@ class UiCheck:
                     self.out.add(at + (key_,), f"{other.name}.{name} is a {g.type} field; an entry shows a single "
                                                f"value")
 
-
-def _cmp_nodes(tree: tuple):
-    kind = tree[0]
-    if kind in ("and", "or"):
-        for node in tree[1]:
-            yield from _cmp_nodes(node)
-    elif kind == "not":
-        yield from _cmp_nodes(tree[1])
-    elif kind == "cmp":
-        yield tree

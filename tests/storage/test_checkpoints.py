@@ -9,11 +9,16 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, sel
 from runtime.data.db import _WAL_LIMIT, make_engine
 
 
-def test_writers_leave_checkpoints_to_a_thread_that_keeps_the_log_short(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'big.db'}")
+def log_table(tmp_path, name: str):
+    """An engine on a new SQLite file with one table of text rows, the table and the log's path."""
+    engine = make_engine(f"sqlite:///{tmp_path / name}")
     t = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("body", Text))
     t.metadata.create_all(engine)
-    wal = f"{tmp_path / 'big.db'}-wal"
+    return engine, t, f"{tmp_path / name}-wal"
+
+
+def test_writers_leave_checkpoints_to_a_thread_that_keeps_the_log_short(tmp_path):
+    engine, t, wal = log_table(tmp_path, "big.db")
     with engine.connect() as c:
         assert c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0   # no writer checkpoints
     for chunk in range(40):   # 40 commits of about 1 MB each: 40 MB of log without checkpoints
@@ -46,10 +51,8 @@ def test_a_writer_checkpoints_itself_when_the_thread_cannot_keep_up(tmp_path, mo
     from runtime.data import db
     monkeypatch.setattr(db._checkpoints, "_checkpoint", lambda wal: None)   # the thread never gets to it
     monkeypatch.setattr(db, "_WAL_MOST", 8 * 1024 * 1024)
-    engine = make_engine(f"sqlite:///{tmp_path / 'busy.db'}")
-    t = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("body", Text))
-    t.metadata.create_all(engine)
-    wal, biggest = f"{tmp_path / 'busy.db'}-wal", 0
+    engine, t, wal = log_table(tmp_path, "busy.db")
+    biggest = 0
     for chunk in range(30):   # 30 MB without a pause
         with engine.begin() as c:
             c.execute(insert(t), [{"body": f"{chunk}-{i}-" + "x" * 1000} for i in range(1000)])
@@ -63,10 +66,8 @@ def test_writers_that_never_pause_still_start_the_log_over(tmp_path):
     after it copies back the rest, so its write starts the log over. Without that the log grew
     until the writer's own checkpoint at 64 times the threshold, and a long log slows every
     statement: a record's INSERT took two and a half times as long."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'busy.db'}")
-    t = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("body", Text))
-    t.metadata.create_all(engine)
-    wal, biggest = f"{tmp_path / 'busy.db'}-wal", 0
+    engine, t, wal = log_table(tmp_path, "busy.db")
+    biggest = 0
     for chunk in range(80):   # 80 MB without a pause
         with engine.begin() as c:
             c.execute(insert(t), [{"body": f"{chunk}-{i}-" + "x" * 1000} for i in range(1000)])
